@@ -1,0 +1,419 @@
+//! Input tensors for a run: shapes resolved from the model plus `--dim`/`--shape`/`--batch`,
+//! filled with seeded synthetic data or read from `.npy`/`.npz` files.
+
+use std::{
+    collections::BTreeMap,
+    io::{Cursor, Read},
+    path::{Path, PathBuf},
+};
+
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+use super::plan::BenchmarkPlan;
+use crate::{
+    dtype::ElementType,
+    error::{EngineError, Result},
+};
+
+/// A model input as ONNX Runtime reports it: `None` dims are dynamic, with their symbol.
+#[derive(Debug, Clone)]
+pub(crate) struct InputSpec {
+    pub name: String,
+    pub ty: ElementType,
+    pub ort_ty: ort::value::TensorElementType,
+    /// `(Some(size), _)` fixed, `(None, symbol)` dynamic; the symbol may be empty.
+    pub dims: Vec<(Option<i64>, String)>,
+}
+
+impl InputSpec {
+    pub fn from_outlets(outlets: &[ort::value::Outlet]) -> Result<Vec<InputSpec>> {
+        outlets
+            .iter()
+            .map(|o| match o.dtype() {
+                ort::value::ValueType::Tensor { ty, shape, dimension_symbols } => Ok(InputSpec {
+                    name: o.name().to_string(),
+                    ty: ElementType::from_ort(*ty),
+                    ort_ty: *ty,
+                    dims: shape.iter().zip(dimension_symbols.iter()).map(|(&d, s)| (if d >= 0 { Some(d) } else { None }, s.clone())).collect(),
+                }),
+                other => Err(EngineError::Unsupported(format!("input '{}' is a {other:?}; only tensor inputs can be benchmarked", o.name()))),
+            })
+            .collect()
+    }
+
+    fn shape_text(&self) -> String {
+        let d: Vec<String> = self
+            .dims
+            .iter()
+            .map(|(v, s)| match v {
+                Some(v) => v.to_string(),
+                None if s.is_empty() => "?".into(),
+                None => s.clone(),
+            })
+            .collect();
+        format!("[{}]", d.join(", "))
+    }
+}
+
+/// The batch dimension: which symbol it is, or "dim 0 of each input" when it has no name.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum BatchDim {
+    Symbol(String),
+    Leading,
+    None,
+}
+
+/// Picks the batch dimension: `--batch-dim`, or the first dynamic dimension of the inputs.
+pub(crate) fn batch_dim(specs: &[InputSpec], plan: &BenchmarkPlan) -> Result<BatchDim> {
+    if let Some(name) = &plan.batch_dim {
+        if !specs.iter().any(|s| s.dims.iter().any(|(_, sym)| sym == name)) {
+            return Err(EngineError::UnknownName { what: "dimension", name: name.clone(), known: known_symbols(specs) });
+        }
+        return Ok(BatchDim::Symbol(name.clone()));
+    }
+    for s in specs {
+        if plan.shapes.contains_key(&s.name) || plan.input_files.contains_key(&s.name) {
+            continue;
+        }
+        if let Some((_, sym)) = s.dims.iter().find(|(v, _)| v.is_none()) {
+            return Ok(if sym.is_empty() { BatchDim::Leading } else { BatchDim::Symbol(sym.clone()) });
+        }
+    }
+    Ok(BatchDim::None)
+}
+
+fn known_symbols(specs: &[InputSpec]) -> String {
+    let mut syms: Vec<&str> = specs.iter().flat_map(|s| s.dims.iter().map(|(_, n)| n.as_str())).filter(|n| !n.is_empty()).collect();
+    syms.sort();
+    syms.dedup();
+    if syms.is_empty() { "no named dimensions".into() } else { syms.join(", ") }
+}
+
+/// Checks that every name in `--dim`, `--shape`, `--input`, `--fill` exists in the model.
+pub(crate) fn check_names(specs: &[InputSpec], plan: &BenchmarkPlan) -> Result<()> {
+    let inputs = || specs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
+    for name in plan.shapes.keys().chain(plan.input_files.keys().filter(|k| *k != "*")).chain(plan.fills.keys()) {
+        if !specs.iter().any(|s| &s.name == name) {
+            return Err(EngineError::UnknownName { what: "input", name: name.clone(), known: inputs() });
+        }
+    }
+    for name in plan.dims.keys() {
+        if !specs.iter().any(|s| s.dims.iter().any(|(_, sym)| sym == name)) {
+            return Err(EngineError::UnknownName { what: "dimension", name: name.clone(), known: known_symbols(specs) });
+        }
+    }
+    Ok(())
+}
+
+/// Raw tensor data for one input: little-endian element bytes, or strings.
+#[derive(Debug, Clone)]
+pub(crate) enum TensorData {
+    Bytes(Vec<u8>),
+    Strings(Vec<String>),
+}
+
+/// One resolved input: its shape and contents.
+#[derive(Debug, Clone)]
+pub(crate) struct PreparedInput {
+    pub spec: InputSpec,
+    pub shape: Vec<i64>,
+    pub data: TensorData,
+}
+
+impl PreparedInput {
+    /// Builds the ONNX Runtime value.
+    pub fn to_value(&self) -> Result<ort::value::DynValue> {
+        match &self.data {
+            TensorData::Strings(s) => ort::value::Tensor::from_string_array((self.shape.clone(), s.as_slice()))
+                .map(|t| t.into_dyn())
+                .map_err(|e| EngineError::runtime(format!("creating input '{}'", self.spec.name), e)),
+            TensorData::Bytes(bytes) => {
+                let allocator = ort::memory::Allocator::default();
+                let mut t = ort::value::DynTensor::new(&allocator, self.spec.ort_ty, self.shape.clone())
+                    .map_err(|e| EngineError::runtime(format!("creating input '{}'", self.spec.name), e))?;
+                if !bytes.is_empty() {
+                    let ptr = t.data_ptr_mut().cast::<u8>();
+                    // SAFETY: ONNX Runtime allocated exactly `byte_size(elements)` bytes for this
+                    // element type and shape, which is how `bytes` was sized (checked in prepare).
+                    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), ptr, bytes.len()) };
+                }
+                Ok(t.into_dyn())
+            }
+        }
+    }
+}
+
+/// Resolves shapes for a batch size and produces every input's data.
+pub(crate) fn prepare(specs: &[InputSpec], plan: &BenchmarkPlan, batch: Option<i64>, batch_dim: &BatchDim) -> Result<Vec<PreparedInput>> {
+    let npz = plan.input_files.get("*").map(|p| read_npz(p)).transpose()?;
+    let mut out = Vec::with_capacity(specs.len());
+    for (i, spec) in specs.iter().enumerate() {
+        let file_array = match plan.input_files.get(&spec.name) {
+            Some(path) => Some((path.clone(), read_npy_file(path)?)),
+            None => npz.as_ref().and_then(|(path, arrays)| arrays.get(&spec.name).map(|a| (path.clone(), a.clone()))),
+        };
+        if let Some((path, array)) = file_array {
+            out.push(from_array(spec, &path, array, batch, batch_dim)?);
+            continue;
+        }
+        let shape = resolve_shape(spec, plan, batch, batch_dim)?;
+        let elements: u64 = shape.iter().map(|&d| d as u64).product();
+        let seed = plan.seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let data = match plan.fills.get(&spec.name) {
+            Some(&v) => fill(spec, elements, v)?,
+            None => synthetic(spec, elements, seed, plan.int_range)?,
+        };
+        out.push(PreparedInput { spec: spec.clone(), shape, data });
+    }
+    Ok(out)
+}
+
+fn resolve_shape(spec: &InputSpec, plan: &BenchmarkPlan, batch: Option<i64>, batch_dim: &BatchDim) -> Result<Vec<i64>> {
+    if let Some(shape) = plan.shapes.get(&spec.name) {
+        if shape.len() != spec.dims.len() {
+            return Err(EngineError::invalid("--shape", format!("{}={:?} has rank {} but the model's input is {} (rank {})", spec.name, shape, shape.len(), spec.shape_text(), spec.dims.len())));
+        }
+        for (k, ((fixed, _), &got)) in spec.dims.iter().zip(shape).enumerate() {
+            if let Some(f) = fixed {
+                if *f != got {
+                    return Err(EngineError::invalid("--shape", format!("{}: dimension {k} is fixed at {f} in the model ({}), got {got}", spec.name, spec.shape_text())));
+                }
+            }
+        }
+        return Ok(shape.clone());
+    }
+    spec.dims
+        .iter()
+        .enumerate()
+        .map(|(k, (fixed, sym))| {
+            if let Some(v) = fixed {
+                return Ok(*v);
+            }
+            let is_batch = match batch_dim {
+                BatchDim::Symbol(b) => b == sym,
+                BatchDim::Leading => k == 0,
+                BatchDim::None => false,
+            };
+            if is_batch {
+                if let Some(b) = batch {
+                    return Ok(b);
+                }
+            }
+            if let Some(v) = plan.dims.get(sym) {
+                return Ok(*v);
+            }
+            Err(EngineError::UnboundDimension { input: spec.name.clone(), dim: if sym.is_empty() { format!("#{k} (unnamed)") } else { sym.clone() } })
+        })
+        .collect()
+}
+
+/// A tensor read from a `.npy` file: its NumPy dtype string, shape and raw data.
+#[derive(Debug, Clone)]
+pub(crate) struct NpyArray {
+    pub descr: String,
+    pub shape: Vec<i64>,
+    pub data: Vec<u8>,
+}
+
+fn from_array(spec: &InputSpec, path: &Path, a: NpyArray, batch: Option<i64>, batch_dim: &BatchDim) -> Result<PreparedInput> {
+    let mismatch = |message: String| EngineError::InputMismatch { input: spec.name.clone(), file: path.to_path_buf(), message };
+    let want = spec.ty.numpy_descr().ok_or_else(|| mismatch(format!("inputs of type {} cannot be read from .npy files", spec.ty)))?;
+    let normalize = |d: &str| d.replace('=', "<").replace('|', "<");
+    if normalize(&a.descr) != normalize(want) {
+        return Err(mismatch(format!("the array has dtype '{}' but the model expects {} ('{want}')", a.descr, spec.ty)));
+    }
+    if a.shape.len() != spec.dims.len() {
+        return Err(mismatch(format!("the array has shape {:?} (rank {}) but the model expects {} (rank {})", a.shape, a.shape.len(), spec.shape_text(), spec.dims.len())));
+    }
+    for (k, ((fixed, sym), &got)) in spec.dims.iter().zip(&a.shape).enumerate() {
+        if let Some(f) = fixed {
+            if *f != got {
+                return Err(mismatch(format!("dimension {k} is {got} but the model fixes it at {f} (expects {})", spec.shape_text())));
+            }
+        }
+        let is_batch = match batch_dim {
+            BatchDim::Symbol(b) => b == sym,
+            BatchDim::Leading => k == 0 && fixed.is_none(),
+            BatchDim::None => false,
+        };
+        if let (true, Some(b), None) = (is_batch, batch, fixed) {
+            if b != got {
+                return Err(mismatch(format!("the array's batch dimension is {got} but --batch asked for {b}")));
+            }
+        }
+    }
+    Ok(PreparedInput { spec: spec.clone(), shape: a.shape, data: TensorData::Bytes(a.data) })
+}
+
+fn read_npy_file(path: &Path) -> Result<NpyArray> {
+    if path.extension().is_some_and(|e| e == "npz") {
+        return Err(EngineError::invalid("--input", format!("{} is an .npz archive: pass it as --input {} (without NAME=)", path.display(), path.display())));
+    }
+    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => EngineError::NotFound { path: path.to_path_buf() },
+        _ => EngineError::io(path, e),
+    })?;
+    parse_npy(&bytes).map_err(|message| EngineError::TensorFile { path: path.to_path_buf(), message })
+}
+
+fn read_npz(path: &PathBuf) -> Result<(PathBuf, BTreeMap<String, NpyArray>)> {
+    let file = std::fs::File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => EngineError::NotFound { path: path.clone() },
+        _ => EngineError::io(path, e),
+    })?;
+    let bad = |message: String| EngineError::TensorFile { path: path.clone(), message };
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(format!("not an .npz (zip) archive: {e}")))?;
+    let mut arrays = BTreeMap::new();
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).map_err(|e| bad(e.to_string()))?;
+        let Some(name) = entry.name().strip_suffix(".npy").map(str::to_string) else { continue };
+        let mut bytes = Vec::with_capacity(entry.size() as usize);
+        entry.read_to_end(&mut bytes).map_err(|e| bad(format!("{name}: {e}")))?;
+        arrays.insert(name.clone(), parse_npy(&bytes).map_err(|m| bad(format!("{name}: {m}")))?);
+    }
+    if arrays.is_empty() {
+        return Err(bad("the archive holds no .npy arrays".into()));
+    }
+    Ok((path.clone(), arrays))
+}
+
+/// Parses an in-memory `.npy` file into raw little-endian C-order data.
+pub(crate) fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
+    let mut cursor = Cursor::new(bytes);
+    let header = npyz::NpyHeader::from_reader(&mut cursor).map_err(|e| format!("not a .npy file: {e}"))?;
+    let offset = cursor.position() as usize;
+    let meta = npyz::NpyFile::with_header(header, &[][..]);
+    let descr = meta.dtype().descr();
+    if descr.starts_with('>') && !descr.ends_with("1") {
+        return Err(format!("big-endian arrays ('{descr}') are not supported; save with a little-endian dtype"));
+    }
+    if meta.order() == npyz::Order::Fortran {
+        return Err("Fortran-ordered arrays are not supported; save with np.ascontiguousarray".into());
+    }
+    let shape: Vec<i64> = meta.shape().iter().map(|&d| d as i64).collect();
+    let item = descr[2..].parse::<usize>().map_err(|_| format!("unsupported dtype '{descr}'"))?;
+    let want = meta.shape().iter().product::<u64>() as usize * item;
+    let data = &bytes[offset..];
+    if data.len() < want {
+        return Err(format!("the file is truncated: the header promises {want} data bytes, {} are present", data.len()));
+    }
+    Ok(NpyArray { descr, shape, data: data[..want].to_vec() })
+}
+
+fn fill(spec: &InputSpec, elements: u64, v: f64) -> Result<TensorData> {
+    let n = elements as usize;
+    let bytes: Vec<u8> = match spec.ty {
+        ElementType::Float => (0..n).flat_map(|_| (v as f32).to_le_bytes()).collect(),
+        ElementType::Double => (0..n).flat_map(|_| v.to_le_bytes()).collect(),
+        ElementType::Float16 => (0..n).flat_map(|_| half::f16::from_f64(v).to_le_bytes()).collect(),
+        ElementType::Bfloat16 => (0..n).flat_map(|_| half::bf16::from_f64(v).to_le_bytes()).collect(),
+        ElementType::Int64 => (0..n).flat_map(|_| (v as i64).to_le_bytes()).collect(),
+        ElementType::Int32 => (0..n).flat_map(|_| (v as i32).to_le_bytes()).collect(),
+        ElementType::Int16 => (0..n).flat_map(|_| (v as i16).to_le_bytes()).collect(),
+        ElementType::Int8 => (0..n).map(|_| v as i8 as u8).collect(),
+        ElementType::Uint64 => (0..n).flat_map(|_| (v as u64).to_le_bytes()).collect(),
+        ElementType::Uint32 => (0..n).flat_map(|_| (v as u32).to_le_bytes()).collect(),
+        ElementType::Uint16 => (0..n).flat_map(|_| (v as u16).to_le_bytes()).collect(),
+        ElementType::Uint8 => (0..n).map(|_| v as u8).collect(),
+        ElementType::Bool => (0..n).map(|_| (v != 0.0) as u8).collect(),
+        ElementType::String => return Ok(TensorData::Strings(vec![format!("{v}"); n])),
+        other => return Err(EngineError::invalid("--fill", format!("input '{}' has type {other}, which --fill does not support", spec.name))),
+    };
+    Ok(TensorData::Bytes(bytes))
+}
+
+/// Seeded synthetic data: floats uniform in [-1, 1), integers uniform in `int_range`,
+/// booleans fair coin flips, strings short tokens. Other types get random bytes.
+fn synthetic(spec: &InputSpec, elements: u64, seed: u64, (lo, hi): (i64, i64)) -> Result<TensorData> {
+    let mut r = StdRng::seed_from_u64(seed);
+    let n = elements as usize;
+    let mut int = || r.random_range(lo..hi);
+    let bytes: Vec<u8> = match spec.ty {
+        ElementType::Int64 => (0..n).flat_map(|_| int().to_le_bytes()).collect(),
+        ElementType::Int32 => (0..n).flat_map(|_| (int() as i32).to_le_bytes()).collect(),
+        ElementType::Int16 => (0..n).flat_map(|_| (int() as i16).to_le_bytes()).collect(),
+        ElementType::Int8 => (0..n).map(|_| int() as i8 as u8).collect(),
+        ElementType::Uint64 => (0..n).flat_map(|_| (int().max(0) as u64).to_le_bytes()).collect(),
+        ElementType::Uint32 => (0..n).flat_map(|_| (int().max(0) as u32).to_le_bytes()).collect(),
+        ElementType::Uint16 => (0..n).flat_map(|_| (int().max(0) as u16).to_le_bytes()).collect(),
+        ElementType::Uint8 => (0..n).map(|_| int().max(0) as u8).collect(),
+        ElementType::String => return Ok(TensorData::Strings((0..n).map(|i| format!("tok{}", (i as u64 ^ seed) % 97)).collect())),
+        _ => {
+            let mut r = StdRng::seed_from_u64(seed);
+            let mut f = || r.random_range(-1.0f32..1.0);
+            match spec.ty {
+                ElementType::Float => (0..n).flat_map(|_| f().to_le_bytes()).collect(),
+                ElementType::Double => (0..n).flat_map(|_| (f() as f64).to_le_bytes()).collect(),
+                ElementType::Float16 => (0..n).flat_map(|_| half::f16::from_f32(f()).to_le_bytes()).collect(),
+                ElementType::Bfloat16 => (0..n).flat_map(|_| half::bf16::from_f32(f()).to_le_bytes()).collect(),
+                ElementType::Bool => (0..n).map(|_| (f() > 0.0) as u8).collect(),
+                other => {
+                    let len = other.byte_size(elements).ok_or_else(|| EngineError::Unsupported(format!("input '{}' has type {other}, which Assay cannot synthesize", spec.name)))?;
+                    let mut v = vec![0u8; len as usize];
+                    r.fill(v.as_mut_slice());
+                    v
+                }
+            }
+        }
+    };
+    Ok(TensorData::Bytes(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str, ty: ElementType, dims: &[(Option<i64>, &str)]) -> InputSpec {
+        InputSpec {
+            name: name.into(),
+            ty,
+            ort_ty: ort::value::TensorElementType::Float32,
+            dims: dims.iter().map(|(v, s)| (*v, s.to_string())).collect(),
+        }
+    }
+
+    #[test]
+    fn batch_binds_the_first_dynamic_dimension() {
+        let specs = vec![spec("x", ElementType::Float, &[(None, "N"), (Some(4), "")])];
+        let plan = BenchmarkPlan::new("m");
+        let bd = batch_dim(&specs, &plan).unwrap();
+        assert_eq!(bd, BatchDim::Symbol("N".into()));
+        assert_eq!(resolve_shape(&specs[0], &plan, Some(8), &bd).unwrap(), vec![8, 4]);
+    }
+
+    #[test]
+    fn unbound_dimension_is_named() {
+        let specs = vec![spec("tokens", ElementType::Int64, &[(None, "batch"), (None, "seq")])];
+        let plan = BenchmarkPlan::new("m");
+        let bd = batch_dim(&specs, &plan).unwrap();
+        let e = resolve_shape(&specs[0], &plan, Some(1), &bd).unwrap_err();
+        assert!(e.to_string().contains("'seq'"), "{e}");
+    }
+
+    #[test]
+    fn synthetic_data_is_seeded_and_in_range() {
+        let s = spec("ids", ElementType::Int64, &[(Some(100), "")]);
+        let a = synthetic(&s, 100, 7, (0, 5)).unwrap();
+        let b = synthetic(&s, 100, 7, (0, 5)).unwrap();
+        let (TensorData::Bytes(a), TensorData::Bytes(b)) = (a, b) else { panic!() };
+        assert_eq!(a, b);
+        assert!(a.chunks(8).all(|c| (0..5).contains(&i64::from_le_bytes(c.try_into().unwrap()))));
+    }
+
+    #[test]
+    fn npy_truncation_is_reported() {
+        // A valid header for 4 float32 values followed by only 8 data bytes.
+        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }";
+        let mut h = header.to_string();
+        while (10 + h.len() + 1) % 64 != 0 {
+            h.push(' ');
+        }
+        h.push('\n');
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend_from_slice(&(h.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(h.as_bytes());
+        bytes.extend_from_slice(&[0u8; 8]);
+        let e = parse_npy(&bytes).unwrap_err();
+        assert!(e.contains("truncated"), "{e}");
+    }
+}

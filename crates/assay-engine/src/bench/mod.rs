@@ -1,0 +1,31 @@
+//! Benchmarking: a [`BenchmarkPlan`] in, a [`BenchReport`] out, with [`BenchEvent`]s on
+//! the way.
+//!
+//! ```no_run
+//! use assay_engine::{bench::{BenchmarkPlan, Provider, NoProgress, run_benchmark}, runtime};
+//!
+//! let rt = runtime::activate(None)?;
+//! let mut plan = BenchmarkPlan::new("model.onnx").with_batches(vec![1, 8, 32]);
+//! plan.providers = vec![Provider::Cpu, Provider::Cuda]; // CUDA falls back to CPU, with a warning
+//! plan.concurrency = vec![1, 4];
+//! let report = run_benchmark(rt, &plan, &mut NoProgress)?;
+//! for r in &report.results {
+//!     println!("{} b={} c={}: p50 {:.3} ms", r.provider, r.batch, r.concurrency, r.latency_ms.p50);
+//! }
+//! # Ok::<(), assay_engine::EngineError>(())
+//! ```
+
+pub(crate) mod gpu;
+mod inputs;
+mod memory;
+mod plan;
+mod progress;
+mod report;
+mod runner;
+mod session;
+
+pub use gpu::GpuUsage;
+pub use plan::{BenchmarkPlan, OptLevel, Provider, parse_assignment, parse_duration, parse_list, parse_shape};
+pub use progress::{BenchEvent, BenchObserver, NoProgress, Phase};
+pub use report::{BENCH_SCHEMA, BenchReport, BenchResult, ModelRef, Settings, Throughput};
+pub use runner::run_benchmark;

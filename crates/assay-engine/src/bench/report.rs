@@ -1,0 +1,90 @@
+//! The versioned benchmark result document (`assay.bench/1`).
+
+use std::{collections::BTreeMap, path::PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::gpu::GpuUsage;
+use crate::{
+    fingerprint::Environment,
+    stats::{ConfidenceIntervals, LatencyStats},
+};
+
+/// The schema tag of [`BenchReport`]; bumped on any incompatible change.
+pub const BENCH_SCHEMA: &str = "assay.bench/1";
+
+/// A whole benchmark: the model, the environment, and one row per configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BenchReport {
+    pub schema: String,
+    pub model: ModelRef,
+    pub environment: Environment,
+    pub settings: Settings,
+    /// Session creation time of the first configuration, in milliseconds.
+    pub load_ms: f64,
+    /// The first (cold) inference of the first configuration, in milliseconds.
+    pub first_inference_ms: f64,
+    pub results: Vec<BenchResult>,
+    /// Warnings that apply to the whole run (each row has its own too).
+    pub warnings: Vec<String>,
+    /// Unix time (seconds) when the run started.
+    pub started_at: u64,
+    pub total_s: f64,
+}
+
+/// The model measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelRef {
+    pub path: PathBuf,
+    pub sha256: String,
+}
+
+/// The settings every row shares.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    pub warmup_runs: u64,
+    pub warmup_ms: f64,
+    pub min_iterations: u64,
+    pub min_duration_ms: f64,
+    pub intra_threads: Option<usize>,
+    pub inter_threads: Option<usize>,
+    pub opt_level: String,
+    pub seed: u64,
+    /// `synthetic` or the input files used.
+    pub inputs: BTreeMap<String, String>,
+}
+
+/// One (provider, batch, concurrency) configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BenchResult {
+    /// The provider asked for (`cpu`, `cuda`, `tensorrt`).
+    pub provider: String,
+    /// Nodes per execution provider, from a profiled run: who really ran the model.
+    pub executed_by: BTreeMap<String, u64>,
+    /// Set when the requested provider could not be used and CPU ran instead.
+    pub fallback: Option<String>,
+    pub batch: i64,
+    pub concurrency: usize,
+    pub input_shapes: BTreeMap<String, Vec<i64>>,
+    pub samples: usize,
+    pub latency_ms: LatencyStats,
+    pub ci95_ms: ConfidenceIntervals,
+    /// Percentiles the sample count cannot support (fewer than 10 samples beyond them).
+    pub unsupported_percentiles: Vec<String>,
+    pub throughput: Throughput,
+    /// Mean wall time per inference spent outside `Session::run`, in microseconds.
+    pub overhead_us: f64,
+    pub peak_rss_bytes: Option<u64>,
+    pub gpu: Option<GpuUsage>,
+    pub load_ms: f64,
+    pub first_inference_ms: f64,
+    pub measured_s: f64,
+    pub warnings: Vec<String>,
+}
+
+/// Throughput over the measurement window.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Throughput {
+    pub inferences_per_s: f64,
+    pub samples_per_s: f64,
+}

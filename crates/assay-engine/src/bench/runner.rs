@@ -1,0 +1,378 @@
+//! The measurement loops.
+//!
+//! Each configuration gets fresh sessions (one per stream, since `Session::run` takes
+//! `&mut self`), one cold inference, a warmup on every stream, and then a measurement that
+//! starts on all streams at once (a barrier) and stops when both the iteration and the
+//! duration minimums are met. A stream's hot loop does only this per inference: two clock
+//! reads around `Session::run`, a push into a preallocated vector and two relaxed atomic
+//! adds. Everything else — progress, stopping, GPU sampling — happens on the coordinator
+//! thread, and the wall time the loop spends outside `Session::run` is measured and
+//! reported as `overhead_us`.
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Barrier, Mutex,
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed},
+    },
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use ort::session::{Session, SessionInputValue};
+
+use super::{
+    gpu::GpuSampler,
+    inputs::{self, BatchDim, InputSpec, PreparedInput},
+    memory,
+    plan::{BenchmarkPlan, OptLevel, Provider},
+    progress::{BenchEvent, BenchObserver, Phase},
+    report::{BENCH_SCHEMA, BenchReport, BenchResult, ModelRef, Settings, Throughput},
+    session::{ProviderSetup, build_session, nodes_by_provider, setup_provider},
+};
+use crate::{
+    digest::sha256_file,
+    error::{EngineError, Result},
+    fingerprint,
+    runtime::Runtime,
+    stats,
+};
+
+/// Runs every configuration of `plan` and returns the report.
+pub fn run_benchmark(rt: &Runtime, plan: &BenchmarkPlan, observer: &mut dyn BenchObserver) -> Result<BenchReport> {
+    plan.validate()?;
+    let started = Instant::now();
+    let started_at = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    // Decode first: a broken file gets Assay's specific error rather than ORT's.
+    crate::model::validate_model_file(&plan.model)?;
+    let sha256 = sha256_file(&plan.model)?;
+    let environment = fingerprint::collect(rt);
+
+    let batches: Vec<Option<i64>> = if plan.batches.is_empty() { vec![None] } else { plan.batches.iter().map(|&b| Some(b)).collect() };
+    let total = plan.providers.len() * batches.len() * plan.concurrency.len();
+    observer.event(BenchEvent::Started { model: plan.model.display().to_string(), configs: total });
+
+    let mut warnings = Vec::new();
+    let mut results = Vec::new();
+    let mut placements: BTreeMap<Provider, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut index = 0;
+    for &provider in &plan.providers {
+        let setup = setup_provider(rt, provider, plan)?;
+        if let Some(f) = &setup.fallback {
+            let message = format!("warning: {f}");
+            observer.event(BenchEvent::Warning { message: message.clone() });
+            warnings.push(message);
+        }
+        for &batch in &batches {
+            for &concurrency in &plan.concurrency {
+                observer.event(BenchEvent::ConfigStarted { index, provider: provider.as_str().into(), batch: batch.unwrap_or(1), concurrency });
+                let mut row = run_config(rt, plan, provider, &setup, batch, concurrency, index, observer)?;
+                if plan.placement_check {
+                    if !placements.contains_key(&provider) {
+                        placements.insert(provider, check_placement(rt, plan, &setup, batch)?);
+                    }
+                    row.executed_by = placements[&provider].clone();
+                    if provider.is_gpu() && setup.fallback.is_none() && !row.executed_by.contains_key(provider.ort_name()) {
+                        row.warnings.push(format!("no node ran on {}: ONNX Runtime placed every node elsewhere", provider.ort_name()));
+                    }
+                }
+                for w in &row.warnings {
+                    observer.event(BenchEvent::Warning { message: w.clone() });
+                }
+                observer.event(BenchEvent::ConfigFinished { index, result: Box::new(row.clone()) });
+                results.push(row);
+                index += 1;
+                if observer.cancelled() {
+                    warnings.push("the run was cancelled; the results cover the configurations finished so far".into());
+                    break;
+                }
+            }
+        }
+    }
+
+    let first = results.first().expect("at least one configuration ran");
+    let settings = Settings {
+        warmup_runs: plan.warmup_runs,
+        warmup_ms: plan.warmup_time.as_secs_f64() * 1e3,
+        min_iterations: plan.min_iterations,
+        min_duration_ms: plan.min_duration.as_secs_f64() * 1e3,
+        intra_threads: plan.intra_threads,
+        inter_threads: plan.inter_threads,
+        opt_level: match plan.opt_level {
+            OptLevel::Disable => "disable",
+            OptLevel::Basic => "basic",
+            OptLevel::Extended => "extended",
+            OptLevel::All => "all",
+        }
+        .into(),
+        seed: plan.seed,
+        inputs: plan.input_files.iter().map(|(k, v)| (k.clone(), v.display().to_string())).collect(),
+    };
+    let report = BenchReport {
+        schema: BENCH_SCHEMA.into(),
+        model: ModelRef { path: plan.model.clone(), sha256 },
+        environment,
+        settings,
+        load_ms: first.load_ms,
+        first_inference_ms: first.first_inference_ms,
+        warnings,
+        results,
+        started_at,
+        total_s: started.elapsed().as_secs_f64(),
+    };
+    Ok(report)
+}
+
+/// What one stream measured.
+struct StreamOutcome {
+    samples: Vec<u64>,
+    loop_ns: u64,
+    end: Instant,
+}
+
+/// Counters the streams share with the coordinator.
+struct Shared {
+    stop: AtomicBool,
+    ready: AtomicUsize,
+    done: AtomicU64,
+    sum_ns: AtomicU64,
+    error: Mutex<Option<EngineError>>,
+}
+
+impl Shared {
+    fn fail(&self, e: EngineError) {
+        let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert(e);
+        self.stop.store(true, Relaxed);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_config(
+    rt: &Runtime,
+    plan: &BenchmarkPlan,
+    provider: Provider,
+    setup: &ProviderSetup,
+    batch: Option<i64>,
+    concurrency: usize,
+    index: usize,
+    observer: &mut dyn BenchObserver,
+) -> Result<BenchResult> {
+    memory::reset_peak();
+    observer.event(BenchEvent::Phase { index, phase: Phase::Load });
+    let t = Instant::now();
+    let first_session = build_session(rt, &plan.model, plan, setup, None)?;
+    let load_ms = t.elapsed().as_secs_f64() * 1e3;
+
+    let specs = InputSpec::from_outlets(first_session.inputs())?;
+    inputs::check_names(&specs, plan)?;
+    let batch_dim = inputs::batch_dim(&specs, plan)?;
+    if batch.is_some() && batch_dim == BatchDim::None {
+        return Err(EngineError::invalid("--batch", "the model has no dynamic dimension to use as the batch (its input shapes are all fixed)"));
+    }
+    let prepared = inputs::prepare(&specs, plan, batch.or(Some(1)), &batch_dim)?;
+    let effective_batch = effective_batch(&prepared, &batch_dim, batch);
+    let ctx = format!("{} on {}, batch {effective_batch}", plan.model.display(), provider.as_str());
+
+    let mut sessions = vec![first_session];
+    for _ in 1..concurrency {
+        sessions.push(build_session(rt, &plan.model, plan, setup, None)?);
+    }
+    let values: Vec<Vec<ort::value::DynValue>> = (0..concurrency).map(|_| prepared.iter().map(PreparedInput::to_value).collect::<Result<_>>()).collect::<Result<_>>()?;
+
+    // The cold inference: the first run of a fresh session.
+    let first_inference_ms = {
+        let views: Vec<SessionInputValue<'_>> = values[0].iter().map(SessionInputValue::from).collect();
+        let t = Instant::now();
+        let out = sessions[0].run(views.as_slice()).map_err(|e| EngineError::runtime(&ctx, e))?;
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        drop(out);
+        ms
+    };
+
+    let shared = Shared { stop: AtomicBool::new(false), ready: AtomicUsize::new(0), done: AtomicU64::new(0), sum_ns: AtomicU64::new(0), error: Mutex::new(None) };
+    let barrier = Barrier::new(concurrency + 1);
+    let mut gpu = None;
+    let mut measure_start = Instant::now();
+
+    let outcomes: Vec<StreamOutcome> = std::thread::scope(|scope| {
+        let handles: Vec<_> = sessions
+            .iter_mut()
+            .zip(values.iter())
+            .map(|(session, vals)| {
+                let (shared, barrier, ctx) = (&shared, &barrier, &ctx);
+                scope.spawn(move || stream(session, vals, plan, shared, barrier, ctx))
+            })
+            .collect();
+
+        // Warmup: report progress until every stream is ready, then release them together.
+        observer.event(BenchEvent::Phase { index, phase: Phase::Warmup });
+        let warm_start = Instant::now();
+        let mut next_report = Instant::now();
+        while shared.ready.load(Relaxed) < concurrency {
+            if Instant::now() >= next_report {
+                next_report += Duration::from_millis(100);
+                observer.event(BenchEvent::Progress {
+                    index,
+                    phase: Phase::Warmup,
+                    done: 0,
+                    elapsed_ms: warm_start.elapsed().as_secs_f64() * 1e3,
+                    target_iterations: plan.warmup_runs,
+                    target_ms: plan.warmup_time.as_secs_f64() * 1e3,
+                    window_mean_ms: None,
+                    window_count: 0,
+                });
+            }
+            if observer.cancelled() {
+                shared.stop.store(true, Relaxed);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if provider.is_gpu() && setup.fallback.is_none() {
+            gpu = GpuSampler::start();
+        }
+        measure_start = Instant::now();
+        barrier.wait();
+        observer.event(BenchEvent::Phase { index, phase: Phase::Measure });
+
+        let (mut last_done, mut last_sum) = (0u64, 0u64);
+        let mut next_report = measure_start + Duration::from_millis(100);
+        while !shared.stop.load(Relaxed) {
+            std::thread::sleep(Duration::from_millis(5));
+            let done = shared.done.load(Relaxed);
+            let elapsed = measure_start.elapsed();
+            if done >= plan.min_iterations && elapsed >= plan.min_duration || observer.cancelled() {
+                shared.stop.store(true, Relaxed);
+            }
+            if Instant::now() >= next_report {
+                next_report += Duration::from_millis(100);
+                let sum = shared.sum_ns.load(Relaxed);
+                let window_count = done - last_done;
+                observer.event(BenchEvent::Progress {
+                    index,
+                    phase: Phase::Measure,
+                    done,
+                    elapsed_ms: elapsed.as_secs_f64() * 1e3,
+                    target_iterations: plan.min_iterations,
+                    target_ms: plan.min_duration.as_secs_f64() * 1e3,
+                    window_mean_ms: (window_count > 0).then(|| (sum - last_sum) as f64 / window_count as f64 / 1e6),
+                    window_count,
+                });
+                (last_done, last_sum) = (done, sum);
+            }
+        }
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    let gpu = gpu.and_then(GpuSampler::finish);
+    if let Some(e) = shared.error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    let peak_rss_bytes = memory::peak_rss_bytes();
+
+    let end = outcomes.iter().map(|o| o.end).max().unwrap_or_else(Instant::now);
+    let measured_s = end.duration_since(measure_start).as_secs_f64();
+    let total_loop_ns: u64 = outcomes.iter().map(|o| o.loop_ns).sum();
+    let mut all: Vec<u64> = Vec::with_capacity(outcomes.iter().map(|o| o.samples.len()).sum());
+    for o in &outcomes {
+        all.extend_from_slice(&o.samples);
+    }
+    let run_ns: u64 = all.iter().sum();
+    let n = all.len();
+    let summary = stats::summarize_ns(&all).ok_or_else(|| EngineError::runtime(&ctx, "no inference completed"))?;
+    let mut warnings = Vec::new();
+    if !summary.unsupported.is_empty() {
+        warnings.push(format!(
+            "batch {effective_batch}, concurrency {concurrency}: {n} samples cannot support {} (each needs at least 10 samples beyond it); raise --iterations or --duration",
+            summary.unsupported.join(", ")
+        ));
+    }
+    let inferences_per_s = if measured_s > 0.0 { n as f64 / measured_s } else { 0.0 };
+    Ok(BenchResult {
+        provider: provider.as_str().into(),
+        executed_by: BTreeMap::new(),
+        fallback: setup.fallback.clone(),
+        batch: effective_batch,
+        concurrency,
+        input_shapes: prepared.iter().map(|p| (p.spec.name.clone(), p.shape.clone())).collect(),
+        samples: n,
+        latency_ms: summary.latency_ms,
+        ci95_ms: summary.ci95_ms,
+        unsupported_percentiles: summary.unsupported.iter().map(|s| s.to_string()).collect(),
+        throughput: Throughput { inferences_per_s, samples_per_s: inferences_per_s * effective_batch as f64 },
+        overhead_us: if n > 0 { total_loop_ns.saturating_sub(run_ns) as f64 / n as f64 / 1e3 } else { 0.0 },
+        peak_rss_bytes,
+        gpu,
+        load_ms,
+        first_inference_ms,
+        measured_s,
+        warnings,
+    })
+}
+
+/// One stream: warm up, wait for the others, then measure until told to stop.
+fn stream(session: &mut Session, values: &[ort::value::DynValue], plan: &BenchmarkPlan, shared: &Shared, barrier: &Barrier, ctx: &str) -> StreamOutcome {
+    let views: Vec<SessionInputValue<'_>> = values.iter().map(SessionInputValue::from).collect();
+    let inputs = views.as_slice();
+
+    let warm_start = Instant::now();
+    let mut runs = 0u64;
+    while (runs < plan.warmup_runs || warm_start.elapsed() < plan.warmup_time) && !shared.stop.load(Relaxed) {
+        if let Err(e) = session.run(inputs) {
+            shared.fail(EngineError::runtime(ctx, e));
+            break;
+        }
+        runs += 1;
+    }
+    shared.ready.fetch_add(1, Relaxed);
+    barrier.wait();
+
+    let mut samples = Vec::with_capacity(1 << 16);
+    let loop_start = Instant::now();
+    while !shared.stop.load(Relaxed) {
+        let t0 = Instant::now();
+        let out = session.run(inputs);
+        let t1 = Instant::now();
+        match out {
+            Ok(out) => drop(out),
+            Err(e) => {
+                shared.fail(EngineError::runtime(ctx, e));
+                break;
+            }
+        }
+        let ns = t1.duration_since(t0).as_nanos() as u64;
+        samples.push(ns);
+        shared.done.fetch_add(1, Relaxed);
+        shared.sum_ns.fetch_add(ns, Relaxed);
+    }
+    let end = Instant::now();
+    StreamOutcome { samples, loop_ns: end.duration_since(loop_start).as_nanos() as u64, end }
+}
+
+/// The batch a row reports: the bound batch dimension, or the leading dimension of a
+/// fixed-shape model.
+fn effective_batch(prepared: &[PreparedInput], batch_dim: &BatchDim, batch: Option<i64>) -> i64 {
+    match (batch, batch_dim) {
+        (Some(b), _) => b,
+        (None, BatchDim::None) => prepared.first().and_then(|p| p.shape.first().copied()).unwrap_or(1).max(1),
+        (None, _) => 1,
+    }
+}
+
+/// Runs one profiled inference to learn which provider ran each node.
+fn check_placement(rt: &Runtime, plan: &BenchmarkPlan, setup: &ProviderSetup, batch: Option<i64>) -> Result<BTreeMap<String, u64>> {
+    let dir = tempfile::tempdir().map_err(|e| EngineError::io(std::env::temp_dir(), e))?;
+    let prefix = dir.path().join("placement");
+    let mut session = build_session(rt, &plan.model, plan, setup, Some(&prefix))?;
+    let specs = InputSpec::from_outlets(session.inputs())?;
+    let batch_dim = inputs::batch_dim(&specs, plan)?;
+    let prepared = inputs::prepare(&specs, plan, batch.or(Some(1)), &batch_dim)?;
+    let values: Vec<_> = prepared.iter().map(PreparedInput::to_value).collect::<Result<_>>()?;
+    let views: Vec<SessionInputValue<'_>> = values.iter().map(SessionInputValue::from).collect();
+    drop(session.run(views.as_slice()).map_err(|e| EngineError::runtime("placement check run", e))?);
+    let trace = session.end_profiling().map_err(|e| EngineError::runtime("placement check profile", e))?;
+    let path = std::path::PathBuf::from(&trace);
+    // ORT writes the trace relative to the working directory when given a bare prefix.
+    let path = if path.is_absolute() { path } else { std::env::current_dir().map(|d| d.join(&path)).unwrap_or(path) };
+    let counts = nodes_by_provider(&path);
+    let _ = std::fs::remove_file(&path);
+    counts
+}

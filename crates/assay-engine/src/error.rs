@@ -1,0 +1,133 @@
+//! The engine's one error type. Every message is written for the person at the keyboard:
+//! it names the file, input or option at fault and, where there is one, the fix.
+
+use std::path::PathBuf;
+
+/// What went wrong, grouped the way a caller reacts to it (see [`EngineError::kind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The request itself is wrong: a bad option value, an input that does not fit the model.
+    Usage,
+    /// The model file cannot be read, parsed or loaded.
+    Model,
+    /// ONNX Runtime failed, or an execution provider could not be used.
+    Runtime,
+    /// No ONNX Runtime library could be found.
+    NoRuntime,
+    /// A file system or network operation failed.
+    Io,
+}
+
+/// Errors from the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A path given by the user does not exist.
+    #[error("{}: no such file", path.display())]
+    NotFound { path: PathBuf },
+
+    /// A model path points at a directory.
+    #[error("{}: is a directory, not an ONNX model file", path.display())]
+    IsDirectory { path: PathBuf },
+
+    /// A model file has zero bytes.
+    #[error("{}: the file is empty, not an ONNX model", path.display())]
+    EmptyFile { path: PathBuf },
+
+    /// The bytes are not an ONNX ModelProto (random data, truncation, another protobuf).
+    #[error("{}: not an ONNX model: {reason}", path.display())]
+    NotAModel { path: PathBuf, reason: String },
+
+    /// ONNX Runtime refused to load the model (unsupported operator, bad graph, ...).
+    #[error("{}: ONNX Runtime cannot load this model: {message}", path.display())]
+    ModelLoad { path: PathBuf, message: String },
+
+    /// A read or write failed.
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+
+    /// No ONNX Runtime library was found by any discovery rule.
+    #[error("no ONNX Runtime found; run `assay runtime install` (or pass --runtime PATH / set ASSAY_ORT_DYLIB)")]
+    NoRuntime,
+
+    /// A library was found but it is not an ONNX Runtime this build can use.
+    #[error("{}: ONNX Runtime {found} is not supported; Assay needs {expected} (run `assay runtime install`)", path.display())]
+    RuntimeVersion { path: PathBuf, found: String, expected: String },
+
+    /// The ONNX Runtime library could not be loaded at all.
+    #[error("{}: cannot load ONNX Runtime: {message}", path.display())]
+    RuntimeLoad { path: PathBuf, message: String },
+
+    /// A different runtime was already loaded into this process (ONNX Runtime allows one).
+    #[error("ONNX Runtime is already loaded from {}; a process can use only one", loaded.display())]
+    RuntimeAlreadyLoaded { loaded: PathBuf },
+
+    /// An ONNX Runtime call failed during a run.
+    #[error("ONNX Runtime error{}: {message}", context.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    Runtime { context: Option<String>, message: String },
+
+    /// A requested execution provider could not be used and --strict-provider was given.
+    #[error("execution provider {provider} is not usable: {reason}")]
+    ProviderUnavailable { provider: String, reason: String },
+
+    /// A bad option value, named with the option.
+    #[error("invalid value for {option}: {message}")]
+    InvalidOption { option: String, message: String },
+
+    /// A dynamic dimension has no value from --dim, --shape, --batch or an input file.
+    #[error("input '{input}' has an unbound dynamic dimension '{dim}'; bind it with --dim {dim}=N or --shape {input}=...")]
+    UnboundDimension { input: String, dim: String },
+
+    /// An option names an input or dimension the model does not have.
+    #[error("{what} '{name}' is not in the model; it has: {known}")]
+    UnknownName { what: &'static str, name: String, known: String },
+
+    /// A tensor given with --input does not fit the model's input.
+    #[error("input '{input}' from {}: {message}", file.display())]
+    InputMismatch { input: String, file: PathBuf, message: String },
+
+    /// A tensor file could not be read as .npy/.npz.
+    #[error("{}: cannot read tensor file: {message}", path.display())]
+    TensorFile { path: PathBuf, message: String },
+
+    /// Provisioning the runtime failed (wheel not found, checksum mismatch, network).
+    #[error("runtime install: {0}")]
+    Install(String),
+
+    /// The model uses a feature this engine does not handle (e.g. a sequence-typed input).
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+impl EngineError {
+    /// The category callers map to exit codes (CLI) or error kinds (console, HTTP).
+    pub fn kind(&self) -> ErrorKind {
+        use EngineError::*;
+        match self {
+            InvalidOption { .. } | UnboundDimension { .. } | UnknownName { .. } | InputMismatch { .. } => ErrorKind::Usage,
+            NotFound { .. } | IsDirectory { .. } | EmptyFile { .. } | NotAModel { .. } | ModelLoad { .. } | TensorFile { .. } | Unsupported(_) => {
+                ErrorKind::Model
+            }
+            NoRuntime => ErrorKind::NoRuntime,
+            RuntimeVersion { .. } | RuntimeLoad { .. } | RuntimeAlreadyLoaded { .. } | Runtime { .. } | ProviderUnavailable { .. } => {
+                ErrorKind::Runtime
+            }
+            Io { .. } | Install(_) => ErrorKind::Io,
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        EngineError::Io { path: path.into(), source }
+    }
+
+    pub(crate) fn invalid(option: impl Into<String>, message: impl Into<String>) -> Self {
+        EngineError::InvalidOption { option: option.into(), message: message.into() }
+    }
+
+    pub(crate) fn runtime(context: impl Into<String>, err: impl std::fmt::Display) -> Self {
+        EngineError::Runtime { context: Some(context.into()), message: err.to_string() }
+    }
+}
+
+/// The engine's result type.
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

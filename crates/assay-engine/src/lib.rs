@@ -1,0 +1,29 @@
+//! # assay-engine
+//!
+//! The engine under every Assay front end (the `assay` CLI, the console, the gateway):
+//!
+//! - [`runtime`]: find, provision and load the ONNX Runtime shared library (`load-dynamic`);
+//! - [`model`]: read a model's protobuf without running it ([`model::inspect`]);
+//! - [`bench`]: measure a model honestly ([`bench::run_benchmark`]), with statistics from
+//!   every sample ([`stats`]) and an environment fingerprint ([`fingerprint`]).
+//!
+//! ```no_run
+//! use assay_engine::{bench::{BenchmarkPlan, run_benchmark, NoProgress}, runtime};
+//!
+//! let rt = runtime::activate(None)?;                // --runtime, env vars, or installed
+//! let plan = BenchmarkPlan::new("assets/sample-mlp.onnx").with_batches(vec![1, 8]);
+//! let report = run_benchmark(rt, &plan, &mut NoProgress)?;
+//! println!("p50 = {:.3} ms", report.results[0].latency_ms.p50);
+//! # Ok::<(), assay_engine::EngineError>(())
+//! ```
+
+pub mod bench;
+pub mod digest;
+pub mod dtype;
+mod error;
+pub mod fingerprint;
+pub mod model;
+pub mod runtime;
+pub mod stats;
+
+pub use error::{EngineError, ErrorKind, Result};
