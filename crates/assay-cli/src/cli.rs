@@ -1,0 +1,173 @@
+//! The command line, declared with clap. Every verb takes `--json`; long-running verbs take
+//! `--events` (NDJSON progress on stdout, the console's worker protocol).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "assay", version, about = "Inspect, benchmark and profile ONNX models on ONNX Runtime")]
+#[command(after_help = "Exit codes: 0 success, 1 model/runtime/IO failure, 2 usage error, 3 no ONNX Runtime found.")]
+pub struct Cli {
+    /// ONNX Runtime library (file, capi/ folder or install folder) instead of discovery.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub runtime: Option<PathBuf>,
+
+    /// More log output on stderr (-v: info, -vv: debug, including ONNX Runtime's own).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what is in a model file: inputs, outputs, metadata, operators, parameters.
+    #[command(after_help = "Example:\n  assay inspect assets/sample-mlp.onnx\n  assay inspect model.onnx --json | jq .graph.operators")]
+    Inspect(InspectArgs),
+
+    /// Measure latency and throughput, sweeping batch, concurrency and providers.
+    #[command(after_help = "Examples:\n  assay bench assets/sample-mlp.onnx\n  assay bench model.onnx --batch 1,8,32 --concurrency 1,4 --json --out result.json\n  assay bench vad.onnx --dim batch=1 --fill sr=16000 --provider cuda --strict-provider\n  assay bench model.onnx --input image=cat.npy --events")]
+    Bench(BenchArgs),
+
+    /// Install and list ONNX Runtime builds.
+    #[command(subcommand)]
+    Runtime(RuntimeCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The .onnx model file.
+    pub model: PathBuf,
+    /// Print the assay.inspect/1 JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The .onnx model file.
+    pub model: PathBuf,
+
+    /// Execution providers to compare: cpu, cuda, tensorrt (comma-separated).
+    #[arg(long, default_value = "cpu", value_name = "LIST")]
+    pub provider: String,
+    /// Fail instead of falling back to CPU when a GPU provider cannot be used.
+    #[arg(long)]
+    pub strict_provider: bool,
+    /// Batch sizes to sweep (comma-separated); binds the batch dimension.
+    #[arg(long, value_name = "LIST")]
+    pub batch: Option<String>,
+    /// The symbolic dimension that is the batch (default: the first dynamic dimension).
+    #[arg(long, value_name = "NAME")]
+    pub batch_dim: Option<String>,
+    /// Parallel streams to sweep, each with its own session (comma-separated).
+    #[arg(long, default_value = "1", value_name = "LIST")]
+    pub concurrency: String,
+    /// Bind a symbolic dimension: NAME=VALUE (repeatable).
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub dim: Vec<String>,
+    /// Give an input's full shape: INPUT=1x3x224x224 (repeatable).
+    #[arg(long, value_name = "INPUT=SHAPE")]
+    pub shape: Vec<String>,
+    /// Real data: INPUT=FILE.npy, or FILE.npz holding arrays named after the inputs (repeatable).
+    #[arg(long, value_name = "INPUT=FILE")]
+    pub input: Vec<String>,
+    /// Fill an input with one value: INPUT=VALUE, e.g. sr=16000 (repeatable).
+    #[arg(long, value_name = "INPUT=VALUE")]
+    pub fill: Vec<String>,
+    /// Intra-op threads (default: ONNX Runtime's choice, one per physical core).
+    #[arg(long, value_name = "N")]
+    pub intra_threads: Option<usize>,
+    /// Inter-op threads; more than 1 turns on parallel execution.
+    #[arg(long, value_name = "N")]
+    pub inter_threads: Option<usize>,
+    /// Graph optimization level: disable, basic, extended, all.
+    #[arg(long, default_value = "all", value_name = "LEVEL")]
+    pub opt_level: String,
+    /// Minimum warmup runs per stream.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub warmup: u64,
+    /// Minimum warmup time per stream (e.g. 500ms, 1s).
+    #[arg(long, default_value = "1s", value_name = "DURATION")]
+    pub warmup_time: String,
+    /// Minimum measured inferences per configuration.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub iterations: u64,
+    /// Minimum measurement time per configuration (e.g. 2s, 30s).
+    #[arg(long, default_value = "2s", value_name = "DURATION")]
+    pub duration: String,
+    /// Seed for synthetic inputs.
+    #[arg(long, default_value_t = 0x5eed, value_name = "N")]
+    pub seed: u64,
+    /// Range LO..HI (half-open) for synthetic integer inputs such as token ids.
+    #[arg(long, default_value = "0..10", value_name = "LO..HI")]
+    pub int_range: String,
+    /// Skip the profiled run that records which provider ran each node.
+    #[arg(long)]
+    pub no_placement_check: bool,
+    /// Print the assay.bench/1 JSON document on stdout.
+    #[arg(long, conflicts_with = "events")]
+    pub json: bool,
+    /// Write the JSON document to FILE (atomically).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print progress and the result as NDJSON events on stdout (docs/EVENTS.md).
+    #[arg(long)]
+    pub events: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RuntimeCommand {
+    /// Fetch the official ONNX Runtime wheel and install its libraries.
+    #[command(after_help = "Examples:\n  assay runtime install\n  assay runtime install --gpu\n  assay runtime install --from-wheel ./onnxruntime-1.31.1-cp311-cp311-manylinux_2_28_x86_64.whl\n  assay runtime install --index-url https://my-mirror.example/simple")]
+    Install(InstallArgs),
+    /// Show installed runtimes, the active one and its execution providers.
+    #[command(after_help = "Example:\n  assay runtime list --json")]
+    List(ListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// The GPU build (onnxruntime-gpu) plus the CUDA 13 and cuDNN 9 wheels it needs.
+    #[arg(long)]
+    pub gpu: bool,
+    /// ONNX Runtime version.
+    #[arg(long, default_value = assay_engine::runtime::DEFAULT_VERSION)]
+    pub version: String,
+    /// Install from a wheel already on disk.
+    #[arg(long, value_name = "FILE", conflicts_with = "index_url")]
+    pub from_wheel: Option<PathBuf>,
+    /// A PEP 503 simple index to fetch from (default: your pip configuration).
+    #[arg(long, value_name = "URL")]
+    pub index_url: Option<String>,
+    /// Require the wheel to have this SHA-256.
+    #[arg(long, value_name = "HEX")]
+    pub sha256: Option<String>,
+    /// Reinstall even if this version is installed.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the install record as JSON.
+    #[arg(long, conflicts_with = "events")]
+    pub json: bool,
+    /// Progress and result as NDJSON events on stdout.
+    #[arg(long)]
+    pub events: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,42 @@
+//! One module per verb. Each parses its arguments into an engine call and formats the result.
+
+mod bench;
+mod inspect;
+mod runtime;
+
+use crate::{
+    cli::{Cli, Command, RuntimeCommand},
+    exit::Machine,
+};
+
+/// Runs the parsed command.
+pub fn run(cli: &Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Inspect(a) => inspect::run(a),
+        Command::Bench(a) => bench::run(cli, a),
+        Command::Runtime(RuntimeCommand::Install(a)) => runtime::install(a),
+        Command::Runtime(RuntimeCommand::List(a)) => runtime::list(cli, a),
+    }
+}
+
+/// How errors must be written for this command.
+pub fn machine_output(command: &Command) -> Machine {
+    match command {
+        Command::Inspect(a) if a.json => Machine::Json,
+        Command::Bench(a) if a.events => Machine::Events,
+        Command::Bench(a) if a.json => Machine::Json,
+        Command::Runtime(RuntimeCommand::Install(a)) if a.events => Machine::Events,
+        Command::Runtime(RuntimeCommand::Install(a)) if a.json => Machine::Json,
+        Command::Runtime(RuntimeCommand::List(a)) if a.json => Machine::Json,
+        _ => Machine::Text,
+    }
+}
+
+/// Prints one NDJSON line and flushes, so a reading process sees it at once.
+pub(crate) fn emit_line(value: &impl serde::Serialize) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer(&mut out, value);
+    let _ = out.write_all(b"\n");
+    let _ = out.flush();
+}

@@ -1,0 +1,68 @@
+//! Exit codes and the one-line error a user sees (never a panic or a backtrace).
+//!
+//! 0 success · 1 model, runtime or IO failure · 2 usage error · 3 no ONNX Runtime found.
+
+use assay_engine::{EngineError, ErrorKind};
+
+/// How the command wants its error: plain text, a JSON object, or an NDJSON event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Machine {
+    Text,
+    Json,
+    Events,
+}
+
+/// An error raised by the CLI itself about its arguments.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Prints `err` and returns the exit code for it.
+pub fn report(err: &anyhow::Error, machine: Machine) -> i32 {
+    let (kind, code) = classify(err);
+    let message = err.to_string();
+    match machine {
+        Machine::Text => {}
+        Machine::Json => println!("{}", serde_json::json!({"error": {"kind": kind, "message": message, "exit_code": code}})),
+        Machine::Events => println!("{}", serde_json::json!({"event": "error", "kind": kind, "message": message, "exit_code": code})),
+    }
+    eprintln!("error: {message}");
+    code
+}
+
+fn classify(err: &anyhow::Error) -> (&'static str, i32) {
+    if let Some(e) = err.downcast_ref::<EngineError>() {
+        return match e.kind() {
+            ErrorKind::Usage => ("usage", 2),
+            ErrorKind::NoRuntime => ("no_runtime", 3),
+            ErrorKind::Model => ("model", 1),
+            ErrorKind::Runtime => ("runtime", 1),
+            ErrorKind::Io => ("io", 1),
+        };
+    }
+    if err.downcast_ref::<UsageError>().is_some() {
+        return ("usage", 2);
+    }
+    ("io", 1)
+}
+
+/// A panic is a bug, but the user still gets one readable line, not a backtrace.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!("error: internal error in assay ({msg}{at}); please report it");
+    }));
+}
