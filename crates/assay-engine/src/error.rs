@@ -75,7 +75,10 @@ pub enum EngineError {
     InvalidOption { option: String, message: String },
 
     /// A dynamic dimension has no value from --dim, --shape, --batch or an input file.
-    #[error("input '{input}' has an unbound dynamic dimension '{dim}'; bind it with --dim {dim}=N or --shape {input}=...")]
+    #[error("input '{input}' has an unbound dynamic dimension {}", match dim.strip_prefix('#') {
+        Some(k) => format!("at position {k} (it has no name); bind it with --shape {input}=..."),
+        None => format!("'{dim}'; bind it with --dim {dim}=N or --shape {input}=..."),
+    })]
     UnboundDimension { input: String, dim: String },
 
     /// An option names an input or dimension the model does not have.

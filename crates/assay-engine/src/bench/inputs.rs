@@ -143,20 +143,33 @@ impl PreparedInput {
     }
 }
 
-/// Resolves shapes for a batch size and produces every input's data.
-pub(crate) fn prepare(specs: &[InputSpec], plan: &BenchmarkPlan, batch: Option<i64>, batch_dim: &BatchDim) -> Result<Vec<PreparedInput>> {
-    let npz = plan.input_files.get("*").map(|p| read_npz(p)).transpose()?;
-    let mut out = Vec::with_capacity(specs.len());
-    for (i, spec) in specs.iter().enumerate() {
-        let file_array = match plan.input_files.get(&spec.name) {
+/// Resolves shapes for a batch size and produces every input's data. Without `--batch`,
+/// a batch given by an input file binds the other inputs too; otherwise it is 1. Returns the
+/// inputs and the batch size used.
+pub(crate) fn prepare(specs: &[InputSpec], plan: &BenchmarkPlan, batch: Option<i64>, batch_dim: &BatchDim) -> Result<(Vec<PreparedInput>, i64)> {
+    let npz = plan.input_files.get("*").map(read_npz).transpose()?;
+    let mut files = Vec::with_capacity(specs.len());
+    for spec in specs {
+        files.push(match plan.input_files.get(&spec.name) {
             Some(path) => Some((path.clone(), read_npy_file(path)?)),
             None => npz.as_ref().and_then(|(path, arrays)| arrays.get(&spec.name).map(|a| (path.clone(), a.clone()))),
-        };
-        if let Some((path, array)) = file_array {
-            out.push(from_array(spec, &path, array, batch, batch_dim)?);
+        });
+    }
+    let from_files = || {
+        specs.iter().zip(&files).find_map(|(spec, f)| {
+            let (_, a) = f.as_ref()?;
+            let k = spec.dims.iter().enumerate().position(|(k, (fixed, sym))| fixed.is_none() && is_batch_dim(batch_dim, k, sym))?;
+            a.shape.get(k).copied()
+        })
+    };
+    let batch = batch.or_else(from_files).unwrap_or(1);
+    let mut out = Vec::with_capacity(specs.len());
+    for (i, (spec, file)) in specs.iter().zip(files).enumerate() {
+        if let Some((path, array)) = file {
+            out.push(from_array(spec, &path, array, Some(batch), batch_dim)?);
             continue;
         }
-        let shape = resolve_shape(spec, plan, batch, batch_dim)?;
+        let shape = resolve_shape(spec, plan, Some(batch), batch_dim)?;
         let elements: u64 = shape.iter().map(|&d| d as u64).product();
         let seed = plan.seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let data = match plan.fills.get(&spec.name) {
@@ -165,7 +178,15 @@ pub(crate) fn prepare(specs: &[InputSpec], plan: &BenchmarkPlan, batch: Option<i
         };
         out.push(PreparedInput { spec: spec.clone(), shape, data });
     }
-    Ok(out)
+    Ok((out, batch))
+}
+
+fn is_batch_dim(batch_dim: &BatchDim, k: usize, sym: &str) -> bool {
+    match batch_dim {
+        BatchDim::Symbol(b) => b == sym,
+        BatchDim::Leading => k == 0,
+        BatchDim::None => false,
+    }
 }
 
 fn resolve_shape(spec: &InputSpec, plan: &BenchmarkPlan, batch: Option<i64>, batch_dim: &BatchDim) -> Result<Vec<i64>> {
@@ -189,12 +210,7 @@ fn resolve_shape(spec: &InputSpec, plan: &BenchmarkPlan, batch: Option<i64>, bat
             if let Some(v) = fixed {
                 return Ok(*v);
             }
-            let is_batch = match batch_dim {
-                BatchDim::Symbol(b) => b == sym,
-                BatchDim::Leading => k == 0,
-                BatchDim::None => false,
-            };
-            if is_batch {
+            if is_batch_dim(batch_dim, k, sym) {
                 if let Some(b) = batch {
                     return Ok(b);
                 }
@@ -202,7 +218,7 @@ fn resolve_shape(spec: &InputSpec, plan: &BenchmarkPlan, batch: Option<i64>, bat
             if let Some(v) = plan.dims.get(sym) {
                 return Ok(*v);
             }
-            Err(EngineError::UnboundDimension { input: spec.name.clone(), dim: if sym.is_empty() { format!("#{k} (unnamed)") } else { sym.clone() } })
+            Err(EngineError::UnboundDimension { input: spec.name.clone(), dim: if sym.is_empty() { format!("#{k}") } else { sym.clone() } })
         })
         .collect()
 }
@@ -231,12 +247,7 @@ fn from_array(spec: &InputSpec, path: &Path, a: NpyArray, batch: Option<i64>, ba
                 return Err(mismatch(format!("dimension {k} is {got} but the model fixes it at {f} (expects {})", spec.shape_text())));
             }
         }
-        let is_batch = match batch_dim {
-            BatchDim::Symbol(b) => b == sym,
-            BatchDim::Leading => k == 0 && fixed.is_none(),
-            BatchDim::None => false,
-        };
-        if let (true, Some(b), None) = (is_batch, batch, fixed) {
+        if let (true, Some(b), None) = (is_batch_dim(batch_dim, k, sym), batch, fixed) {
             if b != got {
                 return Err(mismatch(format!("the array's batch dimension is {got} but --batch asked for {b}")));
             }
@@ -283,7 +294,7 @@ pub(crate) fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
     let header = npyz::NpyHeader::from_reader(&mut cursor).map_err(|e| format!("not a .npy file: {e}"))?;
     let offset = cursor.position() as usize;
     let meta = npyz::NpyFile::with_header(header, &[][..]);
-    let descr = meta.dtype().descr();
+    let descr = meta.dtype().descr().trim_matches(|c| c == '\'' || c == '"').to_string();
     if descr.starts_with('>') && !descr.ends_with("1") {
         return Err(format!("big-endian arrays ('{descr}') are not supported; save with a little-endian dtype"));
     }

@@ -169,8 +169,8 @@ fn run_config(
     if batch.is_some() && batch_dim == BatchDim::None {
         return Err(EngineError::invalid("--batch", "the model has no dynamic dimension to use as the batch (its input shapes are all fixed)"));
     }
-    let prepared = inputs::prepare(&specs, plan, batch.or(Some(1)), &batch_dim)?;
-    let effective_batch = effective_batch(&prepared, &batch_dim, batch);
+    let (prepared, bound_batch) = inputs::prepare(&specs, plan, batch, &batch_dim)?;
+    let effective_batch = effective_batch(&prepared, &batch_dim, bound_batch);
     let ctx = format!("{} on {}, batch {effective_batch}", plan.model.display(), provider.as_str());
 
     let mut sessions = vec![first_session];
@@ -349,11 +349,10 @@ fn stream(session: &mut Session, values: &[ort::value::DynValue], plan: &Benchma
 
 /// The batch a row reports: the bound batch dimension, or the leading dimension of a
 /// fixed-shape model.
-fn effective_batch(prepared: &[PreparedInput], batch_dim: &BatchDim, batch: Option<i64>) -> i64 {
-    match (batch, batch_dim) {
-        (Some(b), _) => b,
-        (None, BatchDim::None) => prepared.first().and_then(|p| p.shape.first().copied()).unwrap_or(1).max(1),
-        (None, _) => 1,
+fn effective_batch(prepared: &[PreparedInput], batch_dim: &BatchDim, bound: i64) -> i64 {
+    match batch_dim {
+        BatchDim::None => prepared.first().and_then(|p| p.shape.first().copied()).unwrap_or(1).max(1),
+        _ => bound,
     }
 }
 
@@ -364,7 +363,7 @@ fn check_placement(rt: &Runtime, plan: &BenchmarkPlan, setup: &ProviderSetup, ba
     let mut session = build_session(rt, &plan.model, plan, setup, Some(&prefix))?;
     let specs = InputSpec::from_outlets(session.inputs())?;
     let batch_dim = inputs::batch_dim(&specs, plan)?;
-    let prepared = inputs::prepare(&specs, plan, batch.or(Some(1)), &batch_dim)?;
+    let (prepared, _) = inputs::prepare(&specs, plan, batch, &batch_dim)?;
     let values: Vec<_> = prepared.iter().map(PreparedInput::to_value).collect::<Result<_>>()?;
     let views: Vec<SessionInputValue<'_>> = values.iter().map(SessionInputValue::from).collect();
     drop(session.run(views.as_slice()).map_err(|e| EngineError::runtime("placement check run", e))?);

@@ -15,7 +15,10 @@ pub fn library_version(path: &Path) -> Result<String> {
     let load_err = |message: String| EngineError::RuntimeLoad { path: path.to_path_buf(), message };
     // SAFETY: loading runs the library's initializers; this is the library the user chose to
     // run models with, and loading it is the purpose of the call.
-    let lib = unsafe { libloading::Library::new(path) }.map_err(|e| load_err(e.to_string()))?;
+    let lib = unsafe { libloading::Library::new(path) }.map_err(|e| {
+        let detail = std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default();
+        load_err(format!("not a loadable shared library ({e}{}{detail})", if detail.is_empty() { "" } else { ": " }))
+    })?;
     // SAFETY: the symbol has this signature in every ONNX Runtime release (it is the stable
     // entry point of the C API).
     let base = unsafe {
