@@ -92,6 +92,13 @@ fetch_wheel_models() { # name version pattern...
 fetch_wheel_models silero-vad "$SILERO_VERSION" 'silero_vad/data/*.onnx'
 fetch_wheel_models magika "$MAGIKA_VERSION" 'magika/models/standard_v3_3/model.onnx'
 
+# The ONNX Runtime wheel itself, for the install tests (local index, --from-wheel).
+if ! ls "$cache/wheels"/onnxruntime-"$ORT_VERSION"-*.whl >/dev/null 2>&1; then
+  say "keeping a copy of the onnxruntime $ORT_VERSION wheel for the install tests"
+  python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+    -d "$cache/wheels" "onnxruntime==$ORT_VERSION"
+fi
+
 # --- 5. ONNX Runtime, installed by Assay itself --------------------------------------
 say "building the assay CLI"
 cargo build -q -p assay-cli

@@ -72,7 +72,7 @@ pub(crate) fn batch_dim(specs: &[InputSpec], plan: &BenchmarkPlan) -> Result<Bat
         return Ok(BatchDim::Symbol(name.clone()));
     }
     for s in specs {
-        if plan.shapes.contains_key(&s.name) || plan.input_files.contains_key(&s.name) {
+        if plan.shapes.contains_key(&s.name) {
             continue;
         }
         if let Some((_, sym)) = s.dims.iter().find(|(v, _)| v.is_none()) {

@@ -1,0 +1,32 @@
+# Assay: the two commands of the README contract, plus the benchmarks.
+#   make run    the main job on embedded defaults (bench the sample model)
+#   make test   set everything up, then run every test
+# Both are idempotent: the setup installs only what is missing.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+ASSAY := target/debug/assay
+
+.PHONY: setup run test lint bench-overhead fixtures clean-cache
+
+setup:
+	@bash scripts/setup.sh
+
+run: setup
+	$(ASSAY) bench assets/sample-mlp.onnx
+
+test: setup
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -q -- -D warnings
+	$(CARGO) check -q -p assay-cli --no-default-features
+	$(CARGO) test --workspace --no-fail-fast
+
+# Assay's per-inference overhead against a raw ort loop and Python onnxruntime (release build).
+bench-overhead: setup
+	$(CARGO) bench -p assay-engine --bench overhead
+
+fixtures:
+	.cache/venv/bin/python scripts/make_fixtures.py --out .cache/fixtures --assets assets
+
+clean-cache:
+	rm -rf .cache
