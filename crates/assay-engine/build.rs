@@ -10,7 +10,8 @@ fn main() {
     let proto = std::env::var_os("ASSAY_ONNX_PROTO")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
+            let manifest =
+                PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
             manifest.join("../../.cache/onnx-schema/onnx-ml.proto")
         });
     println!("cargo:rerun-if-changed={}", proto.display());
@@ -23,7 +24,8 @@ fn main() {
         );
     }
     let include = proto.parent().expect("a file has a parent").to_path_buf();
-    let descriptors = protox::compile([&proto], [&include]).unwrap_or_else(|e| panic!("cannot compile {}: {e}", proto.display()));
+    let descriptors = protox::compile([&proto], [&include])
+        .unwrap_or_else(|e| panic!("cannot compile {}: {e}", proto.display()));
     let mut config = prost_build::Config::new();
     // Byte fields become `bytes::Bytes`: decoding from a memory-mapped file then slices the
     // initializers in place instead of copying them onto the heap.

@@ -6,8 +6,14 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "assay", version, about = "Inspect, benchmark and profile ONNX models on ONNX Runtime")]
-#[command(after_help = "Exit codes: 0 success, 1 model/runtime/IO failure, 2 usage error, 3 no ONNX Runtime found.")]
+#[command(
+    name = "assay",
+    version,
+    about = "Inspect, benchmark and profile ONNX models on ONNX Runtime"
+)]
+#[command(
+    after_help = "Exit codes: 0 success, 1 model/runtime/IO failure, 2 usage error, 3 no ONNX Runtime found."
+)]
 pub struct Cli {
     /// ONNX Runtime library (file, capi/ folder or install folder) instead of discovery.
     #[arg(long, global = true, value_name = "PATH")]
@@ -22,13 +28,18 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum Command {
     /// Show what is in a model file: inputs, outputs, metadata, operators, parameters.
-    #[command(after_help = "Example:\n  assay inspect assets/sample-mlp.onnx\n  assay inspect model.onnx --json | jq .graph.operators")]
+    #[command(
+        after_help = "Example:\n  assay inspect assets/sample-mlp.onnx\n  assay inspect model.onnx --json | jq .graph.operators"
+    )]
     Inspect(InspectArgs),
 
     /// Measure latency and throughput, sweeping batch, concurrency and providers.
-    #[command(after_help = "Examples:\n  assay bench assets/sample-mlp.onnx\n  assay bench model.onnx --batch 1,8,32 --concurrency 1,4 --json --out result.json\n  assay bench vad.onnx --dim batch=1 --fill sr=16000 --provider cuda --strict-provider\n  assay bench model.onnx --input image=cat.npy --events")]
+    #[command(
+        after_help = "Examples:\n  assay bench assets/sample-mlp.onnx\n  assay bench model.onnx --batch 1,8,32 --concurrency 1,4 --json --out result.json\n  assay bench vad.onnx --dim batch=1 --fill sr=16000 --provider cuda --strict-provider\n  assay bench model.onnx --input image=cat.npy --events"
+    )]
     Bench(BenchArgs),
 
     /// Install and list ONNX Runtime builds.
@@ -121,7 +132,9 @@ pub struct BenchArgs {
 #[derive(Debug, Subcommand)]
 pub enum RuntimeCommand {
     /// Fetch the official ONNX Runtime wheel and install its libraries.
-    #[command(after_help = "Examples:\n  assay runtime install\n  assay runtime install --gpu\n  assay runtime install --from-wheel ./onnxruntime-1.31.1-cp311-cp311-manylinux_2_28_x86_64.whl\n  assay runtime install --index-url https://my-mirror.example/simple")]
+    #[command(
+        after_help = "Examples:\n  assay runtime install\n  assay runtime install --gpu\n  assay runtime install --from-wheel ./onnxruntime-1.31.1-cp311-cp311-manylinux_2_28_x86_64.whl\n  assay runtime install --index-url https://my-mirror.example/simple"
+    )]
     Install(InstallArgs),
     /// Show installed runtimes, the active one and its execution providers.
     #[command(after_help = "Example:\n  assay runtime list --json")]

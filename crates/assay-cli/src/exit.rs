@@ -30,8 +30,14 @@ pub fn report(err: &anyhow::Error, machine: Machine) -> i32 {
     let message = err.to_string();
     match machine {
         Machine::Text => {}
-        Machine::Json => println!("{}", serde_json::json!({"error": {"kind": kind, "message": message, "exit_code": code}})),
-        Machine::Events => println!("{}", serde_json::json!({"event": "error", "kind": kind, "message": message, "exit_code": code})),
+        Machine::Json => println!(
+            "{}",
+            serde_json::json!({"error": {"kind": kind, "message": message, "exit_code": code}})
+        ),
+        Machine::Events => println!(
+            "{}",
+            serde_json::json!({"event": "error", "kind": kind, "message": message, "exit_code": code})
+        ),
     }
     eprintln!("error: {message}");
     code
@@ -62,7 +68,10 @@ pub fn install_panic_hook() {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
-        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         eprintln!("error: internal error in assay ({msg}{at}); please report it");
     }));
 }

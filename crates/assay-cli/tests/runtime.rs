@@ -16,7 +16,9 @@ use sha2::{Digest, Sha256};
 /// `assay` with discovery isolated to `data` (no env overrides).
 fn isolated(data: &Path) -> assert_cmd::Command {
     let mut c = assay();
-    c.env("XDG_DATA_HOME", data).env_remove("ASSAY_ORT_DYLIB").env_remove("ORT_DYLIB_PATH");
+    c.env("XDG_DATA_HOME", data)
+        .env_remove("ASSAY_ORT_DYLIB")
+        .env_remove("ORT_DYLIB_PATH");
     c
 }
 
@@ -39,7 +41,14 @@ fn serve(root: PathBuf) -> String {
                         break;
                     }
                 }
-                let path = line.split_whitespace().nth(1).unwrap_or("/").split('#').next().unwrap().to_string();
+                let path = line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("/")
+                    .split('#')
+                    .next()
+                    .unwrap()
+                    .to_string();
                 let mut file = root.join(path.trim_start_matches('/'));
                 if file.is_dir() {
                     file = file.join("index.html");
@@ -47,11 +56,18 @@ fn serve(root: PathBuf) -> String {
                 let mut s = stream;
                 match std::fs::read(&file) {
                     Ok(body) => {
-                        let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                        let _ = write!(
+                            s,
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        );
                         let _ = s.write_all(&body);
                     }
                     Err(_) => {
-                        let _ = write!(s, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                        let _ = write!(
+                            s,
+                            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        );
                     }
                 }
             });
@@ -67,7 +83,9 @@ fn index_with(wheel: &Path, sha: &str) -> (tempfile::TempDir, String) {
     std::fs::create_dir_all(dir.path().join("simple/onnxruntime")).unwrap();
     std::fs::create_dir_all(dir.path().join("packages")).unwrap();
     std::fs::copy(wheel, dir.path().join("packages").join(name)).unwrap();
-    let html = format!("<!DOCTYPE html><html><body>\n<a href=\"../../packages/{name}#sha256={sha}\">{name}</a>\n</body></html>\n");
+    let html = format!(
+        "<!DOCTYPE html><html><body>\n<a href=\"../../packages/{name}#sha256={sha}\">{name}</a>\n</body></html>\n"
+    );
     std::fs::write(dir.path().join("simple/onnxruntime/index.html"), html).unwrap();
     let url = serve(dir.path().to_path_buf());
     (dir, url)
@@ -82,19 +100,47 @@ fn sha256(p: &Path) -> String {
 #[test]
 fn no_runtime_is_one_line_and_exit_3() {
     let data = tempfile::tempdir().unwrap();
-    let o = expect_error(isolated(data.path()).arg("bench").arg(sample_model()), 3, "run `assay runtime install`");
+    let o = expect_error(
+        isolated(data.path()).arg("bench").arg(sample_model()),
+        3,
+        "run `assay runtime install`",
+    );
     assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
-    expect_error(isolated(data.path()).args(["runtime", "list"]), 3, "no ONNX Runtime found");
+    expect_error(
+        isolated(data.path()).args(["runtime", "list"]),
+        3,
+        "no ONNX Runtime found",
+    );
 }
 
 #[test]
 fn env_overrides_win_and_bad_paths_are_named() {
     let data = tempfile::tempdir().unwrap();
-    expect_error(isolated(data.path()).env("ASSAY_ORT_DYLIB", "/nowhere/libonnxruntime.so").arg("bench").arg(sample_model()), 1, "/nowhere/libonnxruntime.so: no such file");
-    expect_error(isolated(data.path()).env("ORT_DYLIB_PATH", "/nowhere/ort.so").args(["runtime", "list"]), 1, "/nowhere/ort.so");
+    expect_error(
+        isolated(data.path())
+            .env("ASSAY_ORT_DYLIB", "/nowhere/libonnxruntime.so")
+            .arg("bench")
+            .arg(sample_model()),
+        1,
+        "/nowhere/libonnxruntime.so: no such file",
+    );
+    expect_error(
+        isolated(data.path())
+            .env("ORT_DYLIB_PATH", "/nowhere/ort.so")
+            .args(["runtime", "list"]),
+        1,
+        "/nowhere/ort.so",
+    );
     let not_a_lib = data.path().join("libonnxruntime.so");
     std::fs::write(&not_a_lib, b"not an ELF file").unwrap();
-    expect_error(isolated(data.path()).arg("--runtime").arg(&not_a_lib).args(["runtime", "list"]), 1, "not a loadable shared library");
+    expect_error(
+        isolated(data.path())
+            .arg("--runtime")
+            .arg(&not_a_lib)
+            .args(["runtime", "list"]),
+        1,
+        "not a loadable shared library",
+    );
 }
 
 #[test]
@@ -114,9 +160,22 @@ fn a_library_of_the_wrong_version_is_refused() {
     )
     .unwrap();
     let lib = dir.path().join("libonnxruntime.so.1.20.0");
-    let cc = std::process::Command::new("cc").args(["-shared", "-fPIC", "-o"]).arg(&lib).arg(&src).status().expect("a C compiler (build-essential)");
+    let cc = std::process::Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&lib)
+        .arg(&src)
+        .status()
+        .expect("a C compiler (build-essential)");
     assert!(cc.success());
-    expect_error(assay().arg("--runtime").arg(&lib).arg("bench").arg(sample_model()), 1, "ONNX Runtime 1.20.0 is not supported; Assay needs 1.31.x");
+    expect_error(
+        assay()
+            .arg("--runtime")
+            .arg(&lib)
+            .arg("bench")
+            .arg(sample_model()),
+        1,
+        "ONNX Runtime 1.20.0 is not supported; Assay needs 1.31.x",
+    );
 }
 
 #[test]
@@ -131,8 +190,17 @@ fn installs_from_a_local_simple_index_and_is_idempotent() {
     assert_eq!(rec["wheels"][0]["source"], "index");
     assert_eq!(rec["wheels"][0]["sha256"], sha256(&wheel));
     let lib = PathBuf::from(rec["library"].as_str().unwrap());
-    assert!(lib.starts_with(data.path().join("assay/runtime/1.31.1-cpu/capi")), "{lib:?}");
-    assert!(lib.parent().unwrap().join("libonnxruntime_providers_shared.so").exists(), "capi/ is kept together");
+    assert!(
+        lib.starts_with(data.path().join("assay/runtime/1.31.1-cpu/capi")),
+        "{lib:?}"
+    );
+    assert!(
+        lib.parent()
+            .unwrap()
+            .join("libonnxruntime_providers_shared.so")
+            .exists(),
+        "capi/ is kept together"
+    );
 
     // Again: nothing to do.
     let o = run(isolated(data.path()).args(["runtime", "install", "--json", "--index-url", &url]));
@@ -144,7 +212,13 @@ fn installs_from_a_local_simple_index_and_is_idempotent() {
     let l = json(&o.stdout);
     assert_eq!(l["active"]["version"], "1.31.1");
     assert_eq!(l["active"]["source"], "installed");
-    assert!(l["active"]["providers"].as_array().unwrap().iter().any(|p| p == "CPUExecutionProvider"));
+    assert!(
+        l["active"]["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "CPUExecutionProvider")
+    );
 }
 
 #[test]
@@ -152,8 +226,16 @@ fn an_index_hash_mismatch_installs_nothing() {
     let wheel = ort_wheel();
     let (_index, url) = index_with(&wheel, &"0".repeat(64));
     let data = tempfile::tempdir().unwrap();
-    expect_error(isolated(data.path()).args(["runtime", "install", "--index-url", &url]), 1, "sha256 mismatch");
-    let leftovers: Vec<_> = std::fs::read_dir(data.path().join("assay/runtime")).unwrap().flatten().map(|e| e.file_name()).collect();
+    expect_error(
+        isolated(data.path()).args(["runtime", "install", "--index-url", &url]),
+        1,
+        "sha256 mismatch",
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(data.path().join("assay/runtime"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert!(leftovers.is_empty(), "nothing may remain: {leftovers:?}");
 }
 
@@ -161,22 +243,57 @@ fn an_index_hash_mismatch_installs_nothing() {
 fn from_wheel_checks_the_record_and_the_pin() {
     let wheel = ort_wheel();
     let data = tempfile::tempdir().unwrap();
-    expect_error(isolated(data.path()).args(["runtime", "install", "--sha256", &"a".repeat(64), "--from-wheel"]).arg(&wheel), 1, "--sha256");
-    let o = run(isolated(data.path()).args(["runtime", "install", "--json", "--sha256", &sha256(&wheel), "--from-wheel"]).arg(&wheel));
+    expect_error(
+        isolated(data.path())
+            .args([
+                "runtime",
+                "install",
+                "--sha256",
+                &"a".repeat(64),
+                "--from-wheel",
+            ])
+            .arg(&wheel),
+        1,
+        "--sha256",
+    );
+    let o = run(isolated(data.path())
+        .args([
+            "runtime",
+            "install",
+            "--json",
+            "--sha256",
+            &sha256(&wheel),
+            "--from-wheel",
+        ])
+        .arg(&wheel));
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(json(&o.stdout)["wheels"][0]["source"], "file");
 
     // A wheel whose library does not match its RECORD is refused.
     let dir = tempfile::tempdir().unwrap();
-    let forged = dir.path().join("onnxruntime-1.31.1-cp311-cp311-manylinux_2_28_x86_64.whl");
+    let forged = dir
+        .path()
+        .join("onnxruntime-1.31.1-cp311-cp311-manylinux_2_28_x86_64.whl");
     let mut zip = zip::ZipWriter::new(std::fs::File::create(&forged).unwrap());
     let opts: zip::write::SimpleFileOptions = Default::default();
-    zip.start_file("onnxruntime/capi/libonnxruntime.so.1.31.1", opts).unwrap();
+    zip.start_file("onnxruntime/capi/libonnxruntime.so.1.31.1", opts)
+        .unwrap();
     zip.write_all(b"tampered bytes").unwrap();
-    zip.start_file("onnxruntime-1.31.1.dist-info/RECORD", opts).unwrap();
+    zip.start_file("onnxruntime-1.31.1.dist-info/RECORD", opts)
+        .unwrap();
     zip.write_all(b"onnxruntime/capi/libonnxruntime.so.1.31.1,sha256=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA,14\n").unwrap();
     zip.finish().unwrap();
     let data = tempfile::tempdir().unwrap();
-    expect_error(isolated(data.path()).args(["runtime", "install", "--from-wheel"]).arg(&forged), 1, "does not match the hash in the wheel's RECORD");
-    expect_error(isolated(data.path()).args(["runtime", "install", "--from-wheel", "/tmp/x.tar.gz"]), 2, "not a wheel file name");
+    expect_error(
+        isolated(data.path())
+            .args(["runtime", "install", "--from-wheel"])
+            .arg(&forged),
+        1,
+        "does not match the hash in the wheel's RECORD",
+    );
+    expect_error(
+        isolated(data.path()).args(["runtime", "install", "--from-wheel", "/tmp/x.tar.gz"]),
+        2,
+        "not a wheel file name",
+    );
 }

@@ -44,15 +44,24 @@ pub enum EngineError {
 
     /// A read or write failed.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     /// No ONNX Runtime library was found by any discovery rule.
-    #[error("no ONNX Runtime found; run `assay runtime install` (or pass --runtime PATH / set ASSAY_ORT_DYLIB)")]
+    #[error(
+        "no ONNX Runtime found; run `assay runtime install` (or pass --runtime PATH / set ASSAY_ORT_DYLIB)"
+    )]
     NoRuntime,
 
     /// A library was found but it is not an ONNX Runtime this build can use.
     #[error("{}: ONNX Runtime {found} is not supported; Assay needs {expected} (run `assay runtime install`)", path.display())]
-    RuntimeVersion { path: PathBuf, found: String, expected: String },
+    RuntimeVersion {
+        path: PathBuf,
+        found: String,
+        expected: String,
+    },
 
     /// The ONNX Runtime library could not be loaded at all.
     #[error("{}: cannot load ONNX Runtime: {message}", path.display())]
@@ -64,7 +73,10 @@ pub enum EngineError {
 
     /// An ONNX Runtime call failed during a run.
     #[error("ONNX Runtime error{}: {message}", context.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
-    Runtime { context: Option<String>, message: String },
+    Runtime {
+        context: Option<String>,
+        message: String,
+    },
 
     /// A requested execution provider could not be used and --strict-provider was given.
     #[error("execution provider {provider} is not usable: {reason}")]
@@ -83,11 +95,19 @@ pub enum EngineError {
 
     /// An option names an input or dimension the model does not have.
     #[error("{what} '{name}' is not in the model; it has: {known}")]
-    UnknownName { what: &'static str, name: String, known: String },
+    UnknownName {
+        what: &'static str,
+        name: String,
+        known: String,
+    },
 
     /// A tensor given with --input does not fit the model's input.
     #[error("input '{input}' from {}: {message}", file.display())]
-    InputMismatch { input: String, file: PathBuf, message: String },
+    InputMismatch {
+        input: String,
+        file: PathBuf,
+        message: String,
+    },
 
     /// A tensor file could not be read as .npy/.npz.
     #[error("{}: cannot read tensor file: {message}", path.display())]
@@ -107,28 +127,46 @@ impl EngineError {
     pub fn kind(&self) -> ErrorKind {
         use EngineError::*;
         match self {
-            InvalidOption { .. } | UnboundDimension { .. } | UnknownName { .. } | InputMismatch { .. } => ErrorKind::Usage,
-            NotFound { .. } | IsDirectory { .. } | EmptyFile { .. } | NotAModel { .. } | ModelLoad { .. } | TensorFile { .. } | Unsupported(_) => {
-                ErrorKind::Model
-            }
+            InvalidOption { .. }
+            | UnboundDimension { .. }
+            | UnknownName { .. }
+            | InputMismatch { .. } => ErrorKind::Usage,
+            NotFound { .. }
+            | IsDirectory { .. }
+            | EmptyFile { .. }
+            | NotAModel { .. }
+            | ModelLoad { .. }
+            | TensorFile { .. }
+            | Unsupported(_) => ErrorKind::Model,
             NoRuntime => ErrorKind::NoRuntime,
-            RuntimeVersion { .. } | RuntimeLoad { .. } | RuntimeAlreadyLoaded { .. } | Runtime { .. } | ProviderUnavailable { .. } => {
-                ErrorKind::Runtime
-            }
+            RuntimeVersion { .. }
+            | RuntimeLoad { .. }
+            | RuntimeAlreadyLoaded { .. }
+            | Runtime { .. }
+            | ProviderUnavailable { .. } => ErrorKind::Runtime,
             Io { .. } | Install(_) => ErrorKind::Io,
         }
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        EngineError::Io { path: path.into(), source }
+        EngineError::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     pub(crate) fn invalid(option: impl Into<String>, message: impl Into<String>) -> Self {
-        EngineError::InvalidOption { option: option.into(), message: message.into() }
+        EngineError::InvalidOption {
+            option: option.into(),
+            message: message.into(),
+        }
     }
 
     pub(crate) fn runtime(context: impl Into<String>, err: impl std::fmt::Display) -> Self {
-        EngineError::Runtime { context: Some(context.into()), message: err.to_string() }
+        EngineError::Runtime {
+            context: Some(context.into()),
+            message: err.to_string(),
+        }
     }
 }
 

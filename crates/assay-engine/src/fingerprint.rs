@@ -43,7 +43,12 @@ pub fn collect(rt: &Runtime) -> Environment {
     let mut sys = System::new();
     sys.refresh_cpu_all();
     sys.refresh_memory();
-    let cpu_model = sys.cpus().first().map(|c| c.brand().trim().to_string()).filter(|s| !s.is_empty()).unwrap_or_else(|| "unknown".into());
+    let cpu_model = sys
+        .cpus()
+        .first()
+        .map(|c| c.brand().trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".into());
     let mut provider_versions = BTreeMap::new();
     provider_versions.insert("onnxruntime".to_string(), rt.info.version.clone());
     if let Some(manifest) = install_manifest_for(&rt.info.library) {

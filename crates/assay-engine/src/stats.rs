@@ -58,7 +58,13 @@ pub struct LatencySummary {
 }
 
 /// The reported percentiles, by name.
-pub const PERCENTILES: [(&str, f64); 5] = [("p50", 0.50), ("p90", 0.90), ("p95", 0.95), ("p99", 0.99), ("p999", 0.999)];
+pub const PERCENTILES: [(&str, f64); 5] = [
+    ("p50", 0.50),
+    ("p90", 0.90),
+    ("p95", 0.95),
+    ("p99", 0.99),
+    ("p999", 0.999),
+];
 
 /// True when `n` samples support the `p`-quantile (see the module docs).
 pub fn supports(n: usize, p: f64) -> bool {
@@ -89,7 +95,11 @@ pub fn summarize(mut ms: Vec<f64>) -> Option<LatencySummary> {
     ms.sort_unstable_by(f64::total_cmp);
     let n = ms.len();
     let mean = ms.iter().sum::<f64>() / n as f64;
-    let var = if n > 1 { ms.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64 } else { 0.0 };
+    let var = if n > 1 {
+        ms.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64
+    } else {
+        0.0
+    };
     let stddev = var.sqrt();
     let q = |p| quantile_sorted(&ms, p);
     let latency_ms = LatencyStats {
@@ -105,11 +115,28 @@ pub fn summarize(mut ms: Vec<f64>) -> Option<LatencySummary> {
         max: ms[n - 1],
     };
     let want_p999 = supports(n, 0.999);
-    let probs: &[f64] = if want_p999 { &[0.50, 0.99, 0.999] } else { &[0.50, 0.99] };
+    let probs: &[f64] = if want_p999 {
+        &[0.50, 0.99, 0.999]
+    } else {
+        &[0.50, 0.99]
+    };
     let cis = bootstrap_quantile_cis(&ms, probs, 0.95, 0x5eed_a55a);
-    let ci95_ms = ConfidenceIntervals { p50: cis[0], p99: cis[1], p999: want_p999.then(|| cis[2]) };
-    let unsupported = PERCENTILES.iter().filter(|(_, p)| !supports(n, *p)).map(|(name, _)| *name).collect();
-    Some(LatencySummary { samples: n, latency_ms, ci95_ms, unsupported })
+    let ci95_ms = ConfidenceIntervals {
+        p50: cis[0],
+        p99: cis[1],
+        p999: want_p999.then(|| cis[2]),
+    };
+    let unsupported = PERCENTILES
+        .iter()
+        .filter(|(_, p)| !supports(n, *p))
+        .map(|(name, _)| *name)
+        .collect();
+    Some(LatencySummary {
+        samples: n,
+        latency_ms,
+        ci95_ms,
+        unsupported,
+    })
 }
 
 /// Number of bootstrap resamples for `n` samples (see the module docs).
@@ -123,7 +150,12 @@ pub fn bootstrap_resamples(n: usize) -> usize {
 /// A resample of sorted data is described by how many times each index was drawn; walking
 /// those counts in order yields every requested order statistic in one O(n) pass, with no
 /// per-resample sort.
-pub fn bootstrap_quantile_cis(sorted: &[f64], probs: &[f64], level: f64, seed: u64) -> Vec<[f64; 2]> {
+pub fn bootstrap_quantile_cis(
+    sorted: &[f64],
+    probs: &[f64],
+    level: f64,
+    seed: u64,
+) -> Vec<[f64; 2]> {
     let n = sorted.len();
     let b = bootstrap_resamples(n);
     let mut rng = StdRng::seed_from_u64(seed);
@@ -217,12 +249,22 @@ mod tests {
     fn exponential_tail_percentiles() {
         // Exp(1): the p-quantile is -ln(1-p).
         let s = summarize(exponential(400_000, 2)).unwrap();
-        for (name, p, got) in [("p50", 0.5, s.latency_ms.p50), ("p99", 0.99, s.latency_ms.p99), ("p999", 0.999, s.latency_ms.p999)] {
+        for (name, p, got) in [
+            ("p50", 0.5, s.latency_ms.p50),
+            ("p99", 0.99, s.latency_ms.p99),
+            ("p999", 0.999, s.latency_ms.p999),
+        ] {
             let want = -(1.0f64 - p).ln();
-            assert!((got - want).abs() / want < 0.05, "{name}: got {got}, want {want}");
+            assert!(
+                (got - want).abs() / want < 0.05,
+                "{name}: got {got}, want {want}"
+            );
         }
         let ci = s.ci95_ms.p999.expect("400k samples support p99.9");
-        assert!(ci[0] < -(0.001f64).ln() && -(0.001f64).ln() < ci[1], "{ci:?}");
+        assert!(
+            ci[0] < -(0.001f64).ln() && -(0.001f64).ln() < ci[1],
+            "{ci:?}"
+        );
     }
 
     #[test]
@@ -247,7 +289,10 @@ mod tests {
                 !(ci[0][0] <= 0.5 && 0.5 <= ci[0][1])
             })
             .count();
-        assert!((2..=22).contains(&misses), "{misses} misses out of {trials}");
+        assert!(
+            (2..=22).contains(&misses),
+            "{misses} misses out of {trials}"
+        );
     }
 
     #[test]

@@ -4,7 +4,9 @@ use std::{io::IsTerminal, path::PathBuf, time::Duration};
 
 use assay_engine::{
     EngineError,
-    bench::{self, BenchEvent, BenchObserver, BenchReport, BenchmarkPlan, OptLevel, Phase, Provider},
+    bench::{
+        self, BenchEvent, BenchObserver, BenchReport, BenchmarkPlan, OptLevel, Phase, Provider,
+    },
     runtime,
 };
 use comfy_table::{CellAlignment, Table, presets::UTF8_BORDERS_ONLY};
@@ -35,7 +37,9 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
         format::write_atomic(out, &serde_json::to_vec_pretty(&report)?)?;
     }
     if args.events {
-        emit_line(&BenchEvent::Result { report: Box::new(report) });
+        emit_line(&BenchEvent::Result {
+            report: Box::new(report),
+        });
     } else if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -49,7 +53,12 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
 
 fn plan_from_args(a: &BenchArgs) -> Result<BenchmarkPlan, EngineError> {
     let mut p = BenchmarkPlan::new(&a.model);
-    p.providers = a.provider.split(',').filter(|s| !s.trim().is_empty()).map(Provider::parse).collect::<Result<_, _>>()?;
+    p.providers = a
+        .provider
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(Provider::parse)
+        .collect::<Result<_, _>>()?;
     p.providers.dedup();
     p.strict_provider = a.strict_provider;
     if let Some(b) = &a.batch {
@@ -59,12 +68,16 @@ fn plan_from_args(a: &BenchArgs) -> Result<BenchmarkPlan, EngineError> {
     p.concurrency = bench::parse_list("--concurrency", &a.concurrency)?;
     for d in &a.dim {
         let (n, v) = bench::parse_assignment("--dim", d)?;
-        let v = v.parse::<i64>().map_err(|_| EngineError::InvalidOption { option: "--dim".into(), message: format!("'{d}': '{v}' is not a whole number") })?;
+        let v = v.parse::<i64>().map_err(|_| EngineError::InvalidOption {
+            option: "--dim".into(),
+            message: format!("'{d}': '{v}' is not a whole number"),
+        })?;
         p.dims.insert(n.to_string(), v);
     }
     for s in &a.shape {
         let (n, v) = bench::parse_assignment("--shape", s)?;
-        p.shapes.insert(n.to_string(), bench::parse_shape("--shape", v)?);
+        p.shapes
+            .insert(n.to_string(), bench::parse_shape("--shape", v)?);
     }
     for i in &a.input {
         match i.split_once('=') {
@@ -74,12 +87,20 @@ fn plan_from_args(a: &BenchArgs) -> Result<BenchmarkPlan, EngineError> {
             _ if i.ends_with(".npz") => {
                 p.input_files.insert("*".into(), PathBuf::from(i));
             }
-            _ => return Err(EngineError::InvalidOption { option: "--input".into(), message: format!("'{i}' is neither INPUT=FILE.npy nor FILE.npz") }),
+            _ => {
+                return Err(EngineError::InvalidOption {
+                    option: "--input".into(),
+                    message: format!("'{i}' is neither INPUT=FILE.npy nor FILE.npz"),
+                });
+            }
         }
     }
     for f in &a.fill {
         let (n, v) = bench::parse_assignment("--fill", f)?;
-        let v = v.parse::<f64>().map_err(|_| EngineError::InvalidOption { option: "--fill".into(), message: format!("'{f}': '{v}' is not a number") })?;
+        let v = v.parse::<f64>().map_err(|_| EngineError::InvalidOption {
+            option: "--fill".into(),
+            message: format!("'{f}': '{v}' is not a number"),
+        })?;
         p.fills.insert(n.to_string(), v);
     }
     p.intra_threads = a.intra_threads;
@@ -93,9 +114,19 @@ fn plan_from_args(a: &BenchArgs) -> Result<BenchmarkPlan, EngineError> {
     p.int_range = match a.int_range.split_once("..") {
         Some((lo, hi)) => match (lo.trim().parse(), hi.trim().parse()) {
             (Ok(lo), Ok(hi)) => (lo, hi),
-            _ => return Err(EngineError::InvalidOption { option: "--int-range".into(), message: format!("'{}' is not LO..HI", a.int_range) }),
+            _ => {
+                return Err(EngineError::InvalidOption {
+                    option: "--int-range".into(),
+                    message: format!("'{}' is not LO..HI", a.int_range),
+                });
+            }
         },
-        None => return Err(EngineError::InvalidOption { option: "--int-range".into(), message: format!("'{}' is not LO..HI", a.int_range) }),
+        None => {
+            return Err(EngineError::InvalidOption {
+                option: "--int-range".into(),
+                message: format!("'{}' is not LO..HI", a.int_range),
+            });
+        }
     };
     p.placement_check = !a.no_placement_check;
     p.validate()?;
@@ -121,7 +152,11 @@ impl BarObserver {
     fn new(tty: bool) -> Self {
         let bar = tty.then(|| {
             let b = ProgressBar::new(1000);
-            b.set_style(ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {msg}").expect("valid template").progress_chars("=> "));
+            b.set_style(
+                ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {msg}")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
             b.enable_steady_tick(Duration::from_millis(120));
             b
         });
@@ -143,24 +178,54 @@ impl BenchObserver for BarObserver {
                 None => eprintln!("{message}"),
             },
             BenchEvent::Started { configs, .. } => self.configs = configs,
-            BenchEvent::ConfigStarted { index, provider, batch, concurrency } => {
+            BenchEvent::ConfigStarted {
+                index,
+                provider,
+                batch,
+                concurrency,
+            } => {
                 if let Some(b) = &self.bar {
-                    b.set_prefix(format!("[{}/{}] {provider} batch {batch} x{concurrency}", index + 1, self.configs));
+                    b.set_prefix(format!(
+                        "[{}/{}] {provider} batch {batch} x{concurrency}",
+                        index + 1,
+                        self.configs
+                    ));
                     b.set_position(0);
                 }
             }
-            BenchEvent::Progress { phase, done, elapsed_ms, target_iterations, target_ms, window_mean_ms, .. } => {
+            BenchEvent::Progress {
+                phase,
+                done,
+                elapsed_ms,
+                target_iterations,
+                target_ms,
+                window_mean_ms,
+                ..
+            } => {
                 if let Some(b) = &self.bar {
-                    let frac = (elapsed_ms / target_ms.max(1.0)).min(if phase == Phase::Measure { (done as f64 / target_iterations.max(1) as f64).max(0.0) } else { 1.0 }.max(elapsed_ms / target_ms.max(1.0)));
+                    let frac = (elapsed_ms / target_ms.max(1.0)).min(
+                        if phase == Phase::Measure {
+                            (done as f64 / target_iterations.max(1) as f64).max(0.0)
+                        } else {
+                            1.0
+                        }
+                        .max(elapsed_ms / target_ms.max(1.0)),
+                    );
                     b.set_position((frac.min(1.0) * 1000.0) as u64);
-                    let what = if phase == Phase::Warmup { "warming up".to_string() } else { format!("{done} runs") };
+                    let what = if phase == Phase::Warmup {
+                        "warming up".to_string()
+                    } else {
+                        format!("{done} runs")
+                    };
                     b.set_message(match window_mean_ms {
                         Some(m) => format!("{what}, {} ms", format::ms(m)),
                         None => what,
                     });
                 }
             }
-            BenchEvent::Phase { phase: Phase::Load, .. } => {
+            BenchEvent::Phase {
+                phase: Phase::Load, ..
+            } => {
                 if let Some(b) = &self.bar {
                     b.set_message("loading the model");
                 }
@@ -172,17 +237,52 @@ impl BenchObserver for BarObserver {
 
 fn print_human(r: &BenchReport) {
     let e = &r.environment;
-    println!("model    {}  (sha256 {}…)", r.model.path.display(), &r.model.sha256[..16]);
-    println!("runtime  ONNX Runtime {}  [{}]", e.ort_version, e.ort_providers.join(", "));
-    println!("machine  {} · {} cores · {} · {}", e.cpu_model, e.logical_cores, format::bytes(e.memory_bytes), e.os);
+    println!(
+        "model    {}  (sha256 {}…)",
+        r.model.path.display(),
+        &r.model.sha256[..16]
+    );
+    println!(
+        "runtime  ONNX Runtime {}  [{}]",
+        e.ort_version,
+        e.ort_providers.join(", ")
+    );
+    println!(
+        "machine  {} · {} cores · {} · {}",
+        e.cpu_model,
+        e.logical_cores,
+        format::bytes(e.memory_bytes),
+        e.os
+    );
     for g in &e.gpus {
-        println!("gpu      {} (driver {}, {})", g.name, g.driver_version, format::bytes(g.memory_bytes));
+        println!(
+            "gpu      {} (driver {}, {})",
+            g.name,
+            g.driver_version,
+            format::bytes(g.memory_bytes)
+        );
     }
-    println!("load     {} ms · first inference (cold) {} ms\n", format::ms(r.load_ms), format::ms(r.first_inference_ms));
+    println!(
+        "load     {} ms · first inference (cold) {} ms\n",
+        format::ms(r.load_ms),
+        format::ms(r.first_inference_ms)
+    );
 
     let mut t = Table::new();
     t.load_preset(UTF8_BORDERS_ONLY).set_header(vec![
-        "provider", "batch", "conc", "samples", "p50 ms [95% CI]", "p90", "p99 ms [95% CI]", "p99.9", "mean ± sd (cv)", "inf/s", "samples/s", "overhead", "peak RSS",
+        "provider",
+        "batch",
+        "conc",
+        "samples",
+        "p50 ms [95% CI]",
+        "p90",
+        "p99 ms [95% CI]",
+        "p99.9",
+        "mean ± sd (cv)",
+        "inf/s",
+        "samples/s",
+        "overhead",
+        "peak RSS",
     ]);
     let mut footnote = false;
     for row in &r.results {
@@ -195,11 +295,21 @@ fn print_human(r: &BenchReport) {
             }
         };
         let l = &row.latency_ms;
-        let p50 = format!("{} [{}–{}]", format::ms(l.p50), format::ms(row.ci95_ms.p50[0]), format::ms(row.ci95_ms.p50[1]));
+        let p50 = format!(
+            "{} [{}–{}]",
+            format::ms(l.p50),
+            format::ms(row.ci95_ms.p50[0]),
+            format::ms(row.ci95_ms.p50[1])
+        );
         let p99 = if row.unsupported_percentiles.iter().any(|u| u == "p99") {
             flag("p99", l.p99)
         } else {
-            format!("{} [{}–{}]", format::ms(l.p99), format::ms(row.ci95_ms.p99[0]), format::ms(row.ci95_ms.p99[1]))
+            format!(
+                "{} [{}–{}]",
+                format::ms(l.p99),
+                format::ms(row.ci95_ms.p99[0]),
+                format::ms(row.ci95_ms.p99[1])
+            )
         };
         let provider = match &row.fallback {
             Some(_) => format!("{} → cpu", row.provider),
@@ -214,11 +324,18 @@ fn print_human(r: &BenchReport) {
             flag("p90", l.p90),
             p99,
             flag("p999", l.p999),
-            format!("{} ± {} ({:.1}%)", format::ms(l.mean), format::ms(l.stddev), l.cv * 100.0),
+            format!(
+                "{} ± {} ({:.1}%)",
+                format::ms(l.mean),
+                format::ms(l.stddev),
+                l.cv * 100.0
+            ),
             format!("{:.1}", row.throughput.inferences_per_s),
             format!("{:.1}", row.throughput.samples_per_s),
             format!("{:.2} µs", row.overhead_us),
-            row.peak_rss_bytes.map(format::bytes).unwrap_or_else(|| "-".into()),
+            row.peak_rss_bytes
+                .map(format::bytes)
+                .unwrap_or_else(|| "-".into()),
         ]);
     }
     for c in 1..13 {
@@ -228,12 +345,23 @@ fn print_human(r: &BenchReport) {
     }
     println!("{t}");
     if footnote {
-        println!("† fewer than 10 samples lie beyond this percentile: an estimate, not a measurement (raise --duration).");
+        println!(
+            "† fewer than 10 samples lie beyond this percentile: an estimate, not a measurement (raise --duration)."
+        );
     }
     for row in &r.results {
         if !row.executed_by.is_empty() {
-            let placed: Vec<String> = row.executed_by.iter().map(|(p, n)| format!("{p}: {n} nodes")).collect();
-            println!("executed by ({} batch {}): {}", row.provider, row.batch, placed.join(", "));
+            let placed: Vec<String> = row
+                .executed_by
+                .iter()
+                .map(|(p, n)| format!("{p}: {n} nodes"))
+                .collect();
+            println!(
+                "executed by ({} batch {}): {}",
+                row.provider,
+                row.batch,
+                placed.join(", ")
+            );
             break;
         }
     }

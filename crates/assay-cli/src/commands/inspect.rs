@@ -17,26 +17,57 @@ pub fn run(args: &InspectArgs) -> anyhow::Result<()> {
 
 fn print_human(r: &ModelReport) {
     println!("{}", r.file.path.display());
-    println!("  size        {} ({} bytes)", format::bytes(r.file.size_bytes), format::count(r.file.size_bytes));
+    println!(
+        "  size        {} ({} bytes)",
+        format::bytes(r.file.size_bytes),
+        format::count(r.file.size_bytes)
+    );
     println!("  sha256      {}", r.file.sha256);
     let producer = format!("{} {}", r.model.producer_name, r.model.producer_version);
-    println!("  producer    {}", if producer.trim().is_empty() { "(not recorded)" } else { producer.trim() });
+    println!(
+        "  producer    {}",
+        if producer.trim().is_empty() {
+            "(not recorded)"
+        } else {
+            producer.trim()
+        }
+    );
     println!("  ir_version  {}", r.model.ir_version);
-    let opsets: Vec<String> = r.model.opsets.iter().map(|o| format!("{} {}", o.domain, o.version)).collect();
+    let opsets: Vec<String> = r
+        .model
+        .opsets
+        .iter()
+        .map(|o| format!("{} {}", o.domain, o.version))
+        .collect();
     println!("  opsets      {}", opsets.join(", "));
     if !r.model.doc_string.is_empty() {
-        println!("  doc         {}", r.model.doc_string.lines().next().unwrap_or(""));
+        println!(
+            "  doc         {}",
+            r.model.doc_string.lines().next().unwrap_or("")
+        );
     }
 
     let mut io = Table::new();
-    io.load_preset(UTF8_BORDERS_ONLY).set_header(vec!["", "name", "type", "shape"]);
+    io.load_preset(UTF8_BORDERS_ONLY)
+        .set_header(vec!["", "name", "type", "shape"]);
     for (kind, list) in [("input", &r.inputs), ("output", &r.outputs)] {
         for t in list.iter() {
             let shape = match &t.shape {
-                Some(d) => format!("[{}]", d.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
+                Some(d) => format!(
+                    "[{}]",
+                    d.iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
                 None => "(unknown rank)".into(),
             };
-            io.add_row(vec![kind.to_string(), t.name.clone(), t.element_type.clone(), shape]);
+            io.add_row(vec![
+                kind.to_string(),
+                t.name.clone(),
+                t.element_type.clone(),
+                shape,
+            ]);
         }
     }
     println!("\n{io}");
@@ -50,12 +81,26 @@ fn print_human(r: &ModelReport) {
 
     let g = &r.graph;
     println!("\ngraph '{}'", g.name);
-    println!("  nodes       {}{}", format::count(g.node_count), if g.subgraph_count > 0 { format!(" (including {} subgraphs)", g.subgraph_count) } else { String::new() });
-    println!("  parameters  {} in {} tensors ({})", format::count(g.parameter_count), g.initializer_count, format::bytes(g.parameter_bytes));
+    println!(
+        "  nodes       {}{}",
+        format::count(g.node_count),
+        if g.subgraph_count > 0 {
+            format!(" (including {} subgraphs)", g.subgraph_count)
+        } else {
+            String::new()
+        }
+    );
+    println!(
+        "  parameters  {} in {} tensors ({})",
+        format::count(g.parameter_count),
+        g.initializer_count,
+        format::bytes(g.parameter_bytes)
+    );
     let mut ops: Vec<(&String, &u64)> = g.operators.iter().collect();
     ops.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     let mut t = Table::new();
-    t.load_preset(UTF8_BORDERS_ONLY).set_header(vec!["operator", "count"]);
+    t.load_preset(UTF8_BORDERS_ONLY)
+        .set_header(vec!["operator", "count"]);
     for (op, n) in ops {
         t.add_row(vec![op.clone(), n.to_string()]);
     }
@@ -63,9 +108,23 @@ fn print_human(r: &ModelReport) {
     if !g.external_data.is_empty() {
         println!("external data");
         for f in &g.external_data {
-            let size = f.size_on_disk.map(format::bytes).unwrap_or_else(|| "-".into());
-            let problem = f.problem.as_deref().map(|p| format!("  ⚠ {p}")).unwrap_or_default();
-            println!("  {}  {} tensors, reads {}, file {}{}", f.location, f.tensors, format::bytes(f.referenced_bytes), size, problem);
+            let size = f
+                .size_on_disk
+                .map(format::bytes)
+                .unwrap_or_else(|| "-".into());
+            let problem = f
+                .problem
+                .as_deref()
+                .map(|p| format!("  ⚠ {p}"))
+                .unwrap_or_default();
+            println!(
+                "  {}  {} tensors, reads {}, file {}{}",
+                f.location,
+                f.tensors,
+                format::bytes(f.referenced_bytes),
+                size,
+                problem
+            );
         }
     }
 }

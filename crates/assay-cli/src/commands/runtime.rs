@@ -45,12 +45,18 @@ pub fn install(a: &InstallArgs) -> anyhow::Result<()> {
                 let pct = total.map(|t| done * 100 / t.max(1)).unwrap_or(done >> 24);
                 if pct != last_step_pct {
                     last_step_pct = pct;
-                    emit_line(&json!({"event": "progress", "what": what, "done": done, "total": total}));
+                    emit_line(
+                        &json!({"event": "progress", "what": what, "done": done, "total": total}),
+                    );
                 }
             } else if tty {
                 let b = bar.get_or_insert_with(|| {
                     let b = ProgressBar::new(total.unwrap_or(0));
-                    b.set_style(ProgressStyle::with_template("  [{bar:30}] {bytes}/{total_bytes} {msg}").expect("valid template").progress_chars("=> "));
+                    b.set_style(
+                        ProgressStyle::with_template("  [{bar:30}] {bytes}/{total_bytes} {msg}")
+                            .expect("valid template")
+                            .progress_chars("=> "),
+                    );
                     b.set_message(what.clone());
                     b
                 });
@@ -70,7 +76,17 @@ pub fn install(a: &InstallArgs) -> anyhow::Result<()> {
         for w in &outcome.wheels {
             println!("{}  sha256 {}  ({})", w.filename, w.sha256, w.source);
         }
-        println!("ONNX Runtime {} ({}) {} at {}", outcome.version, outcome.flavor, if outcome.already_installed { "is installed" } else { "installed" }, outcome.library.display());
+        println!(
+            "ONNX Runtime {} ({}) {} at {}",
+            outcome.version,
+            outcome.flavor,
+            if outcome.already_installed {
+                "is installed"
+            } else {
+                "installed"
+            },
+            outcome.library.display()
+        );
     }
     Ok(())
 }
@@ -83,22 +99,45 @@ pub fn list(cli: &Cli, a: &ListArgs) -> anyhow::Result<()> {
             Ok(rt) => json!(rt.info),
             Err(e) => json!({"error": e.to_string()}),
         };
-        println!("{}", serde_json::to_string_pretty(&json!({"installed": installed, "root": runtime::runtimes_root()?, "active": active_json}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({"installed": installed, "root": runtime::runtimes_root()?, "active": active_json})
+            )?
+        );
     } else {
         println!("installed in {}", runtime::runtimes_root()?.display());
         if installed.is_empty() {
             println!("  (none)");
         }
         for r in &installed {
-            let size: u64 = std::fs::read_dir(r.dir.join("capi")).map(|d| d.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0);
+            let size: u64 = std::fs::read_dir(r.dir.join("capi"))
+                .map(|d| {
+                    d.flatten()
+                        .filter_map(|e| e.metadata().ok())
+                        .map(|m| m.len())
+                        .sum()
+                })
+                .unwrap_or(0);
             let mark = match &active {
                 Ok(rt) if rt.info.library == r.library => "*",
                 _ => " ",
             };
-            println!("{mark} {:<10} {:<4} {:>10}  {}", r.version, r.flavor.as_str(), format::bytes(size), r.library.display());
+            println!(
+                "{mark} {:<10} {:<4} {:>10}  {}",
+                r.version,
+                r.flavor.as_str(),
+                format::bytes(size),
+                r.library.display()
+            );
         }
         if let Ok(rt) = &active {
-            println!("\nactive   ONNX Runtime {} from {} ({:?})", rt.info.version, rt.info.library.display(), rt.info.source);
+            println!(
+                "\nactive   ONNX Runtime {} from {} ({:?})",
+                rt.info.version,
+                rt.info.library.display(),
+                rt.info.source
+            );
             println!("providers {}", rt.info.providers.join(", "));
         }
     }

@@ -8,11 +8,18 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn must_exist(p: PathBuf) -> PathBuf {
-    assert!(p.exists(), "{} is missing: run `make setup` (scripts/setup.sh) first", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run `make setup` (scripts/setup.sh) first",
+        p.display()
+    );
     p
 }
 
@@ -34,7 +41,12 @@ pub fn ort_wheel() -> PathBuf {
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("onnxruntime-"))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("onnxruntime-")
+        })
         .expect("the onnxruntime wheel is in .cache/wheels (scripts/setup.sh)")
 }
 
@@ -56,9 +68,18 @@ pub struct Outcome {
 
 pub fn run(cmd: &mut Command) -> Outcome {
     let out = cmd.output().unwrap();
-    let o = Outcome { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() };
+    let o = Outcome {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    };
     // Whatever happened, it must never look like a crash.
-    for bad in ["panicked", "RUST_BACKTRACE", "stack backtrace", "internal error"] {
+    for bad in [
+        "panicked",
+        "RUST_BACKTRACE",
+        "stack backtrace",
+        "internal error",
+    ] {
         assert!(!o.stderr.contains(bad), "looks like a crash:\n{}", o.stderr);
     }
     o
@@ -67,10 +88,27 @@ pub fn run(cmd: &mut Command) -> Outcome {
 /// Runs a command expected to fail with `code` and one `error:` line containing `needle`.
 pub fn expect_error(cmd: &mut Command, code: i32, needle: &str) -> Outcome {
     let o = run(cmd);
-    assert_eq!(o.code, code, "exit code for {needle:?}; stderr:\n{}", o.stderr);
-    let errors: Vec<&str> = o.stderr.lines().filter(|l| l.starts_with("error: ")).collect();
-    assert_eq!(errors.len(), 1, "exactly one error line expected, got:\n{}", o.stderr);
-    assert!(errors[0].contains(needle), "{:?} does not mention {needle:?}", errors[0]);
+    assert_eq!(
+        o.code, code,
+        "exit code for {needle:?}; stderr:\n{}",
+        o.stderr
+    );
+    let errors: Vec<&str> = o
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(
+        errors.len(),
+        1,
+        "exactly one error line expected, got:\n{}",
+        o.stderr
+    );
+    assert!(
+        errors[0].contains(needle),
+        "{:?} does not mention {needle:?}",
+        errors[0]
+    );
     o
 }
 

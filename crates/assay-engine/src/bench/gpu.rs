@@ -31,16 +31,26 @@ pub struct GpuUsage {
 
 /// Lists GPUs, adding the CUDA driver version to `versions`.
 pub(crate) fn list_gpus(versions: &mut BTreeMap<String, String>) -> Vec<Gpu> {
-    let Ok(nvml) = Nvml::init() else { return Vec::new() };
+    let Ok(nvml) = Nvml::init() else {
+        return Vec::new();
+    };
     let driver = nvml.sys_driver_version().unwrap_or_default();
     if let Ok(v) = nvml.sys_cuda_driver_version() {
-        versions.insert("cuda-driver".into(), format!("{}.{}", v / 1000, (v % 1000) / 10));
+        versions.insert(
+            "cuda-driver".into(),
+            format!("{}.{}", v / 1000, (v % 1000) / 10),
+        );
     }
     let n = nvml.device_count().unwrap_or(0);
     (0..n)
         .filter_map(|i| {
             let d = nvml.device_by_index(i).ok()?;
-            Some(Gpu { index: i, name: d.name().unwrap_or_default(), driver_version: driver.clone(), memory_bytes: d.memory_info().map(|m| m.total).unwrap_or(0) })
+            Some(Gpu {
+                index: i,
+                name: d.name().unwrap_or_default(),
+                driver_version: driver.clone(),
+                memory_bytes: d.memory_info().map(|m| m.total).unwrap_or(0),
+            })
         })
         .collect()
 }
@@ -66,12 +76,16 @@ impl GpuSampler {
                 let (mut peak, mut util_sum, mut n) = (0u64, 0f64, 0u32);
                 while !flag.load(Ordering::Relaxed) {
                     let own = device.running_compute_processes().ok().and_then(|ps| {
-                        ps.into_iter().find(|p| p.pid == pid).and_then(|p| match p.used_gpu_memory {
-                            UsedGpuMemory::Used(b) => Some(b),
-                            UsedGpuMemory::Unavailable => None,
+                        ps.into_iter().find(|p| p.pid == pid).and_then(|p| {
+                            match p.used_gpu_memory {
+                                UsedGpuMemory::Used(b) => Some(b),
+                                UsedGpuMemory::Unavailable => None,
+                            }
                         })
                     });
-                    let used = own.or_else(|| device.memory_info().ok().map(|m| m.used)).unwrap_or(0);
+                    let used = own
+                        .or_else(|| device.memory_info().ok().map(|m| m.used))
+                        .unwrap_or(0);
                     peak = peak.max(used);
                     if let Ok(u) = device.utilization_rates() {
                         util_sum += u.gpu as f64;
@@ -79,7 +93,11 @@ impl GpuSampler {
                     }
                     std::thread::sleep(Duration::from_millis(50));
                 }
-                (n > 0).then(|| GpuUsage { peak_memory_bytes: peak, mean_utilization_pct: util_sum / n as f64, samples: n })
+                (n > 0).then(|| GpuUsage {
+                    peak_memory_bytes: peak,
+                    mean_utilization_pct: util_sum / n as f64,
+                    samples: n,
+                })
             })
             .ok()?;
         Some(GpuSampler { stop, handle })
@@ -101,13 +119,27 @@ pub(crate) fn preload_cuda_libraries(ort_library: &Path) {
         use std::sync::OnceLock;
         static DONE: OnceLock<()> = OnceLock::new();
         DONE.get_or_init(|| {
-            let Some(cuda) = ort_library.parent().and_then(|capi| capi.parent()).map(|d| d.join("cuda")) else { return };
-            let mut pending: Vec<std::path::PathBuf> = walk(&cuda).into_iter().filter(|p| p.to_string_lossy().contains(".so")).collect();
+            let Some(cuda) = ort_library
+                .parent()
+                .and_then(|capi| capi.parent())
+                .map(|d| d.join("cuda"))
+            else {
+                return;
+            };
+            let mut pending: Vec<std::path::PathBuf> = walk(&cuda)
+                .into_iter()
+                .filter(|p| p.to_string_lossy().contains(".so"))
+                .collect();
             while !pending.is_empty() {
                 let before = pending.len();
                 pending.retain(|p| {
                     // SAFETY: these are NVIDIA's own libraries from the wheels the user installed.
-                    let lib = unsafe { libloading::os::unix::Library::open(Some(p), libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_GLOBAL) };
+                    let lib = unsafe {
+                        libloading::os::unix::Library::open(
+                            Some(p),
+                            libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_GLOBAL,
+                        )
+                    };
                     match lib {
                         Ok(l) => {
                             // Keep it loaded for the life of the process.
@@ -132,7 +164,11 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
             let p = e.path();
-            if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+            if p.is_dir() {
+                out.extend(walk(&p))
+            } else {
+                out.push(p)
+            }
         }
     }
     out.sort();

@@ -30,13 +30,24 @@ impl InputSpec {
         outlets
             .iter()
             .map(|o| match o.dtype() {
-                ort::value::ValueType::Tensor { ty, shape, dimension_symbols } => Ok(InputSpec {
+                ort::value::ValueType::Tensor {
+                    ty,
+                    shape,
+                    dimension_symbols,
+                } => Ok(InputSpec {
                     name: o.name().to_string(),
                     ty: ElementType::from_ort(*ty),
                     ort_ty: *ty,
-                    dims: shape.iter().zip(dimension_symbols.iter()).map(|(&d, s)| (if d >= 0 { Some(d) } else { None }, s.clone())).collect(),
+                    dims: shape
+                        .iter()
+                        .zip(dimension_symbols.iter())
+                        .map(|(&d, s)| (if d >= 0 { Some(d) } else { None }, s.clone()))
+                        .collect(),
                 }),
-                other => Err(EngineError::Unsupported(format!("input '{}' is a {other:?}; only tensor inputs can be benchmarked", o.name()))),
+                other => Err(EngineError::Unsupported(format!(
+                    "input '{}' is a {other:?}; only tensor inputs can be benchmarked",
+                    o.name()
+                ))),
             })
             .collect()
     }
@@ -66,8 +77,15 @@ pub(crate) enum BatchDim {
 /// Picks the batch dimension: `--batch-dim`, or the first dynamic dimension of the inputs.
 pub(crate) fn batch_dim(specs: &[InputSpec], plan: &BenchmarkPlan) -> Result<BatchDim> {
     if let Some(name) = &plan.batch_dim {
-        if !specs.iter().any(|s| s.dims.iter().any(|(_, sym)| sym == name)) {
-            return Err(EngineError::UnknownName { what: "dimension", name: name.clone(), known: known_symbols(specs) });
+        if !specs
+            .iter()
+            .any(|s| s.dims.iter().any(|(_, sym)| sym == name))
+        {
+            return Err(EngineError::UnknownName {
+                what: "dimension",
+                name: name.clone(),
+                known: known_symbols(specs),
+            });
         }
         return Ok(BatchDim::Symbol(name.clone()));
     }
@@ -76,30 +94,64 @@ pub(crate) fn batch_dim(specs: &[InputSpec], plan: &BenchmarkPlan) -> Result<Bat
             continue;
         }
         if let Some((_, sym)) = s.dims.iter().find(|(v, _)| v.is_none()) {
-            return Ok(if sym.is_empty() { BatchDim::Leading } else { BatchDim::Symbol(sym.clone()) });
+            return Ok(if sym.is_empty() {
+                BatchDim::Leading
+            } else {
+                BatchDim::Symbol(sym.clone())
+            });
         }
     }
     Ok(BatchDim::None)
 }
 
 fn known_symbols(specs: &[InputSpec]) -> String {
-    let mut syms: Vec<&str> = specs.iter().flat_map(|s| s.dims.iter().map(|(_, n)| n.as_str())).filter(|n| !n.is_empty()).collect();
+    let mut syms: Vec<&str> = specs
+        .iter()
+        .flat_map(|s| s.dims.iter().map(|(_, n)| n.as_str()))
+        .filter(|n| !n.is_empty())
+        .collect();
     syms.sort();
     syms.dedup();
-    if syms.is_empty() { "no named dimensions".into() } else { syms.join(", ") }
+    if syms.is_empty() {
+        "no named dimensions".into()
+    } else {
+        syms.join(", ")
+    }
 }
 
 /// Checks that every name in `--dim`, `--shape`, `--input`, `--fill` exists in the model.
 pub(crate) fn check_names(specs: &[InputSpec], plan: &BenchmarkPlan) -> Result<()> {
-    let inputs = || specs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
-    for name in plan.shapes.keys().chain(plan.input_files.keys().filter(|k| *k != "*")).chain(plan.fills.keys()) {
+    let inputs = || {
+        specs
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for name in plan
+        .shapes
+        .keys()
+        .chain(plan.input_files.keys().filter(|k| *k != "*"))
+        .chain(plan.fills.keys())
+    {
         if !specs.iter().any(|s| &s.name == name) {
-            return Err(EngineError::UnknownName { what: "input", name: name.clone(), known: inputs() });
+            return Err(EngineError::UnknownName {
+                what: "input",
+                name: name.clone(),
+                known: inputs(),
+            });
         }
     }
     for name in plan.dims.keys() {
-        if !specs.iter().any(|s| s.dims.iter().any(|(_, sym)| sym == name)) {
-            return Err(EngineError::UnknownName { what: "dimension", name: name.clone(), known: known_symbols(specs) });
+        if !specs
+            .iter()
+            .any(|s| s.dims.iter().any(|(_, sym)| sym == name))
+        {
+            return Err(EngineError::UnknownName {
+                what: "dimension",
+                name: name.clone(),
+                known: known_symbols(specs),
+            });
         }
     }
     Ok(())
@@ -124,13 +176,20 @@ impl PreparedInput {
     /// Builds the ONNX Runtime value.
     pub fn to_value(&self) -> Result<ort::value::DynValue> {
         match &self.data {
-            TensorData::Strings(s) => ort::value::Tensor::from_string_array((self.shape.clone(), s.as_slice()))
-                .map(|t| t.into_dyn())
-                .map_err(|e| EngineError::runtime(format!("creating input '{}'", self.spec.name), e)),
+            TensorData::Strings(s) => {
+                ort::value::Tensor::from_string_array((self.shape.clone(), s.as_slice()))
+                    .map(|t| t.into_dyn())
+                    .map_err(|e| {
+                        EngineError::runtime(format!("creating input '{}'", self.spec.name), e)
+                    })
+            }
             TensorData::Bytes(bytes) => {
                 let allocator = ort::memory::Allocator::default();
-                let mut t = ort::value::DynTensor::new(&allocator, self.spec.ort_ty, self.shape.clone())
-                    .map_err(|e| EngineError::runtime(format!("creating input '{}'", self.spec.name), e))?;
+                let mut t =
+                    ort::value::DynTensor::new(&allocator, self.spec.ort_ty, self.shape.clone())
+                        .map_err(|e| {
+                            EngineError::runtime(format!("creating input '{}'", self.spec.name), e)
+                        })?;
                 if !bytes.is_empty() {
                     let ptr = t.data_ptr_mut().cast::<u8>();
                     // SAFETY: ONNX Runtime allocated exactly `byte_size(elements)` bytes for this
@@ -146,19 +205,29 @@ impl PreparedInput {
 /// Resolves shapes for a batch size and produces every input's data. Without `--batch`,
 /// a batch given by an input file binds the other inputs too; otherwise it is 1. Returns the
 /// inputs and the batch size used.
-pub(crate) fn prepare(specs: &[InputSpec], plan: &BenchmarkPlan, batch: Option<i64>, batch_dim: &BatchDim) -> Result<(Vec<PreparedInput>, i64)> {
+pub(crate) fn prepare(
+    specs: &[InputSpec],
+    plan: &BenchmarkPlan,
+    batch: Option<i64>,
+    batch_dim: &BatchDim,
+) -> Result<(Vec<PreparedInput>, i64)> {
     let npz = plan.input_files.get("*").map(read_npz).transpose()?;
     let mut files = Vec::with_capacity(specs.len());
     for spec in specs {
         files.push(match plan.input_files.get(&spec.name) {
             Some(path) => Some((path.clone(), read_npy_file(path)?)),
-            None => npz.as_ref().and_then(|(path, arrays)| arrays.get(&spec.name).map(|a| (path.clone(), a.clone()))),
+            None => npz.as_ref().and_then(|(path, arrays)| {
+                arrays.get(&spec.name).map(|a| (path.clone(), a.clone()))
+            }),
         });
     }
     let from_files = || {
         specs.iter().zip(&files).find_map(|(spec, f)| {
             let (_, a) = f.as_ref()?;
-            let k = spec.dims.iter().enumerate().position(|(k, (fixed, sym))| fixed.is_none() && is_batch_dim(batch_dim, k, sym))?;
+            let k =
+                spec.dims.iter().enumerate().position(|(k, (fixed, sym))| {
+                    fixed.is_none() && is_batch_dim(batch_dim, k, sym)
+                })?;
             a.shape.get(k).copied()
         })
     };
@@ -176,7 +245,11 @@ pub(crate) fn prepare(specs: &[InputSpec], plan: &BenchmarkPlan, batch: Option<i
             Some(&v) => fill(spec, elements, v)?,
             None => synthetic(spec, elements, seed, plan.int_range)?,
         };
-        out.push(PreparedInput { spec: spec.clone(), shape, data });
+        out.push(PreparedInput {
+            spec: spec.clone(),
+            shape,
+            data,
+        });
     }
     Ok((out, batch))
 }
@@ -189,16 +262,38 @@ fn is_batch_dim(batch_dim: &BatchDim, k: usize, sym: &str) -> bool {
     }
 }
 
-fn resolve_shape(spec: &InputSpec, plan: &BenchmarkPlan, batch: Option<i64>, batch_dim: &BatchDim) -> Result<Vec<i64>> {
+fn resolve_shape(
+    spec: &InputSpec,
+    plan: &BenchmarkPlan,
+    batch: Option<i64>,
+    batch_dim: &BatchDim,
+) -> Result<Vec<i64>> {
     if let Some(shape) = plan.shapes.get(&spec.name) {
         if shape.len() != spec.dims.len() {
-            return Err(EngineError::invalid("--shape", format!("{}={:?} has rank {} but the model's input is {} (rank {})", spec.name, shape, shape.len(), spec.shape_text(), spec.dims.len())));
+            return Err(EngineError::invalid(
+                "--shape",
+                format!(
+                    "{}={:?} has rank {} but the model's input is {} (rank {})",
+                    spec.name,
+                    shape,
+                    shape.len(),
+                    spec.shape_text(),
+                    spec.dims.len()
+                ),
+            ));
         }
         for (k, ((fixed, _), &got)) in spec.dims.iter().zip(shape).enumerate() {
-            if let Some(f) = fixed {
-                if *f != got {
-                    return Err(EngineError::invalid("--shape", format!("{}: dimension {k} is fixed at {f} in the model ({}), got {got}", spec.name, spec.shape_text())));
-                }
+            if let Some(f) = fixed
+                && *f != got
+            {
+                return Err(EngineError::invalid(
+                    "--shape",
+                    format!(
+                        "{}: dimension {k} is fixed at {f} in the model ({}), got {got}",
+                        spec.name,
+                        spec.shape_text()
+                    ),
+                ));
             }
         }
         return Ok(shape.clone());
@@ -210,15 +305,22 @@ fn resolve_shape(spec: &InputSpec, plan: &BenchmarkPlan, batch: Option<i64>, bat
             if let Some(v) = fixed {
                 return Ok(*v);
             }
-            if is_batch_dim(batch_dim, k, sym) {
-                if let Some(b) = batch {
-                    return Ok(b);
-                }
+            if is_batch_dim(batch_dim, k, sym)
+                && let Some(b) = batch
+            {
+                return Ok(b);
             }
             if let Some(v) = plan.dims.get(sym) {
                 return Ok(*v);
             }
-            Err(EngineError::UnboundDimension { input: spec.name.clone(), dim: if sym.is_empty() { format!("#{k}") } else { sym.clone() } })
+            Err(EngineError::UnboundDimension {
+                input: spec.name.clone(),
+                dim: if sym.is_empty() {
+                    format!("#{k}")
+                } else {
+                    sym.clone()
+                },
+            })
         })
         .collect()
 }
@@ -231,40 +333,85 @@ pub(crate) struct NpyArray {
     pub data: Vec<u8>,
 }
 
-fn from_array(spec: &InputSpec, path: &Path, a: NpyArray, batch: Option<i64>, batch_dim: &BatchDim) -> Result<PreparedInput> {
-    let mismatch = |message: String| EngineError::InputMismatch { input: spec.name.clone(), file: path.to_path_buf(), message };
-    let want = spec.ty.numpy_descr().ok_or_else(|| mismatch(format!("inputs of type {} cannot be read from .npy files", spec.ty)))?;
-    let normalize = |d: &str| d.replace('=', "<").replace('|', "<");
+fn from_array(
+    spec: &InputSpec,
+    path: &Path,
+    a: NpyArray,
+    batch: Option<i64>,
+    batch_dim: &BatchDim,
+) -> Result<PreparedInput> {
+    let mismatch = |message: String| EngineError::InputMismatch {
+        input: spec.name.clone(),
+        file: path.to_path_buf(),
+        message,
+    };
+    let want = spec.ty.numpy_descr().ok_or_else(|| {
+        mismatch(format!(
+            "inputs of type {} cannot be read from .npy files",
+            spec.ty
+        ))
+    })?;
+    let normalize = |d: &str| d.replace(['=', '|'], "<");
     if normalize(&a.descr) != normalize(want) {
-        return Err(mismatch(format!("the array has dtype '{}' but the model expects {} ('{want}')", a.descr, spec.ty)));
+        return Err(mismatch(format!(
+            "the array has dtype '{}' but the model expects {} ('{want}')",
+            a.descr, spec.ty
+        )));
     }
     if a.shape.len() != spec.dims.len() {
-        return Err(mismatch(format!("the array has shape {:?} (rank {}) but the model expects {} (rank {})", a.shape, a.shape.len(), spec.shape_text(), spec.dims.len())));
+        return Err(mismatch(format!(
+            "the array has shape {:?} (rank {}) but the model expects {} (rank {})",
+            a.shape,
+            a.shape.len(),
+            spec.shape_text(),
+            spec.dims.len()
+        )));
     }
     for (k, ((fixed, sym), &got)) in spec.dims.iter().zip(&a.shape).enumerate() {
-        if let Some(f) = fixed {
-            if *f != got {
-                return Err(mismatch(format!("dimension {k} is {got} but the model fixes it at {f} (expects {})", spec.shape_text())));
-            }
+        if let Some(f) = fixed
+            && *f != got
+        {
+            return Err(mismatch(format!(
+                "dimension {k} is {got} but the model fixes it at {f} (expects {})",
+                spec.shape_text()
+            )));
         }
-        if let (true, Some(b), None) = (is_batch_dim(batch_dim, k, sym), batch, fixed) {
-            if b != got {
-                return Err(mismatch(format!("the array's batch dimension is {got} but --batch asked for {b}")));
-            }
+        if let (true, Some(b), None) = (is_batch_dim(batch_dim, k, sym), batch, fixed)
+            && b != got
+        {
+            return Err(mismatch(format!(
+                "the array's batch dimension is {got} but --batch asked for {b}"
+            )));
         }
     }
-    Ok(PreparedInput { spec: spec.clone(), shape: a.shape, data: TensorData::Bytes(a.data) })
+    Ok(PreparedInput {
+        spec: spec.clone(),
+        shape: a.shape,
+        data: TensorData::Bytes(a.data),
+    })
 }
 
 fn read_npy_file(path: &Path) -> Result<NpyArray> {
     if path.extension().is_some_and(|e| e == "npz") {
-        return Err(EngineError::invalid("--input", format!("{} is an .npz archive: pass it as --input {} (without NAME=)", path.display(), path.display())));
+        return Err(EngineError::invalid(
+            "--input",
+            format!(
+                "{} is an .npz archive: pass it as --input {} (without NAME=)",
+                path.display(),
+                path.display()
+            ),
+        ));
     }
     let bytes = std::fs::read(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => EngineError::NotFound { path: path.to_path_buf() },
+        std::io::ErrorKind::NotFound => EngineError::NotFound {
+            path: path.to_path_buf(),
+        },
         _ => EngineError::io(path, e),
     })?;
-    parse_npy(&bytes).map_err(|message| EngineError::TensorFile { path: path.to_path_buf(), message })
+    parse_npy(&bytes).map_err(|message| EngineError::TensorFile {
+        path: path.to_path_buf(),
+        message,
+    })
 }
 
 fn read_npz(path: &PathBuf) -> Result<(PathBuf, BTreeMap<String, NpyArray>)> {
@@ -272,15 +419,26 @@ fn read_npz(path: &PathBuf) -> Result<(PathBuf, BTreeMap<String, NpyArray>)> {
         std::io::ErrorKind::NotFound => EngineError::NotFound { path: path.clone() },
         _ => EngineError::io(path, e),
     })?;
-    let bad = |message: String| EngineError::TensorFile { path: path.clone(), message };
-    let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(format!("not an .npz (zip) archive: {e}")))?;
+    let bad = |message: String| EngineError::TensorFile {
+        path: path.clone(),
+        message,
+    };
+    let mut zip =
+        zip::ZipArchive::new(file).map_err(|e| bad(format!("not an .npz (zip) archive: {e}")))?;
     let mut arrays = BTreeMap::new();
     for i in 0..zip.len() {
         let mut entry = zip.by_index(i).map_err(|e| bad(e.to_string()))?;
-        let Some(name) = entry.name().strip_suffix(".npy").map(str::to_string) else { continue };
+        let Some(name) = entry.name().strip_suffix(".npy").map(str::to_string) else {
+            continue;
+        };
         let mut bytes = Vec::with_capacity(entry.size() as usize);
-        entry.read_to_end(&mut bytes).map_err(|e| bad(format!("{name}: {e}")))?;
-        arrays.insert(name.clone(), parse_npy(&bytes).map_err(|m| bad(format!("{name}: {m}")))?);
+        entry
+            .read_to_end(&mut bytes)
+            .map_err(|e| bad(format!("{name}: {e}")))?;
+        arrays.insert(
+            name.clone(),
+            parse_npy(&bytes).map_err(|m| bad(format!("{name}: {m}")))?,
+        );
     }
     if arrays.is_empty() {
         return Err(bad("the archive holds no .npy arrays".into()));
@@ -291,24 +449,42 @@ fn read_npz(path: &PathBuf) -> Result<(PathBuf, BTreeMap<String, NpyArray>)> {
 /// Parses an in-memory `.npy` file into raw little-endian C-order data.
 pub(crate) fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
     let mut cursor = Cursor::new(bytes);
-    let header = npyz::NpyHeader::from_reader(&mut cursor).map_err(|e| format!("not a .npy file: {e}"))?;
+    let header =
+        npyz::NpyHeader::from_reader(&mut cursor).map_err(|e| format!("not a .npy file: {e}"))?;
     let offset = cursor.position() as usize;
     let meta = npyz::NpyFile::with_header(header, &[][..]);
-    let descr = meta.dtype().descr().trim_matches(|c| c == '\'' || c == '"').to_string();
+    let descr = meta
+        .dtype()
+        .descr()
+        .trim_matches(|c| c == '\'' || c == '"')
+        .to_string();
     if descr.starts_with('>') && !descr.ends_with("1") {
-        return Err(format!("big-endian arrays ('{descr}') are not supported; save with a little-endian dtype"));
+        return Err(format!(
+            "big-endian arrays ('{descr}') are not supported; save with a little-endian dtype"
+        ));
     }
     if meta.order() == npyz::Order::Fortran {
-        return Err("Fortran-ordered arrays are not supported; save with np.ascontiguousarray".into());
+        return Err(
+            "Fortran-ordered arrays are not supported; save with np.ascontiguousarray".into(),
+        );
     }
     let shape: Vec<i64> = meta.shape().iter().map(|&d| d as i64).collect();
-    let item = descr[2..].parse::<usize>().map_err(|_| format!("unsupported dtype '{descr}'"))?;
+    let item = descr[2..]
+        .parse::<usize>()
+        .map_err(|_| format!("unsupported dtype '{descr}'"))?;
     let want = meta.shape().iter().product::<u64>() as usize * item;
     let data = &bytes[offset..];
     if data.len() < want {
-        return Err(format!("the file is truncated: the header promises {want} data bytes, {} are present", data.len()));
+        return Err(format!(
+            "the file is truncated: the header promises {want} data bytes, {} are present",
+            data.len()
+        ));
     }
-    Ok(NpyArray { descr, shape, data: data[..want].to_vec() })
+    Ok(NpyArray {
+        descr,
+        shape,
+        data: data[..want].to_vec(),
+    })
 }
 
 fn fill(spec: &InputSpec, elements: u64, v: f64) -> Result<TensorData> {
@@ -316,8 +492,12 @@ fn fill(spec: &InputSpec, elements: u64, v: f64) -> Result<TensorData> {
     let bytes: Vec<u8> = match spec.ty {
         ElementType::Float => (0..n).flat_map(|_| (v as f32).to_le_bytes()).collect(),
         ElementType::Double => (0..n).flat_map(|_| v.to_le_bytes()).collect(),
-        ElementType::Float16 => (0..n).flat_map(|_| half::f16::from_f64(v).to_le_bytes()).collect(),
-        ElementType::Bfloat16 => (0..n).flat_map(|_| half::bf16::from_f64(v).to_le_bytes()).collect(),
+        ElementType::Float16 => (0..n)
+            .flat_map(|_| half::f16::from_f64(v).to_le_bytes())
+            .collect(),
+        ElementType::Bfloat16 => (0..n)
+            .flat_map(|_| half::bf16::from_f64(v).to_le_bytes())
+            .collect(),
         ElementType::Int64 => (0..n).flat_map(|_| (v as i64).to_le_bytes()).collect(),
         ElementType::Int32 => (0..n).flat_map(|_| (v as i32).to_le_bytes()).collect(),
         ElementType::Int16 => (0..n).flat_map(|_| (v as i16).to_le_bytes()).collect(),
@@ -328,14 +508,27 @@ fn fill(spec: &InputSpec, elements: u64, v: f64) -> Result<TensorData> {
         ElementType::Uint8 => (0..n).map(|_| v as u8).collect(),
         ElementType::Bool => (0..n).map(|_| (v != 0.0) as u8).collect(),
         ElementType::String => return Ok(TensorData::Strings(vec![format!("{v}"); n])),
-        other => return Err(EngineError::invalid("--fill", format!("input '{}' has type {other}, which --fill does not support", spec.name))),
+        other => {
+            return Err(EngineError::invalid(
+                "--fill",
+                format!(
+                    "input '{}' has type {other}, which --fill does not support",
+                    spec.name
+                ),
+            ));
+        }
     };
     Ok(TensorData::Bytes(bytes))
 }
 
 /// Seeded synthetic data: floats uniform in [-1, 1), integers uniform in `int_range`,
 /// booleans fair coin flips, strings short tokens. Other types get random bytes.
-fn synthetic(spec: &InputSpec, elements: u64, seed: u64, (lo, hi): (i64, i64)) -> Result<TensorData> {
+fn synthetic(
+    spec: &InputSpec,
+    elements: u64,
+    seed: u64,
+    (lo, hi): (i64, i64),
+) -> Result<TensorData> {
     let mut r = StdRng::seed_from_u64(seed);
     let n = elements as usize;
     let mut int = || r.random_range(lo..hi);
@@ -344,22 +537,43 @@ fn synthetic(spec: &InputSpec, elements: u64, seed: u64, (lo, hi): (i64, i64)) -
         ElementType::Int32 => (0..n).flat_map(|_| (int() as i32).to_le_bytes()).collect(),
         ElementType::Int16 => (0..n).flat_map(|_| (int() as i16).to_le_bytes()).collect(),
         ElementType::Int8 => (0..n).map(|_| int() as i8 as u8).collect(),
-        ElementType::Uint64 => (0..n).flat_map(|_| (int().max(0) as u64).to_le_bytes()).collect(),
-        ElementType::Uint32 => (0..n).flat_map(|_| (int().max(0) as u32).to_le_bytes()).collect(),
-        ElementType::Uint16 => (0..n).flat_map(|_| (int().max(0) as u16).to_le_bytes()).collect(),
+        ElementType::Uint64 => (0..n)
+            .flat_map(|_| (int().max(0) as u64).to_le_bytes())
+            .collect(),
+        ElementType::Uint32 => (0..n)
+            .flat_map(|_| (int().max(0) as u32).to_le_bytes())
+            .collect(),
+        ElementType::Uint16 => (0..n)
+            .flat_map(|_| (int().max(0) as u16).to_le_bytes())
+            .collect(),
         ElementType::Uint8 => (0..n).map(|_| int().max(0) as u8).collect(),
-        ElementType::String => return Ok(TensorData::Strings((0..n).map(|i| format!("tok{}", (i as u64 ^ seed) % 97)).collect())),
+        ElementType::String => {
+            return Ok(TensorData::Strings(
+                (0..n)
+                    .map(|i| format!("tok{}", (i as u64 ^ seed) % 97))
+                    .collect(),
+            ));
+        }
         _ => {
             let mut r = StdRng::seed_from_u64(seed);
             let mut f = || r.random_range(-1.0f32..1.0);
             match spec.ty {
                 ElementType::Float => (0..n).flat_map(|_| f().to_le_bytes()).collect(),
                 ElementType::Double => (0..n).flat_map(|_| (f() as f64).to_le_bytes()).collect(),
-                ElementType::Float16 => (0..n).flat_map(|_| half::f16::from_f32(f()).to_le_bytes()).collect(),
-                ElementType::Bfloat16 => (0..n).flat_map(|_| half::bf16::from_f32(f()).to_le_bytes()).collect(),
+                ElementType::Float16 => (0..n)
+                    .flat_map(|_| half::f16::from_f32(f()).to_le_bytes())
+                    .collect(),
+                ElementType::Bfloat16 => (0..n)
+                    .flat_map(|_| half::bf16::from_f32(f()).to_le_bytes())
+                    .collect(),
                 ElementType::Bool => (0..n).map(|_| (f() > 0.0) as u8).collect(),
                 other => {
-                    let len = other.byte_size(elements).ok_or_else(|| EngineError::Unsupported(format!("input '{}' has type {other}, which Assay cannot synthesize", spec.name)))?;
+                    let len = other.byte_size(elements).ok_or_else(|| {
+                        EngineError::Unsupported(format!(
+                            "input '{}' has type {other}, which Assay cannot synthesize",
+                            spec.name
+                        ))
+                    })?;
                     let mut v = vec![0u8; len as usize];
                     r.fill(v.as_mut_slice());
                     v
@@ -389,12 +603,19 @@ mod tests {
         let plan = BenchmarkPlan::new("m");
         let bd = batch_dim(&specs, &plan).unwrap();
         assert_eq!(bd, BatchDim::Symbol("N".into()));
-        assert_eq!(resolve_shape(&specs[0], &plan, Some(8), &bd).unwrap(), vec![8, 4]);
+        assert_eq!(
+            resolve_shape(&specs[0], &plan, Some(8), &bd).unwrap(),
+            vec![8, 4]
+        );
     }
 
     #[test]
     fn unbound_dimension_is_named() {
-        let specs = vec![spec("tokens", ElementType::Int64, &[(None, "batch"), (None, "seq")])];
+        let specs = vec![spec(
+            "tokens",
+            ElementType::Int64,
+            &[(None, "batch"), (None, "seq")],
+        )];
         let plan = BenchmarkPlan::new("m");
         let bd = batch_dim(&specs, &plan).unwrap();
         let e = resolve_shape(&specs[0], &plan, Some(1), &bd).unwrap_err();
@@ -406,9 +627,14 @@ mod tests {
         let s = spec("ids", ElementType::Int64, &[(Some(100), "")]);
         let a = synthetic(&s, 100, 7, (0, 5)).unwrap();
         let b = synthetic(&s, 100, 7, (0, 5)).unwrap();
-        let (TensorData::Bytes(a), TensorData::Bytes(b)) = (a, b) else { panic!() };
+        let (TensorData::Bytes(a), TensorData::Bytes(b)) = (a, b) else {
+            panic!()
+        };
         assert_eq!(a, b);
-        assert!(a.chunks(8).all(|c| (0..5).contains(&i64::from_le_bytes(c.try_into().unwrap()))));
+        assert!(
+            a.chunks(8)
+                .all(|c| (0..5).contains(&i64::from_le_bytes(c.try_into().unwrap())))
+        );
     }
 
     #[test]
@@ -416,7 +642,7 @@ mod tests {
         // A valid header for 4 float32 values followed by only 8 data bytes.
         let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }";
         let mut h = header.to_string();
-        while (10 + h.len() + 1) % 64 != 0 {
+        while !(10 + h.len() + 1).is_multiple_of(64) {
             h.push(' ');
         }
         h.push('\n');

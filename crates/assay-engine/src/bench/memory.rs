@@ -13,10 +13,13 @@ pub(crate) fn reset_peak() {
 /// The peak resident set size since the last [`reset_peak`], in bytes.
 pub(crate) fn peak_rss_bytes() -> Option<u64> {
     #[cfg(target_os = "linux")]
-    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
-        if let Some(kb) = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok()) {
-            return Some(kb * 1024);
-        }
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status")
+        && let Some(kb) = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    {
+        return Some(kb * 1024);
     }
     #[cfg(unix)]
     {
@@ -42,6 +45,9 @@ mod tests {
         let v = vec![1u8; 64 << 20];
         std::hint::black_box(&v);
         let after = peak_rss_bytes().unwrap();
-        assert!(after >= before + (48 << 20), "before {before}, after {after}");
+        assert!(
+            after >= before + (48 << 20),
+            "before {before}, after {after}"
+        );
     }
 }

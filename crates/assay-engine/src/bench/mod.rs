@@ -25,7 +25,9 @@ mod runner;
 mod session;
 
 pub use gpu::GpuUsage;
-pub use plan::{BenchmarkPlan, OptLevel, Provider, parse_assignment, parse_duration, parse_list, parse_shape};
+pub use plan::{
+    BenchmarkPlan, OptLevel, Provider, parse_assignment, parse_duration, parse_list, parse_shape,
+};
 pub use progress::{BenchEvent, BenchObserver, NoProgress, Phase};
 pub use report::{BENCH_SCHEMA, BenchReport, BenchResult, ModelRef, Settings, Throughput};
 pub use runner::run_benchmark;

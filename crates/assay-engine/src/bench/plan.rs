@@ -22,7 +22,10 @@ impl Provider {
             "cpu" => Ok(Provider::Cpu),
             "cuda" => Ok(Provider::Cuda),
             "tensorrt" | "trt" => Ok(Provider::TensorRt),
-            other => Err(EngineError::invalid("--provider", format!("unknown provider '{other}' (expected cpu, cuda or tensorrt)"))),
+            other => Err(EngineError::invalid(
+                "--provider",
+                format!("unknown provider '{other}' (expected cpu, cuda or tensorrt)"),
+            )),
         }
     }
 
@@ -67,7 +70,10 @@ impl OptLevel {
             "basic" | "1" => Ok(OptLevel::Basic),
             "extended" | "2" => Ok(OptLevel::Extended),
             "all" | "3" | "99" => Ok(OptLevel::All),
-            other => Err(EngineError::invalid("--opt-level", format!("'{other}' is not one of disable, basic, extended, all"))),
+            other => Err(EngineError::invalid(
+                "--opt-level",
+                format!("'{other}' is not one of disable, basic, extended, all"),
+            )),
         }
     }
 }
@@ -145,25 +151,46 @@ impl BenchmarkPlan {
     /// Checks option values that do not need the model.
     pub fn validate(&self) -> Result<()> {
         if self.providers.is_empty() {
-            return Err(EngineError::invalid("--provider", "give at least one provider"));
+            return Err(EngineError::invalid(
+                "--provider",
+                "give at least one provider",
+            ));
         }
         if let Some(b) = self.batches.iter().find(|&&b| b < 1) {
-            return Err(EngineError::invalid("--batch", format!("batch sizes must be at least 1, got {b}")));
+            return Err(EngineError::invalid(
+                "--batch",
+                format!("batch sizes must be at least 1, got {b}"),
+            ));
         }
         if self.concurrency.is_empty() || self.concurrency.contains(&0) {
-            return Err(EngineError::invalid("--concurrency", "concurrency must be at least 1"));
+            return Err(EngineError::invalid(
+                "--concurrency",
+                "concurrency must be at least 1",
+            ));
         }
         if let Some(c) = self.concurrency.iter().find(|&&c| c > 1024) {
-            return Err(EngineError::invalid("--concurrency", format!("{c} streams is more than the 1024 allowed")));
+            return Err(EngineError::invalid(
+                "--concurrency",
+                format!("{c} streams is more than the 1024 allowed"),
+            ));
         }
         if let Some((n, v)) = self.dims.iter().find(|(_, v)| **v < 0) {
-            return Err(EngineError::invalid("--dim", format!("{n}={v}: a dimension cannot be negative")));
+            return Err(EngineError::invalid(
+                "--dim",
+                format!("{n}={v}: a dimension cannot be negative"),
+            ));
         }
         if self.int_range.0 >= self.int_range.1 {
-            return Err(EngineError::invalid("--int-range", format!("{}..{} is empty", self.int_range.0, self.int_range.1)));
+            return Err(EngineError::invalid(
+                "--int-range",
+                format!("{}..{} is empty", self.int_range.0, self.int_range.1),
+            ));
         }
         if self.intra_threads == Some(0) || self.inter_threads == Some(0) {
-            return Err(EngineError::invalid("--intra-threads/--inter-threads", "thread counts must be at least 1 (omit them for ONNX Runtime's default)"));
+            return Err(EngineError::invalid(
+                "--intra-threads/--inter-threads",
+                "thread counts must be at least 1 (omit them for ONNX Runtime's default)",
+            ));
         }
         Ok(())
     }
@@ -174,16 +201,28 @@ pub fn parse_list<T: std::str::FromStr>(option: &str, s: &str) -> Result<Vec<T>>
     s.split(',')
         .map(|p| p.trim())
         .filter(|p| !p.is_empty())
-        .map(|p| p.parse::<T>().map_err(|_| EngineError::invalid(option, format!("'{p}' is not a valid number"))))
+        .map(|p| {
+            p.parse::<T>()
+                .map_err(|_| EngineError::invalid(option, format!("'{p}' is not a valid number")))
+        })
         .collect::<Result<Vec<T>>>()
-        .and_then(|v| if v.is_empty() { Err(EngineError::invalid(option, "the list is empty")) } else { Ok(v) })
+        .and_then(|v| {
+            if v.is_empty() {
+                Err(EngineError::invalid(option, "the list is empty"))
+            } else {
+                Ok(v)
+            }
+        })
 }
 
 /// Parses `NAME=VALUE`.
 pub fn parse_assignment<'a>(option: &str, s: &'a str) -> Result<(&'a str, &'a str)> {
     match s.split_once('=') {
         Some((n, v)) if !n.trim().is_empty() && !v.trim().is_empty() => Ok((n.trim(), v.trim())),
-        _ => Err(EngineError::invalid(option, format!("'{s}' is not NAME=VALUE"))),
+        _ => Err(EngineError::invalid(
+            option,
+            format!("'{s}' is not NAME=VALUE"),
+        )),
     }
 }
 
@@ -191,10 +230,17 @@ pub fn parse_assignment<'a>(option: &str, s: &'a str) -> Result<(&'a str, &'a st
 pub fn parse_shape(option: &str, s: &str) -> Result<Vec<i64>> {
     let dims: Vec<i64> = s
         .split(['x', 'X', ','])
-        .map(|d| d.trim().parse::<i64>().map_err(|_| EngineError::invalid(option, format!("'{s}' is not a shape like 1x3x224x224"))))
+        .map(|d| {
+            d.trim().parse::<i64>().map_err(|_| {
+                EngineError::invalid(option, format!("'{s}' is not a shape like 1x3x224x224"))
+            })
+        })
         .collect::<Result<_>>()?;
     if dims.iter().any(|&d| d < 0) {
-        return Err(EngineError::invalid(option, format!("'{s}' has a negative dimension")));
+        return Err(EngineError::invalid(
+            option,
+            format!("'{s}' has a negative dimension"),
+        ));
     }
     Ok(dims)
 }
@@ -212,8 +258,13 @@ pub fn parse_duration(option: &str, s: &str) -> Result<Duration> {
         (t, 1.0)
     };
     match num.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 && v * scale < 86_400.0 => Ok(Duration::from_secs_f64(v * scale)),
-        _ => Err(EngineError::invalid(option, format!("'{s}' is not a duration like 500ms, 2s or 1m"))),
+        Ok(v) if v.is_finite() && v >= 0.0 && v * scale < 86_400.0 => {
+            Ok(Duration::from_secs_f64(v * scale))
+        }
+        _ => Err(EngineError::invalid(
+            option,
+            format!("'{s}' is not a duration like 500ms, 2s or 1m"),
+        )),
     }
 }
 
@@ -223,15 +274,30 @@ mod tests {
 
     #[test]
     fn parses_options() {
-        assert_eq!(parse_list::<i64>("--batch", "1, 8,32").unwrap(), vec![1, 8, 32]);
+        assert_eq!(
+            parse_list::<i64>("--batch", "1, 8,32").unwrap(),
+            vec![1, 8, 32]
+        );
         assert!(parse_list::<i64>("--batch", "1,x").is_err());
-        assert_eq!(parse_shape("--shape", "1x3x224x224").unwrap(), vec![1, 3, 224, 224]);
+        assert_eq!(
+            parse_shape("--shape", "1x3x224x224").unwrap(),
+            vec![1, 3, 224, 224]
+        );
         assert!(parse_shape("--shape", "1x-3").is_err());
-        assert_eq!(parse_duration("--duration", "500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("--duration", "2").unwrap(), Duration::from_secs(2));
+        assert_eq!(
+            parse_duration("--duration", "500ms").unwrap(),
+            Duration::from_millis(500)
+        );
+        assert_eq!(
+            parse_duration("--duration", "2").unwrap(),
+            Duration::from_secs(2)
+        );
         assert!(parse_duration("--duration", "soon").is_err());
         assert!(parse_duration("--duration", "-1s").is_err());
-        assert_eq!(parse_assignment("--dim", "batch=4").unwrap(), ("batch", "4"));
+        assert_eq!(
+            parse_assignment("--dim", "batch=4").unwrap(),
+            ("batch", "4")
+        );
         assert!(parse_assignment("--dim", "batch").is_err());
         assert_eq!(Provider::parse("TRT").unwrap(), Provider::TensorRt);
         assert!(Provider::parse("tpu").is_err());
@@ -241,6 +307,11 @@ mod tests {
     fn validation_names_the_option() {
         let mut p = BenchmarkPlan::new("m.onnx");
         p.concurrency = vec![0];
-        assert!(p.validate().unwrap_err().to_string().contains("--concurrency"));
+        assert!(
+            p.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("--concurrency")
+        );
     }
 }

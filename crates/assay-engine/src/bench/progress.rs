@@ -22,7 +22,12 @@ pub enum BenchEvent {
     /// The run begins: how many configurations it will measure.
     Started { model: String, configs: usize },
     /// A configuration begins.
-    ConfigStarted { index: usize, provider: String, batch: i64, concurrency: usize },
+    ConfigStarted {
+        index: usize,
+        provider: String,
+        batch: i64,
+        concurrency: usize,
+    },
     /// A configuration moved to another phase.
     Phase { index: usize, phase: Phase },
     /// Periodic (about every 100 ms) measurement progress.
@@ -42,7 +47,10 @@ pub enum BenchEvent {
     /// Something the user should know (fallbacks, unsupported percentiles).
     Warning { message: String },
     /// A configuration's result row.
-    ConfigFinished { index: usize, result: Box<BenchResult> },
+    ConfigFinished {
+        index: usize,
+        result: Box<BenchResult>,
+    },
     /// The whole report (the last event of a successful run).
     Result { report: Box<BenchReport> },
 }

@@ -38,18 +38,32 @@ use crate::{
 };
 
 /// Runs every configuration of `plan` and returns the report.
-pub fn run_benchmark(rt: &Runtime, plan: &BenchmarkPlan, observer: &mut dyn BenchObserver) -> Result<BenchReport> {
+pub fn run_benchmark(
+    rt: &Runtime,
+    plan: &BenchmarkPlan,
+    observer: &mut dyn BenchObserver,
+) -> Result<BenchReport> {
     plan.validate()?;
     let started = Instant::now();
-    let started_at = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let started_at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     // Decode first: a broken file gets Assay's specific error rather than ORT's.
     crate::model::validate_model_file(&plan.model)?;
     let sha256 = sha256_file(&plan.model)?;
     let environment = fingerprint::collect(rt);
 
-    let batches: Vec<Option<i64>> = if plan.batches.is_empty() { vec![None] } else { plan.batches.iter().map(|&b| Some(b)).collect() };
+    let batches: Vec<Option<i64>> = if plan.batches.is_empty() {
+        vec![None]
+    } else {
+        plan.batches.iter().map(|&b| Some(b)).collect()
+    };
     let total = plan.providers.len() * batches.len() * plan.concurrency.len();
-    observer.event(BenchEvent::Started { model: plan.model.display().to_string(), configs: total });
+    observer.event(BenchEvent::Started {
+        model: plan.model.display().to_string(),
+        configs: total,
+    });
 
     let mut warnings = Vec::new();
     let mut results = Vec::new();
@@ -59,26 +73,53 @@ pub fn run_benchmark(rt: &Runtime, plan: &BenchmarkPlan, observer: &mut dyn Benc
         let setup = setup_provider(rt, provider, plan)?;
         if let Some(f) = &setup.fallback {
             let message = format!("warning: {f}");
-            observer.event(BenchEvent::Warning { message: message.clone() });
+            observer.event(BenchEvent::Warning {
+                message: message.clone(),
+            });
             warnings.push(message);
         }
         for &batch in &batches {
             for &concurrency in &plan.concurrency {
-                observer.event(BenchEvent::ConfigStarted { index, provider: provider.as_str().into(), batch: batch.unwrap_or(1), concurrency });
-                let mut row = run_config(rt, plan, provider, &setup, batch, concurrency, index, observer)?;
+                observer.event(BenchEvent::ConfigStarted {
+                    index,
+                    provider: provider.as_str().into(),
+                    batch: batch.unwrap_or(1),
+                    concurrency,
+                });
+                let mut row = run_config(
+                    rt,
+                    plan,
+                    provider,
+                    &setup,
+                    batch,
+                    concurrency,
+                    index,
+                    observer,
+                )?;
                 if plan.placement_check {
-                    if !placements.contains_key(&provider) {
-                        placements.insert(provider, check_placement(rt, plan, &setup, batch)?);
+                    if let std::collections::btree_map::Entry::Vacant(e) =
+                        placements.entry(provider)
+                    {
+                        e.insert(check_placement(rt, plan, &setup, batch)?);
                     }
                     row.executed_by = placements[&provider].clone();
-                    if provider.is_gpu() && setup.fallback.is_none() && !row.executed_by.contains_key(provider.ort_name()) {
-                        row.warnings.push(format!("no node ran on {}: ONNX Runtime placed every node elsewhere", provider.ort_name()));
+                    if provider.is_gpu()
+                        && setup.fallback.is_none()
+                        && !row.executed_by.contains_key(provider.ort_name())
+                    {
+                        row.warnings.push(format!(
+                            "no node ran on {}: ONNX Runtime placed every node elsewhere",
+                            provider.ort_name()
+                        ));
                     }
                 }
                 for w in &row.warnings {
                     observer.event(BenchEvent::Warning { message: w.clone() });
                 }
-                observer.event(BenchEvent::ConfigFinished { index, result: Box::new(row.clone()) });
+                observer.event(BenchEvent::ConfigFinished {
+                    index,
+                    result: Box::new(row.clone()),
+                });
                 results.push(row);
                 index += 1;
                 if observer.cancelled() {
@@ -105,11 +146,18 @@ pub fn run_benchmark(rt: &Runtime, plan: &BenchmarkPlan, observer: &mut dyn Benc
         }
         .into(),
         seed: plan.seed,
-        inputs: plan.input_files.iter().map(|(k, v)| (k.clone(), v.display().to_string())).collect(),
+        inputs: plan
+            .input_files
+            .iter()
+            .map(|(k, v)| (k.clone(), v.display().to_string()))
+            .collect(),
     };
     let report = BenchReport {
         schema: BENCH_SCHEMA.into(),
-        model: ModelRef { path: plan.model.clone(), sha256 },
+        model: ModelRef {
+            path: plan.model.clone(),
+            sha256,
+        },
         environment,
         settings,
         load_ms: first.load_ms,
@@ -158,7 +206,10 @@ fn run_config(
     observer: &mut dyn BenchObserver,
 ) -> Result<BenchResult> {
     memory::reset_peak();
-    observer.event(BenchEvent::Phase { index, phase: Phase::Load });
+    observer.event(BenchEvent::Phase {
+        index,
+        phase: Phase::Load,
+    });
     let t = Instant::now();
     let first_session = build_session(rt, &plan.model, plan, setup, None)?;
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
@@ -167,29 +218,52 @@ fn run_config(
     inputs::check_names(&specs, plan)?;
     let batch_dim = inputs::batch_dim(&specs, plan)?;
     if batch.is_some() && batch_dim == BatchDim::None {
-        return Err(EngineError::invalid("--batch", "the model has no dynamic dimension to use as the batch (its input shapes are all fixed)"));
+        return Err(EngineError::invalid(
+            "--batch",
+            "the model has no dynamic dimension to use as the batch (its input shapes are all fixed)",
+        ));
     }
     let (prepared, bound_batch) = inputs::prepare(&specs, plan, batch, &batch_dim)?;
     let effective_batch = effective_batch(&prepared, &batch_dim, bound_batch);
-    let ctx = format!("{} on {}, batch {effective_batch}", plan.model.display(), provider.as_str());
+    let ctx = format!(
+        "{} on {}, batch {effective_batch}",
+        plan.model.display(),
+        provider.as_str()
+    );
 
     let mut sessions = vec![first_session];
     for _ in 1..concurrency {
         sessions.push(build_session(rt, &plan.model, plan, setup, None)?);
     }
-    let values: Vec<Vec<ort::value::DynValue>> = (0..concurrency).map(|_| prepared.iter().map(PreparedInput::to_value).collect::<Result<_>>()).collect::<Result<_>>()?;
+    let values: Vec<Vec<ort::value::DynValue>> = (0..concurrency)
+        .map(|_| {
+            prepared
+                .iter()
+                .map(PreparedInput::to_value)
+                .collect::<Result<_>>()
+        })
+        .collect::<Result<_>>()?;
 
     // The cold inference: the first run of a fresh session.
     let first_inference_ms = {
-        let views: Vec<SessionInputValue<'_>> = values[0].iter().map(SessionInputValue::from).collect();
+        let views: Vec<SessionInputValue<'_>> =
+            values[0].iter().map(SessionInputValue::from).collect();
         let t = Instant::now();
-        let out = sessions[0].run(views.as_slice()).map_err(|e| EngineError::runtime(&ctx, e))?;
+        let out = sessions[0]
+            .run(views.as_slice())
+            .map_err(|e| EngineError::runtime(&ctx, e))?;
         let ms = t.elapsed().as_secs_f64() * 1e3;
         drop(out);
         ms
     };
 
-    let shared = Shared { stop: AtomicBool::new(false), ready: AtomicUsize::new(0), done: AtomicU64::new(0), sum_ns: AtomicU64::new(0), error: Mutex::new(None) };
+    let shared = Shared {
+        stop: AtomicBool::new(false),
+        ready: AtomicUsize::new(0),
+        done: AtomicU64::new(0),
+        sum_ns: AtomicU64::new(0),
+        error: Mutex::new(None),
+    };
     let barrier = Barrier::new(concurrency + 1);
     let mut gpu = None;
     let mut measure_start = Instant::now();
@@ -205,7 +279,10 @@ fn run_config(
             .collect();
 
         // Warmup: report progress until every stream is ready, then release them together.
-        observer.event(BenchEvent::Phase { index, phase: Phase::Warmup });
+        observer.event(BenchEvent::Phase {
+            index,
+            phase: Phase::Warmup,
+        });
         let warm_start = Instant::now();
         let mut next_report = Instant::now();
         while shared.ready.load(Relaxed) < concurrency {
@@ -232,7 +309,10 @@ fn run_config(
         }
         measure_start = Instant::now();
         barrier.wait();
-        observer.event(BenchEvent::Phase { index, phase: Phase::Measure });
+        observer.event(BenchEvent::Phase {
+            index,
+            phase: Phase::Measure,
+        });
 
         let (mut last_done, mut last_sum) = (0u64, 0u64);
         let mut next_report = measure_start + Duration::from_millis(100);
@@ -254,7 +334,8 @@ fn run_config(
                     elapsed_ms: elapsed.as_secs_f64() * 1e3,
                     target_iterations: plan.min_iterations,
                     target_ms: plan.min_duration.as_secs_f64() * 1e3,
-                    window_mean_ms: (window_count > 0).then(|| (sum - last_sum) as f64 / window_count as f64 / 1e6),
+                    window_mean_ms: (window_count > 0)
+                        .then(|| (sum - last_sum) as f64 / window_count as f64 / 1e6),
                     window_count,
                 });
                 (last_done, last_sum) = (done, sum);
@@ -268,7 +349,11 @@ fn run_config(
     }
     let peak_rss_bytes = memory::peak_rss_bytes();
 
-    let end = outcomes.iter().map(|o| o.end).max().unwrap_or_else(Instant::now);
+    let end = outcomes
+        .iter()
+        .map(|o| o.end)
+        .max()
+        .unwrap_or_else(Instant::now);
     let measured_s = end.duration_since(measure_start).as_secs_f64();
     let total_loop_ns: u64 = outcomes.iter().map(|o| o.loop_ns).sum();
     let mut all: Vec<u64> = Vec::with_capacity(outcomes.iter().map(|o| o.samples.len()).sum());
@@ -277,7 +362,8 @@ fn run_config(
     }
     let run_ns: u64 = all.iter().sum();
     let n = all.len();
-    let summary = stats::summarize_ns(&all).ok_or_else(|| EngineError::runtime(&ctx, "no inference completed"))?;
+    let summary = stats::summarize_ns(&all)
+        .ok_or_else(|| EngineError::runtime(&ctx, "no inference completed"))?;
     let mut warnings = Vec::new();
     if !summary.unsupported.is_empty() {
         warnings.push(format!(
@@ -285,20 +371,34 @@ fn run_config(
             summary.unsupported.join(", ")
         ));
     }
-    let inferences_per_s = if measured_s > 0.0 { n as f64 / measured_s } else { 0.0 };
+    let inferences_per_s = if measured_s > 0.0 {
+        n as f64 / measured_s
+    } else {
+        0.0
+    };
     Ok(BenchResult {
         provider: provider.as_str().into(),
         executed_by: BTreeMap::new(),
         fallback: setup.fallback.clone(),
         batch: effective_batch,
         concurrency,
-        input_shapes: prepared.iter().map(|p| (p.spec.name.clone(), p.shape.clone())).collect(),
+        input_shapes: prepared
+            .iter()
+            .map(|p| (p.spec.name.clone(), p.shape.clone()))
+            .collect(),
         samples: n,
         latency_ms: summary.latency_ms,
         ci95_ms: summary.ci95_ms,
         unsupported_percentiles: summary.unsupported.iter().map(|s| s.to_string()).collect(),
-        throughput: Throughput { inferences_per_s, samples_per_s: inferences_per_s * effective_batch as f64 },
-        overhead_us: if n > 0 { total_loop_ns.saturating_sub(run_ns) as f64 / n as f64 / 1e3 } else { 0.0 },
+        throughput: Throughput {
+            inferences_per_s,
+            samples_per_s: inferences_per_s * effective_batch as f64,
+        },
+        overhead_us: if n > 0 {
+            total_loop_ns.saturating_sub(run_ns) as f64 / n as f64 / 1e3
+        } else {
+            0.0
+        },
         peak_rss_bytes,
         gpu,
         load_ms,
@@ -309,13 +409,22 @@ fn run_config(
 }
 
 /// One stream: warm up, wait for the others, then measure until told to stop.
-fn stream(session: &mut Session, values: &[ort::value::DynValue], plan: &BenchmarkPlan, shared: &Shared, barrier: &Barrier, ctx: &str) -> StreamOutcome {
+fn stream(
+    session: &mut Session,
+    values: &[ort::value::DynValue],
+    plan: &BenchmarkPlan,
+    shared: &Shared,
+    barrier: &Barrier,
+    ctx: &str,
+) -> StreamOutcome {
     let views: Vec<SessionInputValue<'_>> = values.iter().map(SessionInputValue::from).collect();
     let inputs = views.as_slice();
 
     let warm_start = Instant::now();
     let mut runs = 0u64;
-    while (runs < plan.warmup_runs || warm_start.elapsed() < plan.warmup_time) && !shared.stop.load(Relaxed) {
+    while (runs < plan.warmup_runs || warm_start.elapsed() < plan.warmup_time)
+        && !shared.stop.load(Relaxed)
+    {
         if let Err(e) = session.run(inputs) {
             shared.fail(EngineError::runtime(ctx, e));
             break;
@@ -344,33 +453,61 @@ fn stream(session: &mut Session, values: &[ort::value::DynValue], plan: &Benchma
         shared.sum_ns.fetch_add(ns, Relaxed);
     }
     let end = Instant::now();
-    StreamOutcome { samples, loop_ns: end.duration_since(loop_start).as_nanos() as u64, end }
+    StreamOutcome {
+        samples,
+        loop_ns: end.duration_since(loop_start).as_nanos() as u64,
+        end,
+    }
 }
 
 /// The batch a row reports: the bound batch dimension, or the leading dimension of a
 /// fixed-shape model.
 fn effective_batch(prepared: &[PreparedInput], batch_dim: &BatchDim, bound: i64) -> i64 {
     match batch_dim {
-        BatchDim::None => prepared.first().and_then(|p| p.shape.first().copied()).unwrap_or(1).max(1),
+        BatchDim::None => prepared
+            .first()
+            .and_then(|p| p.shape.first().copied())
+            .unwrap_or(1)
+            .max(1),
         _ => bound,
     }
 }
 
 /// Runs one profiled inference to learn which provider ran each node.
-fn check_placement(rt: &Runtime, plan: &BenchmarkPlan, setup: &ProviderSetup, batch: Option<i64>) -> Result<BTreeMap<String, u64>> {
+fn check_placement(
+    rt: &Runtime,
+    plan: &BenchmarkPlan,
+    setup: &ProviderSetup,
+    batch: Option<i64>,
+) -> Result<BTreeMap<String, u64>> {
     let dir = tempfile::tempdir().map_err(|e| EngineError::io(std::env::temp_dir(), e))?;
     let prefix = dir.path().join("placement");
     let mut session = build_session(rt, &plan.model, plan, setup, Some(&prefix))?;
     let specs = InputSpec::from_outlets(session.inputs())?;
     let batch_dim = inputs::batch_dim(&specs, plan)?;
     let (prepared, _) = inputs::prepare(&specs, plan, batch, &batch_dim)?;
-    let values: Vec<_> = prepared.iter().map(PreparedInput::to_value).collect::<Result<_>>()?;
+    let values: Vec<_> = prepared
+        .iter()
+        .map(PreparedInput::to_value)
+        .collect::<Result<_>>()?;
     let views: Vec<SessionInputValue<'_>> = values.iter().map(SessionInputValue::from).collect();
-    drop(session.run(views.as_slice()).map_err(|e| EngineError::runtime("placement check run", e))?);
-    let trace = session.end_profiling().map_err(|e| EngineError::runtime("placement check profile", e))?;
+    drop(
+        session
+            .run(views.as_slice())
+            .map_err(|e| EngineError::runtime("placement check run", e))?,
+    );
+    let trace = session
+        .end_profiling()
+        .map_err(|e| EngineError::runtime("placement check profile", e))?;
     let path = std::path::PathBuf::from(&trace);
     // ORT writes the trace relative to the working directory when given a bare prefix.
-    let path = if path.is_absolute() { path } else { std::env::current_dir().map(|d| d.join(&path)).unwrap_or(path) };
+    let path = if path.is_absolute() {
+        path
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(&path))
+            .unwrap_or(path)
+    };
     let counts = nodes_by_provider(&path);
     let _ = std::fs::remove_file(&path);
     counts

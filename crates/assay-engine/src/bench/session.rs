@@ -25,9 +25,16 @@ pub(crate) struct ProviderSetup {
 }
 
 /// Decides how to serve `provider`, applying the fallback policy.
-pub(crate) fn setup_provider(rt: &Runtime, provider: Provider, plan: &BenchmarkPlan) -> Result<ProviderSetup> {
+pub(crate) fn setup_provider(
+    rt: &Runtime,
+    provider: Provider,
+    plan: &BenchmarkPlan,
+) -> Result<ProviderSetup> {
     if provider == Provider::Cpu {
-        return Ok(ProviderSetup { dispatch: Vec::new(), fallback: None });
+        return Ok(ProviderSetup {
+            dispatch: Vec::new(),
+            fallback: None,
+        });
     }
     let problem = match gpu_dispatch(provider) {
         Err(reason) => Some(reason),
@@ -42,16 +49,30 @@ pub(crate) fn setup_provider(rt: &Runtime, provider: Provider, plan: &BenchmarkP
             // Registration only reports problems once a session is created: probe it on a
             // tiny model so a missing CUDA/cuDNN shows up here, named, and not as a crash.
             match probe_registration(rt, &dispatch) {
-                Ok(()) => return Ok(ProviderSetup { dispatch, fallback: None }),
+                Ok(()) => {
+                    return Ok(ProviderSetup {
+                        dispatch,
+                        fallback: None,
+                    });
+                }
                 Err(reason) => Some(reason),
             }
         }
     };
     let reason = problem.expect("every other arm returned");
     if plan.strict_provider {
-        return Err(EngineError::ProviderUnavailable { provider: provider.as_str().into(), reason });
+        return Err(EngineError::ProviderUnavailable {
+            provider: provider.as_str().into(),
+            reason,
+        });
     }
-    Ok(ProviderSetup { dispatch: Vec::new(), fallback: Some(format!("{} unavailable, fell back to CPU: {reason}", provider.as_str())) })
+    Ok(ProviderSetup {
+        dispatch: Vec::new(),
+        fallback: Some(format!(
+            "{} unavailable, fell back to CPU: {reason}",
+            provider.as_str()
+        )),
+    })
 }
 
 #[allow(unused_variables)]
@@ -61,17 +82,31 @@ fn gpu_dispatch(provider: Provider) -> std::result::Result<Vec<ExecutionProvider
         #[cfg(feature = "cuda")]
         Provider::Cuda => Ok(vec![ort::ep::CUDA::default().build().error_on_failure()]),
         #[cfg(feature = "tensorrt")]
-        Provider::TensorRt => Ok(vec![ort::ep::TensorRT::default().build().error_on_failure(), ort::ep::CUDA::default().build()]),
+        Provider::TensorRt => Ok(vec![
+            ort::ep::TensorRT::default().build().error_on_failure(),
+            ort::ep::CUDA::default().build(),
+        ]),
         #[allow(unreachable_patterns)]
-        other => Err(format!("this build of Assay was compiled without the `{}` feature", other.as_str())),
+        other => Err(format!(
+            "this build of Assay was compiled without the `{}` feature",
+            other.as_str()
+        )),
     }
 }
 
 /// The smallest valid model (Identity on one float), used to see whether a provider registers.
-fn probe_registration(rt: &Runtime, dispatch: &[ExecutionProviderDispatch]) -> std::result::Result<(), String> {
+fn probe_registration(
+    rt: &Runtime,
+    dispatch: &[ExecutionProviderDispatch],
+) -> std::result::Result<(), String> {
     let builder = Session::builder(rt.environment()).map_err(|e| e.to_string())?;
-    let mut builder = builder.with_execution_providers(dispatch).map_err(|e| e.to_string())?;
-    builder.commit_from_memory(&identity_model()).map(|_| ()).map_err(|e| e.to_string())
+    let mut builder = builder
+        .with_execution_providers(dispatch)
+        .map_err(|e| e.to_string())?;
+    builder
+        .commit_from_memory(&identity_model())
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// `Identity(x: float[1]) -> y`, the smallest valid model, encoded with the ONNX schema.
@@ -79,7 +114,8 @@ fn identity_model() -> Vec<u8> {
     use prost::Message;
 
     use crate::model::proto::{
-        GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorShapeProto, TypeProto, ValueInfoProto, tensor_shape_proto, type_proto,
+        GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorShapeProto, TypeProto,
+        ValueInfoProto, tensor_shape_proto, type_proto,
     };
     let value = |name: &str| ValueInfoProto {
         name: Some(name.into()),
@@ -87,7 +123,10 @@ fn identity_model() -> Vec<u8> {
             value: Some(type_proto::Value::TensorType(type_proto::Tensor {
                 elem_type: Some(1),
                 shape: Some(TensorShapeProto {
-                    dim: vec![tensor_shape_proto::Dimension { value: Some(tensor_shape_proto::dimension::Value::DimValue(1)), ..Default::default() }],
+                    dim: vec![tensor_shape_proto::Dimension {
+                        value: Some(tensor_shape_proto::dimension::Value::DimValue(1)),
+                        ..Default::default()
+                    }],
                 }),
             })),
             ..Default::default()
@@ -96,10 +135,18 @@ fn identity_model() -> Vec<u8> {
     };
     ModelProto {
         ir_version: Some(8),
-        opset_import: vec![OperatorSetIdProto { domain: Some(String::new()), version: Some(13) }],
+        opset_import: vec![OperatorSetIdProto {
+            domain: Some(String::new()),
+            version: Some(13),
+        }],
         graph: Some(GraphProto {
             name: Some("assay_provider_probe".into()),
-            node: vec![NodeProto { input: vec!["x".into()], output: vec!["y".into()], op_type: Some("Identity".into()), ..Default::default() }],
+            node: vec![NodeProto {
+                input: vec!["x".into()],
+                output: vec!["y".into()],
+                op_type: Some("Identity".into()),
+                ..Default::default()
+            }],
             input: vec![value("x")],
             output: vec![value("y")],
             ..Default::default()
@@ -110,32 +157,51 @@ fn identity_model() -> Vec<u8> {
 }
 
 /// Creates one session for the plan's settings and the chosen providers.
-pub(crate) fn build_session(rt: &Runtime, model: &Path, plan: &BenchmarkPlan, setup: &ProviderSetup, profile_to: Option<&Path>) -> Result<Session> {
+pub(crate) fn build_session(
+    rt: &Runtime,
+    model: &Path,
+    plan: &BenchmarkPlan,
+    setup: &ProviderSetup,
+    profile_to: Option<&Path>,
+) -> Result<Session> {
     let ctx = |what: &str| format!("configuring the session ({what})");
-    let mut b = Session::builder(rt.environment()).map_err(|e| EngineError::runtime(ctx("builder"), e))?;
-    b = b.with_optimization_level(match plan.opt_level {
-        OptLevel::Disable => GraphOptimizationLevel::Disable,
-        OptLevel::Basic => GraphOptimizationLevel::Level1,
-        OptLevel::Extended => GraphOptimizationLevel::Level2,
-        OptLevel::All => GraphOptimizationLevel::All,
-    })
-    .map_err(|e| EngineError::runtime(ctx("optimization level"), e))?;
+    let mut b =
+        Session::builder(rt.environment()).map_err(|e| EngineError::runtime(ctx("builder"), e))?;
+    b = b
+        .with_optimization_level(match plan.opt_level {
+            OptLevel::Disable => GraphOptimizationLevel::Disable,
+            OptLevel::Basic => GraphOptimizationLevel::Level1,
+            OptLevel::Extended => GraphOptimizationLevel::Level2,
+            OptLevel::All => GraphOptimizationLevel::All,
+        })
+        .map_err(|e| EngineError::runtime(ctx("optimization level"), e))?;
     if let Some(n) = plan.intra_threads {
-        b = b.with_intra_threads(n).map_err(|e| EngineError::runtime(ctx("intra-op threads"), e))?;
+        b = b
+            .with_intra_threads(n)
+            .map_err(|e| EngineError::runtime(ctx("intra-op threads"), e))?;
     }
     if let Some(n) = plan.inter_threads {
         b = b
             .with_parallel_execution(n > 1)
-            .and_then(|b| b.with_inter_threads(n))
+            .map_err(|e| EngineError::runtime(ctx("parallel execution"), e))?
+            .with_inter_threads(n)
             .map_err(|e| EngineError::runtime(ctx("inter-op threads"), e))?;
     }
     if !setup.dispatch.is_empty() {
-        b = b.with_execution_providers(&setup.dispatch).map_err(|e| EngineError::runtime(ctx("execution providers"), e))?;
+        b = b
+            .with_execution_providers(&setup.dispatch)
+            .map_err(|e| EngineError::runtime(ctx("execution providers"), e))?;
     }
     if let Some(p) = profile_to {
-        b = b.with_profiling(p).map_err(|e| EngineError::runtime(ctx("profiling"), e))?;
+        b = b
+            .with_profiling(p)
+            .map_err(|e| EngineError::runtime(ctx("profiling"), e))?;
     }
-    b.commit_from_file(model).map_err(|e| EngineError::ModelLoad { path: model.to_path_buf(), message: clean_ort_message(&e.to_string()) })
+    b.commit_from_file(model)
+        .map_err(|e| EngineError::ModelLoad {
+            path: model.to_path_buf(),
+            message: clean_ort_message(&e.to_string()),
+        })
 }
 
 /// ORT prefixes load errors with the path again; keep the part a user can act on.
@@ -165,18 +231,18 @@ pub(crate) fn nodes_by_provider(trace: &Path) -> Result<BTreeMap<String, u64>> {
         provider: Option<String>,
     }
     let file = std::fs::File::open(trace).map_err(|e| EngineError::io(trace, e))?;
-    let events: Vec<Event> =
-        serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| EngineError::runtime("reading the placement profile", e))?;
+    let events: Vec<Event> = serde_json::from_reader(std::io::BufReader::new(file))
+        .map_err(|e| EngineError::runtime("reading the placement profile", e))?;
     let mut seen = std::collections::HashSet::new();
     let mut counts = BTreeMap::new();
     for e in events {
         if e.cat != "Node" || !e.name.ends_with("_kernel_time") {
             continue;
         }
-        if let Some(p) = e.args.and_then(|a| a.provider) {
-            if seen.insert(e.name) {
-                *counts.entry(p).or_insert(0) += 1;
-            }
+        if let Some(p) = e.args.and_then(|a| a.provider)
+            && seen.insert(e.name)
+        {
+            *counts.entry(p).or_insert(0) += 1;
         }
     }
     Ok(counts)
@@ -188,7 +254,10 @@ mod tests {
 
     #[test]
     fn load_errors_lose_the_repeated_path() {
-        assert_eq!(clean_ort_message("Load model from /x.onnx failed:Fatal error: op is not registered"), "Fatal error: op is not registered");
+        assert_eq!(
+            clean_ort_message("Load model from /x.onnx failed:Fatal error: op is not registered"),
+            "Fatal error: op is not registered"
+        );
         assert_eq!(clean_ort_message("other"), "other");
     }
 }

@@ -126,7 +126,10 @@ pub fn inspect(path: &Path) -> Result<ModelReport> {
     let p = &mapped.proto;
     let graph = p.graph.as_ref().expect("decode_model checks the graph");
 
-    let mut summary = GraphSummary { name: graph.name().to_string(), ..Default::default() };
+    let mut summary = GraphSummary {
+        name: graph.name().to_string(),
+        ..Default::default()
+    };
     let mut external = ExternalIndex::default();
     walk_graph(graph, &mut summary, &mut external, false);
     for f in &p.functions {
@@ -137,10 +140,15 @@ pub fn inspect(path: &Path) -> Result<ModelReport> {
     let model_dir = path.parent().unwrap_or(Path::new("."));
     summary.external_data = external.finish(model_dir);
 
-    let initializer_names: std::collections::HashSet<&str> = graph.initializer.iter().map(|t| t.name()).collect();
+    let initializer_names: std::collections::HashSet<&str> =
+        graph.initializer.iter().map(|t| t.name()).collect();
     Ok(ModelReport {
         schema: "assay.inspect/1",
-        file: FileInfo { path: mapped.path.clone(), size_bytes: mapped.size, sha256 },
+        file: FileInfo {
+            path: mapped.path.clone(),
+            size_bytes: mapped.size,
+            sha256,
+        },
         model: ModelInfo {
             producer_name: p.producer_name().to_string(),
             producer_version: p.producer_version().to_string(),
@@ -151,18 +159,39 @@ pub fn inspect(path: &Path) -> Result<ModelReport> {
             opsets: p
                 .opset_import
                 .iter()
-                .map(|o| Opset { domain: if o.domain().is_empty() { "ai.onnx".into() } else { o.domain().to_string() }, version: o.version() })
+                .map(|o| Opset {
+                    domain: if o.domain().is_empty() {
+                        "ai.onnx".into()
+                    } else {
+                        o.domain().to_string()
+                    },
+                    version: o.version(),
+                })
                 .collect(),
         },
         // Old exporters list initializers among the inputs; they are not inputs a caller feeds.
-        inputs: graph.input.iter().filter(|v| !initializer_names.contains(v.name())).map(signature).collect(),
+        inputs: graph
+            .input
+            .iter()
+            .filter(|v| !initializer_names.contains(v.name()))
+            .map(signature)
+            .collect(),
         outputs: graph.output.iter().map(signature).collect(),
-        metadata: p.metadata_props.iter().map(|e| (e.key().to_string(), e.value().to_string())).collect(),
+        metadata: p
+            .metadata_props
+            .iter()
+            .map(|e| (e.key().to_string(), e.value().to_string()))
+            .collect(),
         graph: summary,
     })
 }
 
-fn walk_graph(g: &proto::GraphProto, s: &mut GraphSummary, ext: &mut ExternalIndex, is_subgraph: bool) {
+fn walk_graph(
+    g: &proto::GraphProto,
+    s: &mut GraphSummary,
+    ext: &mut ExternalIndex,
+    is_subgraph: bool,
+) {
     if is_subgraph {
         s.subgraph_count += 1;
     }
@@ -183,13 +212,17 @@ fn walk_graph(g: &proto::GraphProto, s: &mut GraphSummary, ext: &mut ExternalInd
 
 fn count_node(n: &proto::NodeProto, s: &mut GraphSummary, ext: &mut ExternalIndex) {
     s.node_count += 1;
-    let key = if n.domain().is_empty() || n.domain() == "ai.onnx" { n.op_type().to_string() } else { format!("{}:{}", n.domain(), n.op_type()) };
+    let key = if n.domain().is_empty() || n.domain() == "ai.onnx" {
+        n.op_type().to_string()
+    } else {
+        format!("{}:{}", n.domain(), n.op_type())
+    };
     *s.operators.entry(key).or_default() += 1;
     for a in &n.attribute {
-        if n.op_type() == "Constant" {
-            if let Some(t) = &a.t {
-                count_tensor(t, s, ext);
-            }
+        if n.op_type() == "Constant"
+            && let Some(t) = &a.t
+        {
+            count_tensor(t, s, ext);
         }
         if let Some(g) = &a.g {
             walk_graph(g, s, ext, true);
@@ -223,9 +256,16 @@ struct ExternalIndex {
 
 impl ExternalIndex {
     fn add(&mut self, t: &proto::TensorProto, tensor_bytes: u64) {
-        let get = |k: &str| t.external_data.iter().find(|e| e.key() == k).map(|e| e.value());
+        let get = |k: &str| {
+            t.external_data
+                .iter()
+                .find(|e| e.key() == k)
+                .map(|e| e.value())
+        };
         let location = get("location").unwrap_or("").to_string();
-        let length = get("length").and_then(|v| v.parse::<u64>().ok()).unwrap_or(tensor_bytes);
+        let length = get("length")
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(tensor_bytes);
         let entry = self.files.entry(location).or_default();
         entry.0 += length;
         entry.1 += 1;
@@ -254,7 +294,10 @@ impl ExternalIndex {
 /// A location is usable only as a plain relative path inside the model's directory.
 fn safe_relative(location: &str) -> Option<&Path> {
     let p = Path::new(location);
-    (!location.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir))).then_some(p)
+    (!location.is_empty()
+        && p.components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir)))
+    .then_some(p)
 }
 
 fn signature(v: &proto::ValueInfoProto) -> TensorSignature {
@@ -262,7 +305,11 @@ fn signature(v: &proto::ValueInfoProto) -> TensorSignature {
         Some(value) => describe_type(value),
         None => ("unknown".to_string(), None),
     };
-    TensorSignature { name: v.name().to_string(), element_type, shape }
+    TensorSignature {
+        name: v.name().to_string(),
+        element_type,
+        shape,
+    }
 }
 
 fn describe_type(value: &proto::type_proto::Value) -> (String, Option<Vec<Dim>>) {
@@ -270,18 +317,36 @@ fn describe_type(value: &proto::type_proto::Value) -> (String, Option<Vec<Dim>>)
     let elem_name = |code: i32| ElementType::from_onnx(code).name().into_owned();
     match value {
         Value::TensorType(t) => (elem_name(t.elem_type()), t.shape.as_ref().map(dims)),
-        Value::SparseTensorType(t) => (format!("sparse<{}>", elem_name(t.elem_type())), t.shape.as_ref().map(dims)),
+        Value::SparseTensorType(t) => (
+            format!("sparse<{}>", elem_name(t.elem_type())),
+            t.shape.as_ref().map(dims),
+        ),
         Value::SequenceType(s) => {
-            let inner = s.elem_type.as_ref().and_then(|t| t.value.as_ref()).map(|v| describe_type(v).0).unwrap_or_else(|| "?".into());
+            let inner = s
+                .elem_type
+                .as_ref()
+                .and_then(|t| t.value.as_ref())
+                .map(|v| describe_type(v).0)
+                .unwrap_or_else(|| "?".into());
             (format!("sequence<{inner}>"), None)
         }
         Value::MapType(m) => {
-            let inner = m.value_type.as_ref().and_then(|t| t.value.as_ref()).map(|v| describe_type(v).0).unwrap_or_else(|| "?".into());
+            let inner = m
+                .value_type
+                .as_ref()
+                .and_then(|t| t.value.as_ref())
+                .map(|v| describe_type(v).0)
+                .unwrap_or_else(|| "?".into());
             (format!("map<{},{inner}>", elem_name(m.key_type())), None)
         }
         Value::OpaqueType(o) => (format!("opaque<{}:{}>", o.domain(), o.name()), None),
         Value::OptionalType(o) => {
-            let inner = o.elem_type.as_ref().and_then(|t| t.value.as_ref()).map(describe_type).unwrap_or_else(|| ("?".into(), None));
+            let inner = o
+                .elem_type
+                .as_ref()
+                .and_then(|t| t.value.as_ref())
+                .map(describe_type)
+                .unwrap_or_else(|| ("?".into(), None));
             (format!("optional<{}>", inner.0), inner.1)
         }
     }

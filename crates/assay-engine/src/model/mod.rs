@@ -5,4 +5,7 @@ mod inspect;
 pub mod proto;
 
 pub use file::{check_model_path, validate_model_file};
-pub use inspect::{Dim, ExternalDataFile, FileInfo, GraphSummary, ModelInfo, ModelReport, Opset, TensorSignature, inspect};
+pub use inspect::{
+    Dim, ExternalDataFile, FileInfo, GraphSummary, ModelInfo, ModelReport, Opset, TensorSignature,
+    inspect,
+};

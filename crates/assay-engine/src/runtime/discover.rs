@@ -72,14 +72,20 @@ pub fn runtimes_root() -> Result<PathBuf> {
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(dirs::data_dir)
-        .ok_or_else(|| EngineError::Install("cannot tell where the user data directory is (set XDG_DATA_HOME)".into()))?;
+        .ok_or_else(|| {
+            EngineError::Install(
+                "cannot tell where the user data directory is (set XDG_DATA_HOME)".into(),
+            )
+        })?;
     Ok(base.join("assay").join("runtime"))
 }
 
 /// Runtimes installed by `assay runtime install`, newest first.
 pub fn installed_runtimes() -> Result<Vec<InstalledRuntime>> {
     let root = runtimes_root()?;
-    let Ok(entries) = std::fs::read_dir(&root) else { return Ok(Vec::new()) };
+    let Ok(entries) = std::fs::read_dir(&root) else {
+        return Ok(Vec::new());
+    };
     let mut found: Vec<InstalledRuntime> = entries
         .filter_map(|e| e.ok())
         .filter_map(|e| {
@@ -91,10 +97,19 @@ pub fn installed_runtimes() -> Result<Vec<InstalledRuntime>> {
                 _ => return None,
             };
             let library = find_library_in(&e.path().join("capi"))?;
-            Some(InstalledRuntime { version: version.to_string(), flavor, dir: e.path(), library })
+            Some(InstalledRuntime {
+                version: version.to_string(),
+                flavor,
+                dir: e.path(),
+                library,
+            })
         })
         .collect();
-    found.sort_by(|a, b| version_key(&b.version).cmp(&version_key(&a.version)).then(b.flavor.cmp(&a.flavor)));
+    found.sort_by(|a, b| {
+        version_key(&b.version)
+            .cmp(&version_key(&a.version))
+            .then(b.flavor.cmp(&a.flavor))
+    });
     Ok(found)
 }
 
@@ -106,17 +121,29 @@ pub(crate) fn version_key(v: &str) -> Vec<u64> {
 /// Applies the discovery order. `explicit` is `--runtime`, a library file or a folder.
 pub fn discover(explicit: Option<&Path>) -> Result<RuntimeLocation> {
     if let Some(p) = explicit {
-        return Ok(RuntimeLocation { library: resolve_library(p)?, source: RuntimeSource::Flag });
+        return Ok(RuntimeLocation {
+            library: resolve_library(p)?,
+            source: RuntimeSource::Flag,
+        });
     }
-    for (var, source) in [("ASSAY_ORT_DYLIB", RuntimeSource::AssayEnv), ("ORT_DYLIB_PATH", RuntimeSource::OrtEnv)] {
+    for (var, source) in [
+        ("ASSAY_ORT_DYLIB", RuntimeSource::AssayEnv),
+        ("ORT_DYLIB_PATH", RuntimeSource::OrtEnv),
+    ] {
         if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
-            return Ok(RuntimeLocation { library: resolve_library(Path::new(&v))?, source });
+            return Ok(RuntimeLocation {
+                library: resolve_library(Path::new(&v))?,
+                source,
+            });
         }
     }
     installed_runtimes()?
         .into_iter()
         .next()
-        .map(|r| RuntimeLocation { library: r.library, source: RuntimeSource::Installed })
+        .map(|r| RuntimeLocation {
+            library: r.library,
+            source: RuntimeSource::Installed,
+        })
         .ok_or(EngineError::NoRuntime)
 }
 
@@ -129,9 +156,14 @@ fn resolve_library(p: &Path) -> Result<PathBuf> {
         if let Some(lib) = find_library_in(p).or_else(|| find_library_in(&p.join("capi"))) {
             return Ok(lib);
         }
-        return Err(EngineError::RuntimeLoad { path: p.to_path_buf(), message: format!("no {LIBRARY_FILE}* in this folder") });
+        return Err(EngineError::RuntimeLoad {
+            path: p.to_path_buf(),
+            message: format!("no {LIBRARY_FILE}* in this folder"),
+        });
     }
-    Err(EngineError::NotFound { path: p.to_path_buf() })
+    Err(EngineError::NotFound {
+        path: p.to_path_buf(),
+    })
 }
 
 /// The versioned library in a folder (`libonnxruntime.so.1.31.1` beats the bare name,
@@ -142,7 +174,10 @@ fn find_library_in(dir: &Path) -> Option<PathBuf> {
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .filter(|p| {
-            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n == LIBRARY_FILE || (n.starts_with(LIBRARY_FILE) && n[LIBRARY_FILE.len()..].starts_with('.')))
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n == LIBRARY_FILE
+                    || (n.starts_with(LIBRARY_FILE) && n[LIBRARY_FILE.len()..].starts_with('.'))
+            })
         })
         .collect();
     libs.sort();
@@ -167,11 +202,17 @@ mod tests {
         std::fs::write(capi.join(format!("{LIBRARY_FILE}.1.31.1")), b"").unwrap();
         std::fs::write(capi.join("libonnxruntime_providers_shared.so"), b"").unwrap();
         let lib = resolve_library(d.path()).unwrap();
-        assert!(lib.ends_with(format!("capi/{LIBRARY_FILE}.1.31.1")), "{lib:?}");
+        assert!(
+            lib.ends_with(format!("capi/{LIBRARY_FILE}.1.31.1")),
+            "{lib:?}"
+        );
     }
 
     #[test]
     fn missing_explicit_path_is_not_found() {
-        assert!(matches!(discover(Some(Path::new("/nonexistent/ort.so"))), Err(EngineError::NotFound { .. })));
+        assert!(matches!(
+            discover(Some(Path::new("/nonexistent/ort.so"))),
+            Err(EngineError::NotFound { .. })
+        ));
     }
 }

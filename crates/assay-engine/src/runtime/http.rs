@@ -11,12 +11,26 @@ use crate::error::{EngineError, Result};
 pub(crate) fn agent() -> Result<ureq::Agent> {
     let loaded = rustls_native_certs::load_native_certs();
     if loaded.certs.is_empty() {
-        let detail = loaded.errors.first().map(|e| e.to_string()).unwrap_or_else(|| "none found".into());
-        return Err(EngineError::Install(format!("no trusted CA certificates in the system store ({detail}); set SSL_CERT_FILE")));
+        let detail = loaded
+            .errors
+            .first()
+            .map(|e| e.to_string())
+            .unwrap_or_else(|| "none found".into());
+        return Err(EngineError::Install(format!(
+            "no trusted CA certificates in the system store ({detail}); set SSL_CERT_FILE"
+        )));
     }
-    let certs: Vec<Certificate<'static>> = loaded.certs.iter().map(|c| Certificate::from_der(c.as_ref()).to_owned()).collect();
+    let certs: Vec<Certificate<'static>> = loaded
+        .certs
+        .iter()
+        .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+        .collect();
     let config = ureq::Agent::config_builder()
-        .tls_config(TlsConfig::builder().root_certs(RootCerts::new_with_certs(&certs)).build())
+        .tls_config(
+            TlsConfig::builder()
+                .root_certs(RootCerts::new_with_certs(&certs))
+                .build(),
+        )
         .timeout_connect(Some(Duration::from_secs(30)))
         .timeout_recv_body(Some(Duration::from_secs(600)))
         .user_agent(concat!("assay/", env!("CARGO_PKG_VERSION")))

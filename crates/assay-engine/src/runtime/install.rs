@@ -45,7 +45,15 @@ pub struct InstallRequest {
 
 impl InstallRequest {
     pub fn new(version: impl Into<String>) -> Self {
-        InstallRequest { version: version.into(), gpu: false, from_wheel: None, index_url: None, sha256: None, force: false, python: None }
+        InstallRequest {
+            version: version.into(),
+            gpu: false,
+            from_wheel: None,
+            index_url: None,
+            sha256: None,
+            force: false,
+            python: None,
+        }
     }
 
     fn flavor(&self) -> Flavor {
@@ -53,7 +61,11 @@ impl InstallRequest {
     }
 
     fn package(&self) -> &'static str {
-        if self.gpu { "onnxruntime-gpu" } else { "onnxruntime" }
+        if self.gpu {
+            "onnxruntime-gpu"
+        } else {
+            "onnxruntime"
+        }
     }
 }
 
@@ -63,7 +75,11 @@ pub enum InstallProgress {
     /// A human sentence: what is happening now.
     Step(String),
     /// Bytes of `what` transferred or unpacked so far, out of `total` when known.
-    Bytes { what: String, done: u64, total: Option<u64> },
+    Bytes {
+        what: String,
+        done: u64,
+        total: Option<u64>,
+    },
 }
 
 /// A wheel that went into an install.
@@ -91,18 +107,44 @@ pub struct InstallOutcome {
 const MANIFEST: &str = "install.json";
 
 /// Installs a runtime, reporting progress through `progress`.
-pub fn install(req: &InstallRequest, progress: &mut dyn FnMut(InstallProgress)) -> Result<InstallOutcome> {
+pub fn install(
+    req: &InstallRequest,
+    progress: &mut dyn FnMut(InstallProgress),
+) -> Result<InstallOutcome> {
     if let Some(w) = &req.from_wheel {
         // The version is the wheel's own; a disagreeing --version is a usage error.
-        let name = w.file_name().and_then(|n| n.to_str()).and_then(WheelName::parse);
+        let name = w
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(WheelName::parse);
         let Some(name) = name else {
-            return Err(EngineError::invalid("--from-wheel", format!("{} is not a wheel file name (NAME-VERSION-...-PLATFORM.whl)", w.display())));
+            return Err(EngineError::invalid(
+                "--from-wheel",
+                format!(
+                    "{} is not a wheel file name (NAME-VERSION-...-PLATFORM.whl)",
+                    w.display()
+                ),
+            ));
         };
         if simple_index::normalize(&name.name) != req.package() {
-            return Err(EngineError::invalid("--from-wheel", format!("{} is a '{}' wheel, expected '{}'", w.display(), name.name, req.package())));
+            return Err(EngineError::invalid(
+                "--from-wheel",
+                format!(
+                    "{} is a '{}' wheel, expected '{}'",
+                    w.display(),
+                    name.name,
+                    req.package()
+                ),
+            ));
         }
         if name.version != req.version && req.version != super::DEFAULT_VERSION {
-            return Err(EngineError::invalid("--from-wheel", format!("the wheel is version {}, but --version {} was asked for", name.version, req.version)));
+            return Err(EngineError::invalid(
+                "--from-wheel",
+                format!(
+                    "the wheel is version {}, but --version {} was asked for",
+                    name.version, req.version
+                ),
+            ));
         }
         let mut req = req.clone();
         req.version = name.version;
@@ -111,47 +153,97 @@ pub fn install(req: &InstallRequest, progress: &mut dyn FnMut(InstallProgress)) 
     install_resolved(req, progress)
 }
 
-fn install_resolved(req: &InstallRequest, progress: &mut dyn FnMut(InstallProgress)) -> Result<InstallOutcome> {
+fn install_resolved(
+    req: &InstallRequest,
+    progress: &mut dyn FnMut(InstallProgress),
+) -> Result<InstallOutcome> {
     let root = runtimes_root()?;
     let dir = root.join(format!("{}-{}", req.version, req.flavor().as_str()));
-    if !req.force {
-        if let Some(mut done) = read_manifest(&dir) {
-            if done.library.is_file() {
-                done.already_installed = true;
-                progress(InstallProgress::Step(format!("ONNX Runtime {} ({}) is already installed in {}", req.version, req.flavor().as_str(), dir.display())));
-                return Ok(done);
-            }
-        }
+    if !req.force
+        && let Some(mut done) = read_manifest(&dir)
+        && done.library.is_file()
+    {
+        done.already_installed = true;
+        progress(InstallProgress::Step(format!(
+            "ONNX Runtime {} ({}) is already installed in {}",
+            req.version,
+            req.flavor().as_str(),
+            dir.display()
+        )));
+        return Ok(done);
     }
     std::fs::create_dir_all(&root).map_err(|e| EngineError::io(&root, e))?;
-    let downloads = tempfile::Builder::new().prefix(".download-").tempdir_in(&root).map_err(|e| EngineError::io(&root, e))?;
-    let staging = tempfile::Builder::new().prefix(".staging-").tempdir_in(&root).map_err(|e| EngineError::io(&root, e))?;
+    let downloads = tempfile::Builder::new()
+        .prefix(".download-")
+        .tempdir_in(&root)
+        .map_err(|e| EngineError::io(&root, e))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".staging-")
+        .tempdir_in(&root)
+        .map_err(|e| EngineError::io(&root, e))?;
 
     let (main_wheel, source) = fetch_main_wheel(req, downloads.path(), progress)?;
     let main_sha = wheel::sha256_of(&main_wheel)?;
-    if let Some(want) = &req.sha256 {
-        if !want.eq_ignore_ascii_case(&main_sha) {
-            return Err(EngineError::Install(format!("{}: sha256 is {main_sha}, but --sha256 {want} was required", main_wheel.display())));
-        }
+    if let Some(want) = &req.sha256
+        && !want.eq_ignore_ascii_case(&main_sha)
+    {
+        return Err(EngineError::Install(format!(
+            "{}: sha256 is {main_sha}, but --sha256 {want} was required",
+            main_wheel.display()
+        )));
     }
-    let mut wheels = vec![WheelRecord { filename: file_name(&main_wheel), sha256: main_sha, source }];
+    let mut wheels = vec![WheelRecord {
+        filename: file_name(&main_wheel),
+        sha256: main_sha,
+        source,
+    }];
 
-    progress(InstallProgress::Step(format!("unpacking {} (checking every file against the wheel's RECORD)", file_name(&main_wheel))));
+    progress(InstallProgress::Step(format!(
+        "unpacking {} (checking every file against the wheel's RECORD)",
+        file_name(&main_wheel)
+    )));
     let capi = staging.path().join("capi");
     let what = file_name(&main_wheel);
-    wheel::unpack(&main_wheel, "onnxruntime/capi/", &capi, is_native_library, |done, total| {
-        progress(InstallProgress::Bytes { what: what.clone(), done, total: Some(total) })
-    })?;
+    wheel::unpack(
+        &main_wheel,
+        "onnxruntime/capi/",
+        &capi,
+        is_native_library,
+        |done, total| {
+            progress(InstallProgress::Bytes {
+                what: what.clone(),
+                done,
+                total: Some(total),
+            })
+        },
+    )?;
 
     if req.gpu {
         for w in fetch_gpu_dependencies(req, &main_wheel, downloads.path(), progress)? {
-            progress(InstallProgress::Step(format!("unpacking {}", file_name(&w))));
+            progress(InstallProgress::Step(format!(
+                "unpacking {}",
+                file_name(&w)
+            )));
             let what = file_name(&w);
             // NVIDIA's wheels keep their libraries under nvidia/<component>/lib/.
-            wheel::unpack(&w, "nvidia/", &staging.path().join("cuda"), |rel| rel.contains("/lib/") && is_native_library(rel), |done, total| {
-                progress(InstallProgress::Bytes { what: what.clone(), done, total: Some(total) })
-            })?;
-            wheels.push(WheelRecord { filename: file_name(&w), sha256: wheel::sha256_of(&w)?, source: "pip".into() });
+            wheel::unpack(
+                &w,
+                "nvidia/",
+                &staging.path().join("cuda"),
+                |rel| rel.contains("/lib/") && is_native_library(rel),
+                |done, total| {
+                    progress(InstallProgress::Bytes {
+                        what: what.clone(),
+                        done,
+                        total: Some(total),
+                    })
+                },
+            )?;
+            wheels.push(WheelRecord {
+                filename: file_name(&w),
+                sha256: wheel::sha256_of(&w)?,
+                source: "pip".into(),
+            });
         }
     }
 
@@ -160,7 +252,12 @@ fn install_resolved(req: &InstallRequest, progress: &mut dyn FnMut(InstallProgre
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .find(|n| n.starts_with(LIBRARY_FILE))
-        .ok_or_else(|| EngineError::Install(format!("{} has no {LIBRARY_FILE} under onnxruntime/capi/", file_name(&main_wheel))))?;
+        .ok_or_else(|| {
+            EngineError::Install(format!(
+                "{} has no {LIBRARY_FILE} under onnxruntime/capi/",
+                file_name(&main_wheel)
+            ))
+        })?;
     let outcome = InstallOutcome {
         version: req.version.clone(),
         flavor: req.flavor().as_str().into(),
@@ -184,7 +281,12 @@ fn install_resolved(req: &InstallRequest, progress: &mut dyn FnMut(InstallProgre
     } else {
         std::fs::rename(&staged, &dir).map_err(|e| EngineError::io(&dir, e))?;
     }
-    progress(InstallProgress::Step(format!("installed ONNX Runtime {} ({}) in {}", req.version, req.flavor().as_str(), dir.display())));
+    progress(InstallProgress::Step(format!(
+        "installed ONNX Runtime {} ({}) in {}",
+        req.version,
+        req.flavor().as_str(),
+        dir.display()
+    )));
     Ok(outcome)
 }
 
@@ -200,29 +302,57 @@ fn is_native_library(rel: &str) -> bool {
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
-fn fetch_main_wheel(req: &InstallRequest, dest: &Path, progress: &mut dyn FnMut(InstallProgress)) -> Result<(PathBuf, String)> {
+fn fetch_main_wheel(
+    req: &InstallRequest,
+    dest: &Path,
+    progress: &mut dyn FnMut(InstallProgress),
+) -> Result<(PathBuf, String)> {
     if let Some(w) = &req.from_wheel {
         if !w.is_file() {
             return Err(EngineError::NotFound { path: w.clone() });
         }
-        progress(InstallProgress::Step(format!("using the wheel {}", w.display())));
+        progress(InstallProgress::Step(format!(
+            "using the wheel {}",
+            w.display()
+        )));
         return Ok((w.clone(), "file".into()));
     }
     if let Some(index) = &req.index_url {
-        return Ok((fetch_from_index(index, req.package(), &req.version, dest, progress)?, "index".into()));
+        return Ok((
+            fetch_from_index(index, req.package(), &req.version, dest, progress)?,
+            "index".into(),
+        ));
     }
-    Ok((pip_download(req, &format!("{}=={}", req.package(), req.version), dest, progress)?, "pip".into()))
+    Ok((
+        pip_download(
+            req,
+            &format!("{}=={}", req.package(), req.version),
+            dest,
+            progress,
+        )?,
+        "pip".into(),
+    ))
 }
 
 /// Picks this platform's wheel of `package==version` from a PEP 503 page and downloads it,
 /// checking the page's sha256 while streaming.
-fn fetch_from_index(index: &str, package: &str, version: &str, dest: &Path, progress: &mut dyn FnMut(InstallProgress)) -> Result<PathBuf> {
+fn fetch_from_index(
+    index: &str,
+    package: &str,
+    version: &str,
+    dest: &Path,
+    progress: &mut dyn FnMut(InstallProgress),
+) -> Result<PathBuf> {
     let agent = http::agent()?;
     let page = simple_index::project_url(index, package)?;
-    progress(InstallProgress::Step(format!("reading the package index page {page}")));
+    progress(InstallProgress::Step(format!(
+        "reading the package index page {page}"
+    )));
     let html = agent
         .get(page.as_str())
         .call()
@@ -233,18 +363,36 @@ fn fetch_from_index(index: &str, package: &str, version: &str, dest: &Path, prog
     let links = simple_index::parse_project_page(&html, &page)?;
     let mut candidates: Vec<_> = links
         .into_iter()
-        .filter(|l| WheelName::parse(&l.filename).is_some_and(|w| w.version == version && w.fits_this_platform()))
+        .filter(|l| {
+            WheelName::parse(&l.filename)
+                .is_some_and(|w| w.version == version && w.fits_this_platform())
+        })
         .collect();
     // Any Python tag carries the same native library; prefer the newest (last in sort order).
     candidates.sort_by(|a, b| a.filename.cmp(&b.filename));
-    let link = candidates
-        .pop()
-        .ok_or_else(|| EngineError::Install(format!("{page} lists no {package} {version} wheel for {}-{}", std::env::consts::OS, std::env::consts::ARCH)))?;
-    let want = link.sha256.clone().ok_or_else(|| EngineError::Install(format!("{} has no #sha256= fragment on {page}; refusing an unverifiable download", link.filename)))?;
+    let link = candidates.pop().ok_or_else(|| {
+        EngineError::Install(format!(
+            "{page} lists no {package} {version} wheel for {}-{}",
+            std::env::consts::OS,
+            std::env::consts::ARCH
+        ))
+    })?;
+    let want = link.sha256.clone().ok_or_else(|| {
+        EngineError::Install(format!(
+            "{} has no #sha256= fragment on {page}; refusing an unverifiable download",
+            link.filename
+        ))
+    })?;
 
     let path = dest.join(&link.filename);
-    progress(InstallProgress::Step(format!("downloading {}", link.filename)));
-    let mut resp = agent.get(link.url.as_str()).call().map_err(|e| EngineError::Install(format!("cannot download {}: {e}", link.url)))?;
+    progress(InstallProgress::Step(format!(
+        "downloading {}",
+        link.filename
+    )));
+    let mut resp = agent
+        .get(link.url.as_str())
+        .call()
+        .map_err(|e| EngineError::Install(format!("cannot download {}: {e}", link.url)))?;
     let total = resp.body().content_length();
     let mut reader = resp.body_mut().as_reader();
     let mut out = File::create(&path).map_err(|e| EngineError::io(&path, e))?;
@@ -252,34 +400,64 @@ fn fetch_from_index(index: &str, package: &str, version: &str, dest: &Path, prog
     let mut buf = vec![0u8; 1 << 20];
     let mut done = 0u64;
     loop {
-        let n = reader.read(&mut buf).map_err(|e| EngineError::Install(format!("download of {} failed: {e}", link.filename)))?;
+        let n = reader.read(&mut buf).map_err(|e| {
+            EngineError::Install(format!("download of {} failed: {e}", link.filename))
+        })?;
         if n == 0 {
             break;
         }
         hasher.update(&buf[..n]);
-        out.write_all(&buf[..n]).map_err(|e| EngineError::io(&path, e))?;
+        out.write_all(&buf[..n])
+            .map_err(|e| EngineError::io(&path, e))?;
         done += n as u64;
-        progress(InstallProgress::Bytes { what: link.filename.clone(), done, total });
+        progress(InstallProgress::Bytes {
+            what: link.filename.clone(),
+            done,
+            total,
+        });
     }
     let got = hex::encode(hasher.finalize());
     if got != want {
         let _ = std::fs::remove_file(&path);
-        return Err(EngineError::Install(format!("{}: sha256 mismatch: the index says {want}, the download is {got}", link.filename)));
+        return Err(EngineError::Install(format!(
+            "{}: sha256 mismatch: the index says {want}, the download is {got}",
+            link.filename
+        )));
     }
     Ok(path)
 }
 
 /// `python3 -m pip download --no-deps --only-binary=:all:`, with pip's own progress on stderr.
-fn pip_download(req: &InstallRequest, requirement: &str, dest: &Path, progress: &mut dyn FnMut(InstallProgress)) -> Result<PathBuf> {
-    let python = req.python.clone().or_else(|| std::env::var_os("ASSAY_PYTHON").map(PathBuf::from)).unwrap_or_else(|| "python3".into());
-    progress(InstallProgress::Step(format!("downloading {requirement} with {} -m pip", python.display())));
+fn pip_download(
+    req: &InstallRequest,
+    requirement: &str,
+    dest: &Path,
+    progress: &mut dyn FnMut(InstallProgress),
+) -> Result<PathBuf> {
+    let python = req
+        .python
+        .clone()
+        .or_else(|| std::env::var_os("ASSAY_PYTHON").map(PathBuf::from))
+        .unwrap_or_else(|| "python3".into());
+    progress(InstallProgress::Step(format!(
+        "downloading {requirement} with {} -m pip",
+        python.display()
+    )));
     let before: Vec<PathBuf> = list_wheels(dest);
     let mut cmd = Command::new(&python);
-    cmd.args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check", "--dest"])
-        .arg(dest)
-        .arg(requirement)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null());
+    cmd.args([
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "--dest",
+    ])
+    .arg(dest)
+    .arg(requirement)
+    .stdin(Stdio::null())
+    .stdout(Stdio::null());
     if let Some(index) = &req.index_url {
         cmd.args(["--index-url", index]);
     }
@@ -287,32 +465,61 @@ fn pip_download(req: &InstallRequest, requirement: &str, dest: &Path, progress: 
         EngineError::Install(format!("cannot run {} -m pip ({e}); install Python 3 with pip, or use --from-wheel FILE or --index-url URL", python.display()))
     })?;
     if !status.success() {
-        return Err(EngineError::Install(format!("pip could not download {requirement} (exit {}); see pip's message above", status.code().unwrap_or(-1))));
+        return Err(EngineError::Install(format!(
+            "pip could not download {requirement} (exit {}); see pip's message above",
+            status.code().unwrap_or(-1)
+        )));
     }
     list_wheels(dest)
         .into_iter()
         .find(|w| !before.contains(w))
         .or_else(|| {
             // pip reuses a file already in --dest; find it by name.
-            let pkg = simple_index::normalize(requirement.split(['=', '<', '>', '~', '!']).next().unwrap_or(""));
-            list_wheels(dest).into_iter().find(|w| WheelName::parse(&file_name(w)).is_some_and(|n| simple_index::normalize(&n.name) == pkg))
+            let pkg = simple_index::normalize(
+                requirement
+                    .split(['=', '<', '>', '~', '!'])
+                    .next()
+                    .unwrap_or(""),
+            );
+            list_wheels(dest).into_iter().find(|w| {
+                WheelName::parse(&file_name(w))
+                    .is_some_and(|n| simple_index::normalize(&n.name) == pkg)
+            })
         })
-        .ok_or_else(|| EngineError::Install(format!("pip reported success but no wheel for {requirement} appeared in {}", dest.display())))
+        .ok_or_else(|| {
+            EngineError::Install(format!(
+                "pip reported success but no wheel for {requirement} appeared in {}",
+                dest.display()
+            ))
+        })
 }
 
 fn list_wheels(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "whl")).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "whl"))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 /// The CUDA and cuDNN wheels `onnxruntime-gpu` declares under its `cuda`/`cudnn` extras.
 /// Their version specifiers are resolved by pip, so each one matches what the GPU build
 /// was made against.
-fn fetch_gpu_dependencies(req: &InstallRequest, main_wheel: &Path, dest: &Path, progress: &mut dyn FnMut(InstallProgress)) -> Result<Vec<PathBuf>> {
+fn fetch_gpu_dependencies(
+    req: &InstallRequest,
+    main_wheel: &Path,
+    dest: &Path,
+    progress: &mut dyn FnMut(InstallProgress),
+) -> Result<Vec<PathBuf>> {
     let reqs = wheel::requirements_for_extras(main_wheel, &["cuda", "cudnn"])?;
     if reqs.is_empty() {
-        progress(InstallProgress::Step("the GPU wheel declares no CUDA/cuDNN wheels; the system's CUDA libraries will be used".into()));
+        progress(InstallProgress::Step(
+            "the GPU wheel declares no CUDA/cuDNN wheels; the system's CUDA libraries will be used"
+                .into(),
+        ));
         return Ok(Vec::new());
     }
     let mut out = Vec::new();
@@ -331,7 +538,9 @@ mod tests {
         assert!(is_native_library("libonnxruntime.so.1.31.1"));
         assert!(is_native_library("libonnxruntime_providers_shared.so"));
         assert!(is_native_library("cudnn/lib/libcudnn.so.9"));
-        assert!(!is_native_library("onnxruntime_pybind11_state.cpython-311-x86_64-linux-gnu.so"));
+        assert!(!is_native_library(
+            "onnxruntime_pybind11_state.cpython-311-x86_64-linux-gnu.so"
+        ));
         assert!(!is_native_library("__init__.py"));
     }
 }

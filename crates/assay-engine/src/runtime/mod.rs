@@ -17,7 +17,10 @@ use std::{
     sync::OnceLock,
 };
 
-pub use discover::{Flavor, InstalledRuntime, LIBRARY_FILE, RuntimeLocation, RuntimeSource, discover, installed_runtimes, runtimes_root};
+pub use discover::{
+    Flavor, InstalledRuntime, LIBRARY_FILE, RuntimeLocation, RuntimeSource, discover,
+    installed_runtimes, runtimes_root,
+};
 pub use probe::library_version;
 use serde::Serialize;
 
@@ -58,7 +61,9 @@ static ACTIVE: OnceLock<Runtime> = OnceLock::new();
 pub fn activate(explicit: Option<&Path>) -> Result<&'static Runtime> {
     if let Some(rt) = ACTIVE.get() {
         return match explicit {
-            Some(p) if !same_file(p, &rt.info.library) => Err(EngineError::RuntimeAlreadyLoaded { loaded: rt.info.library.clone() }),
+            Some(p) if !same_file(p, &rt.info.library) => Err(EngineError::RuntimeAlreadyLoaded {
+                loaded: rt.info.library.clone(),
+            }),
             _ => Ok(rt),
         };
     }
@@ -93,12 +98,27 @@ fn load(location: RuntimeLocation) -> Result<Runtime> {
             expected: format!("{}.{}.x", SUPPORTED_SERIES.0, SUPPORTED_SERIES.1),
         });
     }
-    let builder = ort::init_from(&path).map_err(|e| EngineError::RuntimeLoad { path: path.clone(), message: e.to_string() })?;
+    let builder = ort::init_from(&path).map_err(|e| EngineError::RuntimeLoad {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
     let env = builder
         .with_name("assay")
         .with_telemetry(false)
         .build()
-        .map_err(|e| EngineError::RuntimeLoad { path: path.clone(), message: e.to_string() })?;
-    let providers = probe::available_providers().map_err(|e| EngineError::runtime("listing execution providers", e))?;
-    Ok(Runtime { env, info: RuntimeInfo { library: path, source: location.source, version, providers } })
+        .map_err(|e| EngineError::RuntimeLoad {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+    let providers = probe::available_providers()
+        .map_err(|e| EngineError::runtime("listing execution providers", e))?;
+    Ok(Runtime {
+        env,
+        info: RuntimeInfo {
+            library: path,
+            source: location.source,
+            version,
+            providers,
+        },
+    })
 }

@@ -12,18 +12,28 @@ use crate::error::{EngineError, Result};
 /// The library is opened with `dlopen`, asked `OrtGetApiBase()->GetVersionString()`, and
 /// closed again, so a wrong version can be refused before it is committed to the process.
 pub fn library_version(path: &Path) -> Result<String> {
-    let load_err = |message: String| EngineError::RuntimeLoad { path: path.to_path_buf(), message };
+    let load_err = |message: String| EngineError::RuntimeLoad {
+        path: path.to_path_buf(),
+        message,
+    };
     // SAFETY: loading runs the library's initializers; this is the library the user chose to
     // run models with, and loading it is the purpose of the call.
     let lib = unsafe { libloading::Library::new(path) }.map_err(|e| {
-        let detail = std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default();
-        load_err(format!("not a loadable shared library ({e}{}{detail})", if detail.is_empty() { "" } else { ": " }))
+        let detail = std::error::Error::source(&e)
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        load_err(format!(
+            "not a loadable shared library ({e}{}{detail})",
+            if detail.is_empty() { "" } else { ": " }
+        ))
     })?;
     // SAFETY: the symbol has this signature in every ONNX Runtime release (it is the stable
     // entry point of the C API).
     let base = unsafe {
         let get_base: libloading::Symbol<unsafe extern "C" fn() -> *const ort::sys::OrtApiBase> =
-            lib.get(b"OrtGetApiBase\0").map_err(|_| load_err("not an ONNX Runtime library (no OrtGetApiBase symbol)".into()))?;
+            lib.get(b"OrtGetApiBase\0").map_err(|_| {
+                load_err("not an ONNX Runtime library (no OrtGetApiBase symbol)".into())
+            })?;
         get_base()
     };
     if base.is_null() {
@@ -35,7 +45,9 @@ pub fn library_version(path: &Path) -> Result<String> {
         return Err(load_err("the library reports no version".into()));
     }
     // SAFETY: ONNX Runtime returns a static NUL-terminated string.
-    let version = unsafe { CStr::from_ptr(raw) }.to_string_lossy().into_owned();
+    let version = unsafe { CStr::from_ptr(raw) }
+        .to_string_lossy()
+        .into_owned();
     Ok(version)
 }
 
@@ -52,12 +64,16 @@ pub(crate) fn available_providers() -> ort::Result<Vec<String>> {
     if !list.is_null() {
         for i in 0..n as usize {
             // SAFETY: `i < n` entries are valid C strings.
-            out.push(unsafe { CStr::from_ptr(*list.add(i)) }.to_string_lossy().into_owned());
+            out.push(
+                unsafe { CStr::from_ptr(*list.add(i)) }
+                    .to_string_lossy()
+                    .into_owned(),
+            );
         }
         // SAFETY: releasing exactly what GetAvailableProviders allocated.
         let status = unsafe { (api.ReleaseAvailableProviders)(list, n) };
         // SAFETY: `status` came straight from the C API call above.
-    unsafe { ort::Error::result_from_status(status) }?;
+        unsafe { ort::Error::result_from_status(status) }?;
     }
     Ok(out)
 }
