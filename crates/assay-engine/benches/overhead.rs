@@ -5,7 +5,11 @@
 //! Targets (docs/BENCHMARKS.md): overhead ≤ 2 µs per inference, Assay p50 / raw p50 ≤ 1.02,
 //! and Assay's p50 never above Python's.
 
-use std::{path::PathBuf, process::Command, time::{Duration, Instant}};
+use std::{
+    path::PathBuf,
+    process::Command,
+    time::{Duration, Instant},
+};
 
 use assay_engine::{
     bench::{BenchmarkPlan, NoProgress, run_benchmark},
@@ -21,9 +25,17 @@ const SECONDS: f64 = 3.0;
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let model = root.join(".cache/fixtures/mlp.onnx");
-    assert!(model.exists(), "run `make setup` first: {} is missing", model.display());
+    assert!(
+        model.exists(),
+        "run `make setup` first: {} is missing",
+        model.display()
+    );
     let rt = runtime::activate(None).expect("an installed ONNX Runtime (make setup)");
-    println!("model: {} · ONNX Runtime {} · intra-op threads {THREADS}", model.display(), rt.info.version);
+    println!(
+        "model: {} · ONNX Runtime {} · intra-op threads {THREADS}",
+        model.display(),
+        rt.info.version
+    );
 
     let mut raw = Vec::new();
     let mut assay = Vec::new();
@@ -37,7 +49,12 @@ fn main() {
         plan.placement_check = false;
         let report = run_benchmark(rt, &plan, &mut NoProgress).expect("benchmark runs");
         let row = &report.results[0];
-        println!("round {round}: raw p50 {:.2} µs · assay p50 {:.2} µs · assay overhead {:.3} µs/inference", r * 1e3, row.latency_ms.p50 * 1e3, row.overhead_us);
+        println!(
+            "round {round}: raw p50 {:.2} µs · assay p50 {:.2} µs · assay overhead {:.3} µs/inference",
+            r * 1e3,
+            row.latency_ms.p50 * 1e3,
+            row.overhead_us
+        );
         raw.push(r);
         assay.push(row.latency_ms.p50);
         overhead.push(row.overhead_us);
@@ -52,10 +69,23 @@ fn main() {
     println!();
     println!("raw ort loop p50        {:>9.2} µs", raw_p50 * 1e3);
     println!("assay p50               {:>9.2} µs", assay_p50 * 1e3);
-    println!("assay / raw p50 ratio   {:>9.4}   (target ≤ 1.02) {}", assay_p50 / raw_p50, verdict(assay_p50 / raw_p50 <= 1.02));
-    println!("assay harness overhead  {:>9.3} µs (target ≤ 2 µs) {}", over, verdict(over <= 2.0));
+    println!(
+        "assay / raw p50 ratio   {:>9.4}   (target ≤ 1.02) {}",
+        assay_p50 / raw_p50,
+        verdict(assay_p50 / raw_p50 <= 1.02)
+    );
+    println!(
+        "assay harness overhead  {:>9.3} µs (target ≤ 2 µs) {}",
+        over,
+        verdict(over <= 2.0)
+    );
     match python {
-        Some(p) => println!("python onnxruntime p50  {:>9.2} µs   assay/python {:.3} (target ≤ 1) {}", p * 1e3, assay_p50 / p, verdict(assay_p50 <= p)),
+        Some(p) => println!(
+            "python onnxruntime p50  {:>9.2} µs   assay/python {:.3} (target ≤ 1) {}",
+            p * 1e3,
+            assay_p50 / p,
+            verdict(assay_p50 <= p)
+        ),
         None => println!("python onnxruntime p50  (not available: run `make setup`)"),
     }
 }
@@ -95,7 +125,12 @@ fn python_p50(root: &std::path::Path, model: &std::path::Path) -> Option<f64> {
         .arg(root.join("scripts/python_baseline.py"))
         .arg("--model")
         .arg(model)
-        .args(["--threads", &THREADS.to_string(), "--seconds", &SECONDS.to_string()])
+        .args([
+            "--threads",
+            &THREADS.to_string(),
+            "--seconds",
+            &SECONDS.to_string(),
+        ])
         .output()
         .ok()?;
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;

@@ -427,71 +427,65 @@ fn fetch_from_index(
     Ok(path)
 }
 
-/// `python3 -m pip download --no-deps --only-binary=:all:`, with pip's own progress on stderr.
+/// `python3 -m pip download --only-binary=:all:`, with pip's own progress on stderr.
+/// Returns the wheels for `requirements` (and, `with_deps`, their dependencies).
 fn pip_download(
     req: &InstallRequest,
-    requirement: &str,
+    requirements: &[String],
+    with_deps: bool,
     dest: &Path,
     progress: &mut dyn FnMut(InstallProgress),
-) -> Result<PathBuf> {
+) -> Result<Vec<PathBuf>> {
     let python = req
         .python
         .clone()
         .or_else(|| std::env::var_os("ASSAY_PYTHON").map(PathBuf::from))
         .unwrap_or_else(|| "python3".into());
+    let what = requirements.join(" ");
     progress(InstallProgress::Step(format!(
-        "downloading {requirement} with {} -m pip",
+        "downloading {what} with {} -m pip",
         python.display()
     )));
-    let before: Vec<PathBuf> = list_wheels(dest);
     let mut cmd = Command::new(&python);
     cmd.args([
         "-m",
         "pip",
         "download",
-        "--no-deps",
         "--only-binary=:all:",
         "--disable-pip-version-check",
         "--dest",
     ])
     .arg(dest)
-    .arg(requirement)
+    .args(requirements)
     .stdin(Stdio::null())
     .stdout(Stdio::null());
+    if !with_deps {
+        cmd.arg("--no-deps");
+    }
     if let Some(index) = &req.index_url {
         cmd.args(["--index-url", index]);
     }
     let status = cmd.status().map_err(|e| {
-        EngineError::Install(format!("cannot run {} -m pip ({e}); install Python 3 with pip, or use --from-wheel FILE or --index-url URL", python.display()))
+        EngineError::Install(format!(
+            "cannot run {} -m pip ({e}); install Python 3 with pip, or use --from-wheel FILE or --index-url URL",
+            python.display()
+        ))
     })?;
     if !status.success() {
         return Err(EngineError::Install(format!(
-            "pip could not download {requirement} (exit {}); see pip's message above",
+            "pip could not download {what} (exit {}); see pip's message above",
             status.code().unwrap_or(-1)
         )));
     }
-    list_wheels(dest)
-        .into_iter()
-        .find(|w| !before.contains(w))
-        .or_else(|| {
-            // pip reuses a file already in --dest; find it by name.
-            let pkg = simple_index::normalize(
-                requirement
-                    .split(['=', '<', '>', '~', '!'])
-                    .next()
-                    .unwrap_or(""),
-            );
-            list_wheels(dest).into_iter().find(|w| {
-                WheelName::parse(&file_name(w))
-                    .is_some_and(|n| simple_index::normalize(&n.name) == pkg)
-            })
-        })
-        .ok_or_else(|| {
-            EngineError::Install(format!(
-                "pip reported success but no wheel for {requirement} appeared in {}",
-                dest.display()
-            ))
-        })
+    // `dest` is a fresh folder per install, so everything in it came from these calls.
+    let wheels = list_wheels(dest);
+    if wheels.is_empty() {
+        return Err(EngineError::Install(format!(
+            "pip reported success but no wheel for {what} appeared in {}",
+            dest.display()
+        )));
+    }
+    Ok(wheels)
 }
 
 fn list_wheels(dir: &Path) -> Vec<PathBuf> {
@@ -505,13 +499,13 @@ fn list_wheels(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
-/// The CUDA and cuDNN wheels `onnxruntime-gpu` declares under its `cuda`/`cudnn` extras.
-/// Their version specifiers are resolved by pip, so each one matches what the GPU build
-/// was made against.
+/// The CUDA and cuDNN wheels `onnxruntime-gpu` declares under its `cuda`/`cudnn` extras,
+/// with their own dependencies (cuDNN brings cuBLAS). pip resolves the version specifiers,
+/// so each one matches what the GPU build was made against.
 fn fetch_gpu_dependencies(
     req: &InstallRequest,
     main_wheel: &Path,
-    dest: &Path,
+    downloads: &Path,
     progress: &mut dyn FnMut(InstallProgress),
 ) -> Result<Vec<PathBuf>> {
     let reqs = wheel::requirements_for_extras(main_wheel, &["cuda", "cudnn"])?;
@@ -522,11 +516,14 @@ fn fetch_gpu_dependencies(
         ));
         return Ok(Vec::new());
     }
-    let mut out = Vec::new();
-    for r in reqs {
-        out.push(pip_download(req, &r, dest, progress)?);
-    }
-    Ok(out)
+    let dest = downloads.join("gpu-deps");
+    std::fs::create_dir_all(&dest).map_err(|e| EngineError::io(&dest, e))?;
+    let wheels = pip_download(req, &reqs, true, &dest, progress)?;
+    // Only NVIDIA's wheels carry libraries the CUDA provider loads.
+    Ok(wheels
+        .into_iter()
+        .filter(|w| file_name(w).starts_with("nvidia"))
+        .collect())
 }
 
 #[cfg(test)]
