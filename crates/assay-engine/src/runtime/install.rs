@@ -328,15 +328,19 @@ fn fetch_main_wheel(
             "index".into(),
         ));
     }
-    Ok((
-        pip_download(
-            req,
-            &format!("{}=={}", req.package(), req.version),
-            dest,
-            progress,
-        )?,
-        "pip".into(),
-    ))
+    let requirement = format!("{}=={}", req.package(), req.version);
+    let main = pip_download(
+        req,
+        std::slice::from_ref(&requirement),
+        false,
+        dest,
+        progress,
+    )?;
+    let main = main
+        .into_iter()
+        .next()
+        .expect("pip_download returns at least one wheel");
+    Ok((main, "pip".into()))
 }
 
 /// Picks this platform's wheel of `package==version` from a PEP 503 page and downloads it,
