@@ -138,6 +138,23 @@ def multi_input(rng):
     return _model(graph)
 
 
+def all_dtypes():
+    """One input per element type the synthetic generator makes, each passed through Identity."""
+    types = {
+        "f32": TensorProto.FLOAT, "f16": TensorProto.FLOAT16, "f64": TensorProto.DOUBLE,
+        "i8": TensorProto.INT8, "i16": TensorProto.INT16, "i32": TensorProto.INT32, "i64": TensorProto.INT64,
+        "u8": TensorProto.UINT8, "b": TensorProto.BOOL, "s": TensorProto.STRING,
+    }
+    nodes = [helper.make_node("Identity", [f"in_{k}"], [f"out_{k}"], name=f"/{k}/Identity") for k in types]
+    graph = helper.make_graph(
+        nodes,
+        "all_dtypes",
+        [helper.make_tensor_value_info(f"in_{k}", t, ["batch", 3]) for k, t in types.items()],
+        [helper.make_tensor_value_info(f"out_{k}", t, ["batch", 3]) for k, t in types.items()],
+    )
+    return _model(graph)
+
+
 def unsupported_op():
     """A well-formed model whose only node has an operator no runtime implements."""
     graph = helper.make_graph(
@@ -226,6 +243,7 @@ def main():
             "convnet.onnx": convnet(rng),
             "multi_input.onnx": multi_input(rng),
             "mlp_fp16.onnx": mlp(rng, [64, 128, 128, 10], name="mlp_fp16", dtype=np.float16, elem=TensorProto.FLOAT16),
+            "all_dtypes.onnx": all_dtypes(),
         }
         for name, model in models.items():
             onnx.checker.check_model(model)
