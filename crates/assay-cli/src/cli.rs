@@ -12,12 +12,16 @@ use clap::{Args, Parser, Subcommand};
     about = "Inspect, benchmark and profile ONNX models on ONNX Runtime"
 )]
 #[command(
-    after_help = "Exit codes: 0 success, 1 model/runtime/IO failure, 2 usage error, 3 no ONNX Runtime found."
+    after_help = "Exit codes: 0 success, 1 model/runtime/IO failure, 2 usage error, 3 no ONNX Runtime found, 4 a regression gate failed (compare --fail-if-slower)."
 )]
 pub struct Cli {
     /// ONNX Runtime library (file, capi/ folder or install folder) instead of discovery.
     #[arg(long, global = true, value_name = "PATH")]
     pub runtime: Option<PathBuf>,
+
+    /// Run history database (default: <data dir>/assay/assay.db).
+    #[arg(long, global = true, value_name = "PATH", env = "ASSAY_DB")]
+    pub db: Option<PathBuf>,
 
     /// More log output on stderr (-v: info, -vv: debug, including ONNX Runtime's own).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -42,6 +46,26 @@ pub enum Command {
     )]
     Bench(BenchArgs),
 
+    /// Profile one configuration down to the operator: tables, flame graph, traces.
+    #[command(
+        after_help = "Examples:\n  assay profile assets/sample-mlp.onnx --out prof/\n  assay profile model.onnx --batch 8 --no-optimize --out prof-unopt/"
+    )]
+    Profile(ProfileArgs),
+
+    /// List, show, export or delete recorded runs.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+
+    /// Compare two runs row by row, with confidence intervals and a verdict.
+    #[command(
+        after_help = "Examples:\n  assay compare 3f2a9c01 7b44e210\n  assay compare base head --fail-if-slower 5     # exit 4 on a significant >5% p50 slowdown"
+    )]
+    Compare(CompareArgs),
+
+    /// Write one self-contained HTML report of a run: charts, flame graph, tables, environment.
+    #[command(after_help = "Example:\n  assay report 3f2a9c01 --out report.html")]
+    Report(ReportArgs),
+
     /// Install and list ONNX Runtime builds.
     #[command(subcommand)]
     Runtime(RuntimeCommand),
@@ -56,26 +80,23 @@ pub struct InspectArgs {
     pub json: bool,
 }
 
+/// The model and how to feed and run it: shared by `bench` and `profile`.
 #[derive(Debug, Args)]
-pub struct BenchArgs {
+pub struct ModelRunArgs {
     /// The .onnx model file.
     pub model: PathBuf,
-
-    /// Execution providers to compare: cpu, cuda, tensorrt (comma-separated).
+    /// Execution providers: cpu, cuda, tensorrt (comma-separated; profile uses the first).
     #[arg(long, default_value = "cpu", value_name = "LIST")]
     pub provider: String,
     /// Fail instead of falling back to CPU when a GPU provider cannot be used.
     #[arg(long)]
     pub strict_provider: bool,
-    /// Batch sizes to sweep (comma-separated); binds the batch dimension.
+    /// Batch sizes (comma-separated); binds the batch dimension.
     #[arg(long, value_name = "LIST")]
     pub batch: Option<String>,
     /// The symbolic dimension that is the batch (default: the first dynamic dimension).
     #[arg(long, value_name = "NAME")]
     pub batch_dim: Option<String>,
-    /// Parallel streams to sweep, each with its own session (comma-separated).
-    #[arg(long, default_value = "1", value_name = "LIST")]
-    pub concurrency: String,
     /// Bind a symbolic dimension: NAME=VALUE (repeatable).
     #[arg(long, value_name = "NAME=VALUE")]
     pub dim: Vec<String>,
@@ -97,6 +118,12 @@ pub struct BenchArgs {
     /// Graph optimization level: disable, basic, extended, all.
     #[arg(long, default_value = "all", value_name = "LEVEL")]
     pub opt_level: String,
+    /// Seed for synthetic inputs.
+    #[arg(long, default_value_t = 0x5eed, value_name = "N")]
+    pub seed: u64,
+    /// Range LO..HI (half-open) for synthetic integer inputs such as token ids.
+    #[arg(long, default_value = "0..10", value_name = "LO..HI")]
+    pub int_range: String,
     /// Minimum warmup runs per stream.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub warmup: u64,
@@ -109,12 +136,18 @@ pub struct BenchArgs {
     /// Minimum measurement time per configuration (e.g. 2s, 30s).
     #[arg(long, default_value = "2s", value_name = "DURATION")]
     pub duration: String,
-    /// Seed for synthetic inputs.
-    #[arg(long, default_value_t = 0x5eed, value_name = "N")]
-    pub seed: u64,
-    /// Range LO..HI (half-open) for synthetic integer inputs such as token ids.
-    #[arg(long, default_value = "0..10", value_name = "LO..HI")]
-    pub int_range: String,
+    /// Do not record the run in the history database.
+    #[arg(long)]
+    pub no_save: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub run: ModelRunArgs,
+    /// Parallel streams to sweep, each with its own session (comma-separated).
+    #[arg(long, default_value = "1", value_name = "LIST")]
+    pub concurrency: String,
     /// Skip the profiled run that records which provider ran each node.
     #[arg(long)]
     pub no_placement_check: bool,
@@ -127,6 +160,99 @@ pub struct BenchArgs {
     /// Print progress and the result as NDJSON events on stdout (docs/EVENTS.md).
     #[arg(long)]
     pub events: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    #[command(flatten)]
+    pub run: ModelRunArgs,
+    /// Folder for operators.csv/json, flamegraph.svg/.folded, speedscope.json, trace.json.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Profile with graph optimizations off, so node names map to the original graph.
+    #[arg(long)]
+    pub no_optimize: bool,
+    /// Profiled inferences (the unprofiled comparison uses --iterations/--duration).
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    pub profile_iterations: u64,
+    /// Print the assay.profile/1 JSON document on stdout.
+    #[arg(long, conflicts_with = "events")]
+    pub json: bool,
+    /// Progress and the result as NDJSON events on stdout.
+    #[arg(long)]
+    pub events: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// Recorded runs, newest first.
+    #[command(after_help = "Example:\n  assay runs list --model sample-mlp --limit 10")]
+    List {
+        /// Only runs of this model (sha256 prefix or path fragment).
+        #[arg(long)]
+        model: Option<String>,
+        /// Only `bench` or `profile` runs.
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One run's rows, settings and environment.
+    #[command(after_help = "Example:\n  assay runs show 3f2a")]
+    Show {
+        /// Run id (a unique prefix is enough).
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A run as JSON, with every latency sample.
+    #[command(after_help = "Example:\n  assay runs export 3f2a --out run.json")]
+    Export {
+        id: String,
+        /// Write to FILE instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Delete runs (samples and profiles included).
+    #[command(after_help = "Example:\n  assay runs rm 3f2a 7b44")]
+    Rm {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline run.
+    pub a: String,
+    /// The run compared against it.
+    pub b: String,
+    /// Exit with code 4 when a row's p50 is significantly slower by more than PCT percent.
+    #[arg(long, value_name = "PCT")]
+    pub fail_if_slower: Option<f64>,
+    /// Where to write the differential flame graph when both runs have profiles.
+    #[arg(long, value_name = "FILE")]
+    pub diff_flamegraph: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Run id (a unique prefix is enough).
+    pub run: String,
+    /// The HTML file to write.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Also write every chart as SVG and PNG into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub charts: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,7 @@
 //! Exit codes and the one-line error a user sees (never a panic or a backtrace).
 //!
-//! 0 success · 1 model, runtime or IO failure · 2 usage error · 3 no ONNX Runtime found.
+//! 0 success · 1 model, runtime, store or IO failure · 2 usage error · 3 no ONNX Runtime
+//! found · 4 a regression gate failed (`compare --fail-if-slower`).
 
 use assay_engine::{EngineError, ErrorKind};
 
@@ -23,6 +24,18 @@ impl std::fmt::Display for UsageError {
 }
 
 impl std::error::Error for UsageError {}
+
+/// `compare --fail-if-slower` found a significant regression: exit code 4.
+#[derive(Debug)]
+pub struct RegressionGate(pub String);
+
+impl std::fmt::Display for RegressionGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RegressionGate {}
 
 /// Prints `err` and returns the exit code for it.
 pub fn report(err: &anyhow::Error, machine: Machine) -> i32 {
@@ -55,6 +68,12 @@ fn classify(err: &anyhow::Error) -> (&'static str, i32) {
     }
     if err.downcast_ref::<UsageError>().is_some() {
         return ("usage", 2);
+    }
+    if err.downcast_ref::<RegressionGate>().is_some() {
+        return ("regression", 4);
+    }
+    if err.downcast_ref::<assay_store::StoreError>().is_some() {
+        return ("store", 1);
     }
     ("io", 1)
 }

@@ -40,6 +40,27 @@ pub fn ms(v: f64) -> String {
     }
 }
 
+/// `2026-11-21 06:05` (UTC) from unix seconds.
+pub fn timestamp(unix: i64) -> String {
+    // Civil-from-days (Howard Hinnant's algorithm), to avoid a date crate for one line.
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60
+    )
+}
+
 /// Writes `bytes` to `path` atomically: a temp file in the same folder, then a rename, so a
 /// reader never sees half a document.
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -68,5 +89,7 @@ mod tests {
         assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(count(1234567), "1,234,567");
         assert_eq!(ms(0.01234), "0.0123");
+        assert_eq!(timestamp(0), "1970-01-01 00:00");
+        assert_eq!(timestamp(1_795_240_800), "2026-11-21 06:00");
     }
 }

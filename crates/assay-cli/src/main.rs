@@ -11,6 +11,13 @@ use std::io::IsTerminal;
 use clap::Parser;
 
 fn main() {
+    // Behave like other Unix tools when piped into `head`: end quietly on a closed pipe
+    // instead of failing on every write.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     exit::install_panic_hook();
     let cli = cli::Cli::parse();
     init_tracing(cli.verbose);

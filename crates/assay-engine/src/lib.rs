@@ -5,7 +5,10 @@
 //! - [`runtime`]: find, provision and load the ONNX Runtime shared library (`load-dynamic`);
 //! - [`model`]: read a model's protobuf without running it ([`model::inspect`]);
 //! - [`bench`]: measure a model honestly ([`bench::run_benchmark`]), with statistics from
-//!   every sample ([`stats`]) and an environment fingerprint ([`fingerprint`]).
+//!   every sample ([`stats`]) and an environment fingerprint ([`fingerprint`]);
+//! - [`profile`]: per-operator profiles, scope flame graphs and traces;
+//! - [`compare`]: A/B comparison of two runs with bootstrap confidence intervals;
+//! - [`viz`]: plotters charts and the self-contained HTML report.
 //!
 //! ```no_run
 //! use assay_engine::{bench::{BenchmarkPlan, run_benchmark, NoProgress}, runtime};
@@ -18,12 +21,15 @@
 //! ```
 
 pub mod bench;
+pub mod compare;
 pub mod digest;
 pub mod dtype;
 mod error;
 pub mod fingerprint;
 pub mod model;
+pub mod profile;
 pub mod runtime;
 pub mod stats;
+pub mod viz;
 
 pub use error::{EngineError, ErrorKind, Result};

@@ -1,30 +1,34 @@
 //! `assay bench MODEL`
 
-use std::{io::IsTerminal, path::PathBuf, time::Duration};
+use std::{io::IsTerminal, time::Duration};
 
 use assay_engine::{
-    EngineError,
-    bench::{
-        self, BenchEvent, BenchObserver, BenchReport, BenchmarkPlan, OptLevel, Phase, Provider,
-    },
+    bench::{self, BenchEvent, BenchObserver, BenchReport, Phase},
     runtime,
 };
 use comfy_table::{CellAlignment, Table, presets::UTF8_BORDERS_ONLY};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::emit_line;
+use super::{emit_line, plan::plan_from_args, store::History};
 use crate::{
     cli::{BenchArgs, Cli},
     format,
 };
 
 pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
-    let plan = plan_from_args(args)?;
+    let mut plan = plan_from_args(&args.run, &args.concurrency)?;
+    plan.placement_check = !args.no_placement_check;
     // Check the model before loading the runtime: a typo in a path is not a runtime problem.
     assay_engine::model::check_model_path(&plan.model)?;
     let rt = runtime::activate(cli.runtime.as_deref())?;
 
-    let report = if args.events {
+    // Open the history first: a read-only or locked database is reported before the run.
+    let history = if args.run.no_save {
+        None
+    } else {
+        Some(History::open(cli)?)
+    };
+    let mut report = if args.events {
         bench::run_benchmark(rt, &plan, &mut EventsObserver)?
     } else {
         let mut bar = BarObserver::new(!args.json && std::io::stderr().is_terminal());
@@ -32,6 +36,14 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
         bar.finish();
         r?
     };
+    // A failed save must not lose the measurement: the results are still printed (and
+    // written to --out), then the error is reported.
+    let saved = history
+        .as_ref()
+        .map(|h| h.run(h.store.save_bench(&report, None)));
+    if let Some(Ok(id)) = &saved {
+        report.run_id = Some(id.clone());
+    }
 
     if let Some(out) = &args.out {
         format::write_atomic(out, &serde_json::to_vec_pretty(&report)?)?;
@@ -47,94 +59,18 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
         if let Some(out) = &args.out {
             println!("result written to {}", out.display());
         }
-    }
-    Ok(())
-}
-
-fn plan_from_args(a: &BenchArgs) -> Result<BenchmarkPlan, EngineError> {
-    let mut p = BenchmarkPlan::new(&a.model);
-    p.providers = a
-        .provider
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(Provider::parse)
-        .collect::<Result<_, _>>()?;
-    p.providers.dedup();
-    p.strict_provider = a.strict_provider;
-    if let Some(b) = &a.batch {
-        p.batches = bench::parse_list("--batch", b)?;
-    }
-    p.batch_dim = a.batch_dim.clone();
-    p.concurrency = bench::parse_list("--concurrency", &a.concurrency)?;
-    for d in &a.dim {
-        let (n, v) = bench::parse_assignment("--dim", d)?;
-        let v = v.parse::<i64>().map_err(|_| EngineError::InvalidOption {
-            option: "--dim".into(),
-            message: format!("'{d}': '{v}' is not a whole number"),
-        })?;
-        p.dims.insert(n.to_string(), v);
-    }
-    for s in &a.shape {
-        let (n, v) = bench::parse_assignment("--shape", s)?;
-        p.shapes
-            .insert(n.to_string(), bench::parse_shape("--shape", v)?);
-    }
-    for i in &a.input {
-        match i.split_once('=') {
-            Some((n, f)) if !n.is_empty() && !f.is_empty() => {
-                p.input_files.insert(n.to_string(), PathBuf::from(f));
-            }
-            _ if i.ends_with(".npz") => {
-                p.input_files.insert("*".into(), PathBuf::from(i));
-            }
-            _ => {
-                return Err(EngineError::InvalidOption {
-                    option: "--input".into(),
-                    message: format!("'{i}' is neither INPUT=FILE.npy nor FILE.npz"),
-                });
-            }
+        if let Some(id) = &report.run_id {
+            println!("saved as run {id}");
         }
     }
-    for f in &a.fill {
-        let (n, v) = bench::parse_assignment("--fill", f)?;
-        let v = v.parse::<f64>().map_err(|_| EngineError::InvalidOption {
-            option: "--fill".into(),
-            message: format!("'{f}': '{v}' is not a number"),
-        })?;
-        p.fills.insert(n.to_string(), v);
+    match saved {
+        Some(Err(e)) => Err(e.into()),
+        _ => Ok(()),
     }
-    p.intra_threads = a.intra_threads;
-    p.inter_threads = a.inter_threads;
-    p.opt_level = OptLevel::parse(&a.opt_level)?;
-    p.warmup_runs = a.warmup;
-    p.warmup_time = bench::parse_duration("--warmup-time", &a.warmup_time)?;
-    p.min_iterations = a.iterations.max(1);
-    p.min_duration = bench::parse_duration("--duration", &a.duration)?;
-    p.seed = a.seed;
-    p.int_range = match a.int_range.split_once("..") {
-        Some((lo, hi)) => match (lo.trim().parse(), hi.trim().parse()) {
-            (Ok(lo), Ok(hi)) => (lo, hi),
-            _ => {
-                return Err(EngineError::InvalidOption {
-                    option: "--int-range".into(),
-                    message: format!("'{}' is not LO..HI", a.int_range),
-                });
-            }
-        },
-        None => {
-            return Err(EngineError::InvalidOption {
-                option: "--int-range".into(),
-                message: format!("'{}' is not LO..HI", a.int_range),
-            });
-        }
-    };
-    p.placement_check = !a.no_placement_check;
-    p.validate()?;
-    Ok(p)
 }
 
 /// NDJSON on stdout, flushed per line: the console's worker protocol.
-struct EventsObserver;
+pub(crate) struct EventsObserver;
 
 impl BenchObserver for EventsObserver {
     fn event(&mut self, event: BenchEvent) {
@@ -143,13 +79,13 @@ impl BenchObserver for EventsObserver {
 }
 
 /// A progress bar on stderr when it is a terminal; warnings always reach stderr.
-struct BarObserver {
+pub(crate) struct BarObserver {
     bar: Option<ProgressBar>,
     configs: usize,
 }
 
 impl BarObserver {
-    fn new(tty: bool) -> Self {
+    pub(crate) fn new(tty: bool) -> Self {
         let bar = tty.then(|| {
             let b = ProgressBar::new(1000);
             b.set_style(
@@ -163,7 +99,7 @@ impl BarObserver {
         BarObserver { bar, configs: 0 }
     }
 
-    fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         if let Some(b) = self.bar.take() {
             b.finish_and_clear();
         }
@@ -235,7 +171,7 @@ impl BenchObserver for BarObserver {
     }
 }
 
-fn print_human(r: &BenchReport) {
+pub(crate) fn print_human(r: &BenchReport) {
     let e = &r.environment;
     println!(
         "model    {}  (sha256 {}…)",

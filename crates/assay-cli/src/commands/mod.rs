@@ -1,11 +1,17 @@
 //! One module per verb. Each parses its arguments into an engine call and formats the result.
 
 mod bench;
+mod compare;
 mod inspect;
+mod plan;
+mod profile;
+mod report;
+mod runs;
 mod runtime;
+mod store;
 
 use crate::{
-    cli::{Cli, Command, RuntimeCommand},
+    cli::{Cli, Command, RunsCommand, RuntimeCommand},
     exit::Machine,
 };
 
@@ -14,6 +20,10 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Inspect(a) => inspect::run(a),
         Command::Bench(a) => bench::run(cli, a),
+        Command::Profile(a) => profile::run(cli, a),
+        Command::Runs(c) => runs::run(cli, c),
+        Command::Compare(a) => compare::run(cli, a),
+        Command::Report(a) => report::run(cli, a),
         Command::Runtime(RuntimeCommand::Install(a)) => runtime::install(a),
         Command::Runtime(RuntimeCommand::List(a)) => runtime::list(cli, a),
     }
@@ -25,6 +35,15 @@ pub fn machine_output(command: &Command) -> Machine {
         Command::Inspect(a) if a.json => Machine::Json,
         Command::Bench(a) if a.events => Machine::Events,
         Command::Bench(a) if a.json => Machine::Json,
+        Command::Profile(a) if a.events => Machine::Events,
+        Command::Profile(a) if a.json => Machine::Json,
+        Command::Compare(a) if a.json => Machine::Json,
+        Command::Report(a) if a.json => Machine::Json,
+        Command::Runs(
+            RunsCommand::List { json: true, .. }
+            | RunsCommand::Show { json: true, .. }
+            | RunsCommand::Rm { json: true, .. },
+        ) => Machine::Json,
         Command::Runtime(RuntimeCommand::Install(a)) if a.events => Machine::Events,
         Command::Runtime(RuntimeCommand::Install(a)) if a.json => Machine::Json,
         Command::Runtime(RuntimeCommand::List(a)) if a.json => Machine::Json,

@@ -50,11 +50,18 @@ pub fn ort_wheel() -> PathBuf {
         .expect("the onnxruntime wheel is in .cache/wheels (scripts/setup.sh)")
 }
 
-/// `assay` with a clean log environment.
+/// `assay` with a clean log environment and this test process's own run history.
 pub fn assay() -> Command {
     let mut c = Command::cargo_bin("assay").unwrap();
-    c.env_remove("ASSAY_LOG").env_remove("RUST_BACKTRACE");
+    c.env_remove("ASSAY_LOG")
+        .env_remove("RUST_BACKTRACE")
+        .env("ASSAY_DB", test_db());
     c
+}
+
+/// A run database private to this test binary's process.
+pub fn test_db() -> PathBuf {
+    std::env::temp_dir().join(format!("assay-test-{}.db", std::process::id()))
 }
 
 /// Fast settings for benchmarks whose numbers the test does not judge.

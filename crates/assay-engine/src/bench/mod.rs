@@ -21,8 +21,8 @@ mod memory;
 mod plan;
 mod progress;
 mod report;
-mod runner;
-mod session;
+pub(crate) mod runner;
+pub(crate) mod session;
 
 pub use gpu::GpuUsage;
 pub use plan::{

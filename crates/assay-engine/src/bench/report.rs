@@ -17,6 +17,9 @@ pub const BENCH_SCHEMA: &str = "assay.bench/1";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BenchReport {
     pub schema: String,
+    /// The id under which the run history recorded this run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
     pub model: ModelRef,
     pub environment: Environment,
     pub settings: Settings,
@@ -80,6 +83,10 @@ pub struct BenchResult {
     pub first_inference_ms: f64,
     pub measured_s: f64,
     pub warnings: Vec<String>,
+    /// Every latency sample in nanoseconds, in measurement order (stream by stream). Kept
+    /// out of the JSON document (the store keeps them, compactly encoded).
+    #[serde(skip)]
+    pub samples_ns: Vec<u64>,
 }
 
 /// Throughput over the measurement window.

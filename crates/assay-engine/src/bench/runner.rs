@@ -154,6 +154,7 @@ pub fn run_benchmark(
     };
     let report = BenchReport {
         schema: BENCH_SCHEMA.into(),
+        run_id: None,
         model: ModelRef {
             path: plan.model.clone(),
             sha256,
@@ -405,6 +406,7 @@ fn run_config(
         first_inference_ms,
         measured_s,
         warnings,
+        samples_ns: all,
     })
 }
 
@@ -481,8 +483,22 @@ fn check_placement(
     batch: Option<i64>,
 ) -> Result<BTreeMap<String, u64>> {
     let dir = tempfile::tempdir().map_err(|e| EngineError::io(std::env::temp_dir(), e))?;
-    let prefix = dir.path().join("placement");
-    let mut session = build_session(rt, &plan.model, plan, setup, Some(&prefix))?;
+    let (_, trace) = profiled_runs(rt, plan, setup, batch, 0, 1, &dir.path().join("placement"))?;
+    nodes_by_provider(&trace)
+}
+
+/// Runs a session with ONNX Runtime's profiler on: `warmup` untimed runs, then `iterations`
+/// timed ones. Returns the timed latencies (ns) and the trace file, written at `prefix_*.json`.
+pub(crate) fn profiled_runs(
+    rt: &Runtime,
+    plan: &BenchmarkPlan,
+    setup: &ProviderSetup,
+    batch: Option<i64>,
+    warmup: u64,
+    iterations: u64,
+    prefix: &std::path::Path,
+) -> Result<(Vec<u64>, std::path::PathBuf)> {
+    let mut session = build_session(rt, &plan.model, plan, setup, Some(prefix))?;
     let specs = InputSpec::from_outlets(session.inputs())?;
     let batch_dim = inputs::batch_dim(&specs, plan)?;
     let (prepared, _) = inputs::prepare(&specs, plan, batch, &batch_dim)?;
@@ -491,16 +507,23 @@ fn check_placement(
         .map(PreparedInput::to_value)
         .collect::<Result<_>>()?;
     let views: Vec<SessionInputValue<'_>> = values.iter().map(SessionInputValue::from).collect();
-    drop(
-        session
+    let mut samples = Vec::with_capacity(iterations as usize);
+    for i in 0..warmup + iterations {
+        let t = Instant::now();
+        let out = session
             .run(views.as_slice())
-            .map_err(|e| EngineError::runtime("placement check run", e))?,
-    );
+            .map_err(|e| EngineError::runtime("profiled run", e))?;
+        let ns = t.elapsed().as_nanos() as u64;
+        drop(out);
+        if i >= warmup {
+            samples.push(ns);
+        }
+    }
     let trace = session
         .end_profiling()
-        .map_err(|e| EngineError::runtime("placement check profile", e))?;
+        .map_err(|e| EngineError::runtime("ending the profile", e))?;
     let path = std::path::PathBuf::from(&trace);
-    // ORT writes the trace relative to the working directory when given a bare prefix.
+    // ORT writes the trace relative to the working directory when given a relative prefix.
     let path = if path.is_absolute() {
         path
     } else {
@@ -508,7 +531,5 @@ fn check_placement(
             .map(|d| d.join(&path))
             .unwrap_or(path)
     };
-    let counts = nodes_by_provider(&path);
-    let _ = std::fs::remove_file(&path);
-    counts
+    Ok((samples, path))
 }

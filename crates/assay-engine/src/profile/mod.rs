@@ -1,0 +1,321 @@
+//! Operator profiles: where an inference's time goes, node by node, and what the profiler
+//! itself costs.
+//!
+//! [`run_profile`] first measures the model without the profiler (a normal benchmark), then
+//! runs it again with ONNX Runtime's profiler on, streams the trace through an
+//! [`aggregate::Aggregator`], and writes into the output folder:
+//!
+//! | file | what |
+//! |---|---|
+//! | `operators.csv`, `operators.json` | per node and per op type: calls, total, mean, p50, share, provider, shapes |
+//! | `flamegraph.svg`, `flamegraph.folded` | the scope flame graph ([`flame`]) |
+//! | `speedscope.json` | the same stacks for speedscope |
+//! | `trace.json` | ONNX Runtime's Chrome trace (opens in Perfetto) |
+//! | `profile.json` | the [`ProfileReport`], with the profiling overhead |
+//!
+//! Files are written into a staging folder inside the output folder and renamed into place
+//! only when all of them are complete, so a failure (a full disk) leaves nothing half-written.
+
+pub mod aggregate;
+pub mod flame;
+pub mod trace;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    bench::{
+        BenchObserver, BenchReport, BenchmarkPlan, OptLevel, run_benchmark, runner::profiled_runs,
+        session::setup_provider,
+    },
+    error::{EngineError, Result},
+    runtime::Runtime,
+    stats,
+};
+pub use aggregate::{NodeStats, OpTypeStats};
+
+/// What to profile and where to write it.
+#[derive(Debug, Clone)]
+pub struct ProfilePlan {
+    /// Inputs, provider (the first one), batch (the first one) and thread settings.
+    pub bench: BenchmarkPlan,
+    /// Graph optimizations on (the default) or off (`--no-optimize`), so node names map to
+    /// the original graph.
+    pub optimize: bool,
+    /// Profiled inferences (after a 5-run warmup that is also in the trace).
+    pub iterations: u64,
+    pub out_dir: PathBuf,
+}
+
+/// The outcome of a profile, saved as `profile.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProfileReport {
+    pub schema: String,
+    pub model: crate::bench::ModelRef,
+    pub provider: String,
+    pub batch: i64,
+    /// `optimized` (ONNX Runtime's full optimizations) or `unoptimized` (`--no-optimize`).
+    pub mode: String,
+    pub inferences: u64,
+    pub trace_events: u64,
+    pub overhead: ProfilingOverhead,
+    /// Sum of all kernel times per inference, in milliseconds.
+    pub kernel_ms_per_inference: f64,
+    pub nodes: Vec<NodeStats>,
+    pub op_types: Vec<OpTypeStats>,
+    /// The files written, relative to the output folder.
+    pub files: Vec<String>,
+    pub out_dir: PathBuf,
+    /// Folded stacks (also in `flamegraph.folded`).
+    #[serde(skip)]
+    pub folded: String,
+}
+
+/// Profiled against unprofiled latency, measured in the same invocation.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct ProfilingOverhead {
+    pub unprofiled_p50_ms: f64,
+    pub profiled_p50_ms: f64,
+    /// profiled / unprofiled: 1.0 means the profiler cost nothing.
+    pub ratio: f64,
+}
+
+/// Measures, profiles and writes the profile files. Returns the report and the unprofiled
+/// benchmark (with its samples, for the run store).
+pub fn run_profile(
+    rt: &Runtime,
+    plan: &ProfilePlan,
+    observer: &mut dyn BenchObserver,
+) -> Result<(ProfileReport, BenchReport)> {
+    let mut bp = plan.bench.clone();
+    bp.providers.truncate(1);
+    bp.batches.truncate(1);
+    bp.concurrency = vec![1];
+    bp.placement_check = false;
+    if !plan.optimize {
+        bp.opt_level = OptLevel::Disable;
+    }
+    if plan.iterations == 0 {
+        return Err(EngineError::invalid(
+            "--iterations",
+            "profile at least one inference",
+        ));
+    }
+    std::fs::create_dir_all(&plan.out_dir).map_err(|e| EngineError::io(&plan.out_dir, e))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".assay-staging-")
+        .tempdir_in(&plan.out_dir)
+        .map_err(|e| EngineError::io(&plan.out_dir, e))?;
+
+    let bench = run_benchmark(rt, &bp, observer)?;
+    let row = bench
+        .results
+        .first()
+        .ok_or_else(|| EngineError::runtime("profile", "the benchmark produced no result"))?;
+    let provider = bp.providers[0];
+    let setup = setup_provider(rt, provider, &bp)?;
+    let batch = bp.batches.first().copied();
+    let (samples, ort_trace) = profiled_runs(
+        rt,
+        &bp,
+        &setup,
+        batch,
+        5,
+        plan.iterations,
+        &staging.path().join("ort"),
+    )?;
+
+    let mut agg = aggregate::Aggregator::default();
+    let file = std::fs::File::open(&ort_trace).map_err(|e| EngineError::io(&ort_trace, e))?;
+    let events = trace::for_each_event(file, |e| agg.add(e))
+        .map_err(|e| EngineError::runtime(format!("reading {}", ort_trace.display()), e))?;
+    let (nodes, op_types) = agg.finish();
+    let folded = flame::folded(&nodes);
+
+    let mut sorted: Vec<f64> = samples.iter().map(|&ns| ns as f64 / 1e6).collect();
+    sorted.sort_unstable_by(f64::total_cmp);
+    let profiled_p50_ms = stats::quantile_sorted(&sorted, 0.5);
+    let unprofiled_p50_ms = row.latency_ms.p50;
+    let mode = if plan.optimize {
+        "optimized"
+    } else {
+        "unoptimized"
+    };
+    let mut report = ProfileReport {
+        schema: "assay.profile/1".into(),
+        model: bench.model.clone(),
+        provider: provider.as_str().into(),
+        batch: row.batch,
+        mode: mode.into(),
+        inferences: agg.inferences,
+        trace_events: events,
+        overhead: ProfilingOverhead {
+            unprofiled_p50_ms,
+            profiled_p50_ms,
+            ratio: profiled_p50_ms / unprofiled_p50_ms.max(1e-12),
+        },
+        kernel_ms_per_inference: nodes.iter().map(|n| n.per_inference_us).sum::<f64>() / 1e3,
+        nodes,
+        op_types,
+        files: Vec::new(),
+        out_dir: plan.out_dir.clone(),
+        folded,
+    };
+    write_outputs(&mut report, staging.path(), &ort_trace)?;
+    publish(staging.path(), &plan.out_dir, &report.files)?;
+    Ok((report, bench))
+}
+
+#[derive(Serialize)]
+struct CsvRow<'a> {
+    level: &'static str,
+    name: &'a str,
+    op_type: &'a str,
+    provider: &'a str,
+    calls: u64,
+    total_ms: f64,
+    mean_us: f64,
+    p50_us: f64,
+    share_pct: f64,
+    per_inference_us: f64,
+    input_shapes: &'a str,
+    output_shapes: &'a str,
+}
+
+fn write_outputs(report: &mut ProfileReport, dir: &Path, ort_trace: &Path) -> Result<()> {
+    let io = |p: &Path, e: std::io::Error| EngineError::io(p, e);
+    let path = |name: &str| dir.join(name);
+
+    let csv_path = path("operators.csv");
+    let mut w = csv::Writer::from_path(&csv_path)
+        .map_err(|e| EngineError::runtime(format!("writing {}", csv_path.display()), e))?;
+    for n in &report.nodes {
+        w.serialize(CsvRow {
+            level: "node",
+            name: &n.name,
+            op_type: &n.op_type,
+            provider: &n.provider,
+            calls: n.calls,
+            total_ms: round(n.total_ms, 4),
+            mean_us: round(n.mean_us, 3),
+            p50_us: round(n.p50_us, 3),
+            share_pct: round(n.share_pct, 3),
+            per_inference_us: round(n.per_inference_us, 3),
+            input_shapes: &n.input_shapes,
+            output_shapes: &n.output_shapes,
+        })
+        .map_err(|e| EngineError::runtime("writing operators.csv", e))?;
+    }
+    for t in &report.op_types {
+        w.serialize(CsvRow {
+            level: "op_type",
+            name: &t.op_type,
+            op_type: &t.op_type,
+            provider: &t.providers.join("+"),
+            calls: t.calls,
+            total_ms: round(t.total_ms, 4),
+            mean_us: round(t.mean_us, 3),
+            p50_us: round(t.p50_us, 3),
+            share_pct: round(t.share_pct, 3),
+            per_inference_us: round(t.per_inference_us, 3),
+            input_shapes: "",
+            output_shapes: "",
+        })
+        .map_err(|e| EngineError::runtime("writing operators.csv", e))?;
+    }
+    w.flush().map_err(|e| io(&csv_path, e))?;
+    drop(w);
+
+    let operators = serde_json::json!({
+        "schema": "assay.operators/1",
+        "mode": report.mode,
+        "inferences": report.inferences,
+        "kernel_ms_per_inference": report.kernel_ms_per_inference,
+        "overhead": report.overhead,
+        "nodes": report.nodes,
+        "op_types": report.op_types,
+    });
+    write_file(
+        &path("operators.json"),
+        serde_json::to_vec_pretty(&operators)
+            .expect("serializes")
+            .as_slice(),
+    )?;
+    write_file(&path("flamegraph.folded"), report.folded.as_bytes())?;
+    let subtitle = format!(
+        "{} · {} graph · {} · batch {} · weights: mean kernel ns per inference over {} inferences",
+        report.model.path.display(),
+        report.mode,
+        report.provider,
+        report.batch,
+        report.inferences
+    );
+    let svg_path = path("flamegraph.svg");
+    let svg = std::fs::File::create(&svg_path).map_err(|e| io(&svg_path, e))?;
+    let mut svg = std::io::BufWriter::new(svg);
+    flame::render_svg(
+        &report.folded,
+        "Assay: where one inference spends its time",
+        subtitle,
+        &mut svg,
+    )
+    .map_err(|e| io(&svg_path, e))?;
+    std::io::Write::flush(&mut svg).map_err(|e| io(&svg_path, e))?;
+    svg.get_ref().sync_all().map_err(|e| io(&svg_path, e))?;
+    let name = report
+        .model
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    write_file(
+        &path("speedscope.json"),
+        serde_json::to_vec(&flame::speedscope(&report.folded, &name))
+            .expect("serializes")
+            .as_slice(),
+    )?;
+    std::fs::rename(ort_trace, path("trace.json")).map_err(|e| io(ort_trace, e))?;
+
+    report.files = [
+        "operators.csv",
+        "operators.json",
+        "flamegraph.svg",
+        "flamegraph.folded",
+        "speedscope.json",
+        "trace.json",
+        "profile.json",
+    ]
+    .map(String::from)
+    .to_vec();
+    write_file(
+        &path("profile.json"),
+        serde_json::to_vec_pretty(report)
+            .expect("serializes")
+            .as_slice(),
+    )?;
+    Ok(())
+}
+
+fn round(v: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (v * f).round() / f
+}
+
+/// Writes and syncs a whole file, so a full disk shows up here as an error.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).map_err(|e| EngineError::io(path, e))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| EngineError::io(path, e))
+}
+
+/// Moves the finished files from staging into the output folder.
+fn publish(staging: &Path, out: &Path, files: &[String]) -> Result<()> {
+    for f in files {
+        std::fs::rename(staging.join(f), out.join(f))
+            .map_err(|e| EngineError::io(out.join(f), e))?;
+    }
+    Ok(())
+}

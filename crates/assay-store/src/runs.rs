@@ -1,0 +1,294 @@
+//! Saving, listing, reading and deleting runs.
+
+use assay_engine::bench::BenchReport;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::{Store, codec, error::StoreError};
+
+/// What kind of run a record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunKind {
+    Bench,
+    Profile,
+}
+
+impl RunKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Bench => "bench",
+            RunKind::Profile => "profile",
+        }
+    }
+}
+
+/// The operator profile stored with a `profile` run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProfileRecord {
+    /// Whether graph optimizations were on (node names then refer to the optimized graph).
+    pub optimized: bool,
+    /// Per-node and per-op-type aggregates (`operators.json`).
+    pub operators: serde_json::Value,
+    /// Profiled vs unprofiled p50.
+    pub overhead: serde_json::Value,
+    /// Folded stacks, weighted by mean kernel time per inference.
+    pub folded: String,
+    pub trace_path: Option<String>,
+}
+
+/// One line of `assay runs list`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub id: String,
+    pub kind: RunKind,
+    pub created_at: i64,
+    pub model_path: String,
+    pub model_sha256: String,
+    pub rows: i64,
+    /// p50 of the first row, in milliseconds.
+    pub p50_ms: Option<f64>,
+    pub providers: Vec<String>,
+}
+
+/// A whole run, samples included.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredRun {
+    pub id: String,
+    pub kind: RunKind,
+    pub created_at: i64,
+    /// The report; each row's `samples_ns` is filled from the samples table.
+    pub report: BenchReport,
+    pub profile: Option<ProfileRecord>,
+}
+
+impl Store {
+    /// Records a benchmark (or, with `profile`, a profile run) and returns its new id.
+    pub async fn save_bench(
+        &self,
+        report: &BenchReport,
+        profile: Option<&ProfileRecord>,
+    ) -> Result<String, StoreError> {
+        let kind = if profile.is_some() {
+            RunKind::Profile
+        } else {
+            RunKind::Bench
+        };
+        let now = report.started_at as i64;
+        let config = serde_json::to_string(&report.settings).expect("settings serialize");
+        let environment =
+            serde_json::to_string(&report.environment).expect("environment serializes");
+        let summary = serde_json::to_string(report).expect("report serializes");
+        let size = std::fs::metadata(&report.model.path)
+            .map(|m| m.len() as i64)
+            .unwrap_or(0);
+
+        for _attempt in 0..5 {
+            let id = new_id();
+            let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+            sqlx::query(
+                "INSERT INTO models (sha256, path, size_bytes, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)
+                 ON CONFLICT (sha256) DO UPDATE SET path = excluded.path, last_seen = excluded.last_seen",
+            )
+            .bind(&report.model.sha256)
+            .bind(report.model.path.display().to_string())
+            .bind(size)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+            let inserted = sqlx::query("INSERT OR IGNORE INTO runs (id, kind, model_sha256, created_at, config, environment, summary) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+                .bind(&id)
+                .bind(kind.as_str())
+                .bind(&report.model.sha256)
+                .bind(now)
+                .bind(&config)
+                .bind(&environment)
+                .bind(&summary)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+            if inserted.rows_affected() == 0 {
+                continue; // id collision: draw another
+            }
+            for (i, row) in report.results.iter().enumerate() {
+                sqlx::query("INSERT INTO samples (run_id, row_index, provider, batch, concurrency, count, encoding, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+                    .bind(&id)
+                    .bind(i as i64)
+                    .bind(&row.provider)
+                    .bind(row.batch)
+                    .bind(row.concurrency as i64)
+                    .bind(row.samples_ns.len() as i64)
+                    .bind(codec::ENCODING)
+                    .bind(codec::encode(&row.samples_ns))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| self.err(e))?;
+            }
+            if let Some(p) = profile {
+                sqlx::query("INSERT INTO profiles (run_id, optimized, operators, overhead, folded, trace_path) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                    .bind(&id)
+                    .bind(p.optimized)
+                    .bind(p.operators.to_string())
+                    .bind(p.overhead.to_string())
+                    .bind(&p.folded)
+                    .bind(&p.trace_path)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| self.err(e))?;
+            }
+            tx.commit().await.map_err(|e| self.err(e))?;
+            return Ok(id);
+        }
+        Err(StoreError::Database {
+            path: self.path.clone(),
+            message: "could not draw a free run id".into(),
+        })
+    }
+
+    /// Runs, newest first, optionally only those of one model (sha256 prefix or path
+    /// substring) or kind.
+    pub async fn list(
+        &self,
+        model: Option<&str>,
+        kind: Option<RunKind>,
+        limit: i64,
+    ) -> Result<Vec<RunSummary>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.id, r.kind, r.created_at, r.model_sha256, m.path, r.summary FROM runs r JOIN models m ON m.sha256 = r.model_sha256
+             WHERE (?1 IS NULL OR r.model_sha256 LIKE ?1 || '%' OR m.path LIKE '%' || ?1 || '%') AND (?2 IS NULL OR r.kind = ?2)
+             ORDER BY r.created_at DESC, r.rowid DESC LIMIT ?3",
+        )
+        .bind(model)
+        .bind(kind.map(RunKind::as_str))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        rows.into_iter()
+            .map(|r| {
+                let id: String = r.get(0);
+                let report: BenchReport =
+                    serde_json::from_str(r.get::<&str, _>(5)).map_err(|e| StoreError::Damaged {
+                        run: id.clone(),
+                        message: e.to_string(),
+                    })?;
+                let mut providers: Vec<String> =
+                    report.results.iter().map(|x| x.provider.clone()).collect();
+                providers.dedup();
+                Ok(RunSummary {
+                    kind: parse_kind(r.get(1)),
+                    created_at: r.get(2),
+                    model_sha256: r.get(3),
+                    model_path: r.get(4),
+                    rows: report.results.len() as i64,
+                    p50_ms: report.results.first().map(|x| x.latency_ms.p50),
+                    providers,
+                    id,
+                })
+            })
+            .collect()
+    }
+
+    /// Resolves a full id or a unique prefix.
+    pub async fn resolve(&self, id: &str) -> Result<String, StoreError> {
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(StoreError::UnknownRun(id.to_string()));
+        }
+        let rows = sqlx::query("SELECT id FROM runs WHERE id LIKE ?1 || '%' ORDER BY id LIMIT 6")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        let ids: Vec<String> = rows.into_iter().map(|r| r.get(0)).collect();
+        match ids.len() {
+            0 => Err(StoreError::UnknownRun(id.to_string())),
+            1 => Ok(ids.into_iter().next().expect("one")),
+            _ if ids.iter().any(|x| x == id) => Ok(id.to_string()),
+            _ => Err(StoreError::AmbiguousRun {
+                prefix: id.to_string(),
+                matches: ids,
+            }),
+        }
+    }
+
+    /// Reads a whole run, samples and profile included.
+    pub async fn run(&self, id: &str) -> Result<StoredRun, StoreError> {
+        let id = self.resolve(id).await?;
+        let damaged = |m: String| StoreError::Damaged {
+            run: id.clone(),
+            message: m,
+        };
+        let r = sqlx::query("SELECT kind, created_at, summary FROM runs WHERE id = ?1")
+            .bind(&id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        let mut report: BenchReport =
+            serde_json::from_str(r.get::<&str, _>(2)).map_err(|e| damaged(e.to_string()))?;
+        let rows = sqlx::query("SELECT row_index, count, encoding, data FROM samples WHERE run_id = ?1 ORDER BY row_index").bind(&id).fetch_all(&self.pool).await.map_err(|e| self.err(e))?;
+        let mut samples = vec![Vec::new(); report.results.len()];
+        for s in rows {
+            let i: i64 = s.get(0);
+            let enc: &str = s.get(2);
+            if enc != codec::ENCODING {
+                return Err(damaged(format!("unknown sample encoding '{enc}'")));
+            }
+            let v = codec::decode(s.get::<&[u8], _>(3), s.get::<i64, _>(1) as usize)
+                .map_err(damaged)?;
+            if let Some(slot) = samples.get_mut(i as usize) {
+                *slot = v;
+            }
+        }
+        for (row, s) in report.results.iter_mut().zip(samples) {
+            row.samples_ns = s;
+        }
+        let profile = sqlx::query("SELECT optimized, operators, overhead, folded, trace_path FROM profiles WHERE run_id = ?1")
+            .bind(&id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?
+            .map(|p| -> Result<ProfileRecord, StoreError> {
+                Ok(ProfileRecord {
+                    optimized: p.get(0),
+                    operators: serde_json::from_str(p.get::<&str, _>(1)).map_err(|e| damaged(e.to_string()))?,
+                    overhead: serde_json::from_str(p.get::<&str, _>(2)).map_err(|e| damaged(e.to_string()))?,
+                    folded: p.get(3),
+                    trace_path: p.get(4),
+                })
+            })
+            .transpose()?;
+        Ok(StoredRun {
+            kind: parse_kind(r.get(0)),
+            created_at: r.get(1),
+            id,
+            report,
+            profile,
+        })
+    }
+
+    /// Deletes a run (its samples and profile go with it).
+    pub async fn delete(&self, id: &str) -> Result<String, StoreError> {
+        let id = self.resolve(id).await?;
+        sqlx::query("DELETE FROM runs WHERE id = ?1")
+            .bind(&id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(id)
+    }
+}
+
+fn parse_kind(s: &str) -> RunKind {
+    if s == "profile" {
+        RunKind::Profile
+    } else {
+        RunKind::Bench
+    }
+}
+
+/// 8 lowercase hex digits: short enough to type, with a retry on the rare collision.
+fn new_id() -> String {
+    format!("{:08x}", rand::rng().random::<u32>())
+}

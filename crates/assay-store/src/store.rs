@@ -1,0 +1,108 @@
+//! Opening the database: where it lives, the connection settings that make concurrent
+//! writers safe, and the migrations.
+
+use std::{
+    path::{Path, PathBuf},
+    str::FromStr,
+    time::Duration,
+};
+
+use sqlx::{
+    SqlitePool,
+    migrate::{MigrateError, Migrator},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+use crate::error::StoreError;
+
+static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
+
+/// An open run store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) pool: SqlitePool,
+    pub(crate) path: PathBuf,
+}
+
+impl Store {
+    /// `<user data dir>/assay/assay.db` (`$XDG_DATA_HOME` on Linux).
+    pub fn default_path() -> Result<PathBuf, StoreError> {
+        let base = std::env::var_os("XDG_DATA_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(dirs::data_dir)
+            .ok_or_else(|| StoreError::CannotOpen {
+                path: PathBuf::from("~"),
+                message: "cannot tell where the user data directory is (set XDG_DATA_HOME)".into(),
+            })?;
+        Ok(base.join("assay").join("assay.db"))
+    }
+
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| match e.kind() {
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                    StoreError::ReadOnly {
+                        path: path.to_path_buf(),
+                    }
+                }
+                _ => StoreError::CannotOpen {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                },
+            })?;
+        }
+        let err = |e| StoreError::from_sqlx(path, e);
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(err)?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            // Concurrent `assay bench` processes queue for the write lock instead of failing.
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(err)?;
+        match MIGRATOR.run(&pool).await {
+            Ok(()) => {}
+            Err(MigrateError::VersionMissing(found)) => {
+                let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+                return Err(StoreError::NewerSchema {
+                    path: path.to_path_buf(),
+                    found,
+                    known,
+                });
+            }
+            Err(MigrateError::Execute(e)) => return Err(err(e)),
+            Err(e) => {
+                return Err(StoreError::Database {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                });
+            }
+        }
+        Ok(Store {
+            pool,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Where this store lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes the connections (waits for in-flight writes).
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) fn err(&self, e: sqlx::Error) -> StoreError {
+        StoreError::from_sqlx(&self.path, e)
+    }
+}
