@@ -68,7 +68,26 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(err)?;
-        match MIGRATOR.run(&pool).await {
+        // SQLite has no advisory lock for sqlx's migrator, so two processes opening a new
+        // database at once would both apply migration 1. A lock file beside the database
+        // serializes the check-and-apply step across processes.
+        let lock_path = path.with_extension("db-migrate-lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| StoreError::CannotOpen {
+                path: lock_path.clone(),
+                message: e.to_string(),
+            })?;
+        lock.lock().map_err(|e| StoreError::CannotOpen {
+            path: lock_path.clone(),
+            message: e.to_string(),
+        })?;
+        let migrated = MIGRATOR.run(&pool).await;
+        drop(lock);
+        match migrated {
             Ok(()) => {}
             Err(MigrateError::VersionMissing(found)) => {
                 let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
