@@ -63,6 +63,8 @@ impl StoreError {
                 5 | 6 => StoreError::Locked { path },
                 8 => StoreError::ReadOnly { path },
                 13 => StoreError::DiskFull { path },
+                // SQLite says "unable to open" when WAL cannot create its side files.
+                14 if !dir_writable(&path) => StoreError::ReadOnly { path },
                 14 => StoreError::CannotOpen {
                     path,
                     message: db.message().to_string(),
@@ -83,5 +85,25 @@ impl StoreError {
             path,
             message: e.to_string(),
         }
+    }
+}
+
+/// Whether a file can be created next to `path` (the WAL and shared-memory files must be).
+pub(crate) fn dir_writable(path: &std::path::Path) -> bool {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let probe = dir.join(format!(".assay-write-probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            true
+        }
+        Err(_) => false,
     }
 }

@@ -38,8 +38,16 @@ impl Store {
         Ok(base.join("assay").join("assay.db"))
     }
 
+    /// How long a writer waits for another process's write lock before giving up.
+    pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        Self::open_with(path, Self::DEFAULT_BUSY_TIMEOUT).await
+    }
+
+    /// [`Store::open`] with a chosen busy timeout.
+    pub async fn open_with(path: &Path, busy_timeout: Duration) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| match e.kind() {
                 std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
@@ -62,7 +70,7 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             // Concurrent `assay bench` processes queue for the write lock instead of failing.
-            .busy_timeout(Duration::from_secs(30));
+            .busy_timeout(busy_timeout);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -77,9 +85,17 @@ impl Store {
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(|e| StoreError::CannotOpen {
-                path: lock_path.clone(),
-                message: e.to_string(),
+            .map_err(|e| {
+                if crate::error::dir_writable(path) {
+                    StoreError::CannotOpen {
+                        path: lock_path.clone(),
+                        message: e.to_string(),
+                    }
+                } else {
+                    StoreError::ReadOnly {
+                        path: path.to_path_buf(),
+                    }
+                }
             })?;
         lock.lock().map_err(|e| StoreError::CannotOpen {
             path: lock_path.clone(),

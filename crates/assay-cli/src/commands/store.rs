@@ -19,7 +19,13 @@ impl History {
             Some(p) => p.clone(),
             None => Store::default_path()?,
         };
-        let store = rt.block_on(Store::open(&path))?;
+        // ASSAY_DB_BUSY_TIMEOUT_MS: how long to queue behind another writer (default 30 s).
+        let timeout = std::env::var("ASSAY_DB_BUSY_TIMEOUT_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(std::time::Duration::from_millis)
+            .unwrap_or(Store::DEFAULT_BUSY_TIMEOUT);
+        let store = rt.block_on(Store::open_with(&path, timeout))?;
         Ok(History { rt, store })
     }
 

@@ -128,8 +128,20 @@ pub fn run_profile(
 
     let mut agg = aggregate::Aggregator::default();
     let file = std::fs::File::open(&ort_trace).map_err(|e| EngineError::io(&ort_trace, e))?;
-    let events = trace::for_each_event(file, |e| agg.add(e))
-        .map_err(|e| EngineError::runtime(format!("reading {}", ort_trace.display()), e))?;
+    let events = trace::for_each_event(file, |e| agg.add(e)).map_err(|e| {
+        // ONNX Runtime does not report a failed trace write; a full disk shows up here.
+        if disk_full(staging.path()) {
+            EngineError::io(
+                &plan.out_dir,
+                std::io::Error::new(
+                    std::io::ErrorKind::StorageFull,
+                    "no space left on the device: the profiler's trace was cut short",
+                ),
+            )
+        } else {
+            EngineError::runtime(format!("reading {}", ort_trace.display()), e)
+        }
+    })?;
     let (nodes, op_types) = agg.finish();
     let folded = flame::folded(&nodes);
 
@@ -295,6 +307,24 @@ fn write_outputs(report: &mut ProfileReport, dir: &Path, ort_trace: &Path) -> Re
             .as_slice(),
     )?;
     Ok(())
+}
+
+/// True when the file system holding `dir` has (almost) no space left.
+fn disk_full(dir: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+            return false;
+        };
+        // SAFETY: statvfs fills the struct we pass; `c` is a valid C string.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::statvfs(c.as_ptr(), &mut st) } == 0 {
+            // A truncated trace with under 1 MiB left is a full disk, not a profiler bug.
+            return (st.f_bavail as u128) * (st.f_frsize as u128) < 1024 * 1024;
+        }
+    }
+    false
 }
 
 fn round(v: f64, digits: i32) -> f64 {
