@@ -515,4 +515,5 @@ fn a_locked_database_keeps_the_results_and_says_so() {
         o.stdout
     );
     let _ = holder.kill();
+    let _ = holder.wait();
 }
