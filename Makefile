@@ -7,7 +7,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 ASSAY := target/debug/assay
 
-.PHONY: setup run test lint bench-overhead fixtures clean-cache
+.PHONY: setup run test lint bench bench-overhead bench-profile fixtures clean-cache
 
 setup:
 	@bash scripts/setup.sh
@@ -24,6 +24,14 @@ test: setup
 # Assay's per-inference overhead against a raw ort loop and Python onnxruntime (release build).
 bench-overhead: setup
 	$(CARGO) bench -p assay-engine --bench overhead
+
+# The streaming trace reader (1M events: events/s, peak memory) and the profiler's own cost.
+bench-profile: setup
+	$(CARGO) bench -p assay-engine --bench trace_parse
+	$(CARGO) bench -p assay-engine --bench profile_overhead
+
+# Every benchmark that prints the figures in docs/BENCHMARKS.md.
+bench: bench-overhead bench-profile
 
 fixtures:
 	.cache/venv/bin/python scripts/make_fixtures.py --out .cache/fixtures --assets assets

@@ -73,8 +73,6 @@ pub struct Aggregator {
     pub inferences: u64,
     /// Sum of `model_run` durations, microseconds.
     pub run_total_us: f64,
-    /// `model_run` durations, for the profiled p50 (one value per inference).
-    pub run_durations_us: Vec<f64>,
     pub events: u64,
 }
 
@@ -86,8 +84,11 @@ fn bucket_mid(b: i32) -> f64 {
     GROWTH.powf(b as f64 + 0.5)
 }
 
-fn shapes(v: &Option<serde_json::Value>) -> String {
-    let Some(serde_json::Value::Array(items)) = v else {
+/// `float[1,512] float[512,768]` from ORT's `[{"float":[1,512]}, ...]` (decoded once per node).
+fn shapes(raw: Option<&serde_json::value::RawValue>) -> String {
+    let Some(serde_json::Value::Array(items)) =
+        raw.and_then(|r| serde_json::from_str(r.get()).ok())
+    else {
         return String::new();
     };
     items
@@ -100,24 +101,29 @@ fn shapes(v: &Option<serde_json::Value>) -> String {
 
 impl Aggregator {
     /// Adds one event.
-    pub fn add(&mut self, e: TraceEvent) {
+    pub fn add(&mut self, e: &TraceEvent<'_>) {
         self.events += 1;
         if e.is_model_run() {
             self.inferences += 1;
             self.run_total_us += e.dur;
-            self.run_durations_us.push(e.dur);
             return;
         }
         let Some(node) = e.kernel_node() else { return };
         let acc = match self.nodes.get_mut(node) {
             Some(a) => a,
             None => {
-                let args = e.args.clone().unwrap_or_default();
+                let args = e.args.as_ref();
                 self.nodes.entry(node.to_string()).or_insert(Acc {
-                    op_type: args.op_name.unwrap_or_else(|| "?".into()),
-                    provider: args.provider.unwrap_or_default(),
-                    inputs: shapes(&args.input_type_shape),
-                    outputs: shapes(&args.output_type_shape),
+                    op_type: args
+                        .and_then(|a| a.op_name.as_deref())
+                        .unwrap_or("?")
+                        .to_string(),
+                    provider: args
+                        .and_then(|a| a.provider.as_deref())
+                        .unwrap_or_default()
+                        .to_string(),
+                    inputs: shapes(args.and_then(|a| a.input_type_shape)),
+                    outputs: shapes(args.and_then(|a| a.output_type_shape)),
                     ..Default::default()
                 })
             }
@@ -210,10 +216,10 @@ mod tests {
     use super::*;
     use crate::profile::trace::NodeArgs;
 
-    fn node(name: &str, op: &str, dur: f64) -> TraceEvent {
+    fn node(name: &str, op: &'static str, dur: f64) -> TraceEvent<'static> {
         TraceEvent {
             cat: "Node".into(),
-            name: format!("{name}_kernel_time"),
+            name: format!("{name}_kernel_time").into(),
             dur,
             ts: 0.0,
             args: Some(NodeArgs {
@@ -228,15 +234,15 @@ mod tests {
     fn aggregates_per_node_and_type() {
         let mut a = Aggregator::default();
         for i in 0..100 {
-            a.add(TraceEvent {
+            a.add(&TraceEvent {
                 cat: "Session".into(),
                 name: "model_run".into(),
                 dur: 100.0,
                 ..Default::default()
             });
-            a.add(node("/l0/MatMul", "MatMul", 60.0 + (i % 3) as f64));
-            a.add(node("/l1/MatMul", "MatMul", 20.0));
-            a.add(node("/l0/Relu", "Relu", 5.0));
+            a.add(&node("/l0/MatMul", "MatMul", 60.0 + (i % 3) as f64));
+            a.add(&node("/l1/MatMul", "MatMul", 20.0));
+            a.add(&node("/l0/Relu", "Relu", 5.0));
         }
         let (nodes, types) = a.finish();
         assert_eq!(a.inferences, 100);

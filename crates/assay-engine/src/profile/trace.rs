@@ -1,53 +1,58 @@
 //! Streaming reader for ONNX Runtime's profile: a JSON array of Chrome-trace events.
 //!
-//! Events are handed to a callback one at a time as they are parsed from the reader, so a
-//! trace of hundreds of MB is read in memory that does not grow with the number of events.
-//! Only the fields Assay uses are materialized; everything else is skipped by serde.
+//! The file is read in 1 MiB chunks. Each event is decoded by serde_json straight from the
+//! buffer, zero-copy, into a [`TraceEvent`] that borrows its strings from it, and passed to
+//! the callback; serde reports where the event ended, and an event cut off by the end of a
+//! chunk is decoded again once the next chunk is in. Memory is one chunk plus the largest
+//! event, whatever the trace's size, and there is no per-event allocation for the fields
+//! Assay does not keep.
 
-use std::{fmt, io::Read};
+use std::{borrow::Cow, io::Read};
 
-use serde::{
-    Deserialize, Deserializer,
-    de::{DeserializeSeed, SeqAccess, Visitor},
-};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 
-/// One trace event (`cat`, `name`, `dur`, `ts` and the node arguments).
-#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
-pub struct TraceEvent {
-    #[serde(default)]
-    pub cat: String,
-    #[serde(default)]
-    pub name: String,
+const CHUNK: usize = 1 << 20;
+
+/// One trace event, borrowing from the read buffer.
+#[derive(Debug, Deserialize, Default)]
+pub struct TraceEvent<'a> {
+    #[serde(default, borrow)]
+    pub cat: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub name: Cow<'a, str>,
     /// Microseconds.
     #[serde(default)]
     pub dur: f64,
     /// Microseconds since the profile started.
     #[serde(default)]
     pub ts: f64,
-    #[serde(default)]
-    pub args: Option<NodeArgs>,
+    #[serde(default, borrow)]
+    pub args: Option<NodeArgs<'a>>,
 }
 
 /// The `args` of a node event.
-#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
-pub struct NodeArgs {
-    #[serde(default)]
-    pub op_name: Option<String>,
-    #[serde(default)]
-    pub provider: Option<String>,
-    /// `[{"float": [1, 512]}, ...]`
-    #[serde(default)]
-    pub input_type_shape: Option<serde_json::Value>,
-    #[serde(default)]
-    pub output_type_shape: Option<serde_json::Value>,
+#[derive(Debug, Deserialize, Default)]
+pub struct NodeArgs<'a> {
+    #[serde(default, borrow)]
+    pub op_name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub provider: Option<Cow<'a, str>>,
+    /// `[{"float": [1, 512]}, ...]`, left undecoded until needed.
+    #[serde(default, borrow)]
+    pub input_type_shape: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub output_type_shape: Option<&'a RawValue>,
 }
 
-impl TraceEvent {
+impl TraceEvent<'_> {
     /// The node name when this is a kernel-time event (`<node>_kernel_time`).
     pub fn kernel_node(&self) -> Option<&str> {
-        (self.cat == "Node")
-            .then(|| self.name.strip_suffix("_kernel_time"))
-            .flatten()
+        if self.cat == "Node" {
+            self.name.strip_suffix("_kernel_time")
+        } else {
+            None
+        }
     }
 
     /// True for the event that wraps one whole inference.
@@ -62,59 +67,128 @@ impl TraceEvent {
 pub struct TraceError(String);
 
 /// Reads every event of a trace from `reader`, calling `on_event` for each. Returns the
-/// number of events. A truncated or corrupt trace is an error naming the line and column.
+/// number of events. A truncated or corrupt trace is an error naming the byte offset.
 pub fn for_each_event<R: Read>(
-    reader: R,
-    on_event: impl FnMut(TraceEvent),
+    mut reader: R,
+    mut on_event: impl FnMut(&TraceEvent<'_>),
 ) -> Result<u64, TraceError> {
-    struct Seed<F>(F);
-    struct Counted<F>(F, u64);
+    let mut buf: Vec<u8> = Vec::with_capacity(2 * CHUNK);
+    let mut pos = 0usize; // next unread byte in `buf`
+    let mut dropped = 0u64; // bytes discarded from the front of `buf`, for error offsets
+    let mut eof = false;
+    let mut count = 0u64;
+    let corrupt = |at: u64, what: &str| {
+        TraceError(format!(
+            "the profile trace is corrupt or truncated at byte {at}: {what}"
+        ))
+    };
 
-    impl<'de, F: FnMut(TraceEvent)> Visitor<'de> for Counted<F> {
-        type Value = u64;
-
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a JSON array of trace events")
+    // Makes at least one more byte available after `pos`; false at end of input.
+    let mut more = |buf: &mut Vec<u8>,
+                    pos: &mut usize,
+                    dropped: &mut u64,
+                    eof: &mut bool|
+     -> Result<bool, TraceError> {
+        if *eof {
+            return Ok(false);
         }
-
-        fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<u64, A::Error> {
-            while let Some(ev) = seq.next_element::<TraceEvent>()? {
-                (self.0)(ev);
-                self.1 += 1;
+        if *pos > 0 {
+            buf.drain(..*pos);
+            *dropped += *pos as u64;
+            *pos = 0;
+        }
+        let old = buf.len();
+        buf.resize(old + CHUNK, 0);
+        let n = loop {
+            match reader.read(&mut buf[old..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(TraceError(format!("cannot read the profile trace: {e}"))),
             }
-            Ok(self.1)
+        };
+        buf.truncate(old + n);
+        if n == 0 {
+            *eof = true;
         }
+        Ok(n > 0)
+    };
 
-        // The object form `{"traceEvents": [...]}` is accepted too.
-        fn visit_map<A: serde::de::MapAccess<'de>>(mut self, mut map: A) -> Result<u64, A::Error> {
-            let mut n = 0;
-            while let Some(key) = map.next_key::<String>()? {
-                if key == "traceEvents" {
-                    n = map.next_value_seed(Seed(&mut self.0))?;
-                } else {
-                    map.next_value::<serde::de::IgnoredAny>()?;
+    // The opening bracket.
+    loop {
+        while pos < buf.len() && buf[pos].is_ascii_whitespace() {
+            pos += 1;
+        }
+        if pos < buf.len() {
+            break;
+        }
+        if !more(&mut buf, &mut pos, &mut dropped, &mut eof)? {
+            return Err(TraceError("the profile trace is empty".into()));
+        }
+    }
+    if buf[pos] != b'[' {
+        return Err(TraceError(
+            "not an ONNX Runtime profile: expected a JSON array of events".into(),
+        ));
+    }
+    pos += 1;
+
+    loop {
+        // Separators between events, or the closing bracket.
+        while pos < buf.len() && (buf[pos].is_ascii_whitespace() || buf[pos] == b',') {
+            pos += 1;
+        }
+        if pos == buf.len() {
+            if !more(&mut buf, &mut pos, &mut dropped, &mut eof)? {
+                return Err(corrupt(dropped + pos as u64, "the array is never closed"));
+            }
+            continue;
+        }
+        match buf[pos] {
+            b']' => {
+                pos += 1;
+                break;
+            }
+            b'{' => {}
+            _ => return Err(corrupt(dropped + pos as u64, "expected an event object")),
+        }
+        // Decode one event straight from the buffer; serde reports where it ended. An event
+        // cut off by the end of the buffer is decoded again after a refill.
+        loop {
+            let mut stream =
+                serde_json::Deserializer::from_slice(&buf[pos..]).into_iter::<TraceEvent<'_>>();
+            match stream.next().expect("the buffer holds a '{' at `pos`") {
+                Ok(event) => {
+                    let used = stream.byte_offset();
+                    on_event(&event);
+                    count += 1;
+                    pos += used;
+                    break;
                 }
+                Err(e) if e.is_eof() => {
+                    if !more(&mut buf, &mut pos, &mut dropped, &mut eof)? {
+                        return Err(corrupt(dropped + pos as u64, "the last event is cut off"));
+                    }
+                }
+                Err(e) => return Err(corrupt(dropped + pos as u64, &e.to_string())),
             }
-            Ok(n)
         }
     }
-
-    impl<'de, F: FnMut(TraceEvent)> DeserializeSeed<'de> for Seed<F> {
-        type Value = u64;
-
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<u64, D::Error> {
-            d.deserialize_seq(Counted(self.0, 0))
+    // Only whitespace may follow.
+    loop {
+        while pos < buf.len() && buf[pos].is_ascii_whitespace() {
+            pos += 1;
+        }
+        if pos < buf.len() {
+            return Err(TraceError(format!(
+                "the profile trace has trailing data at byte {}",
+                dropped + pos as u64
+            )));
+        }
+        if !more(&mut buf, &mut pos, &mut dropped, &mut eof)? {
+            break;
         }
     }
-
-    let mut de =
-        serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(1 << 16, reader));
-    let n = de
-        .deserialize_any(Counted(on_event, 0))
-        .map_err(|e| TraceError(format!("the profile trace is corrupt or truncated: {e}")))?;
-    de.end()
-        .map_err(|e| TraceError(format!("the profile trace has trailing data: {e}")))?;
-    Ok(n)
+    Ok(count)
 }
 
 #[cfg(test)]
@@ -125,39 +199,67 @@ mod tests {
         {"cat":"Session","pid":1,"tid":1,"dur":120,"ts":5,"ph":"X","name":"model_run","args":{}},
         {"cat":"Node","pid":1,"tid":1,"dur":40,"ts":10,"ph":"X","name":"/encoder/layer.0/fc/MatMul_kernel_time",
          "args":{"op_name":"MatMul","provider":"CPUExecutionProvider","input_type_shape":[{"float":[1,512]}],"output_type_shape":[{"float":[1,768]}],"thread_scheduling_stats":{"main_thread":{"thread_pool_name":"x"}}}},
-        {"cat":"Node","pid":1,"tid":1,"dur":1,"ts":9,"ph":"X","name":"/encoder/layer.0/fc/MatMul_fence_before","args":{"op_name":"MatMul"}}
+        {"cat":"Node","pid":1,"tid":1,"dur":1,"ts":9,"ph":"X","name":"/enc\"oder}/x_fence_before","args":{"op_name":"MatMul"}}
     ]"#;
 
-    #[test]
-    fn streams_events_and_extracts_node_fields() {
-        let mut evs = Vec::new();
-        let n = for_each_event(TRACE.as_bytes(), |e| evs.push(e)).unwrap();
-        assert_eq!(n, 3);
-        assert!(evs[0].is_model_run());
-        assert_eq!(evs[1].kernel_node(), Some("/encoder/layer.0/fc/MatMul"));
-        assert_eq!(
-            evs[1].args.as_ref().unwrap().provider.as_deref(),
-            Some("CPUExecutionProvider")
-        );
-        assert_eq!(evs[2].kernel_node(), None);
+    fn collect(input: &[u8]) -> Result<Vec<(String, String, f64, Option<String>)>, TraceError> {
+        let mut out = Vec::new();
+        for_each_event(input, |e| {
+            out.push((
+                e.cat.to_string(),
+                e.name.to_string(),
+                e.dur,
+                e.args
+                    .as_ref()
+                    .and_then(|a| a.provider.as_ref().map(|p| p.to_string())),
+            ))
+        })
+        .map(|_| out)
     }
 
     #[test]
-    fn object_form_is_accepted() {
-        let wrapped = format!("{{\"displayTimeUnit\":\"ms\",\"traceEvents\":{TRACE}}}");
-        assert_eq!(for_each_event(wrapped.as_bytes(), |_| {}).unwrap(), 3);
+    fn streams_events_and_extracts_node_fields() {
+        let evs = collect(TRACE.as_bytes()).unwrap();
+        assert_eq!(evs.len(), 3);
+        assert_eq!(evs[0].1, "model_run");
+        assert_eq!(evs[1].1, "/encoder/layer.0/fc/MatMul_kernel_time");
+        assert_eq!(evs[1].3.as_deref(), Some("CPUExecutionProvider"));
+        // Braces and quotes inside strings are just text.
+        assert_eq!(evs[2].1, "/enc\"oder}/x_fence_before");
+    }
+
+    #[test]
+    fn events_larger_than_a_chunk_are_read_whole() {
+        let big = "x".repeat(3 * CHUNK);
+        let trace = format!(
+            r#"[{{"cat":"Node","name":"{big}_kernel_time","dur":3}}, {{"cat":"Session","name":"model_run"}}]"#
+        );
+        let evs = collect(trace.as_bytes()).unwrap();
+        assert_eq!(evs.len(), 2);
+        assert_eq!(evs[0].1.len(), 3 * CHUNK + "_kernel_time".len());
     }
 
     #[test]
     fn truncation_and_garbage_are_errors() {
         let cut = &TRACE[..TRACE.len() / 2];
         assert!(
-            for_each_event(cut.as_bytes(), |_| {})
+            collect(cut.as_bytes())
                 .unwrap_err()
                 .to_string()
                 .contains("truncated")
         );
-        assert!(for_each_event(&b"not json"[..], |_| {}).is_err());
-        assert!(for_each_event(&b"[1, 2]"[..], |_| {}).is_err());
+        assert!(
+            collect(&TRACE.as_bytes()[..TRACE.len() - 6]).is_err(),
+            "a missing ] is an error"
+        );
+        assert!(collect(b"not json").is_err());
+        assert!(collect(b"[1, 2]").is_err());
+        assert!(collect(b"").is_err());
+        assert!(
+            collect(b"[{\"cat\": 5}]").is_err(),
+            "a field of the wrong type is an error"
+        );
+        assert!(collect(format!("{TRACE} junk").as_bytes()).is_err());
+        assert_eq!(collect(b" [ ] ").unwrap().len(), 0);
     }
 }
