@@ -224,9 +224,20 @@ fn profile_writes_every_artifact_with_scope_frames() {
         .map(|t| t["share_pct"].as_f64().unwrap())
         .sum();
     assert!((share - 100.0).abs() < 0.01);
-    assert_eq!(
-        p["op_types"][0]["op_type"], "MatMul",
-        "MatMul dominates this MLP"
+    // Medians, not totals: a busy machine can preempt any kernel, but not every call.
+    let p50_of = |op: &str| {
+        p["op_types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["op_type"] == op)
+            .unwrap()["p50_us"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(
+        p50_of("MatMul") > p50_of("Relu"),
+        "a 512x768 MatMul costs more than a Relu"
     );
 
     // The CSV's shape: its header, and which (level, op type) rows it has with how many fields.

@@ -21,7 +21,8 @@ fn main() {
         "{:<26} {:>16} {:>14} {:>8}",
         "model", "unprofiled p50", "profiled p50", "ratio"
     );
-    let models: [(&str, &[(&str, i64)], &[(&str, f64)]); 6] = [
+    type Case<'a> = (&'a str, &'a [(&'a str, i64)], &'a [(&'a str, f64)]);
+    let models: [Case; 6] = [
         ("assets/sample-mlp.onnx", &[], &[]),
         (".cache/fixtures/mlp.onnx", &[], &[]),
         (".cache/fixtures/convnet.onnx", &[], &[]),

@@ -71,14 +71,10 @@ impl Store {
             .foreign_keys(true)
             // Concurrent `assay bench` processes queue for the write lock instead of failing.
             .busy_timeout(busy_timeout);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .map_err(err)?;
-        // SQLite has no advisory lock for sqlx's migrator, so two processes opening a new
-        // database at once would both apply migration 1. A lock file beside the database
-        // serializes the check-and-apply step across processes.
+        // Two processes creating the same database at once would race: both switching a new
+        // file to WAL, both applying migration 1 (sqlx's migrator takes no lock on SQLite).
+        // A lock file beside the database serializes connect-and-migrate across processes;
+        // afterwards SQLite's own locking (WAL, busy timeout) takes over.
         let lock_path = path.with_extension("db-migrate-lock");
         let lock = std::fs::OpenOptions::new()
             .create(true)
@@ -101,6 +97,11 @@ impl Store {
             path: lock_path.clone(),
             message: e.to_string(),
         })?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(err)?;
         let migrated = MIGRATOR.run(&pool).await;
         drop(lock);
         match migrated {

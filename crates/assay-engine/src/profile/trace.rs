@@ -202,7 +202,10 @@ mod tests {
         {"cat":"Node","pid":1,"tid":1,"dur":1,"ts":9,"ph":"X","name":"/enc\"oder}/x_fence_before","args":{"op_name":"MatMul"}}
     ]"#;
 
-    fn collect(input: &[u8]) -> Result<Vec<(String, String, f64, Option<String>)>, TraceError> {
+    /// (cat, name, dur, provider) of each event.
+    type Row = (String, String, f64, Option<String>);
+
+    fn collect(input: &[u8]) -> Result<Vec<Row>, TraceError> {
         let mut out = Vec::new();
         for_each_event(input, |e| {
             out.push((
