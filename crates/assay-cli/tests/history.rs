@@ -528,3 +528,17 @@ fn a_locked_database_keeps_the_results_and_says_so() {
     let _ = holder.kill();
     let _ = holder.wait();
 }
+
+#[test]
+fn third_party_models_profile_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("runs.db");
+    let silero = third_party("silero-vad-6.2.3/silero_vad_16k_op15.onnx");
+    let p = profile_run(&db, &silero, &dir.path().join("vad"), &["--dim", "sequence=512", "--fill", "sr=16000"]);
+    assert!(p["nodes"].as_array().unwrap().len() > 10);
+    assert!(p["inferences"].as_u64().unwrap() >= 30);
+    let magika = third_party("magika-1.0.3/model.onnx");
+    let p = profile_run(&db, &magika, &dir.path().join("magika"), &["--int-range", "0..257", "--no-optimize"]);
+    assert_eq!(p["mode"], "unoptimized");
+    assert!(p["op_types"].as_array().unwrap().iter().any(|t| t["op_type"] == "MatMul" || t["op_type"] == "Gemm"));
+}
