@@ -165,6 +165,7 @@ fn profile_writes_every_artifact_with_scope_frames() {
         &["--no-optimize", "--intra-threads", "1"],
     );
     assert_eq!(p["mode"], "unoptimized");
+    // The list, spelled out here rather than taken from the engine.
     for f in [
         "operators.csv",
         "operators.json",
@@ -534,11 +535,27 @@ fn third_party_models_profile_too() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("runs.db");
     let silero = third_party("silero-vad-6.2.3/silero_vad_16k_op15.onnx");
-    let p = profile_run(&db, &silero, &dir.path().join("vad"), &["--dim", "sequence=512", "--fill", "sr=16000"]);
+    let p = profile_run(
+        &db,
+        &silero,
+        &dir.path().join("vad"),
+        &["--dim", "sequence=512", "--fill", "sr=16000"],
+    );
     assert!(p["nodes"].as_array().unwrap().len() > 10);
     assert!(p["inferences"].as_u64().unwrap() >= 30);
     let magika = third_party("magika-1.0.3/model.onnx");
-    let p = profile_run(&db, &magika, &dir.path().join("magika"), &["--int-range", "0..257", "--no-optimize"]);
+    let p = profile_run(
+        &db,
+        &magika,
+        &dir.path().join("magika"),
+        &["--int-range", "0..257", "--no-optimize"],
+    );
     assert_eq!(p["mode"], "unoptimized");
-    assert!(p["op_types"].as_array().unwrap().iter().any(|t| t["op_type"] == "MatMul" || t["op_type"] == "Gemm"));
+    assert!(
+        p["op_types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["op_type"] == "MatMul" || t["op_type"] == "Gemm")
+    );
 }
