@@ -7,7 +7,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 ASSAY := target/debug/assay
 
-.PHONY: setup run test lint bench bench-overhead bench-profile fixtures clean-cache
+.PHONY: setup run test lint bench bench-overhead bench-profile bench-signing fixtures clean-cache
 
 setup:
 	@bash scripts/setup.sh
@@ -30,8 +30,12 @@ bench-profile: setup
 	$(CARGO) bench -p assay-engine --bench trace_parse
 	$(CARGO) bench -p assay-engine --bench profile_overhead
 
+# Signing and verifying 2 GiB models: assay next to model_signing (needs ~5 GiB in $$TMPDIR).
+bench-signing: setup
+	$(CARGO) bench -p assay-cli --bench signing
+
 # Every benchmark that prints the figures in docs/BENCHMARKS.md.
-bench: bench-overhead bench-profile
+bench: bench-overhead bench-profile bench-signing
 
 fixtures:
 	.cache/venv/bin/python scripts/make_fixtures.py --out .cache/fixtures --assets assets

@@ -26,7 +26,7 @@ MAGIKA_VERSION=1.0.3
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 # --- 1. Debian packages ------------------------------------------------------------
-apt_wanted=(build-essential pkg-config python3 python3-venv python3-pip unzip ca-certificates fonts-dejavu-core)
+apt_wanted=(build-essential pkg-config python3 python3-venv python3-pip unzip ca-certificates fonts-dejavu-core openssl)
 missing=()
 for p in "${apt_wanted[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -55,6 +55,17 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$py_stamp" 2>/dev/null)" != "$py_req
   python3 -m venv "$venv"
   "$venv/bin/python" -m pip install -q --disable-pip-version-check $py_reqs
   echo "$py_reqs" >"$py_stamp"
+fi
+
+# The signing interop tools, in a venv of their own: model_signing verifies Assay's bundles
+# and signs bundles for Assay to verify (pyOpenSSL is a dependency it forgets to declare).
+signing_venv="$cache/venv-signing"
+signing_reqs="model-signing==1.1.1 pyOpenSSL"
+if [ ! -x "$signing_venv/bin/model_signing" ] || [ "$(cat "$signing_venv/.assay-requirements" 2>/dev/null)" != "$signing_reqs" ]; then
+  say "creating the signing interop venv ($signing_reqs)"
+  python3 -m venv "$signing_venv"
+  "$signing_venv/bin/python" -m pip install -q --disable-pip-version-check $signing_reqs
+  echo "$signing_reqs" >"$signing_venv/.assay-requirements"
 fi
 
 # --- 3. ONNX schema for prost-build --------------------------------------------------

@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
     about = "Inspect, benchmark and profile ONNX models on ONNX Runtime"
 )]
 #[command(
-    after_help = "Exit codes: 0 success, 1 model/runtime/IO failure, 2 usage error, 3 no ONNX Runtime found, 4 a regression gate failed (compare --fail-if-slower)."
+    after_help = "Exit codes: 0 success, 1 model/runtime/IO failure, 2 usage error, 3 no ONNX Runtime found, 4 a regression gate failed (compare --fail-if-slower), 5 a release failed verification."
 )]
 pub struct Cli {
     /// ONNX Runtime library (file, capi/ folder or install folder) instead of discovery.
@@ -69,6 +69,149 @@ pub enum Command {
     /// Install and list ONNX Runtime builds.
     #[command(subcommand)]
     Runtime(RuntimeCommand),
+
+    /// Manage signing keys (ECDSA P-256, encrypted at rest).
+    #[command(subcommand)]
+    Key(KeyCommand),
+
+    /// Create release folders.
+    #[command(subcommand)]
+    Release(ReleaseCommand),
+
+    /// Sign a release folder (OpenSSF model_signing format, key-based).
+    #[command(
+        after_help = "Examples:\n  assay sign releases/mlp-1.0.0 --key release --signature releases/mlp-1.0.0.sig\n  ASSAY_KEY_PASSPHRASE=... assay sign rel/ --key release     # writes model.sig (model_signing's default)"
+    )]
+    Sign(SignArgs),
+
+    /// Verify a release folder against its signature, in model_signing's order.
+    #[command(
+        after_help = "Examples:\n  assay verify releases/mlp-1.0.0 --signature releases/mlp-1.0.0.sig --public-key release.pub.pem\n  assay verify rel/ --signature rel.sig --trusted-keys trusted/ --json\nExit code 5 when the release does not verify."
+    )]
+    Verify(VerifyArgs),
+}
+
+/// Where a passphrase comes from: --passphrase-file, ASSAY_KEY_PASSPHRASE, or a prompt.
+#[derive(Debug, Args)]
+pub struct PassphraseArgs {
+    /// Read the key passphrase from this file (first line).
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Make a new P-256 key, stored encrypted with a passphrase.
+    #[command(after_help = "Example:\n  assay key generate release")]
+    Generate {
+        name: String,
+        #[command(flatten)]
+        pass: PassphraseArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List keys with their fingerprints (public-key hints).
+    #[command(after_help = "Example:\n  assay key list --json")]
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print (or write) a key's public key as SPKI PEM.
+    #[command(after_help = "Example:\n  assay key export-public release --out release.pub.pem")]
+    ExportPublic {
+        name: String,
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import a PEM key made by openssl or model_signing: a private key (PKCS#8 or SEC1,
+    /// encrypted or not) to sign with, or a public key to trust.
+    #[command(
+        after_help = "Example:\n  openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt -out k.pem\n  assay key import ci-key k.pem"
+    )]
+    Import {
+        name: String,
+        file: PathBuf,
+        #[command(flatten)]
+        pass: PassphraseArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a key.
+    #[command(after_help = "Example:\n  assay key rm old-key")]
+    Rm {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReleaseCommand {
+    /// Copy a model, its external data and side files into a release folder with
+    /// assay-release.json.
+    #[command(
+        after_help = "Example:\n  assay release create model.onnx --name sentiment --version 1.2.0 --evidence 3f2a9c01 --out releases/sentiment-1.2.0"
+    )]
+    Create(ReleaseCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseCreateArgs {
+    pub model: PathBuf,
+    #[arg(long)]
+    pub name: String,
+    /// Semantic version (1.2.0, 2.0.0-rc.1).
+    #[arg(long)]
+    pub version: String,
+    #[arg(long)]
+    pub notes: Option<String>,
+    /// A recorded benchmark run to attach as evidence.
+    #[arg(long, value_name = "RUN_ID")]
+    pub evidence: Option<String>,
+    /// Side files to include (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub include: Vec<PathBuf>,
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    pub dir: PathBuf,
+    /// The key to sign with (see `assay key list`).
+    #[arg(long)]
+    pub key: String,
+    /// Where to write the signature bundle (default: model.sig, model_signing's default).
+    #[arg(long, value_name = "PATH")]
+    pub signature: Option<PathBuf>,
+    #[command(flatten)]
+    pub pass: PassphraseArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    pub dir: PathBuf,
+    #[arg(long, value_name = "PATH")]
+    pub signature: PathBuf,
+    /// The signer's public key (SPKI PEM), or a key name from `assay key list`.
+    #[arg(
+        long,
+        value_name = "PEM",
+        conflicts_with = "trusted_keys",
+        required_unless_present = "trusted_keys"
+    )]
+    pub public_key: Option<String>,
+    /// A folder of trusted public keys; the bundle's key hint picks one.
+    #[arg(long, value_name = "DIR")]
+    pub trusted_keys: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

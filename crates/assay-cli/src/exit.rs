@@ -1,7 +1,8 @@
 //! Exit codes and the one-line error a user sees (never a panic or a backtrace).
 //!
 //! 0 success · 1 model, runtime, store or IO failure · 2 usage error · 3 no ONNX Runtime
-//! found · 4 a regression gate failed (`compare --fail-if-slower`).
+//! found · 4 a regression gate failed (`compare --fail-if-slower`) · 5 a release failed
+//! verification.
 
 use assay_engine::{EngineError, ErrorKind};
 
@@ -24,6 +25,18 @@ impl std::fmt::Display for UsageError {
 }
 
 impl std::error::Error for UsageError {}
+
+/// A release did not verify: exit code 5.
+#[derive(Debug)]
+pub struct VerificationFailed(pub String);
+
+impl std::fmt::Display for VerificationFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "verification failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for VerificationFailed {}
 
 /// `compare --fail-if-slower` found a significant regression: exit code 4.
 #[derive(Debug)]
@@ -74,6 +87,17 @@ fn classify(err: &anyhow::Error) -> (&'static str, i32) {
     }
     if err.downcast_ref::<assay_store::StoreError>().is_some() {
         return ("store", 1);
+    }
+    if err.downcast_ref::<VerificationFailed>().is_some() {
+        return ("verification", 5);
+    }
+    if let Some(e) = err.downcast_ref::<assay_release::ReleaseError>() {
+        return match e {
+            assay_release::ReleaseError::Invalid { .. }
+            | assay_release::ReleaseError::UnknownKeyName(_) => ("usage", 2),
+            e if e.is_verification_failure() => ("verification", 5),
+            _ => ("release", 1),
+        };
     }
     ("io", 1)
 }

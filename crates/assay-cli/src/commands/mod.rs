@@ -3,15 +3,17 @@
 mod bench;
 mod compare;
 mod inspect;
+mod key;
 mod plan;
 mod profile;
+mod release;
 mod report;
 mod runs;
 mod runtime;
 mod store;
 
 use crate::{
-    cli::{Cli, Command, RunsCommand, RuntimeCommand},
+    cli::{Cli, Command, KeyCommand, ReleaseCommand, RunsCommand, RuntimeCommand},
     exit::Machine,
 };
 
@@ -24,6 +26,10 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Runs(c) => runs::run(cli, c),
         Command::Compare(a) => compare::run(cli, a),
         Command::Report(a) => report::run(cli, a),
+        Command::Key(c) => key::run(c),
+        Command::Release(ReleaseCommand::Create(a)) => release::create(cli, a),
+        Command::Sign(a) => release::sign(a),
+        Command::Verify(a) => release::verify(a),
         Command::Runtime(RuntimeCommand::Install(a)) => runtime::install(a),
         Command::Runtime(RuntimeCommand::List(a)) => runtime::list(cli, a),
     }
@@ -39,6 +45,16 @@ pub fn machine_output(command: &Command) -> Machine {
         Command::Profile(a) if a.json => Machine::Json,
         Command::Compare(a) if a.json => Machine::Json,
         Command::Report(a) if a.json => Machine::Json,
+        Command::Sign(a) if a.json => Machine::Json,
+        Command::Verify(a) if a.json => Machine::Json,
+        Command::Release(ReleaseCommand::Create(a)) if a.json => Machine::Json,
+        Command::Key(
+            KeyCommand::Generate { json: true, .. }
+            | KeyCommand::List { json: true }
+            | KeyCommand::ExportPublic { json: true, .. }
+            | KeyCommand::Import { json: true, .. }
+            | KeyCommand::Rm { json: true, .. },
+        ) => Machine::Json,
         Command::Runs(
             RunsCommand::List { json: true, .. }
             | RunsCommand::Show { json: true, .. }

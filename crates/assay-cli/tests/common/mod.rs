@@ -122,3 +122,22 @@ pub fn expect_error(cmd: &mut Command, code: i32, needle: &str) -> Outcome {
 pub fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}):\n{s}"))
 }
+
+/// The ONNX Runtime library discovery finds with the real environment.
+pub fn runtime_library() -> PathBuf {
+    static LIB: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    LIB.get_or_init(|| {
+        let o = run(assay().args(["runtime", "list", "--json"]));
+        assert_eq!(
+            o.code, 0,
+            "no ONNX Runtime installed (make setup): {}",
+            o.stderr
+        );
+        PathBuf::from(
+            json(&o.stdout)["active"]["library"]
+                .as_str()
+                .expect("an active runtime"),
+        )
+    })
+    .clone()
+}

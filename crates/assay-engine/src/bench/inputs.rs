@@ -77,16 +77,7 @@ pub(crate) enum BatchDim {
 /// Picks the batch dimension: `--batch-dim`, or the first dynamic dimension of the inputs.
 pub(crate) fn batch_dim(specs: &[InputSpec], plan: &BenchmarkPlan) -> Result<BatchDim> {
     if let Some(name) = &plan.batch_dim {
-        if !specs
-            .iter()
-            .any(|s| s.dims.iter().any(|(_, sym)| sym == name))
-        {
-            return Err(EngineError::UnknownName {
-                what: "dimension",
-                name: name.clone(),
-                known: known_symbols(specs),
-            });
-        }
+        check_dimension(specs, name)?;
         return Ok(BatchDim::Symbol(name.clone()));
     }
     for s in specs {
@@ -102,6 +93,21 @@ pub(crate) fn batch_dim(specs: &[InputSpec], plan: &BenchmarkPlan) -> Result<Bat
         }
     }
     Ok(BatchDim::None)
+}
+
+/// A `--dim`/`--batch-dim` name must be a symbolic dimension of some input.
+fn check_dimension(specs: &[InputSpec], name: &str) -> Result<()> {
+    if specs
+        .iter()
+        .any(|s| s.dims.iter().any(|(_, sym)| sym == name))
+    {
+        return Ok(());
+    }
+    Err(EngineError::UnknownName {
+        what: "dimension",
+        name: name.to_string(),
+        known: known_symbols(specs),
+    })
 }
 
 fn known_symbols(specs: &[InputSpec]) -> String {
@@ -143,16 +149,7 @@ pub(crate) fn check_names(specs: &[InputSpec], plan: &BenchmarkPlan) -> Result<(
         }
     }
     for name in plan.dims.keys() {
-        if !specs
-            .iter()
-            .any(|s| s.dims.iter().any(|(_, sym)| sym == name))
-        {
-            return Err(EngineError::UnknownName {
-                what: "dimension",
-                name: name.clone(),
-                known: known_symbols(specs),
-            });
-        }
+        check_dimension(specs, name)?;
     }
     Ok(())
 }

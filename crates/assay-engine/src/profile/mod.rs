@@ -35,6 +35,17 @@ use crate::{
 };
 pub use aggregate::{NodeStats, OpTypeStats};
 
+/// The files a profile writes into its output folder.
+pub const FILES: [&str; 7] = [
+    "operators.csv",
+    "operators.json",
+    "flamegraph.svg",
+    "flamegraph.folded",
+    "speedscope.json",
+    "trace.json",
+    "profile.json",
+];
+
 /// What to profile and where to write it.
 #[derive(Debug, Clone)]
 pub struct ProfilePlan {
@@ -289,17 +300,7 @@ fn write_outputs(report: &mut ProfileReport, dir: &Path, ort_trace: &Path) -> Re
     )?;
     std::fs::rename(ort_trace, path("trace.json")).map_err(|e| io(ort_trace, e))?;
 
-    report.files = [
-        "operators.csv",
-        "operators.json",
-        "flamegraph.svg",
-        "flamegraph.folded",
-        "speedscope.json",
-        "trace.json",
-        "profile.json",
-    ]
-    .map(String::from)
-    .to_vec();
+    report.files = FILES.map(String::from).to_vec();
     write_file(
         &path("profile.json"),
         serde_json::to_vec_pretty(report)

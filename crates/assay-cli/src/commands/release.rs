@@ -1,0 +1,193 @@
+//! `assay release create`, `assay sign`, `assay verify`
+
+use std::{io::IsTerminal, path::PathBuf};
+
+use assay_release::{
+    cache::DigestCache,
+    keys::PublicKey,
+    release::{self, ReleaseSpec},
+    signing::{self, DEFAULT_SIGNATURE, Trust},
+};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use super::{key, store::History};
+use crate::{
+    cli::{Cli, ReleaseCreateArgs, SignArgs, VerifyArgs},
+    exit::VerificationFailed,
+    format,
+};
+
+pub fn create(cli: &Cli, a: &ReleaseCreateArgs) -> anyhow::Result<()> {
+    let evidence = match &a.evidence {
+        Some(id) => {
+            let h = History::open(cli)?;
+            let run = h.run(h.store.run(id))?;
+            let rows: Vec<_> = run
+                .report
+                .results
+                .iter()
+                .map(|r| json!({"provider": r.provider, "batch": r.batch, "concurrency": r.concurrency, "samples": r.samples, "p50_ms": r.latency_ms.p50, "p99_ms": r.latency_ms.p99, "ci95_ms": r.ci95_ms, "throughput": r.throughput}))
+                .collect();
+            if run.report.model.sha256 != assay_engine::digest::sha256_file(&a.model)? {
+                eprintln!(
+                    "warning: run {} measured a different model file ({}) than {}",
+                    run.id,
+                    run.report.model.path.display(),
+                    a.model.display()
+                );
+            }
+            Some(
+                json!({"run_id": run.id, "model_sha256": run.report.model.sha256, "environment": run.report.environment, "summary": rows}),
+            )
+        }
+        None => None,
+    };
+    let meta = release::create(&ReleaseSpec {
+        model: a.model.clone(),
+        name: a.name.clone(),
+        version: a.version.clone(),
+        notes: a.notes.clone(),
+        evidence,
+        include: a.include.clone(),
+        out: a.out.clone(),
+    })?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"dir": a.out, "release": meta}))?
+        );
+    } else {
+        println!(
+            "release {} {} created in {} ({} files)",
+            a.name,
+            a.version,
+            a.out.display(),
+            meta["files"].as_array().map(|f| f.len() + 1).unwrap_or(0)
+        );
+        println!(
+            "sign it with: assay sign {} --key NAME --signature {}.sig",
+            a.out.display(),
+            a.out.display()
+        );
+    }
+    Ok(())
+}
+
+fn bar(enabled: bool, what: &str) -> Option<ProgressBar> {
+    enabled.then(|| {
+        let b = ProgressBar::new(0);
+        b.set_style(
+            ProgressStyle::with_template(
+                "  {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        b.set_message(what.to_string());
+        b
+    })
+}
+
+pub fn sign(a: &SignArgs) -> anyhow::Result<()> {
+    let ks = key::store()?;
+    let pw = key::passphrase(&a.pass, &format!("passphrase for key '{}': ", a.key), false)?;
+    let private = ks.private(&a.key, &pw)?;
+    let signature = a
+        .signature
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SIGNATURE));
+    let cache = DigestCache::open_default();
+    let pb = bar(!a.json && std::io::stderr().is_terminal(), "hashing");
+    let progress = |done: u64, total: u64| {
+        if let Some(b) = &pb {
+            b.set_length(total);
+            b.set_position(done);
+        }
+    };
+    let started = std::time::Instant::now();
+    let m = signing::sign(&a.dir, &private, &signature, Some(&cache), Some(&progress))?;
+    if let Some(b) = pb {
+        b.finish_and_clear();
+    }
+    cache.save();
+    let hint = private.public().hint();
+    if a.json {
+        println!(
+            "{}",
+            json!({"signature": signature, "key": a.key, "hint": hint, "files": m.files.len(), "root_digest": hex_root(&m), "seconds": started.elapsed().as_secs_f64()})
+        );
+    } else {
+        println!(
+            "signed {} files of {} with key '{}' ({hint})",
+            m.files.len(),
+            a.dir.display(),
+            a.key
+        );
+        println!("signature written to {}", signature.display());
+    }
+    Ok(())
+}
+
+fn hex_root(m: &assay_release::manifest::Manifest) -> String {
+    m.root_digest().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn verify(a: &VerifyArgs) -> anyhow::Result<()> {
+    let trust = match (&a.public_key, &a.trusted_keys) {
+        (Some(k), _) => {
+            let path = std::path::Path::new(k);
+            if path.is_file() {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                Trust::Key(PublicKey::from_pem(k, &text)?)
+            } else {
+                Trust::Key(key::store()?.public(k)?)
+            }
+        }
+        (None, Some(dir)) => Trust::from_dir(dir)?,
+        (None, None) => unreachable!("clap requires one of them"),
+    };
+    let pb = bar(!a.json && std::io::stderr().is_terminal(), "verifying");
+    let progress = |done: u64, total: u64| {
+        if let Some(b) = &pb {
+            b.set_length(total);
+            b.set_position(done);
+        }
+    };
+    let result = signing::verify(&a.dir, &a.signature, &trust, Some(&progress));
+    if let Some(b) = pb {
+        b.finish_and_clear();
+    }
+    match result {
+        Ok(v) => {
+            if a.json {
+                println!(
+                    "{}",
+                    json!({"verified": true, "key_hint": v.key_hint, "files": v.files, "bytes": v.bytes, "root_digest": v.root_digest, "release": v.release})
+                );
+            } else {
+                let what = v
+                    .release
+                    .as_ref()
+                    .map(|r| {
+                        format!(
+                            "release {} {}",
+                            r["name"].as_str().unwrap_or("?"),
+                            r["version"].as_str().unwrap_or("?")
+                        )
+                    })
+                    .unwrap_or_else(|| "folder".into());
+                println!(
+                    "Verification succeeded: {what}, {} files ({}), key {}",
+                    v.files,
+                    format::bytes(v.bytes),
+                    v.key_hint
+                );
+            }
+            Ok(())
+        }
+        Err(e) if e.is_verification_failure() => Err(VerificationFailed(e.to_string()).into()),
+        Err(e) => Err(e.into()),
+    }
+}

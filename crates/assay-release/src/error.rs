@@ -1,0 +1,104 @@
+//! The release library's errors. Each verification failure has its own variant, so the
+//! gateway and the CLI can say exactly why a release was refused.
+
+use std::path::PathBuf;
+
+/// Errors from keys, release folders, signing and verification.
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    /// The bundle's `mediaType` is not the Sigstore bundle v0.3 type.
+    #[error("bad media type '{0}': expected application/vnd.dev.sigstore.bundle.v0.3+json")]
+    BadMediaType(String),
+
+    /// The DSSE payload type is not in-toto.
+    #[error("bad payload type '{0}': expected application/vnd.in-toto+json")]
+    BadPayloadType(String),
+
+    /// The signature does not verify with the key.
+    #[error("bad signature: the signature does not match the payload and the public key")]
+    BadSignature,
+
+    /// The bundle names a key that is not among the trusted keys.
+    #[error("unknown key: the bundle was signed with key {hint}, which is not trusted")]
+    UnknownKey { hint: String },
+
+    /// The statement is not a model_signing v1.0 in-toto statement.
+    #[error("bad statement: {0}")]
+    BadStatement(String),
+
+    /// A file's digest differs from the signed one.
+    #[error("digest mismatch: {file} was changed after signing")]
+    DigestMismatch { file: String },
+
+    /// A file on disk is not in the signed manifest.
+    #[error("extra file: {file} is not part of the signed release")]
+    ExtraFile { file: String },
+
+    /// A signed file is missing on disk.
+    #[error("missing file: {file} is part of the signed release but is not there")]
+    MissingFile { file: String },
+
+    /// A symbolic link in the release (refused unless allowed).
+    #[error("refused symlink: {file} is a symbolic link")]
+    SymlinkRefused { file: String },
+
+    /// A file name that cannot be signed or verified safely (`..`, absolute, backslash, NUL,
+    /// not UTF-8, too long).
+    #[error("refused file name {name:?}: {reason}")]
+    HostileName { name: String, reason: &'static str },
+
+    /// The bundle file is not a well-formed Sigstore bundle.
+    #[error("malformed bundle: {0}")]
+    MalformedBundle(String),
+
+    /// A key could not be read, decrypted or written.
+    #[error("key {name}: {message}")]
+    Key { name: String, message: String },
+
+    /// No key of that name in the key store.
+    #[error("no key named '{0}' (see `assay key list`)")]
+    UnknownKeyName(String),
+
+    /// Invalid user input (a version that is not semver, a release folder that exists, ...).
+    #[error("invalid {what}: {message}")]
+    Invalid { what: &'static str, message: String },
+
+    /// A read or write failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl ReleaseError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        ReleaseError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// True for the failures that mean "this release must not be trusted" (as opposed to
+    /// usage or IO problems).
+    pub fn is_verification_failure(&self) -> bool {
+        use ReleaseError::*;
+        matches!(
+            self,
+            BadMediaType(_)
+                | BadPayloadType(_)
+                | BadSignature
+                | UnknownKey { .. }
+                | BadStatement(_)
+                | DigestMismatch { .. }
+                | ExtraFile { .. }
+                | MissingFile { .. }
+                | SymlinkRefused { .. }
+                | HostileName { .. }
+                | MalformedBundle(_)
+        )
+    }
+}
+
+/// The release library's result type.
+pub type Result<T, E = ReleaseError> = std::result::Result<T, E>;

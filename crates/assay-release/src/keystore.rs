@@ -1,0 +1,246 @@
+//! Named keys on disk: `<data dir>/assay/keys/NAME.key.pem` (PKCS#8, always encrypted with a
+//! passphrase, mode 0600) and `NAME.pub.pem` (SPKI). A key may also be public only (imported
+//! to be trusted, not to sign).
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::{
+    error::{ReleaseError, Result},
+    keys::{PrivateKey, PublicKey},
+};
+
+/// The key folder.
+#[derive(Debug, Clone)]
+pub struct KeyStore {
+    dir: PathBuf,
+}
+
+/// A key as `assay key list` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyInfo {
+    pub name: String,
+    /// model_signing's public-key hint (hex SHA-256 of the public PEM).
+    pub hint: String,
+    pub has_private: bool,
+    pub public_path: PathBuf,
+}
+
+fn check_key_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(ReleaseError::Invalid {
+            what: "key name",
+            message: format!("'{name}': use 1-64 letters, digits, '-', '_' or '.'"),
+        })
+    }
+}
+
+fn write_private_file(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path).map_err(|e| ReleaseError::io(path, e))?;
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| ReleaseError::io(path, e))
+}
+
+impl KeyStore {
+    /// `<data dir>/assay/keys` (`$XDG_DATA_HOME` on Linux).
+    pub fn default_dir() -> Result<PathBuf> {
+        std::env::var_os("XDG_DATA_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(dirs::data_dir)
+            .map(|d| d.join("assay").join("keys"))
+            .ok_or(ReleaseError::Invalid {
+                what: "data directory",
+                message: "cannot tell where it is (set XDG_DATA_HOME)".into(),
+            })
+    }
+
+    pub fn open(dir: PathBuf) -> KeyStore {
+        KeyStore { dir }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn private_path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.key.pem"))
+    }
+
+    fn public_path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.pub.pem"))
+    }
+
+    fn ensure_dir(&self) -> Result<()> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| ReleaseError::io(&self.dir, e))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700));
+        }
+        Ok(())
+    }
+
+    fn refuse_existing(&self, name: &str) -> Result<()> {
+        if self.public_path(name).exists() || self.private_path(name).exists() {
+            return Err(ReleaseError::Invalid {
+                what: "key name",
+                message: format!(
+                    "a key named '{name}' exists already (remove it with `assay key rm {name}`)"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Stores a private key, encrypted with `passphrase`, and its public key.
+    pub fn add_private(&self, name: &str, key: &PrivateKey, passphrase: &[u8]) -> Result<KeyInfo> {
+        check_key_name(name)?;
+        if passphrase.is_empty() {
+            return Err(ReleaseError::Invalid {
+                what: "passphrase",
+                message: "an empty passphrase would store the key unprotected".into(),
+            });
+        }
+        self.ensure_dir()?;
+        self.refuse_existing(name)?;
+        write_private_file(&self.private_path(name), &key.to_encrypted_pem(passphrase)?)?;
+        std::fs::write(self.public_path(name), key.public().pem())
+            .map_err(|e| ReleaseError::io(self.public_path(name), e))?;
+        self.info(name)
+    }
+
+    /// Stores a public key only (a key to trust).
+    pub fn add_public(&self, name: &str, key: &PublicKey) -> Result<KeyInfo> {
+        check_key_name(name)?;
+        self.ensure_dir()?;
+        self.refuse_existing(name)?;
+        std::fs::write(self.public_path(name), key.pem())
+            .map_err(|e| ReleaseError::io(self.public_path(name), e))?;
+        self.info(name)
+    }
+
+    pub fn info(&self, name: &str) -> Result<KeyInfo> {
+        check_key_name(name)?;
+        let public_path = self.public_path(name);
+        let pem = std::fs::read_to_string(&public_path)
+            .map_err(|_| ReleaseError::UnknownKeyName(name.to_string()))?;
+        Ok(KeyInfo {
+            name: name.to_string(),
+            hint: PublicKey::from_pem(name, &pem)?.hint(),
+            has_private: self.private_path(name).exists(),
+            public_path,
+        })
+    }
+
+    /// Every key, by name.
+    pub fn list(&self) -> Result<Vec<KeyInfo>> {
+        let Ok(rd) = std::fs::read_dir(&self.dir) else {
+            return Ok(Vec::new());
+        };
+        let mut names: Vec<String> = rd
+            .flatten()
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".pub.pem"))
+                    .map(String::from)
+            })
+            .collect();
+        names.sort();
+        names.iter().map(|n| self.info(n)).collect()
+    }
+
+    pub fn public(&self, name: &str) -> Result<PublicKey> {
+        check_key_name(name)?;
+        let pem = std::fs::read_to_string(self.public_path(name))
+            .map_err(|_| ReleaseError::UnknownKeyName(name.to_string()))?;
+        PublicKey::from_pem(name, &pem)
+    }
+
+    /// Decrypts the private key (the passphrase is needed; it is never stored).
+    pub fn private(&self, name: &str, passphrase: &[u8]) -> Result<PrivateKey> {
+        check_key_name(name)?;
+        let path = self.private_path(name);
+        if !path.exists() {
+            return Err(if self.public_path(name).exists() {
+                ReleaseError::Key {
+                    name: name.into(),
+                    message: "only the public key is stored; it can verify, not sign".into(),
+                }
+            } else {
+                ReleaseError::UnknownKeyName(name.to_string())
+            });
+        }
+        let pem = std::fs::read_to_string(&path).map_err(|e| ReleaseError::io(&path, e))?;
+        PrivateKey::from_pem(name, &pem, Some(passphrase))
+    }
+
+    pub fn remove(&self, name: &str) -> Result<KeyInfo> {
+        let info = self.info(name)?;
+        let _ = std::fs::remove_file(self.private_path(name));
+        std::fs::remove_file(self.public_path(name))
+            .map_err(|e| ReleaseError::io(self.public_path(name), e))?;
+        Ok(info)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_load_and_protect() {
+        let d = tempfile::tempdir().unwrap();
+        let ks = KeyStore::open(d.path().join("keys"));
+        let k = PrivateKey::generate();
+        let info = ks.add_private("release-2026", &k, b"pw").unwrap();
+        assert_eq!(info.hint, k.public().hint());
+        assert!(
+            ks.add_private("release-2026", &k, b"pw").is_err(),
+            "no silent overwrite"
+        );
+        assert!(ks.add_private("../evil", &k, b"pw").is_err());
+        let text = std::fs::read_to_string(d.path().join("keys/release-2026.key.pem")).unwrap();
+        assert!(
+            text.contains("ENCRYPTED PRIVATE KEY"),
+            "never stored in plaintext"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(d.path().join("keys/release-2026.key.pem"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        assert_eq!(
+            ks.private("release-2026", b"pw").unwrap().public(),
+            k.public()
+        );
+        assert!(ks.private("release-2026", b"nope").is_err());
+        assert_eq!(ks.list().unwrap().len(), 1);
+        ks.remove("release-2026").unwrap();
+        assert!(matches!(
+            ks.public("release-2026"),
+            Err(ReleaseError::UnknownKeyName(_))
+        ));
+    }
+}

@@ -1,0 +1,32 @@
+//! # assay-release
+//!
+//! Signed releases, shared by the console, the CLI and the gateway:
+//!
+//! - [`keys`]: ECDSA P-256 keys, PEM in every form openssl and model_signing write, and the
+//!   public-key hint; [`keystore`]: named keys on disk, private keys always encrypted;
+//! - [`release`]: release folders (model, external data, side files, `assay-release.json`);
+//! - [`signing`]: signatures in the OpenSSF model_signing key-based format (an in-toto
+//!   statement in a DSSE envelope in a Sigstore bundle v0.3), verified in model_signing's
+//!   order, with one error variant per way a release can be wrong ([`ReleaseError`]);
+//! - [`manifest`]: streamed, parallel hashing of a folder, with a digest cache for re-signs.
+//!
+//! ```no_run
+//! use assay_release::{keys::PrivateKey, signing::{self, Trust}};
+//! let key = PrivateKey::generate();
+//! signing::sign("release/".as_ref(), &key, "release.sig".as_ref(), None, None)?;
+//! let ok = signing::verify("release/".as_ref(), "release.sig".as_ref(), &Trust::Key(key.public()), None)?;
+//! println!("{} files verified with key {}", ok.files, ok.key_hint);
+//! # Ok::<(), assay_release::ReleaseError>(())
+//! ```
+
+mod bundle;
+pub mod cache;
+mod error;
+pub mod keys;
+pub mod keystore;
+pub mod manifest;
+pub mod release;
+pub mod signing;
+
+pub use bundle::SignedStatement;
+pub use error::{ReleaseError, Result};

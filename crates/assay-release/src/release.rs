@@ -1,0 +1,214 @@
+//! `assay release create`: a release folder holding the model, its external-data files,
+//! chosen side files and `assay-release.json` (name, version, model digest and signature,
+//! optional benchmark evidence). It is staged and renamed into place, so a failed create
+//! leaves nothing.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::error::{ReleaseError, Result};
+
+/// The metadata file every Assay release carries (and signs).
+pub const RELEASE_FILE: &str = "assay-release.json";
+
+/// What goes into a release.
+#[derive(Debug, Clone)]
+pub struct ReleaseSpec {
+    pub model: PathBuf,
+    pub name: String,
+    pub version: String,
+    pub notes: Option<String>,
+    /// Benchmark evidence: run id, environment fingerprint and summary figures.
+    pub evidence: Option<Value>,
+    /// Side files (tokenizers, configs), copied under their file names.
+    pub include: Vec<PathBuf>,
+    pub out: PathBuf,
+}
+
+/// Release names become model names on a gateway: keep them URL- and path-safe.
+pub fn check_release_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ReleaseError::Invalid {
+            what: "release name",
+            message: format!(
+                "'{name}': use letters, digits, '-', '_' and '.' (it becomes the model name on a gateway)"
+            ),
+        })
+    }
+}
+
+/// Semantic version `MAJOR.MINOR.PATCH[-pre][+build]`.
+pub fn check_semver(v: &str) -> Result<()> {
+    let bad = || ReleaseError::Invalid {
+        what: "version",
+        message: format!("'{v}' is not a semantic version like 1.4.0 or 2.0.0-rc.1"),
+    };
+    let core = v.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    let numeric = |p: &&str| {
+        !p.is_empty()
+            && p.chars().all(|c| c.is_ascii_digit())
+            && (p.len() == 1 || !p.starts_with('0'))
+    };
+    if parts.len() != 3 || !parts.iter().all(numeric) {
+        return Err(bad());
+    }
+    let rest = &v[core.len()..];
+    if !rest.is_empty()
+        && !rest[1..]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
+        || rest == "-"
+        || rest == "+"
+    {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// Creates the release folder and returns its metadata.
+pub fn create(spec: &ReleaseSpec) -> Result<Value> {
+    check_release_name(&spec.name)?;
+    check_semver(&spec.version)?;
+    if spec.out.exists()
+        && std::fs::read_dir(&spec.out)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(ReleaseError::Invalid {
+            what: "--out",
+            message: format!("{} exists and is not empty", spec.out.display()),
+        });
+    }
+    let report = assay_engine::model::inspect(&spec.model).map_err(|e| ReleaseError::Invalid {
+        what: "model",
+        message: e.to_string(),
+    })?;
+    if let Some(bad) = report
+        .graph
+        .external_data
+        .iter()
+        .find(|f| f.problem.is_some())
+    {
+        return Err(ReleaseError::Invalid {
+            what: "model",
+            message: format!(
+                "external data {}: {}",
+                bad.location,
+                bad.problem.as_deref().unwrap_or("")
+            ),
+        });
+    }
+    let model_name = spec
+        .model
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or(ReleaseError::Invalid {
+            what: "model",
+            message: "the model file name is not UTF-8".into(),
+        })?
+        .to_string();
+    let parent = spec
+        .out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    std::fs::create_dir_all(&parent).map_err(|e| ReleaseError::io(&parent, e))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".assay-release-")
+        .tempdir_in(&parent)
+        .map_err(|e| ReleaseError::io(&parent, e))?;
+    let copy = |from: &Path, rel: &str| -> Result<()> {
+        let to = staging.path().join(rel);
+        if to.exists() || rel == RELEASE_FILE {
+            return Err(ReleaseError::Invalid {
+                what: "--include",
+                message: format!("two files would be named {rel}"),
+            });
+        }
+        if let Some(p) = to.parent() {
+            std::fs::create_dir_all(p).map_err(|e| ReleaseError::io(p, e))?;
+        }
+        std::fs::copy(from, &to).map_err(|e| ReleaseError::io(from, e))?;
+        Ok(())
+    };
+    copy(&spec.model, &model_name)?;
+    let model_dir = spec.model.parent().unwrap_or(Path::new("."));
+    let mut files = vec![model_name.clone()];
+    for ext in &report.graph.external_data {
+        copy(&model_dir.join(&ext.location), &ext.location)?;
+        files.push(ext.location.clone());
+    }
+    for inc in &spec.include {
+        let rel = inc
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or(ReleaseError::Invalid {
+                what: "--include",
+                message: format!("{} has no usable file name", inc.display()),
+            })?;
+        if !inc.is_file() {
+            return Err(ReleaseError::Invalid {
+                what: "--include",
+                message: format!("{} is not a file", inc.display()),
+            });
+        }
+        copy(inc, rel)?;
+        files.push(rel.to_string());
+    }
+    let created_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let meta = json!({
+        "schema": "assay.release/1",
+        "name": spec.name,
+        "version": spec.version,
+        "created_at": created_at,
+        "notes": spec.notes,
+        "model": {"file": model_name, "sha256": report.file.sha256, "size_bytes": report.file.size_bytes, "producer": format!("{} {}", report.model.producer_name, report.model.producer_version).trim(), "opsets": report.model.opsets},
+        "signature": {"inputs": report.inputs, "outputs": report.outputs},
+        "files": files,
+        "evidence": spec.evidence,
+    });
+    let meta_path = staging.path().join(RELEASE_FILE);
+    std::fs::write(
+        &meta_path,
+        serde_json::to_vec_pretty(&meta).expect("serializes"),
+    )
+    .map_err(|e| ReleaseError::io(&meta_path, e))?;
+    if spec.out.exists() {
+        std::fs::remove_dir(&spec.out).map_err(|e| ReleaseError::io(&spec.out, e))?;
+    }
+    let staged = staging.keep();
+    std::fs::rename(&staged, &spec.out).map_err(|e| ReleaseError::io(&spec.out, e))?;
+    Ok(meta)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_and_names() {
+        for ok in ["1.0.0", "0.3.12", "2.0.0-rc.1", "1.2.3+build.7"] {
+            check_semver(ok).unwrap();
+        }
+        for bad in ["1.0", "v1.0.0", "01.0.0", "1.0.0-", "1.x.0", ""] {
+            assert!(check_semver(bad).is_err(), "{bad}");
+        }
+        check_release_name("sentiment-mlp").unwrap();
+        assert!(check_release_name("../x").is_err());
+        assert!(check_release_name("a b").is_err());
+    }
+}
