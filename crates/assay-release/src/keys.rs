@@ -72,15 +72,29 @@ impl PrivateKey {
         Ok(PrivateKey { inner })
     }
 
-    /// PKCS#8 PEM encrypted with `passphrase` (PBES2: scrypt + AES-256-CBC).
+    /// PKCS#8 PEM encrypted with `passphrase`: PBES2 with PBKDF2-HMAC-SHA256 (600,000
+    /// iterations) and AES-256-CBC, what `openssl pkcs8 -topk8 -v2 aes-256-cbc` writes.
+    /// PBKDF2 rather than scrypt keeps signing within a few MiB of memory.
     pub fn to_encrypted_pem(&self, passphrase: &[u8]) -> Result<String> {
-        self.inner
-            .to_pkcs8_encrypted_pem(&mut rand_core::OsRng, passphrase, LineEnding::LF)
+        use pkcs8::{PrivateKeyInfo, pkcs5::pbes2};
+        use rand_core::RngCore;
+        let err = |e: String| ReleaseError::Key {
+            name: self.public().hint(),
+            message: format!("cannot encrypt the key: {e}"),
+        };
+        let der = self.inner.to_pkcs8_der().map_err(|e| err(e.to_string()))?;
+        let info = PrivateKeyInfo::try_from(der.as_bytes()).map_err(|e| err(e.to_string()))?;
+        let (mut salt, mut iv) = ([0u8; 16], [0u8; 16]);
+        rand_core::OsRng.fill_bytes(&mut salt);
+        rand_core::OsRng.fill_bytes(&mut iv);
+        let params = pbes2::Parameters::pbkdf2_sha256_aes256cbc(600_000, &salt, &iv)
+            .map_err(|e| err(e.to_string()))?;
+        let doc = info
+            .encrypt_with_params(params, passphrase)
+            .map_err(|e| err(e.to_string()))?;
+        doc.to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)
             .map(|z| z.to_string())
-            .map_err(|e| ReleaseError::Key {
-                name: self.public().hint(),
-                message: format!("cannot encrypt the key: {e}"),
-            })
+            .map_err(|e| err(e.to_string()))
     }
 
     /// The matching public key.

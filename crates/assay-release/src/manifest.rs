@@ -213,6 +213,13 @@ pub fn hash_path(root: &Path, opts: &HashOptions<'_>) -> Result<Manifest> {
     Ok(manifest)
 }
 
+/// Files at least this big are hashed from a memory map (no copy out of the page cache);
+/// smaller ones with plain reads.
+const MAP_AT_LEAST: u64 = 64 << 20;
+/// A mapped file is hashed in windows of this size, each released from the process's
+/// resident set once hashed, so memory stays flat whatever the file size.
+const WINDOW: usize = 8 << 20;
+
 fn hash_file(
     path: &Path,
     buf: &mut [u8],
@@ -220,6 +227,12 @@ fn hash_file(
     total: u64,
     progress: Option<&(dyn Fn(u64, u64) + Sync)>,
 ) -> Result<[u8; 32]> {
+    if std::fs::metadata(path)
+        .map(|m| m.len() >= MAP_AT_LEAST)
+        .unwrap_or(false)
+    {
+        return hash_mapped(path, done, total, progress);
+    }
     use std::io::Read;
     let mut f = std::fs::File::open(path).map_err(|e| ReleaseError::io(path, e))?;
     let mut h = Sha256::new();
@@ -232,6 +245,39 @@ fn hash_file(
         h.update(&buf[..n]);
         done.fetch_add(n as u64, Ordering::Relaxed);
         since += n as u64;
+        if since >= 64 << 20 {
+            since = 0;
+            if let Some(p) = progress {
+                p(done.load(Ordering::Relaxed), total);
+            }
+        }
+    }
+    Ok(h.finalize().into())
+}
+
+fn hash_mapped(
+    path: &Path,
+    done: &AtomicU64,
+    total: u64,
+    progress: Option<&(dyn Fn(u64, u64) + Sync)>,
+) -> Result<[u8; 32]> {
+    use memmap2::{Advice, UncheckedAdvice};
+    let f = std::fs::File::open(path).map_err(|e| ReleaseError::io(path, e))?;
+    // SAFETY: read-only map of a file we only read; a concurrent truncation by another
+    // process would fault, which is the documented risk of hashing a file being rewritten.
+    let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| ReleaseError::io(path, e))?;
+    let _ = map.advise(Advice::Sequential);
+    let mut h = Sha256::new();
+    let mut since = 0usize;
+    for (k, chunk) in map.chunks(WINDOW).enumerate() {
+        h.update(chunk);
+        // SAFETY: the window was read and is never touched again; DONTNEED on a shared,
+        // read-only file mapping only drops our page-table entries (the page cache stays).
+        let _ = unsafe {
+            map.unchecked_advise_range(UncheckedAdvice::DontNeed, k * WINDOW, chunk.len())
+        };
+        done.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        since += chunk.len();
         if since >= 64 << 20 {
             since = 0;
             if let Some(p) = progress {
