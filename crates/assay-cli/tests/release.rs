@@ -540,3 +540,65 @@ fn malformed_bundles_and_hostile_inputs_are_named() {
         0
     );
 }
+
+#[test]
+fn keys_made_by_openssl_import_in_every_form_and_ours_open_in_openssl() {
+    let env = Env::new();
+    let dir = env.dir.path();
+    let sh = |cmd: &str| {
+        assert!(
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(cmd)
+                .current_dir(dir)
+                .status()
+                .unwrap()
+                .success(),
+            "{cmd}"
+        )
+    };
+    // SEC1, encrypted PKCS#8 (same passphrase as the store), plain PKCS#8, and a public key.
+    sh("openssl ecparam -name prime256v1 -genkey -noout -out sec1.pem");
+    sh(
+        "openssl pkcs8 -topk8 -in sec1.pem -v2 aes-256-cbc -passout 'pass:test passphrase' -out enc.pem",
+    );
+    sh("openssl pkcs8 -topk8 -nocrypt -in sec1.pem -out plain.pem");
+    sh("openssl ec -in sec1.pem -pubout -out pub.pem 2>/dev/null");
+    let mut hints = Vec::new();
+    for (name, file) in [
+        ("sec1", "sec1.pem"),
+        ("enc", "enc.pem"),
+        ("plain", "plain.pem"),
+        ("pub", "pub.pem"),
+    ] {
+        let o = run(env
+            .assay()
+            .args(["key", "import", name])
+            .arg(dir.join(file))
+            .arg("--json"));
+        assert_eq!(o.code, 0, "{file}: {}", o.stderr);
+        hints.push(json(&o.stdout)["hint"].as_str().unwrap().to_string());
+    }
+    assert!(
+        hints.windows(2).all(|w| w[0] == w[1]),
+        "one key, four forms, one fingerprint: {hints:?}"
+    );
+    // A P-384 key is named as unsupported, not mangled.
+    sh(
+        "openssl ecparam -name secp384r1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt -out p384.pem",
+    );
+    expect_error(
+        env.assay()
+            .args(["key", "import", "p384"])
+            .arg(dir.join("p384.pem")),
+        1,
+        "not a P-256",
+    );
+    // Our encrypted key file is standard: openssl opens it with the passphrase.
+    assert_eq!(run(env.assay().args(["key", "generate", "mine"])).code, 0);
+    let ours = env.path("data/assay/keys/mine.key.pem");
+    sh(&format!(
+        "openssl pkey -in '{}' -passin 'pass:test passphrase' -noout",
+        ours.display()
+    ));
+}

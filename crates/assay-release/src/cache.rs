@@ -116,3 +116,26 @@ impl DigestCache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_changed_file_misses_the_cache() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("w.bin");
+        std::fs::write(&f, b"one").unwrap();
+        let cache = DigestCache::open(Some(d.path().join("cache.json")));
+        cache.put(&f, [1; 32]);
+        assert_eq!(cache.get(&f), Some([1; 32]));
+        cache.save();
+        assert_eq!(
+            DigestCache::open(Some(d.path().join("cache.json"))).get(&f),
+            Some([1; 32]),
+            "persisted"
+        );
+        std::fs::write(&f, b"three").unwrap();
+        assert_eq!(cache.get(&f), None, "size or mtime changed");
+    }
+}
