@@ -26,7 +26,7 @@ MAGIKA_VERSION=1.0.3
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 # --- 1. Debian packages ------------------------------------------------------------
-apt_wanted=(build-essential pkg-config python3 python3-venv python3-pip unzip ca-certificates fonts-dejavu-core openssl)
+apt_wanted=(build-essential pkg-config python3 python3-venv python3-pip unzip ca-certificates fonts-dejavu-core openssl dbus gnome-keyring)
 missing=()
 for p in "${apt_wanted[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

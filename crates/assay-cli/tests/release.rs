@@ -32,6 +32,8 @@ impl Env {
             .env("XDG_CACHE_HOME", self.path("cache"))
             .env("ASSAY_DB", self.path("runs.db"))
             .env("ASSAY_KEY_PASSPHRASE", "test passphrase");
+        // File storage, whatever the developer's desktop offers; the keychain has its own test.
+        c.env("ASSAY_KEYCHAIN", "off");
         c
     }
 
@@ -601,4 +603,46 @@ fn keys_made_by_openssl_import_in_every_form_and_ours_open_in_openssl() {
         "openssl pkey -in '{}' -passin 'pass:test passphrase' -noout",
         ours.display()
     ));
+}
+
+#[test]
+fn keys_go_to_the_os_keychain_when_one_runs() {
+    // A real Secret Service: gnome-keyring in a private D-Bus session (both from Debian,
+    // installed by scripts/setup.sh).
+    let env = Env::new();
+    let assay_bin = assert_cmd::cargo::cargo_bin("assay");
+    let script = format!(
+        r#"printf 'keyring-pw' | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
+A='{bin}'
+"$A" key generate kc --json || exit 10
+test ! -e '{keys}/kc.key.pem' || exit 11
+test -e '{keys}/kc.key.keychain' || exit 12
+"$A" release create '{model}' --name s --version 1.0.0 --out '{rel}' >/dev/null || exit 13
+"$A" sign '{rel}' --key kc --signature '{sig}' >/dev/null || exit 14
+"$A" verify '{rel}' --signature '{sig}' --public-key kc >/dev/null || exit 15
+"$A" key rm kc >/dev/null || exit 16
+test ! -e '{keys}/kc.key.keychain' || exit 17"#,
+        bin = assay_bin.display(),
+        keys = env.path("data/assay/keys").display(),
+        model = sample_model().display(),
+        rel = env.path("rel").display(),
+        sig = env.path("rel.sig").display(),
+    );
+    let out = std::process::Command::new("dbus-run-session")
+        .args(["--", "sh", "-c", &script])
+        .env("XDG_DATA_HOME", env.path("data"))
+        .env("XDG_CACHE_HOME", env.path("cache"))
+        .env("ASSAY_KEY_PASSPHRASE", "test passphrase")
+        .env("ASSAY_ORT_DYLIB", runtime_library())
+        .env_remove("ASSAY_KEYCHAIN")
+        .output()
+        .expect("dbus-run-session (Debian package dbus) is installed by scripts/setup.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stdout}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("\"storage\": \"keychain\""), "{stdout}");
 }

@@ -1,6 +1,8 @@
-//! Named keys on disk: `<data dir>/assay/keys/NAME.key.pem` (PKCS#8, always encrypted with a
-//! passphrase, mode 0600) and `NAME.pub.pem` (SPKI). A key may also be public only (imported
-//! to be trusted, not to sign).
+//! Named keys: the public key on disk (`<data dir>/assay/keys/NAME.pub.pem`, SPKI), the
+//! private key — always PKCS#8 encrypted with a passphrase — in the OS keychain when there
+//! is one (a `NAME.key.keychain` marker records that), otherwise in `NAME.key.pem` with mode
+//! 0600. `ASSAY_KEYCHAIN=off` keeps private keys in files. A key may also be public only
+//! (imported to be trusted, not to sign).
 
 use std::path::{Path, PathBuf};
 
@@ -24,7 +26,41 @@ pub struct KeyInfo {
     /// model_signing's public-key hint (hex SHA-256 of the public PEM).
     pub hint: String,
     pub has_private: bool,
+    /// Where the (encrypted) private key is: `keychain`, `file`, or `none`.
+    pub storage: &'static str,
     pub public_path: PathBuf,
+}
+
+const KEYCHAIN_SERVICE: &str = "assay-signing-keys";
+
+/// The OS keychain, when one answers (and `ASSAY_KEYCHAIN` is not `off`).
+mod keychain {
+    use super::KEYCHAIN_SERVICE;
+
+    fn enabled() -> bool {
+        std::env::var("ASSAY_KEYCHAIN")
+            .map(|v| v != "off" && v != "0")
+            .unwrap_or(true)
+    }
+
+    pub fn put(name: &str, secret: &str) -> bool {
+        enabled()
+            && keyring::Entry::new(KEYCHAIN_SERVICE, name)
+                .and_then(|e| e.set_password(secret))
+                .is_ok()
+    }
+
+    pub fn get(name: &str) -> Result<String, String> {
+        keyring::Entry::new(KEYCHAIN_SERVICE, name)
+            .and_then(|e| e.get_password())
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn delete(name: &str) {
+        if let Ok(e) = keyring::Entry::new(KEYCHAIN_SERVICE, name) {
+            let _ = e.delete_credential();
+        }
+    }
 }
 
 fn check_key_name(name: &str) -> Result<()> {
@@ -82,6 +118,10 @@ impl KeyStore {
         self.dir.join(format!("{name}.key.pem"))
     }
 
+    fn keychain_marker(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.key.keychain"))
+    }
+
     fn public_path(&self, name: &str) -> PathBuf {
         self.dir.join(format!("{name}.pub.pem"))
     }
@@ -97,7 +137,10 @@ impl KeyStore {
     }
 
     fn refuse_existing(&self, name: &str) -> Result<()> {
-        if self.public_path(name).exists() || self.private_path(name).exists() {
+        if self.public_path(name).exists()
+            || self.private_path(name).exists()
+            || self.keychain_marker(name).exists()
+        {
             return Err(ReleaseError::Invalid {
                 what: "key name",
                 message: format!(
@@ -119,7 +162,17 @@ impl KeyStore {
         }
         self.ensure_dir()?;
         self.refuse_existing(name)?;
-        write_private_file(&self.private_path(name), &key.to_encrypted_pem(passphrase)?)?;
+        let encrypted = key.to_encrypted_pem(passphrase)?;
+        if keychain::put(name, &encrypted) {
+            // The marker holds no secret: it only says where the private key is.
+            std::fs::write(
+                self.keychain_marker(name),
+                b"the encrypted private key is in the OS keychain\n",
+            )
+            .map_err(|e| ReleaseError::io(self.keychain_marker(name), e))?;
+        } else {
+            write_private_file(&self.private_path(name), &encrypted)?;
+        }
         std::fs::write(self.public_path(name), key.public().pem())
             .map_err(|e| ReleaseError::io(self.public_path(name), e))?;
         self.info(name)
@@ -140,10 +193,18 @@ impl KeyStore {
         let public_path = self.public_path(name);
         let pem = std::fs::read_to_string(&public_path)
             .map_err(|_| ReleaseError::UnknownKeyName(name.to_string()))?;
+        let storage = if self.private_path(name).exists() {
+            "file"
+        } else if self.keychain_marker(name).exists() {
+            "keychain"
+        } else {
+            "none"
+        };
         Ok(KeyInfo {
             name: name.to_string(),
             hint: PublicKey::from_pem(name, &pem)?.hint(),
-            has_private: self.private_path(name).exists(),
+            has_private: storage != "none",
+            storage,
             public_path,
         })
     }
@@ -177,6 +238,13 @@ impl KeyStore {
     pub fn private(&self, name: &str, passphrase: &[u8]) -> Result<PrivateKey> {
         check_key_name(name)?;
         let path = self.private_path(name);
+        if !path.exists() && self.keychain_marker(name).exists() {
+            let pem = keychain::get(name).map_err(|e| ReleaseError::Key {
+                name: name.into(),
+                message: format!("cannot read it from the OS keychain: {e}"),
+            })?;
+            return PrivateKey::from_pem(name, &pem, Some(passphrase));
+        }
         if !path.exists() {
             return Err(if self.public_path(name).exists() {
                 ReleaseError::Key {
@@ -194,6 +262,10 @@ impl KeyStore {
     pub fn remove(&self, name: &str) -> Result<KeyInfo> {
         let info = self.info(name)?;
         let _ = std::fs::remove_file(self.private_path(name));
+        if self.keychain_marker(name).exists() {
+            keychain::delete(name);
+            let _ = std::fs::remove_file(self.keychain_marker(name));
+        }
         std::fs::remove_file(self.public_path(name))
             .map_err(|e| ReleaseError::io(self.public_path(name), e))?;
         Ok(info)
@@ -206,6 +278,9 @@ mod tests {
 
     #[test]
     fn store_load_and_protect() {
+        // SAFETY (edition 2024 requires unsafe): tests in this module do not read the
+        // environment concurrently with this write.
+        unsafe { std::env::set_var("ASSAY_KEYCHAIN", "off") };
         let d = tempfile::tempdir().unwrap();
         let ks = KeyStore::open(d.path().join("keys"));
         let k = PrivateKey::generate();
