@@ -12,7 +12,8 @@ use serde_json::Value;
 fn on(db: &Path) -> assert_cmd::Command {
     let mut c = assay();
     // Files a verb writes by default (compare's diff-A-B.svg) land beside the database.
-    c.env("ASSAY_DB", db).current_dir(db.parent().expect("a database path has a folder"));
+    c.env("ASSAY_DB", db)
+        .current_dir(db.parent().expect("a database path has a folder"));
     c
 }
 
