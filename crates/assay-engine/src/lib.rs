@@ -27,6 +27,7 @@ pub mod dtype;
 mod error;
 pub mod fingerprint;
 pub mod model;
+pub mod paths;
 pub mod profile;
 pub mod runtime;
 pub mod stats;

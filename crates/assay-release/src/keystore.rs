@@ -95,14 +95,11 @@ fn write_private_file(path: &Path, text: &str) -> Result<()> {
 impl KeyStore {
     /// `<data dir>/assay/keys` (`$XDG_DATA_HOME` on Linux).
     pub fn default_dir() -> Result<PathBuf> {
-        std::env::var_os("XDG_DATA_HOME")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(dirs::data_dir)
-            .map(|d| d.join("assay").join("keys"))
+        assay_engine::paths::data_dir()
+            .map(|d| d.join("keys"))
             .ok_or(ReleaseError::Invalid {
                 what: "data directory",
-                message: "cannot tell where it is (set XDG_DATA_HOME)".into(),
+                message: assay_engine::paths::NO_DATA_DIR.into(),
             })
     }
 

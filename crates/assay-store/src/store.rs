@@ -27,15 +27,11 @@ pub struct Store {
 impl Store {
     /// `<user data dir>/assay/assay.db` (`$XDG_DATA_HOME` on Linux).
     pub fn default_path() -> Result<PathBuf, StoreError> {
-        let base = std::env::var_os("XDG_DATA_HOME")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(dirs::data_dir)
-            .ok_or_else(|| StoreError::CannotOpen {
-                path: PathBuf::from("~"),
-                message: "cannot tell where the user data directory is (set XDG_DATA_HOME)".into(),
-            })?;
-        Ok(base.join("assay").join("assay.db"))
+        let base = assay_engine::paths::data_dir().ok_or_else(|| StoreError::CannotOpen {
+            path: PathBuf::from("~"),
+            message: assay_engine::paths::NO_DATA_DIR.into(),
+        })?;
+        Ok(base.join("assay.db"))
     }
 
     /// How long a writer waits for another process's write lock before giving up.

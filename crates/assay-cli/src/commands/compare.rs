@@ -64,25 +64,16 @@ pub fn run(cli: &Cli, args: &CompareArgs) -> anyhow::Result<()> {
             "verdict",
         ]);
         for r in &c.rows {
-            let pct = |x: f64| format!("{x:+.2}%");
+            let (p50_values, p50_change) = change_cells(&r.p50);
+            let (p99_values, p99_change) = change_cells(&r.p99);
             t.add_row(vec![
                 r.provider.clone(),
                 r.batch.to_string(),
                 r.concurrency.to_string(),
-                format!("{} → {}", format::ms(r.p50.a_ms), format::ms(r.p50.b_ms)),
-                format!(
-                    "{} [{}, {}]",
-                    pct(r.p50.delta_pct),
-                    pct(r.p50.ci95_pct[0]),
-                    pct(r.p50.ci95_pct[1])
-                ),
-                format!("{} → {}", format::ms(r.p99.a_ms), format::ms(r.p99.b_ms)),
-                format!(
-                    "{} [{}, {}]",
-                    pct(r.p99.delta_pct),
-                    pct(r.p99.ci95_pct[0]),
-                    pct(r.p99.ci95_pct[1])
-                ),
+                p50_values,
+                p50_change,
+                p99_values,
+                p99_change,
                 r.verdict.to_string(),
             ]);
         }
@@ -116,4 +107,18 @@ pub fn run(cli: &Cli, args: &CompareArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// "A → B" and "Δ [lo, hi]" for one percentile's change.
+fn change_cells(c: &compare::Change) -> (String, String) {
+    let pct = |x: f64| format!("{x:+.2}%");
+    (
+        format!("{} → {}", format::ms(c.a_ms), format::ms(c.b_ms)),
+        format!(
+            "{} [{}, {}]",
+            pct(c.delta_pct),
+            pct(c.ci95_pct[0]),
+            pct(c.ci95_pct[1])
+        ),
+    )
 }

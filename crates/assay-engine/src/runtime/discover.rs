@@ -68,16 +68,9 @@ pub struct InstalledRuntime {
 
 /// `$XDG_DATA_HOME/assay/runtime` (or the platform's data directory).
 pub fn runtimes_root() -> Result<PathBuf> {
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(dirs::data_dir)
-        .ok_or_else(|| {
-            EngineError::Install(
-                "cannot tell where the user data directory is (set XDG_DATA_HOME)".into(),
-            )
-        })?;
-    Ok(base.join("assay").join("runtime"))
+    let base = crate::paths::data_dir()
+        .ok_or_else(|| EngineError::Install(crate::paths::NO_DATA_DIR.into()))?;
+    Ok(base.join("runtime"))
 }
 
 /// Runtimes installed by `assay runtime install`, newest first.

@@ -183,7 +183,7 @@ fn install_resolved(
         .map_err(|e| EngineError::io(&root, e))?;
 
     let (main_wheel, source) = fetch_main_wheel(req, downloads.path(), progress)?;
-    let main_sha = wheel::sha256_of(&main_wheel)?;
+    let main_sha = crate::digest::sha256_file(&main_wheel)?;
     if let Some(want) = &req.sha256
         && !want.eq_ignore_ascii_case(&main_sha)
     {
@@ -198,50 +198,29 @@ fn install_resolved(
         source,
     }];
 
-    progress(InstallProgress::Step(format!(
-        "unpacking {} (checking every file against the wheel's RECORD)",
-        file_name(&main_wheel)
-    )));
     let capi = staging.path().join("capi");
-    let what = file_name(&main_wheel);
-    wheel::unpack(
+    unpack_reporting(
         &main_wheel,
         "onnxruntime/capi/",
         &capi,
         is_native_library,
-        |done, total| {
-            progress(InstallProgress::Bytes {
-                what: what.clone(),
-                done,
-                total: Some(total),
-            })
-        },
+        progress,
     )?;
 
     if req.gpu {
         for w in fetch_gpu_dependencies(req, &main_wheel, downloads.path(), progress)? {
-            progress(InstallProgress::Step(format!(
-                "unpacking {}",
-                file_name(&w)
-            )));
-            let what = file_name(&w);
             // NVIDIA's wheels keep their libraries under nvidia/<component>/lib/.
-            wheel::unpack(
+            let cuda = staging.path().join("cuda");
+            unpack_reporting(
                 &w,
                 "nvidia/",
-                &staging.path().join("cuda"),
+                &cuda,
                 |rel| rel.contains("/lib/") && is_native_library(rel),
-                |done, total| {
-                    progress(InstallProgress::Bytes {
-                        what: what.clone(),
-                        done,
-                        total: Some(total),
-                    })
-                },
+                progress,
             )?;
             wheels.push(WheelRecord {
                 filename: file_name(&w),
-                sha256: wheel::sha256_of(&w)?,
+                sha256: crate::digest::sha256_file(&w)?,
                 source: "pip".into(),
             });
         }
@@ -288,6 +267,27 @@ fn install_resolved(
         dir.display()
     )));
     Ok(outcome)
+}
+
+/// Unpacks part of a wheel, announcing it and reporting bytes as they are written.
+fn unpack_reporting(
+    wheel_path: &Path,
+    prefix: &str,
+    dest: &Path,
+    keep: impl Fn(&str) -> bool,
+    progress: &mut dyn FnMut(InstallProgress),
+) -> Result<()> {
+    let what = file_name(wheel_path);
+    progress(InstallProgress::Step(format!(
+        "unpacking {what} (checking every file against the wheel's RECORD)"
+    )));
+    wheel::unpack(wheel_path, prefix, dest, keep, |done, total| {
+        progress(InstallProgress::Bytes {
+            what: what.clone(),
+            done,
+            total: Some(total),
+        })
+    })
 }
 
 fn read_manifest(dir: &Path) -> Option<InstallOutcome> {

@@ -62,11 +62,6 @@ fn platform_tag_fits(tag: &str) -> bool {
     }
 }
 
-/// Streams a file through SHA-256 (hex).
-pub(crate) fn sha256_of(path: &Path) -> Result<String> {
-    crate::digest::sha256_file(path)
-}
-
 /// Unpacks the entries of `wheel` under `prefix` (e.g. `onnxruntime/capi/`) that `keep`
 /// accepts into `dest`, flattening the prefix away. Every unpacked file is checked against
 /// the SHA-256 in the wheel's RECORD, so a wheel whose contents were altered after it was
