@@ -89,6 +89,131 @@ pub enum Command {
         after_help = "Examples:\n  assay verify releases/mlp-1.0.0 --signature releases/mlp-1.0.0.sig --public-key release.pub.pem\n  assay verify rel/ --signature rel.sig --trusted-keys trusted/ --json\nExit code 5 when the release does not verify."
     )]
     Verify(VerifyArgs),
+
+    /// Push a signed release to an assay-gateway (resumable; progress on a TTY).
+    #[command(
+        after_help = "Examples:\n  assay push releases/mlp-1.0.0 --signature releases/mlp-1.0.0.sig --gateway http://gw:8000 --token-file admin.token\n  ASSAY_GATEWAY_URL=https://gw ASSAY_GATEWAY_TOKEN=... assay push rel/ --signature rel.sig --no-activate\nRe-running an interrupted push resumes it. The first release of a model becomes its stable release unless --no-activate.\nExit code 5 when the gateway refuses the release (verification)."
+    )]
+    Push(PushArgs),
+
+    /// Ask or steer an assay-gateway: status, releases, activate, canary, promote, rollback.
+    #[command(subcommand)]
+    Gateway(GatewayCommand),
+}
+
+/// How to reach a gateway's admin API.
+#[derive(Debug, Args)]
+pub struct GatewayConn {
+    /// The gateway's base URL.
+    #[arg(long, env = "ASSAY_GATEWAY_URL", value_name = "URL")]
+    pub gateway: String,
+    /// Admin token (prefer --token-file or ASSAY_GATEWAY_TOKEN: a flag shows in `ps`).
+    #[arg(long, env = "ASSAY_GATEWAY_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Read the admin token from this file (first line).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Extra CA certificate (PEM) for a gateway with a private TLS certificate.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The release folder (from `assay release create`).
+    pub dir: PathBuf,
+    /// Its signature bundle (from `assay sign`).
+    #[arg(long, value_name = "FILE")]
+    pub signature: PathBuf,
+    /// Store the release without making it stable, even if it is the model's first.
+    #[arg(long)]
+    pub no_activate: bool,
+    /// NDJSON progress events on stdout (the console's worker protocol).
+    #[arg(long)]
+    pub events: bool,
+    #[command(flatten)]
+    pub conn: GatewayConn,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GatewayCommand {
+    /// Health, version, trusted keys and what each model serves.
+    Status(GatewayConn),
+    /// Releases the gateway holds (all models, or one).
+    Releases {
+        model: Option<String>,
+        #[command(flatten)]
+        conn: GatewayConn,
+    },
+    /// Make VERSION the stable release of MODEL (loaded and warmed first).
+    Activate {
+        model: String,
+        version: String,
+        #[command(flatten)]
+        conn: GatewayConn,
+    },
+    /// Send PERCENT of MODEL's unpinned traffic to VERSION (0 ends the canary).
+    #[command(after_help = "Example:\n  assay gateway canary mlp 1.1.0 20 --auto-promote-after 5000")]
+    Canary {
+        model: String,
+        version: String,
+        percent: f64,
+        /// Promote automatically after N canary requests once non-inferiority is significant.
+        #[arg(long, value_name = "N")]
+        auto_promote_after: Option<u64>,
+        #[command(flatten)]
+        conn: GatewayConn,
+    },
+    /// Make the canary the stable release.
+    Promote {
+        model: String,
+        #[command(flatten)]
+        conn: GatewayConn,
+    },
+    /// End the canary, or (with none) return to the previous stable release.
+    Rollback {
+        model: String,
+        #[command(flatten)]
+        conn: GatewayConn,
+    },
+    /// Recent events of a model (pushes, swaps, automatic canary decisions).
+    Events {
+        model: String,
+        #[command(flatten)]
+        conn: GatewayConn,
+    },
+    /// The live canary analysis of a model.
+    Analysis {
+        model: String,
+        #[command(flatten)]
+        conn: GatewayConn,
+    },
+    /// Delete a release that neither serves nor is the canary.
+    Rm {
+        model: String,
+        version: String,
+        #[command(flatten)]
+        conn: GatewayConn,
+    },
+}
+
+impl GatewayCommand {
+    pub fn conn(&self) -> &GatewayConn {
+        match self {
+            GatewayCommand::Status(c) => c,
+            GatewayCommand::Releases { conn, .. }
+            | GatewayCommand::Activate { conn, .. }
+            | GatewayCommand::Canary { conn, .. }
+            | GatewayCommand::Promote { conn, .. }
+            | GatewayCommand::Rollback { conn, .. }
+            | GatewayCommand::Events { conn, .. }
+            | GatewayCommand::Analysis { conn, .. }
+            | GatewayCommand::Rm { conn, .. } => conn,
+        }
+    }
 }
 
 /// Where a passphrase comes from: --passphrase-file, ASSAY_KEY_PASSPHRASE, or a prompt.

@@ -63,6 +63,14 @@ pub enum ReleaseError {
     #[error("invalid {what}: {message}")]
     Invalid { what: &'static str, message: String },
 
+    /// The gateway answered with an error status.
+    #[error("the gateway refused ({status}): {message}")]
+    Remote { status: u16, message: String },
+
+    /// The gateway could not be reached (after retries, for pushes).
+    #[error("cannot reach the gateway at {url}: {message}")]
+    Unreachable { url: String, message: String },
+
     /// A read or write failed.
     #[error("{}: {source}", path.display())]
     Io {

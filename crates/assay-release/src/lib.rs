@@ -8,7 +8,9 @@
 //! - [`signing`]: signatures in the OpenSSF model_signing key-based format (an in-toto
 //!   statement in a DSSE envelope in a Sigstore bundle v0.3), verified in model_signing's
 //!   order, with one error variant per way a release can be wrong ([`ReleaseError`]);
-//! - [`manifest`]: streamed, parallel hashing of a folder, with a digest cache for re-signs.
+//! - [`manifest`]: streamed, parallel hashing of a folder, with a digest cache for re-signs;
+//! - [`remote`]: the gateway's release API, its wire types and a client that pushes with
+//!   resume.
 //!
 //! ```no_run
 //! use assay_release::{keys::PrivateKey, signing::{self, Trust}};
@@ -26,6 +28,7 @@ pub mod keys;
 pub mod keystore;
 pub mod manifest;
 pub mod release;
+pub mod remote;
 pub mod signing;
 
 pub use bundle::SignedStatement;

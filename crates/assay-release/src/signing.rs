@@ -149,6 +149,15 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Reads the statement of a bundle **without** checking its signature: what a pusher needs
+/// to know which files to send. Never trust what it returns; the receiver verifies.
+pub fn read_unverified(signature_bytes: &[u8]) -> Result<SignedStatement> {
+    let b: Bundle = serde_json::from_slice(signature_bytes)
+        .map_err(|e| ReleaseError::MalformedBundle(e.to_string()))?;
+    let payload = bundle::b64_decode("the payload", &b.dsse_envelope.payload)?;
+    bundle::parse_statement(&payload)
+}
+
 /// Parses and checks a bundle up to the signature (steps 1–4 of model_signing's order) and
 /// returns the signed statement and the key that signed it.
 pub fn verify_signature(

@@ -2,6 +2,7 @@
 
 mod bench;
 mod compare;
+mod gateway;
 mod inspect;
 mod key;
 mod plan;
@@ -30,6 +31,8 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Release(ReleaseCommand::Create(a)) => release::create(cli, a),
         Command::Sign(a) => release::sign(a),
         Command::Verify(a) => release::verify(a),
+        Command::Push(a) => gateway::push(a),
+        Command::Gateway(c) => gateway::run(c),
         Command::Runtime(RuntimeCommand::Install(a)) => runtime::install(a),
         Command::Runtime(RuntimeCommand::List(a)) => runtime::list(cli, a),
     }
@@ -47,6 +50,9 @@ pub fn machine_output(command: &Command) -> Machine {
         Command::Report(a) if a.json => Machine::Json,
         Command::Sign(a) if a.json => Machine::Json,
         Command::Verify(a) if a.json => Machine::Json,
+        Command::Push(a) if a.events => Machine::Events,
+        Command::Push(a) if a.conn.json => Machine::Json,
+        Command::Gateway(c) if c.conn().json => Machine::Json,
         Command::Release(ReleaseCommand::Create(a)) if a.json => Machine::Json,
         Command::Key(
             KeyCommand::Generate { json: true, .. }

@@ -74,7 +74,7 @@ pub fn create(cli: &Cli, a: &ReleaseCreateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn bar(enabled: bool, what: &str) -> Option<ProgressBar> {
+pub(crate) fn bar(enabled: bool, what: &str) -> Option<ProgressBar> {
     enabled.then(|| {
         let b = ProgressBar::new(0);
         b.set_style(

@@ -31,3 +31,4 @@ pub use plan::{
 pub use progress::{BenchEvent, BenchObserver, NoProgress, Phase};
 pub use report::{BENCH_SCHEMA, BenchReport, BenchResult, ModelRef, Settings, Throughput};
 pub use runner::run_benchmark;
+pub use session::open_session;

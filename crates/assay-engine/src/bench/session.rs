@@ -204,6 +204,22 @@ pub(crate) fn build_session(
         })
 }
 
+/// Opens one session of `model` for serving (the gateway's session pool): the same provider
+/// policy as a benchmark without `--strict-provider`, so a missing GPU falls back to CPU and
+/// the returned notice says why.
+pub fn open_session(
+    rt: &Runtime,
+    model: &Path,
+    provider: Provider,
+    intra_threads: Option<usize>,
+) -> Result<(Session, Option<String>)> {
+    let mut plan = BenchmarkPlan::new(model);
+    plan.intra_threads = intra_threads;
+    let setup = setup_provider(rt, provider, &plan)?;
+    let session = build_session(rt, model, &plan, &setup, None)?;
+    Ok((session, setup.fallback))
+}
+
 /// ORT prefixes load errors with the path again; keep the part a user can act on.
 fn clean_ort_message(msg: &str) -> String {
     let m = msg.trim();

@@ -9,22 +9,7 @@ use ureq::tls::{Certificate, RootCerts, TlsConfig};
 use crate::error::{EngineError, Result};
 
 pub(crate) fn agent() -> Result<ureq::Agent> {
-    let loaded = rustls_native_certs::load_native_certs();
-    if loaded.certs.is_empty() {
-        let detail = loaded
-            .errors
-            .first()
-            .map(|e| e.to_string())
-            .unwrap_or_else(|| "none found".into());
-        return Err(EngineError::Install(format!(
-            "no trusted CA certificates in the system store ({detail}); set SSL_CERT_FILE"
-        )));
-    }
-    let certs: Vec<Certificate<'static>> = loaded
-        .certs
-        .iter()
-        .map(|c| Certificate::from_der(c.as_ref()).to_owned())
-        .collect();
+    let certs = native_roots().map_err(EngineError::Install)?;
     let config = ureq::Agent::config_builder()
         .tls_config(
             TlsConfig::builder()
@@ -36,4 +21,25 @@ pub(crate) fn agent() -> Result<ureq::Agent> {
         .user_agent(concat!("assay/", env!("CARGO_PKG_VERSION")))
         .build();
     Ok(config.into())
+}
+
+/// The system's trusted CA certificates (honouring `SSL_CERT_FILE`/`SSL_CERT_DIR`), for every
+/// Assay HTTPS client.
+pub fn native_roots() -> std::result::Result<Vec<Certificate<'static>>, String> {
+    let loaded = rustls_native_certs::load_native_certs();
+    if loaded.certs.is_empty() {
+        let detail = loaded
+            .errors
+            .first()
+            .map(|e| e.to_string())
+            .unwrap_or_else(|| "none found".into());
+        return Err(format!(
+            "no trusted CA certificates in the system store ({detail}); set SSL_CERT_FILE"
+        ));
+    }
+    Ok(loaded
+        .certs
+        .iter()
+        .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+        .collect())
 }

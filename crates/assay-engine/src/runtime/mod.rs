@@ -21,6 +21,7 @@ pub use discover::{
     Flavor, InstalledRuntime, LIBRARY_FILE, RuntimeLocation, RuntimeSource, discover,
     installed_runtimes, runtimes_root,
 };
+pub use http::native_roots;
 pub use probe::library_version;
 use serde::Serialize;
 

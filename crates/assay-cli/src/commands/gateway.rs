@@ -1,0 +1,227 @@
+//! `assay push` and `assay gateway …`: thin over `assay_release::remote`.
+
+use std::io::IsTerminal;
+
+use anyhow::Context;
+use assay_release::remote::GatewayClient;
+use serde_json::{Value, json};
+
+use super::emit_line;
+use crate::{
+    cli::{GatewayCommand, GatewayConn, PushArgs},
+    exit::UsageError,
+};
+
+fn client(c: &GatewayConn) -> anyhow::Result<GatewayClient> {
+    let token = match (&c.token, &c.token_file) {
+        (_, Some(f)) => std::fs::read_to_string(f)
+            .with_context(|| format!("reading the token file {}", f.display()))?
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(String::from)
+            .ok_or_else(|| UsageError(format!("{} holds no token", f.display())))?,
+        (Some(t), None) => t.clone(),
+        (None, None) => {
+            return Err(UsageError(
+                "no admin token: give --token-file FILE or set ASSAY_GATEWAY_TOKEN".into(),
+            )
+            .into());
+        }
+    };
+    Ok(GatewayClient::new(&c.gateway, &token, c.ca_cert.as_deref())?)
+}
+
+pub fn push(a: &PushArgs) -> anyhow::Result<()> {
+    if !a.dir.is_dir() {
+        return Err(UsageError(format!("{} is not a release folder", a.dir.display())).into());
+    }
+    let gw = client(&a.conn)?;
+    let bar = super::release::bar(
+        !a.events && !a.conn.json && std::io::stderr().is_terminal(),
+        "pushing",
+    );
+    let mut last_event = std::time::Instant::now() - std::time::Duration::from_secs(1);
+    let result = gw.push(&a.dir, &a.signature, !a.no_activate, &mut |p| {
+        if let Some(b) = &bar {
+            b.set_length(p.total);
+            b.set_position(p.sent);
+        }
+        if a.events && (last_event.elapsed().as_millis() >= 100 || p.sent == p.total) {
+            last_event = std::time::Instant::now();
+            emit_line(&json!({"event": "push_progress", "sent": p.sent, "total": p.total, "resumed": p.resumed}));
+        }
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let out = result?;
+    if a.events {
+        emit_line(&json!({"event": "pushed", "result": out}));
+    } else if a.conn.json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else if out["already_present"] == true {
+        println!(
+            "{} {} is already on the gateway (same signed contents); nothing sent",
+            out["name"].as_str().unwrap_or("?"),
+            out["version"].as_str().unwrap_or("?")
+        );
+    } else {
+        let r = &out["release"];
+        println!(
+            "pushed {} {}: {} files, {} bytes, signed by key {}, verified by the gateway",
+            out["model"].as_str().unwrap_or("?"),
+            out["version"].as_str().unwrap_or("?"),
+            r["files"],
+            r["bytes"],
+            r["signer"].as_str().unwrap_or("?")
+        );
+        if out["activated"] == true {
+            println!("it is now the stable release");
+        } else {
+            println!(
+                "stable release: {}",
+                out["state"]["stable"].as_str().unwrap_or("none")
+            );
+        }
+    }
+    Ok(())
+}
+
+fn encode(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'+' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub fn run(c: &GatewayCommand) -> anyhow::Result<()> {
+    let conn = c.conn();
+    let gw = client(conn)?;
+    let m = |model: &str| format!("/admin/v1/models/{}", encode(model));
+    let out: Value = match c {
+        GatewayCommand::Status(_) => gw.get("/admin/v1/status")?,
+        GatewayCommand::Releases { model: None, .. } => gw.get("/admin/v1/models")?,
+        GatewayCommand::Releases { model: Some(model), .. } => gw.get(&m(model))?,
+        GatewayCommand::Activate { model, version, .. } => {
+            gw.post(&format!("{}/activate", m(model)), &json!({"version": version}))?
+        }
+        GatewayCommand::Canary { model, version, percent, auto_promote_after, .. } => gw.post(
+            &format!("{}/canary", m(model)),
+            &json!({"version": version, "percent": percent, "auto_promote_after": auto_promote_after}),
+        )?,
+        GatewayCommand::Promote { model, .. } => gw.post(&format!("{}/promote", m(model)), &Value::Null)?,
+        GatewayCommand::Rollback { model, .. } => gw.post(&format!("{}/rollback", m(model)), &Value::Null)?,
+        GatewayCommand::Events { model, .. } => gw.get(&format!("{}/events", m(model)))?,
+        GatewayCommand::Analysis { model, .. } => gw.get(&format!("{}/analysis", m(model)))?,
+        GatewayCommand::Rm { model, version, .. } => {
+            gw.delete(&format!("{}/releases/{}", m(model), encode(version)))?
+        }
+    };
+    if conn.json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    match c {
+        GatewayCommand::Status(_) => {
+            println!(
+                "assay-gateway {} · ONNX Runtime {} · {} · up {} s",
+                out["version"].as_str().unwrap_or("?"),
+                out["onnxruntime"].as_str().unwrap_or("?"),
+                if out["ready"] == true { "ready" } else { "NOT ready" },
+                out["uptime_s"]
+            );
+            let models = out["models"].as_object().cloned().unwrap_or_default();
+            if models.is_empty() {
+                println!("no models yet: push a release with `assay push`");
+            }
+            for (name, v) in models {
+                println!(
+                    "  {name}: stable {}{} · {} release(s){}",
+                    v["stable"].as_str().unwrap_or("none"),
+                    canary_text(&v["canary"]),
+                    v["releases"],
+                    if v["ready"] == true { "" } else { " · not serving" }
+                );
+            }
+        }
+        GatewayCommand::Releases { model: None, .. } => {
+            for model in out["models"].as_array().cloned().unwrap_or_default() {
+                println!("{}", model["name"].as_str().unwrap_or("?"));
+                for r in model["releases"].as_array().cloned().unwrap_or_default() {
+                    println!(
+                        "  {:<16} {:<7} {:>12} bytes  key {}",
+                        r["version"].as_str().unwrap_or("?"),
+                        r["role"].as_str().unwrap_or(""),
+                        r["bytes"],
+                        r["signer"].as_str().unwrap_or("?")
+                    );
+                }
+            }
+        }
+        GatewayCommand::Releases { model: Some(model), .. } => {
+            println!(
+                "{model}: stable {}{}",
+                out["stable"].as_str().unwrap_or("none"),
+                canary_text(&out["canary"])
+            );
+            for (v, r) in out["releases"].as_object().cloned().unwrap_or_default() {
+                println!("  {v:<16} {:>12} bytes  key {}", r["bytes"], r["signer"].as_str().unwrap_or("?"));
+            }
+        }
+        GatewayCommand::Events { .. } => {
+            for e in out["events"].as_array().cloned().unwrap_or_default() {
+                println!(
+                    "  {} {:<13} {:<10} {}  ({})",
+                    e["at"],
+                    e["kind"].as_str().unwrap_or("?"),
+                    e["version"].as_str().unwrap_or("-"),
+                    e["detail"].as_str().unwrap_or(""),
+                    e["actor"].as_str().unwrap_or("?")
+                );
+            }
+        }
+        GatewayCommand::Analysis { model, .. } => match out["analysis"].as_object() {
+            None => println!("{model}: no canary analysis yet (no canary, or no traffic)"),
+            Some(a) => {
+                for arm in ["stable", "candidate"] {
+                    let s = &a[arm];
+                    println!(
+                        "  {arm:<9} {} requests, {} errors ({:.2}%), p50 {} ms, p99 {} ms",
+                        s["requests"], s["errors"],
+                        s["error_rate"].as_f64().unwrap_or(0.0) * 100.0,
+                        s["p50_ms"], s["p99_ms"]
+                    );
+                }
+                println!(
+                    "  errors: Fisher exact p = {:.3e}; latency: Mann-Whitney p = {:.3e}",
+                    a["error_p_value"].as_f64().unwrap_or(1.0),
+                    a["latency_p_value"].as_f64().unwrap_or(1.0)
+                );
+                println!(
+                    "  verdict: {} ({})",
+                    a["verdict"]["action"].as_str().unwrap_or("?"),
+                    a["verdict"]["reason"].as_str().unwrap_or("")
+                );
+            }
+        },
+        _ => println!("{}", out["detail"].as_str().unwrap_or("done")),
+    }
+    Ok(())
+}
+
+fn canary_text(c: &Value) -> String {
+    match c.as_object() {
+        Some(c) => format!(
+            " · canary {} at {}%",
+            c["version"].as_str().unwrap_or("?"),
+            c["percent"]
+        ),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,277 @@
+//! The admin API under `/admin/v1`: every route needs an admin bearer token, and every
+//! change is written to the audit log (by the registry and the upload code).
+
+use std::sync::Arc;
+
+use assay_release::remote::UploadRequest;
+use axum::{
+    Json,
+    body::Body,
+    extract::{Path, Query, State},
+    http::HeaderMap,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{
+    error::GatewayError,
+    registry::{Gateway, model_view},
+    uploads,
+};
+
+type Answer = Result<Json<Value>, GatewayError>;
+
+fn admin(gw: &Gateway, headers: &HeaderMap) -> Result<String, GatewayError> {
+    gw.auth.admin(headers)
+}
+
+pub async fn not_found(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Answer {
+    admin(&gw, &headers)?;
+    Err(GatewayError::NotFound("no such admin route".into()))
+}
+
+pub async fn status(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Answer {
+    admin(&gw, &headers)?;
+    let state = gw.state();
+    let models: Value = state
+        .models
+        .iter()
+        .map(|(name, ms)| {
+            (name.clone(), json!({
+                "stable": ms.stable,
+                "canary": ms.canary,
+                "releases": ms.releases.len(),
+                "ready": gw.is_ready(name, None),
+            }))
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    Ok(Json(json!({
+        "name": "assay-gateway",
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_s": gw.started.elapsed().as_secs(),
+        "ready": gw.ready(),
+        "onnxruntime": gw.rt.info.version,
+        "trusted_keys": match &gw.trust {
+            assay_release::signing::Trust::Keys(k) => k.iter().map(|k| k.hint()).collect::<Vec<_>>(),
+            assay_release::signing::Trust::Key(k) => vec![k.hint()],
+        },
+        "models": models,
+    })))
+}
+
+pub async fn models(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Answer {
+    admin(&gw, &headers)?;
+    let state = gw.state();
+    let list: Vec<Value> = state
+        .models
+        .iter()
+        .map(|(name, ms)| {
+            json!({
+                "name": name,
+                "stable": ms.stable,
+                "canary": ms.canary,
+                "previous": ms.previous,
+                "ready": gw.is_ready(name, None),
+                "releases": ms.releases.values().map(|r| json!({
+                    "version": r.version,
+                    "pushed_at": r.pushed_at,
+                    "signer": r.signer,
+                    "bytes": r.bytes,
+                    "files": r.files,
+                    "root_digest": r.root_digest,
+                    "role": if ms.stable.as_deref() == Some(&r.version) { "stable" }
+                        else if ms.canary.as_ref().is_some_and(|c| c.version == r.version) { "canary" }
+                        else { "" },
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({"models": list})))
+}
+
+fn model_state(gw: &Gateway, model: &str) -> Result<crate::state::ModelState, GatewayError> {
+    gw.state()
+        .models
+        .get(model)
+        .cloned()
+        .ok_or_else(|| GatewayError::NotFound(format!("unknown model '{model}'")))
+}
+
+pub async fn model(State(gw): State<Arc<Gateway>>, headers: HeaderMap, Path(model): Path<String>) -> Answer {
+    admin(&gw, &headers)?;
+    let ms = model_state(&gw, &model)?;
+    let mut v = model_view(Some(&ms));
+    v["name"] = json!(model);
+    v["ready"] = json!(gw.is_ready(&model, None));
+    v["releases"] = json!(ms.releases);
+    v["events"] = json!(ms.events.iter().rev().take(50).collect::<Vec<_>>());
+    Ok(Json(v))
+}
+
+pub async fn release(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path((model, version)): Path<(String, String)>,
+) -> Answer {
+    admin(&gw, &headers)?;
+    let ms = model_state(&gw, &model)?;
+    let r = ms.releases.get(&version).ok_or_else(|| {
+        GatewayError::NotFound(format!("model '{model}' has no version '{version}'"))
+    })?;
+    let mut v = json!(r);
+    let loaded = gw.existing_slot(&model).and_then(|s| s.loaded(&version));
+    v["loaded"] = json!(loaded.is_some());
+    if let Some(l) = loaded {
+        v["serving"] = json!({
+            "inputs": l.inputs, "outputs": l.outputs, "max_batch_size": l.max_batch_size(),
+            "dynamic_batching": l.settings.dynamic_batching, "instances": l.settings.instances,
+            "load_ms": l.load_ms, "provider_notice": l.notice,
+        });
+    }
+    Ok(Json(v))
+}
+
+pub async fn delete_release(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path((model, version)): Path<(String, String)>,
+) -> Answer {
+    let actor = admin(&gw, &headers)?;
+    Ok(Json(gw.delete(&model, &version, &actor).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionBody {
+    version: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanaryBody {
+    version: String,
+    percent: f64,
+    #[serde(default)]
+    auto_promote_after: Option<u64>,
+}
+
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, GatewayError> {
+    serde_json::from_slice(body).map_err(|e| GatewayError::BadRequest(format!("bad request body: {e}")))
+}
+
+pub async fn activate(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(model): Path<String>,
+    body: axum::body::Bytes,
+) -> Answer {
+    let actor = admin(&gw, &headers)?;
+    let b: VersionBody = json_body(&body)?;
+    Ok(Json(gw.activate(&model, &b.version, &actor).await?))
+}
+
+pub async fn canary(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(model): Path<String>,
+    body: axum::body::Bytes,
+) -> Answer {
+    let actor = admin(&gw, &headers)?;
+    let b: CanaryBody = json_body(&body)?;
+    Ok(Json(
+        gw.set_canary(&model, &b.version, b.percent, b.auto_promote_after, &actor)
+            .await?,
+    ))
+}
+
+pub async fn promote(State(gw): State<Arc<Gateway>>, headers: HeaderMap, Path(model): Path<String>) -> Answer {
+    let actor = admin(&gw, &headers)?;
+    Ok(Json(gw.promote(&model, &actor).await?))
+}
+
+pub async fn rollback(State(gw): State<Arc<Gateway>>, headers: HeaderMap, Path(model): Path<String>) -> Answer {
+    let actor = admin(&gw, &headers)?;
+    Ok(Json(gw.rollback(&model, &actor).await?))
+}
+
+pub async fn events(State(gw): State<Arc<Gateway>>, headers: HeaderMap, Path(model): Path<String>) -> Answer {
+    admin(&gw, &headers)?;
+    let ms = model_state(&gw, &model)?;
+    Ok(Json(json!({"model": model, "events": ms.events})))
+}
+
+pub async fn analysis(State(gw): State<Arc<Gateway>>, headers: HeaderMap, Path(model): Path<String>) -> Answer {
+    admin(&gw, &headers)?;
+    let ms = model_state(&gw, &model)?;
+    let last = gw
+        .existing_slot(&model)
+        .and_then(|s| s.last_analysis.lock().unwrap_or_else(|p| p.into_inner()).clone());
+    Ok(Json(json!({
+        "model": model,
+        "stable": ms.stable,
+        "canary": ms.canary,
+        "analysis": last,
+    })))
+}
+
+pub async fn create_upload(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Answer {
+    let actor = admin(&gw, &headers)?;
+    // The bundle and file list are small; a release's bytes go through put_file.
+    let bytes = axum::body::to_bytes(body, 16 << 20)
+        .await
+        .map_err(|_| GatewayError::TooLarge("the upload request is over 16 MiB".into()))?;
+    let req: UploadRequest = json_body(&bytes)?;
+    Ok(Json(json!(uploads::create(&gw, req, &actor).await?)))
+}
+
+pub async fn upload_status(State(gw): State<Arc<Gateway>>, headers: HeaderMap, Path(id): Path<String>) -> Answer {
+    admin(&gw, &headers)?;
+    Ok(Json(json!(uploads::status(&gw, &id)?)))
+}
+
+pub async fn discard_upload(State(gw): State<Arc<Gateway>>, headers: HeaderMap, Path(id): Path<String>) -> Answer {
+    admin(&gw, &headers)?;
+    Ok(Json(uploads::discard(&gw, &id)?))
+}
+
+#[derive(Deserialize)]
+pub struct OffsetQuery {
+    #[serde(default)]
+    offset: u64,
+}
+
+pub async fn put_file(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path((id, path)): Path<(String, String)>,
+    Query(q): Query<OffsetQuery>,
+    body: Body,
+) -> Answer {
+    admin(&gw, &headers)?;
+    Ok(Json(uploads::put_file(&gw, &id, &path, q.offset, body).await?))
+}
+
+#[derive(Deserialize)]
+pub struct CommitQuery {
+    #[serde(default = "yes")]
+    activate: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+pub async fn commit(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<CommitQuery>,
+) -> Answer {
+    let actor = admin(&gw, &headers)?;
+    Ok(Json(uploads::commit(&gw, &id, q.activate, &actor).await?))
+}

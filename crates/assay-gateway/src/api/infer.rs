@@ -1,0 +1,289 @@
+//! Serving routes: health, metadata, Triton's model configuration, inference and metrics.
+
+use std::{net::SocketAddr, sync::Arc, time::Instant};
+
+use axum::{
+    Json,
+    body::Body,
+    extract::{ConnectInfo, Path, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::{Value, json};
+
+use crate::{
+    error::GatewayError,
+    model::{IoSpec, LoadedVersion},
+    protocol,
+    registry::Gateway,
+};
+
+/// The header that makes routing sticky.
+pub const ROUTE_KEY: &str = "x-assay-route-key";
+/// The response header naming the version that served.
+pub const SERVED_BY: &str = "x-assay-model-version";
+
+pub async fn server_metadata() -> Json<Value> {
+    Json(json!({
+        "name": "assay-gateway",
+        "version": env!("CARGO_PKG_VERSION"),
+        "extensions": ["binary_tensor_data", "model_configuration", "assay_canary", "assay_signed_releases"],
+    }))
+}
+
+pub async fn live() -> StatusCode {
+    StatusCode::OK
+}
+
+pub async fn ready(State(gw): State<Arc<Gateway>>) -> StatusCode {
+    if gw.ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+}
+
+pub async fn model_ready(State(gw): State<Arc<Gateway>>, Path(model): Path<String>) -> StatusCode {
+    readiness(&gw, &model, None)
+}
+
+pub async fn version_ready(
+    State(gw): State<Arc<Gateway>>,
+    Path((model, version)): Path<(String, String)>,
+) -> StatusCode {
+    readiness(&gw, &model, Some(&version))
+}
+
+fn readiness(gw: &Gateway, model: &str, version: Option<&str>) -> StatusCode {
+    let known = gw.state().models.get(model).is_some_and(|m| {
+        version.is_none_or(|v| m.releases.contains_key(v))
+    });
+    if !known {
+        StatusCode::NOT_FOUND
+    } else if gw.is_ready(model, version) {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+}
+
+fn metadata_json(gw: &Gateway, v: &LoadedVersion, pinned: bool) -> Value {
+    let versions: Vec<String> = if pinned {
+        vec![v.version.clone()]
+    } else {
+        gw.state()
+            .models
+            .get(&v.model)
+            .map(|m| m.releases.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    json!({
+        "name": v.model,
+        "versions": versions,
+        "platform": "onnx_onnxv1",
+        "inputs": v.inputs,
+        "outputs": v.outputs,
+    })
+}
+
+pub async fn model_metadata(
+    State(gw): State<Arc<Gateway>>,
+    Path(model): Path<String>,
+) -> Result<Json<Value>, GatewayError> {
+    let v = gw.describe(&model, None).await?;
+    Ok(Json(metadata_json(&gw, &v, false)))
+}
+
+pub async fn version_metadata(
+    State(gw): State<Arc<Gateway>>,
+    Path((model, version)): Path<(String, String)>,
+) -> Result<Json<Value>, GatewayError> {
+    let v = gw.describe(&model, Some(&version)).await?;
+    Ok(Json(metadata_json(&gw, &v, true)))
+}
+
+/// Triton's model configuration: with `max_batch_size` > 0 the dims leave out the batch
+/// dimension, which is how perf_analyzer and tritonclient shape their requests.
+fn config_json(v: &LoadedVersion) -> Value {
+    let max_batch = v.max_batch_size();
+    let dims = |s: &IoSpec| -> Vec<i64> {
+        if max_batch > 0 {
+            s.shape[1..].to_vec()
+        } else {
+            s.shape.clone()
+        }
+    };
+    let io = |specs: &[IoSpec]| -> Vec<Value> {
+        specs
+            .iter()
+            .map(|s| json!({"name": s.name, "data_type": s.datatype.triton_name(), "dims": dims(s)}))
+            .collect()
+    };
+    let mut c = json!({
+        "name": v.model,
+        "platform": "onnxruntime_onnx",
+        "backend": "onnxruntime",
+        "version_policy": {"specific": {"versions": [v.version]}},
+        "max_batch_size": max_batch,
+        "input": io(&v.inputs),
+        "output": io(&v.outputs),
+        "instance_group": [{"name": v.model, "kind": "KIND_CPU", "count": v.settings.instances}],
+        "parameters": {"assay_version": {"string_value": v.version}},
+    });
+    if max_batch > 0 && v.settings.dynamic_batching {
+        c["dynamic_batching"] = json!({
+            "preferred_batch_size": v.settings.preferred_batch_size,
+            "max_queue_delay_microseconds": v.settings.max_queue_delay.as_micros() as u64,
+            "default_queue_policy": {"max_queue_size": v.settings.queue_size},
+        });
+    }
+    c
+}
+
+pub async fn model_config(
+    State(gw): State<Arc<Gateway>>,
+    Path(model): Path<String>,
+) -> Result<Json<Value>, GatewayError> {
+    Ok(Json(config_json(&*gw.describe(&model, None).await?)))
+}
+
+pub async fn version_config(
+    State(gw): State<Arc<Gateway>>,
+    Path((model, version)): Path<(String, String)>,
+) -> Result<Json<Value>, GatewayError> {
+    Ok(Json(config_json(&*gw.describe(&model, Some(&version)).await?)))
+}
+
+pub async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        gw.metrics.render(),
+    )
+        .into_response()
+}
+
+pub async fn no_route() -> GatewayError {
+    GatewayError::NotFound("no such route; the gateway speaks the Open Inference Protocol (/v2/...)".into())
+}
+
+pub async fn infer(
+    State(gw): State<Arc<Gateway>>,
+    Path(model): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    serve(gw, model, None, peer, headers, body).await
+}
+
+pub async fn infer_version(
+    State(gw): State<Arc<Gateway>>,
+    Path((model, version)): Path<(String, String)>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    serve(gw, model, Some(version), peer, headers, body).await
+}
+
+async fn serve(
+    gw: Arc<Gateway>,
+    model: String,
+    version: Option<String>,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    if let Err(e) = gw.auth.inference(&headers, Some(peer.ip())) {
+        gw.metrics.unrouted_failure(e.reason());
+        return e.into_response();
+    }
+    let key = headers.get(ROUTE_KEY).and_then(|v| v.to_str().ok());
+    let (v, role) = match gw.route(&model, version.as_deref(), key).await {
+        Ok(r) => r,
+        Err(e) => {
+            gw.metrics.unrouted_failure(e.reason());
+            return e.into_response();
+        }
+    };
+    let result = run(&gw, &v, &headers, body).await;
+    let elapsed = started.elapsed();
+    let ok = result.is_ok();
+    let mut resp = match result {
+        Ok(r) => {
+            v.metrics.success.inc();
+            v.metrics.request_duration.observe(elapsed.as_secs_f64());
+            r
+        }
+        Err(e) => {
+            v.metrics.failed(e.reason());
+            e.into_response()
+        }
+    };
+    // Client mistakes say nothing about the version; server-side failures count against it.
+    let counts = ok || resp.status().is_server_error();
+    if counts {
+        gw.observe(&model, role, ok, elapsed.as_secs_f64() * 1e3);
+    }
+    let h = resp.headers_mut();
+    if let Ok(val) = HeaderValue::from_str(&v.version) {
+        h.insert(SERVED_BY, val);
+    }
+    h.insert("x-assay-route", HeaderValue::from_static(role.as_str()));
+    resp
+}
+
+async fn run(
+    gw: &Gateway,
+    v: &Arc<LoadedVersion>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, GatewayError> {
+    let limit = gw.config.max_request_bytes;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        GatewayError::TooLarge(format!(
+            "the request body is over the {limit}-byte limit (limits.max_request_bytes)"
+        ))
+    })?;
+    let header_len = match headers.get(protocol::HEADER_LENGTH) {
+        None => None,
+        Some(h) => Some(
+            h.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<usize>().ok())
+                .ok_or_else(|| {
+                    GatewayError::BadRequest("Inference-Header-Content-Length is not a number".into())
+                })?,
+        ),
+    };
+    let mut req = protocol::parse(&bytes, header_len, &v.inputs, &v.outputs, v.has_batch_dim)?;
+    drop(bytes);
+    let done = v.infer(&mut req, gw.config.request_timeout).await?;
+    let enc = protocol::encode(&v.model, &v.version, &req, &done.outputs)?;
+    let mut resp = Response::new(Body::from(enc.body));
+    let h = resp.headers_mut();
+    match enc.header_len {
+        Some(n) => {
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+            h.insert(protocol::HEADER_LENGTH, HeaderValue::from(n));
+        }
+        None => {
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+    }
+    h.insert(
+        "x-assay-timing",
+        HeaderValue::from_str(&format!(
+            "queue_us={};compute_us={};batch_rows={}",
+            done.queue.as_micros(),
+            done.compute.as_micros(),
+            done.batch_rows
+        ))
+        .expect("ascii"),
+    );
+    Ok(resp)
+}

@@ -1,0 +1,346 @@
+//! Dynamic batching over a pool of sessions, one thread per session (`Session::run` takes
+//! `&mut self`).
+//!
+//! Requests wait in one bounded queue. A free session thread takes the batch-forming turn:
+//! it takes the oldest request, then everything already queued that fits, and, if the batch
+//! is still short of `max_batch_size` (or a preferred size), waits until the oldest request
+//! has waited `max_queue_delay`. Then it hands the turn on and runs the batch, so the next
+//! batch forms while this one computes. When a batch fails, its requests are re-run one by
+//! one, so one bad request never fails its neighbours.
+//!
+//! Dropping the [`Batcher`] closes the queue; the threads finish what is queued (the
+//! in-flight requests of a version being swapped out) and exit.
+
+use std::{
+    panic::AssertUnwindSafe,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
+use ort::session::Session;
+use tokio::sync::oneshot;
+
+use crate::{
+    error::{FailureReason, GatewayError},
+    metrics::VersionMetrics,
+    tensor::Tensor,
+};
+
+/// One request's work.
+pub struct Job {
+    pub inputs: Vec<Tensor>,
+    pub rows: usize,
+    pub enqueued: Instant,
+    pub deadline: Instant,
+    pub reply: oneshot::Sender<Result<Done, GatewayError>>,
+}
+
+/// A finished request.
+#[derive(Debug)]
+pub struct Done {
+    pub outputs: Vec<Tensor>,
+    pub queue: Duration,
+    pub compute: Duration,
+    pub batch_rows: usize,
+}
+
+/// How batches form.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Whether requests are merged (otherwise every request runs alone).
+    pub merge: bool,
+    pub max_rows: usize,
+    pub max_delay: Duration,
+    pub preferred: Vec<usize>,
+}
+
+/// The queue and its session threads.
+pub struct Batcher {
+    tx: Sender<Job>,
+    metrics: VersionMetrics,
+}
+
+impl Batcher {
+    /// Starts one thread per session.
+    pub fn start(
+        label: &str,
+        sessions: Vec<Session>,
+        output_names: Vec<String>,
+        policy: Policy,
+        queue_size: usize,
+        metrics: VersionMetrics,
+    ) -> Batcher {
+        let (tx, rx) = crossbeam_channel::bounded(queue_size);
+        let turn = Arc::new(Mutex::new(None::<Job>));
+        for (i, session) in sessions.into_iter().enumerate() {
+            let worker = Worker {
+                session,
+                rx: rx.clone(),
+                turn: turn.clone(),
+                policy: policy.clone(),
+                outputs: output_names.clone(),
+                metrics: metrics.clone(),
+            };
+            std::thread::Builder::new()
+                .name(format!("{label}#{i}"))
+                .spawn(move || worker.run())
+                .expect("spawning a session thread");
+        }
+        Batcher { tx, metrics }
+    }
+
+    /// Queues a job, or refuses it at once when the queue is full.
+    pub fn submit(&self, job: Job) -> Result<(), GatewayError> {
+        self.metrics.pending.inc();
+        match self.tx.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => {
+                self.metrics.pending.dec();
+                Err(GatewayError::Overloaded {
+                    message: format!(
+                        "the queue is full ({} requests waiting); retry later",
+                        self.tx.capacity().unwrap_or(0)
+                    ),
+                    retry_after_s: 1,
+                })
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.metrics.pending.dec();
+                Err(GatewayError::Unavailable {
+                    message: "this version is shutting down; retry".into(),
+                    retry_after_s: 1,
+                })
+            }
+        }
+    }
+}
+
+struct Worker {
+    session: Session,
+    rx: Receiver<Job>,
+    /// Whoever holds this forms the next batch; it also keeps a request that did not fit.
+    turn: Arc<Mutex<Option<Job>>>,
+    policy: Policy,
+    outputs: Vec<String>,
+    metrics: VersionMetrics,
+}
+
+impl Worker {
+    fn run(mut self) {
+        loop {
+            let batch = {
+                let mut carry = match self.turn.lock() {
+                    Ok(g) => g,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+                match self.form(&mut carry) {
+                    Some(b) => b,
+                    None => return,
+                }
+            };
+            self.execute(batch);
+        }
+    }
+
+    fn take(&self, job: Job) -> Job {
+        self.metrics.pending.dec();
+        job
+    }
+
+    /// The next batch, or `None` once the queue is closed and empty.
+    fn form(&self, carry: &mut Option<Job>) -> Option<Vec<Job>> {
+        let first = match carry.take() {
+            Some(j) => j,
+            None => self.take(self.rx.recv().ok()?),
+        };
+        if !self.policy.merge {
+            return Some(vec![first]);
+        }
+        let deadline = first.enqueued + self.policy.max_delay;
+        let mut rows = first.rows;
+        let mut batch = vec![first];
+        while rows < self.policy.max_rows {
+            let next = match self.rx.try_recv() {
+                Ok(j) => self.take(j),
+                Err(TryRecvError::Disconnected) => break,
+                Err(TryRecvError::Empty) => {
+                    if self.policy.preferred.contains(&rows) || Instant::now() >= deadline {
+                        break;
+                    }
+                    match self.rx.recv_deadline(deadline) {
+                        Ok(j) => self.take(j),
+                        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+                    }
+                }
+            };
+            if rows + next.rows > self.policy.max_rows || !same_row_shape(&batch[0], &next) {
+                *carry = Some(next);
+                break;
+            }
+            rows += next.rows;
+            batch.push(next);
+        }
+        Some(batch)
+    }
+
+    fn execute(&mut self, batch: Vec<Job>) {
+        let now = Instant::now();
+        let mut live = Vec::with_capacity(batch.len());
+        for job in batch {
+            if job.reply.is_closed() {
+                self.metrics.failed(FailureReason::Canceled);
+            } else if now >= job.deadline {
+                let waited = now - job.enqueued;
+                let _ = job.reply.send(Err(GatewayError::Unavailable {
+                    message: format!(
+                        "timed out after {} ms waiting in the queue",
+                        waited.as_millis()
+                    ),
+                    retry_after_s: 1,
+                }));
+            } else {
+                self.metrics.queue_duration.observe((now - job.enqueued).as_secs_f64());
+                live.push(job);
+            }
+        }
+        if live.is_empty() {
+            return;
+        }
+        match self.run_batch(&live) {
+            Ok((outputs, compute)) => self.reply_split(live, outputs, compute, now),
+            Err(e) if live.len() > 1 => {
+                tracing::debug!(error = %e, rows = live.len(), "batch failed; re-running its requests one by one");
+                for job in live {
+                    match self.run_batch(std::slice::from_ref(&job)) {
+                        Ok((outputs, compute)) => self.reply_split(vec![job], outputs, compute, now),
+                        Err(e) => {
+                            let _ = job.reply.send(Err(GatewayError::Backend(e)));
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                for job in live {
+                    let _ = job.reply.send(Err(GatewayError::Backend(e.clone())));
+                }
+            }
+        }
+    }
+
+    /// Runs the jobs as one execution; outputs in `self.outputs` order.
+    fn run_batch(&mut self, jobs: &[Job]) -> Result<(Vec<Tensor>, Duration), String> {
+        let rows: usize = jobs.iter().map(|j| j.rows).sum();
+        let merged;
+        let inputs: &[Tensor] = if jobs.len() == 1 {
+            &jobs[0].inputs
+        } else {
+            merged = concat(jobs, rows);
+            &merged
+        };
+        let values = inputs
+            .iter()
+            .map(|t| t.to_value().map(|v| (t.name.clone(), v)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let started = Instant::now();
+        let session = &mut self.session;
+        let names = &self.outputs;
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let mut out = session.run(values).map_err(|e| e.to_string())?;
+            names
+                .iter()
+                .map(|n| {
+                    let v = out
+                        .remove(n.as_str())
+                        .ok_or_else(|| format!("the model returned no output '{n}'"))?;
+                    Tensor::from_value(n, v)
+                })
+                .collect::<Result<Vec<_>, String>>()
+        }))
+        .unwrap_or_else(|_| Err("ONNX Runtime panicked while running the batch".into()));
+        let compute = started.elapsed();
+        let outputs = result?;
+        self.metrics.compute_duration.observe(compute.as_secs_f64());
+        self.metrics.batch_size.observe(rows as f64);
+        self.metrics.execution_count.inc();
+        self.metrics.inference_count.inc_by(rows as u64);
+        Ok((outputs, compute))
+    }
+
+    fn reply_split(&self, jobs: Vec<Job>, outputs: Vec<Tensor>, compute: Duration, started: Instant) {
+        let total: usize = jobs.iter().map(|j| j.rows).sum();
+        if jobs.len() == 1 {
+            let job = jobs.into_iter().next().expect("one job");
+            let _ = job.reply.send(Ok(Done {
+                outputs,
+                queue: started - job.enqueued,
+                compute,
+                batch_rows: total,
+            }));
+            return;
+        }
+        if let Some(bad) = outputs.iter().find(|t| t.shape.first() != Some(&(total as i64))) {
+            let msg = format!(
+                "output '{}' has shape {:?}, which cannot be split into the batch's {total} rows",
+                bad.name, bad.shape
+            );
+            for job in jobs {
+                let _ = job.reply.send(Err(GatewayError::Backend(msg.clone())));
+            }
+            return;
+        }
+        let mut offset = 0usize;
+        for job in jobs {
+            let mine = outputs
+                .iter()
+                .map(|t| {
+                    let per_row = t.data.len() / total;
+                    let mut shape = t.shape.clone();
+                    shape[0] = job.rows as i64;
+                    Tensor {
+                        name: t.name.clone(),
+                        datatype: t.datatype,
+                        shape,
+                        data: t.data[offset * per_row..(offset + job.rows) * per_row].to_vec(),
+                    }
+                })
+                .collect();
+            offset += job.rows;
+            let _ = job.reply.send(Ok(Done {
+                outputs: mine,
+                queue: started - job.enqueued,
+                compute,
+                batch_rows: total,
+            }));
+        }
+    }
+}
+
+/// Two requests can share a batch when every input agrees beyond the batch dimension.
+fn same_row_shape(a: &Job, b: &Job) -> bool {
+    a.inputs
+        .iter()
+        .zip(&b.inputs)
+        .all(|(x, y)| x.shape[1..] == y.shape[1..])
+}
+
+/// Stacks the jobs' inputs along the batch dimension.
+fn concat(jobs: &[Job], rows: usize) -> Vec<Tensor> {
+    (0..jobs[0].inputs.len())
+        .map(|i| {
+            let first = &jobs[0].inputs[i];
+            let mut shape = first.shape.clone();
+            shape[0] = rows as i64;
+            let mut data = Vec::with_capacity(jobs.iter().map(|j| j.inputs[i].data.len()).sum());
+            for j in jobs {
+                data.extend_from_slice(&j.inputs[i].data);
+            }
+            Tensor {
+                name: first.name.clone(),
+                datatype: first.datatype,
+                shape,
+                data,
+            }
+        })
+        .collect()
+}

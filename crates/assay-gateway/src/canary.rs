@@ -1,0 +1,369 @@
+//! Canary analysis: the candidate against the stable version over a sliding window of each
+//! one's latest outcomes.
+//!
+//! - **Abort** when the candidate's error rate is significantly higher: a one-sided
+//!   **Fisher exact test** on the 2×2 table of errors and successes (exact, so it stays
+//!   honest at the small counts a fresh canary has), at level `alpha`.
+//! - **Promote** (only when asked to, after N candidate requests) when the candidate is shown
+//!   **non-inferior** on errors: the upper bound of the one-sided 1−`alpha` **Newcombe hybrid
+//!   score interval** for (candidate − stable) error rate is below the margin, and a one-sided
+//!   **Mann–Whitney U test** finds its latency not significantly worse.
+//!
+//! Latency is compared with the same Mann–Whitney test and reported with both medians.
+
+use std::{collections::VecDeque, sync::Mutex};
+
+use serde::Serialize;
+
+/// Which side of the split served a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arm {
+    Stable,
+    Candidate,
+}
+
+#[derive(Default)]
+struct Window {
+    outcomes: VecDeque<(bool, f32)>,
+}
+
+/// Outcomes of both arms for one model.
+pub struct Monitor {
+    capacity: usize,
+    arms: Mutex<(Window, Window)>,
+}
+
+/// One arm's window in numbers.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ArmStats {
+    pub requests: u64,
+    pub errors: u64,
+    pub error_rate: f64,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+}
+
+/// What the analysis concluded.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Verdict {
+    /// Not enough evidence either way.
+    Continue { reason: String },
+    Rollback { reason: String },
+    Promote { reason: String },
+}
+
+/// The comparison, as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    pub stable: ArmStats,
+    pub candidate: ArmStats,
+    /// One-sided Fisher exact p-value for "the candidate errs more".
+    pub error_p_value: f64,
+    /// Upper bound of the Newcombe interval for the error-rate difference.
+    pub error_diff_upper: f64,
+    /// One-sided Mann–Whitney p-value for "the candidate is slower".
+    pub latency_p_value: f64,
+    pub tests: &'static str,
+    pub verdict: Verdict,
+}
+
+/// Analysis thresholds.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub min_requests: u64,
+    pub alpha: f64,
+    pub margin: f64,
+    /// Promote after this many candidate requests when non-inferior (`None`: never auto-promote).
+    pub promote_after: Option<u64>,
+}
+
+impl Monitor {
+    pub fn new(capacity: usize) -> Monitor {
+        Monitor {
+            capacity,
+            arms: Mutex::new(Default::default()),
+        }
+    }
+
+    pub fn record(&self, arm: Arm, ok: bool, latency_ms: f64) {
+        let mut g = self.arms.lock().unwrap_or_else(|p| p.into_inner());
+        let w = match arm {
+            Arm::Stable => &mut g.0,
+            Arm::Candidate => &mut g.1,
+        };
+        if w.outcomes.len() == self.capacity {
+            w.outcomes.pop_front();
+        }
+        w.outcomes.push_back((ok, latency_ms as f32));
+    }
+
+    /// Forgets both windows (a new canary starts from nothing).
+    pub fn reset(&self) {
+        let mut g = self.arms.lock().unwrap_or_else(|p| p.into_inner());
+        *g = Default::default();
+    }
+
+    pub fn analyze(&self, rules: &Rules) -> Analysis {
+        let (s, c) = {
+            let g = self.arms.lock().unwrap_or_else(|p| p.into_inner());
+            (
+                g.0.outcomes.iter().copied().collect::<Vec<_>>(),
+                g.1.outcomes.iter().copied().collect::<Vec<_>>(),
+            )
+        };
+        analyze(&s, &c, rules)
+    }
+}
+
+fn stats(o: &[(bool, f32)]) -> (ArmStats, Vec<f64>) {
+    let errors = o.iter().filter(|(ok, _)| !ok).count() as u64;
+    let mut lat: Vec<f64> = o.iter().filter(|(ok, _)| *ok).map(|(_, l)| *l as f64).collect();
+    lat.sort_by(f64::total_cmp);
+    let q = |p: f64| {
+        (!lat.is_empty()).then(|| lat[((lat.len() - 1) as f64 * p).round() as usize])
+    };
+    (
+        ArmStats {
+            requests: o.len() as u64,
+            errors,
+            error_rate: if o.is_empty() { 0.0 } else { errors as f64 / o.len() as f64 },
+            p50_ms: q(0.5),
+            p99_ms: q(0.99),
+        },
+        lat,
+    )
+}
+
+fn analyze(stable: &[(bool, f32)], candidate: &[(bool, f32)], rules: &Rules) -> Analysis {
+    let (s, s_lat) = stats(stable);
+    let (c, c_lat) = stats(candidate);
+    let error_p_value = fisher_greater(c.errors, c.requests - c.errors, s.errors, s.requests - s.errors);
+    let error_diff_upper = newcombe_upper(c.errors, c.requests, s.errors, s.requests, rules.alpha);
+    let latency_p_value = mann_whitney_greater(&c_lat, &s_lat);
+    let verdict = if c.requests < rules.min_requests || s.requests < rules.min_requests {
+        Verdict::Continue {
+            reason: format!(
+                "waiting for {} requests on each side (stable {}, candidate {})",
+                rules.min_requests, s.requests, c.requests
+            ),
+        }
+    } else if error_p_value < rules.alpha && c.error_rate > s.error_rate {
+        Verdict::Rollback {
+            reason: format!(
+                "candidate error rate {:.2}% vs stable {:.2}% over the last {} / {} requests (one-sided Fisher exact test p = {:.2e} < {})",
+                c.error_rate * 100.0,
+                s.error_rate * 100.0,
+                c.requests,
+                s.requests,
+                error_p_value,
+                rules.alpha
+            ),
+        }
+    } else if let Some(n) = rules.promote_after.filter(|&n| c.requests >= n) {
+        if error_diff_upper < rules.margin && latency_p_value >= rules.alpha {
+            Verdict::Promote {
+                reason: format!(
+                    "after {} candidate requests (≥ {n}): error-rate difference upper bound {:+.3}% < margin {:.3}% (Newcombe interval), latency not worse (Mann–Whitney p = {:.3})",
+                    c.requests,
+                    error_diff_upper * 100.0,
+                    rules.margin * 100.0,
+                    latency_p_value
+                ),
+            }
+        } else {
+            Verdict::Continue {
+                reason: format!(
+                    "non-inferiority not shown yet: error-rate difference upper bound {:+.3}% (margin {:.3}%), latency p = {:.3}",
+                    error_diff_upper * 100.0,
+                    rules.margin * 100.0,
+                    latency_p_value
+                ),
+            }
+        }
+    } else {
+        Verdict::Continue {
+            reason: "no significant difference in error rate".into(),
+        }
+    };
+    Analysis {
+        stable: s,
+        candidate: c,
+        error_p_value,
+        error_diff_upper,
+        latency_p_value,
+        tests: "errors: one-sided Fisher exact test; promotion: Newcombe hybrid score interval (non-inferiority); latency: one-sided Mann-Whitney U",
+        verdict,
+    }
+}
+
+fn ln_factorials(n: u64) -> Vec<f64> {
+    let mut t = Vec::with_capacity(n as usize + 1);
+    t.push(0.0);
+    let mut acc = 0.0;
+    for i in 1..=n {
+        acc += (i as f64).ln();
+        t.push(acc);
+    }
+    t
+}
+
+/// P(X ≥ a) for the 2×2 table [[a, b], [c, d]] with fixed margins: the one-sided Fisher exact
+/// test that row 1 (candidate) has the higher error share.
+pub fn fisher_greater(a: u64, b: u64, c: u64, d: u64) -> f64 {
+    let n = a + b + c + d;
+    if n == 0 {
+        return 1.0;
+    }
+    let lf = ln_factorials(n);
+    let (r1, r2, c1) = (a + b, c + d, a + c);
+    let c2 = n - c1;
+    let ln_p = |x: u64| {
+        lf[r1 as usize] + lf[r2 as usize] + lf[c1 as usize] + lf[c2 as usize]
+            - lf[n as usize]
+            - lf[x as usize]
+            - lf[(r1 - x) as usize]
+            - lf[(c1 - x) as usize]
+            - lf[(r2 + x - c1) as usize]
+    };
+    let hi = r1.min(c1);
+    let p: f64 = (a..=hi).map(|x| ln_p(x).exp()).sum();
+    p.min(1.0)
+}
+
+/// The standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9).
+fn z_quantile(p: f64) -> f64 {
+    const A: [f64; 6] = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00];
+    const B: [f64; 5] = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01, -1.328068155288572e+01];
+    const C: [f64; 6] = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00];
+    const D: [f64; 4] = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00];
+    let tail = |q: f64| {
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    if p < 0.02425 {
+        tail((-2.0 * p.ln()).sqrt())
+    } else if p > 1.0 - 0.02425 {
+        -tail((-2.0 * (1.0 - p).ln()).sqrt())
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    }
+}
+
+fn wilson(x: u64, n: u64, z: f64) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let (x, n) = (x as f64, n as f64);
+    let p = x / n;
+    let denom = 1.0 + z * z / n;
+    let centre = (p + z * z / (2.0 * n)) / denom;
+    let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / denom;
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
+/// Upper bound of the one-sided (1 − alpha) Newcombe hybrid score interval for p1 − p2.
+pub fn newcombe_upper(x1: u64, n1: u64, x2: u64, n2: u64, alpha: f64) -> f64 {
+    if n1 == 0 || n2 == 0 {
+        return 1.0;
+    }
+    let z = z_quantile(1.0 - alpha);
+    let (p1, p2) = (x1 as f64 / n1 as f64, x2 as f64 / n2 as f64);
+    let (_, u1) = wilson(x1, n1, z);
+    let (l2, _) = wilson(x2, n2, z);
+    (p1 - p2) + ((u1 - p1).powi(2) + (p2 - l2).powi(2)).sqrt()
+}
+
+/// One-sided Mann–Whitney U p-value for "x tends to be larger than y" (normal approximation
+/// with tie correction; the windows are hundreds of samples).
+pub fn mann_whitney_greater(x: &[f64], y: &[f64]) -> f64 {
+    let (n1, n2) = (x.len() as f64, y.len() as f64);
+    if x.len() < 2 || y.len() < 2 {
+        return 1.0;
+    }
+    let mut all: Vec<(f64, bool)> = x.iter().map(|&v| (v, true)).chain(y.iter().map(|&v| (v, false))).collect();
+    all.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut rank_sum_x = 0.0;
+    let mut tie_term = 0.0;
+    let mut i = 0;
+    while i < all.len() {
+        let mut j = i;
+        while j + 1 < all.len() && all[j + 1].0 == all[i].0 {
+            j += 1;
+        }
+        let rank = (i + j) as f64 / 2.0 + 1.0;
+        let t = (j - i + 1) as f64;
+        tie_term += t * t * t - t;
+        rank_sum_x += all[i..=j].iter().filter(|e| e.1).count() as f64 * rank;
+        i = j + 1;
+    }
+    let u = rank_sum_x - n1 * (n1 + 1.0) / 2.0;
+    let n = n1 + n2;
+    let sigma = (n1 * n2 / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0)))).sqrt();
+    if sigma == 0.0 {
+        return 1.0;
+    }
+    let z = (u - n1 * n2 / 2.0 - 0.5) / sigma;
+    0.5 * erfc(z / std::f64::consts::SQRT_2)
+}
+
+/// Complementary error function (Numerical Recipes' erfcc, |error| < 1.2e-7).
+fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let r = t * (-z * z - 1.26551223
+        + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806
+        + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
+        .exp();
+    if x >= 0.0 { r } else { 2.0 - r }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fisher_matches_reference_values() {
+        // R: fisher.test(matrix(c(3,1,1,3),2), alternative="greater")$p.value = 0.2428571
+        assert!((fisher_greater(3, 1, 1, 3) - 0.242_857_1).abs() < 1e-6);
+        // R: fisher.test(matrix(c(10,90,1,99),2,byrow=TRUE), alternative="greater") = 0.004891
+        let p = fisher_greater(10, 90, 1, 99);
+        assert!((p - 0.004_891).abs() < 2e-5, "{p}");
+        assert!((fisher_greater(0, 100, 0, 100) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn newcombe_and_quantiles() {
+        assert!((z_quantile(0.975) - 1.959_964).abs() < 1e-5);
+        assert!((z_quantile(0.01) + 2.326_348).abs() < 1e-5);
+        // Equal zero error rates over 1000 each: the difference is bounded well below 1%.
+        let u = newcombe_upper(0, 1000, 0, 1000, 0.05);
+        assert!(u > 0.0 && u < 0.005, "{u}");
+        assert!(newcombe_upper(50, 1000, 0, 1000, 0.05) > 0.04);
+    }
+
+    #[test]
+    fn mann_whitney_sees_a_shift_and_not_noise() {
+        let base: Vec<f64> = (0..300).map(|i| 1.0 + (i % 17) as f64 * 0.01).collect();
+        let slower: Vec<f64> = base.iter().map(|v| v * 1.2).collect();
+        assert!(mann_whitney_greater(&slower, &base) < 1e-6);
+        assert!(mann_whitney_greater(&base, &slower) > 0.99);
+        assert!(mann_whitney_greater(&base, &base) > 0.3);
+    }
+
+    #[test]
+    fn verdicts() {
+        let rules = Rules { min_requests: 50, alpha: 0.01, margin: 0.01, promote_after: Some(200) };
+        let ok = |n| vec![(true, 1.0f32); n];
+        let mut bad = ok(180);
+        bad.extend(vec![(false, 1.0f32); 20]);
+        assert!(matches!(analyze(&ok(200), &bad, &rules).verdict, Verdict::Rollback { .. }));
+        assert!(matches!(analyze(&ok(2000), &ok(1000), &rules).verdict, Verdict::Promote { .. }));
+        assert!(matches!(analyze(&ok(10), &ok(10), &rules).verdict, Verdict::Continue { .. }));
+        let no_promote = Rules { promote_after: None, ..rules };
+        assert!(matches!(analyze(&ok(2000), &ok(1000), &no_promote).verdict, Verdict::Continue { .. }));
+    }
+}

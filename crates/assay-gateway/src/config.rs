@@ -1,0 +1,369 @@
+//! Configuration: a TOML file (`--config`) overlaid by command-line flags. Everything has a
+//! default except the three things a server cannot guess: where its data lives, which keys it
+//! trusts and who its administrators are.
+//!
+//! ```toml
+//! listen = "0.0.0.0:8000"
+//! data = "/var/lib/assay-gateway"
+//! trusted_keys = "/etc/assay/trusted-keys"
+//! token_file = "/etc/assay/admin-token"
+//!
+//! [limits]
+//! max_request_bytes = 67108864    # one inference request body
+//! request_timeout_ms = 30000      # queue + compute, per request
+//! max_release_bytes = 68719476736 # one pushed release
+//! rate_limit_per_second = 500     # per token (or per client address), optional
+//!
+//! [defaults]                      # every model, unless [models.NAME] says otherwise
+//! max_batch_size = 64
+//! dynamic_batching = true
+//! max_queue_delay_us = 0
+//! queue_size = 1024
+//! instances = 2
+//!
+//! [models.sentiment]
+//! max_queue_delay_us = 500
+//!
+//! [canary]
+//! window = 2000                   # outcomes per version in the sliding window
+//! min_requests = 50
+//! alpha = 0.01
+//! non_inferiority_margin = 0.01
+//! ```
+
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use serde::Deserialize;
+
+/// The TOML file, every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub data: Option<PathBuf>,
+    pub trusted_keys: Option<PathBuf>,
+    pub token: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// ONNX Runtime library (otherwise discovered like the CLI does).
+    pub runtime: Option<PathBuf>,
+    #[serde(default)]
+    pub limits: LimitsFile,
+    #[serde(default)]
+    pub canary: CanaryFile,
+    #[serde(default)]
+    pub defaults: ModelFile,
+    #[serde(default)]
+    pub models: BTreeMap<String, ModelFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsFile {
+    pub max_request_bytes: Option<usize>,
+    pub request_timeout_ms: Option<u64>,
+    pub max_release_bytes: Option<u64>,
+    pub rate_limit_per_second: Option<u32>,
+    pub rate_limit_burst: Option<u32>,
+    /// When set, inference also needs a bearer token: one of these or an admin token.
+    pub inference_token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFile {
+    pub max_batch_size: Option<usize>,
+    pub dynamic_batching: Option<bool>,
+    pub max_queue_delay_us: Option<u64>,
+    pub preferred_batch_size: Option<Vec<usize>>,
+    pub queue_size: Option<usize>,
+    pub instances: Option<usize>,
+    pub intra_threads: Option<usize>,
+    /// `cpu` or `cuda` (a GPU provider falls back to CPU, with a warning, when unusable).
+    pub provider: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanaryFile {
+    pub window: Option<usize>,
+    pub min_requests: Option<u64>,
+    pub alpha: Option<f64>,
+    pub non_inferiority_margin: Option<f64>,
+    pub interval_ms: Option<u64>,
+}
+
+/// Batching and limits for one model, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelSettings {
+    /// Rows per execution when batching (also what the Triton config advertises).
+    pub max_batch_size: usize,
+    pub dynamic_batching: bool,
+    pub max_queue_delay: Duration,
+    pub preferred_batch_size: Vec<usize>,
+    pub queue_size: usize,
+    pub instances: usize,
+    pub intra_threads: Option<usize>,
+    pub provider: assay_engine::bench::Provider,
+}
+
+/// Canary analysis settings.
+#[derive(Debug, Clone)]
+pub struct CanarySettings {
+    pub window: usize,
+    pub min_requests: u64,
+    pub alpha: f64,
+    pub non_inferiority_margin: f64,
+    pub interval: Duration,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data: PathBuf,
+    pub trusted_keys: PathBuf,
+    pub admin_tokens: Vec<String>,
+    pub inference_tokens: Option<Vec<String>>,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub runtime: Option<PathBuf>,
+    pub max_request_bytes: usize,
+    pub request_timeout: Duration,
+    pub max_release_bytes: u64,
+    pub rate_limit: Option<(u32, u32)>,
+    pub canary: CanarySettings,
+    defaults: ModelFile,
+    models: BTreeMap<String, ModelFile>,
+}
+
+/// Command-line values that override the file.
+#[derive(Debug, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub data: Option<PathBuf>,
+    pub trusted_keys: Option<PathBuf>,
+    pub token_file: Option<PathBuf>,
+    pub token: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub runtime: Option<PathBuf>,
+}
+
+/// A configuration problem, named precisely.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Reads `file` (if any) and applies `over`.
+    pub fn load(file: Option<&Path>, over: Overrides) -> Result<Config, ConfigError> {
+        let f: FileConfig = match file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| ConfigError(format!("{}: {e}", p.display())))?;
+                toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", p.display())))?
+            }
+            None => FileConfig::default(),
+        };
+        Config::resolve(f, over)
+    }
+
+    fn resolve(f: FileConfig, over: Overrides) -> Result<Config, ConfigError> {
+        let listen_text = over
+            .listen
+            .or(f.listen)
+            .unwrap_or_else(|| "127.0.0.1:8000".into());
+        let listen: SocketAddr = listen_text.parse().map_err(|_| {
+            ConfigError(format!(
+                "listen address '{listen_text}' is not IP:PORT (like 0.0.0.0:8000)"
+            ))
+        })?;
+        let data = over
+            .data
+            .or(f.data)
+            .ok_or_else(|| ConfigError("no data directory: give --data DIR".into()))?;
+        let trusted_keys = over.trusted_keys.or(f.trusted_keys).ok_or_else(|| {
+            ConfigError("no trusted keys: give --trusted-keys DIR (public keys, *.pem)".into())
+        })?;
+        let mut admin_tokens = Vec::new();
+        if let Some(t) = over.token.or(f.token) {
+            admin_tokens.push(t);
+        }
+        if let Some(p) = over.token_file.or(f.token_file) {
+            admin_tokens.extend(read_tokens(&p)?);
+        }
+        if admin_tokens.is_empty() {
+            return Err(ConfigError(
+                "no admin token: give --token-file FILE (or ASSAY_GATEWAY_TOKEN)".into(),
+            ));
+        }
+        if let Some(short) = admin_tokens.iter().find(|t| t.len() < 16) {
+            return Err(ConfigError(format!(
+                "an admin token is {} characters long; use at least 16 (e.g. `openssl rand -hex 32`)",
+                short.len()
+            )));
+        }
+        let inference_tokens = f
+            .limits
+            .inference_token_file
+            .as_deref()
+            .map(read_tokens)
+            .transpose()?;
+        let tls = match (over.tls_cert.or(f.tls_cert), over.tls_key.or(f.tls_key)) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError(
+                    "TLS needs both --tls-cert and --tls-key".into(),
+                ));
+            }
+        };
+        let limits = &f.limits;
+        let canary = CanarySettings {
+            window: f.canary.window.unwrap_or(2000).max(10),
+            min_requests: f.canary.min_requests.unwrap_or(50),
+            alpha: f.canary.alpha.unwrap_or(0.01),
+            non_inferiority_margin: f.canary.non_inferiority_margin.unwrap_or(0.01),
+            interval: Duration::from_millis(f.canary.interval_ms.unwrap_or(500)),
+        };
+        if !(0.0..0.5).contains(&canary.alpha) || canary.alpha == 0.0 {
+            return Err(ConfigError(format!(
+                "canary.alpha {} must be in (0, 0.5)",
+                canary.alpha
+            )));
+        }
+        let config = Config {
+            listen,
+            data,
+            trusted_keys,
+            admin_tokens,
+            inference_tokens,
+            tls,
+            runtime: over.runtime.or(f.runtime),
+            max_request_bytes: limits.max_request_bytes.unwrap_or(64 << 20),
+            request_timeout: Duration::from_millis(limits.request_timeout_ms.unwrap_or(30_000)),
+            max_release_bytes: limits.max_release_bytes.unwrap_or(64 << 30),
+            rate_limit: limits
+                .rate_limit_per_second
+                .map(|r| (r.max(1), limits.rate_limit_burst.unwrap_or(r).max(1))),
+            canary,
+            defaults: f.defaults,
+            models: f.models,
+        };
+        // Fail at start-up, not at the first push, on a bad per-model section.
+        config.model_settings("")?;
+        for name in config.models.keys() {
+            config.model_settings(name)?;
+        }
+        Ok(config)
+    }
+
+    /// The batching and limits for `model`: its own section over `[defaults]`.
+    pub fn model_settings(&self, model: &str) -> Result<ModelSettings, ConfigError> {
+        let m = self.models.get(model);
+        let pick = |f: fn(&ModelFile) -> Option<usize>| m.and_then(f).or_else(|| f(&self.defaults));
+        let max_batch_size = pick(|m| m.max_batch_size).unwrap_or(64).max(1);
+        let instances = pick(|m| m.instances).unwrap_or(2).clamp(1, 64);
+        let provider_text = m
+            .and_then(|m| m.provider.clone())
+            .or_else(|| self.defaults.provider.clone())
+            .unwrap_or_else(|| "cpu".into());
+        let provider = assay_engine::bench::Provider::parse(&provider_text)
+            .map_err(|e| ConfigError(format!("model {model:?}: {e}")))?;
+        let preferred = m
+            .and_then(|m| m.preferred_batch_size.clone())
+            .or_else(|| self.defaults.preferred_batch_size.clone())
+            .unwrap_or_default();
+        if let Some(p) = preferred.iter().find(|&&p| p == 0 || p > max_batch_size) {
+            return Err(ConfigError(format!(
+                "model {model:?}: preferred_batch_size {p} is outside 1..={max_batch_size}"
+            )));
+        }
+        Ok(ModelSettings {
+            max_batch_size,
+            dynamic_batching: m
+                .and_then(|m| m.dynamic_batching)
+                .or(self.defaults.dynamic_batching)
+                .unwrap_or(true),
+            max_queue_delay: Duration::from_micros(
+                m.and_then(|m| m.max_queue_delay_us)
+                    .or(self.defaults.max_queue_delay_us)
+                    .unwrap_or(0),
+            ),
+            preferred_batch_size: preferred,
+            queue_size: pick(|m| m.queue_size).unwrap_or(1024).max(1),
+            instances,
+            intra_threads: pick(|m| m.intra_threads).or_else(|| {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                Some((cores / instances).max(1))
+            }),
+            provider,
+        })
+    }
+}
+
+/// One token per non-empty line; `#` starts a comment.
+fn read_tokens(path: &Path) -> Result<Vec<String>, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("token file {}: {e}", path.display())))?;
+    let tokens: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect();
+    if tokens.is_empty() {
+        return Err(ConfigError(format!(
+            "token file {} holds no token",
+            path.display()
+        )));
+    }
+    Ok(tokens)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Overrides {
+        Overrides {
+            data: Some("/tmp/d".into()),
+            trusted_keys: Some("/tmp/k".into()),
+            token: Some("0123456789abcdef0123".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn model_sections_override_defaults() {
+        let f: FileConfig = toml::from_str(
+            "[defaults]\nmax_batch_size = 32\ninstances = 3\n[models.a]\nmax_batch_size = 8\ndynamic_batching = false\n",
+        )
+        .unwrap();
+        let c = Config::resolve(f, base()).unwrap();
+        let a = c.model_settings("a").unwrap();
+        assert_eq!((a.max_batch_size, a.dynamic_batching, a.instances), (8, false, 3));
+        let b = c.model_settings("b").unwrap();
+        assert_eq!((b.max_batch_size, b.dynamic_batching), (32, true));
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_use() {
+        let bad = |toml_text: &str, over: Overrides| {
+            let f: FileConfig = toml::from_str(toml_text).unwrap();
+            Config::resolve(f, over).unwrap_err().to_string()
+        };
+        assert!(bad("", Overrides { token: Some("short".into()), ..base() }).contains("at least 16"));
+        assert!(bad("listen = \"nope\"", base()).contains("IP:PORT"));
+        assert!(bad("[models.m]\npreferred_batch_size = [128]", base()).contains("outside"));
+        assert!(bad("[models.m]\nprovider = \"tpu\"", base()).contains("tpu"));
+        assert!(bad("", Overrides { tls_cert: Some("c".into()), ..base() }).contains("both"));
+        assert!(toml::from_str::<FileConfig>("typo = 1").is_err());
+    }
+}

@@ -1,0 +1,132 @@
+//! The gateway's errors and how each one reads over HTTP: a status, an
+//! Open-Inference-Protocol body `{"error": "..."}`, and `Retry-After` when the answer is
+//! "come back later".
+
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+/// Why a request failed, in the categories the metrics count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FailureReason {
+    /// The request itself was wrong (shape, datatype, JSON).
+    BadRequest,
+    /// Refused for load: queue full, rate limited.
+    Rejected,
+    /// Waited longer than the request timeout.
+    Timeout,
+    /// The client went away before the answer.
+    Canceled,
+    /// ONNX Runtime failed to run the batch.
+    Backend,
+    /// Anything else (unknown model, internal).
+    Other,
+}
+
+impl FailureReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureReason::BadRequest => "bad_request",
+            FailureReason::Rejected => "rejected",
+            FailureReason::Timeout => "timeout",
+            FailureReason::Canceled => "canceled",
+            FailureReason::Backend => "backend",
+            FailureReason::Other => "other",
+        }
+    }
+}
+
+/// Every error a handler can answer with.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    TooLarge(String),
+    /// The release failed verification: the message names the reason.
+    #[error("release refused: {0}")]
+    Refused(String),
+    /// A version could not be loaded or warmed, so it receives no traffic.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// Too many requests: the queue is full or the caller's rate is exceeded.
+    #[error("{message}")]
+    Overloaded { message: String, retry_after_s: u64 },
+    /// Not ready or timed out under load.
+    #[error("{message}")]
+    Unavailable { message: String, retry_after_s: u64 },
+    #[error("inference failed: {0}")]
+    Backend(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl GatewayError {
+    pub fn internal(context: &str, e: impl std::fmt::Display) -> Self {
+        GatewayError::Internal(format!("{context}: {e}"))
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            GatewayError::NotFound(_) => StatusCode::NOT_FOUND,
+            GatewayError::Conflict(_) => StatusCode::CONFLICT,
+            GatewayError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            GatewayError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            GatewayError::Refused(_) | GatewayError::Unprocessable(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            GatewayError::Overloaded { .. } => StatusCode::TOO_MANY_REQUESTS,
+            GatewayError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            GatewayError::Backend(_) | GatewayError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    /// The metrics category of this failure.
+    pub fn reason(&self) -> FailureReason {
+        match self {
+            GatewayError::BadRequest(_) | GatewayError::TooLarge(_) => FailureReason::BadRequest,
+            GatewayError::Overloaded { .. } => FailureReason::Rejected,
+            GatewayError::Unavailable { .. } => FailureReason::Timeout,
+            GatewayError::Backend(_) => FailureReason::Backend,
+            _ => FailureReason::Other,
+        }
+    }
+}
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let retry = match &self {
+            GatewayError::Overloaded { retry_after_s, .. }
+            | GatewayError::Unavailable { retry_after_s, .. } => Some(*retry_after_s),
+            _ => None,
+        };
+        let mut resp = (
+            status,
+            axum::Json(serde_json::json!({"error": self.to_string()})),
+        )
+            .into_response();
+        if let Some(s) = retry {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s.max(1)));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"assay-gateway\""),
+            );
+        }
+        resp
+    }
+}
+

@@ -1,0 +1,23 @@
+//! Crash points for the crash-safety tests: with `ASSAY_GATEWAY_FAILPOINTS=name,...` set, the
+//! gateway stops at each named point (logging that it did) until it is killed, so a test
+//! can `kill -9` it at exactly the moment that matters. Unset, a point costs one lookup.
+
+use std::sync::OnceLock;
+
+static POINTS: OnceLock<Vec<String>> = OnceLock::new();
+
+/// Parks the calling thread forever when `name` is armed.
+pub fn hit(name: &str) {
+    let points = POINTS.get_or_init(|| {
+        std::env::var("ASSAY_GATEWAY_FAILPOINTS")
+            .map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
+            .unwrap_or_default()
+    });
+    if points.iter().any(|p| p == name) {
+        tracing::warn!(failpoint = name, "stopped at a failpoint; waiting to be killed");
+        eprintln!("assay-gateway: failpoint {name} reached");
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+    }
+}

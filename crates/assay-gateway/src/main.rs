@@ -1,0 +1,119 @@
+//! `assay-gateway`: parses flags, sets up logging, and hands over to the library.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "assay-gateway",
+    version,
+    about = "Serve signed Assay releases over the Open Inference Protocol (KServe v2)",
+    after_help = "Every flag can also be set in the --config TOML file; flags win. See docs/GATEWAY.md."
+)]
+struct Args {
+    /// TOML configuration file (batching and limits per model, canary analysis, TLS, ...).
+    #[arg(long, env = "ASSAY_GATEWAY_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on, IP:PORT (default 127.0.0.1:8000).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Folder for releases, state and the audit log.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Folder of trusted public keys (*.pem, *.pub); only releases they signed are accepted.
+    #[arg(long)]
+    trusted_keys: Option<PathBuf>,
+    /// File holding the admin token(s), one per line.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// The admin token itself (prefer --token-file; a flag shows in `ps`).
+    #[arg(long, env = "ASSAY_GATEWAY_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// TLS certificate chain (PEM); with --tls-key, serves HTTPS.
+    #[arg(long)]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long)]
+    tls_key: Option<PathBuf>,
+    /// ONNX Runtime library to load (otherwise found like `assay runtime list` does).
+    #[arg(long, env = "ASSAY_ORT_DYLIB")]
+    runtime: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, value_enum, default_value = "text", env = "ASSAY_LOG_FORMAT")]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ASSAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ort=warn,tower_http=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logging(args.log_format);
+    let config = match assay_gateway::config::Config::load(
+        args.config.as_deref(),
+        assay_gateway::config::Overrides {
+            listen: args.listen,
+            data: args.data,
+            trusted_keys: args.trusted_keys,
+            token_file: args.token_file,
+            token: args.token,
+            tls_cert: args.tls_cert,
+            tls_key: args.tls_key,
+            runtime: args.runtime,
+        },
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("assay-gateway: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("assay-gateway: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(assay_gateway::serve(config, shutdown_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("assay-gateway: {e}");
+            ExitCode::from(match e {
+                assay_gateway::ServeError::Runtime(_) => 3,
+                _ => 1,
+            })
+        }
+    }
+}

@@ -1,0 +1,707 @@
+//! The models a gateway serves: for each, the loaded versions and the routing between its
+//! stable and canary versions, plus every change to them (activate, canary, promote,
+//! rollback, delete).
+//!
+//! A change is made in one order, so a crash at any point is safe: load and warm what the
+//! change needs (off the request path; requests keep flowing to the current versions), then
+//! write the new state atomically, then swap the routing (`arc-swap`). Requests that already
+//! picked a version hold it (`Arc`) and finish on it; the swap never makes one fail.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Instant,
+};
+
+use arc_swap::ArcSwap;
+use assay_engine::runtime::Runtime;
+use assay_release::signing::Trust;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    audit::AuditLog,
+    auth::Auth,
+    canary::{self, Analysis, Arm, Monitor, Verdict},
+    config::Config,
+    error::GatewayError,
+    metrics::Metrics,
+    model::LoadedVersion,
+    state::{CanaryState, Layout, ModelState, State},
+};
+
+/// Which side of the split served a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Stable,
+    Canary,
+    Pinned,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Stable => "stable",
+            Role::Canary => "canary",
+            Role::Pinned => "pinned",
+        }
+    }
+}
+
+/// What unversioned requests see.
+#[derive(Default)]
+pub struct Routing {
+    pub stable: Option<Arc<LoadedVersion>>,
+    pub canary: Option<(Arc<LoadedVersion>, f64)>,
+}
+
+/// One model's live side.
+pub struct Slot {
+    pub routing: ArcSwap<Routing>,
+    loaded: Mutex<HashMap<String, Arc<LoadedVersion>>>,
+    loading: tokio::sync::Mutex<()>,
+    pub monitor: Monitor,
+    pub last_analysis: Mutex<Option<Analysis>>,
+    counter: AtomicU64,
+}
+
+impl Slot {
+    fn new(window: usize) -> Slot {
+        Slot {
+            routing: ArcSwap::from_pointee(Routing::default()),
+            loaded: Mutex::new(HashMap::new()),
+            loading: tokio::sync::Mutex::new(()),
+            monitor: Monitor::new(window),
+            last_analysis: Mutex::new(None),
+            counter: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn loaded(&self, version: &str) -> Option<Arc<LoadedVersion>> {
+        self.loaded.lock().unwrap_or_else(|p| p.into_inner()).get(version).cloned()
+    }
+}
+
+/// The whole server's shared state.
+pub struct Gateway {
+    pub config: Config,
+    pub rt: &'static Runtime,
+    pub layout: Layout,
+    pub trust: Trust,
+    pub metrics: Arc<Metrics>,
+    pub auth: Auth,
+    pub audit: AuditLog,
+    pub started: Instant,
+    state: ArcSwap<State>,
+    admin: tokio::sync::Mutex<()>,
+    models: RwLock<HashMap<String, Arc<Slot>>>,
+    pub(crate) uploads: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A unit interval position for a routing key: the same key always lands in the same place.
+fn key_position(key: &str) -> f64 {
+    let d = Sha256::digest(key.as_bytes());
+    u64::from_be_bytes(d[..8].try_into().expect("8 bytes")) as f64 / 2f64.powi(64)
+}
+
+/// The n-th point of the golden-ratio (Weyl) sequence: unkeyed requests spread evenly, so a
+/// 20% canary gets 20% of any stretch of traffic, not 20% on average.
+fn weyl(n: u64) -> f64 {
+    (n as f64 * 0.618_033_988_749_894_9).fract()
+}
+
+impl Gateway {
+    /// Opens the data folder, restores the state and loads what it says serves.
+    pub async fn open(config: Config, rt: &'static Runtime) -> Result<Arc<Gateway>, String> {
+        let layout = Layout {
+            root: config.data.clone(),
+        };
+        layout
+            .create()
+            .map_err(|e| format!("data folder {}: {e}", layout.root.display()))?;
+        let trust = Trust::from_dir(&config.trusted_keys).map_err(|e| e.to_string())?;
+        let state = layout.load()?;
+        layout.remove_orphans(&state);
+        let auth = Auth::new(
+            &config.admin_tokens,
+            config.inference_tokens.as_deref(),
+            config.rate_limit,
+        );
+        let gw = Arc::new(Gateway {
+            audit: AuditLog::new(&layout.audit()),
+            metrics: Metrics::new(),
+            started: Instant::now(),
+            state: ArcSwap::from_pointee(state.clone()),
+            admin: tokio::sync::Mutex::new(()),
+            models: RwLock::new(HashMap::new()),
+            uploads: Mutex::new(HashMap::new()),
+            layout,
+            trust,
+            auth,
+            rt,
+            config,
+        });
+        for (name, ms) in &state.models {
+            let slot = gw.slot(name);
+            for v in ms.stable.iter().chain(ms.canary.as_ref().map(|c| &c.version)) {
+                if let Err(e) = gw.ensure_loaded(&slot, name, v).await {
+                    tracing::error!(model = %name, version = %v, error = %e, "could not restore a serving version");
+                }
+            }
+            gw.apply_routing(name, ms);
+        }
+        Ok(gw)
+    }
+
+    /// The current state (a snapshot).
+    pub fn state(&self) -> Arc<State> {
+        self.state.load_full()
+    }
+
+    fn slot(&self, model: &str) -> Arc<Slot> {
+        if let Some(s) = self.models.read().unwrap_or_else(|p| p.into_inner()).get(model) {
+            return s.clone();
+        }
+        self.models
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(model.to_string())
+            .or_insert_with(|| Arc::new(Slot::new(self.config.canary.window)))
+            .clone()
+    }
+
+    pub fn existing_slot(&self, model: &str) -> Option<Arc<Slot>> {
+        self.models
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(model)
+            .cloned()
+    }
+
+    fn unknown_model(model: &str) -> GatewayError {
+        GatewayError::NotFound(format!("unknown model '{model}'"))
+    }
+
+    /// Loads and warms `version` unless it is loaded already.
+    async fn ensure_loaded(
+        &self,
+        slot: &Slot,
+        model: &str,
+        version: &str,
+    ) -> Result<Arc<LoadedVersion>, GatewayError> {
+        if let Some(v) = slot.loaded(version) {
+            return Ok(v);
+        }
+        let _one_at_a_time = slot.loading.lock().await;
+        if let Some(v) = slot.loaded(version) {
+            return Ok(v);
+        }
+        let state = self.state();
+        let record = state
+            .models
+            .get(model)
+            .and_then(|m| m.releases.get(version))
+            .ok_or_else(|| {
+                GatewayError::NotFound(format!("model '{model}' has no version '{version}'"))
+            })?;
+        let path = self.layout.release_files(model, version).join(&record.model_file);
+        let settings = self
+            .config
+            .model_settings(model)
+            .map_err(|e| GatewayError::Internal(e.to_string()))?;
+        let metrics = self.metrics.version(model, version);
+        let rt = self.rt;
+        let (m, v) = (model.to_string(), version.to_string());
+        let loaded = tokio::task::spawn_blocking(move || {
+            LoadedVersion::load(rt, &path, &m, &v, settings, metrics)
+        })
+        .await
+        .map_err(|e| GatewayError::internal("loading", e))?
+        .map_err(|e| {
+            GatewayError::Unprocessable(format!(
+                "{model} {version} failed to load, so it receives no traffic: {e}"
+            ))
+        })?;
+        tracing::info!(model, version, load_ms = format!("{:.1}", loaded.load_ms), batching = loaded.has_batch_dim, "loaded and warmed");
+        let loaded = Arc::new(loaded);
+        slot.loaded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(version.to_string(), loaded.clone());
+        Ok(loaded)
+    }
+
+    /// Picks the version for a request.
+    pub async fn route(
+        &self,
+        model: &str,
+        version: Option<&str>,
+        key: Option<&str>,
+    ) -> Result<(Arc<LoadedVersion>, Role), GatewayError> {
+        let slot = self.existing_slot(model).ok_or_else(|| Self::unknown_model(model))?;
+        if let Some(v) = version {
+            return Ok((self.ensure_loaded(&slot, model, v).await?, Role::Pinned));
+        }
+        let routing = slot.routing.load();
+        let stable = routing.stable.clone().ok_or_else(|| GatewayError::Unavailable {
+            message: format!("model '{model}' has no active release yet (activate one)"),
+            retry_after_s: 5,
+        })?;
+        if let Some((canary, percent)) = &routing.canary {
+            let u = match key {
+                Some(k) => key_position(k),
+                None => weyl(slot.counter.fetch_add(1, Ordering::Relaxed)),
+            };
+            if u * 100.0 < *percent {
+                return Ok((canary.clone(), Role::Canary));
+            }
+        }
+        Ok((stable, Role::Stable))
+    }
+
+    /// Feeds the canary analysis.
+    pub fn observe(&self, model: &str, role: Role, ok: bool, latency_ms: f64) {
+        let arm = match role {
+            Role::Stable => Arm::Stable,
+            Role::Canary => Arm::Candidate,
+            Role::Pinned => return,
+        };
+        if let Some(slot) = self.existing_slot(model)
+            && slot.routing.load().canary.is_some()
+        {
+            slot.monitor.record(arm, ok, latency_ms);
+        }
+    }
+
+    /// Builds the routing from the state; the versions must be loaded. Versions that no
+    /// longer serve are let go (in-flight requests keep them alive until they finish).
+    fn apply_routing(&self, model: &str, ms: &ModelState) {
+        let slot = self.slot(model);
+        let stable = ms.stable.as_deref().and_then(|v| slot.loaded(v));
+        let canary = ms
+            .canary
+            .as_ref()
+            .and_then(|c| slot.loaded(&c.version).map(|l| (l, c.percent)));
+        self.metrics
+            .set_canary_percent(model, canary.as_ref().map_or(0.0, |c| c.1));
+        slot.routing.store(Arc::new(Routing { stable, canary }));
+        let keep: Vec<&str> = ms
+            .stable
+            .iter()
+            .map(String::as_str)
+            .chain(ms.canary.as_ref().map(|c| c.version.as_str()))
+            .collect();
+        slot.loaded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|v, _| keep.contains(&v.as_str()));
+    }
+
+    /// Applies `change` to a copy of the model's state, saves it, then swaps the routing.
+    /// `prepare` names the versions to load first.
+    async fn change(
+        &self,
+        model: &str,
+        actor: &str,
+        action: &str,
+        prepare: &[String],
+        change: impl FnOnce(&mut ModelState) -> Result<(Option<String>, String), GatewayError>,
+    ) -> Result<Value, GatewayError> {
+        let result = self.change_inner(model, prepare, change).await;
+        match &result {
+            Ok((version, detail)) => {
+                self.audit.record(actor, action, Some(model), version.as_deref(), Ok(detail));
+                tracing::info!(model, action, version = version.as_deref(), actor, "{detail}");
+            }
+            Err(e) => {
+                let detail = e.to_string();
+                self.audit.record(actor, action, Some(model), prepare.first().map(String::as_str), Err(&detail));
+            }
+        }
+        let (_, detail) = result?;
+        let state = self.state();
+        Ok(json!({"model": model, "detail": detail, "state": model_view(state.models.get(model))}))
+    }
+
+    async fn change_inner(
+        &self,
+        model: &str,
+        prepare: &[String],
+        change: impl FnOnce(&mut ModelState) -> Result<(Option<String>, String), GatewayError>,
+    ) -> Result<(Option<String>, String), GatewayError> {
+        let _serial = self.admin.lock().await;
+        let slot = self.existing_slot(model).ok_or_else(|| Self::unknown_model(model))?;
+        for v in prepare {
+            self.ensure_loaded(&slot, model, v).await?;
+        }
+        crate::failpoint::hit("activate-loaded");
+        let mut state = (*self.state()).clone();
+        let ms = state
+            .models
+            .get_mut(model)
+            .ok_or_else(|| Self::unknown_model(model))?;
+        let outcome = change(ms)?;
+        let snapshot = ms.clone();
+        self.layout
+            .save(&state)
+            .map_err(|e| GatewayError::internal("saving the gateway state", e))?;
+        self.state.store(Arc::new(state));
+        self.apply_routing(model, &snapshot);
+        Ok(outcome)
+    }
+
+    fn has_release(ms: &ModelState, model: &str, version: &str) -> Result<(), GatewayError> {
+        if ms.releases.contains_key(version) {
+            Ok(())
+        } else {
+            Err(GatewayError::NotFound(format!(
+                "model '{model}' has no version '{version}'"
+            )))
+        }
+    }
+
+    /// Makes `version` the stable release.
+    pub async fn activate(&self, model: &str, version: &str, actor: &str) -> Result<Value, GatewayError> {
+        let v = version.to_string();
+        self.change(model, actor, "activate", &[v.clone()], |ms| {
+            Self::has_release(ms, model, &v)?;
+            if ms.stable.as_deref() == Some(v.as_str()) {
+                return Ok((Some(v.clone()), format!("{v} is already stable")));
+            }
+            if let Some(old) = ms.stable.replace(v.clone()) {
+                ms.previous.push(old);
+            }
+            if ms.canary.as_ref().is_some_and(|c| c.version == v) {
+                ms.canary = None;
+            }
+            let detail = format!("{v} is now stable");
+            ms.record("activate", Some(&v), actor, detail.clone());
+            Ok((Some(v), detail))
+        })
+        .await
+    }
+
+    /// Sends `percent` of unpinned traffic to `version` (0 ends the canary).
+    pub async fn set_canary(
+        &self,
+        model: &str,
+        version: &str,
+        percent: f64,
+        auto_promote_after: Option<u64>,
+        actor: &str,
+    ) -> Result<Value, GatewayError> {
+        if !(0.0..=100.0).contains(&percent) || percent.is_nan() {
+            return Err(GatewayError::BadRequest(format!(
+                "percent {percent} is outside 0..=100"
+            )));
+        }
+        let v = version.to_string();
+        let prepare = if percent > 0.0 { vec![v.clone()] } else { Vec::new() };
+        let slot = self.existing_slot(model);
+        let out = self
+            .change(model, actor, "canary", &prepare, |ms| {
+                Self::has_release(ms, model, &v)?;
+                if ms.stable.as_deref() == Some(v.as_str()) {
+                    return Err(GatewayError::Conflict(format!(
+                        "{v} is the stable release; a canary must be another version"
+                    )));
+                }
+                if ms.stable.is_none() {
+                    return Err(GatewayError::Conflict(format!(
+                        "model '{model}' has no stable release to compare a canary with; activate one first"
+                    )));
+                }
+                let detail = if percent == 0.0 {
+                    ms.canary = None;
+                    format!("canary {v} set to 0%: all traffic on the stable release")
+                } else {
+                    let same = ms.canary.as_ref().is_some_and(|c| c.version == v);
+                    let since = if same { ms.canary.as_ref().map_or(0, |c| c.since) } else { crate::state::now() };
+                    ms.canary = Some(CanaryState {
+                        version: v.clone(),
+                        percent,
+                        auto_promote_after,
+                        since,
+                    });
+                    format!(
+                        "canary {v} at {percent}%{}",
+                        auto_promote_after
+                            .map(|n| format!(", promoted automatically after {n} requests if non-inferior"))
+                            .unwrap_or_default()
+                    )
+                };
+                ms.record("canary", Some(&v), actor, detail.clone());
+                Ok((Some(v.clone()), detail))
+            })
+            .await;
+        if out.is_ok()
+            && let Some(slot) = slot
+        {
+            slot.monitor.reset();
+            *slot.last_analysis.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+        out
+    }
+
+    /// Makes the canary the stable release.
+    pub async fn promote(&self, model: &str, actor: &str) -> Result<Value, GatewayError> {
+        self.change(model, actor, "promote", &[], |ms| {
+            let c = ms.canary.take().ok_or_else(|| {
+                GatewayError::Conflict(format!("model '{model}' has no canary to promote"))
+            })?;
+            if let Some(old) = ms.stable.replace(c.version.clone()) {
+                ms.previous.push(old);
+            }
+            let detail = format!("canary {} promoted to stable", c.version);
+            ms.record("promote", Some(&c.version), actor, detail.clone());
+            Ok((Some(c.version), detail))
+        })
+        .await
+    }
+
+    /// Ends a canary, or (with none) returns to the previous stable release.
+    pub async fn rollback(&self, model: &str, actor: &str) -> Result<Value, GatewayError> {
+        let state = self.state();
+        let ms = state
+            .models
+            .get(model)
+            .ok_or_else(|| Self::unknown_model(model))?;
+        let prepare: Vec<String> = if ms.canary.is_some() {
+            Vec::new()
+        } else {
+            ms.previous.last().cloned().into_iter().collect()
+        };
+        self.change(model, actor, "rollback", &prepare, |ms| {
+            if let Some(c) = ms.canary.take() {
+                let detail = format!(
+                    "canary {} rolled back: all traffic on {}",
+                    c.version,
+                    ms.stable.as_deref().unwrap_or("-")
+                );
+                ms.record("rollback", Some(&c.version), actor, detail.clone());
+                return Ok((Some(c.version), detail));
+            }
+            let prev = ms.previous.pop().ok_or_else(|| {
+                GatewayError::Conflict(format!(
+                    "model '{model}' has no canary and no previous stable release to roll back to"
+                ))
+            })?;
+            let from = ms.stable.replace(prev.clone());
+            let detail = format!(
+                "rolled back from {} to {prev}",
+                from.as_deref().unwrap_or("-")
+            );
+            ms.record("rollback", Some(&prev), actor, detail.clone());
+            Ok((Some(prev), detail))
+        })
+        .await
+    }
+
+    /// Deletes a release that does not serve.
+    pub async fn delete(&self, model: &str, version: &str, actor: &str) -> Result<Value, GatewayError> {
+        let v = version.to_string();
+        let out = self
+            .change(model, actor, "delete", &[], |ms| {
+                Self::has_release(ms, model, &v)?;
+                if ms.stable.as_deref() == Some(v.as_str()) {
+                    return Err(GatewayError::Conflict(format!(
+                        "{v} is the stable release of '{model}'; activate another version first"
+                    )));
+                }
+                if ms.canary.as_ref().is_some_and(|c| c.version == v) {
+                    return Err(GatewayError::Conflict(format!(
+                        "{v} is the canary of '{model}'; roll it back first"
+                    )));
+                }
+                ms.releases.remove(&v);
+                ms.previous.retain(|p| p != &v);
+                let detail = format!("release {v} deleted");
+                ms.record("delete", Some(&v), actor, detail.clone());
+                Ok((Some(v.clone()), detail))
+            })
+            .await?;
+        let dir = self.layout.release(model, version);
+        if let Err(e) = std::fs::remove_dir_all(&dir) {
+            tracing::warn!(path = %dir.display(), error = %e, "could not remove a deleted release's folder");
+        }
+        Ok(out)
+    }
+
+    /// Records a verified release that was moved into place; the first one of a model
+    /// becomes stable when `activate` is set.
+    pub(crate) async fn add_release(
+        &self,
+        model: &str,
+        record: crate::state::ReleaseRecord,
+        activate: bool,
+        actor: &str,
+    ) -> Result<Value, GatewayError> {
+        let version = record.version.clone();
+        {
+            let _serial = self.admin.lock().await;
+            let mut state = (*self.state()).clone();
+            let ms = state.models.entry(model.to_string()).or_default();
+            ms.record(
+                "push",
+                Some(&version),
+                actor,
+                format!("pushed {version}, signed by key {}", record.signer),
+            );
+            ms.releases.insert(version.clone(), record);
+            self.layout
+                .save(&state)
+                .map_err(|e| GatewayError::internal("saving the gateway state", e))?;
+            self.state.store(Arc::new(state));
+            self.slot(model);
+        }
+        self.audit.record(actor, "push", Some(model), Some(&version), Ok("verified and stored"));
+        let first = self.state().models.get(model).is_some_and(|m| m.stable.is_none());
+        let activation = if activate && first {
+            Some(self.activate(model, &version, actor).await)
+        } else {
+            None
+        };
+        let state = self.state();
+        let mut out = json!({
+            "model": model,
+            "version": version,
+            "release": state.models.get(model).and_then(|m| m.releases.get(&version)),
+            "state": model_view(state.models.get(model)),
+        });
+        match activation {
+            Some(Ok(_)) => out["activated"] = json!(true),
+            Some(Err(e)) => {
+                return Err(GatewayError::Unprocessable(format!(
+                    "{model} {version} was verified and stored, but not activated: {e}"
+                )));
+            }
+            None => out["activated"] = json!(false),
+        }
+        Ok(out)
+    }
+
+    /// Runs the canary analysis of every model with a canary, acting on its verdict.
+    pub async fn analyze_canaries(&self) {
+        let state = self.state();
+        for (model, ms) in &state.models {
+            let Some(c) = &ms.canary else { continue };
+            let Some(slot) = self.existing_slot(model) else { continue };
+            let rules = canary::Rules {
+                min_requests: self.config.canary.min_requests,
+                alpha: self.config.canary.alpha,
+                margin: self.config.canary.non_inferiority_margin,
+                promote_after: c.auto_promote_after,
+            };
+            let analysis = slot.monitor.analyze(&rules);
+            let verdict = analysis.verdict.clone();
+            *slot.last_analysis.lock().unwrap_or_else(|p| p.into_inner()) = Some(analysis);
+            let actor = "canary-analysis";
+            match verdict {
+                Verdict::Rollback { reason } => {
+                    self.metrics.canary_decision(model, &c.version, "rollback");
+                    tracing::warn!(model, version = %c.version, "automatic rollback: {reason}");
+                    let r = self
+                        .change(model, actor, "auto-rollback", &[], |ms| {
+                            let Some(cur) = ms.canary.take_if(|cur| cur.version == c.version) else {
+                                return Ok((None, "the canary changed meanwhile".into()));
+                            };
+                            let detail = format!("canary {} rolled back automatically: {reason}", cur.version);
+                            ms.record("auto-rollback", Some(&cur.version), actor, detail.clone());
+                            Ok((Some(cur.version), detail))
+                        })
+                        .await;
+                    if let Err(e) = r {
+                        tracing::error!(model, error = %e, "automatic rollback failed");
+                    }
+                }
+                Verdict::Promote { reason } => {
+                    self.metrics.canary_decision(model, &c.version, "promote");
+                    let r = self
+                        .change(model, actor, "auto-promote", &[], |ms| {
+                            let Some(cur) = ms.canary.take_if(|cur| cur.version == c.version) else {
+                                return Ok((None, "the canary changed meanwhile".into()));
+                            };
+                            if let Some(old) = ms.stable.replace(cur.version.clone()) {
+                                ms.previous.push(old);
+                            }
+                            let detail = format!("canary {} promoted automatically: {reason}", cur.version);
+                            ms.record("auto-promote", Some(&cur.version), actor, detail.clone());
+                            Ok((Some(cur.version), detail))
+                        })
+                        .await;
+                    if let Err(e) = r {
+                        tracing::error!(model, error = %e, "automatic promotion failed");
+                    }
+                }
+                Verdict::Continue { .. } => {}
+            }
+        }
+    }
+
+    /// Whether every model with a stable release can serve it.
+    pub fn ready(&self) -> bool {
+        let state = self.state();
+        state.models.iter().all(|(name, ms)| {
+            ms.stable.is_none()
+                || self
+                    .existing_slot(name)
+                    .is_some_and(|s| s.routing.load().stable.is_some())
+        })
+    }
+
+    /// The loaded version a metadata route describes: pinned, or the stable one.
+    pub async fn describe(&self, model: &str, version: Option<&str>) -> Result<Arc<LoadedVersion>, GatewayError> {
+        let slot = self.existing_slot(model).ok_or_else(|| Self::unknown_model(model))?;
+        match version {
+            Some(v) => self.ensure_loaded(&slot, model, v).await,
+            None => slot.routing.load().stable.clone().ok_or_else(|| GatewayError::Unavailable {
+                message: format!("model '{model}' has no active release yet"),
+                retry_after_s: 5,
+            }),
+        }
+    }
+
+    /// Whether `version` (or the model) is loaded and serving.
+    pub fn is_ready(&self, model: &str, version: Option<&str>) -> bool {
+        self.existing_slot(model).is_some_and(|s| match version {
+            Some(v) => s.loaded(v).is_some(),
+            None => s.routing.load().stable.is_some(),
+        })
+    }
+}
+
+/// A model's state as the admin API shows it.
+pub fn model_view(ms: Option<&ModelState>) -> Value {
+    match ms {
+        None => Value::Null,
+        Some(ms) => json!({
+            "stable": ms.stable,
+            "canary": ms.canary,
+            "previous": ms.previous,
+            "versions": ms.releases.keys().collect::<Vec<_>>(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weyl_split_is_exact_over_any_stretch() {
+        for start in [0u64, 17, 1000] {
+            let hits = (start..start + 2000).filter(|&n| weyl(n) * 100.0 < 20.0).count();
+            assert!((395..=405).contains(&hits), "{hits}");
+        }
+    }
+
+    #[test]
+    fn keys_are_sticky_and_spread() {
+        assert_eq!(key_position("user-1"), key_position("user-1"));
+        let canary = (0..10_000).filter(|i| key_position(&format!("user-{i}")) < 0.2).count();
+        assert!((1800..2200).contains(&canary), "{canary}");
+    }
+}

@@ -1,0 +1,232 @@
+//! The gateway's durable state: which releases it holds, and which serve. It lives in one
+//! JSON file written atomically (temp file, fsync, rename, fsync of the folder), so a kill at
+//! any moment leaves either the old state or the new one, never a mix. A release is listed
+//! only once it is in this file, which happens after it was verified and moved into place.
+
+use std::{
+    collections::BTreeMap,
+    io::Write,
+    path::{Path, PathBuf},
+};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Events kept per model (older ones stay in the audit log).
+const EVENTS_KEPT: usize = 500;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct State {
+    pub format: u32,
+    pub models: BTreeMap<String, ModelState>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ModelState {
+    pub releases: BTreeMap<String, ReleaseRecord>,
+    pub stable: Option<String>,
+    /// Earlier stable versions, most recent last: what `rollback` returns to.
+    #[serde(default)]
+    pub previous: Vec<String>,
+    pub canary: Option<CanaryState>,
+    #[serde(default)]
+    pub events: Vec<Event>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReleaseRecord {
+    pub version: String,
+    pub pushed_at: u64,
+    /// The public-key hint of the key that signed it.
+    pub signer: String,
+    pub root_digest: String,
+    pub files: usize,
+    pub bytes: u64,
+    pub model_file: String,
+    /// The signed `assay-release.json`.
+    pub metadata: Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CanaryState {
+    pub version: String,
+    pub percent: f64,
+    /// Promote automatically after this many canary requests, once non-inferiority is shown.
+    pub auto_promote_after: Option<u64>,
+    pub since: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Event {
+    pub at: u64,
+    pub kind: String,
+    pub version: Option<String>,
+    pub actor: String,
+    pub detail: String,
+}
+
+impl ModelState {
+    pub fn record(&mut self, kind: &str, version: Option<&str>, actor: &str, detail: String) {
+        self.events.push(Event {
+            at: now(),
+            kind: kind.into(),
+            version: version.map(String::from),
+            actor: actor.into(),
+            detail,
+        });
+        if self.events.len() > EVENTS_KEPT {
+            let extra = self.events.len() - EVENTS_KEPT;
+            self.events.drain(..extra);
+        }
+    }
+}
+
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Where things live under `--data`.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub root: PathBuf,
+}
+
+impl Layout {
+    pub fn state(&self) -> PathBuf {
+        self.root.join("state.json")
+    }
+    pub fn releases(&self) -> PathBuf {
+        self.root.join("releases")
+    }
+    pub fn release(&self, model: &str, version: &str) -> PathBuf {
+        self.releases().join(model).join(version)
+    }
+    pub fn release_files(&self, model: &str, version: &str) -> PathBuf {
+        self.release(model, version).join("files")
+    }
+    pub fn uploads(&self) -> PathBuf {
+        self.root.join("uploads")
+    }
+    pub fn audit(&self) -> PathBuf {
+        self.root.join("audit.log")
+    }
+
+    /// Creates the folders.
+    pub fn create(&self) -> std::io::Result<()> {
+        std::fs::create_dir_all(self.releases())?;
+        std::fs::create_dir_all(self.uploads())
+    }
+
+    /// Reads the state (empty when the gateway is new).
+    pub fn load(&self) -> Result<State, String> {
+        let path = self.state();
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let s: State = serde_json::from_slice(&bytes).map_err(|e| {
+                    format!("{} is damaged ({e}); restore it from a backup", path.display())
+                })?;
+                if s.format > 1 {
+                    return Err(format!(
+                        "{} was written by a newer assay-gateway (format {})",
+                        path.display(),
+                        s.format
+                    ));
+                }
+                Ok(s)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State {
+                format: 1,
+                ..Default::default()
+            }),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    }
+
+    /// Writes the state atomically.
+    pub fn save(&self, state: &State) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec_pretty(state).expect("state serializes");
+        write_atomically(&self.state(), &bytes)?;
+        crate::failpoint::hit("state-saved");
+        Ok(())
+    }
+
+    /// Deletes release folders the state does not list: what a crash between moving a
+    /// verified release into place and recording it leaves behind.
+    pub fn remove_orphans(&self, state: &State) {
+        let Ok(models) = std::fs::read_dir(self.releases()) else {
+            return;
+        };
+        for m in models.flatten() {
+            let model = m.file_name().to_string_lossy().into_owned();
+            let Ok(versions) = std::fs::read_dir(m.path()) else {
+                continue;
+            };
+            for v in versions.flatten() {
+                let version = v.file_name().to_string_lossy().into_owned();
+                let listed = state
+                    .models
+                    .get(&model)
+                    .is_some_and(|ms| ms.releases.contains_key(&version));
+                if !listed {
+                    tracing::warn!(model, version, "removing a release folder the state does not list (left by an interrupted push)");
+                    let _ = std::fs::remove_dir_all(v.path());
+                }
+            }
+        }
+    }
+}
+
+/// temp file in the same folder, fsync, rename over, fsync the folder.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    crate::failpoint::hit("state-temp-written");
+    tmp.persist(path).map_err(|e| e.error)?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_round_trips_and_orphans_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout {
+            root: dir.path().to_path_buf(),
+        };
+        layout.create().unwrap();
+        let mut s = layout.load().unwrap();
+        assert!(s.models.is_empty());
+        let m = s.models.entry("m".into()).or_default();
+        m.stable = Some("1.0.0".into());
+        m.releases.insert(
+            "1.0.0".into(),
+            ReleaseRecord {
+                version: "1.0.0".into(),
+                pushed_at: 1,
+                signer: "k".into(),
+                root_digest: "d".into(),
+                files: 1,
+                bytes: 1,
+                model_file: "m.onnx".into(),
+                metadata: Value::Null,
+            },
+        );
+        layout.save(&s).unwrap();
+        std::fs::create_dir_all(layout.release_files("m", "1.0.0")).unwrap();
+        std::fs::create_dir_all(layout.release_files("m", "2.0.0")).unwrap();
+        let back = layout.load().unwrap();
+        assert_eq!(back.models["m"].stable.as_deref(), Some("1.0.0"));
+        layout.remove_orphans(&back);
+        assert!(layout.release("m", "1.0.0").exists());
+        assert!(!layout.release("m", "2.0.0").exists());
+        std::fs::write(layout.state(), b"{broken").unwrap();
+        assert!(layout.load().unwrap_err().contains("damaged"));
+    }
+}
