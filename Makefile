@@ -18,7 +18,7 @@ run: setup
 test: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -q -- -D warnings
-	$(CARGO) check -q -p assay-cli --no-default-features
+	$(CARGO) check -q -p assay-cli -p assay-gateway --no-default-features
 	$(CARGO) test --workspace --no-fail-fast
 
 # Assay's per-inference overhead against a raw ort loop and Python onnxruntime (release build).

@@ -172,6 +172,31 @@ def unsupported_op():
     return model
 
 
+def lookup(flaky):
+    """Two versions of one gateway model (x: float[batch, 4] -> y: float[batch, 4]).
+
+    The safe one doubles x. The flaky one gathers rows of a 10-row table at
+    index max(x[i]): a request whose values reach 10 fails inside ONNX Runtime (an
+    out-of-bounds Gather), which is how the canary tests make a candidate that errs.
+    """
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])
+    if not flaky:
+        two = numpy_helper.from_array(np.array(2.0, dtype=np.float32), "two")
+        nodes = [helper.make_node("Mul", ["x", "two"], ["y"], name="double")]
+        inits = [two]
+    else:
+        table = numpy_helper.from_array(np.arange(40, dtype=np.float32).reshape(10, 4), "table")
+        nodes = [
+            helper.make_node("ReduceMax", ["x"], ["m"], name="row_max", axes=[1], keepdims=0),
+            helper.make_node("Cast", ["m"], ["idx"], name="to_index", to=TensorProto.INT64),
+            helper.make_node("Gather", ["table", "idx"], ["y"], name="lookup", axis=0),
+        ]
+        inits = [table]
+    graph = helper.make_graph(nodes, "lookup_flaky" if flaky else "lookup", [x], [y], initializer=inits)
+    return _model(graph)
+
+
 def big_external(out_dir):
     """A model whose external data is a 2.4 GB sparse file: inspect must handle it without reading it."""
     n = 600_000_000  # float32 -> 2.4 GB
@@ -244,6 +269,8 @@ def main():
             "multi_input.onnx": multi_input(rng),
             "mlp_fp16.onnx": mlp(rng, [64, 128, 128, 10], name="mlp_fp16", dtype=np.float16, elem=TensorProto.FLOAT16),
             "all_dtypes.onnx": all_dtypes(),
+            "lookup.onnx": lookup(flaky=False),
+            "lookup_flaky.onnx": lookup(flaky=True),
         }
         for name, model in models.items():
             onnx.checker.check_model(model)

@@ -68,6 +68,17 @@ if [ ! -x "$signing_venv/bin/model_signing" ] || [ "$(cat "$signing_venv/.assay-
   echo "$signing_reqs" >"$signing_venv/.assay-requirements"
 fi
 
+# Triton's own HTTP client, to check that the gateway is a drop-in Open Inference Protocol
+# server (tests/gateway: metadata, JSON and binary inference).
+triton_venv="$cache/venv-triton"
+triton_reqs="tritonclient[http]==2.50.0 numpy"
+if [ ! -x "$triton_venv/bin/python" ] || [ "$(cat "$triton_venv/.assay-requirements" 2>/dev/null)" != "$triton_reqs" ]; then
+  say "creating the Triton client venv ($triton_reqs)"
+  python3 -m venv "$triton_venv"
+  "$triton_venv/bin/python" -m pip install -q --disable-pip-version-check $triton_reqs
+  echo "$triton_reqs" >"$triton_venv/.assay-requirements"
+fi
+
 # --- 3. ONNX schema for prost-build --------------------------------------------------
 schema="$cache/onnx-schema/onnx-ml.proto"
 if [ ! -f "$schema" ]; then
@@ -111,6 +122,6 @@ if ! ls "$cache/wheels"/onnxruntime-"$ORT_VERSION"-*.whl >/dev/null 2>&1; then
 fi
 
 # --- 5. ONNX Runtime, installed by Assay itself --------------------------------------
-say "building the assay CLI"
-cargo build -q -p assay-cli
+say "building the assay CLI and the gateway"
+cargo build -q -p assay-cli -p assay-gateway
 "$root/target/debug/assay" runtime install --version "$ORT_VERSION"

@@ -108,7 +108,12 @@ pub struct GatewayConn {
     #[arg(long, env = "ASSAY_GATEWAY_URL", value_name = "URL")]
     pub gateway: String,
     /// Admin token (prefer --token-file or ASSAY_GATEWAY_TOKEN: a flag shows in `ps`).
-    #[arg(long, env = "ASSAY_GATEWAY_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    #[arg(
+        long,
+        env = "ASSAY_GATEWAY_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     pub token: Option<String>,
     /// Read the admin token from this file (first line).
     #[arg(long, value_name = "FILE")]
@@ -156,7 +161,9 @@ pub enum GatewayCommand {
         conn: GatewayConn,
     },
     /// Send PERCENT of MODEL's unpinned traffic to VERSION (0 ends the canary).
-    #[command(after_help = "Example:\n  assay gateway canary mlp 1.1.0 20 --auto-promote-after 5000")]
+    #[command(
+        after_help = "Example:\n  assay gateway canary mlp 1.1.0 20 --auto-promote-after 5000"
+    )]
     Canary {
         model: String,
         version: String,

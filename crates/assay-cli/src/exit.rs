@@ -97,11 +97,10 @@ fn classify(err: &anyhow::Error) -> (&'static str, i32) {
             | assay_release::ReleaseError::UnknownKeyName(_) => ("usage", 2),
             e if e.is_verification_failure() => ("verification", 5),
             // The gateway refused the release after verifying it.
-            assay_release::ReleaseError::Remote { status: 422, message }
-                if message.starts_with("release refused") =>
-            {
-                ("verification", 5)
-            }
+            assay_release::ReleaseError::Remote {
+                status: 422,
+                message,
+            } if message.starts_with("release refused") => ("verification", 5),
             assay_release::ReleaseError::Remote { .. } => ("gateway", 1),
             assay_release::ReleaseError::Unreachable { .. } => ("unreachable", 1),
             _ => ("release", 1),

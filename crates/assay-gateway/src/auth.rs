@@ -124,7 +124,11 @@ mod tests {
 
     #[test]
     fn admin_tokens() {
-        let a = Auth::new(&["0123456789abcdef-one".into(), "0123456789abcdef-two".into()], None, None);
+        let a = Auth::new(
+            &["0123456789abcdef-one".into(), "0123456789abcdef-two".into()],
+            None,
+            None,
+        );
         assert!(a.admin(&with(Some("Bearer 0123456789abcdef-two"))).is_ok());
         assert!(a.admin(&with(Some("bearer 0123456789abcdef-one"))).is_ok());
         assert!(a.admin(&with(Some("Bearer 0123456789abcdef-thr"))).is_err());
@@ -139,7 +143,16 @@ mod tests {
         assert!(a.inference(&with(None), Some(ip)).is_ok());
         assert!(a.inference(&with(None), Some(ip)).is_ok());
         let e = a.inference(&with(None), Some(ip)).unwrap_err();
-        assert!(matches!(e, GatewayError::Overloaded { retry_after_s: 1, .. }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                GatewayError::Overloaded {
+                    retry_after_s: 1,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
         // Another caller has its own budget.
         assert!(a.inference(&with(Some("Bearer x")), Some(ip)).is_ok());
     }

@@ -200,7 +200,9 @@ impl Worker {
                     retry_after_s: 1,
                 }));
             } else {
-                self.metrics.queue_duration.observe((now - job.enqueued).as_secs_f64());
+                self.metrics
+                    .queue_duration
+                    .observe((now - job.enqueued).as_secs_f64());
                 live.push(job);
             }
         }
@@ -213,7 +215,9 @@ impl Worker {
                 tracing::debug!(error = %e, rows = live.len(), "batch failed; re-running its requests one by one");
                 for job in live {
                     match self.run_batch(std::slice::from_ref(&job)) {
-                        Ok((outputs, compute)) => self.reply_split(vec![job], outputs, compute, now),
+                        Ok((outputs, compute)) => {
+                            self.reply_split(vec![job], outputs, compute, now)
+                        }
                         Err(e) => {
                             let _ = job.reply.send(Err(GatewayError::Backend(e)));
                         }
@@ -267,7 +271,13 @@ impl Worker {
         Ok((outputs, compute))
     }
 
-    fn reply_split(&self, jobs: Vec<Job>, outputs: Vec<Tensor>, compute: Duration, started: Instant) {
+    fn reply_split(
+        &self,
+        jobs: Vec<Job>,
+        outputs: Vec<Tensor>,
+        compute: Duration,
+        started: Instant,
+    ) {
         let total: usize = jobs.iter().map(|j| j.rows).sum();
         if jobs.len() == 1 {
             let job = jobs.into_iter().next().expect("one job");
@@ -279,7 +289,10 @@ impl Worker {
             }));
             return;
         }
-        if let Some(bad) = outputs.iter().find(|t| t.shape.first() != Some(&(total as i64))) {
+        if let Some(bad) = outputs
+            .iter()
+            .find(|t| t.shape.first() != Some(&(total as i64)))
+        {
             let msg = format!(
                 "output '{}' has shape {:?}, which cannot be split into the batch's {total} rows",
                 bad.name, bad.shape

@@ -48,9 +48,15 @@ pub struct ArmStats {
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Verdict {
     /// Not enough evidence either way.
-    Continue { reason: String },
-    Rollback { reason: String },
-    Promote { reason: String },
+    Continue {
+        reason: String,
+    },
+    Rollback {
+        reason: String,
+    },
+    Promote {
+        reason: String,
+    },
 }
 
 /// The comparison, as the API shows it.
@@ -118,16 +124,22 @@ impl Monitor {
 
 fn stats(o: &[(bool, f32)]) -> (ArmStats, Vec<f64>) {
     let errors = o.iter().filter(|(ok, _)| !ok).count() as u64;
-    let mut lat: Vec<f64> = o.iter().filter(|(ok, _)| *ok).map(|(_, l)| *l as f64).collect();
+    let mut lat: Vec<f64> = o
+        .iter()
+        .filter(|(ok, _)| *ok)
+        .map(|(_, l)| *l as f64)
+        .collect();
     lat.sort_by(f64::total_cmp);
-    let q = |p: f64| {
-        (!lat.is_empty()).then(|| lat[((lat.len() - 1) as f64 * p).round() as usize])
-    };
+    let q = |p: f64| (!lat.is_empty()).then(|| lat[((lat.len() - 1) as f64 * p).round() as usize]);
     (
         ArmStats {
             requests: o.len() as u64,
             errors,
-            error_rate: if o.is_empty() { 0.0 } else { errors as f64 / o.len() as f64 },
+            error_rate: if o.is_empty() {
+                0.0
+            } else {
+                errors as f64 / o.len() as f64
+            },
             p50_ms: q(0.5),
             p99_ms: q(0.99),
         },
@@ -138,7 +150,12 @@ fn stats(o: &[(bool, f32)]) -> (ArmStats, Vec<f64>) {
 fn analyze(stable: &[(bool, f32)], candidate: &[(bool, f32)], rules: &Rules) -> Analysis {
     let (s, s_lat) = stats(stable);
     let (c, c_lat) = stats(candidate);
-    let error_p_value = fisher_greater(c.errors, c.requests - c.errors, s.errors, s.requests - s.errors);
+    let error_p_value = fisher_greater(
+        c.errors,
+        c.requests - c.errors,
+        s.errors,
+        s.requests - s.errors,
+    );
     let error_diff_upper = newcombe_upper(c.errors, c.requests, s.errors, s.requests, rules.alpha);
     let latency_p_value = mann_whitney_greater(&c_lat, &s_lat);
     let verdict = if c.requests < rules.min_requests || s.requests < rules.min_requests {
@@ -233,10 +250,35 @@ pub fn fisher_greater(a: u64, b: u64, c: u64, d: u64) -> f64 {
 
 /// The standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9).
 fn z_quantile(p: f64) -> f64 {
-    const A: [f64; 6] = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00];
-    const B: [f64; 5] = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01, -1.328068155288572e+01];
-    const C: [f64; 6] = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00];
-    const D: [f64; 4] = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00];
+    const A: [f64; 6] = [
+        -3.969683028665376e+01,
+        2.209460984245205e+02,
+        -2.759285104469687e+02,
+        1.38357751867269e+02,
+        -3.066479806614716e+01,
+        2.506628277459239e+00,
+    ];
+    const B: [f64; 5] = [
+        -5.447609879822406e+01,
+        1.615858368580409e+02,
+        -1.556989798598866e+02,
+        6.680131188771972e+01,
+        -1.328068155288572e+01,
+    ];
+    const C: [f64; 6] = [
+        -7.784894002430293e-03,
+        -3.223964580411365e-01,
+        -2.400758277161838e+00,
+        -2.549732539343734e+00,
+        4.374664141464968e+00,
+        2.938163982698783e+00,
+    ];
+    const D: [f64; 4] = [
+        7.784695709041462e-03,
+        3.224671290700398e-01,
+        2.445134137142996e+00,
+        3.754408661907416e+00,
+    ];
     let tail = |q: f64| {
         (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
             / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
@@ -284,7 +326,11 @@ pub fn mann_whitney_greater(x: &[f64], y: &[f64]) -> f64 {
     if x.len() < 2 || y.len() < 2 {
         return 1.0;
     }
-    let mut all: Vec<(f64, bool)> = x.iter().map(|&v| (v, true)).chain(y.iter().map(|&v| (v, false))).collect();
+    let mut all: Vec<(f64, bool)> = x
+        .iter()
+        .map(|&v| (v, true))
+        .chain(y.iter().map(|&v| (v, false)))
+        .collect();
     all.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut rank_sum_x = 0.0;
     let mut tie_term = 0.0;
@@ -314,10 +360,16 @@ pub fn mann_whitney_greater(x: &[f64], y: &[f64]) -> f64 {
 fn erfc(x: f64) -> f64 {
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t * (-z * z - 1.26551223
-        + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806
-        + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
-        .exp();
+    let r = t
+        * (-z * z - 1.26551223
+            + t * (1.00002368
+                + t * (0.37409196
+                    + t * (0.09678418
+                        + t * (-0.18628806
+                            + t * (0.27886807
+                                + t * (-1.13520398
+                                    + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
+            .exp();
     if x >= 0.0 { r } else { 2.0 - r }
 }
 
@@ -356,14 +408,34 @@ mod tests {
 
     #[test]
     fn verdicts() {
-        let rules = Rules { min_requests: 50, alpha: 0.01, margin: 0.01, promote_after: Some(200) };
+        let rules = Rules {
+            min_requests: 50,
+            alpha: 0.01,
+            margin: 0.01,
+            promote_after: Some(200),
+        };
         let ok = |n| vec![(true, 1.0f32); n];
         let mut bad = ok(180);
         bad.extend(vec![(false, 1.0f32); 20]);
-        assert!(matches!(analyze(&ok(200), &bad, &rules).verdict, Verdict::Rollback { .. }));
-        assert!(matches!(analyze(&ok(2000), &ok(1000), &rules).verdict, Verdict::Promote { .. }));
-        assert!(matches!(analyze(&ok(10), &ok(10), &rules).verdict, Verdict::Continue { .. }));
-        let no_promote = Rules { promote_after: None, ..rules };
-        assert!(matches!(analyze(&ok(2000), &ok(1000), &no_promote).verdict, Verdict::Continue { .. }));
+        assert!(matches!(
+            analyze(&ok(200), &bad, &rules).verdict,
+            Verdict::Rollback { .. }
+        ));
+        assert!(matches!(
+            analyze(&ok(2000), &ok(1000), &rules).verdict,
+            Verdict::Promote { .. }
+        ));
+        assert!(matches!(
+            analyze(&ok(10), &ok(10), &rules).verdict,
+            Verdict::Continue { .. }
+        ));
+        let no_promote = Rules {
+            promote_after: None,
+            ..rules
+        };
+        assert!(matches!(
+            analyze(&ok(2000), &ok(1000), &no_promote).verdict,
+            Verdict::Continue { .. }
+        ));
     }
 }

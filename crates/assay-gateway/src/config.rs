@@ -348,7 +348,10 @@ mod tests {
         .unwrap();
         let c = Config::resolve(f, base()).unwrap();
         let a = c.model_settings("a").unwrap();
-        assert_eq!((a.max_batch_size, a.dynamic_batching, a.instances), (8, false, 3));
+        assert_eq!(
+            (a.max_batch_size, a.dynamic_batching, a.instances),
+            (8, false, 3)
+        );
         let b = c.model_settings("b").unwrap();
         assert_eq!((b.max_batch_size, b.dynamic_batching), (32, true));
     }
@@ -359,11 +362,29 @@ mod tests {
             let f: FileConfig = toml::from_str(toml_text).unwrap();
             Config::resolve(f, over).unwrap_err().to_string()
         };
-        assert!(bad("", Overrides { token: Some("short".into()), ..base() }).contains("at least 16"));
+        assert!(
+            bad(
+                "",
+                Overrides {
+                    token: Some("short".into()),
+                    ..base()
+                }
+            )
+            .contains("at least 16")
+        );
         assert!(bad("listen = \"nope\"", base()).contains("IP:PORT"));
         assert!(bad("[models.m]\npreferred_batch_size = [128]", base()).contains("outside"));
         assert!(bad("[models.m]\nprovider = \"tpu\"", base()).contains("tpu"));
-        assert!(bad("", Overrides { tls_cert: Some("c".into()), ..base() }).contains("both"));
+        assert!(
+            bad(
+                "",
+                Overrides {
+                    tls_cert: Some("c".into()),
+                    ..base()
+                }
+            )
+            .contains("both")
+        );
         assert!(toml::from_str::<FileConfig>("typo = 1").is_err());
     }
 }

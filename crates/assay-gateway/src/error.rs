@@ -129,4 +129,3 @@ impl IntoResponse for GatewayError {
         resp
     }
 }
-

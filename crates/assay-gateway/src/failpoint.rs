@@ -14,7 +14,10 @@ pub fn hit(name: &str) {
             .unwrap_or_default()
     });
     if points.iter().any(|p| p == name) {
-        tracing::warn!(failpoint = name, "stopped at a failpoint; waiting to be killed");
+        tracing::warn!(
+            failpoint = name,
+            "stopped at a failpoint; waiting to be killed"
+        );
         eprintln!("assay-gateway: failpoint {name} reached");
         loop {
             std::thread::sleep(std::time::Duration::from_secs(3600));

@@ -96,7 +96,8 @@ pub async fn serve(
             handle.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
         });
     }
-    let listener = std::net::TcpListener::bind(addr).map_err(|source| ServeError::Bind { addr, source })?;
+    let listener =
+        std::net::TcpListener::bind(addr).map_err(|source| ServeError::Bind { addr, source })?;
     listener
         .set_nonblocking(true)
         .map_err(|source| ServeError::Bind { addr, source })?;
@@ -106,7 +107,9 @@ pub async fn serve(
             let _ = rustls::crypto::ring::default_provider().install_default();
             let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
                 .await
-                .map_err(|e| ServeError::Tls(format!("{} / {}: {e}", cert.display(), key.display())))?;
+                .map_err(|e| {
+                    ServeError::Tls(format!("{} / {}: {e}", cert.display(), key.display()))
+                })?;
             tracing::info!(%bound, "serving HTTPS");
             eprintln!("assay-gateway: listening on https://{bound}");
             axum_server::from_tcp_rustls(listener, tls)
@@ -117,10 +120,12 @@ pub async fn serve(
         None => {
             tracing::info!(%bound, "serving HTTP");
             eprintln!("assay-gateway: listening on http://{bound}");
-            axum_server::from_tcp(listener).handle(handle).serve(app).await
+            axum_server::from_tcp(listener)
+                .handle(handle)
+                .serve(app)
+                .await
         }
     };
     analysis.abort();
     result.map_err(|e| ServeError::Startup(e.to_string()))
 }
-

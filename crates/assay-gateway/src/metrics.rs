@@ -99,21 +99,57 @@ impl Metrics {
         let batch_size: Hist = Family::new_with_constructor(rows);
         let canary_percent = Family::default();
         let canary_decisions = Family::default();
-        registry.register("request_success", "Inference requests that succeeded", success.clone());
+        registry.register(
+            "request_success",
+            "Inference requests that succeeded",
+            success.clone(),
+        );
         registry.register(
             "request_failure",
             "Inference requests that failed, by reason (bad_request, rejected, timeout, canceled, backend, other)",
             failure.clone(),
         );
-        registry.register("inference_count", "Rows inferred (inference_count / execution_count is the mean batch size)", inference_count.clone());
-        registry.register("execution_count", "Model executions (batches run)", execution_count.clone());
-        registry.register("pending_requests", "Requests waiting in the queue", pending.clone());
-        registry.register("request_duration_seconds", "Time from receiving a request to answering it", request_duration.clone());
-        registry.register("queue_duration_seconds", "Time a request waited in the batching queue", queue_duration.clone());
-        registry.register("compute_duration_seconds", "Time ONNX Runtime took for one batch", compute_duration.clone());
+        registry.register(
+            "inference_count",
+            "Rows inferred (inference_count / execution_count is the mean batch size)",
+            inference_count.clone(),
+        );
+        registry.register(
+            "execution_count",
+            "Model executions (batches run)",
+            execution_count.clone(),
+        );
+        registry.register(
+            "pending_requests",
+            "Requests waiting in the queue",
+            pending.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Time from receiving a request to answering it",
+            request_duration.clone(),
+        );
+        registry.register(
+            "queue_duration_seconds",
+            "Time a request waited in the batching queue",
+            queue_duration.clone(),
+        );
+        registry.register(
+            "compute_duration_seconds",
+            "Time ONNX Runtime took for one batch",
+            compute_duration.clone(),
+        );
         registry.register("batch_size", "Rows per model execution", batch_size.clone());
-        registry.register("canary_percent", "Share of unpinned traffic routed to the canary", canary_percent.clone());
-        registry.register("canary_decisions", "Automatic canary decisions (reason = rollback or promote)", canary_decisions.clone());
+        registry.register(
+            "canary_percent",
+            "Share of unpinned traffic routed to the canary",
+            canary_percent.clone(),
+        );
+        registry.register(
+            "canary_decisions",
+            "Automatic canary decisions (reason = rollback or promote)",
+            canary_decisions.clone(),
+        );
         Arc::new(Metrics {
             registry,
             success,

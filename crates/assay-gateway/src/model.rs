@@ -88,7 +88,11 @@ impl LoadedVersion {
         }
         let policy = Policy {
             merge: settings.dynamic_batching && has_batch_dim && settings.max_batch_size > 1,
-            max_rows: if has_batch_dim { settings.max_batch_size } else { 1 },
+            max_rows: if has_batch_dim {
+                settings.max_batch_size
+            } else {
+                1
+            },
             max_delay: settings.max_queue_delay,
             preferred: settings.preferred_batch_size.clone(),
         };
@@ -124,7 +128,11 @@ impl LoadedVersion {
     }
 
     /// Queues the request and waits for its outputs, at most `timeout` in all.
-    pub async fn infer(&self, req: &mut InferRequest, timeout: Duration) -> Result<Done, GatewayError> {
+    pub async fn infer(
+        &self,
+        req: &mut InferRequest,
+        timeout: Duration,
+    ) -> Result<Done, GatewayError> {
         if self.has_batch_dim && req.rows > self.settings.max_batch_size {
             return Err(GatewayError::BadRequest(format!(
                 "the request holds {} rows; this model takes at most {} (max_batch_size)",
@@ -161,7 +169,9 @@ fn specs<'a>(
             ValueType::Tensor { ty, shape, .. } => {
                 let datatype = Datatype::from_ort(*ty)
                     .filter(|d| *d != Datatype::Bytes)
-                    .ok_or_else(|| format!("'{name}' has element type {ty:?}, which the gateway cannot serve"))?;
+                    .ok_or_else(|| {
+                        format!("'{name}' has element type {ty:?}, which the gateway cannot serve")
+                    })?;
                 Ok(IoSpec {
                     name: name.to_string(),
                     datatype,

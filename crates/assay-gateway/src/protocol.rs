@@ -84,13 +84,16 @@ pub fn parse(
         .map_err(|e| bad(format!("the request is not a valid infer request: {e}")))?;
     let mut by_name: BTreeMap<&str, Tensor> = BTreeMap::new();
     for input in &req.inputs {
-        let spec = inputs.iter().find(|s| s.name == input.name).ok_or_else(|| {
-            bad(format!(
-                "unknown input '{}'; the model takes {}",
-                input.name,
-                names(inputs)
-            ))
-        })?;
+        let spec = inputs
+            .iter()
+            .find(|s| s.name == input.name)
+            .ok_or_else(|| {
+                bad(format!(
+                    "unknown input '{}'; the model takes {}",
+                    input.name,
+                    names(inputs)
+                ))
+            })?;
         let datatype = Datatype::parse(&input.datatype).ok_or_else(|| {
             bad(format!(
                 "input '{}': unknown datatype '{}'",
@@ -106,12 +109,19 @@ pub fn parse(
             )));
         }
         check_shape(spec, &input.shape)?;
-        let count = Tensor::element_count(&input.shape)
-            .ok_or_else(|| bad(format!("input '{}': shape {:?} is too large", input.name, input.shape)))?;
+        let count = Tensor::element_count(&input.shape).ok_or_else(|| {
+            bad(format!(
+                "input '{}': shape {:?} is too large",
+                input.name, input.shape
+            ))
+        })?;
         let data = match input.parameters.get("binary_data_size") {
             Some(size) => {
                 let size = size.as_u64().ok_or_else(|| {
-                    bad(format!("input '{}': binary_data_size is not a number", input.name))
+                    bad(format!(
+                        "input '{}': binary_data_size is not a number",
+                        input.name
+                    ))
                 })? as usize;
                 if size > binary.len() {
                     return Err(bad(format!(
@@ -132,7 +142,10 @@ pub fn parse(
             }
             None => {
                 let data = input.data.as_ref().ok_or_else(|| {
-                    bad(format!("input '{}' has neither data nor binary_data_size", input.name))
+                    bad(format!(
+                        "input '{}' has neither data nor binary_data_size",
+                        input.name
+                    ))
                 })?;
                 crate::tensor::from_json(datatype, data, count)
                     .map_err(|e| bad(format!("input '{}': {e}", input.name)))?
@@ -203,7 +216,10 @@ pub fn parse(
                 }
             })
             .collect::<Result<_, _>>()?,
-        _ => outputs.iter().map(|s| (s.name.clone(), all_binary)).collect(),
+        _ => outputs
+            .iter()
+            .map(|s| (s.name.clone(), all_binary))
+            .collect(),
     };
     Ok(InferRequest {
         id: req.id,
@@ -309,7 +325,8 @@ pub fn encode(
             header_len: None,
         });
     }
-    let mut body = BytesMut::with_capacity(json.len() + tail.iter().map(|t| t.len()).sum::<usize>());
+    let mut body =
+        BytesMut::with_capacity(json.len() + tail.iter().map(|t| t.len()).sum::<usize>());
     body.extend_from_slice(&json);
     for t in tail {
         body.extend_from_slice(t);
@@ -360,21 +377,42 @@ mod tests {
         let inputs = [spec("a", &[-1, 2])];
         let outputs = [spec("y", &[-1, 1])];
         let err = |body: Value, hl: Option<usize>| {
-            parse(&body.to_string().into_bytes().into(), hl, &inputs, &outputs, true)
-                .unwrap_err()
-                .to_string()
+            parse(
+                &body.to_string().into_bytes().into(),
+                hl,
+                &inputs,
+                &outputs,
+                true,
+            )
+            .unwrap_err()
+            .to_string()
         };
-        let e = err(serde_json::json!({"inputs":[{"name":"a","shape":[1,3],"datatype":"FP32","data":[1,2,3]}]}), None);
+        let e = err(
+            serde_json::json!({"inputs":[{"name":"a","shape":[1,3],"datatype":"FP32","data":[1,2,3]}]}),
+            None,
+        );
         assert!(e.contains("does not fit"), "{e}");
-        let e = err(serde_json::json!({"inputs":[{"name":"a","shape":[1,2],"datatype":"INT64","data":[1,2]}]}), None);
+        let e = err(
+            serde_json::json!({"inputs":[{"name":"a","shape":[1,2],"datatype":"INT64","data":[1,2]}]}),
+            None,
+        );
         assert!(e.contains("expects FP32"), "{e}");
-        let e = err(serde_json::json!({"inputs":[{"name":"z","shape":[1,2],"datatype":"FP32","data":[1,2]}]}), None);
+        let e = err(
+            serde_json::json!({"inputs":[{"name":"z","shape":[1,2],"datatype":"FP32","data":[1,2]}]}),
+            None,
+        );
         assert!(e.contains("unknown input 'z'"), "{e}");
         let e = err(serde_json::json!({"inputs":[]}), None);
         assert!(e.contains("missing input(s): a"), "{e}");
-        let e = err(serde_json::json!({"inputs":[{"name":"a","shape":[1,2],"datatype":"FP32","parameters":{"binary_data_size":8}}]}), Some(10_000));
+        let e = err(
+            serde_json::json!({"inputs":[{"name":"a","shape":[1,2],"datatype":"FP32","parameters":{"binary_data_size":8}}]}),
+            Some(10_000),
+        );
         assert!(e.contains("Inference-Header-Content-Length"), "{e}");
-        let e = err(serde_json::json!({"inputs":[{"name":"a","shape":[1,2],"datatype":"FP32","data":[1,2]}],"outputs":[{"name":"q"}]}), None);
+        let e = err(
+            serde_json::json!({"inputs":[{"name":"a","shape":[1,2],"datatype":"FP32","data":[1,2]}],"outputs":[{"name":"q"}]}),
+            None,
+        );
         assert!(e.contains("unknown output 'q'"), "{e}");
     }
 }

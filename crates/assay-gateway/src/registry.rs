@@ -81,7 +81,11 @@ impl Slot {
     }
 
     pub(crate) fn loaded(&self, version: &str) -> Option<Arc<LoadedVersion>> {
-        self.loaded.lock().unwrap_or_else(|p| p.into_inner()).get(version).cloned()
+        self.loaded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(version)
+            .cloned()
     }
 }
 
@@ -146,7 +150,11 @@ impl Gateway {
         });
         for (name, ms) in &state.models {
             let slot = gw.slot(name);
-            for v in ms.stable.iter().chain(ms.canary.as_ref().map(|c| &c.version)) {
+            for v in ms
+                .stable
+                .iter()
+                .chain(ms.canary.as_ref().map(|c| &c.version))
+            {
                 if let Err(e) = gw.ensure_loaded(&slot, name, v).await {
                     tracing::error!(model = %name, version = %v, error = %e, "could not restore a serving version");
                 }
@@ -162,7 +170,12 @@ impl Gateway {
     }
 
     fn slot(&self, model: &str) -> Arc<Slot> {
-        if let Some(s) = self.models.read().unwrap_or_else(|p| p.into_inner()).get(model) {
+        if let Some(s) = self
+            .models
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(model)
+        {
             return s.clone();
         }
         self.models
@@ -207,7 +220,10 @@ impl Gateway {
             .ok_or_else(|| {
                 GatewayError::NotFound(format!("model '{model}' has no version '{version}'"))
             })?;
-        let path = self.layout.release_files(model, version).join(&record.model_file);
+        let path = self
+            .layout
+            .release_files(model, version)
+            .join(&record.model_file);
         let settings = self
             .config
             .model_settings(model)
@@ -225,7 +241,13 @@ impl Gateway {
                 "{model} {version} failed to load, so it receives no traffic: {e}"
             ))
         })?;
-        tracing::info!(model, version, load_ms = format!("{:.1}", loaded.load_ms), batching = loaded.has_batch_dim, "loaded and warmed");
+        tracing::info!(
+            model,
+            version,
+            load_ms = format!("{:.1}", loaded.load_ms),
+            batching = loaded.has_batch_dim,
+            "loaded and warmed"
+        );
         let loaded = Arc::new(loaded);
         slot.loaded
             .lock()
@@ -241,15 +263,20 @@ impl Gateway {
         version: Option<&str>,
         key: Option<&str>,
     ) -> Result<(Arc<LoadedVersion>, Role), GatewayError> {
-        let slot = self.existing_slot(model).ok_or_else(|| Self::unknown_model(model))?;
+        let slot = self
+            .existing_slot(model)
+            .ok_or_else(|| Self::unknown_model(model))?;
         if let Some(v) = version {
             return Ok((self.ensure_loaded(&slot, model, v).await?, Role::Pinned));
         }
         let routing = slot.routing.load();
-        let stable = routing.stable.clone().ok_or_else(|| GatewayError::Unavailable {
-            message: format!("model '{model}' has no active release yet (activate one)"),
-            retry_after_s: 5,
-        })?;
+        let stable = routing
+            .stable
+            .clone()
+            .ok_or_else(|| GatewayError::Unavailable {
+                message: format!("model '{model}' has no active release yet (activate one)"),
+                retry_after_s: 5,
+            })?;
         if let Some((canary, percent)) = &routing.canary {
             let u = match key {
                 Some(k) => key_position(k),
@@ -313,12 +340,25 @@ impl Gateway {
         let result = self.change_inner(model, prepare, change).await;
         match &result {
             Ok((version, detail)) => {
-                self.audit.record(actor, action, Some(model), version.as_deref(), Ok(detail));
-                tracing::info!(model, action, version = version.as_deref(), actor, "{detail}");
+                self.audit
+                    .record(actor, action, Some(model), version.as_deref(), Ok(detail));
+                tracing::info!(
+                    model,
+                    action,
+                    version = version.as_deref(),
+                    actor,
+                    "{detail}"
+                );
             }
             Err(e) => {
                 let detail = e.to_string();
-                self.audit.record(actor, action, Some(model), prepare.first().map(String::as_str), Err(&detail));
+                self.audit.record(
+                    actor,
+                    action,
+                    Some(model),
+                    prepare.first().map(String::as_str),
+                    Err(&detail),
+                );
             }
         }
         let (_, detail) = result?;
@@ -333,7 +373,9 @@ impl Gateway {
         change: impl FnOnce(&mut ModelState) -> Result<(Option<String>, String), GatewayError>,
     ) -> Result<(Option<String>, String), GatewayError> {
         let _serial = self.admin.lock().await;
-        let slot = self.existing_slot(model).ok_or_else(|| Self::unknown_model(model))?;
+        let slot = self
+            .existing_slot(model)
+            .ok_or_else(|| Self::unknown_model(model))?;
         for v in prepare {
             self.ensure_loaded(&slot, model, v).await?;
         }
@@ -364,9 +406,15 @@ impl Gateway {
     }
 
     /// Makes `version` the stable release.
-    pub async fn activate(&self, model: &str, version: &str, actor: &str) -> Result<Value, GatewayError> {
+    pub async fn activate(
+        &self,
+        model: &str,
+        version: &str,
+        actor: &str,
+    ) -> Result<Value, GatewayError> {
         let v = version.to_string();
-        self.change(model, actor, "activate", &[v.clone()], |ms| {
+        let prepare = [v.clone()];
+        self.change(model, actor, "activate", &prepare, |ms| {
             Self::has_release(ms, model, &v)?;
             if ms.stable.as_deref() == Some(v.as_str()) {
                 return Ok((Some(v.clone()), format!("{v} is already stable")));
@@ -399,7 +447,11 @@ impl Gateway {
             )));
         }
         let v = version.to_string();
-        let prepare = if percent > 0.0 { vec![v.clone()] } else { Vec::new() };
+        let prepare = if percent > 0.0 {
+            vec![v.clone()]
+        } else {
+            Vec::new()
+        };
         let slot = self.existing_slot(model);
         let out = self
             .change(model, actor, "canary", &prepare, |ms| {
@@ -501,7 +553,12 @@ impl Gateway {
     }
 
     /// Deletes a release that does not serve.
-    pub async fn delete(&self, model: &str, version: &str, actor: &str) -> Result<Value, GatewayError> {
+    pub async fn delete(
+        &self,
+        model: &str,
+        version: &str,
+        actor: &str,
+    ) -> Result<Value, GatewayError> {
         let v = version.to_string();
         let out = self
             .change(model, actor, "delete", &[], |ms| {
@@ -557,8 +614,18 @@ impl Gateway {
             self.state.store(Arc::new(state));
             self.slot(model);
         }
-        self.audit.record(actor, "push", Some(model), Some(&version), Ok("verified and stored"));
-        let first = self.state().models.get(model).is_some_and(|m| m.stable.is_none());
+        self.audit.record(
+            actor,
+            "push",
+            Some(model),
+            Some(&version),
+            Ok("verified and stored"),
+        );
+        let first = self
+            .state()
+            .models
+            .get(model)
+            .is_some_and(|m| m.stable.is_none());
         let activation = if activate && first {
             Some(self.activate(model, &version, actor).await)
         } else {
@@ -588,7 +655,9 @@ impl Gateway {
         let state = self.state();
         for (model, ms) in &state.models {
             let Some(c) = &ms.canary else { continue };
-            let Some(slot) = self.existing_slot(model) else { continue };
+            let Some(slot) = self.existing_slot(model) else {
+                continue;
+            };
             let rules = canary::Rules {
                 min_requests: self.config.canary.min_requests,
                 alpha: self.config.canary.alpha,
@@ -605,10 +674,14 @@ impl Gateway {
                     tracing::warn!(model, version = %c.version, "automatic rollback: {reason}");
                     let r = self
                         .change(model, actor, "auto-rollback", &[], |ms| {
-                            let Some(cur) = ms.canary.take_if(|cur| cur.version == c.version) else {
+                            let Some(cur) = ms.canary.take_if(|cur| cur.version == c.version)
+                            else {
                                 return Ok((None, "the canary changed meanwhile".into()));
                             };
-                            let detail = format!("canary {} rolled back automatically: {reason}", cur.version);
+                            let detail = format!(
+                                "canary {} rolled back automatically: {reason}",
+                                cur.version
+                            );
                             ms.record("auto-rollback", Some(&cur.version), actor, detail.clone());
                             Ok((Some(cur.version), detail))
                         })
@@ -621,13 +694,15 @@ impl Gateway {
                     self.metrics.canary_decision(model, &c.version, "promote");
                     let r = self
                         .change(model, actor, "auto-promote", &[], |ms| {
-                            let Some(cur) = ms.canary.take_if(|cur| cur.version == c.version) else {
+                            let Some(cur) = ms.canary.take_if(|cur| cur.version == c.version)
+                            else {
                                 return Ok((None, "the canary changed meanwhile".into()));
                             };
                             if let Some(old) = ms.stable.replace(cur.version.clone()) {
                                 ms.previous.push(old);
                             }
-                            let detail = format!("canary {} promoted automatically: {reason}", cur.version);
+                            let detail =
+                                format!("canary {} promoted automatically: {reason}", cur.version);
                             ms.record("auto-promote", Some(&cur.version), actor, detail.clone());
                             Ok((Some(cur.version), detail))
                         })
@@ -653,14 +728,25 @@ impl Gateway {
     }
 
     /// The loaded version a metadata route describes: pinned, or the stable one.
-    pub async fn describe(&self, model: &str, version: Option<&str>) -> Result<Arc<LoadedVersion>, GatewayError> {
-        let slot = self.existing_slot(model).ok_or_else(|| Self::unknown_model(model))?;
+    pub async fn describe(
+        &self,
+        model: &str,
+        version: Option<&str>,
+    ) -> Result<Arc<LoadedVersion>, GatewayError> {
+        let slot = self
+            .existing_slot(model)
+            .ok_or_else(|| Self::unknown_model(model))?;
         match version {
             Some(v) => self.ensure_loaded(&slot, model, v).await,
-            None => slot.routing.load().stable.clone().ok_or_else(|| GatewayError::Unavailable {
-                message: format!("model '{model}' has no active release yet"),
-                retry_after_s: 5,
-            }),
+            None => slot
+                .routing
+                .load()
+                .stable
+                .clone()
+                .ok_or_else(|| GatewayError::Unavailable {
+                    message: format!("model '{model}' has no active release yet"),
+                    retry_after_s: 5,
+                }),
         }
     }
 
@@ -693,7 +779,9 @@ mod tests {
     #[test]
     fn weyl_split_is_exact_over_any_stretch() {
         for start in [0u64, 17, 1000] {
-            let hits = (start..start + 2000).filter(|&n| weyl(n) * 100.0 < 20.0).count();
+            let hits = (start..start + 2000)
+                .filter(|&n| weyl(n) * 100.0 < 20.0)
+                .count();
             assert!((395..=405).contains(&hits), "{hits}");
         }
     }
@@ -701,7 +789,9 @@ mod tests {
     #[test]
     fn keys_are_sticky_and_spread() {
         assert_eq!(key_position("user-1"), key_position("user-1"));
-        let canary = (0..10_000).filter(|i| key_position(&format!("user-{i}")) < 0.2).count();
+        let canary = (0..10_000)
+            .filter(|i| key_position(&format!("user-{i}")) < 0.2)
+            .count();
         assert!((1800..2200).contains(&canary), "{canary}");
     }
 }

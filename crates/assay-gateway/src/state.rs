@@ -126,7 +126,10 @@ impl Layout {
         match std::fs::read(&path) {
             Ok(bytes) => {
                 let s: State = serde_json::from_slice(&bytes).map_err(|e| {
-                    format!("{} is damaged ({e}); restore it from a backup", path.display())
+                    format!(
+                        "{} is damaged ({e}); restore it from a backup",
+                        path.display()
+                    )
                 })?;
                 if s.format > 1 {
                     return Err(format!(
@@ -171,7 +174,11 @@ impl Layout {
                     .get(&model)
                     .is_some_and(|ms| ms.releases.contains_key(&version));
                 if !listed {
-                    tracing::warn!(model, version, "removing a release folder the state does not list (left by an interrupted push)");
+                    tracing::warn!(
+                        model,
+                        version,
+                        "removing a release folder the state does not list (left by an interrupted push)"
+                    );
                     let _ = std::fs::remove_dir_all(v.path());
                 }
             }

@@ -188,11 +188,7 @@ impl Tensor {
         if bytes > 0 {
             // SAFETY: a CPU tensor of this type and shape holds exactly `bytes` bytes.
             unsafe {
-                std::ptr::copy_nonoverlapping(
-                    t.data_ptr().cast::<u8>(),
-                    data.as_mut_ptr(),
-                    bytes,
-                )
+                std::ptr::copy_nonoverlapping(t.data_ptr().cast::<u8>(), data.as_mut_ptr(), bytes)
             };
         }
         Ok(Tensor {
@@ -244,9 +240,13 @@ fn push_json(dt: Datatype, v: &Value, out: &mut Vec<u8>, count: &mut usize) -> R
         Uint8 => out.push(ranged(int()?, 0, u8::MAX as i64)? as u8),
         Int8 => out.push(ranged(int()?, i8::MIN as i64, i8::MAX as i64)? as i8 as u8),
         Uint16 => out.extend((ranged(int()?, 0, u16::MAX as i64)? as u16).to_le_bytes()),
-        Int16 => out.extend((ranged(int()?, i16::MIN as i64, i16::MAX as i64)? as i16).to_le_bytes()),
+        Int16 => {
+            out.extend((ranged(int()?, i16::MIN as i64, i16::MAX as i64)? as i16).to_le_bytes())
+        }
         Uint32 => out.extend((ranged(int()?, 0, u32::MAX as i64)? as u32).to_le_bytes()),
-        Int32 => out.extend((ranged(int()?, i32::MIN as i64, i32::MAX as i64)? as i32).to_le_bytes()),
+        Int32 => {
+            out.extend((ranged(int()?, i32::MIN as i64, i32::MAX as i64)? as i32).to_le_bytes())
+        }
         Uint64 => out.extend(uint()?.to_le_bytes()),
         Int64 => out.extend(int()?.to_le_bytes()),
         Fp16 => out.extend(half::f16::from_f64(float()?).to_le_bytes()),
@@ -306,10 +306,27 @@ mod tests {
             };
             let bytes = from_json(dt, &data, 4).unwrap();
             assert_eq!(bytes.len(), 4 * dt.size().unwrap(), "{dt:?}");
-            let back = serde_json::to_value(JsonData { datatype: dt, data: &bytes }).unwrap();
-            let flat: Vec<Value> = data.as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap().clone()).collect();
-            if matches!(dt, Datatype::Fp16 | Datatype::Bf16 | Datatype::Fp32 | Datatype::Fp64) {
-                let got: Vec<f64> = back.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+            let back = serde_json::to_value(JsonData {
+                datatype: dt,
+                data: &bytes,
+            })
+            .unwrap();
+            let flat: Vec<Value> = data
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|r| r.as_array().unwrap().clone())
+                .collect();
+            if matches!(
+                dt,
+                Datatype::Fp16 | Datatype::Bf16 | Datatype::Fp32 | Datatype::Fp64
+            ) {
+                let got: Vec<f64> = back
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap())
+                    .collect();
                 assert_eq!(got, vec![1.0, 2.0, 3.0, 4.0], "{dt:?}");
             } else {
                 assert_eq!(back, Value::Array(flat), "{dt:?}");

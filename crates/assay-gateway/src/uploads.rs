@@ -54,7 +54,8 @@ fn upload_dir(gw: &Gateway, id: &str) -> Result<PathBuf, GatewayError> {
 }
 
 fn read_meta(dir: &std::path::Path) -> Result<UploadMeta, GatewayError> {
-    let bytes = std::fs::read(dir.join(META)).map_err(|e| GatewayError::internal("reading the upload", e))?;
+    let bytes = std::fs::read(dir.join(META))
+        .map_err(|e| GatewayError::internal("reading the upload", e))?;
     serde_json::from_slice(&bytes).map_err(|e| GatewayError::internal("reading the upload", e))
 }
 
@@ -78,20 +79,32 @@ fn status_of(id: &str, dir: &std::path::Path, meta: &UploadMeta) -> UploadStatus
 
 /// `POST /admin/v1/uploads`: checks the bundle and the file list, and opens (or finds) the
 /// upload.
-pub async fn create(gw: &Gateway, req: UploadRequest, actor: &str) -> Result<UploadStatus, GatewayError> {
+pub async fn create(
+    gw: &Gateway,
+    req: UploadRequest,
+    actor: &str,
+) -> Result<UploadStatus, GatewayError> {
     let bundle = req.bundle.get().as_bytes().to_vec();
     let (statement, key) = signing::verify_signature(&bundle, &gw.trust).map_err(|e| {
-        gw.audit.record(actor, "push", None, None, Err(&e.to_string()));
+        gw.audit
+            .record(actor, "push", None, None, Err(&e.to_string()));
         refused(e)
     })?;
     let meta = statement.assay.as_ref().ok_or_else(|| {
-        refused("the bundle carries no assay-release.json; create releases with `assay release create`")
+        refused(
+            "the bundle carries no assay-release.json; create releases with `assay release create`",
+        )
     })?;
     let name = meta["name"].as_str().unwrap_or_default().to_string();
     let version = meta["version"].as_str().unwrap_or_default().to_string();
     check_release_name(&name).map_err(refused)?;
     check_semver(&version).map_err(refused)?;
-    let signed: BTreeSet<&str> = statement.manifest.files.keys().map(String::as_str).collect();
+    let signed: BTreeSet<&str> = statement
+        .manifest
+        .files
+        .keys()
+        .map(String::as_str)
+        .collect();
     let mut declared = BTreeSet::new();
     for f in &req.files {
         manifest::check_name(&f.path).map_err(|e| GatewayError::BadRequest(e.to_string()))?;
@@ -101,14 +114,21 @@ pub async fn create(gw: &Gateway, req: UploadRequest, actor: &str) -> Result<Upl
             ));
         }
         if !declared.insert(f.path.as_str()) {
-            return Err(GatewayError::BadRequest(format!("{} is listed twice", f.path)));
+            return Err(GatewayError::BadRequest(format!(
+                "{} is listed twice",
+                f.path
+            )));
         }
     }
     if let Some(extra) = declared.difference(&signed).next() {
-        return Err(refused(format!("extra file: {extra} is not part of the signed release")));
+        return Err(refused(format!(
+            "extra file: {extra} is not part of the signed release"
+        )));
     }
     if let Some(missing) = signed.difference(&declared).next() {
-        return Err(refused(format!("missing file: {missing} is part of the signed release but is not in the push")));
+        return Err(refused(format!(
+            "missing file: {missing} is part of the signed release but is not in the push"
+        )));
     }
     let total: u64 = req.files.iter().map(|f| f.size).sum();
     if total > gw.config.max_release_bytes {
@@ -118,7 +138,12 @@ pub async fn create(gw: &Gateway, req: UploadRequest, actor: &str) -> Result<Upl
         )));
     }
     let root = hex::encode(statement.manifest.root_digest());
-    if let Some(existing) = gw.state().models.get(&name).and_then(|m| m.releases.get(&version)) {
+    if let Some(existing) = gw
+        .state()
+        .models
+        .get(&name)
+        .and_then(|m| m.releases.get(&version))
+    {
         if existing.root_digest == root {
             return Ok(UploadStatus {
                 upload: String::new(),
@@ -173,7 +198,13 @@ pub fn status(gw: &Gateway, id: &str) -> Result<UploadStatus, GatewayError> {
 
 /// `PUT /admin/v1/uploads/{id}/files/{path}?offset=N`: appends the body at `offset`, which
 /// must be what the gateway holds. Streams to disk; never more than the declared size.
-pub async fn put_file(gw: &Gateway, id: &str, path: &str, offset: u64, body: Body) -> Result<Value, GatewayError> {
+pub async fn put_file(
+    gw: &Gateway,
+    id: &str,
+    path: &str,
+    offset: u64,
+    body: Body,
+) -> Result<Value, GatewayError> {
     let dir = upload_dir(gw, id)?;
     let meta = read_meta(&dir)?;
     let decl = meta.files.iter().find(|f| f.path == path).ok_or_else(|| {
@@ -181,14 +212,18 @@ pub async fn put_file(gw: &Gateway, id: &str, path: &str, offset: u64, body: Bod
     })?;
     let lock = {
         let mut map = gw.uploads.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(format!("{id}/{path}")).or_insert_with(|| Arc::new(tokio::sync::Mutex::new(()))).clone()
+        map.entry(format!("{id}/{path}"))
+            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(())))
+            .clone()
     };
     let _busy = lock.try_lock().map_err(|_| {
         GatewayError::Conflict(format!("'{path}' is being uploaded by another request"))
     })?;
     let target = dir.join(FILES).join(path);
     if let Some(parent) = target.parent() {
-        tokio::fs::create_dir_all(parent).await.map_err(|e| GatewayError::internal("storing the upload", e))?;
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(|e| GatewayError::internal("storing the upload", e))?;
     }
     let have = tokio::fs::metadata(&target).await.map_or(0, |m| m.len());
     if offset != have {
@@ -216,15 +251,21 @@ pub async fn put_file(gw: &Gateway, id: &str, path: &str, offset: u64, body: Bod
         };
         let room = decl.size - received;
         let take = (chunk.len() as u64).min(room) as usize;
-        file.write_all(&chunk[..take]).await.map_err(|e| GatewayError::internal("storing the upload", e))?;
+        file.write_all(&chunk[..take])
+            .await
+            .map_err(|e| GatewayError::internal("storing the upload", e))?;
         received += take as u64;
         if take < chunk.len() {
             too_large = true;
             break;
         }
     }
-    file.flush().await.map_err(|e| GatewayError::internal("storing the upload", e))?;
-    file.sync_data().await.map_err(|e| GatewayError::internal("storing the upload", e))?;
+    file.flush()
+        .await
+        .map_err(|e| GatewayError::internal("storing the upload", e))?;
+    file.sync_data()
+        .await
+        .map_err(|e| GatewayError::internal("storing the upload", e))?;
     if too_large {
         return Err(GatewayError::TooLarge(format!(
             "'{path}' was declared as {} bytes and more were sent; the extra bytes were dropped",
@@ -236,7 +277,12 @@ pub async fn put_file(gw: &Gateway, id: &str, path: &str, offset: u64, body: Bod
 
 /// `POST /admin/v1/uploads/{id}/commit`: verifies everything, moves the release into place
 /// and records it. A release that fails verification is deleted.
-pub async fn commit(gw: &Arc<Gateway>, id: &str, activate: bool, actor: &str) -> Result<Value, GatewayError> {
+pub async fn commit(
+    gw: &Arc<Gateway>,
+    id: &str,
+    activate: bool,
+    actor: &str,
+) -> Result<Value, GatewayError> {
     let dir = upload_dir(gw, id)?;
     let meta = read_meta(&dir)?;
     let st = status_of(id, &dir, &meta);
@@ -254,30 +300,48 @@ pub async fn commit(gw: &Arc<Gateway>, id: &str, activate: bool, actor: &str) ->
     }
     let gw2 = gw.clone();
     let (files, bundle) = (dir.join(FILES), dir.join(BUNDLE));
-    let verified = tokio::task::spawn_blocking(move || signing::verify(&files, &bundle, &gw2.trust, None))
-        .await
-        .map_err(|e| GatewayError::internal("verifying", e))?;
+    let verified =
+        tokio::task::spawn_blocking(move || signing::verify(&files, &bundle, &gw2.trust, None))
+            .await
+            .map_err(|e| GatewayError::internal("verifying", e))?;
     let verified = match verified {
         Ok(v) => v,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&dir);
             let reason = e.to_string();
-            gw.audit.record(actor, "push", Some(&meta.name), Some(&meta.version), Err(&reason));
+            gw.audit.record(
+                actor,
+                "push",
+                Some(&meta.name),
+                Some(&meta.version),
+                Err(&reason),
+            );
             tracing::warn!(upload = id, name = %meta.name, version = %meta.version, "release refused: {reason}");
             return Err(refused(reason));
         }
     };
     let release = verified.release.clone().unwrap_or(Value::Null);
-    let model_file = release["model"]["file"].as_str().unwrap_or_default().to_string();
+    let model_file = release["model"]["file"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     if model_file.is_empty() || !dir.join(FILES).join(&model_file).is_file() {
         let _ = std::fs::remove_dir_all(&dir);
         return Err(refused(format!(
             "the release names model file '{model_file}', which it does not contain"
         )));
     }
-    if gw.state().models.get(&meta.name).is_some_and(|m| m.releases.contains_key(&meta.version)) {
+    if gw
+        .state()
+        .models
+        .get(&meta.name)
+        .is_some_and(|m| m.releases.contains_key(&meta.version))
+    {
         let _ = std::fs::remove_dir_all(&dir);
-        return Err(GatewayError::Conflict(format!("{} {} was pushed meanwhile", meta.name, meta.version)));
+        return Err(GatewayError::Conflict(format!(
+            "{} {} was pushed meanwhile",
+            meta.name, meta.version
+        )));
     }
     let target = gw.layout.release(&meta.name, &meta.version);
     let io = |e| GatewayError::internal("moving the release into place", e);
@@ -304,6 +368,7 @@ pub async fn commit(gw: &Arc<Gateway>, id: &str, activate: bool, actor: &str) ->
 /// `DELETE /admin/v1/uploads/{id}`.
 pub fn discard(gw: &Gateway, id: &str) -> Result<Value, GatewayError> {
     let dir = upload_dir(gw, id)?;
-    std::fs::remove_dir_all(&dir).map_err(|e| GatewayError::internal("discarding the upload", e))?;
+    std::fs::remove_dir_all(&dir)
+        .map_err(|e| GatewayError::internal("discarding the upload", e))?;
     Ok(serde_json::json!({"discarded": id}))
 }

@@ -140,7 +140,10 @@ impl GatewayClient {
         }
     }
 
-    fn finish(&self, resp: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Value> {
+    fn finish(
+        &self,
+        resp: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Value> {
         let mut resp = resp.map_err(|e| self.unreachable(e))?;
         let status = resp.status().as_u16();
         let text = resp
@@ -210,21 +213,28 @@ impl GatewayClient {
             });
         }
         let total: u64 = files.iter().map(|f| f.size).sum();
-        let raw = String::from_utf8(bundle).map_err(|_| {
-            ReleaseError::MalformedBundle("the bundle is not UTF-8 JSON".into())
-        })?;
+        let raw = String::from_utf8(bundle)
+            .map_err(|_| ReleaseError::MalformedBundle("the bundle is not UTF-8 JSON".into()))?;
         let request = UploadRequest {
             bundle: RawValue::from_string(raw)
                 .map_err(|e| ReleaseError::MalformedBundle(e.to_string()))?,
             files: files.clone(),
         };
         let status: UploadStatus = self.with_retries(|| {
-            let v = self.post("/admin/v1/uploads", &serde_json::to_value(&request).expect("serializes"))?;
-            serde_json::from_value(v).map_err(|e| self.unreachable(format!("unexpected answer: {e}")))
+            let v = self.post(
+                "/admin/v1/uploads",
+                &serde_json::to_value(&request).expect("serializes"),
+            )?;
+            serde_json::from_value(v)
+                .map_err(|e| self.unreachable(format!("unexpected answer: {e}")))
         })?;
         let resumed: u64 = status.files.iter().map(|f| f.received).sum();
         let mut sent = resumed;
-        progress(PushProgress { sent, total, resumed });
+        progress(PushProgress {
+            sent,
+            total,
+            resumed,
+        });
         if status.exists {
             return Ok(serde_json::json!({
                 "name": status.name, "version": status.version, "already_present": true
@@ -235,7 +245,11 @@ impl GatewayClient {
             let mut attempts = 0;
             while offset < f.size {
                 match self.put_file(&status.upload, dir, f, offset, &mut |n| {
-                    progress(PushProgress { sent: sent + n, total, resumed })
+                    progress(PushProgress {
+                        sent: sent + n,
+                        total,
+                        resumed,
+                    })
                 }) {
                     Ok(received) => offset = received,
                     Err(e) if attempts < self.retries && retryable(&e) => {
@@ -253,11 +267,18 @@ impl GatewayClient {
                 }
             }
             sent += f.size - f.received;
-            progress(PushProgress { sent, total, resumed });
+            progress(PushProgress {
+                sent,
+                total,
+                resumed,
+            });
         }
         self.with_retries(|| {
             self.post(
-                &format!("/admin/v1/uploads/{}/commit?activate={activate}", status.upload),
+                &format!(
+                    "/admin/v1/uploads/{}/commit?activate={activate}",
+                    status.upload
+                ),
                 &Value::Null,
             )
         })

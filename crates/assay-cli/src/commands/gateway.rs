@@ -29,7 +29,11 @@ fn client(c: &GatewayConn) -> anyhow::Result<GatewayClient> {
             .into());
         }
     };
-    Ok(GatewayClient::new(&c.gateway, &token, c.ca_cert.as_deref())?)
+    Ok(GatewayClient::new(
+        &c.gateway,
+        &token,
+        c.ca_cert.as_deref(),
+    )?)
 }
 
 pub fn push(a: &PushArgs) -> anyhow::Result<()> {
@@ -133,7 +137,11 @@ pub fn run(c: &GatewayCommand) -> anyhow::Result<()> {
                 "assay-gateway {} · ONNX Runtime {} · {} · up {} s",
                 out["version"].as_str().unwrap_or("?"),
                 out["onnxruntime"].as_str().unwrap_or("?"),
-                if out["ready"] == true { "ready" } else { "NOT ready" },
+                if out["ready"] == true {
+                    "ready"
+                } else {
+                    "NOT ready"
+                },
                 out["uptime_s"]
             );
             let models = out["models"].as_object().cloned().unwrap_or_default();
@@ -146,7 +154,11 @@ pub fn run(c: &GatewayCommand) -> anyhow::Result<()> {
                     v["stable"].as_str().unwrap_or("none"),
                     canary_text(&v["canary"]),
                     v["releases"],
-                    if v["ready"] == true { "" } else { " · not serving" }
+                    if v["ready"] == true {
+                        ""
+                    } else {
+                        " · not serving"
+                    }
                 );
             }
         }
@@ -164,14 +176,20 @@ pub fn run(c: &GatewayCommand) -> anyhow::Result<()> {
                 }
             }
         }
-        GatewayCommand::Releases { model: Some(model), .. } => {
+        GatewayCommand::Releases {
+            model: Some(model), ..
+        } => {
             println!(
                 "{model}: stable {}{}",
                 out["stable"].as_str().unwrap_or("none"),
                 canary_text(&out["canary"])
             );
             for (v, r) in out["releases"].as_object().cloned().unwrap_or_default() {
-                println!("  {v:<16} {:>12} bytes  key {}", r["bytes"], r["signer"].as_str().unwrap_or("?"));
+                println!(
+                    "  {v:<16} {:>12} bytes  key {}",
+                    r["bytes"],
+                    r["signer"].as_str().unwrap_or("?")
+                );
             }
         }
         GatewayCommand::Events { .. } => {
@@ -193,9 +211,11 @@ pub fn run(c: &GatewayCommand) -> anyhow::Result<()> {
                     let s = &a[arm];
                     println!(
                         "  {arm:<9} {} requests, {} errors ({:.2}%), p50 {} ms, p99 {} ms",
-                        s["requests"], s["errors"],
+                        s["requests"],
+                        s["errors"],
                         s["error_rate"].as_f64().unwrap_or(0.0) * 100.0,
-                        s["p50_ms"], s["p99_ms"]
+                        s["p50_ms"],
+                        s["p99_ms"]
                     );
                 }
                 println!(

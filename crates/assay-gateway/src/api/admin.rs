@@ -37,12 +37,15 @@ pub async fn status(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Answe
         .models
         .iter()
         .map(|(name, ms)| {
-            (name.clone(), json!({
-                "stable": ms.stable,
-                "canary": ms.canary,
-                "releases": ms.releases.len(),
-                "ready": gw.is_ready(name, None),
-            }))
+            (
+                name.clone(),
+                json!({
+                    "stable": ms.stable,
+                    "canary": ms.canary,
+                    "releases": ms.releases.len(),
+                    "ready": gw.is_ready(name, None),
+                }),
+            )
         })
         .collect::<serde_json::Map<_, _>>()
         .into();
@@ -98,7 +101,11 @@ fn model_state(gw: &Gateway, model: &str) -> Result<crate::state::ModelState, Ga
         .ok_or_else(|| GatewayError::NotFound(format!("unknown model '{model}'")))
 }
 
-pub async fn model(State(gw): State<Arc<Gateway>>, headers: HeaderMap, Path(model): Path<String>) -> Answer {
+pub async fn model(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(model): Path<String>,
+) -> Answer {
     admin(&gw, &headers)?;
     let ms = model_state(&gw, &model)?;
     let mut v = model_view(Some(&ms));
@@ -157,7 +164,8 @@ pub struct CanaryBody {
 }
 
 fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, GatewayError> {
-    serde_json::from_slice(body).map_err(|e| GatewayError::BadRequest(format!("bad request body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| GatewayError::BadRequest(format!("bad request body: {e}")))
 }
 
 pub async fn activate(
@@ -185,28 +193,47 @@ pub async fn canary(
     ))
 }
 
-pub async fn promote(State(gw): State<Arc<Gateway>>, headers: HeaderMap, Path(model): Path<String>) -> Answer {
+pub async fn promote(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(model): Path<String>,
+) -> Answer {
     let actor = admin(&gw, &headers)?;
     Ok(Json(gw.promote(&model, &actor).await?))
 }
 
-pub async fn rollback(State(gw): State<Arc<Gateway>>, headers: HeaderMap, Path(model): Path<String>) -> Answer {
+pub async fn rollback(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(model): Path<String>,
+) -> Answer {
     let actor = admin(&gw, &headers)?;
     Ok(Json(gw.rollback(&model, &actor).await?))
 }
 
-pub async fn events(State(gw): State<Arc<Gateway>>, headers: HeaderMap, Path(model): Path<String>) -> Answer {
+pub async fn events(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(model): Path<String>,
+) -> Answer {
     admin(&gw, &headers)?;
     let ms = model_state(&gw, &model)?;
     Ok(Json(json!({"model": model, "events": ms.events})))
 }
 
-pub async fn analysis(State(gw): State<Arc<Gateway>>, headers: HeaderMap, Path(model): Path<String>) -> Answer {
+pub async fn analysis(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(model): Path<String>,
+) -> Answer {
     admin(&gw, &headers)?;
     let ms = model_state(&gw, &model)?;
-    let last = gw
-        .existing_slot(&model)
-        .and_then(|s| s.last_analysis.lock().unwrap_or_else(|p| p.into_inner()).clone());
+    let last = gw.existing_slot(&model).and_then(|s| {
+        s.last_analysis
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    });
     Ok(Json(json!({
         "model": model,
         "stable": ms.stable,
@@ -229,12 +256,20 @@ pub async fn create_upload(
     Ok(Json(json!(uploads::create(&gw, req, &actor).await?)))
 }
 
-pub async fn upload_status(State(gw): State<Arc<Gateway>>, headers: HeaderMap, Path(id): Path<String>) -> Answer {
+pub async fn upload_status(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Answer {
     admin(&gw, &headers)?;
     Ok(Json(json!(uploads::status(&gw, &id)?)))
 }
 
-pub async fn discard_upload(State(gw): State<Arc<Gateway>>, headers: HeaderMap, Path(id): Path<String>) -> Answer {
+pub async fn discard_upload(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Answer {
     admin(&gw, &headers)?;
     Ok(Json(uploads::discard(&gw, &id)?))
 }
@@ -253,7 +288,9 @@ pub async fn put_file(
     body: Body,
 ) -> Answer {
     admin(&gw, &headers)?;
-    Ok(Json(uploads::put_file(&gw, &id, &path, q.offset, body).await?))
+    Ok(Json(
+        uploads::put_file(&gw, &id, &path, q.offset, body).await?,
+    ))
 }
 
 #[derive(Deserialize)]

@@ -55,9 +55,11 @@ pub async fn version_ready(
 }
 
 fn readiness(gw: &Gateway, model: &str, version: Option<&str>) -> StatusCode {
-    let known = gw.state().models.get(model).is_some_and(|m| {
-        version.is_none_or(|v| m.releases.contains_key(v))
-    });
+    let known = gw
+        .state()
+        .models
+        .get(model)
+        .is_some_and(|m| version.is_none_or(|v| m.releases.contains_key(v)));
     if !known {
         StatusCode::NOT_FOUND
     } else if gw.is_ready(model, version) {
@@ -116,7 +118,9 @@ fn config_json(v: &LoadedVersion) -> Value {
     let io = |specs: &[IoSpec]| -> Vec<Value> {
         specs
             .iter()
-            .map(|s| json!({"name": s.name, "data_type": s.datatype.triton_name(), "dims": dims(s)}))
+            .map(
+                |s| json!({"name": s.name, "data_type": s.datatype.triton_name(), "dims": dims(s)}),
+            )
             .collect()
     };
     let mut c = json!({
@@ -151,7 +155,9 @@ pub async fn version_config(
     State(gw): State<Arc<Gateway>>,
     Path((model, version)): Path<(String, String)>,
 ) -> Result<Json<Value>, GatewayError> {
-    Ok(Json(config_json(&*gw.describe(&model, Some(&version)).await?)))
+    Ok(Json(config_json(
+        &*gw.describe(&model, Some(&version)).await?,
+    )))
 }
 
 pub async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
@@ -166,7 +172,9 @@ pub async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
 }
 
 pub async fn no_route() -> GatewayError {
-    GatewayError::NotFound("no such route; the gateway speaks the Open Inference Protocol (/v2/...)".into())
+    GatewayError::NotFound(
+        "no such route; the gateway speaks the Open Inference Protocol (/v2/...)".into(),
+    )
 }
 
 pub async fn infer(
@@ -256,7 +264,9 @@ async fn run(
                 .ok()
                 .and_then(|s| s.trim().parse::<usize>().ok())
                 .ok_or_else(|| {
-                    GatewayError::BadRequest("Inference-Header-Content-Length is not a number".into())
+                    GatewayError::BadRequest(
+                        "Inference-Header-Content-Length is not a number".into(),
+                    )
                 })?,
         ),
     };
@@ -268,11 +278,17 @@ async fn run(
     let h = resp.headers_mut();
     match enc.header_len {
         Some(n) => {
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
             h.insert(protocol::HEADER_LENGTH, HeaderValue::from(n));
         }
         None => {
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
         }
     }
     h.insert(

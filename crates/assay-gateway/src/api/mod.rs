@@ -23,16 +23,31 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/v2/models/{model}/ready", get(infer::model_ready))
         .route("/v2/models/{model}/config", get(infer::model_config))
         .route("/v2/models/{model}/infer", post(infer::infer))
-        .route("/v2/models/{model}/versions/{version}", get(infer::version_metadata))
-        .route("/v2/models/{model}/versions/{version}/ready", get(infer::version_ready))
-        .route("/v2/models/{model}/versions/{version}/config", get(infer::version_config))
-        .route("/v2/models/{model}/versions/{version}/infer", post(infer::infer_version))
+        .route(
+            "/v2/models/{model}/versions/{version}",
+            get(infer::version_metadata),
+        )
+        .route(
+            "/v2/models/{model}/versions/{version}/ready",
+            get(infer::version_ready),
+        )
+        .route(
+            "/v2/models/{model}/versions/{version}/config",
+            get(infer::version_config),
+        )
+        .route(
+            "/v2/models/{model}/versions/{version}/infer",
+            post(infer::infer_version),
+        )
         .route("/metrics", get(infer::metrics));
     let admin = Router::new()
         .route("/admin/v1/status", get(admin::status))
         .route("/admin/v1/models", get(admin::models))
         .route("/admin/v1/models/{model}", get(admin::model))
-        .route("/admin/v1/models/{model}/releases/{version}", get(admin::release).delete(admin::delete_release))
+        .route(
+            "/admin/v1/models/{model}/releases/{version}",
+            get(admin::release).delete(admin::delete_release),
+        )
         .route("/admin/v1/models/{model}/activate", post(admin::activate))
         .route("/admin/v1/models/{model}/canary", post(admin::canary))
         .route("/admin/v1/models/{model}/promote", post(admin::promote))
@@ -40,7 +55,10 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/admin/v1/models/{model}/events", get(admin::events))
         .route("/admin/v1/models/{model}/analysis", get(admin::analysis))
         .route("/admin/v1/uploads", post(admin::create_upload))
-        .route("/admin/v1/uploads/{id}", get(admin::upload_status).delete(admin::discard_upload))
+        .route(
+            "/admin/v1/uploads/{id}",
+            get(admin::upload_status).delete(admin::discard_upload),
+        )
         .route("/admin/v1/uploads/{id}/files/{*path}", put(admin::put_file))
         .route("/admin/v1/uploads/{id}/commit", post(admin::commit))
         .route("/admin/v1/{*rest}", any(admin::not_found));

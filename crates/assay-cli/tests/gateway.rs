@@ -1,0 +1,1293 @@
+//! `assay-gateway` as a real process on 127.0.0.1, driven by the real `assay` CLI, raw
+//! HTTP, and Triton's own Python client: pushes and refusals, inference in JSON and binary,
+//! canary splits and automatic decisions, swaps under load, crashes, auth and TLS.
+
+mod common;
+#[path = "gateway/harness.rs"]
+mod harness;
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use common::*;
+use harness::*;
+use serde_json::{Value, json};
+
+const FAST_CANARY: &str = "[canary]\nmin_requests = 30\ninterval_ms = 100\n";
+
+fn y_of(r: &Reply) -> Vec<f64> {
+    let v = r.json();
+    v["outputs"][0]["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no output data: {v}"))
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+fn admin(gw: &Gateway, method: &str, path: &str, body: Option<Value>) -> Reply {
+    http(
+        &agent(),
+        method,
+        &format!("{}{path}", gw.url()),
+        Some(TOKEN),
+        &[("content-type", "application/json".into())],
+        body.map(|b| b.to_string().into_bytes()),
+    )
+}
+
+#[test]
+fn a_signed_release_is_pushed_then_served_in_json_and_binary() {
+    let env = Env::new();
+    let gw = Gateway::start(&env, "gw", "", &[]);
+    let a = agent();
+    assert_eq!(
+        http(
+            &a,
+            "GET",
+            &format!("{}/v2/health/live", gw.url()),
+            None,
+            &[],
+            None
+        )
+        .status,
+        200
+    );
+    let meta = http(&a, "GET", &format!("{}/v2", gw.url()), None, &[], None).json();
+    assert!(
+        meta["extensions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("binary_tensor_data"))
+    );
+    // No model yet.
+    let r = infer(
+        &a,
+        &gw,
+        "/v2/models/lookup/infer",
+        lookup_request(&[[1.0; 4]]),
+        &[],
+    );
+    assert_eq!(r.status, 404);
+    assert!(
+        r.error().contains("unknown model 'lookup'"),
+        "{}",
+        r.error()
+    );
+
+    let rel = env.release(&fixture("lookup.onnx"), "lookup", "1.0.0");
+    let o = env.push(&gw, &rel, &[]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout.contains("pushed lookup 1.0.0") && o.stdout.contains("now the stable release"),
+        "{}",
+        o.stdout
+    );
+
+    // JSON: y = 2x, exactly.
+    let r = infer(
+        &a,
+        &gw,
+        "/v2/models/lookup/infer",
+        lookup_request(&[[1.0, 2.0, 3.0, 4.5], [-1.0, 0.0, 0.25, 8.0]]),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("x-assay-model-version"), Some("1.0.0"));
+    assert_eq!(y_of(&r), vec![2.0, 4.0, 6.0, 9.0, -2.0, 0.0, 0.5, 16.0]);
+    assert_eq!(r.json()["outputs"][0]["shape"], json!([2, 4]));
+
+    // Binary in, binary out.
+    let header = json!({"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32", "parameters": {"binary_data_size": 16}}],
+                        "outputs": [{"name": "y", "parameters": {"binary_data": true}}]})
+    .to_string();
+    let mut body = header.clone().into_bytes();
+    for v in [0.5f32, 1.5, -3.0, 7.0] {
+        body.extend(v.to_le_bytes());
+    }
+    let r = infer(
+        &a,
+        &gw,
+        "/v2/models/lookup/infer",
+        body,
+        &[
+            ("content-type", "application/octet-stream".into()),
+            ("inference-header-content-length", header.len().to_string()),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let n: usize = r
+        .header("inference-header-content-length")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let head: Value = serde_json::from_slice(&r.body[..n]).unwrap();
+    assert_eq!(head["outputs"][0]["parameters"]["binary_data_size"], 16);
+    let y: Vec<f32> = r.body[n..]
+        .chunks(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    assert_eq!(y, vec![1.0, 3.0, -6.0, 14.0]);
+
+    // Metadata, Triton config, readiness, pinned versions.
+    let m = http(
+        &a,
+        "GET",
+        &format!("{}/v2/models/lookup", gw.url()),
+        None,
+        &[],
+        None,
+    )
+    .json();
+    assert_eq!(
+        m["inputs"][0],
+        json!({"name": "x", "datatype": "FP32", "shape": [-1, 4]})
+    );
+    assert_eq!(m["platform"], "onnx_onnxv1");
+    let c = http(
+        &a,
+        "GET",
+        &format!("{}/v2/models/lookup/config", gw.url()),
+        None,
+        &[],
+        None,
+    )
+    .json();
+    assert_eq!(c["max_batch_size"], 64);
+    assert_eq!(
+        c["input"][0],
+        json!({"name": "x", "data_type": "TYPE_FP32", "dims": [4]})
+    );
+    for (path, want) in [
+        ("/v2/models/lookup/ready", 200),
+        ("/v2/models/lookup/versions/1.0.0/ready", 200),
+        ("/v2/models/lookup/versions/9.9.9/ready", 404),
+        ("/v2/models/nope/ready", 404),
+        ("/v2/health/ready", 200),
+    ] {
+        assert_eq!(
+            http(&a, "GET", &format!("{}{path}", gw.url()), None, &[], None).status,
+            want,
+            "{path}"
+        );
+    }
+    let r = infer(
+        &a,
+        &gw,
+        "/v2/models/lookup/versions/1.0.0/infer",
+        lookup_request(&[[1.0; 4]]),
+        &[],
+    );
+    assert_eq!((r.status, r.header("x-assay-route")), (200, Some("pinned")));
+
+    // Bad requests are named, never crash.
+    for (body, needle) in [
+        (
+            json!({"inputs": [{"name": "x", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3]}]}),
+            "does not fit",
+        ),
+        (
+            json!({"inputs": [{"name": "x", "shape": [1, 4], "datatype": "INT64", "data": [1, 2, 3, 4]}]}),
+            "expects FP32",
+        ),
+        (
+            json!({"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3]}]}),
+            "holds 4 elements",
+        ),
+        (
+            json!({"inputs": [{"name": "x", "shape": [65, 4], "datatype": "FP32", "data": vec![0; 260]}]}),
+            "at most 64",
+        ),
+        (json!({"nonsense": true}), "not a valid infer request"),
+    ] {
+        let r = infer(
+            &a,
+            &gw,
+            "/v2/models/lookup/infer",
+            body.to_string().into_bytes(),
+            &[],
+        );
+        assert_eq!(r.status, 400, "{body}");
+        assert!(r.error().contains(needle), "{} lacks {needle}", r.error());
+    }
+    let huge = vec![b' '; 65 << 20];
+    let r = infer(&a, &gw, "/v2/models/lookup/infer", huge, &[]);
+    assert_eq!(r.status, 413);
+    assert!(r.error().contains("limit"), "{}", r.error());
+
+    // A second version does not become stable by itself; the same release again sends nothing.
+    let rel2 = env.release(&fixture("lookup.onnx"), "lookup", "1.1.0");
+    let o = env.push(&gw, &rel2, &["--no-activate"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("stable release: 1.0.0"), "{}", o.stdout);
+    let o = env.push(&gw, &rel, &[]);
+    assert!(o.stdout.contains("already on the gateway"), "{}", o.stdout);
+
+    // The metrics saw it all.
+    let text =
+        String::from_utf8(http(&a, "GET", &format!("{}/metrics", gw.url()), None, &[], None).body)
+            .unwrap();
+    assert!(
+        text.contains("assay_request_success_total{model=\"lookup\",version=\"1.0.0\"} 3"),
+        "{text}"
+    );
+    assert!(text.contains("assay_request_failure_total{model=\"lookup\",version=\"1.0.0\",reason=\"bad_request\"} 6"), "{text}");
+    for name in [
+        "assay_request_duration_seconds_bucket",
+        "assay_queue_duration_seconds_bucket",
+        "assay_compute_duration_seconds_bucket",
+        "assay_batch_size_bucket",
+        "assay_pending_requests",
+    ] {
+        assert!(text.contains(name), "{name} missing");
+    }
+    // Status through the CLI.
+    let o = env.gateway(&gw, &["status"]);
+    assert!(
+        o.stdout.contains("lookup: stable 1.0.0") && o.stdout.contains("2 release(s)"),
+        "{}",
+        o.stdout
+    );
+    let audit = std::fs::read_to_string(gw.data.join("audit.log")).unwrap();
+    assert_eq!(
+        audit
+            .lines()
+            .filter(|l| l.contains("\"push\"") && l.contains("\"ok\":true"))
+            .count(),
+        2,
+        "{audit}"
+    );
+}
+
+#[test]
+fn tampered_unsigned_foreign_traversing_and_oversized_releases_are_refused() {
+    let env = Env::new();
+    let gw = Gateway::start(&env, "gw", "[limits]\nmax_release_bytes = 20000000\n", &[]);
+    let model = fixture("lookup.onnx");
+
+    // A file changed after signing.
+    let rel = env.release(&model, "lookup", "1.0.0");
+    std::fs::write(
+        rel.0.join("assay-release.json"),
+        b"{\"name\":\"lookup\",\"version\":\"6.6.6\"}",
+    )
+    .unwrap();
+    let o = env.push(&gw, &rel, &[]);
+    assert_eq!(o.code, 5, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("digest mismatch: assay-release.json"),
+        "{}",
+        o.stderr
+    );
+
+    // Signed by a key the gateway does not trust.
+    let o = run(env.assay().args(["key", "generate", "stranger"]));
+    assert_eq!(o.code, 0);
+    let foreign = env.release_with(&model, "lookup", "1.0.1", "stranger");
+    let o = env.push(&gw, &foreign, &[]);
+    assert_eq!(o.code, 5, "{}", o.stderr);
+    assert!(o.stderr.contains("unknown key"), "{}", o.stderr);
+
+    // Unsigned: no signature bundle at all, then one whose signature is not valid.
+    let unsigned = env.release(&model, "lookup", "1.0.2");
+    std::fs::write(&unsigned.1, b"{}").unwrap();
+    let o = env.push(&gw, &unsigned, &[]);
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("malformed bundle"), "{}", o.stderr);
+    let mut bundle: Value = serde_json::from_slice(&std::fs::read(&rel.1).unwrap()).unwrap();
+    bundle["dsseEnvelope"]["signatures"][0]["sig"] = json!(
+        "MEUCIQD0000000000000000000000000000000000000000000000000000000AiAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="
+    );
+    let forged = env.path("forged.sig");
+    std::fs::write(&forged, bundle.to_string()).unwrap();
+    let o = env.push(&gw, &(unsigned.0.clone(), forged), &[]);
+    assert_eq!(o.code, 5, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("bad signature") || o.stderr.contains("malformed"),
+        "{}",
+        o.stderr
+    );
+
+    // Raw API: a traversing file list, then a traversing PUT into a real upload.
+    let good = env.release(&model, "lookup", "2.0.0");
+    let bundle_text = std::fs::read_to_string(&good.1).unwrap();
+    let files = |extra: Value| {
+        let mut f: Vec<Value> = std::fs::read_dir(&good.0).unwrap().flatten()
+            .map(|e| json!({"path": e.file_name().to_string_lossy(), "size": e.metadata().unwrap().len()}))
+            .collect();
+        if !extra.is_null() {
+            f.push(extra);
+        }
+        f
+    };
+    let upload = |files: Vec<Value>| {
+        let body = format!(
+            "{{\"bundle\": {bundle_text}, \"files\": {}}}",
+            Value::Array(files)
+        );
+        http(
+            &agent(),
+            "POST",
+            &format!("{}/admin/v1/uploads", gw.url()),
+            Some(TOKEN),
+            &[],
+            Some(body.into_bytes()),
+        )
+    };
+    let r = upload(files(json!({"path": "../../escape.onnx", "size": 4})));
+    assert_eq!(r.status, 400, "{}", r.error());
+    assert!(
+        r.error().contains("refused file name") && r.error().contains(".."),
+        "{}",
+        r.error()
+    );
+    let r = upload(files(json!({"path": "notes.txt", "size": 4})));
+    assert_eq!(r.status, 422);
+    assert!(r.error().contains("extra file: notes.txt"), "{}", r.error());
+    let r = upload(files(Value::Null));
+    assert_eq!(r.status, 200, "{}", r.error());
+    let id = r.json()["upload"].as_str().unwrap().to_string();
+    for path in [
+        "..%2F..%2Fescape.onnx",
+        "../../escape.onnx",
+        "%2Fetc%2Fescape",
+    ] {
+        let r = http(
+            &agent(),
+            "PUT",
+            &format!("{}/admin/v1/uploads/{id}/files/{path}?offset=0", gw.url()),
+            Some(TOKEN),
+            &[],
+            Some(b"evil".to_vec()),
+        );
+        assert!(r.status == 400 || r.status == 404, "{path}: {}", r.status);
+    }
+    // More bytes than declared are cut off and refused.
+    let size = std::fs::metadata(good.0.join("lookup.onnx")).unwrap().len() as usize;
+    let r = http(
+        &agent(),
+        "PUT",
+        &format!(
+            "{}/admin/v1/uploads/{id}/files/lookup.onnx?offset=0",
+            gw.url()
+        ),
+        Some(TOKEN),
+        &[],
+        Some(vec![0u8; size + 100]),
+    );
+    assert_eq!(r.status, 413, "{}", r.error());
+    // The upload's files are now wrong: commit re-hashes, refuses and deletes the upload.
+    let put_meta = http(
+        &agent(),
+        "PUT",
+        &format!(
+            "{}/admin/v1/uploads/{id}/files/assay-release.json?offset=0",
+            gw.url()
+        ),
+        Some(TOKEN),
+        &[],
+        Some(std::fs::read(good.0.join("assay-release.json")).unwrap()),
+    );
+    assert_eq!(put_meta.status, 200, "{}", put_meta.error());
+    let r = http(
+        &agent(),
+        "POST",
+        &format!("{}/admin/v1/uploads/{id}/commit", gw.url()),
+        Some(TOKEN),
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 422, "{}", r.error());
+    assert!(
+        r.error().contains("digest mismatch: lookup.onnx"),
+        "{}",
+        r.error()
+    );
+    assert_eq!(
+        http(
+            &agent(),
+            "GET",
+            &format!("{}/admin/v1/uploads/{id}", gw.url()),
+            Some(TOKEN),
+            &[],
+            None
+        )
+        .status,
+        404
+    );
+
+    // Oversized: refused before a byte is sent.
+    let big = env.release(&fixture("mlp_external.onnx"), "lookup", "3.0.0");
+    let pad = big.0.join("padding.bin");
+    let _ = pad;
+    let huge_model = env.release(&fixture("convnet.onnx"), "big", "1.0.0");
+    let limit_gw = Gateway::start(
+        &env,
+        "gw-small",
+        "[limits]\nmax_release_bytes = 1000\n",
+        &[],
+    );
+    let o = env.push(&limit_gw, &huge_model, &[]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("(413)") && o.stderr.contains("at most 1000"),
+        "{}",
+        o.stderr
+    );
+
+    // Nothing became visible, and nothing escaped the data folder.
+    let list = admin(&gw, "GET", "/admin/v1/models", None).json();
+    assert_eq!(list["models"], json!([]), "{list}");
+    assert_eq!(
+        admin(&limit_gw, "GET", "/admin/v1/models", None).json()["models"],
+        json!([])
+    );
+    assert!(!env.path("escape.onnx").exists() && !gw.data.join("escape.onnx").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(gw.data.join("releases"))
+        .unwrap()
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // The genuine release still goes through afterwards.
+    let o = env.push(&gw, &good, &[]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = env.push(&gw, &big, &[]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+}
+
+#[test]
+fn every_admin_route_needs_the_token() {
+    let env = Env::new();
+    let gw = Gateway::start(&env, "gw", "", &[]);
+    let routes = [
+        ("GET", "/admin/v1/status"),
+        ("GET", "/admin/v1/models"),
+        ("GET", "/admin/v1/models/m"),
+        ("GET", "/admin/v1/models/m/releases/1.0.0"),
+        ("DELETE", "/admin/v1/models/m/releases/1.0.0"),
+        ("POST", "/admin/v1/models/m/activate"),
+        ("POST", "/admin/v1/models/m/canary"),
+        ("POST", "/admin/v1/models/m/promote"),
+        ("POST", "/admin/v1/models/m/rollback"),
+        ("GET", "/admin/v1/models/m/events"),
+        ("GET", "/admin/v1/models/m/analysis"),
+        ("POST", "/admin/v1/uploads"),
+        ("GET", "/admin/v1/uploads/0123456789abcdef0123456789abcdef"),
+        (
+            "DELETE",
+            "/admin/v1/uploads/0123456789abcdef0123456789abcdef",
+        ),
+        (
+            "PUT",
+            "/admin/v1/uploads/0123456789abcdef0123456789abcdef/files/model.onnx?offset=0",
+        ),
+        (
+            "POST",
+            "/admin/v1/uploads/0123456789abcdef0123456789abcdef/commit",
+        ),
+        ("GET", "/admin/v1/no-such-route"),
+    ];
+    for (method, path) in routes {
+        // A fresh connection each time: a refused request's unread body ends its connection.
+        let a = agent();
+        for token in [
+            None,
+            Some("wrong-token-0123456789abcdef"),
+            Some(&TOKEN[1..]),
+        ] {
+            let a = agent();
+            let r = http(
+                &a,
+                method,
+                &format!("{}{path}", gw.url()),
+                token,
+                &[],
+                Some(b"{}".to_vec()),
+            );
+            assert_eq!(r.status, 401, "{method} {path} with {token:?}");
+            assert!(r.header("www-authenticate").is_some());
+            assert!(!r.error().is_empty());
+        }
+        let r = http(
+            &a,
+            method,
+            &format!("{}{path}", gw.url()),
+            Some(TOKEN),
+            &[],
+            Some(b"{}".to_vec()),
+        );
+        assert_ne!(r.status, 401, "{method} {path} with the right token");
+    }
+    let o = run(env.assay().args([
+        "gateway",
+        "status",
+        "--gateway",
+        &gw.url(),
+        "--token",
+        "nope-nope-nope-nope",
+    ]));
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("(401)"), "{}", o.stderr);
+}
+
+#[test]
+fn a_twenty_percent_canary_gets_twenty_percent_and_keys_stick() {
+    let env = Env::new();
+    let gw = Gateway::start(&env, "gw", "", &[]);
+    for v in ["1.0.0", "2.0.0"] {
+        let o = env.push(&gw, &env.release(&fixture("lookup.onnx"), "lookup", v), &[]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+    }
+    let o = env.gateway(&gw, &["canary", "lookup", "2.0.0", "20"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("canary 2.0.0 at 20%"), "{}", o.stdout);
+    let a = agent();
+    let mut served: BTreeMap<String, usize> = BTreeMap::new();
+    for _ in 0..2000 {
+        let r = infer(
+            &a,
+            &gw,
+            "/v2/models/lookup/infer",
+            lookup_request(&[[1.0; 4]]),
+            &[],
+        );
+        assert_eq!(r.status, 200);
+        *served
+            .entry(r.header("x-assay-model-version").unwrap().to_string())
+            .or_default() += 1;
+    }
+    let share = served["2.0.0"] as f64 / 2000.0;
+    assert!(
+        (0.17..=0.23).contains(&share),
+        "canary share {share}: {served:?}"
+    );
+    // Sticky keys: each key always sees one version, and keys spread by the weight.
+    let mut canary_keys = 0;
+    for user in 0..200 {
+        let key = format!("user-{user}");
+        let versions: std::collections::BTreeSet<String> = (0..5)
+            .map(|_| {
+                infer(
+                    &a,
+                    &gw,
+                    "/v2/models/lookup/infer",
+                    lookup_request(&[[1.0; 4]]),
+                    &[("x-assay-route-key", key.clone())],
+                )
+                .header("x-assay-model-version")
+                .unwrap()
+                .to_string()
+            })
+            .collect();
+        assert_eq!(versions.len(), 1, "{key} saw {versions:?}");
+        canary_keys += versions.contains("2.0.0") as usize;
+    }
+    assert!(
+        (15..=65).contains(&canary_keys),
+        "{canary_keys} of 200 keys on the canary"
+    );
+    // Pinned versions ignore the split.
+    for _ in 0..20 {
+        let r = infer(
+            &a,
+            &gw,
+            "/v2/models/lookup/versions/2.0.0/infer",
+            lookup_request(&[[1.0; 4]]),
+            &[],
+        );
+        assert_eq!(r.header("x-assay-model-version"), Some("2.0.0"));
+    }
+    // Canary at 0 pins everything to stable; rollback ends it too.
+    let o = env.gateway(&gw, &["canary", "lookup", "2.0.0", "0"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    for _ in 0..50 {
+        let r = infer(
+            &a,
+            &gw,
+            "/v2/models/lookup/infer",
+            lookup_request(&[[1.0; 4]]),
+            &[],
+        );
+        assert_eq!(r.header("x-assay-model-version"), Some("1.0.0"));
+    }
+    let o = env.gateway(&gw, &["canary", "lookup", "1.0.0", "10"]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("stable release"), "{}", o.stderr);
+    // Promote and roll back through the CLI; a serving release cannot be deleted.
+    assert_eq!(
+        env.gateway(&gw, &["canary", "lookup", "2.0.0", "50"]).code,
+        0
+    );
+    let o = env.gateway(&gw, &["rm", "lookup", "2.0.0"]);
+    assert!(o.code == 1 && o.stderr.contains("canary"), "{}", o.stderr);
+    let o = env.gateway(&gw, &["promote", "lookup"]);
+    assert!(
+        o.stdout.contains("canary 2.0.0 promoted to stable"),
+        "{}",
+        o.stdout
+    );
+    let o = env.gateway(&gw, &["rm", "lookup", "2.0.0"]);
+    assert!(
+        o.code == 1 && o.stderr.contains("stable release"),
+        "{}",
+        o.stderr
+    );
+    let o = env.gateway(&gw, &["rollback", "lookup"]);
+    assert!(
+        o.stdout.contains("rolled back from 2.0.0 to 1.0.0"),
+        "{}",
+        o.stdout
+    );
+    let r = infer(
+        &a,
+        &gw,
+        "/v2/models/lookup/infer",
+        lookup_request(&[[1.0; 4]]),
+        &[],
+    );
+    assert_eq!(r.header("x-assay-model-version"), Some("1.0.0"));
+    let o = env.gateway(&gw, &["rm", "lookup", "2.0.0"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(!gw.data.join("releases/lookup/2.0.0").exists());
+    let o = env.gateway(&gw, &["events", "lookup"]);
+    for kind in [
+        "push", "activate", "canary", "promote", "rollback", "delete",
+    ] {
+        assert!(o.stdout.contains(kind), "{kind} missing from\n{}", o.stdout);
+    }
+}
+
+#[test]
+fn a_failing_canary_is_rolled_back_and_a_good_one_promoted_automatically() {
+    let env = Env::new();
+    let gw = Gateway::start(&env, "gw", FAST_CANARY, &[]);
+    assert_eq!(
+        env.push(
+            &gw,
+            &env.release(&fixture("lookup.onnx"), "lookup", "1.0.0"),
+            &[]
+        )
+        .code,
+        0
+    );
+    assert_eq!(
+        env.push(
+            &gw,
+            &env.release(&fixture("lookup_flaky.onnx"), "lookup", "2.0.0"),
+            &[]
+        )
+        .code,
+        0
+    );
+    assert_eq!(
+        env.push(
+            &gw,
+            &env.release(&fixture("lookup.onnx"), "lookup", "3.0.0"),
+            &[]
+        )
+        .code,
+        0
+    );
+    assert_eq!(
+        env.gateway(&gw, &["canary", "lookup", "2.0.0", "50"]).code,
+        0
+    );
+    let a = agent();
+    // Values up to 12: the flaky version fails on a row max of 10 or more (about a third).
+    let mut canary_failures = 0;
+    let started = Instant::now();
+    let mut i = 0u32;
+    loop {
+        let v = (i % 13) as f32;
+        i += 1;
+        let r = infer(
+            &a,
+            &gw,
+            "/v2/models/lookup/infer",
+            lookup_request(&[[v, 0.0, 1.0, 2.0]]),
+            &[],
+        );
+        if r.status == 500 {
+            assert_eq!(r.header("x-assay-model-version"), Some("2.0.0"));
+            assert!(r.error().contains("out of data bounds"), "{}", r.error());
+            canary_failures += 1;
+        } else {
+            assert_eq!(r.status, 200);
+        }
+        let state = admin(&gw, "GET", "/admin/v1/models/lookup", None).json();
+        if state["canary"].is_null() {
+            let events = state["events"].to_string();
+            assert!(
+                events.contains("auto-rollback") && events.contains("Fisher exact"),
+                "{events}"
+            );
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no automatic rollback: {state}"
+        );
+    }
+    assert!(canary_failures >= 5, "{canary_failures}");
+    // After the rollback every request is served by the stable version again.
+    for v in 0..30 {
+        let r = infer(
+            &a,
+            &gw,
+            "/v2/models/lookup/infer",
+            lookup_request(&[[(v % 13) as f32, 0.0, 1.0, 2.0]]),
+            &[],
+        );
+        assert_eq!(
+            (r.status, r.header("x-assay-model-version")),
+            (200, Some("1.0.0"))
+        );
+    }
+    let metrics =
+        String::from_utf8(http(&a, "GET", &format!("{}/metrics", gw.url()), None, &[], None).body)
+            .unwrap();
+    assert!(
+        metrics.contains(
+            "assay_canary_decisions_total{model=\"lookup\",version=\"2.0.0\",reason=\"rollback\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(metrics.contains("reason=\"backend\""), "{metrics}");
+
+    // A healthy canary with auto-promotion after 200 requests becomes stable by itself.
+    let o = env.gateway(
+        &gw,
+        &[
+            "canary",
+            "lookup",
+            "3.0.0",
+            "50",
+            "--auto-promote-after",
+            "200",
+        ],
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let started = Instant::now();
+    loop {
+        for _ in 0..50 {
+            assert_eq!(
+                infer(
+                    &a,
+                    &gw,
+                    "/v2/models/lookup/infer",
+                    lookup_request(&[[1.0; 4]]),
+                    &[]
+                )
+                .status,
+                200
+            );
+        }
+        let state = admin(&gw, "GET", "/admin/v1/models/lookup", None).json();
+        if state["stable"] == "3.0.0" {
+            assert!(state["canary"].is_null());
+            assert!(
+                state["events"]
+                    .to_string()
+                    .contains("promoted automatically"),
+                "{state}"
+            );
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no automatic promotion: {state}"
+        );
+    }
+    let o = env.gateway(&gw, &["events", "lookup"]);
+    assert!(
+        o.stdout.contains("auto-rollback")
+            && o.stdout.contains("auto-promote")
+            && o.stdout.contains("canary-analysis"),
+        "{}",
+        o.stdout
+    );
+}
+
+#[test]
+fn swaps_under_load_drop_no_request() {
+    let env = Env::new();
+    let gw = Gateway::start(&env, "gw", "[defaults]\nmax_queue_delay_us = 200\n", &[]);
+    for v in ["1.0.0", "2.0.0"] {
+        assert_eq!(
+            env.push(&gw, &env.release(&fixture("mlp.onnx"), "mlp", v), &[])
+                .code,
+            0
+        );
+    }
+    let url = format!("{}/v2/models/mlp/infer", gw.url());
+    let stop = Arc::new(AtomicBool::new(false));
+    let failures = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicU64::new(0));
+    let body = json!({"inputs": [{"name": "input", "shape": [1, 512], "datatype": "FP32", "data": vec![0.25f32; 512]}]}).to_string();
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let (stop, failures, done, url, body) = (
+                stop.clone(),
+                failures.clone(),
+                done.clone(),
+                url.clone(),
+                body.clone(),
+            );
+            std::thread::spawn(move || {
+                let a = agent();
+                let mut versions = std::collections::BTreeSet::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let r = http(&a, "POST", &url, None, &[], Some(body.clone().into_bytes()));
+                    if r.status == 200 {
+                        versions.insert(r.header("x-assay-model-version").unwrap().to_string());
+                        done.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        eprintln!("failed: {} {}", r.status, String::from_utf8_lossy(&r.body));
+                        failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                versions
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    let swaps: [&[&str]; 5] = [
+        &["activate", "mlp", "2.0.0"],
+        &["activate", "mlp", "1.0.0"],
+        &["canary", "mlp", "2.0.0", "50"],
+        &["promote", "mlp"],
+        &["rollback", "mlp"],
+    ];
+    for s in swaps {
+        std::thread::sleep(Duration::from_millis(1500));
+        let o = env.gateway(&gw, s);
+        assert_eq!(o.code, 0, "{s:?}: {}", o.stderr);
+    }
+    std::thread::sleep(Duration::from_secs(10).saturating_sub(started.elapsed()));
+    stop.store(true, Ordering::Relaxed);
+    let mut seen = std::collections::BTreeSet::new();
+    for c in clients {
+        seen.extend(c.join().unwrap());
+    }
+    let n = done.load(Ordering::Relaxed);
+    eprintln!(
+        "{n} requests in {:.1} s across 5 swaps",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        failures.load(Ordering::Relaxed),
+        0,
+        "requests failed during swaps"
+    );
+    assert!(n > 500, "only {n} requests");
+    assert_eq!(seen.len(), 2, "{seen:?}");
+}
+
+#[test]
+fn a_full_queue_answers_429_with_retry_after() {
+    let env = Env::new();
+    let gw = Gateway::start(
+        &env,
+        "gw",
+        "[defaults]\nqueue_size = 1\ninstances = 1\ndynamic_batching = false\n",
+        &[],
+    );
+    assert_eq!(
+        env.push(&gw, &env.release(&fixture("mlp.onnx"), "mlp", "1.0.0"), &[])
+            .code,
+        0
+    );
+    let url = format!("{}/v2/models/mlp/infer", gw.url());
+    let body = json!({"inputs": [{"name": "input", "shape": [64, 512], "datatype": "FP32", "data": vec![0.5f32; 64 * 512]}]}).to_string();
+    let barrier = Arc::new(std::sync::Barrier::new(24));
+    let threads: Vec<_> = (0..24)
+        .map(|_| {
+            let (url, body, barrier) = (url.clone(), body.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let a = agent();
+                barrier.wait();
+                let r = http(&a, "POST", &url, None, &[], Some(body.into_bytes()));
+                (
+                    r.status,
+                    r.header("retry-after").map(String::from),
+                    r.error_or_empty(),
+                )
+            })
+        })
+        .collect();
+    let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let rejected: Vec<_> = results.iter().filter(|r| r.0 == 429).collect();
+    assert!(!rejected.is_empty(), "no request was rejected: {results:?}");
+    assert!(
+        results.iter().all(|r| r.0 == 200 || r.0 == 429),
+        "{results:?}"
+    );
+    for r in rejected {
+        assert_eq!(r.1.as_deref(), Some("1"));
+        assert!(r.2.contains("queue is full"), "{}", r.2);
+    }
+    let metrics = String::from_utf8(
+        http(
+            &agent(),
+            "GET",
+            &format!("{}/metrics", gw.url()),
+            None,
+            &[],
+            None,
+        )
+        .body,
+    )
+    .unwrap();
+    assert!(metrics.contains("reason=\"rejected\"} "), "{metrics}");
+}
+
+trait ErrorOrEmpty {
+    fn error_or_empty(&self) -> String;
+}
+
+impl ErrorOrEmpty for Reply {
+    fn error_or_empty(&self) -> String {
+        serde_json::from_slice::<Value>(&self.body)
+            .ok()
+            .and_then(|v| v["error"].as_str().map(String::from))
+            .unwrap_or_default()
+    }
+}
+
+#[test]
+fn after_kill_9_during_an_upload_or_an_activation_the_previous_stable_serves() {
+    let env = Env::new();
+    let a = agent();
+    let gw = Gateway::start(&env, "gw", "", &[]);
+    assert_eq!(
+        env.push(
+            &gw,
+            &env.release(&fixture("lookup.onnx"), "lookup", "1.0.0"),
+            &[]
+        )
+        .code,
+        0
+    );
+    let big = env.release(&fixture("mlp.onnx"), "lookup", "2.0.0");
+
+    // 1. Killed in the middle of a file: open the upload, stream half of the model slowly.
+    let bundle_text = std::fs::read_to_string(&big.1).unwrap();
+    let files: Vec<Value> = std::fs::read_dir(&big.0).unwrap().flatten()
+        .map(|e| json!({"path": e.file_name().to_string_lossy(), "size": e.metadata().unwrap().len()}))
+        .collect();
+    let r = http(
+        &a,
+        "POST",
+        &format!("{}/admin/v1/uploads", gw.url()),
+        Some(TOKEN),
+        &[],
+        Some(
+            format!(
+                "{{\"bundle\": {bundle_text}, \"files\": {}}}",
+                Value::Array(files)
+            )
+            .into_bytes(),
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.error());
+    let id = r.json()["upload"].as_str().unwrap().to_string();
+    let model = std::fs::read(big.0.join("mlp.onnx")).unwrap();
+    let port = gw.port;
+    let sender = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let head = format!(
+            "PUT /admin/v1/uploads/{id}/files/mlp.onnx?offset=0 HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {TOKEN}\r\ncontent-length: {}\r\n\r\n",
+            model.len()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        for chunk in model[..model.len() / 2].chunks(64 << 10) {
+            if s.write_all(chunk).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_secs(30));
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    gw.kill();
+    let _ = sender;
+    let gw = Gateway::start(&env, "gw", "", &[]);
+    let r = infer(
+        &a,
+        &gw,
+        "/v2/models/lookup/infer",
+        lookup_request(&[[1.0; 4]]),
+        &[],
+    );
+    assert_eq!(
+        (r.status, r.header("x-assay-model-version")),
+        (200, Some("1.0.0"))
+    );
+    let list = admin(&gw, "GET", "/admin/v1/models", None).json();
+    assert_eq!(
+        list["models"][0]["releases"].as_array().unwrap().len(),
+        1,
+        "{list}"
+    );
+    // The push resumes from what the gateway kept.
+    let o = run(env
+        .assay()
+        .arg("push")
+        .arg(&big.0)
+        .arg("--signature")
+        .arg(&big.1)
+        .args(["--gateway", &gw.url(), "--token-file"])
+        .arg(env.path("admin.token"))
+        .arg("--events"));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let first: Value = serde_json::from_str(o.stdout.lines().next().unwrap()).unwrap();
+    assert!(
+        first["resumed"].as_u64().unwrap() > 0,
+        "nothing resumed: {first}"
+    );
+    assert!(o.stdout.contains("\"event\":\"pushed\""), "{}", o.stdout);
+
+    // 2. Killed in the middle of an activation (after loading 2.0.0, before the state).
+    gw.kill();
+    let gw = Gateway::start(
+        &env,
+        "gw",
+        "",
+        &[("ASSAY_GATEWAY_FAILPOINTS", "activate-loaded")],
+    );
+    let mut child = env.spawn_activate(&gw, "lookup", "2.0.0");
+    gw.wait_for_log("failpoint activate-loaded reached", Duration::from_secs(20));
+    gw.kill();
+    let _ = child.kill();
+    let _ = child.wait();
+    let gw = Gateway::start(&env, "gw", "", &[]);
+    let r = infer(
+        &a,
+        &gw,
+        "/v2/models/lookup/infer",
+        lookup_request(&[[1.0; 4]]),
+        &[],
+    );
+    assert_eq!(
+        (r.status, r.header("x-assay-model-version")),
+        (200, Some("1.0.0"))
+    );
+
+    // 3. Killed with the new state written to a temp file but not yet renamed over.
+    gw.kill();
+    let gw = Gateway::start(
+        &env,
+        "gw",
+        "",
+        &[("ASSAY_GATEWAY_FAILPOINTS", "state-temp-written")],
+    );
+    let mut child = env.spawn_activate(&gw, "lookup", "2.0.0");
+    gw.wait_for_log(
+        "failpoint state-temp-written reached",
+        Duration::from_secs(20),
+    );
+    gw.kill();
+    let _ = child.kill();
+    let _ = child.wait();
+    let gw = Gateway::start(&env, "gw", "", &[]);
+    let r = infer(
+        &a,
+        &gw,
+        "/v2/models/lookup/infer",
+        lookup_request(&[[1.0; 4]]),
+        &[],
+    );
+    assert_eq!(
+        (r.status, r.header("x-assay-model-version")),
+        (200, Some("1.0.0"))
+    );
+    // And the activation, done again without a crash, holds across a restart.
+    assert_eq!(env.gateway(&gw, &["activate", "lookup", "2.0.0"]).code, 0);
+    gw.kill();
+    let gw = Gateway::start(&env, "gw", "", &[]);
+    let r = infer(&a, &gw, "/v2/models/mlp/infer", Vec::new(), &[]);
+    assert_eq!(r.status, 404);
+    let body = json!({"inputs": [{"name": "input", "shape": [1, 512], "datatype": "FP32", "data": vec![0.0f32; 512]}]}).to_string();
+    let r = infer(&a, &gw, "/v2/models/lookup/infer", body.into_bytes(), &[]);
+    assert_eq!(
+        (r.status, r.header("x-assay-model-version")),
+        (200, Some("2.0.0"))
+    );
+}
+
+#[test]
+fn tritonclient_reads_metadata_and_infers_in_json_and_binary_like_onnxruntime() {
+    let env = Env::new();
+    let gw = Gateway::start(&env, "gw", "", &[]);
+    assert_eq!(
+        env.push(&gw, &env.release(&fixture("mlp.onnx"), "mlp", "1.0.0"), &[])
+            .code,
+        0
+    );
+    // The model's own outputs, from onnxruntime in Python.
+    let inputs = env.path("x.npy");
+    let expected = env.path("expected.npy");
+    let o = std::process::Command::new(root().join(".cache/venv/bin/python"))
+        .args(["-c", "import sys, numpy as np, onnxruntime as ort\nx = np.random.default_rng(5).standard_normal((3, 512)).astype(np.float32)\nnp.save(sys.argv[2], x)\ns = ort.InferenceSession(sys.argv[1])\nnp.save(sys.argv[3], s.run(None, {'input': x})[0])"])
+        .arg(fixture("mlp.onnx")).arg(&inputs).arg(&expected)
+        .output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let python = root().join(".cache/venv-triton/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run `make setup`",
+        python.display()
+    );
+    let o = std::process::Command::new(python)
+        .arg(root().join("tests/gateway/triton_client.py"))
+        .arg(format!("127.0.0.1:{}", gw.port))
+        .args(["mlp"])
+        .arg(&inputs)
+        .arg(&expected)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for line in [
+        "server: assay-gateway",
+        "model: mlp versions ['1.0.0'] platform onnx_onnxv1",
+        "json: max |diff| 0",
+        "binary: max |diff| 0",
+        "pinned: ok",
+    ] {
+        assert!(stdout.contains(line), "'{line}' missing from\n{stdout}");
+    }
+}
+
+#[test]
+fn tls_serves_https_and_the_cli_trusts_a_given_ca() {
+    let env = Env::new();
+    // A private CA and a server certificate it signed, as a company would set it up.
+    let (ca_key, ca) = (env.path("ca.key"), env.path("ca.pem"));
+    let (key, csr, cert, ext) = (
+        env.path("key.pem"),
+        env.path("req.csr"),
+        env.path("cert.pem"),
+        env.path("san.ext"),
+    );
+    std::fs::write(
+        &ext,
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\n",
+    )
+    .unwrap();
+    let openssl = |args: &[&dyn AsRef<std::ffi::OsStr>]| {
+        let o = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    openssl(&[
+        &"req",
+        &"-x509",
+        &"-newkey",
+        &"ec",
+        &"-pkeyopt",
+        &"ec_paramgen_curve:P-256",
+        &"-nodes",
+        &"-days",
+        &"2",
+        &"-subj",
+        &"/CN=Test CA",
+        &"-keyout",
+        &ca_key,
+        &"-out",
+        &ca,
+    ]);
+    openssl(&[
+        &"req",
+        &"-new",
+        &"-newkey",
+        &"ec",
+        &"-pkeyopt",
+        &"ec_paramgen_curve:P-256",
+        &"-nodes",
+        &"-subj",
+        &"/CN=localhost",
+        &"-keyout",
+        &key,
+        &"-out",
+        &csr,
+    ]);
+    openssl(&[
+        &"x509",
+        &"-req",
+        &"-in",
+        &csr,
+        &"-CA",
+        &ca,
+        &"-CAkey",
+        &ca_key,
+        &"-CAcreateserial",
+        &"-days",
+        &"2",
+        &"-extfile",
+        &ext,
+        &"-out",
+        &cert,
+    ]);
+    let gw = Gateway::start_with(
+        &env,
+        "gw",
+        "",
+        &[],
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(gw.scheme, "https");
+    let o = run(env
+        .assay()
+        .args([
+            "gateway",
+            "status",
+            "--json",
+            "--gateway",
+            &gw.url(),
+            "--ca-cert",
+        ])
+        .arg(&ca)
+        .arg("--token-file")
+        .arg(env.path("admin.token")));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(json(&o.stdout)["name"], "assay-gateway");
+    let o = run(env.assay().args(["push"]).arg(env.path("nowhere")).args([
+        "--signature",
+        "x",
+        "--gateway",
+        &gw.url(),
+        "--token",
+        TOKEN,
+    ]));
+    assert_eq!(o.code, 2);
+    // Without the CA, the certificate is not trusted and the error says so.
+    let o = run(env
+        .assay()
+        .args(["gateway", "status", "--gateway", &gw.url(), "--token-file"])
+        .arg(env.path("admin.token")));
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("cannot reach the gateway")
+            && o.stderr.to_lowercase().contains("certificate"),
+        "{}",
+        o.stderr
+    );
+}
