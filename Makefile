@@ -7,7 +7,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 ASSAY := target/debug/assay
 
-.PHONY: setup run test lint bench bench-overhead bench-profile bench-signing fixtures clean-cache
+.PHONY: setup run test lint bench bench-overhead bench-profile bench-signing bench-gateway fixtures clean-cache
 
 setup:
 	@bash scripts/setup.sh
@@ -34,8 +34,14 @@ bench-profile: setup
 bench-signing: setup
 	$(CARGO) bench -p assay-cli --bench signing
 
+# The gateway under Triton's perf_analyzer, next to in-process and a FastAPI baseline.
+bench-gateway: setup
+	@bash scripts/setup-bench-gateway.sh
+	$(CARGO) build --release -q -p assay-cli -p assay-gateway
+	python3 scripts/bench_gateway.py
+
 # Every benchmark that prints the figures in docs/BENCHMARKS.md.
-bench: bench-overhead bench-profile bench-signing
+bench: bench-overhead bench-profile bench-signing bench-gateway
 
 fixtures:
 	.cache/venv/bin/python scripts/make_fixtures.py --out .cache/fixtures --assets assets

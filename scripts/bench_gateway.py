@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""The gateway benchmark (`make bench-gateway`): Triton's perf_analyzer against a release
+build of assay-gateway on loopback, serving the MLP fixture, and the same load against a
+one-worker FastAPI + onnxruntime server. Prints one table and the four figures the gateway
+is held to:
+
+  (a) batching gain at concurrency 64 (throughput with dynamic batching / without)  >= 3
+  (b) gateway throughput / in-process best-batch throughput (`assay bench`)          >= 0.8
+  (c) p99 during hot swaps / steady-state p99, at concurrency 16                       <= 2
+  (d) gateway / FastAPI throughput at concurrency 16 (and both p99s)                   >= 10
+
+Standard library only; needs scripts/setup.sh and scripts/setup-bench-gateway.sh first.
+"""
+
+import csv
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CACHE = os.path.join(ROOT, ".cache")
+ASSAY = os.path.join(ROOT, "target/release/assay")
+GATEWAY = os.path.join(ROOT, "target/release/assay-gateway")
+PERF = os.path.join(CACHE, "perf_analyzer/bin/perf_analyzer")
+MODEL = os.path.join(CACHE, "fixtures/mlp.onnx")
+TOKEN = "bench-admin-token-0123456789abcdef"
+INTERVAL_MS = int(os.environ.get("BENCH_INTERVAL_MS", "3000"))
+
+
+def sh(args, env=None, check=True):
+    p = subprocess.run(args, env=env, capture_output=True, text=True)
+    if check and p.returncode != 0:
+        sys.exit(f"{' '.join(map(str, args))} failed:\n{p.stderr}")
+    return p.stdout
+
+
+def wait_http(url, seconds=30):
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except Exception:
+            time.sleep(0.1)
+    sys.exit(f"{url} never answered")
+
+
+def perf(model, port, concurrency, extra=()):
+    out = tempfile.mktemp(suffix=".csv")
+    env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(CACHE, "perf_analyzer/lib"))
+    args = [PERF, "-m", model, "-u", f"127.0.0.1:{port}", "-i", "http",
+            "--concurrency-range", f"{concurrency}:{concurrency}",
+            "--measurement-interval", str(INTERVAL_MS), "--max-trials", "6", "-f", out,
+            *(extra or ("-b", "1"))]
+    p = subprocess.run(args, env=env, capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"perf_analyzer failed ({' '.join(args)}):\n{p.stdout[-3000:]}\n{p.stderr[-2000:]}")
+    with open(out) as f:
+        row = next(csv.DictReader(f))
+    os.unlink(out)
+    return {"throughput": float(row["Inferences/Second"]), "p50_ms": float(row["p50 latency"]) / 1e3,
+            "p99_ms": float(row["p99 latency"]) / 1e3}
+
+
+def main():
+    for p in (ASSAY, GATEWAY, PERF, MODEL):
+        if not os.path.exists(p):
+            sys.exit(f"{p} is missing: run `make bench-gateway` (it builds and sets up everything)")
+    work = tempfile.mkdtemp(prefix="assay-bench-gw-")
+    lib = json.loads(sh([ASSAY, "runtime", "list", "--json"]))
+    dylib = lib["active"]["library"]
+    env = dict(os.environ, XDG_DATA_HOME=os.path.join(work, "xdg"), ASSAY_KEYCHAIN="off",
+               ASSAY_KEY_PASSPHRASE="bench", ASSAY_ORT_DYLIB=dylib)
+    os.makedirs(os.path.join(work, "trusted"))
+    sh([ASSAY, "key", "generate", "bench"], env)
+    sh([ASSAY, "key", "export-public", "bench", "--out", os.path.join(work, "trusted/bench.pem")], env)
+    releases = []
+    for name, version in (("mlp", "1.0.0"), ("mlp", "1.0.1"), ("mlp_unbatched", "1.0.0")):
+        d = os.path.join(work, f"{name}-{version}")
+        sh([ASSAY, "release", "create", MODEL, "--name", name, "--version", version, "--out", d], env)
+        sh([ASSAY, "sign", d, "--key", "bench", "--signature", d + ".sig"], env)
+        releases.append((name, version, d))
+    with open(os.path.join(work, "token"), "w") as f:
+        f.write(TOKEN + "\n")
+    with open(os.path.join(work, "gateway.toml"), "w") as f:
+        f.write(os.environ.get("BENCH_GATEWAY_CONFIG", "[defaults]\nmax_batch_size = 64\nqueue_size = 4096\n"
+                               "[models.mlp_unbatched]\ndynamic_batching = false\n"))
+    port = 18700
+    gw = subprocess.Popen([GATEWAY, "--config", os.path.join(work, "gateway.toml"), "--listen", f"127.0.0.1:{port}",
+                           "--data", os.path.join(work, "data"), "--trusted-keys", os.path.join(work, "trusted"),
+                           "--token-file", os.path.join(work, "token"), "--runtime", dylib],
+                          stderr=open(os.path.join(work, "gateway.log"), "w"))
+    base = None
+    try:
+        wait_http(f"http://127.0.0.1:{port}/v2/health/live")
+        url = f"http://127.0.0.1:{port}"
+        for name, version, d in releases:
+            sh([ASSAY, "push", d, "--signature", d + ".sig", "--gateway", url, "--token", TOKEN], env)
+        results = {}
+        for label, model in (("batching off", "mlp_unbatched"), ("batching on", "mlp")):
+            for c in (1, 16, 64):
+                r = perf(model, port, c)
+                results[(label, c)] = r
+                print(f"  gateway {label:<12} c={c:<3} {r['throughput']:>9.0f} infer/s  p50 {r['p50_ms']:.3f} ms  p99 {r['p99_ms']:.3f} ms", flush=True)
+
+        # The same gateway when each request carries 16 rows: HTTP costs per row drop 16x.
+        rows16 = perf("mlp", port, 16, ("-b", "16"))
+        print(f"  gateway batching on  c=16 -b 16 {rows16['throughput']:>6.0f} rows/s   p50 {rows16['p50_ms']:.3f} ms  p99 {rows16['p99_ms']:.3f} ms", flush=True)
+
+        # (c) p99 while the stable version swaps back and forth every 0.5 s.
+        stop = threading.Event()
+        swaps = [0]
+
+        def swapper():
+            v = ["1.0.1", "1.0.0"]
+            while not stop.is_set():
+                sh([ASSAY, "gateway", "activate", "mlp", v[swaps[0] % 2], "--gateway", url, "--token", TOKEN], env)
+                swaps[0] += 1
+                time.sleep(0.5)
+        t = threading.Thread(target=swapper)
+        t.start()
+        swapping = perf("mlp", port, 16)
+        stop.set()
+        t.join()
+        print(f"  gateway during {swaps[0]} hot swaps c=16 {swapping['throughput']:>9.0f} infer/s  p50 {swapping['p50_ms']:.3f} ms  p99 {swapping['p99_ms']:.3f} ms", flush=True)
+    finally:
+        gw.send_signal(signal.SIGTERM)
+        gw.wait(timeout=30)
+
+    # In-process: the same model, the same machine, the best batch size.
+    bench = json.loads(sh([ASSAY, "bench", MODEL, "--batch", "1,8,16,32,64", "--duration", "3s", "--json", "--runtime", dylib],
+                          dict(env, ASSAY_DB=os.path.join(work, "runs.db"))))
+    best = max(bench["results"], key=lambda r: r["throughput"]["samples_per_s"])
+    in_process = best["throughput"]["samples_per_s"]
+    print(f"  in-process best batch {best['batch']}: {in_process:.0f} rows/s", flush=True)
+
+    # (d) The FastAPI + onnxruntime baseline under the same perf_analyzer load.
+    bport = 18701
+    base = subprocess.Popen([os.path.join(CACHE, "venv-baseline/bin/python"), os.path.join(ROOT, "scripts/baseline_server.py"),
+                             MODEL, "mlp", str(bport)], stderr=subprocess.DEVNULL)
+    try:
+        wait_http(f"http://127.0.0.1:{bport}/v2/health/ready")
+        b1 = perf("mlp", bport, 1)
+        b16 = perf("mlp", bport, 16)
+    finally:
+        base.terminate()
+        base.wait(timeout=30)
+    print(f"  fastapi baseline        c=1   {b1['throughput']:>9.0f} infer/s  p50 {b1['p50_ms']:.3f} ms  p99 {b1['p99_ms']:.3f} ms")
+    print(f"  fastapi baseline        c=16  {b16['throughput']:>9.0f} infer/s  p50 {b16['p50_ms']:.3f} ms  p99 {b16['p99_ms']:.3f} ms")
+
+    on64, off64, on16 = results[("batching on", 64)], results[("batching off", 64)], results[("batching on", 16)]
+    gain = on64["throughput"] / off64["throughput"]
+    share = on64["throughput"] / in_process
+    swap_ratio = swapping["p99_ms"] / on16["p99_ms"]
+    vs_base = on16["throughput"] / b16["throughput"]
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
+    print()
+    print(f"machine: {cpu}, {os.cpu_count()} CPUs; {platform.platform()}; perf_analyzer from tritonclient 2.50.0, {INTERVAL_MS} ms windows")
+    print(f"(a) batching gain at c=64:             {gain:.2f}x   (target >= 3)          {'PASS' if gain >= 3 else 'MISS'}")
+    print(f"(b) gateway / in-process best batch:   {share:.2f}    (target >= 0.8)         {'PASS' if share >= 0.8 else 'MISS'}"
+          f"   [with 16-row requests: {rows16['throughput'] / in_process:.2f}]")
+    print(f"(c) p99 during swaps / steady, c=16:   {swap_ratio:.2f}x   (target <= 2)          {'PASS' if swap_ratio <= 2 else 'MISS'}")
+    print(f"(d) gateway / FastAPI at c=16:         {vs_base:.1f}x    (target >= 10, lower p99: {on16['p99_ms']:.2f} vs {b16['p99_ms']:.2f} ms)  "
+          f"{'PASS' if vs_base >= 10 and on16['p99_ms'] < b16['p99_ms'] else 'MISS'}")
+
+
+if __name__ == "__main__":
+    main()

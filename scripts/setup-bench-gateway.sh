@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# What the gateway benchmark needs beyond scripts/setup.sh (run by `make bench-gateway`):
+#   - Triton's perf_analyzer, taken from the tritonclient 2.50.0 manylinux wheel, with
+#     Debian's libb64 and libcudart.so.12 from the nvidia-cuda-runtime-cu12 wheel (it links
+#     against it; no GPU is needed);
+#   - the FastAPI + onnxruntime baseline server's venv.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache="$root/.cache"
+say() { printf '\033[1m[bench-setup]\033[0m %s\n' "$*" >&2; }
+
+if ! dpkg -s libb64-0d >/dev/null 2>&1; then
+  say "installing libb64-0d (perf_analyzer links against it)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libb64-0d >/dev/null
+fi
+
+pa="$cache/perf_analyzer"
+if [ ! -x "$pa/bin/perf_analyzer" ] || [ ! -f "$pa/lib/libcudart.so.12" ]; then
+  say "fetching perf_analyzer (tritonclient 2.50.0 wheel) and libcudart.so.12"
+  tmp=$(mktemp -d)
+  python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+    --platform manylinux1_x86_64 --python-version 3.11 -d "$tmp" tritonclient==2.50.0
+  python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+    --platform manylinux2014_x86_64 --python-version 3.11 -d "$tmp" "nvidia-cuda-runtime-cu12==12.*"
+  mkdir -p "$pa/bin" "$pa/lib"
+  unzip -q -o -j "$tmp"/tritonclient-*.whl 'tritonclient-2.50.0.data/data/bin/perf_analyzer' -d "$pa/bin"
+  unzip -q -o -j "$tmp"/nvidia_cuda_runtime_cu12-*.whl 'nvidia/cuda_runtime/lib/libcudart.so.12' -d "$pa/lib"
+  chmod +x "$pa/bin/perf_analyzer"
+  rm -rf "$tmp"
+fi
+
+venv="$cache/venv-baseline"
+reqs="fastapi uvicorn onnxruntime==1.31.1 numpy"
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.assay-requirements" 2>/dev/null)" != "$reqs" ]; then
+  say "creating the baseline server venv ($reqs)"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check $reqs
+  echo "$reqs" >"$venv/.assay-requirements"
+fi
+say "ready: $pa/bin/perf_analyzer"
