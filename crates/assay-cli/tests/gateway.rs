@@ -1291,3 +1291,98 @@ fn tls_serves_https_and_the_cli_trusts_a_given_ca() {
         o.stderr
     );
 }
+
+#[test]
+fn spans_go_to_an_otlp_collector_and_sigterm_drains_cleanly() {
+    let env = Env::new();
+    // A minimal OTLP/HTTP receiver: it stores each POST body it gets on /v1/traces.
+    let spool = env.path("otlp");
+    std::fs::create_dir_all(&spool).unwrap();
+    let script = "import http.server, os, sys\nspool = sys.argv[1]\nclass H(http.server.BaseHTTPRequestHandler):\n    def do_POST(self):\n        body = self.rfile.read(int(self.headers.get('content-length', 0)))\n        n = len(os.listdir(spool))\n        open(os.path.join(spool, f'{n}-{self.path.strip(\"/\").replace(\"/\", \"_\")}-{self.headers.get(\"content-type\", \"\").replace(\"/\", \"_\")}'), 'wb').write(body)\n        self.send_response(200); self.send_header('content-type', 'application/x-protobuf'); self.end_headers()\n    def log_message(self, *a): pass\ns = http.server.HTTPServer(('127.0.0.1', 0), H)\nprint(s.server_port, flush=True)\ns.serve_forever()\n";
+    let mut collector = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&spool)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(collector.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let endpoint = format!("http://127.0.0.1:{}", line.trim());
+    let gw = Gateway::start_with(
+        &env,
+        "gw",
+        "",
+        &[],
+        &["--otlp-endpoint", &endpoint, "--log-format", "json"],
+    );
+    assert_eq!(
+        env.push(
+            &gw,
+            &env.release(&fixture("lookup.onnx"), "lookup", "1.0.0"),
+            &[]
+        )
+        .code,
+        0
+    );
+    let a = agent();
+    for _ in 0..5 {
+        assert_eq!(
+            infer(
+                &a,
+                &gw,
+                "/v2/models/lookup/infer",
+                lookup_request(&[[1.0; 4]]),
+                &[]
+            )
+            .status,
+            200
+        );
+    }
+    // SIGTERM: drain, flush the spans, exit 0.
+    let mut gw = gw;
+    unsafe { libc::kill(gw.child.id() as i32, libc::SIGTERM) };
+    let status = gw.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{}", gw.log_text());
+    let bodies: Vec<(String, Vec<u8>)> = std::fs::read_dir(&spool)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    let _ = collector.kill();
+    let _ = collector.wait();
+    assert!(
+        !bodies.is_empty(),
+        "no spans reached the collector; log:\n{}",
+        gw.log_text()
+    );
+    assert!(
+        bodies
+            .iter()
+            .all(|(name, _)| name.contains("v1_traces") && name.contains("application_x-protobuf")),
+        "{:?}",
+        bodies.iter().map(|b| &b.0).collect::<Vec<_>>()
+    );
+    let all: Vec<u8> = bodies.into_iter().flat_map(|b| b.1).collect();
+    let has = |needle: &str| all.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(
+        has("assay-gateway") && has("infer") && has("lookup"),
+        "the spans lack the service, span or model name"
+    );
+    // JSON logs: every stderr line from tracing is one JSON object.
+    let log = gw.log_text();
+    let json_lines: Vec<&str> = log.lines().filter(|l| l.starts_with('{')).collect();
+    assert!(!json_lines.is_empty(), "{log}");
+    for l in json_lines {
+        let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+        assert!(v["level"].is_string() && v["timestamp"].is_string(), "{l}");
+    }
+}

@@ -42,6 +42,9 @@ struct Args {
     /// Log format.
     #[arg(long, value_enum, default_value = "text", env = "ASSAY_LOG_FORMAT")]
     log_format: LogFormat,
+    /// Export request spans over OTLP/HTTP to this collector (e.g. http://127.0.0.1:4318).
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
+    otlp_endpoint: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -50,16 +53,75 @@ enum LogFormat {
     Json,
 }
 
-fn init_logging(format: LogFormat) {
+/// Flushes exported spans when dropped.
+struct Telemetry {
+    #[cfg(feature = "otlp")]
+    provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        #[cfg(feature = "otlp")]
+        if let Some(p) = self.provider.take()
+            && let Err(e) = p.shutdown()
+        {
+            eprintln!("assay-gateway: flushing OTLP spans failed: {e}");
+        }
+    }
+}
+
+/// Logs on stderr (text or JSON) and, with an endpoint, spans over OTLP.
+fn init_telemetry(format: LogFormat, otlp: Option<&str>) -> Result<Telemetry, String> {
+    use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
     let filter = tracing_subscriber::EnvFilter::try_from_env("ASSAY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ort=warn,tower_http=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-        LogFormat::Text => builder.init(),
+    let fmt = match format {
+        LogFormat::Json => fmt.json().flatten_event(true).boxed(),
+        LogFormat::Text => fmt.boxed(),
+    };
+    let registry = tracing_subscriber::registry().with(fmt.with_filter(filter));
+    #[cfg(feature = "otlp")]
+    {
+        use opentelemetry::trace::TracerProvider as _;
+        use opentelemetry_otlp::WithExportConfig as _;
+        if let Some(endpoint) = otlp {
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
+                .build()
+                .map_err(|e| format!("OTLP exporter for {endpoint}: {e}"))?;
+            let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+                .with_batch_exporter(exporter)
+                .with_resource(
+                    opentelemetry_sdk::Resource::builder()
+                        .with_service_name("assay-gateway")
+                        .build(),
+                )
+                .build();
+            let layer = tracing_opentelemetry::layer()
+                .with_tracer(provider.tracer("assay-gateway"))
+                .with_filter(
+                    tracing_subscriber::filter::Targets::new()
+                        .with_target("assay_gateway", tracing::Level::INFO),
+                );
+            registry.with(layer).init();
+            return Ok(Telemetry {
+                provider: Some(provider),
+            });
+        }
+        registry.init();
+        Ok(Telemetry { provider: None })
+    }
+    #[cfg(not(feature = "otlp"))]
+    {
+        if otlp.is_some() {
+            return Err("this build has no OTLP support (built without the `otlp` feature)".into());
+        }
+        registry.init();
+        Ok(Telemetry {})
     }
 }
 
@@ -81,7 +143,13 @@ async fn shutdown_signal() {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    init_logging(args.log_format);
+    let _telemetry = match init_telemetry(args.log_format, args.otlp_endpoint.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("assay-gateway: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let config = match assay_gateway::config::Config::load(
         args.config.as_deref(),
         assay_gateway::config::Overrides {

@@ -197,6 +197,7 @@ pub async fn infer_version(
     serve(gw, model, Some(version), peer, headers, body).await
 }
 
+#[tracing::instrument(name = "infer", level = "info", skip_all, fields(model = %model, version = tracing::field::Empty, route = tracing::field::Empty, status = tracing::field::Empty))]
 async fn serve(
     gw: Arc<Gateway>,
     model: String,
@@ -218,6 +219,9 @@ async fn serve(
             return e.into_response();
         }
     };
+    let span = tracing::Span::current();
+    span.record("version", v.version.as_str());
+    span.record("route", role.as_str());
     let result = run(&gw, &v, &headers, body).await;
     let elapsed = started.elapsed();
     let ok = result.is_ok();
@@ -232,6 +236,7 @@ async fn serve(
             e.into_response()
         }
     };
+    span.record("status", resp.status().as_u16());
     // Client mistakes say nothing about the version; server-side failures count against it.
     let counts = ok || resp.status().is_server_error();
     if counts {
