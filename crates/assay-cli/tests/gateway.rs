@@ -1386,3 +1386,178 @@ fn spans_go_to_an_otlp_collector_and_sigterm_drains_cleanly() {
         assert!(v["level"].is_string() && v["timestamp"].is_string(), "{l}");
     }
 }
+
+#[test]
+fn a_version_that_cannot_load_never_takes_traffic() {
+    let env = Env::new();
+    let gw = Gateway::start(&env, "gw", "[defaults]\nprovider = \"cuda\"\n", &[]);
+    // First release of a model that ONNX Runtime cannot load: stored, refused as stable.
+    let o = env.push(
+        &gw,
+        &env.release(&fixture("unsupported_op.onnx"), "broken", "1.0.0"),
+        &[],
+    );
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("verified and stored, but not activated")
+            && o.stderr.contains("failed to load"),
+        "{}",
+        o.stderr
+    );
+    let r = infer(
+        &agent(),
+        &gw,
+        "/v2/models/broken/infer",
+        lookup_request(&[[1.0; 4]]),
+        &[],
+    );
+    assert_eq!(r.status, 503, "{}", r.error());
+    assert!(r.header("retry-after").is_some());
+    // A good stable, then the broken model as its next version: activation fails, 1.0.0 serves on.
+    assert_eq!(
+        env.push(
+            &gw,
+            &env.release(&fixture("lookup.onnx"), "lookup", "1.0.0"),
+            &[]
+        )
+        .code,
+        0
+    );
+    assert_eq!(
+        env.push(
+            &gw,
+            &env.release(&fixture("unsupported_op.onnx"), "lookup", "2.0.0"),
+            &[]
+        )
+        .code,
+        0
+    );
+    let o = env.gateway(&gw, &["activate", "lookup", "2.0.0"]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("(422)") && o.stderr.contains("receives no traffic"),
+        "{}",
+        o.stderr
+    );
+    let o = env.gateway(&gw, &["canary", "lookup", "2.0.0", "50"]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    for _ in 0..20 {
+        let r = infer(
+            &agent(),
+            &gw,
+            "/v2/models/lookup/infer",
+            lookup_request(&[[1.0; 4]]),
+            &[],
+        );
+        assert_eq!(
+            (r.status, r.header("x-assay-model-version")),
+            (200, Some("1.0.0"))
+        );
+    }
+    // No GPU here: the CUDA request fell back to CPU, visibly.
+    let rel = admin(&gw, "GET", "/admin/v1/models/lookup/releases/1.0.0", None).json();
+    let notice = rel["serving"]["provider_notice"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(notice.contains("fell back to CPU"), "{rel}");
+    assert!(
+        gw.log_text().contains("fell back to CPU"),
+        "{}",
+        gw.log_text()
+    );
+    let audit = std::fs::read_to_string(gw.data.join("audit.log")).unwrap();
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains("\"activate\"") && l.contains("\"ok\":false")),
+        "{audit}"
+    );
+}
+
+#[test]
+fn rate_limits_and_request_timeouts_answer_with_retry_after() {
+    let env = Env::new();
+    let gw = Gateway::start(
+        &env,
+        "gw",
+        "[limits]\nrate_limit_per_second = 5\nrate_limit_burst = 5\nrequest_timeout_ms = 3\n[defaults]\ninstances = 1\ndynamic_batching = false\n",
+        &[],
+    );
+    assert_eq!(
+        env.push(&gw, &env.release(&fixture("mlp.onnx"), "mlp", "1.0.0"), &[])
+            .code,
+        0
+    );
+    let a = agent();
+    let one = json!({"inputs": [{"name": "input", "shape": [1, 512], "datatype": "FP32", "data": vec![0.5f32; 512]}]}).to_string();
+    let statuses: Vec<(u16, Option<String>, String)> = (0..12)
+        .map(|_| {
+            let r = infer(
+                &a,
+                &gw,
+                "/v2/models/mlp/infer",
+                one.clone().into_bytes(),
+                &[],
+            );
+            (
+                r.status,
+                r.header("retry-after").map(String::from),
+                r.error_or_empty(),
+            )
+        })
+        .collect();
+    let limited: Vec<_> = statuses.iter().filter(|s| s.0 == 429).collect();
+    assert!(!limited.is_empty() && limited.len() <= 8, "{statuses:?}");
+    assert!(
+        limited
+            .iter()
+            .all(|s| s.1.is_some() && s.2.contains("rate limit exceeded for ip:127.0.0.1")),
+        "{statuses:?}"
+    );
+    // Another caller (a bearer token) has its own budget.
+    let r = infer(
+        &a,
+        &gw,
+        "/v2/models/mlp/infer",
+        one.clone().into_bytes(),
+        &[("authorization", "Bearer someone-else".into())],
+    );
+    assert_ne!(r.status, 429);
+    // 3 ms per request, 64-row requests from many callers at once on one session: some wait too long.
+    let big = json!({"inputs": [{"name": "input", "shape": [64, 512], "datatype": "FP32", "data": vec![0.5f32; 64 * 512]}]}).to_string();
+    let url = format!("{}/v2/models/mlp/infer", gw.url());
+    let threads: Vec<_> = (0..16)
+        .map(|i| {
+            let (url, big) = (url.clone(), big.clone());
+            std::thread::spawn(move || {
+                let r = http(
+                    &agent(),
+                    "POST",
+                    &url,
+                    None,
+                    &[("authorization", format!("Bearer caller-{i}"))],
+                    Some(big.into_bytes()),
+                );
+                (
+                    r.status,
+                    r.header("retry-after").map(String::from),
+                    r.error_or_empty(),
+                )
+            })
+        })
+        .collect();
+    let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let timed_out: Vec<_> = results.iter().filter(|r| r.0 == 503).collect();
+    assert!(!timed_out.is_empty(), "{results:?}");
+    assert!(
+        results.iter().all(|r| r.0 == 200 || r.0 == 503),
+        "{results:?}"
+    );
+    assert!(
+        timed_out
+            .iter()
+            .all(|r| r.1.is_some() && r.2.contains("timed out")),
+        "{results:?}"
+    );
+}
