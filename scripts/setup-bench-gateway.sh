@@ -8,7 +8,8 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache="$root/.cache"
-say() { printf '\033[1m[bench-setup]\033[0m %s\n' "$*" >&2; }
+# shellcheck source=scripts/lib.sh
+source "$root/scripts/lib.sh"
 
 if ! dpkg -s libb64-0d >/dev/null 2>&1; then
   say "installing libb64-0d (perf_analyzer links against it)"
@@ -31,12 +32,5 @@ if [ ! -x "$pa/bin/perf_analyzer" ] || [ ! -f "$pa/lib/libcudart.so.12" ]; then
   rm -rf "$tmp"
 fi
 
-venv="$cache/venv-baseline"
-reqs="fastapi uvicorn onnxruntime==1.31.1 numpy"
-if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.assay-requirements" 2>/dev/null)" != "$reqs" ]; then
-  say "creating the baseline server venv ($reqs)"
-  python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check $reqs
-  echo "$reqs" >"$venv/.assay-requirements"
-fi
+ensure_venv "$cache/venv-baseline" "fastapi uvicorn onnxruntime==1.31.1 numpy"
 say "ready: $pa/bin/perf_analyzer"

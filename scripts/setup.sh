@@ -23,7 +23,8 @@ ONNX_VERSION=${ONNX_VERSION:-1.23.2}
 SILERO_VERSION=6.2.3
 MAGIKA_VERSION=1.0.3
 
-say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+# shellcheck source=scripts/lib.sh
+source "$root/scripts/lib.sh"
 
 # --- 1. Debian packages ------------------------------------------------------------
 apt_wanted=(build-essential pkg-config python3 python3-venv python3-pip unzip ca-certificates fonts-dejavu-core openssl dbus gnome-keyring)
@@ -48,36 +49,15 @@ fi
 
 # --- 2. Python venv ------------------------------------------------------------------
 venv="$cache/venv"
-py_stamp="$venv/.assay-requirements"
-py_reqs="numpy onnx==$ONNX_VERSION onnxruntime==$ORT_VERSION"
-if [ ! -x "$venv/bin/python" ] || [ "$(cat "$py_stamp" 2>/dev/null)" != "$py_reqs" ]; then
-  say "creating the Python tools venv ($py_reqs)"
-  python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check $py_reqs
-  echo "$py_reqs" >"$py_stamp"
-fi
+ensure_venv "$venv" "numpy onnx==$ONNX_VERSION onnxruntime==$ORT_VERSION"
 
 # The signing interop tools, in a venv of their own: model_signing verifies Assay's bundles
 # and signs bundles for Assay to verify (pyOpenSSL is a dependency it forgets to declare).
-signing_venv="$cache/venv-signing"
-signing_reqs="model-signing==1.1.1 pyOpenSSL"
-if [ ! -x "$signing_venv/bin/model_signing" ] || [ "$(cat "$signing_venv/.assay-requirements" 2>/dev/null)" != "$signing_reqs" ]; then
-  say "creating the signing interop venv ($signing_reqs)"
-  python3 -m venv "$signing_venv"
-  "$signing_venv/bin/python" -m pip install -q --disable-pip-version-check $signing_reqs
-  echo "$signing_reqs" >"$signing_venv/.assay-requirements"
-fi
+ensure_venv "$cache/venv-signing" "model-signing==1.1.1 pyOpenSSL"
 
 # Triton's own HTTP client, to check that the gateway is a drop-in Open Inference Protocol
 # server (tests/gateway: metadata, JSON and binary inference).
-triton_venv="$cache/venv-triton"
-triton_reqs="tritonclient[http]==2.50.0 numpy"
-if [ ! -x "$triton_venv/bin/python" ] || [ "$(cat "$triton_venv/.assay-requirements" 2>/dev/null)" != "$triton_reqs" ]; then
-  say "creating the Triton client venv ($triton_reqs)"
-  python3 -m venv "$triton_venv"
-  "$triton_venv/bin/python" -m pip install -q --disable-pip-version-check $triton_reqs
-  echo "$triton_reqs" >"$triton_venv/.assay-requirements"
-fi
+ensure_venv "$cache/venv-triton" "tritonclient[http]==2.50.0 numpy"
 
 # --- 3. ONNX schema for prost-build --------------------------------------------------
 schema="$cache/onnx-schema/onnx-ml.proto"

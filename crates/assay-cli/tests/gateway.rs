@@ -904,23 +904,7 @@ fn a_full_queue_answers_429_with_retry_after() {
     );
     let url = format!("{}/v2/models/mlp/infer", gw.url());
     let body = json!({"inputs": [{"name": "input", "shape": [64, 512], "datatype": "FP32", "data": vec![0.5f32; 64 * 512]}]}).to_string();
-    let barrier = Arc::new(std::sync::Barrier::new(24));
-    let threads: Vec<_> = (0..24)
-        .map(|_| {
-            let (url, body, barrier) = (url.clone(), body.clone(), barrier.clone());
-            std::thread::spawn(move || {
-                let a = agent();
-                barrier.wait();
-                let r = http(&a, "POST", &url, None, &[], Some(body.into_bytes()));
-                (
-                    r.status,
-                    r.header("retry-after").map(String::from),
-                    r.error_or_empty(),
-                )
-            })
-        })
-        .collect();
-    let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let results = burst(&url, 24, &body, |_| None);
     let rejected: Vec<_> = results.iter().filter(|r| r.0 == 429).collect();
     assert!(!rejected.is_empty(), "no request was rejected: {results:?}");
     assert!(
@@ -944,6 +928,36 @@ fn a_full_queue_answers_429_with_retry_after() {
     )
     .unwrap();
     assert!(metrics.contains("reason=\"rejected\"} "), "{metrics}");
+}
+
+/// `n` POSTs of `body` released together; (status, Retry-After, error message) of each.
+fn burst(
+    url: &str,
+    n: usize,
+    body: &str,
+    token: impl Fn(usize) -> Option<String>,
+) -> Vec<(u16, Option<String>, String)> {
+    let barrier = Arc::new(std::sync::Barrier::new(n));
+    let threads: Vec<_> = (0..n)
+        .map(|i| {
+            let (url, body, barrier, token) =
+                (url.to_string(), body.to_string(), barrier.clone(), token(i));
+            std::thread::spawn(move || {
+                let a = agent();
+                let headers: Vec<(&str, String)> = token
+                    .map(|t| vec![("authorization", format!("Bearer {t}"))])
+                    .unwrap_or_default();
+                barrier.wait();
+                let r = http(&a, "POST", &url, None, &headers, Some(body.into_bytes()));
+                (
+                    r.status,
+                    r.header("retry-after").map(String::from),
+                    r.error_or_empty(),
+                )
+            })
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap()).collect()
 }
 
 trait ErrorOrEmpty {
@@ -1053,60 +1067,10 @@ fn after_kill_9_during_an_upload_or_an_activation_the_previous_stable_serves() {
     );
     assert!(o.stdout.contains("\"event\":\"pushed\""), "{}", o.stdout);
 
-    // 2. Killed in the middle of an activation (after loading 2.0.0, before the state).
-    gw.kill();
-    let gw = Gateway::start(
-        &env,
-        "gw",
-        "",
-        &[("ASSAY_GATEWAY_FAILPOINTS", "activate-loaded")],
-    );
-    let mut child = env.spawn_activate(&gw, "lookup", "2.0.0");
-    gw.wait_for_log("failpoint activate-loaded reached", Duration::from_secs(20));
-    gw.kill();
-    let _ = child.kill();
-    let _ = child.wait();
-    let gw = Gateway::start(&env, "gw", "", &[]);
-    let r = infer(
-        &a,
-        &gw,
-        "/v2/models/lookup/infer",
-        lookup_request(&[[1.0; 4]]),
-        &[],
-    );
-    assert_eq!(
-        (r.status, r.header("x-assay-model-version")),
-        (200, Some("1.0.0"))
-    );
-
-    // 3. Killed with the new state written to a temp file but not yet renamed over.
-    gw.kill();
-    let gw = Gateway::start(
-        &env,
-        "gw",
-        "",
-        &[("ASSAY_GATEWAY_FAILPOINTS", "state-temp-written")],
-    );
-    let mut child = env.spawn_activate(&gw, "lookup", "2.0.0");
-    gw.wait_for_log(
-        "failpoint state-temp-written reached",
-        Duration::from_secs(20),
-    );
-    gw.kill();
-    let _ = child.kill();
-    let _ = child.wait();
-    let gw = Gateway::start(&env, "gw", "", &[]);
-    let r = infer(
-        &a,
-        &gw,
-        "/v2/models/lookup/infer",
-        lookup_request(&[[1.0; 4]]),
-        &[],
-    );
-    assert_eq!(
-        (r.status, r.header("x-assay-model-version")),
-        (200, Some("1.0.0"))
-    );
+    // 2. Killed in the middle of an activation (after loading 2.0.0, before the state);
+    // 3. killed with the new state in a temp file, not yet renamed over the old one.
+    let gw = crash_during_activation(&env, gw, "activate-loaded");
+    let gw = crash_during_activation(&env, gw, "state-temp-written");
     // And the activation, done again without a crash, holds across a restart.
     assert_eq!(env.gateway(&gw, &["activate", "lookup", "2.0.0"]).code, 0);
     gw.kill();
@@ -1119,6 +1083,35 @@ fn after_kill_9_during_an_upload_or_an_activation_the_previous_stable_serves() {
         (r.status, r.header("x-assay-model-version")),
         (200, Some("2.0.0"))
     );
+}
+
+/// Restarts `gw` with `failpoint` armed, kills it there during an activation of 2.0.0,
+/// restarts it clean and checks that 1.0.0 still serves.
+fn crash_during_activation(env: &Env, gw: Gateway, failpoint: &str) -> Gateway {
+    gw.kill();
+    let gw = Gateway::start(env, "gw", "", &[("ASSAY_GATEWAY_FAILPOINTS", failpoint)]);
+    let mut activating = env.spawn_activate(&gw, "lookup", "2.0.0");
+    gw.wait_for_log(
+        &format!("failpoint {failpoint} reached"),
+        Duration::from_secs(20),
+    );
+    gw.kill();
+    let _ = activating.kill();
+    let _ = activating.wait();
+    let gw = Gateway::start(env, "gw", "", &[]);
+    let r = infer(
+        &agent(),
+        &gw,
+        "/v2/models/lookup/infer",
+        lookup_request(&[[1.0; 4]]),
+        &[],
+    );
+    assert_eq!(
+        (r.status, r.header("x-assay-model-version")),
+        (200, Some("1.0.0")),
+        "after a crash at {failpoint}"
+    );
+    gw
 }
 
 #[test]
@@ -1527,27 +1520,7 @@ fn rate_limits_and_request_timeouts_answer_with_retry_after() {
     // 3 ms per request, 64-row requests from many callers at once on one session: some wait too long.
     let big = json!({"inputs": [{"name": "input", "shape": [64, 512], "datatype": "FP32", "data": vec![0.5f32; 64 * 512]}]}).to_string();
     let url = format!("{}/v2/models/mlp/infer", gw.url());
-    let threads: Vec<_> = (0..16)
-        .map(|i| {
-            let (url, big) = (url.clone(), big.clone());
-            std::thread::spawn(move || {
-                let r = http(
-                    &agent(),
-                    "POST",
-                    &url,
-                    None,
-                    &[("authorization", format!("Bearer caller-{i}"))],
-                    Some(big.into_bytes()),
-                );
-                (
-                    r.status,
-                    r.header("retry-after").map(String::from),
-                    r.error_or_empty(),
-                )
-            })
-        })
-        .collect();
-    let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let results = burst(&url, 16, &big, |i| Some(format!("caller-{i}")));
     let timed_out: Vec<_> = results.iter().filter(|r| r.0 == 503).collect();
     assert!(!timed_out.is_empty(), "{results:?}");
     assert!(

@@ -419,9 +419,7 @@ impl Gateway {
             if ms.stable.as_deref() == Some(v.as_str()) {
                 return Ok((Some(v.clone()), format!("{v} is already stable")));
             }
-            if let Some(old) = ms.stable.replace(v.clone()) {
-                ms.previous.push(old);
-            }
+            ms.make_stable(&v);
             if ms.canary.as_ref().is_some_and(|c| c.version == v) {
                 ms.canary = None;
             }
@@ -504,9 +502,7 @@ impl Gateway {
             let c = ms.canary.take().ok_or_else(|| {
                 GatewayError::Conflict(format!("model '{model}' has no canary to promote"))
             })?;
-            if let Some(old) = ms.stable.replace(c.version.clone()) {
-                ms.previous.push(old);
-            }
+            ms.make_stable(&c.version);
             let detail = format!("canary {} promoted to stable", c.version);
             ms.record("promote", Some(&c.version), actor, detail.clone());
             Ok((Some(c.version), detail))
@@ -698,9 +694,7 @@ impl Gateway {
                             else {
                                 return Ok((None, "the canary changed meanwhile".into()));
                             };
-                            if let Some(old) = ms.stable.replace(cur.version.clone()) {
-                                ms.previous.push(old);
-                            }
+                            ms.make_stable(&cur.version);
                             let detail =
                                 format!("canary {} promoted automatically: {reason}", cur.version);
                             ms.record("auto-promote", Some(&cur.version), actor, detail.clone());

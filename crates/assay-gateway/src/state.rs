@@ -66,6 +66,13 @@ pub struct Event {
 }
 
 impl ModelState {
+    /// Makes `version` stable, keeping the one it replaces for `rollback`.
+    pub fn make_stable(&mut self, version: &str) {
+        if let Some(old) = self.stable.replace(version.to_string()) {
+            self.previous.push(old);
+        }
+    }
+
     pub fn record(&mut self, kind: &str, version: Option<&str>, actor: &str, detail: String) {
         self.events.push(Event {
             at: now(),
