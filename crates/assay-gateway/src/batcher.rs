@@ -21,11 +21,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySen
 use ort::session::Session;
 use tokio::sync::oneshot;
 
-use crate::{
-    error::{FailureReason, GatewayError},
-    metrics::VersionMetrics,
-    tensor::Tensor,
-};
+use crate::{error::GatewayError, metrics::VersionMetrics, tensor::Tensor};
 
 /// One request's work.
 pub struct Job {
@@ -189,7 +185,8 @@ impl Worker {
         let mut live = Vec::with_capacity(batch.len());
         for job in batch {
             if job.reply.is_closed() {
-                self.metrics.failed(FailureReason::Canceled);
+                // Its handler is gone (timed out or the client left) and counted it.
+                continue;
             } else if now >= job.deadline {
                 let waited = now - job.enqueued;
                 let _ = job.reply.send(Err(GatewayError::Unavailable {

@@ -129,6 +129,7 @@ impl Gateway {
         let trust = Trust::from_dir(&config.trusted_keys).map_err(|e| e.to_string())?;
         let state = layout.load()?;
         layout.remove_orphans(&state);
+        layout.remove_stale_uploads(std::time::Duration::from_secs(7 * 24 * 3600));
         let auth = Auth::new(
             &config.admin_tokens,
             config.inference_tokens.as_deref(),

@@ -193,6 +193,29 @@ impl Layout {
     }
 }
 
+impl Layout {
+    /// Deletes half-created uploads (`.new-*`, left by a crash while opening one) and uploads
+    /// untouched for `max_age`: an abandoned push should not hold disk space forever.
+    pub fn remove_stale_uploads(&self, max_age: std::time::Duration) {
+        let Ok(entries) = std::fs::read_dir(self.uploads()) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let age = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .unwrap_or_default();
+            if name.starts_with(".new-") || age > max_age {
+                tracing::info!(upload = %name, age_h = age.as_secs() / 3600, "removing a stale upload");
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
 /// temp file in the same folder, fsync, rename over, fsync the folder.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));

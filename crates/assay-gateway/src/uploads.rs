@@ -275,6 +275,14 @@ pub async fn put_file(
     Ok(serde_json::json!({"path": path, "received": received, "size": decl.size}))
 }
 
+/// Forgets the per-file write locks of a finished upload.
+fn release_locks(gw: &Gateway, id: &str) {
+    gw.uploads
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .retain(|k, _| !k.starts_with(id));
+}
+
 /// `POST /admin/v1/uploads/{id}/commit`: verifies everything, moves the release into place
 /// and records it. A release that fails verification is deleted.
 pub async fn commit(
@@ -298,6 +306,7 @@ pub async fn commit(
             incomplete.join(", ")
         )));
     }
+    release_locks(gw, id);
     let gw2 = gw.clone();
     let (files, bundle) = (dir.join(FILES), dir.join(BUNDLE));
     let verified =
@@ -368,6 +377,7 @@ pub async fn commit(
 /// `DELETE /admin/v1/uploads/{id}`.
 pub fn discard(gw: &Gateway, id: &str) -> Result<Value, GatewayError> {
     let dir = upload_dir(gw, id)?;
+    release_locks(gw, id);
     std::fs::remove_dir_all(&dir)
         .map_err(|e| GatewayError::internal("discarding the upload", e))?;
     Ok(serde_json::json!({"discarded": id}))

@@ -219,10 +219,15 @@ async fn serve(
             return e.into_response();
         }
     };
+    let mut in_flight = InFlight {
+        metrics: &v.metrics,
+        finished: false,
+    };
     let span = tracing::Span::current();
     span.record("version", v.version.as_str());
     span.record("route", role.as_str());
     let result = run(&gw, &v, &headers, body).await;
+    in_flight.finished = true;
     let elapsed = started.elapsed();
     let ok = result.is_ok();
     let mut resp = match result {
@@ -248,6 +253,21 @@ async fn serve(
     }
     h.insert("x-assay-route", HeaderValue::from_static(role.as_str()));
     resp
+}
+
+/// Counts a request whose client went away before the answer: axum then drops the handler's
+/// future, and this guard is the only code that runs.
+struct InFlight<'a> {
+    metrics: &'a crate::metrics::VersionMetrics,
+    finished: bool,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.metrics.failed(crate::error::FailureReason::Canceled);
+        }
+    }
 }
 
 async fn run(
