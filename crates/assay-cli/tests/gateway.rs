@@ -1534,3 +1534,51 @@ fn rate_limits_and_request_timeouts_answer_with_retry_after() {
         "{results:?}"
     );
 }
+
+#[test]
+fn a_large_release_streams_through_without_filling_memory() {
+    let env = Env::new();
+    let gw = Gateway::start(&env, "gw", "", &[]);
+    // 768 MiB of side data (sparse: cheap on disk, real bytes to hash and send).
+    let side = env.path("weights.bin");
+    std::fs::File::create(&side)
+        .unwrap()
+        .set_len(768 << 20)
+        .unwrap();
+    let dir = env.path("rel/big");
+    let o = run(env
+        .assay()
+        .args(["release", "create"])
+        .arg(fixture("lookup.onnx"))
+        .args(["--name", "big", "--version", "1.0.0", "--include"])
+        .arg(&side)
+        .arg("--out")
+        .arg(&dir));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let sig = env.path("rel/big.sig");
+    let o = run(env
+        .assay()
+        .arg("sign")
+        .arg(&dir)
+        .args(["--key", "release", "--signature"])
+        .arg(&sig));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = env.push(&gw, &(dir, sig), &[]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("pushed big 1.0.0"), "{}", o.stdout);
+    let stored = gw.data.join("releases/big/1.0.0/files/weights.bin");
+    assert_eq!(std::fs::metadata(&stored).unwrap().len(), 768 << 20);
+    // The gateway's peak resident memory stayed far below the release's size.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", gw.child.id())).unwrap();
+    let peak_kib: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    eprintln!(
+        "gateway peak RSS after a 768 MiB push: {} MiB",
+        peak_kib / 1024
+    );
+    assert!(peak_kib < 256 * 1024, "peak RSS {peak_kib} KiB");
+}
