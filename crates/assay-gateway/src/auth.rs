@@ -74,27 +74,31 @@ impl Auth {
         }
     }
 
-    /// Checks an inference request (token when configured, then the caller's rate).
-    pub fn inference(&self, headers: &HeaderMap, peer: Option<IpAddr>) -> Result<(), GatewayError> {
-        let token = bearer(headers);
-        if let Some(allowed) = &self.inference {
-            match token {
-                Some(t) if matches(allowed, t) || matches(&self.admin, t) => {}
-                Some(_) => {
-                    return Err(GatewayError::Unauthorized(
-                        "the inference token is not valid".into(),
-                    ));
-                }
-                None => {
-                    return Err(GatewayError::Unauthorized(
-                        "inference needs a token: send `Authorization: Bearer <token>`".into(),
-                    ));
-                }
-            }
+    /// Checks the token of a model route (inference, metadata, config, readiness) when
+    /// `inference_token_file` is set; returns the validated token's identity.
+    pub fn serving(&self, headers: &HeaderMap) -> Result<Option<String>, GatewayError> {
+        let Some(allowed) = &self.inference else {
+            return Ok(None);
+        };
+        match bearer(headers) {
+            Some(t) if matches(allowed, t) || matches(&self.admin, t) => Ok(Some(token_id(t))),
+            Some(_) => Err(GatewayError::Unauthorized(
+                "the inference token is not valid".into(),
+            )),
+            None => Err(GatewayError::Unauthorized(
+                "this route needs a token: send `Authorization: Bearer <token>`".into(),
+            )),
         }
+    }
+
+    /// Checks an inference request: its token, then its caller's rate. The caller is the
+    /// validated token, or else the client address (an unchecked bearer string would let a
+    /// client pick a fresh budget per request).
+    pub fn inference(&self, headers: &HeaderMap, peer: Option<IpAddr>) -> Result<(), GatewayError> {
+        let who = self.serving(headers)?;
         if let Some(limiter) = &self.limiter {
-            let key = match (token, peer) {
-                (Some(t), _) => format!("token:{}", token_id(t)),
+            let key = match (who, peer) {
+                (Some(t), _) => format!("token:{t}"),
                 (None, Some(ip)) => format!("ip:{ip}"),
                 (None, None) => "anonymous".into(),
             };
@@ -107,6 +111,14 @@ impl Auth {
             }
         }
         Ok(())
+    }
+
+    /// Forgets callers whose budget is full again, so the table does not grow forever.
+    pub fn housekeeping(&self) {
+        if let Some(limiter) = &self.limiter {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
     }
 }
 
@@ -153,7 +165,41 @@ mod tests {
             ),
             "{e:?}"
         );
-        // Another caller has its own budget.
-        assert!(a.inference(&with(Some("Bearer x")), Some(ip)).is_ok());
+        // Without inference tokens, a made-up bearer string buys no fresh budget.
+        assert!(a.inference(&with(Some("Bearer x")), Some(ip)).is_err());
+        // Another address has its own.
+        let other: IpAddr = "10.0.0.2".parse().unwrap();
+        assert!(a.inference(&with(None), Some(other)).is_ok());
+        a.housekeeping();
+    }
+
+    #[test]
+    fn inference_tokens_gate_model_routes_and_key_the_budget() {
+        let a = Auth::new(
+            &["0123456789abcdef-one".into()],
+            Some(&["reader-token".into()]),
+            Some((1, 1)),
+        );
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        assert!(a.serving(&with(None)).is_err());
+        assert!(a.serving(&with(Some("Bearer nope"))).is_err());
+        assert!(
+            a.serving(&with(Some("Bearer reader-token")))
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            a.inference(&with(Some("Bearer reader-token")), Some(ip))
+                .is_ok()
+        );
+        assert!(
+            a.inference(&with(Some("Bearer reader-token")), Some(ip))
+                .is_err()
+        );
+        // The admin token is another caller, with its own budget.
+        assert!(
+            a.inference(&with(Some("Bearer 0123456789abcdef-one")), Some(ip))
+                .is_ok()
+        );
     }
 }

@@ -27,10 +27,21 @@ struct Window {
     outcomes: VecDeque<(bool, f32)>,
 }
 
+/// Both arms: which version each one is, and its latest outcomes.
+#[derive(Default)]
+struct Arms {
+    stable_version: Option<String>,
+    candidate_version: Option<String>,
+    stable: Window,
+    candidate: Window,
+    /// Candidate requests since this canary started (the window forgets; this does not).
+    candidate_total: u64,
+}
+
 /// Outcomes of both arms for one model.
 pub struct Monitor {
     capacity: usize,
-    arms: Mutex<(Window, Window)>,
+    arms: Mutex<Arms>,
 }
 
 /// One arm's window in numbers.
@@ -66,6 +77,8 @@ pub struct Analysis {
     pub candidate: ArmStats,
     /// One-sided Fisher exact p-value for "the candidate errs more".
     pub error_p_value: f64,
+    /// Candidate requests since the canary started (what `auto_promote_after` counts).
+    pub candidate_total: u64,
     /// Upper bound of the Newcombe interval for the error-rate difference.
     pub error_diff_upper: f64,
     /// One-sided Mann–Whitney p-value for "the candidate is slower".
@@ -92,11 +105,37 @@ impl Monitor {
         }
     }
 
-    pub fn record(&self, arm: Arm, ok: bool, latency_ms: f64) {
+    /// Follows the routing: an arm whose version changes starts again from nothing.
+    pub fn route_to(&self, stable: Option<&str>, candidate: Option<&str>) {
         let mut g = self.arms.lock().unwrap_or_else(|p| p.into_inner());
+        if g.stable_version.as_deref() != stable {
+            g.stable_version = stable.map(String::from);
+            g.stable = Window::default();
+        }
+        if g.candidate_version.as_deref() != candidate {
+            g.candidate_version = candidate.map(String::from);
+            g.candidate = Window::default();
+            g.candidate_total = 0;
+        }
+    }
+
+    /// Records one outcome of `version`; outcomes of a version the arm no longer routes to
+    /// (requests that were queued across a swap) are dropped.
+    pub fn record(&self, arm: Arm, version: &str, ok: bool, latency_ms: f64) {
+        let mut g = self.arms.lock().unwrap_or_else(|p| p.into_inner());
+        let current = match arm {
+            Arm::Stable => g.stable_version.as_deref(),
+            Arm::Candidate => g.candidate_version.as_deref(),
+        };
+        if current != Some(version) {
+            return;
+        }
+        if arm == Arm::Candidate {
+            g.candidate_total += 1;
+        }
         let w = match arm {
-            Arm::Stable => &mut g.0,
-            Arm::Candidate => &mut g.1,
+            Arm::Stable => &mut g.stable,
+            Arm::Candidate => &mut g.candidate,
         };
         if w.outcomes.len() == self.capacity {
             w.outcomes.pop_front();
@@ -104,21 +143,16 @@ impl Monitor {
         w.outcomes.push_back((ok, latency_ms as f32));
     }
 
-    /// Forgets both windows (a new canary starts from nothing).
-    pub fn reset(&self) {
-        let mut g = self.arms.lock().unwrap_or_else(|p| p.into_inner());
-        *g = Default::default();
-    }
-
     pub fn analyze(&self, rules: &Rules) -> Analysis {
-        let (s, c) = {
+        let (s, c, total) = {
             let g = self.arms.lock().unwrap_or_else(|p| p.into_inner());
             (
-                g.0.outcomes.iter().copied().collect::<Vec<_>>(),
-                g.1.outcomes.iter().copied().collect::<Vec<_>>(),
+                g.stable.outcomes.iter().copied().collect::<Vec<_>>(),
+                g.candidate.outcomes.iter().copied().collect::<Vec<_>>(),
+                g.candidate_total,
             )
         };
-        analyze(&s, &c, rules)
+        analyze(&s, &c, total, rules)
     }
 }
 
@@ -147,7 +181,12 @@ fn stats(o: &[(bool, f32)]) -> (ArmStats, Vec<f64>) {
     )
 }
 
-fn analyze(stable: &[(bool, f32)], candidate: &[(bool, f32)], rules: &Rules) -> Analysis {
+fn analyze(
+    stable: &[(bool, f32)],
+    candidate: &[(bool, f32)],
+    candidate_total: u64,
+    rules: &Rules,
+) -> Analysis {
     let (s, s_lat) = stats(stable);
     let (c, c_lat) = stats(candidate);
     let error_p_value = fisher_greater(
@@ -177,12 +216,12 @@ fn analyze(stable: &[(bool, f32)], candidate: &[(bool, f32)], rules: &Rules) -> 
                 rules.alpha
             ),
         }
-    } else if let Some(n) = rules.promote_after.filter(|&n| c.requests >= n) {
+    } else if let Some(n) = rules.promote_after.filter(|&n| candidate_total >= n) {
         if error_diff_upper < rules.margin && latency_p_value >= rules.alpha {
             Verdict::Promote {
                 reason: format!(
                     "after {} candidate requests (≥ {n}): error-rate difference upper bound {:+.3}% < margin {:.3}% (Newcombe interval), latency not worse (Mann–Whitney p = {:.3})",
-                    c.requests,
+                    candidate_total,
                     error_diff_upper * 100.0,
                     rules.margin * 100.0,
                     latency_p_value
@@ -207,6 +246,7 @@ fn analyze(stable: &[(bool, f32)], candidate: &[(bool, f32)], rules: &Rules) -> 
         stable: s,
         candidate: c,
         error_p_value,
+        candidate_total,
         error_diff_upper,
         latency_p_value,
         tests: "errors: one-sided Fisher exact test; promotion: Newcombe hybrid score interval (non-inferiority); latency: one-sided Mann-Whitney U",
@@ -407,6 +447,39 @@ mod tests {
     }
 
     #[test]
+    fn outcomes_follow_versions_and_the_total_outlives_the_window() {
+        let m = Monitor::new(10);
+        m.route_to(Some("1"), Some("2"));
+        for _ in 0..25 {
+            m.record(Arm::Candidate, "2", true, 1.0);
+            m.record(Arm::Candidate, "9", false, 1.0); // an old canary's straggler
+            m.record(Arm::Stable, "1", true, 1.0);
+        }
+        let rules = Rules {
+            min_requests: 1,
+            alpha: 0.01,
+            margin: 0.5,
+            promote_after: Some(20),
+        };
+        let a = m.analyze(&rules);
+        assert_eq!(
+            (a.candidate.requests, a.candidate.errors, a.candidate_total),
+            (10, 0, 25)
+        );
+        assert!(
+            matches!(a.verdict, Verdict::Promote { .. }),
+            "{:?}",
+            a.verdict
+        );
+        m.route_to(Some("1"), Some("3"));
+        let a = m.analyze(&rules);
+        assert_eq!(
+            (a.candidate.requests, a.candidate_total, a.stable.requests),
+            (0, 0, 10)
+        );
+    }
+
+    #[test]
     fn verdicts() {
         let rules = Rules {
             min_requests: 50,
@@ -418,15 +491,15 @@ mod tests {
         let mut bad = ok(180);
         bad.extend(vec![(false, 1.0f32); 20]);
         assert!(matches!(
-            analyze(&ok(200), &bad, &rules).verdict,
+            analyze(&ok(200), &bad, 200, &rules).verdict,
             Verdict::Rollback { .. }
         ));
         assert!(matches!(
-            analyze(&ok(2000), &ok(1000), &rules).verdict,
+            analyze(&ok(2000), &ok(1000), 1000, &rules).verdict,
             Verdict::Promote { .. }
         ));
         assert!(matches!(
-            analyze(&ok(10), &ok(10), &rules).verdict,
+            analyze(&ok(10), &ok(10), 10, &rules).verdict,
             Verdict::Continue { .. }
         ));
         let no_promote = Rules {
@@ -434,7 +507,7 @@ mod tests {
             ..rules
         };
         assert!(matches!(
-            analyze(&ok(2000), &ok(1000), &no_promote).verdict,
+            analyze(&ok(2000), &ok(1000), 1000, &no_promote).verdict,
             Verdict::Continue { .. }
         ));
     }

@@ -83,6 +83,7 @@ pub async fn serve(
             loop {
                 tick.tick().await;
                 gw.analyze_canaries().await;
+                gw.auth.housekeeping();
             }
         })
     };

@@ -179,7 +179,7 @@ pub fn parse(
         .iter()
         .map(|s| by_name.remove(s.name.as_str()).expect("checked above"))
         .collect();
-    let rows = if batched {
+    let rows = if batched && !ordered.is_empty() {
         let rows = ordered[0].shape[0];
         if let Some(t) = ordered.iter().find(|t| t.shape[0] != rows) {
             return Err(bad(format!(

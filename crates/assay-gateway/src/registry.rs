@@ -103,6 +103,8 @@ pub struct Gateway {
     admin: tokio::sync::Mutex<()>,
     models: RwLock<HashMap<String, Arc<Slot>>>,
     pub(crate) uploads: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Serializes moving releases into (and out of) `releases/` with recording them.
+    pub(crate) placement: tokio::sync::Mutex<()>,
 }
 
 /// A unit interval position for a routing key: the same key always lands in the same place.
@@ -143,6 +145,7 @@ impl Gateway {
             admin: tokio::sync::Mutex::new(()),
             models: RwLock::new(HashMap::new()),
             uploads: Mutex::new(HashMap::new()),
+            placement: tokio::sync::Mutex::new(()),
             layout,
             trust,
             auth,
@@ -290,17 +293,15 @@ impl Gateway {
         Ok((stable, Role::Stable))
     }
 
-    /// Feeds the canary analysis.
-    pub fn observe(&self, model: &str, role: Role, ok: bool, latency_ms: f64) {
+    /// Feeds the canary analysis with one request's outcome on `version`.
+    pub fn observe(&self, model: &str, role: Role, version: &str, ok: bool, latency_ms: f64) {
         let arm = match role {
             Role::Stable => Arm::Stable,
             Role::Canary => Arm::Candidate,
             Role::Pinned => return,
         };
-        if let Some(slot) = self.existing_slot(model)
-            && slot.routing.load().canary.is_some()
-        {
-            slot.monitor.record(arm, ok, latency_ms);
+        if let Some(slot) = self.existing_slot(model) {
+            slot.monitor.record(arm, version, ok, latency_ms);
         }
     }
 
@@ -315,6 +316,10 @@ impl Gateway {
             .and_then(|c| slot.loaded(&c.version).map(|l| (l, c.percent)));
         self.metrics
             .set_canary_percent(model, canary.as_ref().map_or(0.0, |c| c.1));
+        slot.monitor.route_to(
+            ms.stable.as_deref(),
+            ms.canary.as_ref().map(|c| c.version.as_str()),
+        );
         slot.routing.store(Arc::new(Routing { stable, canary }));
         let keep: Vec<&str> = ms
             .stable
@@ -328,17 +333,18 @@ impl Gateway {
             .retain(|v, _| keep.contains(&v.as_str()));
     }
 
-    /// Applies `change` to a copy of the model's state, saves it, then swaps the routing.
-    /// `prepare` names the versions to load first.
+    /// Applies `change` to a copy of the model's state, loads and warms whatever that state
+    /// routes to, saves it, then swaps the routing; all under the admin lock, so the routed
+    /// versions are always loaded. `subject` is the version the audit log names on failure.
     async fn change(
         &self,
         model: &str,
         actor: &str,
         action: &str,
-        prepare: &[String],
+        subject: Option<&str>,
         change: impl FnOnce(&mut ModelState) -> Result<(Option<String>, String), GatewayError>,
     ) -> Result<Value, GatewayError> {
-        let result = self.change_inner(model, prepare, change).await;
+        let result = self.change_inner(model, change).await;
         match &result {
             Ok((version, detail)) => {
                 self.audit
@@ -353,13 +359,8 @@ impl Gateway {
             }
             Err(e) => {
                 let detail = e.to_string();
-                self.audit.record(
-                    actor,
-                    action,
-                    Some(model),
-                    prepare.first().map(String::as_str),
-                    Err(&detail),
-                );
+                self.audit
+                    .record(actor, action, Some(model), subject, Err(&detail));
             }
         }
         let (_, detail) = result?;
@@ -370,17 +371,12 @@ impl Gateway {
     async fn change_inner(
         &self,
         model: &str,
-        prepare: &[String],
         change: impl FnOnce(&mut ModelState) -> Result<(Option<String>, String), GatewayError>,
     ) -> Result<(Option<String>, String), GatewayError> {
         let _serial = self.admin.lock().await;
         let slot = self
             .existing_slot(model)
             .ok_or_else(|| Self::unknown_model(model))?;
-        for v in prepare {
-            self.ensure_loaded(&slot, model, v).await?;
-        }
-        crate::failpoint::hit("activate-loaded");
         let mut state = (*self.state()).clone();
         let ms = state
             .models
@@ -388,6 +384,14 @@ impl Gateway {
             .ok_or_else(|| Self::unknown_model(model))?;
         let outcome = change(ms)?;
         let snapshot = ms.clone();
+        let routed = snapshot
+            .stable
+            .iter()
+            .chain(snapshot.canary.as_ref().map(|c| &c.version));
+        for v in routed {
+            self.ensure_loaded(&slot, model, v).await?;
+        }
+        crate::failpoint::hit("activate-loaded");
         self.layout
             .save(&state)
             .map_err(|e| GatewayError::internal("saving the gateway state", e))?;
@@ -414,8 +418,7 @@ impl Gateway {
         actor: &str,
     ) -> Result<Value, GatewayError> {
         let v = version.to_string();
-        let prepare = [v.clone()];
-        self.change(model, actor, "activate", &prepare, |ms| {
+        self.change(model, actor, "activate", Some(version), |ms| {
             Self::has_release(ms, model, &v)?;
             if ms.stable.as_deref() == Some(v.as_str()) {
                 return Ok((Some(v.clone()), format!("{v} is already stable")));
@@ -446,14 +449,7 @@ impl Gateway {
             )));
         }
         let v = version.to_string();
-        let prepare = if percent > 0.0 {
-            vec![v.clone()]
-        } else {
-            Vec::new()
-        };
-        let slot = self.existing_slot(model);
-        let out = self
-            .change(model, actor, "canary", &prepare, |ms| {
+        self.change(model, actor, "canary", Some(version), |ms| {
                 Self::has_release(ms, model, &v)?;
                 if ms.stable.as_deref() == Some(v.as_str()) {
                     return Err(GatewayError::Conflict(format!(
@@ -487,19 +483,12 @@ impl Gateway {
                 ms.record("canary", Some(&v), actor, detail.clone());
                 Ok((Some(v.clone()), detail))
             })
-            .await;
-        if out.is_ok()
-            && let Some(slot) = slot
-        {
-            slot.monitor.reset();
-            *slot.last_analysis.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        }
-        out
+            .await
     }
 
     /// Makes the canary the stable release.
     pub async fn promote(&self, model: &str, actor: &str) -> Result<Value, GatewayError> {
-        self.change(model, actor, "promote", &[], |ms| {
+        self.change(model, actor, "promote", None, |ms| {
             let c = ms.canary.take().ok_or_else(|| {
                 GatewayError::Conflict(format!("model '{model}' has no canary to promote"))
             })?;
@@ -513,17 +502,7 @@ impl Gateway {
 
     /// Ends a canary, or (with none) returns to the previous stable release.
     pub async fn rollback(&self, model: &str, actor: &str) -> Result<Value, GatewayError> {
-        let state = self.state();
-        let ms = state
-            .models
-            .get(model)
-            .ok_or_else(|| Self::unknown_model(model))?;
-        let prepare: Vec<String> = if ms.canary.is_some() {
-            Vec::new()
-        } else {
-            ms.previous.last().cloned().into_iter().collect()
-        };
-        self.change(model, actor, "rollback", &prepare, |ms| {
+        self.change(model, actor, "rollback", None, |ms| {
             if let Some(c) = ms.canary.take() {
                 let detail = format!(
                     "canary {} rolled back: all traffic on {}",
@@ -557,8 +536,10 @@ impl Gateway {
         actor: &str,
     ) -> Result<Value, GatewayError> {
         let v = version.to_string();
+        // No push of the same version may land between forgetting it and removing its files.
+        let _placing = self.placement.lock().await;
         let out = self
-            .change(model, actor, "delete", &[], |ms| {
+            .change(model, actor, "delete", Some(version), |ms| {
                 Self::has_release(ms, model, &v)?;
                 if ms.stable.as_deref() == Some(v.as_str()) {
                     return Err(GatewayError::Conflict(format!(
@@ -670,7 +651,7 @@ impl Gateway {
                     self.metrics.canary_decision(model, &c.version, "rollback");
                     tracing::warn!(model, version = %c.version, "automatic rollback: {reason}");
                     let r = self
-                        .change(model, actor, "auto-rollback", &[], |ms| {
+                        .change(model, actor, "auto-rollback", Some(&c.version), |ms| {
                             let Some(cur) = ms.canary.take_if(|cur| cur.version == c.version)
                             else {
                                 return Ok((None, "the canary changed meanwhile".into()));
@@ -690,7 +671,7 @@ impl Gateway {
                 Verdict::Promote { reason } => {
                     self.metrics.canary_decision(model, &c.version, "promote");
                     let r = self
-                        .change(model, actor, "auto-promote", &[], |ms| {
+                        .change(model, actor, "auto-promote", Some(&c.version), |ms| {
                             let Some(cur) = ms.canary.take_if(|cur| cur.version == c.version)
                             else {
                                 return Ok((None, "the canary changed meanwhile".into()));

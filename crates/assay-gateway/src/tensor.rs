@@ -205,7 +205,8 @@ pub fn from_json(datatype: Datatype, data: &Value, expected: usize) -> Result<Ve
     let size = datatype
         .size()
         .ok_or("BYTES tensors are not supported by this gateway")?;
-    let mut out = Vec::with_capacity(expected.saturating_mul(size).min(1 << 30));
+    // A tiny request may declare a huge shape: reserve no more than the JSON can fill.
+    let mut out = Vec::with_capacity(expected.saturating_mul(size).min(1 << 20));
     let mut count = 0usize;
     push_json(datatype, data, &mut out, &mut count)?;
     if count != expected {

@@ -28,6 +28,7 @@ use crate::{error::GatewayError, registry::Gateway, state::ReleaseRecord};
 const BUNDLE: &str = "bundle.sigstore.json";
 const META: &str = "upload.json";
 const FILES: &str = "files";
+const UPLOAD_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What the gateway remembers about an upload.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -130,13 +131,25 @@ pub async fn create(
             "missing file: {missing} is part of the signed release but is not in the push"
         )));
     }
-    let total: u64 = req.files.iter().map(|f| f.size).sum();
-    if total > gw.config.max_release_bytes {
-        return Err(GatewayError::TooLarge(format!(
-            "the release is {total} bytes; this gateway takes at most {} (limits.max_release_bytes)",
-            gw.config.max_release_bytes
-        )));
+    let limit = gw.config.max_release_bytes;
+    let total = req
+        .files
+        .iter()
+        .try_fold(0u64, |acc, f| acc.checked_add(f.size));
+    match total {
+        Some(t) if t <= limit => {}
+        Some(t) => {
+            return Err(GatewayError::TooLarge(format!(
+                "the release is {t} bytes; this gateway takes at most {limit} (limits.max_release_bytes)"
+            )));
+        }
+        None => {
+            return Err(GatewayError::TooLarge(format!(
+                "the declared file sizes overflow; this gateway takes at most {limit} bytes"
+            )));
+        }
     }
+    let total = total.unwrap_or_default();
     let root = hex::encode(statement.manifest.root_digest());
     if let Some(existing) = gw
         .state()
@@ -164,6 +177,18 @@ pub async fn create(
         version,
         files: req.files,
     };
+    // The same bundle with another file list (a local file changed size since an interrupted
+    // push): the old partial upload is of no use.
+    if dir.join(META).is_file()
+        && read_meta(&dir)
+            .map(|m| m.files != upload.files)
+            .unwrap_or(true)
+    {
+        tracing::info!(upload = %id, "replacing an upload whose file list changed");
+        release_locks(gw, &id);
+        std::fs::remove_dir_all(&dir)
+            .map_err(|e| GatewayError::internal("replacing the upload", e))?;
+    }
     if !dir.join(META).is_file() {
         let staging = tempfile::Builder::new()
             .prefix(".new-")
@@ -171,10 +196,10 @@ pub async fn create(
             .map_err(|e| GatewayError::internal("creating the upload", e))?;
         let io = |e| GatewayError::internal("creating the upload", e);
         std::fs::create_dir_all(staging.path().join(FILES)).map_err(io)?;
-        std::fs::write(staging.path().join(BUNDLE), &bundle).map_err(io)?;
-        std::fs::write(
-            staging.path().join(META),
-            serde_json::to_vec(&upload).expect("serializes"),
+        crate::state::write_synced(&staging.path().join(BUNDLE), &bundle).map_err(io)?;
+        crate::state::write_synced(
+            &staging.path().join(META),
+            &serde_json::to_vec(&upload).expect("serializes"),
         )
         .map_err(io)?;
         let staged = staging.keep();
@@ -184,6 +209,7 @@ pub async fn create(
                 return Err(io(e));
             }
         }
+        crate::state::sync_dir(&gw.layout.uploads()).map_err(io)?;
         tracing::info!(upload = %id, name = %upload.name, version = %upload.version, key = %key.hint(), bytes = total, "upload opened");
     }
     Ok(status_of(&id, &dir, &upload))
@@ -240,8 +266,23 @@ pub async fn put_file(
     let mut received = have;
     let mut stream = body.into_data_stream();
     let mut too_large = false;
-    while let Some(chunk) = stream.next().await {
-        let chunk = match chunk {
+    loop {
+        // A connection that went silent (a half-open TCP link) must not hold the file's lock
+        // forever: after a minute without data, keep what arrived and let the client resume.
+        let next = match tokio::time::timeout(UPLOAD_IDLE, stream.next()).await {
+            Ok(Some(n)) => n,
+            Ok(None) => break,
+            Err(_) => {
+                tracing::info!(
+                    upload = id,
+                    path,
+                    received,
+                    "upload idle for a minute; closing it"
+                );
+                break;
+            }
+        };
+        let chunk = match next {
             Ok(c) => c,
             // The connection dropped: keep what arrived, the client resumes from there.
             Err(e) => {
@@ -340,6 +381,14 @@ pub async fn commit(
             "the release names model file '{model_file}', which it does not contain"
         )));
     }
+    // From here to the record, one placement at a time: two commits (of this upload, or of
+    // two uploads of one version) must not move or remove each other's files.
+    let _placing = gw.placement.lock().await;
+    if !dir.join(META).is_file() {
+        return Err(GatewayError::Conflict(format!(
+            "upload {id} was committed by another request"
+        )));
+    }
     if gw
         .state()
         .models
@@ -356,10 +405,12 @@ pub async fn commit(
     let io = |e| GatewayError::internal("moving the release into place", e);
     std::fs::create_dir_all(target.parent().expect("has a parent")).map_err(io)?;
     if target.exists() {
-        // Left by a crash before it was recorded.
+        // Not in the state, and no other placement runs: left by a crash before its record.
         std::fs::remove_dir_all(&target).map_err(io)?;
     }
     std::fs::rename(&dir, &target).map_err(io)?;
+    crate::state::sync_dir(target.parent().expect("has a parent")).map_err(io)?;
+    crate::state::sync_dir(&gw.layout.uploads()).map_err(io)?;
     crate::failpoint::hit("push-moved");
     let record = ReleaseRecord {
         version: meta.version.clone(),

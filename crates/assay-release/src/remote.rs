@@ -251,7 +251,17 @@ impl GatewayClient {
                         resumed,
                     })
                 }) {
-                    Ok(received) => offset = received,
+                    Ok(received) if received > offset => offset = received,
+                    Ok(_) => {
+                        // Nothing moved: the local file is shorter than when it was listed.
+                        return Err(ReleaseError::Invalid {
+                            what: "release",
+                            message: format!(
+                                "{} changed while it was being pushed (it no longer has {} bytes)",
+                                f.path, f.size
+                            ),
+                        });
+                    }
                     Err(e) if attempts < self.retries && retryable(&e) => {
                         attempts += 1;
                         std::thread::sleep(Duration::from_millis(200 * (1 << attempts.min(5))));
@@ -273,15 +283,29 @@ impl GatewayClient {
                 resumed,
             });
         }
-        self.with_retries(|| {
-            self.post(
-                &format!(
-                    "/admin/v1/uploads/{}/commit?activate={activate}",
-                    status.upload
-                ),
-                &Value::Null,
-            )
-        })
+        let commit = format!(
+            "/admin/v1/uploads/{}/commit?activate={activate}",
+            status.upload
+        );
+        match self.post(&commit, &Value::Null) {
+            // The answer was lost, not necessarily the commit: if the release is listed now,
+            // it landed; otherwise commit again (the upload is still there).
+            Err(ReleaseError::Unreachable { .. }) => {
+                std::thread::sleep(Duration::from_millis(500));
+                let listed = format!(
+                    "/admin/v1/models/{}/releases/{}",
+                    status.name, status.version
+                );
+                match self.get(&listed) {
+                    Ok(release) => Ok(serde_json::json!({
+                        "model": status.name, "version": status.version, "release": release,
+                        "activated": Value::Null,
+                    })),
+                    Err(_) => self.post(&commit, &Value::Null),
+                }
+            }
+            other => other,
+        }
     }
 
     fn with_retries<T>(&self, mut f: impl FnMut() -> Result<T>) -> Result<T> {
@@ -312,7 +336,7 @@ impl GatewayClient {
             .map_err(|e| ReleaseError::io(&path, e))?;
         let mut reader = Counting {
             inner: file.take(f.size - offset),
-            done: offset - f.received,
+            done: offset.saturating_sub(f.received),
             progress,
         };
         let url = self.url(&format!(

@@ -163,8 +163,16 @@ pub struct CanaryBody {
     auto_promote_after: Option<u64>,
 }
 
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, GatewayError> {
-    serde_json::from_slice(body)
+/// Reads a small JSON body, after the token was checked (so strangers cannot make the
+/// gateway buffer anything).
+async fn json_body<T: serde::de::DeserializeOwned>(
+    body: Body,
+    limit: usize,
+) -> Result<T, GatewayError> {
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| GatewayError::TooLarge(format!("the request body is over {limit} bytes")))?;
+    serde_json::from_slice(&bytes)
         .map_err(|e| GatewayError::BadRequest(format!("bad request body: {e}")))
 }
 
@@ -172,10 +180,10 @@ pub async fn activate(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
     Path(model): Path<String>,
-    body: axum::body::Bytes,
+    body: Body,
 ) -> Answer {
     let actor = admin(&gw, &headers)?;
-    let b: VersionBody = json_body(&body)?;
+    let b: VersionBody = json_body(body, 64 << 10).await?;
     Ok(Json(gw.activate(&model, &b.version, &actor).await?))
 }
 
@@ -183,10 +191,10 @@ pub async fn canary(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
     Path(model): Path<String>,
-    body: axum::body::Bytes,
+    body: Body,
 ) -> Answer {
     let actor = admin(&gw, &headers)?;
-    let b: CanaryBody = json_body(&body)?;
+    let b: CanaryBody = json_body(body, 64 << 10).await?;
     Ok(Json(
         gw.set_canary(&model, &b.version, b.percent, b.auto_promote_after, &actor)
             .await?,
@@ -249,10 +257,7 @@ pub async fn create_upload(
 ) -> Answer {
     let actor = admin(&gw, &headers)?;
     // The bundle and file list are small; a release's bytes go through put_file.
-    let bytes = axum::body::to_bytes(body, 16 << 20)
-        .await
-        .map_err(|_| GatewayError::TooLarge("the upload request is over 16 MiB".into()))?;
-    let req: UploadRequest = json_body(&bytes)?;
+    let req: UploadRequest = json_body(body, 16 << 20).await?;
     Ok(Json(json!(uploads::create(&gw, req, &actor).await?)))
 }
 

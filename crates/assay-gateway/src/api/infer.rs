@@ -43,14 +43,25 @@ pub async fn ready(State(gw): State<Arc<Gateway>>) -> StatusCode {
     }
 }
 
-pub async fn model_ready(State(gw): State<Arc<Gateway>>, Path(model): Path<String>) -> StatusCode {
+pub async fn model_ready(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(model): Path<String>,
+) -> StatusCode {
+    if gw.auth.serving(&headers).is_err() {
+        return StatusCode::UNAUTHORIZED;
+    }
     readiness(&gw, &model, None)
 }
 
 pub async fn version_ready(
     State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
     Path((model, version)): Path<(String, String)>,
 ) -> StatusCode {
+    if gw.auth.serving(&headers).is_err() {
+        return StatusCode::UNAUTHORIZED;
+    }
     readiness(&gw, &model, Some(&version))
 }
 
@@ -90,16 +101,20 @@ fn metadata_json(gw: &Gateway, v: &LoadedVersion, pinned: bool) -> Value {
 
 pub async fn model_metadata(
     State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
     Path(model): Path<String>,
 ) -> Result<Json<Value>, GatewayError> {
+    gw.auth.serving(&headers)?;
     let v = gw.describe(&model, None).await?;
     Ok(Json(metadata_json(&gw, &v, false)))
 }
 
 pub async fn version_metadata(
     State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
     Path((model, version)): Path<(String, String)>,
 ) -> Result<Json<Value>, GatewayError> {
+    gw.auth.serving(&headers)?;
     let v = gw.describe(&model, Some(&version)).await?;
     Ok(Json(metadata_json(&gw, &v, true)))
 }
@@ -146,15 +161,19 @@ fn config_json(v: &LoadedVersion) -> Value {
 
 pub async fn model_config(
     State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
     Path(model): Path<String>,
 ) -> Result<Json<Value>, GatewayError> {
+    gw.auth.serving(&headers)?;
     Ok(Json(config_json(&*gw.describe(&model, None).await?)))
 }
 
 pub async fn version_config(
     State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
     Path((model, version)): Path<(String, String)>,
 ) -> Result<Json<Value>, GatewayError> {
+    gw.auth.serving(&headers)?;
     Ok(Json(config_json(
         &*gw.describe(&model, Some(&version)).await?,
     )))
@@ -245,7 +264,7 @@ async fn serve(
     // Client mistakes say nothing about the version; server-side failures count against it.
     let counts = ok || resp.status().is_server_error();
     if counts {
-        gw.observe(&model, role, ok, elapsed.as_secs_f64() * 1e3);
+        gw.observe(&model, role, &v.version, ok, elapsed.as_secs_f64() * 1e3);
     }
     let h = resp.headers_mut();
     if let Ok(val) = HeaderValue::from_str(&v.version) {
