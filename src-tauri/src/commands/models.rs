@@ -1,0 +1,45 @@
+//! The Models view: inspect a model file, and find the bundled sample model.
+
+use std::path::PathBuf;
+
+use tauri::{Manager, path::BaseDirectory};
+
+use crate::error::UiError;
+
+/// `inspect_model`: the model's inputs, outputs, metadata, operator histogram, size and
+/// sha256, read without running it.
+#[tauri::command]
+pub async fn inspect_model(path: String) -> Result<assay_engine::model::ModelReport, UiError> {
+    // Hashing a large model takes a moment: keep it off the UI thread.
+    tauri::async_runtime::spawn_blocking(move || assay_engine::model::inspect(path.as_ref()))
+        .await
+        .map_err(|e| UiError {
+            kind: "io",
+            message: "inspecting the model stopped unexpectedly".into(),
+            detail: Some(e.to_string()),
+        })?
+        .map_err(UiError::from)
+}
+
+/// `sample_model`: the path of the bundled sample model (the first-launch default).
+#[tauri::command]
+pub fn sample_model<R: tauri::Runtime>(app: tauri::AppHandle<R>) -> Result<String, UiError> {
+    let bundled = app
+        .path()
+        .resolve("assets/sample-mlp.onnx", BaseDirectory::Resource)
+        .ok()
+        .filter(|p| p.is_file());
+    // A development build runs from the source tree, where the resource is not copied.
+    let source = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../assets/sample-mlp.onnx"
+    ));
+    bundled
+        .or_else(|| source.is_file().then_some(source))
+        .map(|p| p.display().to_string())
+        .ok_or(UiError {
+            kind: "io",
+            message: "the bundled sample model is missing from this installation".into(),
+            detail: None,
+        })
+}
