@@ -14,3 +14,25 @@ ensure_venv() {
     echo "$reqs" >"$dir/.assay-requirements"
   fi
 }
+
+# ensure_apt [--no-install-recommends] PACKAGE...: installs the Debian packages that are
+# missing (as root), or says which are and how to get them.
+ensure_apt() {
+  local opts=()
+  if [ "${1:-}" = "--no-install-recommends" ]; then
+    opts+=("$1")
+    shift
+  fi
+  local missing=() p
+  for p in "$@"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    say "missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})"
+    exit 1
+  fi
+  say "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${opts[@]}" "${missing[@]}" >/dev/null
+}

@@ -11,11 +11,7 @@ cache="$root/.cache"
 # shellcheck source=scripts/lib.sh
 source "$root/scripts/lib.sh"
 
-if ! dpkg -s libb64-0d >/dev/null 2>&1; then
-  say "installing libb64-0d (perf_analyzer links against it)"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libb64-0d >/dev/null
-fi
+ensure_apt libb64-0d  # perf_analyzer links against it
 
 pa="$cache/perf_analyzer"
 if [ ! -x "$pa/bin/perf_analyzer" ] || [ ! -f "$pa/lib/libcudart.so.12" ]; then

@@ -28,20 +28,8 @@ MAGIKA_VERSION=1.0.3
 source "$root/scripts/lib.sh"
 
 # --- 1. Debian packages ------------------------------------------------------------
-apt_wanted=(build-essential pkg-config python3 python3-venv python3-pip unzip ca-certificates fonts-dejavu-core openssl dbus gnome-keyring)
-missing=()
-for p in "${apt_wanted[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    say "missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})"
-    exit 1
-  fi
-  say "installing Debian packages: ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+ensure_apt build-essential pkg-config python3 python3-venv python3-pip unzip ca-certificates \
+  fonts-dejavu-core openssl dbus gnome-keyring
 
 if ! command -v cargo >/dev/null 2>&1; then
   say "cargo was not found. Install the Rust toolchain with rustup (Rust 1.92 or newer), then re-run."
@@ -105,20 +93,7 @@ fi
 # --- 5. The console: webview libraries, the web front end, the WebDriver bridge -------
 # WebKitGTK for Tauri, and Xvfb + WebKitWebDriver + ImageMagick for the end-to-end tests in
 # the real webview (docs: ../shared/specs/tauri-on-debian.md).
-console_apt=(libwebkit2gtk-4.1-dev xvfb xauth webkit2gtk-driver imagemagick)
-missing=()
-for p in "${console_apt[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    say "missing Debian packages for the console: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})"
-    exit 1
-  fi
-  say "installing Debian packages for the console: ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+ensure_apt --no-install-recommends libwebkit2gtk-4.1-dev xvfb xauth webkit2gtk-driver imagemagick
 if ! command -v npm >/dev/null 2>&1; then
   say "npm was not found. Install Node.js 20 or newer (Debian: apt-get install nodejs npm), then re-run."
   exit 1
