@@ -428,8 +428,7 @@ impl Gateway {
                 ms.canary = None;
             }
             let detail = format!("{v} is now stable");
-            ms.record("activate", Some(&v), actor, detail.clone());
-            Ok((Some(v), detail))
+            Ok(ms.changed("activate", v, actor, detail))
         })
         .await
     }
@@ -480,8 +479,7 @@ impl Gateway {
                             .unwrap_or_default()
                     )
                 };
-                ms.record("canary", Some(&v), actor, detail.clone());
-                Ok((Some(v.clone()), detail))
+                Ok(ms.changed("canary", v.clone(), actor, detail))
             })
             .await
     }
@@ -494,8 +492,7 @@ impl Gateway {
             })?;
             ms.make_stable(&c.version);
             let detail = format!("canary {} promoted to stable", c.version);
-            ms.record("promote", Some(&c.version), actor, detail.clone());
-            Ok((Some(c.version), detail))
+            Ok(ms.changed("promote", c.version, actor, detail))
         })
         .await
     }
@@ -509,8 +506,7 @@ impl Gateway {
                     c.version,
                     ms.stable.as_deref().unwrap_or("-")
                 );
-                ms.record("rollback", Some(&c.version), actor, detail.clone());
-                return Ok((Some(c.version), detail));
+                return Ok(ms.changed("rollback", c.version, actor, detail));
             }
             let prev = ms.previous.pop().ok_or_else(|| {
                 GatewayError::Conflict(format!(
@@ -522,8 +518,7 @@ impl Gateway {
                 "rolled back from {} to {prev}",
                 from.as_deref().unwrap_or("-")
             );
-            ms.record("rollback", Some(&prev), actor, detail.clone());
-            Ok((Some(prev), detail))
+            Ok(ms.changed("rollback", prev, actor, detail))
         })
         .await
     }
@@ -554,8 +549,7 @@ impl Gateway {
                 ms.releases.remove(&v);
                 ms.previous.retain(|p| p != &v);
                 let detail = format!("release {v} deleted");
-                ms.record("delete", Some(&v), actor, detail.clone());
-                Ok((Some(v.clone()), detail))
+                Ok(ms.changed("delete", v.clone(), actor, detail))
             })
             .await?;
         let dir = self.layout.release(model, version);
@@ -660,8 +654,7 @@ impl Gateway {
                                 "canary {} rolled back automatically: {reason}",
                                 cur.version
                             );
-                            ms.record("auto-rollback", Some(&cur.version), actor, detail.clone());
-                            Ok((Some(cur.version), detail))
+                            Ok(ms.changed("auto-rollback", cur.version, actor, detail))
                         })
                         .await;
                     if let Err(e) = r {
@@ -679,8 +672,7 @@ impl Gateway {
                             ms.make_stable(&cur.version);
                             let detail =
                                 format!("canary {} promoted automatically: {reason}", cur.version);
-                            ms.record("auto-promote", Some(&cur.version), actor, detail.clone());
-                            Ok((Some(cur.version), detail))
+                            Ok(ms.changed("auto-promote", cur.version, actor, detail))
                         })
                         .await;
                     if let Err(e) = r {

@@ -73,6 +73,19 @@ impl ModelState {
         }
     }
 
+    /// Records the event of a change and returns what the change reports: the version it
+    /// concerned and its sentence.
+    pub fn changed(
+        &mut self,
+        kind: &str,
+        version: String,
+        actor: &str,
+        detail: String,
+    ) -> (Option<String>, String) {
+        self.record(kind, Some(&version), actor, detail.clone());
+        (Some(version), detail)
+    }
+
     pub fn record(&mut self, kind: &str, version: Option<&str>, actor: &str, detail: String) {
         self.events.push(Event {
             at: now(),
