@@ -19,3 +19,16 @@ export function shape(s: (number | string | null)[] | null): string {
 export function count(n: number): string {
   return n.toLocaleString("en-US");
 }
+
+/** Milliseconds with sensible precision: 0.0123 ms, 1.23 ms, 123 ms. */
+export function ms(v: number): string {
+  if (!Number.isFinite(v)) return "—";
+  if (v < 0.1) return `${v.toFixed(4)} ms`;
+  if (v < 10) return `${v.toFixed(3)} ms`;
+  return `${v.toFixed(1)} ms`;
+}
+
+/** Microseconds as µs or ms. */
+export function us(v: number): string {
+  return v >= 1000 ? `${(v / 1000).toFixed(2)} ms` : `${v.toFixed(1)} µs`;
+}

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::{
     error::{ReleaseError, Result},
+    keychain::Keychain,
     keys::{PrivateKey, PublicKey},
 };
 
@@ -31,36 +32,12 @@ pub struct KeyInfo {
     pub public_path: PathBuf,
 }
 
-const KEYCHAIN_SERVICE: &str = "assay-signing-keys";
+/// Private keys in the OS keychain, when there is one.
+const KEYCHAIN: Keychain = Keychain::new("assay-signing-keys");
 
-/// The OS keychain, when one answers (and `ASSAY_KEYCHAIN` is not `off`).
-mod keychain {
-    use super::KEYCHAIN_SERVICE;
-
-    fn enabled() -> bool {
-        std::env::var("ASSAY_KEYCHAIN")
-            .map(|v| v != "off" && v != "0")
-            .unwrap_or(true)
-    }
-
-    pub fn put(name: &str, secret: &str) -> bool {
-        enabled()
-            && keyring::Entry::new(KEYCHAIN_SERVICE, name)
-                .and_then(|e| e.set_password(secret))
-                .is_ok()
-    }
-
-    pub fn get(name: &str) -> Result<String, String> {
-        keyring::Entry::new(KEYCHAIN_SERVICE, name)
-            .and_then(|e| e.get_password())
-            .map_err(|e| e.to_string())
-    }
-
-    pub fn delete(name: &str) {
-        if let Ok(e) = keyring::Entry::new(KEYCHAIN_SERVICE, name) {
-            let _ = e.delete_credential();
-        }
-    }
+/// Whether a PEM text holds a public key (and nothing secret).
+pub fn is_public_pem(pem: &str) -> bool {
+    pem.contains("PUBLIC KEY-----")
 }
 
 fn check_key_name(name: &str) -> Result<()> {
@@ -160,7 +137,7 @@ impl KeyStore {
         self.ensure_dir()?;
         self.refuse_existing(name)?;
         let encrypted = key.to_encrypted_pem(passphrase)?;
-        if keychain::put(name, &encrypted) {
+        if KEYCHAIN.put(name, &encrypted) {
             // The marker holds no secret: it only says where the private key is.
             std::fs::write(
                 self.keychain_marker(name),
@@ -176,6 +153,20 @@ impl KeyStore {
     }
 
     /// Stores a public key only (a key to trust).
+    /// Imports a PEM key made by openssl or model_signing: a public key to trust, or a
+    /// private key (PKCS#8 or SEC1, encrypted or not) to sign with. The same passphrase
+    /// opens an encrypted source and protects the stored copy; a private key needs one.
+    pub fn import(&self, name: &str, pem: &str, passphrase: Option<&[u8]>) -> Result<KeyInfo> {
+        if is_public_pem(pem) {
+            return self.add_public(name, &PublicKey::from_pem(name, pem)?);
+        }
+        let pw = passphrase.ok_or(ReleaseError::Invalid {
+            what: "passphrase",
+            message: format!("a passphrase is needed to protect the private key '{name}'"),
+        })?;
+        self.add_private(name, &PrivateKey::from_pem(name, pem, Some(pw))?, pw)
+    }
+
     pub fn add_public(&self, name: &str, key: &PublicKey) -> Result<KeyInfo> {
         check_key_name(name)?;
         self.ensure_dir()?;
@@ -236,7 +227,7 @@ impl KeyStore {
         check_key_name(name)?;
         let path = self.private_path(name);
         if !path.exists() && self.keychain_marker(name).exists() {
-            let pem = keychain::get(name).map_err(|e| ReleaseError::Key {
+            let pem = KEYCHAIN.get(name).map_err(|e| ReleaseError::Key {
                 name: name.into(),
                 message: format!("cannot read it from the OS keychain: {e}"),
             })?;
@@ -260,7 +251,7 @@ impl KeyStore {
         let info = self.info(name)?;
         let _ = std::fs::remove_file(self.private_path(name));
         if self.keychain_marker(name).exists() {
-            keychain::delete(name);
+            KEYCHAIN.delete(name);
             let _ = std::fs::remove_file(self.keychain_marker(name));
         }
         std::fs::remove_file(self.public_path(name))

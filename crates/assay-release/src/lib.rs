@@ -3,7 +3,7 @@
 //! Signed releases, shared by the console, the CLI and the gateway:
 //!
 //! - [`keys`]: ECDSA P-256 keys, PEM in every form openssl and model_signing write, and the
-//!   public-key hint; [`keystore`]: named keys on disk, private keys always encrypted;
+//!   public-key hint; [`keychain`]: the OS keychain; [`keystore`]: named keys on disk, private keys always encrypted;
 //! - [`release`]: release folders (model, external data, side files, `assay-release.json`);
 //! - [`signing`]: signatures in the OpenSSF model_signing key-based format (an in-toto
 //!   statement in a DSSE envelope in a Sigstore bundle v0.3), verified in model_signing's
@@ -24,6 +24,7 @@
 mod bundle;
 pub mod cache;
 mod error;
+pub mod keychain;
 pub mod keys;
 pub mod keystore;
 pub mod manifest;

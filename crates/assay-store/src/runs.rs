@@ -16,7 +16,16 @@ pub enum RunKind {
 }
 
 impl RunKind {
-    fn as_str(self) -> &'static str {
+    /// `bench` or `profile`; `None` for anything else.
+    pub fn parse(s: &str) -> Option<RunKind> {
+        match s {
+            "bench" => Some(RunKind::Bench),
+            "profile" => Some(RunKind::Profile),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
         match self {
             RunKind::Bench => "bench",
             RunKind::Profile => "profile",

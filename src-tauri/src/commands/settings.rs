@@ -1,23 +1,20 @@
-//! The Settings view: installed ONNX Runtimes and where the data lives.
+//! The Settings view: ONNX Runtimes, providers and GPUs, and where the data lives.
+//! Installing a runtime is a job (`start_job` with `install_runtime`).
 
-use serde::Serialize;
+use serde_json::Value;
 
-use crate::error::UiError;
+use super::keys::blocking;
+use crate::{data::DataDirs, error::UiError, worker};
 
-/// What Settings shows about runtimes.
-#[derive(Debug, Serialize)]
-pub struct RuntimesView {
-    /// Where `assay runtime install` puts runtimes.
-    pub root: String,
-    pub installed: Vec<assay_engine::runtime::InstalledRuntime>,
+/// `system_info`: `assay runtime list --json` (installed runtimes, the active one with
+/// its execution providers, GPUs) as the worker process sees it.
+#[tauri::command]
+pub async fn system_info() -> Result<Value, UiError> {
+    blocking(|| worker::run_json(&["runtime", "list", "--json"])).await
 }
 
-/// `runtimes`: the installed ONNX Runtime builds, newest first.
+/// `data_locations`: the run history, profiles, releases, gateways and keys.
 #[tauri::command]
-pub fn runtimes() -> Result<RuntimesView, UiError> {
-    let root = assay_engine::runtime::runtimes_root()?;
-    Ok(RuntimesView {
-        root: root.display().to_string(),
-        installed: assay_engine::runtime::installed_runtimes()?,
-    })
+pub fn data_locations<R: tauri::Runtime>(app: tauri::AppHandle<R>) -> Result<DataDirs, UiError> {
+    DataDirs::of(&app)
 }

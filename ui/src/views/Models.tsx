@@ -1,7 +1,9 @@
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
+import { open as openDialog } from "@tauri-apps/plugin-dialog";
 import { api, asUiError, type ModelReport, type UiError } from "../api";
 import { ErrorNotice } from "../ErrorNotice";
 import { bytes, count, shape } from "../format";
+import { useModel } from "../model";
 
 const RECENT_KEY = "assay.recent-models";
 
@@ -18,9 +20,11 @@ function remember(path: string) {
   localStorage.setItem(RECENT_KEY, JSON.stringify(list));
 }
 
-/** Models: open a model (path, sample or recent) and inspect it without running it. */
-export function Models() {
-  const [path, setPath] = useState("");
+/** Models: open a model (dialog, drag and drop, path, sample or recent) and inspect it
+ * without running it. The opened model is the one the other views work on. */
+export function Models({ dropped }: { dropped?: string | null }) {
+  const model = useModel();
+  const [path, setPath] = useState(model.path ?? "");
   const [report, setReport] = useState<ModelReport | null>(null);
   const [error, setError] = useState<UiError | null>(null);
   const [busy, setBusy] = useState(false);
@@ -32,6 +36,7 @@ export function Models() {
       const r = await api.inspectModel(p);
       setReport(r);
       setPath(p);
+      model.setPath(p);
       remember(p);
     } catch (e) {
       setReport(null);
@@ -39,6 +44,16 @@ export function Models() {
     } finally {
       setBusy(false);
     }
+  }
+
+  useEffect(() => {
+    if (dropped) open(dropped);
+    else if (model.path && !report) open(model.path);
+  }, [dropped]);
+
+  async function browse() {
+    const file = await openDialog({ title: "Open an ONNX model", filters: [{ name: "ONNX models", extensions: ["onnx"] }] });
+    if (typeof file === "string") open(file);
   }
 
   async function openSample() {
@@ -65,6 +80,7 @@ export function Models() {
         <label for="model-path">Model file</label>
         <input id="model-path" value={path} placeholder="/path/to/model.onnx" onInput={(e) => setPath(e.currentTarget.value)} />
         <button type="submit" disabled={busy || !path.trim()}>Inspect</button>
+        <button type="button" onClick={browse} disabled={busy}>Browse…</button>
         <button type="button" onClick={openSample} disabled={busy}>Open the sample model</button>
       </form>
       {recent().length > 0 && (
@@ -77,6 +93,7 @@ export function Models() {
           ))}
         </p>
       )}
+      <p class="muted">Or drop a .onnx file anywhere on the window.</p>
       {busy && <p aria-live="polite">Reading the model…</p>}
       {error && <ErrorNotice error={error} />}
       {report && (

@@ -1,35 +1,113 @@
 import { useEffect, useState } from "preact/hooks";
-import { api, asUiError, type RuntimesView, type UiError } from "../api";
+import { api, asUiError, type DataDirs, type SystemInfo, type UiError } from "../api";
 import { ErrorNotice } from "../ErrorNotice";
+import { bytes } from "../format";
+import { type Theme, useTheme } from "../theme";
+import { useJob } from "../useJob";
 
-/** Settings: the ONNX Runtimes Assay found, and where they live. */
+/** Settings: runtimes (and installing them), providers and GPUs, data locations, theme. */
 export function Settings() {
-  const [view, setView] = useState<RuntimesView | null>(null);
+  const [info, setInfo] = useState<SystemInfo | null>(null);
+  const [dirs, setDirs] = useState<DataDirs | null>(null);
   const [error, setError] = useState<UiError | null>(null);
-  useEffect(() => {
-    api.runtimes().then(setView, (e) => setError(asUiError(e)));
-  }, []);
+  const [download, setDownload] = useState<{ what: string; done: number; total: number | null } | null>(null);
+  const [step, setStep] = useState("");
+  const [theme, setTheme] = useTheme();
+
+  const load = () => {
+    api.systemInfo().then(setInfo, (e) => setError(asUiError(e)));
+    api.dataLocations().then(setDirs, (e) => setError(asUiError(e)));
+  };
+  useEffect(load, []);
+
+  const install = useJob((e) => {
+    if (e.event === "step") setStep(e.message);
+    if (e.event === "progress") setDownload({ what: e.what, done: e.done, total: e.total });
+    if (e.event === "exit") load();
+  });
+
   return (
     <section aria-labelledby="settings-title">
       <h1 id="settings-title">Settings</h1>
-      <h2>ONNX Runtime</h2>
       {error && <ErrorNotice error={error} />}
-      {view && view.installed.length === 0 && (
-        <p>
-          No ONNX Runtime is installed in <code>{view.root}</code>. Install one with{" "}
-          <code>assay runtime install</code>.
-        </p>
+      <h2>ONNX Runtime</h2>
+      {info && info.installed.length === 0 && (
+        <p>No ONNX Runtime is installed in <code>{info.root}</code> yet.</p>
       )}
-      {view && view.installed.length > 0 && (
-        <table>
-          <thead><tr><th>Version</th><th>Build</th><th>Folder</th></tr></thead>
+      {info && info.installed.length > 0 && (
+        <table data-testid="runtimes">
+          <thead><tr><th>Version</th><th>Build</th><th>Library</th></tr></thead>
           <tbody>
-            {view.installed.map((r) => (
-              <tr key={r.dir}><td>{r.version}</td><td>{r.flavor}</td><td class="mono">{r.dir}</td></tr>
+            {info.installed.map((r) => (
+              <tr key={r.dir}>
+                <td>{r.version}</td><td>{r.flavor}</td>
+                <td class="mono">{r.library}{info.active.library === r.library && <strong> (active)</strong>}</td>
+              </tr>
             ))}
           </tbody>
         </table>
       )}
+      {info?.active.error && <p class="warning">⚠ {info.active.error}</p>}
+      {info?.active.version && (
+        <p>
+          Active: ONNX Runtime {info.active.version} ({info.active.source}) · execution providers:{" "}
+          <strong>{(info.active.providers ?? []).join(", ")}</strong>
+        </p>
+      )}
+      <div class="row">
+        <button type="button" disabled={install.running} onClick={() => install.start({ kind: "install_runtime", gpu: false })}>Install the CPU runtime</button>
+        <button type="button" disabled={install.running} onClick={() => install.start({ kind: "install_runtime", gpu: true })}>Install the GPU runtime (CUDA 13)</button>
+        {install.running && <button type="button" onClick={install.cancel}>Cancel</button>}
+      </div>
+      {install.running && (
+        <p aria-live="polite">
+          {step}{" "}
+          {download && (
+            <>
+              <progress value={download.done} max={download.total ?? undefined} aria-label="Download progress" /> {download.what}:{" "}
+              {bytes(download.done)}{download.total ? ` of ${bytes(download.total)}` : ""}
+            </>
+          )}
+        </p>
+      )}
+      {install.error && <ErrorNotice error={install.error} />}
+      {install.result && <p role="status" class="good">Installed ONNX Runtime {install.result.install?.version}.</p>}
+      <h2>Hardware</h2>
+      {info?.environment ? (
+        <dl class="facts">
+          <dt>CPU</dt><dd>{info.environment.cpu_model} ({info.environment.logical_cores} threads)</dd>
+          <dt>Memory</dt><dd>{bytes(info.environment.memory_bytes)}</dd>
+          <dt>OS</dt><dd>{info.environment.os}</dd>
+          <dt>GPUs</dt>
+          <dd>
+            {info.environment.gpus.length === 0
+              ? "none found (GPU providers fall back to CPU, with a notice)"
+              : info.environment.gpus.map((g) => `${g.name} (${bytes(g.memory_bytes)}, driver ${g.driver_version})`).join("; ")}
+          </dd>
+        </dl>
+      ) : (
+        <p class="muted">Shown once a runtime loads.</p>
+      )}
+      <h2>Data</h2>
+      {dirs && (
+        <dl class="facts" data-testid="data-locations">
+          <dt>Run history</dt><dd class="mono">{dirs.db}</dd>
+          <dt>Profiles</dt><dd class="mono">{dirs.profiles}</dd>
+          <dt>Releases</dt><dd class="mono">{dirs.releases}</dd>
+          <dt>Gateways</dt><dd class="mono">{dirs.gateways}</dd>
+          <dt>Signing keys</dt><dd class="mono">{dirs.keys ?? "—"}</dd>
+        </dl>
+      )}
+      <h2>Appearance</h2>
+      <fieldset class="row">
+        <legend>Theme</legend>
+        {(["system", "light", "dark"] as Theme[]).map((t) => (
+          <label key={t}>
+            <input type="radio" name="theme" value={t} checked={theme === t} onChange={() => setTheme(t)} />{" "}
+            {t === "system" ? "Follow the OS" : t[0].toUpperCase() + t.slice(1)}
+          </label>
+        ))}
+      </fieldset>
     </section>
   );
 }

@@ -28,17 +28,7 @@ pub fn run(cli: &Cli, args: &CompareArgs) -> anyhow::Result<()> {
             .clone()
             .unwrap_or_else(|| PathBuf::from(format!("diff-{}-{}.svg", a.id, b.id)));
         let mut svg = Vec::new();
-        let subtitle = format!(
-            "run {} → run {}: red where {} spends more time, blue where it spends less",
-            a.id, b.id, b.id
-        );
-        flame::render_diff_svg(
-            &pa.folded,
-            &pb.folded,
-            "Assay: differential flame graph",
-            subtitle,
-            &mut svg,
-        )?;
+        flame::render_runs_diff_svg(&a.id, &pa.folded, &b.id, &pb.folded, &mut svg)?;
         format::write_atomic(&path, &svg)?;
         diff_path = Some(path);
     }

@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 
 use anyhow::Context;
-use assay_release::remote::GatewayClient;
+use assay_release::remote::{GatewayClient, encode_segment};
 use serde_json::{Value, json};
 
 use super::emit_line;
@@ -92,22 +92,10 @@ pub fn push(a: &PushArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn encode(segment: &str) -> String {
-    segment
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'+' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 pub fn run(c: &GatewayCommand) -> anyhow::Result<()> {
     let conn = c.conn();
     let gw = client(conn)?;
-    let m = |model: &str| format!("/admin/v1/models/{}", encode(model));
+    let m = |model: &str| format!("/admin/v1/models/{}", encode_segment(model));
     let out: Value = match c {
         GatewayCommand::Status(_) => gw.get("/admin/v1/status")?,
         GatewayCommand::Releases { model: None, .. } => gw.get("/admin/v1/models")?,
@@ -124,7 +112,7 @@ pub fn run(c: &GatewayCommand) -> anyhow::Result<()> {
         GatewayCommand::Events { model, .. } => gw.get(&format!("{}/events", m(model)))?,
         GatewayCommand::Analysis { model, .. } => gw.get(&format!("{}/analysis", m(model)))?,
         GatewayCommand::Rm { model, version, .. } => {
-            gw.delete(&format!("{}/releases/{}", m(model), encode(version)))?
+            gw.delete(&format!("{}/releases/{}", m(model), encode_segment(version)))?
         }
     };
     if conn.json {

@@ -3,8 +3,8 @@
 use std::io::IsTerminal;
 
 use assay_release::{
-    keys::{PrivateKey, PublicKey},
-    keystore::KeyStore,
+    keys::PrivateKey,
+    keystore::{self, KeyStore},
 };
 use serde_json::json;
 
@@ -120,14 +120,16 @@ pub fn run(cmd: &KeyCommand) -> anyhow::Result<()> {
         } => {
             let text = std::fs::read_to_string(file)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-            let info = if text.contains("PUBLIC KEY-----") {
-                ks.add_public(name, &PublicKey::from_pem(name, &text)?)?
+            let pw = if keystore::is_public_pem(&text) {
+                None
             } else {
-                // The same passphrase opens an encrypted source and protects the stored copy.
-                let pw = passphrase(pass, &format!("passphrase to protect '{name}': "), false)?;
-                let key = PrivateKey::from_pem(name, &text, Some(&pw))?;
-                ks.add_private(name, &key, &pw)?
+                Some(passphrase(
+                    pass,
+                    &format!("passphrase to protect '{name}': "),
+                    false,
+                )?)
             };
+            let info = ks.import(name, &text, pw.as_deref())?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&info)?);
             } else {

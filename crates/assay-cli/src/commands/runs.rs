@@ -22,14 +22,11 @@ pub fn run(cli: &Cli, cmd: &RunsCommand) -> anyhow::Result<()> {
         } => {
             let kind = match kind.as_deref() {
                 None => None,
-                Some("bench") => Some(RunKind::Bench),
-                Some("profile") => Some(RunKind::Profile),
-                Some(other) => {
-                    return Err(UsageError(format!(
-                        "invalid value for --kind: '{other}' (expected bench or profile)"
+                Some(k) => Some(RunKind::parse(k).ok_or_else(|| {
+                    UsageError(format!(
+                        "invalid value for --kind: '{k}' (expected bench or profile)"
                     ))
-                    .into());
-                }
+                })?),
             };
             let runs = h.run(h.store.list(model.as_deref(), kind, *limit))?;
             if *json {

@@ -102,7 +102,9 @@ pub fn list(cli: &Cli, a: &ListArgs) -> anyhow::Result<()> {
         println!(
             "{}",
             serde_json::to_string_pretty(
-                &json!({"installed": installed, "root": runtime::runtimes_root()?, "active": active_json})
+                // The fingerprint adds what the console's Settings shows: GPUs, CPU, memory.
+                &json!({"installed": installed, "root": runtime::runtimes_root()?, "active": active_json,
+                    "environment": active.as_ref().ok().map(|rt| assay_engine::fingerprint::collect(rt))})
             )?
         );
     } else {

@@ -27,6 +27,11 @@ pub struct NodeStats {
     pub per_inference_us: f64,
     pub input_shapes: String,
     pub output_shapes: String,
+    /// The node's flame-graph stack (frames joined by `;`, see [`super::flame::stack_of`]),
+    /// so a viewer can build the flame graph and find a frame's node. Empty in profiles
+    /// recorded before it existed.
+    #[serde(default)]
+    pub stack: String,
 }
 
 /// All nodes of one op type together.
@@ -168,6 +173,7 @@ impl Aggregator {
                 per_inference_us: a.total_us / runs,
                 input_shapes: a.inputs.clone(),
                 output_shapes: a.outputs.clone(),
+                stack: super::flame::stack_of(name, &a.op_type),
             })
             .collect();
         nodes.sort_by(|a, b| b.total_ms.total_cmp(&a.total_ms).then(a.name.cmp(&b.name)));

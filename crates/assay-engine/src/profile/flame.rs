@@ -90,6 +90,27 @@ pub fn render_diff_svg(
     inferno::flamegraph::from_lines(&mut opt, diff.lines().filter(|l| !l.trim().is_empty()), out)
 }
 
+/// The differential flame graph of two recorded runs: red where run `b` spends more time
+/// than run `a`, blue where it spends less.
+pub fn render_runs_diff_svg(
+    a_id: &str,
+    folded_a: &str,
+    b_id: &str,
+    folded_b: &str,
+    out: impl Write,
+) -> std::io::Result<()> {
+    let subtitle = format!(
+        "run {a_id} → run {b_id}: red where {b_id} spends more time, blue where it spends less"
+    );
+    render_diff_svg(
+        folded_a,
+        folded_b,
+        "Assay: differential flame graph",
+        subtitle,
+        out,
+    )
+}
+
 /// The same stacks as a speedscope "sampled" profile (weights in nanoseconds).
 pub fn speedscope(folded: &str, name: &str) -> serde_json::Value {
     let mut frames: Vec<String> = Vec::new();

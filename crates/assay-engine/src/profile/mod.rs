@@ -18,6 +18,7 @@
 
 pub mod aggregate;
 pub mod flame;
+pub mod timeline;
 pub mod trace;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,357 @@
+//! The long jobs the front end may start, as a closed set: each [`JobSpec`] becomes one
+//! `assay` command line. The webview never names a verb or a flag itself, and every value
+//! goes in `--flag=value` form, so a value that starts with `-` cannot become a flag.
+
+use std::{ffi::OsString, path::PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::UiError;
+
+/// A job, as the front end asks for it (`{"kind": "bench", …}`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JobSpec {
+    /// `assay bench`: a sweep of batch × concurrency on one provider list.
+    Bench {
+        model: String,
+        #[serde(default)]
+        run: RunSettings,
+        /// Comma-separated stream counts.
+        concurrency: Option<String>,
+    },
+    /// `assay profile`, into a fresh folder under the app data dir.
+    Profile {
+        model: String,
+        #[serde(default)]
+        run: RunSettings,
+        profile_iterations: Option<u64>,
+        #[serde(default)]
+        no_optimize: bool,
+    },
+    /// `assay release create`, into `<app data>/releases/NAME-VERSION`.
+    CreateRelease {
+        model: String,
+        name: String,
+        version: String,
+        notes: Option<String>,
+        /// A recorded benchmark run, attached as evidence.
+        evidence: Option<String>,
+    },
+    /// `assay sign DIR --key KEY`, writing `DIR.sig`; the passphrase goes by environment.
+    Sign {
+        dir: String,
+        key: String,
+        passphrase: String,
+    },
+    /// `assay push` to a saved gateway; its token goes by environment.
+    Push {
+        dir: String,
+        signature: String,
+        gateway: String,
+        #[serde(default)]
+        no_activate: bool,
+    },
+    /// `assay runtime install` (CPU, or the GPU build with its CUDA wheels).
+    InstallRuntime {
+        #[serde(default)]
+        gpu: bool,
+    },
+    /// `assay report RUN --out FILE`: the self-contained HTML report.
+    Report { run: String, out: String },
+}
+
+/// How a model is fed and run: shared by benchmark and profile.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RunSettings {
+    /// Comma-separated providers (`cpu`, `cuda`, `tensorrt`).
+    pub provider: Option<String>,
+    /// Comma-separated batch sizes.
+    pub batch: Option<String>,
+    pub intra_threads: Option<u32>,
+    pub warmup: Option<u64>,
+    /// Measurement time per configuration (`2s`, `500ms`).
+    pub duration: Option<String>,
+    pub iterations: Option<u64>,
+    /// `NAME=VALUE` bindings of symbolic dimensions.
+    #[serde(default)]
+    pub dims: Vec<String>,
+}
+
+/// What the job needs from the console: where its data lives, and a resolved gateway.
+pub struct JobContext {
+    pub db: PathBuf,
+    pub data_dir: PathBuf,
+    /// `(url, token, ca_cert)` of the gateway a push names.
+    pub gateway: Option<(String, String, Option<PathBuf>)>,
+}
+
+/// One worker command line: arguments and extra environment.
+#[derive(Debug)]
+pub struct Invocation {
+    pub args: Vec<OsString>,
+    pub envs: Vec<(String, String)>,
+    /// The folder or file the job writes, when the console chose it.
+    pub output: Option<PathBuf>,
+}
+
+fn flag(name: &str, value: impl std::fmt::Display) -> OsString {
+    format!("--{name}={value}").into()
+}
+
+fn nonempty(what: &str, v: &str) -> Result<(), UiError> {
+    if v.trim().is_empty() {
+        Err(UiError::usage(format!("{what} is empty")))
+    } else {
+        Ok(())
+    }
+}
+
+impl RunSettings {
+    fn push_args(&self, args: &mut Vec<OsString>) {
+        let opt = |args: &mut Vec<OsString>, name: &str, v: Option<String>| {
+            if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
+                args.push(flag(name, v.trim()));
+            }
+        };
+        opt(args, "provider", self.provider.clone());
+        opt(args, "batch", self.batch.clone());
+        opt(
+            args,
+            "intra-threads",
+            self.intra_threads.map(|n| n.to_string()),
+        );
+        opt(args, "warmup", self.warmup.map(|n| n.to_string()));
+        opt(args, "duration", self.duration.clone());
+        opt(args, "iterations", self.iterations.map(|n| n.to_string()));
+        for d in self.dims.iter().filter(|d| !d.trim().is_empty()) {
+            args.push(flag("dim", d.trim()));
+        }
+    }
+}
+
+impl JobSpec {
+    /// The worker command line for this job.
+    pub fn invocation(&self, ctx: &JobContext) -> Result<Invocation, UiError> {
+        let db = flag("db", ctx.db.display());
+        let mut envs = Vec::new();
+        let mut output = None;
+        let args: Vec<OsString> = match self {
+            JobSpec::Bench {
+                model,
+                run,
+                concurrency,
+            } => {
+                nonempty("the model path", model)?;
+                let mut a = vec!["bench".into(), db, "--events".into()];
+                run.push_args(&mut a);
+                if let Some(c) = concurrency.as_deref().filter(|c| !c.trim().is_empty()) {
+                    a.push(flag("concurrency", c.trim()));
+                }
+                a.push("--".into());
+                a.push(model.into());
+                a
+            }
+            JobSpec::Profile {
+                model,
+                run,
+                profile_iterations,
+                no_optimize,
+            } => {
+                nonempty("the model path", model)?;
+                let out = ctx.data_dir.join("profiles").join(stamp());
+                let mut a = vec![
+                    "profile".into(),
+                    db,
+                    "--events".into(),
+                    flag("out", out.display()),
+                ];
+                run.push_args(&mut a);
+                if let Some(n) = profile_iterations {
+                    a.push(flag("profile-iterations", n));
+                }
+                if *no_optimize {
+                    a.push("--no-optimize".into());
+                }
+                a.push("--".into());
+                a.push(model.into());
+                output = Some(out);
+                a
+            }
+            JobSpec::CreateRelease {
+                model,
+                name,
+                version,
+                notes,
+                evidence,
+            } => {
+                nonempty("the model path", model)?;
+                assay_release::release::check_release_name(name).map_err(UiError::from)?;
+                assay_release::release::check_semver(version).map_err(UiError::from)?;
+                let out = ctx
+                    .data_dir
+                    .join("releases")
+                    .join(format!("{name}-{version}"));
+                let mut a = vec![
+                    "release".into(),
+                    "create".into(),
+                    db,
+                    "--json".into(),
+                    flag("name", name),
+                    flag("version", version),
+                    flag("out", out.display()),
+                ];
+                if let Some(n) = notes.as_deref().filter(|n| !n.trim().is_empty()) {
+                    a.push(flag("notes", n));
+                }
+                if let Some(e) = evidence.as_deref().filter(|e| !e.trim().is_empty()) {
+                    a.push(flag("evidence", e.trim()));
+                }
+                a.push("--".into());
+                a.push(model.into());
+                output = Some(out);
+                a
+            }
+            JobSpec::Sign {
+                dir,
+                key,
+                passphrase,
+            } => {
+                nonempty("the release folder", dir)?;
+                nonempty("the key", key)?;
+                let signature = signature_of(dir);
+                envs.push(("ASSAY_KEY_PASSPHRASE".into(), passphrase.clone()));
+                output = Some(signature.clone());
+                vec![
+                    "sign".into(),
+                    "--json".into(),
+                    flag("key", key),
+                    flag("signature", signature.display()),
+                    "--".into(),
+                    dir.into(),
+                ]
+            }
+            JobSpec::Push {
+                dir,
+                signature,
+                no_activate,
+                ..
+            } => {
+                let (url, token, ca) = ctx
+                    .gateway
+                    .clone()
+                    .ok_or_else(|| UiError::usage("choose a gateway to push to"))?;
+                envs.push(("ASSAY_GATEWAY_TOKEN".into(), token));
+                let mut a = vec![
+                    "push".into(),
+                    "--events".into(),
+                    flag("gateway", url),
+                    flag("signature", signature),
+                ];
+                if let Some(ca) = ca {
+                    a.push(flag("ca-cert", ca.display()));
+                }
+                if *no_activate {
+                    a.push("--no-activate".into());
+                }
+                a.push("--".into());
+                a.push(dir.into());
+                a
+            }
+            JobSpec::InstallRuntime { gpu } => {
+                let mut a = vec!["runtime".into(), "install".into(), "--events".into()];
+                if *gpu {
+                    a.push("--gpu".into());
+                }
+                a
+            }
+            JobSpec::Report { run, out } => {
+                nonempty("the run", run)?;
+                nonempty("the output file", out)?;
+                output = Some(out.into());
+                vec![
+                    "report".into(),
+                    db,
+                    "--json".into(),
+                    flag("out", out),
+                    "--".into(),
+                    run.into(),
+                ]
+            }
+        };
+        Ok(Invocation { args, envs, output })
+    }
+}
+
+/// Where `assay sign` writes a release folder's signature: next to the folder.
+pub fn signature_of(dir: &str) -> PathBuf {
+    PathBuf::from(format!("{}.sig", dir.trim_end_matches('/')))
+}
+
+/// A sortable, unique-enough folder name for a job's output.
+fn stamp() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("{}-{:03}", now.as_secs(), now.subsec_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> JobContext {
+        JobContext {
+            db: "/data/assay.db".into(),
+            data_dir: "/data".into(),
+            gateway: None,
+        }
+    }
+
+    #[test]
+    fn values_cannot_become_flags() {
+        let spec: JobSpec = serde_json::from_value(serde_json::json!({
+            "kind": "bench", "model": "--help",
+            "run": {"batch": "1,4 --out=/etc/passwd", "dims": ["-x"]}
+        }))
+        .unwrap();
+        let inv = spec.invocation(&ctx()).unwrap();
+        let args: Vec<String> = inv
+            .args
+            .iter()
+            .map(|a| a.to_string_lossy().into())
+            .collect();
+        assert!(args.contains(&"--batch=1,4 --out=/etc/passwd".to_string()));
+        assert!(args.contains(&"--dim=-x".to_string()));
+        // The model path comes after `--`, so it is a path even when it looks like a flag.
+        assert_eq!(&args[args.len() - 2..], ["--", "--help"]);
+    }
+
+    #[test]
+    fn secrets_travel_by_environment_not_by_argument() {
+        let spec: JobSpec = serde_json::from_value(serde_json::json!({
+            "kind": "sign", "dir": "/r/mlp-1.0.0/", "key": "release", "passphrase": "hunter2"
+        }))
+        .unwrap();
+        let inv = spec.invocation(&ctx()).unwrap();
+        assert!(
+            inv.args
+                .iter()
+                .all(|a| !a.to_string_lossy().contains("hunter2"))
+        );
+        assert_eq!(
+            inv.envs,
+            [("ASSAY_KEY_PASSPHRASE".to_string(), "hunter2".to_string())]
+        );
+        assert_eq!(inv.output.unwrap(), PathBuf::from("/r/mlp-1.0.0.sig"));
+    }
+
+    #[test]
+    fn a_release_name_is_checked_before_anything_runs() {
+        let spec: JobSpec = serde_json::from_value(serde_json::json!({
+            "kind": "create_release", "model": "m.onnx", "name": "../evil", "version": "1.0.0"
+        }))
+        .unwrap();
+        assert_eq!(spec.invocation(&ctx()).unwrap_err().kind, "usage");
+    }
+}

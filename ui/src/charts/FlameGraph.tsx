@@ -1,0 +1,102 @@
+// An interactive flame graph (icicle: the whole inference on top): click or Enter to zoom,
+// search to highlight, hover or focus for the operator, shapes, time and share.
+import { useMemo, useState } from "preact/hooks";
+import type { NodeStats } from "../api";
+import { us } from "../format";
+import { buildTree, costliestLeaf, layout, pathOf, type Frame } from "./flame";
+
+const ROW = 20;
+
+export function FlameGraph({ nodes }: { nodes: NodeStats[] }) {
+  const root = useMemo(
+    () => buildTree(nodes.map((n) => ({ stack: n.stack || `${n.op_type};${n.name}`, weight: n.per_inference_us, item: n }))),
+    [nodes],
+  );
+  const [zoom, setZoom] = useState<Frame<NodeStats>>(root);
+  const [query, setQuery] = useState("");
+  const [hover, setHover] = useState<{ f: Frame<NodeStats>; x: number; y: number } | null>(null);
+  const placed = useMemo(() => layout(root, zoom), [root, zoom]);
+  const rows = placed.reduce((m, p) => Math.max(m, p.row), 0) + 1;
+  const costliest = useMemo(() => costliestLeaf(root), [root]);
+  const q = query.trim().toLowerCase();
+  const matched = useMemo(() => {
+    if (!q) return 0;
+    let total = 0;
+    const walk = (f: Frame<NodeStats>) => {
+      if (f.name.toLowerCase().includes(q)) total += f.value;
+      else f.children.forEach(walk);
+    };
+    root.children.forEach(walk);
+    return total;
+  }, [root, q]);
+
+  if (root.value === 0) return <p>The profile recorded no kernel time.</p>;
+  const share = (f: Frame<NodeStats>) => (100 * f.value) / root.value;
+
+  return (
+    <div class="flame" data-testid="flame-graph">
+      <div class="row">
+        <label for="flame-search">Search frames</label>
+        <input id="flame-search" value={query} placeholder="MatMul, /encoder/layer.0…" onInput={(e) => setQuery(e.currentTarget.value)} />
+        {q && <span aria-live="polite">{share({ value: matched } as Frame<NodeStats>).toFixed(1)}% of the time matches</span>}
+        {zoom !== root && <button type="button" onClick={() => setZoom(root)}>Reset zoom</button>}
+      </div>
+      {costliest && (
+        <p data-testid="costliest-frame">
+          Costliest frame: <strong>{costliest.name}</strong>
+          {costliest.item && <> ({costliest.item.op_type})</>} — {us(costliest.value)} per inference,{" "}
+          {share(costliest).toFixed(1)}% of kernel time{" "}
+          <button type="button" class="link" onClick={() => setZoom(costliest.parent ?? root)}>Zoom to it</button>
+        </p>
+      )}
+      <div class="flame-canvas" style={{ height: `${rows * ROW}px` }} onMouseLeave={() => setHover(null)}>
+        {placed.map((p) => {
+          const f = p.frame;
+          const hit = q && f.name.toLowerCase().includes(q);
+          return (
+            <div
+              key={pathOf(f) + p.row}
+              class={`frame${hit ? " match" : ""}${f === costliest ? " costliest" : ""}`}
+              data-testid="flame-frame"
+              data-name={f.name}
+              data-share={share(f).toFixed(2)}
+              tabIndex={0}
+              role="button"
+              aria-label={`${f.name}: ${us(f.value)}, ${share(f).toFixed(1)}%`}
+              style={{ left: `${p.x * 100}%`, width: `${p.w * 100}%`, top: `${p.row * ROW}px`, height: `${ROW - 2}px`, background: color(f.name, !!hit) }}
+              onClick={() => setZoom(f.children.length ? f : f.parent ?? root)}
+              onKeyDown={(e) => e.key === "Enter" && setZoom(f.children.length ? f : f.parent ?? root)}
+              onMouseMove={(e) => setHover({ f, x: e.clientX, y: e.clientY })}
+              onFocus={(e) => {
+                const r = (e.currentTarget as HTMLElement).getBoundingClientRect();
+                setHover({ f, x: r.left, y: r.bottom });
+              }}
+            >
+              {p.w > 0.02 ? f.name : ""}
+            </div>
+          );
+        })}
+      </div>
+      {hover && (
+        <div class="tooltip" role="tooltip" style={{ left: `${hover.x + 12}px`, top: `${hover.y + 12}px` }}>
+          <strong>{pathOf(hover.f) || "all"}</strong>
+          <div>{us(hover.f.value)} per inference · {share(hover.f).toFixed(2)}% of kernel time</div>
+          {hover.f.item && (
+            <div>
+              {hover.f.item.op_type} on {hover.f.item.provider} · {hover.f.item.calls} calls
+              <br />in {hover.f.item.input_shapes || "?"} → out {hover.f.item.output_shapes || "?"}
+            </div>
+          )}
+        </div>
+      )}
+    </div>
+  );
+}
+
+/** Warm colours by name (stable across renders), search hits in the accent colour. */
+function color(name: string, hit: boolean): string {
+  if (hit) return "#8b5cf6";
+  let h = 0;
+  for (let i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) >>> 0;
+  return `hsl(${10 + (h % 40)}, ${70 + (h % 20)}%, ${58 + (h % 12)}%)`;
+}

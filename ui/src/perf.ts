@@ -1,0 +1,56 @@
+// Measurements the end-to-end run and the benchmarks read through WebDriver:
+// - the longest main-thread stall, from a 10 ms heartbeat (WebKitGTK has no Long Tasks API);
+// - the time to render a latency chart of N samples.
+import uPlot from "uplot";
+import { chartOptions } from "./charts/LineChart";
+
+const stalls = { max: 0, count: 0, since: performance.now() };
+
+export function startStallMonitor() {
+  let last = performance.now();
+  setInterval(() => {
+    const now = performance.now();
+    // The heartbeat is due every 10 ms; anything beyond that was a task blocking the thread.
+    const stall = now - last - 10;
+    if (stall > stalls.max) stalls.max = stall;
+    if (stall > 50) stalls.count++;
+    last = now;
+  }, 10);
+}
+
+export function resetStalls() {
+  stalls.max = 0;
+  stalls.count = 0;
+  stalls.since = performance.now();
+}
+
+/** Renders a latency chart of `n` synthetic samples off screen; returns milliseconds. */
+export function chartBenchmark(n: number): number {
+  const x = new Array<number>(n);
+  const y = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    x[i] = i;
+    y[i] = 1 + Math.abs(Math.sin(i * 0.37)) + (i % 97 === 0 ? 3 : 0);
+  }
+  const host = document.createElement("div");
+  host.style.cssText = "position:absolute;left:-10000px;width:900px";
+  document.body.appendChild(host);
+  const t = performance.now();
+  const plot = new uPlot(
+    chartOptions({ title: "bench", xLabel: "inference", yLabel: "ms", x, series: [{ label: "latency", values: y }], points: true }, 900),
+    [x, y],
+    host,
+  );
+  const elapsed = performance.now() - t;
+  plot.destroy();
+  host.remove();
+  return elapsed;
+}
+
+declare global {
+  interface Window {
+    assayPerf: { stalls: typeof stalls; resetStalls: typeof resetStalls; chartBenchmark: typeof chartBenchmark; firstPaintMs?: number };
+  }
+}
+
+window.assayPerf = { stalls, resetStalls, chartBenchmark };

@@ -1,0 +1,214 @@
+import { useRef, useState } from "preact/hooks";
+import { api, asUiError, type BenchReport, type BenchResult, type JobEvent, type UiError } from "../api";
+import { ErrorNotice } from "../ErrorNotice";
+import { LineChart } from "../charts/LineChart";
+import { bytes, ms } from "../format";
+import { useModel } from "../model";
+import { useJob } from "../useJob";
+
+interface Live {
+  x: number[];
+  mean: (number | null)[];
+  label: string;
+  fraction: number;
+}
+
+const emptyLive: Live = { x: [], mean: [], label: "", fraction: 0 };
+
+/** Benchmark: a sweep of providers × batch × concurrency in the worker, charted live. */
+export function Benchmark() {
+  const { path } = useModel();
+  const [form, setForm] = useState({
+    provider: "cpu", threads: "", batch: "1", concurrency: "1", warmup: "10", duration: "2s", dims: "",
+  });
+  const [live, setLive] = useState<Live>(emptyLive);
+  const [samples, setSamples] = useState<number[] | null>(null);
+  const [sampleError, setSampleError] = useState<UiError | null>(null);
+  const progress = useRef({ configs: 1, t0: 0, live: emptyLive, pending: false });
+
+  // Progress arrives ~10 times a second per stream; coalesce redraws to one per frame.
+  function onEvent(e: JobEvent) {
+    const p = progress.current;
+    if (e.event === "started") {
+      p.configs = Math.max(1, e.configs);
+      p.t0 = performance.now();
+      p.live = { ...emptyLive };
+    } else if (e.event === "config_started") {
+      p.live = { ...p.live, label: `${e.provider} · batch ${e.batch} · ${e.concurrency} stream(s)` };
+    } else if (e.event === "progress" && e.phase === "measure") {
+      const done = Math.min(1, Math.max(e.done / Math.max(1, e.target_iterations), e.elapsed_ms / Math.max(1, e.target_ms)) );
+      p.live = {
+        ...p.live,
+        x: [...p.live.x, (performance.now() - p.t0) / 1000],
+        mean: [...p.live.mean, e.window_mean_ms ?? null],
+        fraction: (e.index + Math.min(1, done)) / p.configs,
+      };
+    } else if (e.event === "config_finished") {
+      p.live = { ...p.live, fraction: (e.index + 1) / p.configs };
+    } else return;
+    if (!p.pending) {
+      p.pending = true;
+      requestAnimationFrame(() => {
+        p.pending = false;
+        setLive(p.live);
+      });
+    }
+  }
+
+  const job = useJob(onEvent);
+  const report: BenchReport | null = job.result?.report ?? null;
+
+  async function start() {
+    if (!path) return;
+    setSamples(null);
+    setSampleError(null);
+    await job.start({
+      kind: "bench",
+      model: path,
+      concurrency: form.concurrency,
+      run: {
+        provider: form.provider,
+        batch: form.batch,
+        intra_threads: form.threads ? Number(form.threads) : undefined,
+        warmup: form.warmup ? Number(form.warmup) : undefined,
+        duration: form.duration,
+        dims: form.dims.split(",").map((d) => d.trim()).filter(Boolean),
+      },
+    });
+  }
+
+  async function showSamples(runId: string) {
+    try {
+      const run = await api.getRun(runId);
+      setSamples(run.report.results[0]?.samples_ns ?? []);
+    } catch (e) {
+      setSampleError(asUiError(e));
+    }
+  }
+
+  const field = (key: keyof typeof form) => ({
+    id: `bench-${key}`,
+    value: form[key],
+    onInput: (e: Event) => setForm({ ...form, [key]: (e.currentTarget as HTMLInputElement).value }),
+  });
+
+  return (
+    <section aria-labelledby="bench-title">
+      <h1 id="bench-title">Benchmark</h1>
+      {!path && <p>Open a model in <strong>Models</strong> first (the sample model is one click away).</p>}
+      {path && <p class="mono">{path}</p>}
+      <form
+        class="grid-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          start();
+        }}
+      >
+        <label for="bench-provider">Provider</label>
+        <select {...field("provider")}>
+          <option value="cpu">CPU</option>
+          <option value="cuda">CUDA</option>
+          <option value="tensorrt">TensorRT</option>
+          <option value="cuda,cpu">CUDA and CPU (compare)</option>
+        </select>
+        <label for="bench-threads">Intra-op threads</label>
+        <input {...field("threads")} inputMode="numeric" placeholder="ONNX Runtime's choice" />
+        <label for="bench-batch">Batch sizes</label>
+        <input {...field("batch")} placeholder="1,8,32" />
+        <label for="bench-concurrency">Concurrency</label>
+        <input {...field("concurrency")} placeholder="1,4" />
+        <label for="bench-warmup">Warmup runs</label>
+        <input {...field("warmup")} inputMode="numeric" />
+        <label for="bench-duration">Duration per configuration</label>
+        <input {...field("duration")} placeholder="2s" />
+        <label for="bench-dims">Dynamic dimensions</label>
+        <input {...field("dims")} placeholder="seq=128, batch=4" />
+        <div class="actions">
+          <button type="submit" disabled={!path || job.running}>Run benchmark</button>
+          {job.running && <button type="button" onClick={job.cancel}>Cancel</button>}
+        </div>
+      </form>
+      {job.running && (
+        <div aria-live="polite">
+          <progress value={live.fraction} max={1} aria-label="Benchmark progress" /> {live.label}
+        </div>
+      )}
+      {job.cancelled && <p role="status">The benchmark was cancelled; nothing was recorded.</p>}
+      {job.error && <ErrorNotice error={job.error} />}
+      {live.x.length > 0 && (
+        <LineChart
+          title="Latency while it runs (mean of each 100 ms window)"
+          xLabel="seconds"
+          yLabel="ms"
+          x={live.x}
+          series={[{ label: "mean latency (ms)", values: live.mean }]}
+        />
+      )}
+      {report && <Results report={report} onSamples={showSamples} />}
+      {sampleError && <ErrorNotice error={sampleError} />}
+      {samples && (
+        <LineChart
+          title={`Every measured inference (${samples.length.toLocaleString("en-US")} samples)`}
+          xLabel="inference"
+          yLabel="ms"
+          x={samples.map((_, i) => i)}
+          series={[{ label: "latency (ms)", values: samples.map((n) => n / 1e6) }]}
+          points
+        />
+      )}
+    </section>
+  );
+}
+
+function pct(r: BenchResult, name: "p50" | "p90" | "p95" | "p99" | "p999") {
+  const v = r.latency_ms[name];
+  const ci = r.ci95_ms[name];
+  const flagged = r.unsupported_percentiles.includes(name);
+  return (
+    <td class={flagged ? "num flagged" : "num"} title={flagged ? "too few samples beyond this percentile to trust it" : undefined}>
+      {v === undefined ? "—" : ms(v)}
+      {ci && <span class="ci"> [{ms(ci[0])}–{ms(ci[1])}]</span>}
+      {flagged && <span aria-label="unsupported"> ⚠</span>}
+    </td>
+  );
+}
+
+export function Results({ report, onSamples }: { report: BenchReport; onSamples: (id: string) => void }) {
+  return (
+    <div data-testid="bench-results">
+      <h2>Results {report.run_id && <span class="muted">· run {report.run_id}</span>}</h2>
+      <table>
+        <thead>
+          <tr>
+            <th>Provider</th><th class="num">Batch</th><th class="num">Streams</th><th class="num">Samples</th>
+            <th class="num">Mean</th><th class="num">p50 [95% CI]</th><th class="num">p90</th><th class="num">p99 [95% CI]</th>
+            <th class="num">Inferences/s</th><th class="num">Samples/s</th><th class="num">Peak RSS</th>
+          </tr>
+        </thead>
+        <tbody>
+          {report.results.map((r, i) => (
+            <tr key={i}>
+              <td>{r.provider}{r.fallback && <span class="flagged" title={r.fallback}> (fell back)</span>}</td>
+              <td class="num">{r.batch}</td>
+              <td class="num">{r.concurrency}</td>
+              <td class="num">{r.samples.toLocaleString("en-US")}</td>
+              <td class="num">{ms(r.latency_ms.mean)}</td>
+              {pct(r, "p50")}
+              {pct(r, "p90")}
+              {pct(r, "p99")}
+              <td class="num">{r.throughput.inferences_per_s.toFixed(0)}</td>
+              <td class="num">{r.throughput.samples_per_s.toFixed(0)}</td>
+              <td class="num">{r.peak_rss_bytes ? bytes(r.peak_rss_bytes) : "—"}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {[...report.warnings, ...report.results.flatMap((r) => r.warnings)].map((w, i) => (
+        <p class="warning" key={i}>⚠ {w}</p>
+      ))}
+      {report.run_id && (
+        <button type="button" onClick={() => onSamples(report.run_id!)}>Chart every sample</button>
+      )}
+    </div>
+  );
+}

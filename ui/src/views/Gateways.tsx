@@ -1,0 +1,300 @@
+import { useEffect, useRef, useState } from "preact/hooks";
+import { api, asUiError, type MetricSample, type ReleaseView, type SavedGateway, type UiError } from "../api";
+import { ErrorNotice } from "../ErrorNotice";
+import { LineChart } from "../charts/LineChart";
+import { between } from "../charts/metrics";
+import { bytes } from "../format";
+import { useJob } from "../useJob";
+
+/** Gateways: saved gateways, their releases, push, canary, promote, rollback, live metrics. */
+export function Gateways() {
+  const [saved, setSaved] = useState<SavedGateway[]>([]);
+  const [current, setCurrent] = useState<string | null>(null);
+  const [form, setForm] = useState({ name: "", url: "http://127.0.0.1:8000", token: "", ca: "" });
+  const [error, setError] = useState<UiError | null>(null);
+
+  async function refresh() {
+    try {
+      const list = await api.listGateways();
+      setSaved(list);
+      if (!current && list.length) setCurrent(list[0].name);
+    } catch (e) {
+      setError(asUiError(e));
+    }
+  }
+  useEffect(() => {
+    refresh();
+  }, []);
+
+  async function add() {
+    setError(null);
+    try {
+      const g = await api.addGateway(form.name.trim(), form.url.trim(), form.token, form.ca || undefined);
+      setForm({ ...form, name: "", token: "" });
+      setCurrent(g.name);
+      await refresh();
+    } catch (e) {
+      setError(asUiError(e));
+    }
+  }
+
+  return (
+    <section aria-labelledby="gateways-title">
+      <h1 id="gateways-title">Gateways</h1>
+      <div class="row" role="tablist" aria-label="Saved gateways">
+        {saved.map((g) => (
+          <button type="button" role="tab" key={g.name} aria-selected={current === g.name} onClick={() => setCurrent(g.name)}>
+            {g.name}
+          </button>
+        ))}
+      </div>
+      <details open={saved.length === 0}>
+        <summary>Add a gateway</summary>
+        <form class="grid-form" onSubmit={(e) => (e.preventDefault(), add())}>
+          <label for="gw-name">Name</label>
+          <input id="gw-name" value={form.name} placeholder="staging" onInput={(e) => setForm({ ...form, name: e.currentTarget.value })} />
+          <label for="gw-url">URL</label>
+          <input id="gw-url" value={form.url} onInput={(e) => setForm({ ...form, url: e.currentTarget.value })} />
+          <label for="gw-token">Admin token</label>
+          <input id="gw-token" type="password" value={form.token} onInput={(e) => setForm({ ...form, token: e.currentTarget.value })} />
+          <label for="gw-ca">CA certificate (optional)</label>
+          <input id="gw-ca" value={form.ca} placeholder="/path/to/ca.pem" onInput={(e) => setForm({ ...form, ca: e.currentTarget.value })} />
+          <div class="actions">
+            <button type="submit" disabled={!form.name.trim() || !form.token}>Save gateway</button>
+          </div>
+        </form>
+      </details>
+      {error && <ErrorNotice error={error} />}
+      {current && (
+        <GatewayPanel
+          key={current}
+          gateway={saved.find((g) => g.name === current)!}
+          onRemoved={() => {
+            setCurrent(null);
+            refresh();
+          }}
+        />
+      )}
+    </section>
+  );
+}
+
+function GatewayPanel({ gateway, onRemoved }: { gateway: SavedGateway; onRemoved: () => void }) {
+  const [overview, setOverview] = useState<{ status: any; models: any[] } | null>(null);
+  const [error, setError] = useState<UiError | null>(null);
+  const [releases, setReleases] = useState<ReleaseView[]>([]);
+  const [toPush, setToPush] = useState("");
+  const [progress, setProgress] = useState<{ sent: number; total: number; resumed: number } | null>(null);
+
+  async function refresh() {
+    try {
+      setOverview(await api.gatewayOverview(gateway.name));
+      setError(null);
+    } catch (e) {
+      setOverview(null);
+      setError(asUiError(e));
+    }
+  }
+  useEffect(() => {
+    refresh();
+    api.listReleases().then((r) => setReleases(r.filter((x) => x.signature)), () => {});
+  }, [gateway.name]);
+
+  const push = useJob((e) => {
+    if (e.event === "push_progress") setProgress({ sent: e.sent, total: e.total, resumed: e.resumed });
+    if (e.event === "exit") refresh();
+  });
+  const chosen = releases.find((r) => r.dir === toPush) ?? releases[0];
+
+  return (
+    <div data-testid="gateway-panel">
+      <h2>
+        {gateway.name} <span class="muted mono">{gateway.url}</span>
+      </h2>
+      <p class="muted">
+        Token stored in {gateway.token_storage === "keychain" ? "the OS keychain" : "a file readable only by you"}.{" "}
+        <button type="button" class="link" onClick={refresh}>Refresh</button>
+        <button type="button" class="link" onClick={() => api.removeGateway(gateway.name).then(onRemoved, (e) => setError(asUiError(e)))}>
+          Forget this gateway
+        </button>
+      </p>
+      {error && <ErrorNotice error={error} />}
+      {overview && (
+        <p data-testid="gateway-health">
+          <span class={`badge ${overview.status.ready ? "ok" : ""}`}>{overview.status.ready ? "ready" : "not ready"}</span> assay-gateway{" "}
+          {overview.status.version} · ONNX Runtime {overview.status.onnxruntime} · up {overview.status.uptime_s} s ·{" "}
+          {overview.status.trusted_keys.length} trusted key(s)
+        </p>
+      )}
+      <h3>Push a release</h3>
+      {releases.length === 0 ? (
+        <p>No signed release yet: create and sign one in <strong>Releases</strong>.</p>
+      ) : (
+        <div class="row">
+          <label for="push-release">Release</label>
+          <select id="push-release" value={chosen?.dir} onChange={(e) => setToPush(e.currentTarget.value)}>
+            {releases.map((r) => <option key={r.dir} value={r.dir}>{r.name} {r.version}</option>)}
+          </select>
+          <button
+            type="button"
+            disabled={push.running || !chosen}
+            onClick={() => chosen && push.start({ kind: "push", dir: chosen.dir, signature: chosen.signature!, gateway: gateway.name })}
+          >
+            Push
+          </button>
+          {push.running && <button type="button" onClick={push.cancel}>Cancel</button>}
+        </div>
+      )}
+      {push.running && progress && (
+        <p aria-live="polite">
+          <progress value={progress.sent} max={Math.max(1, progress.total)} aria-label="Push progress" /> {bytes(progress.sent)} of{" "}
+          {bytes(progress.total)}
+          {progress.resumed > 0 && <> (resumed: {bytes(progress.resumed)} were already there)</>}
+        </p>
+      )}
+      {push.cancelled && <p role="status">Push interrupted. Push again to resume where it stopped.</p>}
+      {push.error && <ErrorNotice error={push.error} />}
+      {overview?.models.map((m) => <ModelPanel key={m.name} gateway={gateway.name} model={m} onChange={refresh} />)}
+      <LiveMetrics gateway={gateway.name} />
+    </div>
+  );
+}
+
+function ModelPanel({ gateway, model, onChange }: { gateway: string; model: any; onChange: () => void }) {
+  const others = model.releases.filter((r: any) => r.version !== model.stable);
+  const [version, setVersion] = useState<string>(model.canary?.version ?? others[0]?.version ?? "");
+  const [percent, setPercent] = useState<number>(model.canary?.percent ?? 10);
+  const [error, setError] = useState<UiError | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  async function control(c: Parameters<typeof api.gatewayControl>[2]) {
+    setBusy(true);
+    setError(null);
+    try {
+      await api.gatewayControl(gateway, model.name, c);
+      onChange();
+    } catch (e) {
+      setError(asUiError(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <article class="card" data-testid="gateway-model" data-model={model.name}>
+      <h3>
+        {model.name} · stable <strong>{model.stable ?? "none"}</strong>
+        {model.canary && <> · canary <strong>{model.canary.version}</strong> at {model.canary.percent}%</>}
+      </h3>
+      <table>
+        <thead><tr><th>Version</th><th>Role</th><th>Pushed</th><th class="num">Size</th><th>Signer</th></tr></thead>
+        <tbody>
+          {model.releases.map((r: any) => (
+            <tr key={r.version} data-testid="gateway-release">
+              <td>{r.version}</td><td>{r.role || "—"}</td><td>{new Date(r.pushed_at * 1000).toLocaleString()}</td>
+              <td class="num">{bytes(r.bytes)}</td><td class="mono">{String(r.signer).slice(0, 16)}…</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {others.length > 0 && (
+        <div class="row">
+          <label for={`canary-version-${model.name}`}>Canary</label>
+          <select id={`canary-version-${model.name}`} value={version} onChange={(e) => setVersion(e.currentTarget.value)}>
+            {others.map((r: any) => <option key={r.version} value={r.version}>{r.version}</option>)}
+          </select>
+          <label for={`canary-percent-${model.name}`}>Share: {percent}%</label>
+          <input
+            id={`canary-percent-${model.name}`}
+            type="range"
+            min={0}
+            max={100}
+            step={1}
+            value={percent}
+            onInput={(e) => setPercent(Number(e.currentTarget.value))}
+          />
+          <button type="button" disabled={busy || !version} onClick={() => control({ action: "canary", version, percent })}>Set canary</button>
+          <button type="button" disabled={busy || !model.canary} onClick={() => control({ action: "promote" })}>Promote</button>
+          <button type="button" disabled={busy || (!model.canary && !model.previous)} onClick={() => control({ action: "rollback" })}>Roll back</button>
+        </div>
+      )}
+      {error && <ErrorNotice error={error} />}
+    </article>
+  );
+}
+
+const POLL_MS = 2000;
+const WINDOW = 150;
+
+/** Request rate, p50/p99 and errors by version, from /metrics every two seconds. */
+function LiveMetrics({ gateway }: { gateway: string }) {
+  const last = useRef<{ t: number; samples: MetricSample[] } | null>(null);
+  const t0 = useRef(performance.now());
+  const [series, setSeries] = useState<{ x: number[]; byVersion: Map<string, { rate: (number | null)[]; p50: (number | null)[]; p99: (number | null)[]; err: (number | null)[] }> }>({ x: [], byVersion: new Map() });
+  const [error, setError] = useState<UiError | null>(null);
+
+  useEffect(() => {
+    let stop = false;
+    const tick = async () => {
+      try {
+        const samples = await api.gatewayMetrics(gateway);
+        const now = performance.now();
+        if (last.current && !stop) {
+          const points = between(last.current.samples, samples, (now - last.current.t) / 1000);
+          setSeries((s) => {
+            const x = [...s.x, (now - t0.current) / 1000].slice(-WINDOW);
+            const byVersion = new Map(s.byVersion);
+            for (const v of new Set([...byVersion.keys(), ...points.keys()])) {
+              const p = points.get(v);
+              const old = byVersion.get(v) ?? { rate: Array(s.x.length).fill(null), p50: Array(s.x.length).fill(null), p99: Array(s.x.length).fill(null), err: Array(s.x.length).fill(null) };
+              byVersion.set(v, {
+                rate: [...old.rate, p?.rate ?? 0].slice(-WINDOW),
+                p50: [...old.p50, p?.p50Ms ?? null].slice(-WINDOW),
+                p99: [...old.p99, p?.p99Ms ?? null].slice(-WINDOW),
+                err: [...old.err, p?.errorsPerS ?? 0].slice(-WINDOW),
+              });
+            }
+            return { x, byVersion };
+          });
+        }
+        last.current = { t: now, samples };
+        setError(null);
+      } catch (e) {
+        setError(asUiError(e));
+      }
+    };
+    tick();
+    const id = setInterval(tick, POLL_MS);
+    return () => {
+      stop = true;
+      clearInterval(id);
+    };
+  }, [gateway]);
+
+  const versions = [...series.byVersion.keys()];
+  return (
+    <div data-testid="gateway-metrics">
+      <h3>Live traffic</h3>
+      {error && <ErrorNotice error={error} />}
+      {series.x.length < 2 ? (
+        <p class="muted">Collecting /metrics every {POLL_MS / 1000} s…</p>
+      ) : (
+        <div class="charts">
+          <LineChart title="Requests per second" xLabel="s" yLabel="req/s" x={series.x} series={versions.map((v) => ({ label: v, values: series.byVersion.get(v)!.rate }))} height={200} />
+          <LineChart
+            title="Latency p50 / p99 (ms)"
+            xLabel="s"
+            yLabel="ms"
+            x={series.x}
+            series={versions.flatMap((v) => [
+              { label: `${v} p50`, values: series.byVersion.get(v)!.p50 },
+              { label: `${v} p99`, values: series.byVersion.get(v)!.p99 },
+            ])}
+            height={200}
+          />
+          <LineChart title="Errors per second" xLabel="s" yLabel="err/s" x={series.x} series={versions.map((v) => ({ label: v, values: series.byVersion.get(v)!.err }))} height={200} />
+        </div>
+      )}
+    </div>
+  );
+}

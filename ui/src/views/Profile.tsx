@@ -1,0 +1,179 @@
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { save } from "@tauri-apps/plugin-dialog";
+import { api, asUiError, type NodeStats, type ProfileReport, type UiError } from "../api";
+import { ErrorNotice } from "../ErrorNotice";
+import { FlameGraph } from "../charts/FlameGraph";
+import { ms, us } from "../format";
+import { useModel } from "../model";
+import { useJob } from "../useJob";
+
+interface Span { node: string; op_type: string; provider: string; start_us: number; dur_us: number }
+interface Timeline { inference_us: number; spans: Span[] }
+
+/** Profile: one configuration down to the operator, as a flame graph, a table and a timeline. */
+export function Profile() {
+  const { path } = useModel();
+  const [batch, setBatch] = useState("1");
+  const [iterations, setIterations] = useState("200");
+  const [unoptimized, setUnoptimized] = useState(false);
+  const [timeline, setTimeline] = useState<Timeline | null>(null);
+  const [error, setError] = useState<UiError | null>(null);
+  const [phase, setPhase] = useState("");
+  const job = useJob((e) => {
+    if (e.event === "phase") setPhase(e.phase);
+    if (e.event === "progress") setPhase(`${e.phase}: ${e.done} inferences`);
+  });
+  const profile: ProfileReport | null = job.result?.profile ?? null;
+  const runId: string | null = job.result?.run_id ?? null;
+
+  useEffect(() => {
+    setTimeline(null);
+    if (profile) api.profileTimeline(profile.out_dir).then(setTimeline, (e) => setError(asUiError(e)));
+  }, [profile]);
+
+  async function exportFile(file: string, label: string) {
+    if (!profile) return;
+    const to = await save({ title: `Save the ${label}`, defaultPath: file });
+    if (!to) return;
+    try {
+      await api.exportFile(`${profile.out_dir}/${file}`, to);
+    } catch (e) {
+      setError(asUiError(e));
+    }
+  }
+
+  const report = useJob();
+  async function exportReport() {
+    if (!runId) return;
+    const to = await save({ title: "Save the HTML report", defaultPath: `assay-${runId}.html` });
+    if (to) await report.start({ kind: "report", run: runId, out: to });
+  }
+
+  return (
+    <section aria-labelledby="profile-title">
+      <h1 id="profile-title">Profile</h1>
+      {!path && <p>Open a model in <strong>Models</strong> first.</p>}
+      {path && <p class="mono">{path}</p>}
+      <form
+        class="row"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (path)
+            job.start({
+              kind: "profile",
+              model: path,
+              run: { batch, duration: "1s" },
+              profile_iterations: Number(iterations) || 200,
+              no_optimize: unoptimized,
+            });
+        }}
+      >
+        <label for="profile-batch">Batch</label>
+        <input id="profile-batch" class="short" value={batch} onInput={(e) => setBatch(e.currentTarget.value)} />
+        <label for="profile-iterations">Profiled inferences</label>
+        <input id="profile-iterations" class="short" value={iterations} onInput={(e) => setIterations(e.currentTarget.value)} />
+        <label>
+          <input type="checkbox" checked={unoptimized} onChange={(e) => setUnoptimized(e.currentTarget.checked)} /> Graph optimizations off
+        </label>
+        <button type="submit" disabled={!path || job.running}>Profile</button>
+        {job.running && <button type="button" onClick={job.cancel}>Cancel</button>}
+      </form>
+      {job.running && <p aria-live="polite"><progress aria-label="Profiling" /> {phase}</p>}
+      {job.cancelled && <p role="status">The profile was cancelled.</p>}
+      {job.error && <ErrorNotice error={job.error} />}
+      {error && <ErrorNotice error={error} />}
+      {profile && (
+        <div data-testid="profile-results">
+          <p>
+            {profile.provider} · batch {profile.batch} · {profile.mode} graph · {profile.inferences} profiled inferences ·{" "}
+            {ms(profile.kernel_ms_per_inference)} kernel time per inference · profiler overhead ×{profile.overhead.ratio.toFixed(2)}
+            {runId && <> · run {runId}</>}
+          </p>
+          <div class="row">
+            Export: <button type="button" onClick={() => exportFile("flamegraph.svg", "flame graph")}>SVG</button>
+            <button type="button" onClick={() => exportFile("speedscope.json", "speedscope profile")}>speedscope</button>
+            <button type="button" onClick={() => exportFile("trace.json", "Chrome trace")}>Chrome trace</button>
+            <button type="button" onClick={exportReport} disabled={!runId || report.running}>HTML report</button>
+            {report.error && <ErrorNotice error={report.error} />}
+            {report.result && <span role="status">Report written.</span>}
+          </div>
+          <h2>Flame graph</h2>
+          <FlameGraph key={profile.out_dir} nodes={profile.nodes} />
+          <h2>Operators</h2>
+          <OperatorTable nodes={profile.nodes} />
+          {timeline && <TimelineView timeline={timeline} />}
+        </div>
+      )}
+    </section>
+  );
+}
+
+type Key = "name" | "op_type" | "provider" | "calls" | "per_inference_us" | "p50_us" | "share_pct";
+
+export function OperatorTable({ nodes }: { nodes: NodeStats[] }) {
+  const [sort, setSort] = useState<{ key: Key; desc: boolean }>({ key: "per_inference_us", desc: true });
+  const rows = useMemo(() => {
+    const r = [...nodes];
+    r.sort((a, b) => {
+      const x = a[sort.key], y = b[sort.key];
+      const c = typeof x === "number" ? (x as number) - (y as number) : String(x).localeCompare(String(y));
+      return sort.desc ? -c : c;
+    });
+    return r;
+  }, [nodes, sort]);
+  const th = (key: Key, label: string, num = false) => (
+    <th class={num ? "num" : undefined} aria-sort={sort.key === key ? (sort.desc ? "descending" : "ascending") : "none"}>
+      <button type="button" class="sort" onClick={() => setSort({ key, desc: sort.key === key ? !sort.desc : num })}>
+        {label}{sort.key === key ? (sort.desc ? " ▾" : " ▴") : ""}
+      </button>
+    </th>
+  );
+  return (
+    <table data-testid="operator-table">
+      <thead>
+        <tr>
+          {th("name", "Node")}{th("op_type", "Op")}{th("provider", "Provider")}{th("calls", "Calls", true)}
+          {th("per_inference_us", "Per inference", true)}{th("p50_us", "p50 per call", true)}{th("share_pct", "Share", true)}
+          <th>Input shapes</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.slice(0, 500).map((n) => (
+          <tr key={n.name}>
+            <td class="mono">{n.name}</td><td>{n.op_type}</td><td>{n.provider.replace("ExecutionProvider", "")}</td>
+            <td class="num">{n.calls}</td><td class="num">{us(n.per_inference_us)}</td><td class="num">{us(n.p50_us)}</td>
+            <td class="num">{n.share_pct.toFixed(1)}%</td><td class="mono">{n.input_shapes}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** The last profiled inference, kernel by kernel; overlapping kernels go on separate lanes. */
+function TimelineView({ timeline }: { timeline: Timeline }) {
+  const lanes: number[] = [];
+  const placed = timeline.spans.map((s) => {
+    let lane = lanes.findIndex((end) => end <= s.start_us);
+    if (lane < 0) lane = lanes.push(0) - 1;
+    lanes[lane] = s.start_us + s.dur_us;
+    return { s, lane };
+  });
+  const total = Math.max(timeline.inference_us, 1e-9);
+  return (
+    <>
+      <h2>One inference in time</h2>
+      <p class="muted">{us(timeline.inference_us)} end to end · {timeline.spans.length} kernels · gaps are scheduling and memory work outside kernels</p>
+      <div class="timeline" style={{ height: `${lanes.length * 20}px` }} data-testid="timeline">
+        {placed.map(({ s, lane }, i) => (
+          <div
+            key={i}
+            class="span"
+            title={`${s.node} (${s.op_type}) at ${us(s.start_us)} for ${us(s.dur_us)}`}
+            style={{ left: `${(100 * s.start_us) / total}%`, width: `max(1px, ${(100 * s.dur_us) / total}%)`, top: `${lane * 20}px` }}
+          />
+        ))}
+      </div>
+    </>
+  );
+}
