@@ -2,17 +2,22 @@
 // `assay-console` (a custom-protocol build), under Xvfb. Plain WebDriver over fetch.
 //
 // usage: node ui/e2e/console.e2e.mjs   (APP, DRIVER and SHOTS may be set; see below)
-import { test, before, after } from "node:test";
+import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 const root = resolve(import.meta.dirname, "../..");
 const APP = process.env.APP ?? join(root, "target/debug/assay-console");
 const DRIVER = process.env.DRIVER ?? "tauri-driver";
 const SHOTS = process.env.SHOTS ?? join(root, "target/e2e-screenshots");
+const WORKER = process.env.ASSAY_WORKER ?? join(root, "target/debug/assay");
+const GATEWAY = process.env.ASSAY_GATEWAY ?? join(root, "target/debug/assay-gateway");
 const PORT = 4444 + (process.pid % 1000);
+const PERF = join(root, "target/e2e-perf.json");
+const perf = {};
 const base = `http://127.0.0.1:${PORT}`;
 let driver;
 let session;
@@ -65,8 +70,15 @@ async function shot(name) {
   writeFileSync(join(SHOTS, `${name}.png`), Buffer.from(png, "base64"));
 }
 
+// The app gets a data folder of its own (history, keys, releases, gateways) and the runtime
+// the developer already has, found before the data folder moves.
+const home = mkdtempSync(join(tmpdir(), "assay-e2e-"));
+const runtime = JSON.parse(execFileSync(WORKER, ["runtime", "list", "--json"])).active.library;
+const env = { ...process.env, XDG_DATA_HOME: join(home, "data"), ASSAY_KEYCHAIN: "off", ASSAY_ORT_DYLIB: runtime, ASSAY_WORKER: WORKER };
+let gateway;
+
 before(async () => {
-  driver = spawn(DRIVER, ["--port", String(PORT)], { stdio: "ignore" });
+  driver = spawn(DRIVER, ["--port", String(PORT)], { stdio: "ignore", env });
   const end = Date.now() + 20000;
   for (;;) {
     try {
@@ -86,7 +98,60 @@ before(async () => {
 after(async () => {
   if (session) await wd("DELETE", `/session/${session}`).catch(() => {});
   driver?.kill();
+  gateway?.kill();
+  writeFileSync(PERF, JSON.stringify(perf, null, 2));
+  console.log("e2e perf:", JSON.stringify(perf));
 });
+
+// The last screen of every test, pass or fail: what the user would have seen.
+afterEach(async (t) => {
+  if (session) await shot(`last-${t.name.replace(/[^a-z0-9]+/gi, "-").slice(0, 60)}`).catch(() => {});
+});
+
+async function exec(script, args = []) {
+  return wd("POST", s("/execute/sync"), { script, args });
+}
+
+async function click(el) {
+  await wd("POST", s(`/element/${el}/click`), {});
+}
+
+async function type(css, text) {
+  const el = await find(css);
+  await wd("POST", s(`/element/${el}/clear`), {});
+  await wd("POST", s(`/element/${el}/value`), { text });
+}
+
+/** Sets a control's value the way a user's input would (sliders and selects included). */
+async function setValue(css, value, event = "input") {
+  await find(css);
+  await exec(
+    `const el = document.querySelector(arguments[0]);
+     const proto = el instanceof HTMLSelectElement ? HTMLSelectElement.prototype : HTMLInputElement.prototype;
+     Object.getOwnPropertyDescriptor(proto, "value").set.call(el, arguments[1]);
+     el.dispatchEvent(new Event(arguments[2], { bubbles: true }));`,
+    [css, value, event],
+  );
+}
+
+async function textOf(css, timeoutMs) {
+  return wd("GET", s(`/element/${await find(css, timeoutMs)}/text`));
+}
+
+async function view(name) {
+  await click(await findByText("nav button", name));
+}
+
+/** Waits until `css`'s text matches `re`. */
+async function waitText(css, re, timeoutMs = 60000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const t = await textOf(css, timeoutMs).catch(() => "");
+    if (re.test(t)) return t;
+    if (Date.now() > end) throw new Error(`${css} never matched ${re}; last text: ${t}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
 
 test("the sample model opens in one click and is inspected", async () => {
   await shot("models-empty");
@@ -110,10 +175,169 @@ test("a missing file reads as a sentence, and the window stays usable", async ()
   await shot("models-error");
 });
 
-test("settings list the installed ONNX Runtime", async () => {
-  await wd("POST", s(`/element/${await findByText("nav button", "Settings")}/click`), {});
-  await find("#settings-title");
-  const main = await find("main");
-  assert.match(await wd("GET", s(`/element/${main}/text`)), /ONNX Runtime/);
+test("first paint and the 100,000-sample chart are measured", async () => {
+  perf.first_paint_ms = await exec("return window.assayPerf.firstPaintMs");
+  const times = [];
+  for (let i = 0; i < 5; i++) {
+    times.push(await wd("POST", s("/execute/async"), { script: "window.assayPerf.chartBenchmark(100000).then(arguments[0])", args: [] }));
+  }
+  times.sort((a, b) => a - b);
+  perf.chart_100k_ms_median = times[2];
+  perf.chart_100k_ms_all = times;
+  assert.ok(times.every((t) => t > 0), `chart times ${times}`);
+});
+
+test("the sample model is benchmarked, with live progress, results and charts", async () => {
+  await click(await findByText("button", "sample"));
+  await find("[data-testid=model-report]");
+  await view("Benchmark");
+  await type("#bench-batch", "1,4");
+  await type("#bench-duration", "1s");
+  await exec("window.assayPerf.resetStalls()");
+  await click(await findByText("button", "Run benchmark"));
+  // The live chart appears while the worker still runs.
+  await find(".chart canvas", 30000);
+  await shot("benchmark-running");
+  const results = await waitText("[data-testid=bench-results]", /run [0-9a-f]{8}/, 120000);
+  perf.benchmark_stalls = await exec("return window.assayPerf.stalls");
+  assert.match(results, /cpu/);
+  assert.match(results, /\[[0-9.]+ ms–[0-9.]+ ms\]/, "p50 with its confidence interval");
+  const rows = await wd("POST", s("/elements"), { using: "css selector", value: "[data-testid=bench-results] tbody tr" });
+  assert.equal(rows.length, 2, "one row per batch size");
+  await click(await findByText("button", "Chart every sample"));
+  await waitText("main", /Every measured inference \([0-9,]+ samples\)/);
+  await shot("benchmark");
+});
+
+test("a benchmark can be cancelled, and the console stays usable", async () => {
+  await type("#bench-duration", "60s");
+  await click(await findByText("button", "Run benchmark"));
+  await click(await findByText("button", "Cancel", 30000));
+  await waitText("main", /cancelled; nothing was recorded/, 30000);
+  await type("#bench-duration", "1s");
+});
+
+test("the profile shows the costliest frame of the flame graph", async () => {
+  await view("Profile");
+  await click(await findByText("form button", "Profile"));
+  const costliest = await waitText("[data-testid=costliest-frame]", /Costliest frame/, 120000);
+  const name = costliest.match(/Costliest frame: (\S+)/)[1];
+  // The costliest frame is the top row of the operator table, sorted by time per inference.
+  const top = await textOf("[data-testid=operator-table] tbody tr:first-child td:first-child");
+  assert.ok(top.replaceAll("/", ";").endsWith(name), `top operator ${top}, costliest frame ${name}`);
+  const frames = await wd("POST", s("/elements"), { using: "css selector", value: "[data-testid=flame-frame]" });
+  assert.ok(frames.length >= 3, `${frames.length} frames`);
+  // Zoom into it, then search.
+  await click(await findByText("[data-testid=costliest-frame] button", "Zoom"));
+  await find("[data-testid=flame-frame].costliest");
+  await type("#flame-search", name);
+  await waitText(".flame", /% of the time matches/);
+  await find("[data-testid=timeline] .span");
+  await shot("profile");
+});
+
+test("two runs are compared side by side", async () => {
+  await view("Runs");
+  await find("[data-testid=runs-table] input[type=checkbox]");
+  const boxes = await wd("POST", s("/elements"), { using: "css selector", value: "[data-testid=runs-table] input[type=checkbox]" });
+  assert.ok(boxes.length >= 2, `${boxes.length} runs`);
+  await click(id(boxes[0]));
+  await click(id(boxes[1]));
+  await click(await findByText("button", "Compare"));
+  const cmp = await waitText("[data-testid=comparison]", /against run/);
+  assert.match(cmp, /faster|slower|no significant difference/);
+  await shot("runs");
+});
+
+async function createAndSign(version) {
+  await view("Releases");
+  await type("#release-version", version);
+  await click(await findByText("button", "Create release"));
+  const card = `[data-release="sample-mlp-${version}"]`;
+  await find(card, 60000);
+  await click(await findByText(`${card} button`, "Sign"));
+  await type(`#pass-sample-mlp-${version.replaceAll(".", "\\.")}`, "correct horse battery");
+  await click(await findByText(`${card} button[type=submit]`, "Sign"));
+  await waitText(card, /\bsigned\b/, 60000);
+  await click(await findByText(`${card} button`, "Verify"));
+  await waitText(card, /Verified: \d+ files/);
+}
+
+test("a release is created with evidence, signed and verified", async () => {
+  await view("Releases");
+  await type("#key-name", "e2e");
+  await type("#key-pass", "correct horse battery");
+  await type("#key-confirm", "correct horse battery");
+  await click(await findByText("button", "Generate key"));
+  await waitText("[data-testid=keys-table]", /e2e/, 30000);
+  await setValue("#release-evidence", await exec("return document.querySelector('#release-evidence option:nth-child(2)').value"), "change");
+  await createAndSign("1.0.0");
+  await shot("releases");
+});
+
+test("the release is pushed to a real gateway, listed, and a canary is set", async () => {
+  // A gateway on 127.0.0.1 that trusts the key the console just made.
+  const trusted = join(home, "trusted");
+  mkdirSync(trusted, { recursive: true });
+  copyFileSync(join(home, "data/assay/keys/e2e.pub.pem"), join(trusted, "e2e.pub.pem"));
+  writeFileSync(join(home, "admin.token"), "e2e-admin-token-0123456789");
+  const log = join(home, "gateway.log");
+  gateway = spawn(GATEWAY, ["--listen", "127.0.0.1:0", "--data", join(home, "gw"), "--trusted-keys", trusted, "--token-file", join(home, "admin.token")], {
+    env: Object.fromEntries(Object.entries(env).filter(([k]) => k !== "ASSAY_GATEWAY_TOKEN")),
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  const url = await new Promise((ok, fail) => {
+    gateway.stderr.on("data", (d) => {
+      stderr += d;
+      const m = stderr.match(/listening on (http:\/\/[0-9.]+:\d+)\s/);
+      if (m) ok(m[1]);
+    });
+    gateway.on("exit", () => fail(new Error(`the gateway exited: ${stderr}`)));
+  });
+  writeFileSync(log, stderr);
+
+  await view("Gateways");
+  await type("#gw-name", "local");
+  await type("#gw-url", url);
+  await type("#gw-token", "e2e-admin-token-0123456789");
+  await click(await findByText("button", "Save gateway"));
+  await waitText("[data-testid=gateway-health]", /ready/, 30000);
+  await click(await findByText("[data-testid=gateway-panel] button", "Push"));
+  await waitText("[data-testid=gateway-model]", /stable 1\.0\.0/, 60000);
+
+  await createAndSign("1.1.0");
+  await view("Gateways");
+  const pick = "return [...document.querySelectorAll('#push-release option')].find(o => o.text.includes('1.1.0'))?.value ?? null";
+  let value = null;
+  for (let i = 0; i < 100 && !value; i++) {
+    value = await exec(pick);
+    if (!value) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(value, "release 1.1.0 is offered for pushing");
+  await setValue("#push-release", value, "change");
+  await click(await findByText("[data-testid=gateway-panel] button", "Push"));
+  await waitText("[data-testid=gateway-model]", /1\.1\.0/, 60000);
+  await setValue("#canary-percent-sample-mlp", "25");
+  await click(await findByText("button", "Set canary"));
+  await waitText("[data-testid=gateway-model]", /canary 1\.1\.0 at 25%/, 30000);
+
+  // The gateway itself, asked directly, agrees.
+  const models = await (await fetch(`${url}/admin/v1/models`, { headers: { authorization: "Bearer e2e-admin-token-0123456789" } })).json();
+  const m = models.models.find((x) => x.name === "sample-mlp");
+  assert.equal(m.stable, "1.0.0");
+  assert.equal(m.canary.version, "1.1.0");
+  assert.equal(m.canary.percent, 25);
+  await shot("gateways");
+});
+
+test("settings show the runtime, hardware, data locations and theme", async () => {
+  await view("Settings");
+  await waitText("main", /Active: ONNX Runtime 1\.31/, 30000);
+  const dirs = await textOf("[data-testid=data-locations]");
+  assert.ok(dirs.includes(join(home, "data")), dirs);
   await shot("settings");
+  await click(await findByText("label", "Dark"));
+  await shot("settings-dark");
+  await click(await findByText("label", "Follow the OS"));
 });

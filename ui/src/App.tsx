@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
+import { ErrorBoundary } from "./ErrorBoundary";
 import { ModelContext } from "./model";
 import { savedTheme, applyTheme } from "./theme";
 import { Benchmark } from "./views/Benchmark";
@@ -81,7 +82,9 @@ export function App() {
           ))}
           {model && <p class="current-model mono" title={model}>{model.split("/").pop()}</p>}
         </nav>
-        <main>{view === "models" ? <Models dropped={dropped} /> : <Current />}</main>
+        <main>
+          <ErrorBoundary key={view}>{view === "models" ? <Models dropped={dropped} /> : <Current />}</ErrorBoundary>
+        </main>
       </div>
     </ModelContext.Provider>
   );

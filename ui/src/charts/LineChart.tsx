@@ -16,7 +16,8 @@ export interface LineChartProps {
   x: number[];
   series: Series[];
   height?: number;
-  /** Points only (a scatter of samples) instead of lines. */
+  /** Points only (a scatter of samples) instead of lines; for up to a few thousand points
+   * (lines are decimated per pixel column, so they stay fast at any size). */
   points?: boolean;
 }
 

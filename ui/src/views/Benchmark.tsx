@@ -153,7 +153,7 @@ export function Benchmark() {
           yLabel="ms"
           x={samples.map((_, i) => i)}
           series={[{ label: "latency (ms)", values: samples.map((n) => n / 1e6) }]}
-          points
+          points={samples.length <= 5000}
         />
       )}
     </section>

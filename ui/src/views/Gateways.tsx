@@ -38,6 +38,7 @@ export function Gateways() {
     }
   }
 
+  const selected = saved.find((g) => g.name === current);
   return (
     <section aria-labelledby="gateways-title">
       <h1 id="gateways-title">Gateways</h1>
@@ -65,10 +66,10 @@ export function Gateways() {
         </form>
       </details>
       {error && <ErrorNotice error={error} />}
-      {current && (
+      {selected && (
         <GatewayPanel
-          key={current}
-          gateway={saved.find((g) => g.name === current)!}
+          key={selected.name}
+          gateway={selected}
           onRemoved={() => {
             setCurrent(null);
             refresh();
@@ -162,7 +163,9 @@ function GatewayPanel({ gateway, onRemoved }: { gateway: SavedGateway; onRemoved
 
 function ModelPanel({ gateway, model, onChange }: { gateway: string; model: any; onChange: () => void }) {
   const others = model.releases.filter((r: any) => r.version !== model.stable);
-  const [version, setVersion] = useState<string>(model.canary?.version ?? others[0]?.version ?? "");
+  const [picked, setVersion] = useState<string>("");
+  // The pick stands while it names a release here; otherwise the canary, or the newest other.
+  const version = others.some((r: any) => r.version === picked) ? picked : (model.canary?.version ?? others[others.length - 1]?.version ?? "");
   const [percent, setPercent] = useState<number>(model.canary?.percent ?? 10);
   const [error, setError] = useState<UiError | null>(null);
   const [busy, setBusy] = useState(false);
