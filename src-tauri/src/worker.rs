@@ -30,6 +30,7 @@ use crate::error::UiError;
 const STDERR_TAIL: usize = 20;
 
 struct Running {
+    pid: u32,
     child: Arc<Mutex<Child>>,
     cancelled: Arc<AtomicBool>,
 }
@@ -92,6 +93,7 @@ impl Jobs {
         self.running.lock().unwrap().insert(
             id,
             Running {
+                pid: child.lock().unwrap().id(),
                 child: child.clone(),
                 cancelled: cancelled.clone(),
             },
@@ -134,6 +136,11 @@ impl Jobs {
         };
         job.cancelled.store(true, Ordering::SeqCst);
         job.child.lock().unwrap().kill().is_ok()
+    }
+
+    /// The worker's process id while the job runs.
+    pub fn pid(&self, id: u64) -> Option<u32> {
+        self.running.lock().unwrap().get(&id).map(|r| r.pid)
     }
 
     /// Ids of the jobs still running.

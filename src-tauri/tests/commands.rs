@@ -80,13 +80,150 @@ fn a_bad_model_is_a_sentence_with_a_kind() {
     assert!(err["detail"].is_string());
 }
 
+/// The console's data folder for this test binary (the env var is process-wide, so every
+/// test here shares one), and private keys in files rather than a desktop keychain.
+fn data_dir() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = tempfile::tempdir().unwrap();
+        // SAFETY: set once, before any test reads them, and never changed.
+        unsafe {
+            std::env::set_var("ASSAY_CONSOLE_DATA", d.path());
+            std::env::set_var("ASSAY_KEYCHAIN", "off");
+            std::env::set_var(
+                "ASSAY_WORKER",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../target/debug/assay"),
+            );
+        }
+        d
+    })
+    .path()
+}
+
 #[test]
-fn runtimes_list_what_is_installed() {
+fn settings_show_the_runtime_the_worker_loads_and_the_data_locations() {
+    let data = data_dir();
     let w = window();
-    let view = invoke(&w, "runtimes", json!({})).expect("runtimes");
+    let info = invoke(&w, "system_info", json!({})).expect("system info");
     assert!(
-        view["root"].as_str().unwrap().ends_with("runtime"),
-        "{view}"
+        info["root"].as_str().unwrap().ends_with("runtime"),
+        "{info}"
     );
-    assert!(view["installed"].is_array());
+    assert_eq!(
+        info["active"]["version"].as_str().unwrap().get(..4),
+        Some("1.31"),
+        "{info}"
+    );
+    assert!(info["environment"]["logical_cores"].as_u64().unwrap() >= 1);
+    let dirs = invoke(&w, "data_locations", json!({})).expect("data locations");
+    assert_eq!(dirs["db"], json!(data.join("assay.db")));
+}
+
+#[test]
+fn a_gateway_is_saved_without_showing_its_token_and_forgotten() {
+    data_dir();
+    let w = window();
+    let name = "gw-save";
+    let saved = invoke(
+        &w,
+        "add_gateway",
+        json!({"name": name, "url": "http://127.0.0.1:9/", "token": "s3cret-token"}),
+    )
+    .expect("saved");
+    assert_eq!(saved["url"], "http://127.0.0.1:9");
+    assert!(!saved.to_string().contains("s3cret-token"));
+    let listed = invoke(&w, "list_gateways", json!({})).unwrap();
+    let entry = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == name)
+        .expect("listed")
+        .clone();
+    assert!(!listed.to_string().contains("s3cret-token"));
+    if entry["token_storage"] == "file" {
+        use std::os::unix::fs::PermissionsExt;
+        let token = data_dir().join("gateways").join(format!("{name}.token"));
+        let mode = std::fs::metadata(&token).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the token file is private: {mode:o}");
+    }
+    // Nothing listens on port 9: the overview says so as a sentence.
+    let err = invoke(&w, "gateway_overview", json!({"name": name})).unwrap_err();
+    assert_eq!(err["kind"], "unreachable", "{err}");
+    invoke(&w, "remove_gateway", json!({"name": name})).unwrap();
+    let err = invoke(&w, "gateway_overview", json!({"name": name})).unwrap_err();
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("no saved gateway"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_gateway_entries_are_refused_with_reasons() {
+    data_dir();
+    let w = window();
+    for (body, says) in [
+        (
+            json!({"name": "../x", "url": "http://h", "token": "t"}),
+            "not a usable gateway name",
+        ),
+        (
+            json!({"name": "ok", "url": "ftp://h", "token": "t"}),
+            "must start with http",
+        ),
+        (
+            json!({"name": "ok", "url": "http://h", "token": "  "}),
+            "token is empty",
+        ),
+    ] {
+        let err = invoke(&w, "add_gateway", body.clone()).unwrap_err();
+        assert_eq!(err["kind"], "usage", "{body}: {err}");
+        assert!(
+            err["message"].as_str().unwrap().contains(says),
+            "{body}: {err}"
+        );
+    }
+}
+
+#[test]
+fn the_run_history_starts_empty_and_unknown_runs_are_named() {
+    data_dir();
+    let w = window();
+    assert!(
+        invoke(&w, "list_runs", json!({"kind": "profile"}))
+            .unwrap()
+            .is_array()
+    );
+    let err = invoke(&w, "get_run", json!({"id": "deadbeef"})).unwrap_err();
+    assert_eq!(err["kind"], "store");
+    assert!(
+        err["message"].as_str().unwrap().contains("deadbeef"),
+        "{err}"
+    );
+    let err = invoke(&w, "list_runs", json!({"kind": "nonsense"})).unwrap_err();
+    assert_eq!(err["kind"], "usage");
+}
+
+#[test]
+fn an_export_copies_the_file_and_a_missing_source_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = window();
+    let from = dir.path().join("flamegraph.svg");
+    std::fs::write(&from, "<svg/>").unwrap();
+    let to = dir.path().join("out.svg");
+    assert_eq!(
+        invoke(&w, "export_file", json!({"from": from, "to": to})).unwrap(),
+        6
+    );
+    assert_eq!(std::fs::read_to_string(&to).unwrap(), "<svg/>");
+    let err = invoke(
+        &w,
+        "export_file",
+        json!({"from": dir.path().join("none"), "to": to}),
+    )
+    .unwrap_err();
+    assert_eq!(err["kind"], "usage");
 }

@@ -37,7 +37,8 @@ export function chartOptions(p: LineChartProps, width: number): uPlot.Options {
         label: s.label,
         stroke: COLORS[i % COLORS.length],
         width: 1.5,
-        spanGaps: true,
+        // A null is a break (between configurations), not a gap to bridge.
+        spanGaps: false,
         ...(p.points ? { paths: () => null, points: { show: true, size: 2, fill: COLORS[i % COLORS.length] } } : { points: { show: false } }),
       })),
     ],

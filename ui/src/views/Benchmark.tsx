@@ -34,7 +34,8 @@ export function Benchmark() {
       p.t0 = performance.now();
       p.live = { ...emptyLive };
     } else if (e.event === "config_started") {
-      p.live = { ...p.live, label: `${e.provider} · batch ${e.batch} · ${e.concurrency} stream(s)` };
+      const gap = p.live.x.length ? { x: [...p.live.x, (performance.now() - p.t0) / 1000], mean: [...p.live.mean, null] } : {};
+      p.live = { ...p.live, ...gap, label: `${e.provider} · batch ${e.batch} · ${e.concurrency} stream(s)` };
     } else if (e.event === "progress" && e.phase === "measure") {
       const done = Math.min(1, Math.max(e.done / Math.max(1, e.target_iterations), e.elapsed_ms / Math.max(1, e.target_ms)) );
       p.live = {

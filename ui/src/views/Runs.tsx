@@ -39,7 +39,9 @@ export function Runs() {
     setError(null);
     setShown(null);
     try {
-      setCmp(await api.compareRuns(picked[0], picked[1]));
+      // The older run is the baseline (A).
+      const [a, b] = [...picked].sort((x, y) => (runs.find((r) => r.id === x)?.created_at ?? 0) - (runs.find((r) => r.id === y)?.created_at ?? 0));
+      setCmp(await api.compareRuns(a, b));
     } catch (e) {
       setError(asUiError(e));
     }

@@ -1,0 +1,215 @@
+//! Long jobs in the real `assay` worker process: events stream in, cancel stops the job
+//! without recording it, and a crash or a kill of the worker is reported while the console
+//! (this test process) keeps running and starts the next job.
+
+use std::{
+    path::PathBuf,
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+use assay_console::{
+    job::{JobContext, JobSpec},
+    worker::Jobs,
+};
+use serde_json::{Value, json};
+
+fn worker() -> PathBuf {
+    let p = std::env::var_os("ASSAY_WORKER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../target/debug/assay"
+            ))
+        });
+    assert!(
+        p.is_file(),
+        "{} is missing: build the worker first (cargo build -p assay-cli)",
+        p.display()
+    );
+    p
+}
+
+fn sample() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/sample-mlp.onnx").into()
+}
+
+struct Started {
+    id: u64,
+    events: mpsc::Receiver<Value>,
+}
+
+fn start(jobs: &Jobs, data: &std::path::Path, spec: Value) -> Started {
+    let spec: JobSpec = serde_json::from_value(spec).unwrap();
+    let inv = spec
+        .invocation(&JobContext {
+            db: data.join("assay.db"),
+            data_dir: data.to_path_buf(),
+            gateway: None,
+        })
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let id = jobs
+        .spawn(&worker(), inv.args, inv.envs, move |e| {
+            let _ = tx.send(e);
+        })
+        .unwrap();
+    Started { id, events: rx }
+}
+
+/// Every event until the terminal one (exit, cancelled or the console's own error).
+fn drain(s: &Started, until: Option<&str>) -> Vec<Value> {
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while let Ok(e) = s
+        .events
+        .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+    {
+        let done = matches!(e["event"].as_str(), Some("exit" | "cancelled"))
+            || (e["event"] == "error" && e.get("signal").is_some());
+        let hit = until.is_some_and(|u| e["event"] == u);
+        out.push(e);
+        if done || hit {
+            return out;
+        }
+    }
+    panic!(
+        "the job did not finish; last events: {:?}",
+        &out[out.len().saturating_sub(3)..]
+    );
+}
+
+fn bench(duration: &str) -> Value {
+    json!({"kind": "bench", "model": sample(), "run": {"batch": "1", "duration": duration, "warmup": 2}})
+}
+
+fn runs_in(data: &std::path::Path) -> usize {
+    tauri::async_runtime::block_on(async {
+        let s = assay_store::Store::open(&data.join("assay.db"))
+            .await
+            .unwrap();
+        let n = s.list(None, None, 100).await.unwrap().len();
+        s.close().await;
+        n
+    })
+}
+
+#[test]
+fn a_benchmark_streams_progress_then_its_result_and_is_recorded() {
+    let data = tempfile::tempdir().unwrap();
+    let jobs = Jobs::default();
+    let s = start(&jobs, data.path(), bench("500ms"));
+    let events = drain(&s, None);
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"started"), "{kinds:?}");
+    assert!(kinds.contains(&"progress"), "{kinds:?}");
+    assert_eq!(&kinds[kinds.len() - 2..], ["result", "exit"], "{kinds:?}");
+    let report = &events[events.len() - 2]["report"];
+    assert_eq!(report["schema"], "assay.bench/1");
+    assert!(report["results"][0]["samples"].as_u64().unwrap() >= 100);
+    assert!(jobs.running().is_empty());
+    assert_eq!(runs_in(data.path()), 1);
+}
+
+#[test]
+fn a_cancelled_benchmark_ends_as_cancelled_and_records_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let jobs = Jobs::default();
+    let s = start(&jobs, data.path(), bench("60s"));
+    drain(&s, Some("progress"));
+    assert!(jobs.cancel(s.id));
+    let events = drain(&s, None);
+    assert_eq!(events.last().unwrap()["event"], "cancelled", "{events:?}");
+    assert!(
+        !jobs.cancel(s.id),
+        "a finished job cannot be cancelled again"
+    );
+    assert!(!data.path().join("assay.db").exists() || runs_in(data.path()) == 0);
+}
+
+fn crash_with(signal: i32) -> Value {
+    let data = tempfile::tempdir().unwrap();
+    let jobs = Jobs::default();
+    let s = start(&jobs, data.path(), bench("60s"));
+    drain(&s, Some("progress"));
+    // What ONNX Runtime aborting (SIGABRT: a failed check, an uncaught C++ exception) or the
+    // OOM killer (SIGKILL) does to the worker. (A SIGSEGV sent with kill(2) is not a fault:
+    // Rust's stack-overflow handler swallows the first one, so it cannot stand in for one.)
+    let pid = jobs.pid(s.id).expect("the worker runs") as i32;
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    let events = drain(&s, None);
+    let last = events.last().unwrap().clone();
+    assert!(jobs.running().is_empty());
+    // The console is fine: the next job runs.
+    let again = start(&jobs, data.path(), bench("200ms"));
+    assert_eq!(drain(&again, None).last().unwrap()["event"], "exit");
+    last
+}
+
+#[test]
+fn a_worker_that_crashes_is_reported_and_the_console_goes_on() {
+    let last = crash_with(libc::SIGABRT);
+    assert_eq!(last["event"], "error");
+    assert_eq!(last["kind"], "crashed");
+    assert_eq!(last["signal"], libc::SIGABRT);
+    assert!(
+        last["message"]
+            .as_str()
+            .unwrap()
+            .contains("crashed (signal 6)"),
+        "{last}"
+    );
+}
+
+#[test]
+fn a_worker_killed_for_memory_is_reported_as_such() {
+    let last = crash_with(libc::SIGKILL);
+    assert_eq!(last["kind"], "crashed");
+    assert!(
+        last["message"].as_str().unwrap().contains("out of memory"),
+        "{last}"
+    );
+}
+
+#[test]
+fn the_workers_own_error_is_forwarded_with_its_sentence() {
+    let data = tempfile::tempdir().unwrap();
+    let jobs = Jobs::default();
+    let s = start(
+        &jobs,
+        data.path(),
+        json!({"kind": "bench", "model": "/nonexistent/model.onnx"}),
+    );
+    let events = drain(&s, None);
+    let err = events
+        .iter()
+        .find(|e| e["event"] == "error")
+        .expect("an error event");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/model.onnx"),
+        "{err}"
+    );
+    assert_eq!(events.last().unwrap()["event"], "exit");
+    assert_ne!(events.last().unwrap()["code"], 0);
+}
+
+#[test]
+fn a_missing_worker_is_a_sentence_not_a_panic() {
+    let jobs = Jobs::default();
+    let err = jobs
+        .spawn("/nonexistent/assay".as_ref(), vec![], vec![], |_| {})
+        .unwrap_err();
+    assert_eq!(err.kind, "worker");
+    assert!(
+        err.message.contains("/nonexistent/assay"),
+        "{}",
+        err.message
+    );
+}
