@@ -58,5 +58,7 @@ pub fn app_builder<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Buil
             gateways::gateway_metrics,
             files::export_file,
             profiles::profile_timeline,
+            probe::first_paint,
+            probe::probe_done,
         ])
 }

@@ -5,6 +5,7 @@ pub mod gateways;
 pub mod jobs;
 pub mod keys;
 pub mod models;
+pub mod probe;
 pub mod profiles;
 pub mod releases;
 pub mod runs;

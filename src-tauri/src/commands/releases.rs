@@ -52,7 +52,7 @@ pub fn list_releases<R: tauri::Runtime>(
             ))
         })
         .collect();
-    list.sort_by(|a, b| b.0.cmp(&a.0));
+    list.sort_by_key(|r| std::cmp::Reverse(r.0));
     Ok(list.into_iter().map(|(_, r)| r).collect())
 }
 
