@@ -26,12 +26,14 @@ function once() {
       clearTimeout(timer);
       const m = out.match(/probe (\{.*\})/);
       if (paint === null || !m) return fail(new Error(`the probe did not report: ${out}`));
-      ok({ paint, chart: JSON.parse(m[1]).chart_100k_ms });
+      const f = JSON.parse(m[1]);
+      ok({ paint, chart: f.chart_100k_ms, small: f.first_chart_100_points_ms });
     });
   });
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const quantile = (xs, q) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+const median = (xs) => quantile(xs, 0.5);
 // The first launch fills the page cache; it is reported, not counted.
 const cold = await once();
 const results = [];
@@ -40,4 +42,9 @@ const paints = results.map((r) => r.paint);
 const charts = results.flatMap((r) => r.chart);
 console.log(`machine: ${cpus()[0]?.model ?? "?"}, ${cpus().length} logical CPUs; ${APP}`);
 console.log(`start-up to first paint: median ${median(paints).toFixed(0)} ms, max ${Math.max(...paints).toFixed(0)} ms over ${runs} launches (first launch ${cold.paint.toFixed(0)} ms)  [target < 1500 ms]`);
-console.log(`100,000-sample latency chart: median ${median(charts).toFixed(1)} ms, max ${Math.max(...charts).toFixed(1)} ms over ${charts.length} renders  [target < 100 ms]`);
+// Each launch first draws a 100-point chart (what any first chart costs: canvas, fonts, cold
+// code), then the 100,000-sample chart seven times; the first of those runs still half-cold.
+const firsts = results.map((r) => r.chart[0]);
+const smalls = results.map((r) => r.small);
+console.log(`100,000-sample latency chart: median ${median(charts).toFixed(1)} ms, p90 ${quantile(charts, 0.9).toFixed(1)} ms over ${charts.length} renders  [target < 100 ms]`);
+console.log(`  the first 100,000-sample chart of a launch: median ${median(firsts).toFixed(1)} ms; the 100-point chart before it (first chart of the launch): median ${median(smalls).toFixed(1)} ms`);

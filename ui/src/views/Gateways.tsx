@@ -275,10 +275,31 @@ function LiveMetrics({ gateway }: { gateway: string }) {
   }, [gateway]);
 
   const versions = [...series.byVersion.keys()];
+  const latest = (xs: (number | null)[]) => xs[xs.length - 1];
+  const fmt = (v: number | null | undefined, digits: number) => (v === null || v === undefined ? "—" : v.toFixed(digits));
   return (
     <div data-testid="gateway-metrics">
       <h3>Live traffic</h3>
       {error && <ErrorNotice error={error} />}
+      {series.x.length >= 1 && versions.length > 0 && (
+        <table data-testid="traffic-now">
+          <thead><tr><th>Model@version</th><th class="num">Requests/s</th><th class="num">p50</th><th class="num">p99</th><th class="num">Errors/s</th></tr></thead>
+          <tbody>
+            {versions.map((v) => {
+              const d = series.byVersion.get(v)!;
+              return (
+                <tr key={v}>
+                  <td class="mono">{v}</td>
+                  <td class="num">{fmt(latest(d.rate), 1)}</td>
+                  <td class="num">{fmt(latest(d.p50), 2)} ms</td>
+                  <td class="num">{fmt(latest(d.p99), 2)} ms</td>
+                  <td class="num">{fmt(latest(d.err), 2)}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
       {series.x.length < 2 ? (
         <p class="muted">Collecting /metrics every {POLL_MS / 1000} s…</p>
       ) : (
