@@ -5,6 +5,14 @@ import { bytes } from "../format";
 import { type Theme, useTheme } from "../theme";
 import { useJob } from "../useJob";
 
+/** How the worker found the runtime (the engine's `RuntimeSource`). */
+const SOURCES: Record<string, string> = {
+  flag: "from --runtime",
+  assay_env: "from $ASSAY_ORT_DYLIB",
+  ort_env: "from $ORT_DYLIB_PATH",
+  installed: "installed by Assay",
+};
+
 /** Settings: runtimes (and installing them), providers and GPUs, data locations, theme. */
 export function Settings() {
   const [info, setInfo] = useState<SystemInfo | null>(null);
@@ -50,7 +58,7 @@ export function Settings() {
       {info?.active.error && <p class="warning">⚠ {info.active.error}</p>}
       {info?.active.version && (
         <p>
-          Active: ONNX Runtime {info.active.version} ({info.active.source}) · execution providers:{" "}
+          Active: ONNX Runtime {info.active.version} ({SOURCES[info.active.source ?? ""] ?? info.active.source}) · execution providers:{" "}
           <strong>{(info.active.providers ?? []).join(", ")}</strong>
         </p>
       )}
