@@ -50,3 +50,12 @@ impl DataDirs {
         Ok(DataDirs::at(root))
     }
 }
+
+/// Whether `path` lies under `root`, judged on the words of the path (no `..` anywhere, so a
+/// path cannot climb out after the prefix matches). Both must be absolute.
+pub fn is_inside(root: &std::path::Path, path: &std::path::Path) -> bool {
+    use std::path::Component;
+    path.is_absolute()
+        && !path.components().any(|c| matches!(c, Component::ParentDir))
+        && path.starts_with(root)
+}

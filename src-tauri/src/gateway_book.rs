@@ -2,9 +2,13 @@
 //! the admin token in the OS keychain. Where no keychain answers (a headless box), the
 //! token goes in `gateways/NAME.token` with mode 0600, like an SSH key, and the UI says so.
 
-use std::path::{Path, PathBuf};
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+};
 
-use assay_release::keychain::Keychain;
+use assay_release::{keychain::Keychain, remote::GatewayClient};
 use serde::{Deserialize, Serialize};
 
 use crate::error::UiError;
@@ -76,7 +80,7 @@ impl GatewayBook {
     ) -> Result<SavedGateway, UiError> {
         check_name(name)?;
         // Checks the URL's form and the CA file now rather than at the first push.
-        assay_release::remote::GatewayClient::new(url, token, ca_cert.as_deref())?;
+        GatewayClient::new(url, token, ca_cert.as_deref())?;
         if token.trim().is_empty() {
             return Err(UiError::usage("the admin token is empty"));
         }
@@ -143,13 +147,9 @@ impl GatewayBook {
         Ok((g.url, token, g.ca_cert))
     }
 
-    pub fn client(&self, name: &str) -> Result<assay_release::remote::GatewayClient, UiError> {
+    pub fn client(&self, name: &str) -> Result<GatewayClient, UiError> {
         let (url, token, ca) = self.resolve(name)?;
-        Ok(assay_release::remote::GatewayClient::new(
-            &url,
-            &token,
-            ca.as_deref(),
-        )?)
+        Ok(GatewayClient::new(&url, &token, ca.as_deref())?)
     }
 
     pub fn remove(&self, name: &str) -> Result<(), UiError> {
@@ -158,5 +158,26 @@ impl GatewayBook {
         let _ = std::fs::remove_file(self.token_file(name));
         std::fs::remove_file(self.entry(name))
             .map_err(|_| UiError::usage(format!("no saved gateway named '{name}'")))
+    }
+}
+
+/// Clients of saved gateways, made once: each would otherwise read its token from the
+/// keychain (a D-Bus round trip, perhaps an unlock prompt) on every two-second poll.
+#[derive(Default)]
+pub struct Clients(Mutex<HashMap<String, Arc<GatewayClient>>>);
+
+impl Clients {
+    pub fn get(&self, book: &GatewayBook, name: &str) -> Result<Arc<GatewayClient>, UiError> {
+        if let Some(c) = self.0.lock().unwrap().get(name) {
+            return Ok(c.clone());
+        }
+        let c = Arc::new(book.client(name)?);
+        self.0.lock().unwrap().insert(name.to_string(), c.clone());
+        Ok(c)
+    }
+
+    /// Drops a cached client (the gateway was changed or forgotten).
+    pub fn forget(&self, name: &str) {
+        self.0.lock().unwrap().remove(name);
     }
 }

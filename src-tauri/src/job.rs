@@ -219,6 +219,14 @@ impl JobSpec {
             } => {
                 nonempty("the release folder", dir)?;
                 nonempty("the key", key)?;
+                // The signature is written next to the folder: only the console's releases.
+                let releases = ctx.data_dir.join("releases");
+                if !crate::data::is_inside(&releases, std::path::Path::new(dir)) {
+                    return Err(UiError::usage(format!(
+                        "{dir} is not one of the console's release folders (under {})",
+                        releases.display()
+                    )));
+                }
                 let signature = signature_of(dir);
                 envs.push(("ASSAY_KEY_PASSPHRASE".into(), passphrase.clone()));
                 output = Some(signature.clone());
@@ -330,7 +338,7 @@ mod tests {
     #[test]
     fn secrets_travel_by_environment_not_by_argument() {
         let spec: JobSpec = serde_json::from_value(serde_json::json!({
-            "kind": "sign", "dir": "/r/mlp-1.0.0/", "key": "release", "passphrase": "hunter2"
+            "kind": "sign", "dir": "/data/releases/mlp-1.0.0/", "key": "release", "passphrase": "hunter2"
         }))
         .unwrap();
         let inv = spec.invocation(&ctx()).unwrap();
@@ -343,7 +351,21 @@ mod tests {
             inv.envs,
             [("ASSAY_KEY_PASSPHRASE".to_string(), "hunter2".to_string())]
         );
-        assert_eq!(inv.output.unwrap(), PathBuf::from("/r/mlp-1.0.0.sig"));
+        assert_eq!(
+            inv.output.unwrap(),
+            PathBuf::from("/data/releases/mlp-1.0.0.sig")
+        );
+    }
+
+    #[test]
+    fn only_the_consoles_release_folders_are_signed() {
+        for dir in ["/etc/passwd", "/data/releases/../../etc", "relative/dir"] {
+            let spec: JobSpec = serde_json::from_value(serde_json::json!({
+                "kind": "sign", "dir": dir, "key": "k", "passphrase": "p"
+            }))
+            .unwrap();
+            assert_eq!(spec.invocation(&ctx()).unwrap_err().kind, "usage", "{dir}");
+        }
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub fn app_builder<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Buil
     use commands::*;
     builder
         .manage(worker::Jobs::default())
+        .manage(gateway_book::Clients::default())
         .invoke_handler(tauri::generate_handler![
             models::inspect_model,
             models::sample_model,

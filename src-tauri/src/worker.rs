@@ -71,6 +71,10 @@ impl Jobs {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        // Its own process group, so cancel also stops what the worker started (pip, during
+        // a runtime install).
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         #[cfg(target_os = "linux")]
         die_with_parent(&mut cmd);
         let mut child = cmd.spawn().map_err(|e| UiError {
@@ -109,7 +113,14 @@ impl Jobs {
             .spawn(move || {
                 let ended_with_error = forward(stdout, &sink);
                 let status = wait(&child);
-                let _ = stderr_thread.join();
+                let pid = child.lock().unwrap().id();
+                // Whatever the worker left behind in its group goes with it.
+                kill_group(pid);
+                // A grandchild could still hold stderr open: the report does not wait for it.
+                let until = std::time::Instant::now() + Duration::from_secs(2);
+                while !stderr_thread.is_finished() && std::time::Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
                 running.lock().unwrap().remove(&id);
                 let tail: Vec<String> = tail.lock().unwrap().drain(..).collect();
                 sink(terminal(
@@ -134,8 +145,14 @@ impl Jobs {
         let Some(job) = running.get(&id) else {
             return false;
         };
+        let mut child = job.child.lock().unwrap();
+        // A job that has already exited finished on its own: its outcome stands.
+        if !matches!(child.try_wait(), Ok(None)) {
+            return false;
+        }
         job.cancelled.store(true, Ordering::SeqCst);
-        job.child.lock().unwrap().kill().is_ok()
+        kill_group(job.pid);
+        child.kill().is_ok()
     }
 
     /// The worker's process id while the job runs.
@@ -146,6 +163,15 @@ impl Jobs {
     /// Ids of the jobs still running.
     pub fn running(&self) -> Vec<u64> {
         self.running.lock().unwrap().keys().copied().collect()
+    }
+}
+
+/// Kills the worker's process group (the worker and anything it started).
+fn kill_group(pid: u32) {
+    #[cfg(unix)]
+    // SAFETY: killpg only sends a signal; a group that no longer exists is ESRCH.
+    unsafe {
+        libc::killpg(pid as libc::pid_t, libc::SIGKILL);
     }
 }
 
@@ -162,22 +188,44 @@ fn die_with_parent(cmd: &mut Command) {
     }
 }
 
+/// A JSON document printed instead of events is small (a signature summary, an install
+/// record); anything past this is not kept.
+const DOCUMENT_CAP: usize = 16 << 20;
+
+/// Lines of a pipe, decoded lossily: one line that is not UTF-8 (a native library's output)
+/// must not end the stream.
+fn lines(r: impl Read) -> impl Iterator<Item = String> {
+    let mut r = BufReader::new(r);
+    std::iter::from_fn(move || {
+        let mut buf = Vec::new();
+        match r.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => {
+                while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                    buf.pop();
+                }
+                Some(String::from_utf8_lossy(&buf).into_owned())
+            }
+        }
+    })
+}
+
 /// Forwards event lines; gathers anything else as one JSON document for a `result` event.
 /// Returns whether the worker reported an `error` event itself.
 fn forward(stdout: impl Read, sink: &impl Fn(Value)) -> bool {
     let mut saw_error = false;
     let mut document = String::new();
-    for line in BufReader::new(stdout).lines() {
-        let Ok(line) = line else { break };
+    for line in lines(stdout) {
         match serde_json::from_str::<Value>(&line) {
             Ok(v) if v.get("event").is_some_and(Value::is_string) => {
                 saw_error |= v["event"] == "error";
                 sink(v);
             }
-            _ => {
+            _ if document.len() + line.len() < DOCUMENT_CAP => {
                 document.push_str(&line);
                 document.push('\n');
             }
+            _ => {}
         }
     }
     if let Ok(value) = serde_json::from_str::<Value>(&document) {
@@ -187,8 +235,7 @@ fn forward(stdout: impl Read, sink: &impl Fn(Value)) -> bool {
 }
 
 fn keep_tail(stderr: impl Read, tail: &Mutex<VecDeque<String>>) {
-    for line in BufReader::new(stderr).lines() {
-        let Ok(line) = line else { break };
+    for line in lines(stderr) {
         let mut t = tail.lock().unwrap();
         if t.len() == STDERR_TAIL {
             t.pop_front();
@@ -213,9 +260,6 @@ fn terminal(
     reported_error: bool,
     stderr_tail: &[String],
 ) -> Value {
-    if cancelled {
-        return json!({"event": "cancelled"});
-    }
     let status = match status {
         Ok(s) => s,
         Err(e) => {
@@ -225,6 +269,9 @@ fn terminal(
     };
     if status.success() {
         return json!({"event": "exit", "code": 0});
+    }
+    if cancelled {
+        return json!({"event": "cancelled"});
     }
     if reported_error {
         return json!({"event": "exit", "code": status.code()});

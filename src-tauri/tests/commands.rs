@@ -209,9 +209,11 @@ fn the_run_history_starts_empty_and_unknown_runs_are_named() {
 
 #[test]
 fn an_export_copies_the_file_and_a_missing_source_is_refused() {
+    let data = data_dir();
     let dir = tempfile::tempdir().unwrap();
     let w = window();
-    let from = dir.path().join("flamegraph.svg");
+    std::fs::create_dir_all(data.join("profiles/1")).unwrap();
+    let from = data.join("profiles/1/flamegraph.svg");
     std::fs::write(&from, "<svg/>").unwrap();
     let to = dir.path().join("out.svg");
     assert_eq!(
@@ -219,11 +221,17 @@ fn an_export_copies_the_file_and_a_missing_source_is_refused() {
         6
     );
     assert_eq!(std::fs::read_to_string(&to).unwrap(), "<svg/>");
-    let err = invoke(
-        &w,
-        "export_file",
-        json!({"from": dir.path().join("none"), "to": to}),
-    )
-    .unwrap_err();
-    assert_eq!(err["kind"], "usage");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&to).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+    for from in [
+        data.join("profiles/none"),
+        "/etc/passwd".into(),
+        data.join("../../etc/passwd"),
+    ] {
+        let err = invoke(&w, "export_file", json!({"from": from, "to": to})).unwrap_err();
+        assert_eq!(err["kind"], "usage", "{from:?}: {err}");
+    }
 }

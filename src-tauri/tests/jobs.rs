@@ -213,3 +213,49 @@ fn a_missing_worker_is_a_sentence_not_a_panic() {
         err.message
     );
 }
+
+/// Whether a process whose command line contains `marker` is alive.
+fn alive(marker: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read(e.path().join("cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).contains(marker))
+            .unwrap_or(false)
+    })
+}
+
+#[test]
+fn cancel_stops_what_the_worker_started_too() {
+    // `assay runtime install` runs pip; pip inherits the worker's stderr. A cancel must stop
+    // both, and must not wait for a grandchild that holds the pipe open.
+    let marker = format!("{}", 424_242 + std::process::id() % 1000);
+    let script =
+        format!("echo '{{\"event\":\"step\",\"message\":\"downloading\"}}'; sleep {marker} & wait");
+    let jobs = Jobs::default();
+    let (tx, rx) = mpsc::channel();
+    let id = jobs
+        .spawn(
+            "/bin/sh".as_ref(),
+            vec!["-c".into(), script.into()],
+            vec![],
+            move |e| {
+                let _ = tx.send(e);
+            },
+        )
+        .unwrap();
+    let first = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(first["event"], "step");
+    // /proc/PID/cmdline separates arguments with NULs: this is the sleep, not the shell.
+    let grandchild = format!("sleep\0{marker}");
+    let until = Instant::now() + Duration::from_secs(5);
+    while !alive(&grandchild) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(alive(&grandchild), "the grandchild never started");
+    let started = Instant::now();
+    assert!(jobs.cancel(id));
+    let last = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(last["event"], "cancelled", "{last}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!alive(&grandchild), "the grandchild outlived the cancel");
+}

@@ -201,6 +201,9 @@ test("the sample model is benchmarked, with live progress, results and charts", 
   // The live chart appears while the worker still runs.
   await find(".chart canvas", 30000);
   await shot("benchmark-running");
+  // The job and its live chart survive a visit to another view.
+  await view("Runs");
+  await view("Benchmark");
   const results = await waitText("[data-testid=bench-results]", /run [0-9a-f]{8}/, 120000);
   perf.benchmark_stalls = await exec("return window.assayPerf.stalls");
   assert.match(results, /cpu/);
@@ -208,7 +211,7 @@ test("the sample model is benchmarked, with live progress, results and charts", 
   const rows = await wd("POST", s("/elements"), { using: "css selector", value: "[data-testid=bench-results] tbody tr" });
   assert.equal(rows.length, 2, "one row per batch size");
   await click(await findByText("button", "Chart every sample"));
-  await waitText("main", /Every measured inference \([0-9,]+ samples\)/);
+  await waitText("main", /Every measured inference of cpu · batch 1 · 1 stream\(s\) \([0-9,]+ samples\)/);
   await shot("benchmark");
 });
 

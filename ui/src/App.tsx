@@ -2,6 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import { ErrorBoundary } from "./ErrorBoundary";
 import { ModelContext } from "./model";
+import { ShownContext } from "./visible";
 import { savedTheme, applyTheme } from "./theme";
 import { Benchmark } from "./views/Benchmark";
 import { Gateways } from "./views/Gateways";
@@ -27,7 +28,8 @@ const ORDER = Object.keys(VIEWS) as View[];
 export function App() {
   const [view, setView] = useState<View>("models");
   const [model, setModel] = useState<string | null>(null);
-  const [dropped, setDropped] = useState<string | null>(null);
+  // A fresh object per drop, so dropping the same file twice opens it twice.
+  const [dropped, setDropped] = useState<{ path: string } | null>(null);
 
   useEffect(() => applyTheme(savedTheme()), []);
 
@@ -51,7 +53,7 @@ export function App() {
           if (e.payload.type !== "drop") return;
           const file = e.payload.paths.find((p) => p.endsWith(".onnx")) ?? e.payload.paths[0];
           if (file) {
-            setDropped(file);
+            setDropped({ path: file });
             setView("models");
           }
         })
@@ -62,7 +64,14 @@ export function App() {
     return () => unlisten?.();
   }, []);
 
-  const Current = VIEWS[view][1];
+  // Views stay mounted once visited, so a running job (and its live chart) survives a
+  // visit to another view.
+  const [visited, setVisited] = useState<Set<View>>(new Set(["models"]));
+  const [shows, setShows] = useState<Record<string, number>>({ models: 1 });
+  useEffect(() => {
+    setVisited((v) => (v.has(view) ? v : new Set([...v, view])));
+    setShows((s) => ({ ...s, [view]: (s[view] ?? 0) + 1 }));
+  }, [view]);
   return (
     <ModelContext.Provider value={{ path: model, setPath: setModel }}>
       <div class="shell">
@@ -83,7 +92,16 @@ export function App() {
           {model && <p class="current-model mono" title={model}>{model.split("/").pop()}</p>}
         </nav>
         <main>
-          <ErrorBoundary key={view}>{view === "models" ? <Models dropped={dropped} /> : <Current />}</ErrorBoundary>
+          {ORDER.filter((v) => visited.has(v) || v === view).map((v) => {
+            const View = VIEWS[v][1];
+            return (
+              <div key={v} hidden={v !== view}>
+                <ShownContext.Provider value={v === view ? (shows[v] ?? 1) : 0}>
+                  <ErrorBoundary>{v === "models" ? <Models dropped={dropped} /> : <View />}</ErrorBoundary>
+                </ShownContext.Provider>
+              </div>
+            );
+          })}
         </main>
       </div>
     </ModelContext.Provider>

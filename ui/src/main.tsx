@@ -5,15 +5,20 @@ import { App } from "./App";
 import { chartBenchmark, startStallMonitor } from "./perf";
 import "./style.css";
 
-// Never a blank window: an error that escapes every view is shown as a sentence.
+// Never a blank window: an error that escapes every view is shown as a sentence, in one
+// banner that can be dismissed.
 function fatal(message: string, detail: string) {
-  const box = document.createElement("div");
-  box.className = "error fatal";
-  box.setAttribute("role", "alert");
-  box.innerHTML = "<p></p><pre></pre>";
+  let box = document.querySelector<HTMLDivElement>(".fatal");
+  if (!box) {
+    box = document.createElement("div");
+    box.className = "error fatal";
+    box.setAttribute("role", "alert");
+    box.innerHTML = "<p></p><pre></pre><button type=button>Dismiss</button>";
+    box.querySelector("button")!.addEventListener("click", () => box!.remove());
+    document.body.prepend(box);
+  }
   box.querySelector("p")!.textContent = `The console hit an unexpected error: ${message}`;
   box.querySelector("pre")!.textContent = detail;
-  document.body.prepend(box);
 }
 window.addEventListener("error", (e) => fatal(e.message, String(e.error?.stack ?? "")));
 window.addEventListener("unhandledrejection", (e) => fatal(String(e.reason?.message ?? e.reason), String(e.reason?.stack ?? "")));

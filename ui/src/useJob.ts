@@ -18,8 +18,12 @@ const idle: JobState = { running: false, result: null, error: null, cancelled: f
 export function useJob(onEvent?: (e: JobEvent) => void) {
   const [state, setState] = useState<JobState>(idle);
   const id = useRef<number | null>(null);
+  // A cancel clicked before the worker's id is known is applied as soon as it is.
+  const cancelPending = useRef(false);
 
   async function start(spec: JobSpec) {
+    id.current = null;
+    cancelPending.current = false;
     setState({ ...idle, running: true });
     let result: JobEvent | null = null;
     try {
@@ -40,13 +44,15 @@ export function useJob(onEvent?: (e: JobEvent) => void) {
       });
       id.current = started.id;
       setState((s) => ({ ...s, output: started.output }));
+      if (cancelPending.current) await api.cancelJob(started.id);
     } catch (e) {
       setState({ ...idle, error: asUiError(e) });
     }
   }
 
   async function cancel() {
-    if (id.current !== null) await api.cancelJob(id.current);
+    if (id.current === null) cancelPending.current = true;
+    else await api.cancelJob(id.current).catch(() => false);
   }
 
   return { ...state, start, cancel };

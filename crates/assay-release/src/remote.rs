@@ -171,6 +171,19 @@ impl GatewayClient {
         )
     }
 
+    /// `GET path`, given up after `timeout` (a dashboard poll must not outlive its interval).
+    pub fn get_within(&self, path: &str, timeout: Duration) -> Result<Value> {
+        self.finish(
+            self.agent
+                .get(self.url(path))
+                .config()
+                .timeout_global(Some(timeout))
+                .build()
+                .header("Authorization", format!("Bearer {}", self.token))
+                .call(),
+        )
+    }
+
     /// `POST path` with a JSON body.
     pub fn post(&self, path: &str, body: &Value) -> Result<Value> {
         self.finish(

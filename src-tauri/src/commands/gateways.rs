@@ -1,19 +1,38 @@
 //! The Gateways view: saved gateways, their health and releases, traffic control and live
 //! metrics. Pushing runs in the worker (`start_job`).
 
+use std::{sync::Arc, time::Duration};
+
+use assay_release::remote::GatewayClient;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tauri::Manager;
 
 use super::keys::blocking;
 use crate::{
     data::DataDirs,
     error::UiError,
-    gateway_book::{GatewayBook, SavedGateway},
+    gateway_book::{Clients, GatewayBook, SavedGateway},
     scrape::{self, Sample},
 };
 
+/// A status read; the view refreshes by hand, so a stalled gateway fails rather than hangs.
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(15);
+/// Below the two-second poll interval, so polls never pile up behind a stalled gateway.
+const METRICS_TIMEOUT: Duration = Duration::from_millis(1800);
+
 fn book<R: tauri::Runtime>(app: &tauri::AppHandle<R>) -> Result<GatewayBook, UiError> {
     Ok(GatewayBook::open(DataDirs::of(app)?.gateways))
+}
+
+/// The cached client of a saved gateway, made off the UI thread (the keychain may block).
+async fn client<R: tauri::Runtime>(
+    app: &tauri::AppHandle<R>,
+    name: String,
+) -> Result<Arc<GatewayClient>, UiError> {
+    let book = book(app)?;
+    let app = app.clone();
+    blocking(move || app.state::<Clients>().get(&book, &name)).await
 }
 
 #[tauri::command]
@@ -25,7 +44,7 @@ pub fn list_gateways<R: tauri::Runtime>(
 
 /// `add_gateway`: saves the URL, and the token in the OS keychain (or a 0600 file).
 #[tauri::command]
-pub fn add_gateway<R: tauri::Runtime>(
+pub async fn add_gateway<R: tauri::Runtime>(
     app: tauri::AppHandle<R>,
     name: String,
     url: String,
@@ -33,15 +52,20 @@ pub fn add_gateway<R: tauri::Runtime>(
     ca_cert: Option<String>,
 ) -> Result<SavedGateway, UiError> {
     let ca = ca_cert.filter(|c| !c.trim().is_empty()).map(Into::into);
-    book(&app)?.add(name.trim(), url.trim(), &token, ca)
+    let book = book(&app)?;
+    let saved = blocking(move || book.add(name.trim(), url.trim(), &token, ca)).await?;
+    app.state::<Clients>().forget(&saved.name);
+    Ok(saved)
 }
 
 #[tauri::command]
-pub fn remove_gateway<R: tauri::Runtime>(
+pub async fn remove_gateway<R: tauri::Runtime>(
     app: tauri::AppHandle<R>,
     name: String,
 ) -> Result<(), UiError> {
-    book(&app)?.remove(&name)
+    let book = book(&app)?;
+    app.state::<Clients>().forget(&name);
+    blocking(move || book.remove(&name)).await
 }
 
 /// `gateway_overview`: status (health, runtime, trusted keys) and every model's releases.
@@ -50,10 +74,10 @@ pub async fn gateway_overview<R: tauri::Runtime>(
     app: tauri::AppHandle<R>,
     name: String,
 ) -> Result<Value, UiError> {
-    let client = book(&app)?.client(&name)?;
+    let client = client(&app, name).await?;
     blocking(move || {
-        let status = client.get("/admin/v1/status")?;
-        let models = client.get("/admin/v1/models")?;
+        let status = client.get_within("/admin/v1/status", ADMIN_TIMEOUT)?;
+        let models = client.get_within("/admin/v1/models", ADMIN_TIMEOUT)?;
         Ok(json!({"status": status, "models": models["models"]}))
     })
     .await
@@ -77,7 +101,7 @@ pub async fn gateway_control<R: tauri::Runtime>(
     model: String,
     control: Control,
 ) -> Result<Value, UiError> {
-    let client = book(&app)?.client(&name)?;
+    let client = client(&app, name).await?;
     let base = format!(
         "/admin/v1/models/{}",
         assay_release::remote::encode_segment(&model)
@@ -109,14 +133,16 @@ pub async fn gateway_metrics<R: tauri::Runtime>(
     app: tauri::AppHandle<R>,
     name: String,
 ) -> Result<Vec<Sample>, UiError> {
-    let client = book(&app)?.client(&name)?;
-    blocking(move || match client.get("/metrics")? {
-        Value::String(text) => Ok(scrape::samples(&text)),
-        other => Err(UiError {
-            kind: "gateway",
-            message: "the gateway's /metrics did not answer with metrics text".into(),
-            detail: Some(other.to_string()),
-        }),
-    })
+    let client = client(&app, name).await?;
+    blocking(
+        move || match client.get_within("/metrics", METRICS_TIMEOUT)? {
+            Value::String(text) => Ok(scrape::samples(&text)),
+            other => Err(UiError {
+                kind: "gateway",
+                message: "the gateway's /metrics did not answer with metrics text".into(),
+                detail: Some(other.to_string()),
+            }),
+        },
+    )
     .await
 }

@@ -22,7 +22,7 @@ pub struct JobStarted {
 /// `start_job`: runs `spec` in the `assay` worker; events arrive on `on_event`, the last
 /// one being `exit`, `cancelled` or `error` (docs/EVENTS.md).
 #[tauri::command]
-pub fn start_job<R: tauri::Runtime>(
+pub async fn start_job<R: tauri::Runtime>(
     app: tauri::AppHandle<R>,
     jobs: State<'_, Jobs>,
     spec: JobSpec,
@@ -30,8 +30,10 @@ pub fn start_job<R: tauri::Runtime>(
 ) -> Result<JobStarted, UiError> {
     let dirs = DataDirs::of(&app)?;
     let gateway = match &spec {
+        // The token comes from the keychain, which may block: off the UI thread.
         JobSpec::Push { gateway, .. } => {
-            Some(GatewayBook::open(dirs.gateways.clone()).resolve(gateway)?)
+            let (book, name) = (GatewayBook::open(dirs.gateways.clone()), gateway.clone());
+            Some(super::keys::blocking(move || book.resolve(&name)).await?)
         }
         _ => None,
     };

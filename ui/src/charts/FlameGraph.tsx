@@ -60,12 +60,19 @@ export function FlameGraph({ nodes }: { nodes: NodeStats[] }) {
               data-testid="flame-frame"
               data-name={f.name}
               data-share={share(f).toFixed(2)}
-              tabIndex={0}
+              // Only labelled frames are tab stops: slivers would add hundreds of them.
+              tabIndex={p.w > 0.02 ? 0 : -1}
               role="button"
               aria-label={`${f.name}: ${us(f.value)}, ${share(f).toFixed(1)}%`}
               style={{ left: `${p.x * 100}%`, width: `${p.w * 100}%`, top: `${p.row * ROW}px`, height: `${ROW - 2}px`, background: color(f.name, !!hit) }}
               onClick={() => setZoom(f.children.length ? f : f.parent ?? root)}
-              onKeyDown={(e) => e.key === "Enter" && setZoom(f.children.length ? f : f.parent ?? root)}
+              onKeyDown={(e) => {
+                if (e.key === "Enter" || e.key === " ") {
+                  e.preventDefault();
+                  setZoom(f.children.length ? f : f.parent ?? root);
+                }
+              }}
+              onBlur={() => setHover(null)}
               onMouseMove={(e) => setHover({ f, x: e.clientX, y: e.clientY })}
               onFocus={(e) => {
                 const r = (e.currentTarget as HTMLElement).getBoundingClientRect();

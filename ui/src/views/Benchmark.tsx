@@ -22,7 +22,7 @@ export function Benchmark() {
     provider: "cpu", threads: "", batch: "1", concurrency: "1", warmup: "10", duration: "2s", dims: "",
   });
   const [live, setLive] = useState<Live>(emptyLive);
-  const [samples, setSamples] = useState<number[] | null>(null);
+  const [samples, setSamples] = useState<{ label: string; ns: number[] } | null>(null);
   const [sampleError, setSampleError] = useState<UiError | null>(null);
   const progress = useRef({ configs: 1, t0: 0, live: emptyLive, pending: false });
 
@@ -37,7 +37,8 @@ export function Benchmark() {
       const gap = p.live.x.length ? { x: [...p.live.x, (performance.now() - p.t0) / 1000], mean: [...p.live.mean, null] } : {};
       p.live = { ...p.live, ...gap, label: `${e.provider} · batch ${e.batch} · ${e.concurrency} stream(s)` };
     } else if (e.event === "progress" && e.phase === "measure") {
-      const done = Math.min(1, Math.max(e.done / Math.max(1, e.target_iterations), e.elapsed_ms / Math.max(1, e.target_ms)) );
+      // A configuration ends when both its iteration and its time targets are met.
+      const done = Math.min(e.done / Math.max(1, e.target_iterations), e.elapsed_ms / Math.max(1, e.target_ms));
       p.live = {
         ...p.live,
         x: [...p.live.x, (performance.now() - p.t0) / 1000],
@@ -59,10 +60,26 @@ export function Benchmark() {
   const job = useJob(onEvent);
   const report: BenchReport | null = job.result?.report ?? null;
 
+  const [formError, setFormError] = useState<UiError | null>(null);
+
   async function start() {
     if (!path) return;
     setSamples(null);
     setSampleError(null);
+    setFormError(null);
+    const count = (label: string, v: string) => {
+      if (v.trim() === "") return undefined;
+      if (!/^\d+$/.test(v.trim()) || Number(v) < 1) throw { kind: "usage", message: `${label} must be a whole number of at least 1 (got “${v}”)` };
+      return Number(v);
+    };
+    let threads: number | undefined, warmup: number | undefined;
+    try {
+      threads = count("Intra-op threads", form.threads);
+      warmup = count("Warmup runs", form.warmup);
+    } catch (e) {
+      setFormError(asUiError(e));
+      return;
+    }
     await job.start({
       kind: "bench",
       model: path,
@@ -70,18 +87,19 @@ export function Benchmark() {
       run: {
         provider: form.provider,
         batch: form.batch,
-        intra_threads: form.threads ? Number(form.threads) : undefined,
-        warmup: form.warmup ? Number(form.warmup) : undefined,
+        intra_threads: threads,
+        warmup,
         duration: form.duration,
         dims: form.dims.split(",").map((d) => d.trim()).filter(Boolean),
       },
     });
   }
 
-  async function showSamples(runId: string) {
+  async function showSamples(runId: string, row: number) {
     try {
       const run = await api.getRun(runId);
-      setSamples(run.report.results[0]?.samples_ns ?? []);
+      const r = run.report.results[row];
+      setSamples(r ? { label: `${r.provider} · batch ${r.batch} · ${r.concurrency} stream(s)`, ns: r.samples_ns ?? [] } : null);
     } catch (e) {
       setSampleError(asUiError(e));
     }
@@ -135,6 +153,7 @@ export function Benchmark() {
         </div>
       )}
       {job.cancelled && <p role="status">The benchmark was cancelled; nothing was recorded.</p>}
+      {formError && <ErrorNotice error={formError} />}
       {job.error && <ErrorNotice error={job.error} />}
       {live.x.length > 0 && (
         <LineChart
@@ -149,12 +168,12 @@ export function Benchmark() {
       {sampleError && <ErrorNotice error={sampleError} />}
       {samples && (
         <LineChart
-          title={`Every measured inference (${samples.length.toLocaleString("en-US")} samples)`}
+          title={`Every measured inference of ${samples.label} (${samples.ns.length.toLocaleString("en-US")} samples)`}
           xLabel="inference"
           yLabel="ms"
-          x={samples.map((_, i) => i)}
-          series={[{ label: "latency (ms)", values: samples.map((n) => n / 1e6) }]}
-          points={samples.length <= 5000}
+          x={samples.ns.map((_, i) => i)}
+          series={[{ label: "latency (ms)", values: samples.ns.map((n) => n / 1e6) }]}
+          points={samples.ns.length <= 5000}
         />
       )}
     </section>
@@ -174,7 +193,8 @@ function pct(r: BenchResult, name: "p50" | "p90" | "p95" | "p99" | "p999") {
   );
 }
 
-export function Results({ report, onSamples }: { report: BenchReport; onSamples: (id: string) => void }) {
+/** The results table; with `onSamples`, each row can chart its every sample. */
+export function Results({ report, onSamples }: { report: BenchReport; onSamples?: (id: string, row: number) => void }) {
   return (
     <div data-testid="bench-results">
       <h2>Results {report.run_id && <span class="muted">· run {report.run_id}</span>}</h2>
@@ -184,6 +204,7 @@ export function Results({ report, onSamples }: { report: BenchReport; onSamples:
             <th>Provider</th><th class="num">Batch</th><th class="num">Streams</th><th class="num">Samples</th>
             <th class="num">Mean</th><th class="num">p50 [95% CI]</th><th class="num">p90</th><th class="num">p99 [95% CI]</th>
             <th class="num">Inferences/s</th><th class="num">Samples/s</th><th class="num">Peak RSS</th>
+            {onSamples && report.run_id && <th />}
           </tr>
         </thead>
         <tbody>
@@ -200,6 +221,11 @@ export function Results({ report, onSamples }: { report: BenchReport; onSamples:
               <td class="num">{r.throughput.inferences_per_s.toFixed(0)}</td>
               <td class="num">{r.throughput.samples_per_s.toFixed(0)}</td>
               <td class="num">{r.peak_rss_bytes ? bytes(r.peak_rss_bytes) : "—"}</td>
+              {onSamples && report.run_id && (
+                <td>
+                  <button type="button" class="link" onClick={() => onSamples(report.run_id!, i)}>Chart every sample</button>
+                </td>
+              )}
             </tr>
           ))}
         </tbody>
@@ -207,9 +233,7 @@ export function Results({ report, onSamples }: { report: BenchReport; onSamples:
       {[...report.warnings, ...report.results.flatMap((r) => r.warnings)].map((w, i) => (
         <p class="warning" key={i}>⚠ {w}</p>
       ))}
-      {report.run_id && (
-        <button type="button" onClick={() => onSamples(report.run_id!)}>Chart every sample</button>
-      )}
+
     </div>
   );
 }

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, asUiError, type MetricSample, type ReleaseView, type SavedGateway, type UiError } from "../api";
 import { ErrorNotice } from "../ErrorNotice";
+import { useOnShown } from "../visible";
 import { LineChart } from "../charts/LineChart";
 import { between } from "../charts/metrics";
 import { bytes } from "../format";
@@ -17,7 +18,8 @@ export function Gateways() {
     try {
       const list = await api.listGateways();
       setSaved(list);
-      if (!current && list.length) setCurrent(list[0].name);
+      // Keep the selection while it exists; otherwise select the first gateway left.
+      setCurrent((c) => (c && list.some((g) => g.name === c) ? c : (list[0]?.name ?? null)));
     } catch (e) {
       setError(asUiError(e));
     }
@@ -25,6 +27,7 @@ export function Gateways() {
   useEffect(() => {
     refresh();
   }, []);
+  useOnShown(refresh);
 
   async function add() {
     setError(null);
@@ -42,9 +45,9 @@ export function Gateways() {
   return (
     <section aria-labelledby="gateways-title">
       <h1 id="gateways-title">Gateways</h1>
-      <div class="row" role="tablist" aria-label="Saved gateways">
+      <div class="row gateway-picker" role="group" aria-label="Saved gateways">
         {saved.map((g) => (
-          <button type="button" role="tab" key={g.name} aria-selected={current === g.name} onClick={() => setCurrent(g.name)}>
+          <button type="button" key={g.name} aria-pressed={current === g.name} onClick={() => setCurrent(g.name)}>
             {g.name}
           </button>
         ))}
@@ -70,10 +73,7 @@ export function Gateways() {
         <GatewayPanel
           key={selected.name}
           gateway={selected}
-          onRemoved={() => {
-            setCurrent(null);
-            refresh();
-          }}
+          onRemoved={refresh}
         />
       )}
     </section>
@@ -96,10 +96,16 @@ function GatewayPanel({ gateway, onRemoved }: { gateway: SavedGateway; onRemoved
       setError(asUiError(e));
     }
   }
+  const loadReleases = () => api.listReleases().then((r) => setReleases(r.filter((x) => x.signature)), () => {});
   useEffect(() => {
     refresh();
-    api.listReleases().then((r) => setReleases(r.filter((x) => x.signature)), () => {});
+    loadReleases();
   }, [gateway.name]);
+  // Back from Releases with a newly signed release: offer it.
+  useOnShown(() => {
+    refresh();
+    loadReleases();
+  });
 
   const push = useJob((e) => {
     if (e.event === "push_progress") setProgress({ sent: e.sent, total: e.total, resumed: e.resumed });
@@ -218,7 +224,7 @@ function ModelPanel({ gateway, model, onChange }: { gateway: string; model: any;
           />
           <button type="button" disabled={busy || !version} onClick={() => control({ action: "canary", version, percent })}>Set canary</button>
           <button type="button" disabled={busy || !model.canary} onClick={() => control({ action: "promote" })}>Promote</button>
-          <button type="button" disabled={busy || (!model.canary && !model.previous)} onClick={() => control({ action: "rollback" })}>Roll back</button>
+          <button type="button" disabled={busy || (!model.canary && !(model.previous?.length > 0))} onClick={() => control({ action: "rollback" })}>Roll back</button>
         </div>
       )}
       {error && <ErrorNotice error={error} />}
@@ -266,11 +272,17 @@ function LiveMetrics({ gateway }: { gateway: string }) {
         setError(asUiError(e));
       }
     };
-    tick();
-    const id = setInterval(tick, POLL_MS);
+    // The next scrape is scheduled when this one has answered, so a slow gateway never
+    // has scrapes piling up (each also gives up within the poll interval).
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const loop = async () => {
+      await tick();
+      if (!stop) timer = setTimeout(loop, POLL_MS);
+    };
+    loop();
     return () => {
       stop = true;
-      clearInterval(id);
+      clearTimeout(timer);
     };
   }, [gateway]);
 

@@ -22,7 +22,7 @@ function remember(path: string) {
 
 /** Models: open a model (dialog, drag and drop, path, sample or recent) and inspect it
  * without running it. The opened model is the one the other views work on. */
-export function Models({ dropped }: { dropped?: string | null }) {
+export function Models({ dropped }: { dropped?: { path: string } | null }) {
   const model = useModel();
   const [path, setPath] = useState(model.path ?? "");
   const [report, setReport] = useState<ModelReport | null>(null);
@@ -47,13 +47,17 @@ export function Models({ dropped }: { dropped?: string | null }) {
   }
 
   useEffect(() => {
-    if (dropped) open(dropped);
+    if (dropped) open(dropped.path);
     else if (model.path && !report) open(model.path);
   }, [dropped]);
 
   async function browse() {
-    const file = await openDialog({ title: "Open an ONNX model", filters: [{ name: "ONNX models", extensions: ["onnx"] }] });
-    if (typeof file === "string") open(file);
+    try {
+      const file = await openDialog({ title: "Open an ONNX model", filters: [{ name: "ONNX models", extensions: ["onnx"] }] });
+      if (typeof file === "string") open(file);
+    } catch (e) {
+      setError(asUiError(e));
+    }
   }
 
   async function openSample() {

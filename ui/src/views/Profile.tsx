@@ -33,9 +33,9 @@ export function Profile() {
 
   async function exportFile(file: string, label: string) {
     if (!profile) return;
-    const to = await save({ title: `Save the ${label}`, defaultPath: file });
-    if (!to) return;
     try {
+      const to = await save({ title: `Save the ${label}`, defaultPath: file });
+      if (!to) return;
       await api.exportFile(`${profile.out_dir}/${file}`, to);
     } catch (e) {
       setError(asUiError(e));
@@ -45,8 +45,12 @@ export function Profile() {
   const report = useJob();
   async function exportReport() {
     if (!runId) return;
-    const to = await save({ title: "Save the HTML report", defaultPath: `assay-${runId}.html` });
-    if (to) await report.start({ kind: "report", run: runId, out: to });
+    try {
+      const to = await save({ title: "Save the HTML report", defaultPath: `assay-${runId}.html` });
+      if (to) await report.start({ kind: "report", run: runId, out: to });
+    } catch (e) {
+      setError(asUiError(e));
+    }
   }
 
   return (

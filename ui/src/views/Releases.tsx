@@ -2,6 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { open } from "@tauri-apps/plugin-dialog";
 import { api, asUiError, type KeyInfo, type ReleaseView, type RunSummary, type UiError } from "../api";
 import { ErrorNotice } from "../ErrorNotice";
+import { useOnShown } from "../visible";
 import { bytes } from "../format";
 import { useModel } from "../model";
 import { useJob } from "../useJob";
@@ -31,6 +32,7 @@ export function Releases() {
       setForm((f) => ({ ...f, name: stem }));
     }
   }, [path]);
+  useOnShown(refresh);
 
   const create = useJob((e) => e.event === "exit" && refresh());
 
@@ -89,7 +91,7 @@ function ReleaseCard({ release, keys, onChange }: { release: ReleaseView; keys: 
     setVerified(null);
     setError(null);
     try {
-      const v = await api.verifyRelease(release.dir, release.signature!, key || keys[0]?.name || "");
+      const v = await api.verifyRelease(release.dir, release.signature!, chosen);
       setVerified(`Verified: ${v.files} files, ${bytes(v.bytes)}, signed by key ${v.key_hint.slice(0, 16)}…`);
     } catch (e) {
       setError(asUiError(e));
@@ -154,10 +156,10 @@ function Keys({ keys, onChange }: { keys: KeyInfo[]; onChange: () => void }) {
 
   async function importKey() {
     setError(null);
-    const file = await open({ title: "Import a PEM key", filters: [{ name: "PEM", extensions: ["pem", "pub", "key"] }] });
-    if (typeof file !== "string") return;
-    const name = file.split("/").pop()!.replace(/\.(pub\.)?(pem|pub|key)$/, "");
     try {
+      const file = await open({ title: "Import a PEM key", filters: [{ name: "PEM", extensions: ["pem", "pub", "key"] }] });
+      if (typeof file !== "string") return;
+      const name = file.split("/").pop()!.replace(/\.(pub\.)?(pem|pub|key)$/, "");
       // A private key is stored encrypted with the passphrase typed in the form.
       await api.importKey(gen.name.trim() || name, file, gen.pass || undefined);
       onChange();
@@ -179,7 +181,11 @@ function Keys({ keys, onChange }: { keys: KeyInfo[]; onChange: () => void }) {
               <td>{k.storage}</td>
               <td class="mono">{k.hint.slice(0, 24)}…</td>
               <td>
-                <button type="button" class="link" onClick={async () => setPem({ name: k.name, pem: await api.exportPublicKey(k.name) })}>
+                <button
+                  type="button"
+                  class="link"
+                  onClick={() => api.exportPublicKey(k.name).then((pem) => setPem({ name: k.name, pem }), (e) => setError(asUiError(e)))}
+                >
                   Public key
                 </button>
               </td>
@@ -191,7 +197,9 @@ function Keys({ keys, onChange }: { keys: KeyInfo[]; onChange: () => void }) {
         <div>
           <p>Public key of “{pem.name}” — give it to a gateway's <code>--trusted-keys</code> folder:</p>
           <pre class="mono" data-testid="public-pem">{pem.pem}</pre>
-          <button type="button" onClick={() => navigator.clipboard?.writeText(pem.pem)}>Copy</button>
+          <button type="button" onClick={() => navigator.clipboard?.writeText(pem.pem).catch(() => setError({ kind: "io", message: "the clipboard refused the copy; select the text instead" }))}>
+            Copy
+          </button>
         </div>
       )}
       <form class="row" onSubmit={(e) => (e.preventDefault(), generate())}>

@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, asUiError, type RunSummary, type StoredRun, type UiError } from "../api";
 import { ErrorNotice } from "../ErrorNotice";
+import { useOnShown } from "../visible";
 import { ms } from "../format";
 import { Results } from "./Benchmark";
 import { OperatorTable } from "./Profile";
@@ -31,6 +32,7 @@ export function Runs() {
   useEffect(() => {
     load();
   }, [filter.kind]);
+  useOnShown(load);
 
   const toggle = (id: string) =>
     setPicked((p) => (p.includes(id) ? p.filter((x) => x !== id) : [...p.slice(-1), id]));
@@ -108,7 +110,7 @@ export function Runs() {
       )}
       {shown && (
         <div data-testid="run-detail">
-          <Results report={{ ...shown.report, run_id: shown.id }} onSamples={() => {}} />
+          <Results report={{ ...shown.report, run_id: shown.id }} />
           {shown.profile && <OperatorTable nodes={shown.profile.operators.nodes ?? []} />}
         </div>
       )}

@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, asUiError, type DataDirs, type SystemInfo, type UiError } from "../api";
 import { ErrorNotice } from "../ErrorNotice";
+import { useOnShown } from "../visible";
 import { bytes } from "../format";
 import { type Theme, useTheme } from "../theme";
 import { useJob } from "../useJob";
@@ -27,6 +28,7 @@ export function Settings() {
     api.dataLocations().then(setDirs, (e) => setError(asUiError(e)));
   };
   useEffect(load, []);
+  useOnShown(load);
 
   const install = useJob((e) => {
     if (e.event === "step") setStep(e.message);
@@ -72,7 +74,12 @@ export function Settings() {
           {step}{" "}
           {download && (
             <>
-              <progress value={download.done} max={download.total ?? undefined} aria-label="Download progress" /> {download.what}:{" "}
+              {download.total ? (
+                <progress value={download.done} max={download.total} aria-label="Download progress" />
+              ) : (
+                <progress aria-label="Download progress" />
+              )}{" "}
+              {download.what}:{" "}
               {bytes(download.done)}{download.total ? ` of ${bytes(download.total)}` : ""}
             </>
           )}
