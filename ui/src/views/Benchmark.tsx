@@ -198,6 +198,7 @@ export function Results({ report, onSamples }: { report: BenchReport; onSamples?
   return (
     <div data-testid="bench-results">
       <h2>Results {report.run_id && <span class="muted">· run {report.run_id}</span>}</h2>
+      <div class="table-wrap">
       <table>
         <thead>
           <tr>
@@ -223,13 +224,14 @@ export function Results({ report, onSamples }: { report: BenchReport; onSamples?
               <td class="num">{r.peak_rss_bytes ? bytes(r.peak_rss_bytes) : "—"}</td>
               {onSamples && report.run_id && (
                 <td>
-                  <button type="button" class="link" onClick={() => onSamples(report.run_id!, i)}>Chart every sample</button>
+                  <button type="button" class="link" onClick={() => onSamples(report.run_id!, i)}>Chart samples</button>
                 </td>
               )}
             </tr>
           ))}
         </tbody>
       </table>
+      </div>
       {[...report.warnings, ...report.results.flatMap((r) => r.warnings)].map((w, i) => (
         <p class="warning" key={i}>⚠ {w}</p>
       ))}
