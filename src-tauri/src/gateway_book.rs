@@ -31,13 +31,7 @@ pub struct GatewayBook {
 }
 
 fn check_name(name: &str) -> Result<(), UiError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
+    if assay_release::release::is_plain_name(name, 64) {
         Ok(())
     } else {
         Err(UiError::usage(format!(

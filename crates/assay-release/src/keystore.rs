@@ -41,12 +41,7 @@ pub fn is_public_pem(pem: &str) -> bool {
 }
 
 fn check_key_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && !name.starts_with('.');
+    let ok = crate::release::is_plain_name(name, 64);
     if ok {
         Ok(())
     } else {

@@ -26,15 +26,20 @@ pub struct ReleaseSpec {
     pub out: PathBuf,
 }
 
-/// Release names become model names on a gateway: keep them URL- and path-safe.
-pub fn check_release_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 128
+/// A name that is safe as a file name and a URL path segment: 1 to `max` ASCII letters,
+/// digits, `-`, `_` and `.`, not starting with a dot. Release, key and gateway names.
+pub fn is_plain_name(name: &str, max: usize) -> bool {
+    !name.is_empty()
+        && name.len() <= max
         && !name.starts_with('.')
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Release names become model names on a gateway: keep them URL- and path-safe.
+pub fn check_release_name(name: &str) -> Result<()> {
+    if is_plain_name(name, 128) {
         Ok(())
     } else {
         Err(ReleaseError::Invalid {

@@ -18,7 +18,7 @@ pub async fn export_file<R: tauri::Runtime>(
     to: String,
 ) -> Result<u64, UiError> {
     let root = DataDirs::of(&app)?.root;
-    super::keys::blocking(move || {
+    super::blocking(move || {
         let (from, to) = (Path::new(&from), Path::new(&to));
         if !is_inside(&root, from) {
             return Err(UiError::usage(format!(

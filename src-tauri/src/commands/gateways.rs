@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tauri::Manager;
 
-use super::keys::blocking;
+use super::blocking;
 use crate::{
     data::DataDirs,
     error::UiError,

@@ -33,7 +33,7 @@ pub async fn start_job<R: tauri::Runtime>(
         // The token comes from the keychain, which may block: off the UI thread.
         JobSpec::Push { gateway, .. } => {
             let (book, name) = (GatewayBook::open(dirs.gateways.clone()), gateway.clone());
-            Some(super::keys::blocking(move || book.resolve(&name)).await?)
+            Some(super::blocking(move || book.resolve(&name)).await?)
         }
         _ => None,
     };

@@ -3,6 +3,7 @@
 use assay_release::keystore::{KeyInfo, KeyStore};
 use serde::Serialize;
 
+use super::blocking;
 use crate::error::UiError;
 
 fn store() -> Result<KeyStore, UiError> {
@@ -68,17 +69,4 @@ pub fn export_public_key(name: String) -> Result<String, UiError> {
 pub fn remove_key(name: String) -> Result<(), UiError> {
     store()?.remove(&name)?;
     Ok(())
-}
-
-/// Runs slow, non-crashing work (hashing, key derivation) off the UI thread.
-pub async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, UiError> + Send + 'static,
-) -> Result<T, UiError> {
-    tauri::async_runtime::spawn_blocking(f)
-        .await
-        .map_err(|e| UiError {
-            kind: "internal",
-            message: "the work stopped unexpectedly".into(),
-            detail: Some(e.to_string()),
-        })?
 }

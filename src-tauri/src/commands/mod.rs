@@ -1,4 +1,7 @@
-//! The commands the front end invokes, one module per view (jobs and files are shared).
+//! The commands the front end invokes, one module per view (jobs and files are shared),
+//! and [`blocking`], which keeps slow work off the UI thread.
+
+use crate::error::UiError;
 
 pub mod files;
 pub mod gateways;
@@ -10,3 +13,16 @@ pub mod profiles;
 pub mod releases;
 pub mod runs;
 pub mod settings;
+
+/// Runs slow, non-crashing work (hashing, key derivation) off the UI thread.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, UiError> + Send + 'static,
+) -> Result<T, UiError> {
+    tauri::async_runtime::spawn_blocking(f)
+        .await
+        .map_err(|e| UiError {
+            kind: "internal",
+            message: "the work stopped unexpectedly".into(),
+            detail: Some(e.to_string()),
+        })?
+}

@@ -11,14 +11,7 @@ use crate::error::UiError;
 #[tauri::command]
 pub async fn inspect_model(path: String) -> Result<assay_engine::model::ModelReport, UiError> {
     // Hashing a large model takes a moment: keep it off the UI thread.
-    tauri::async_runtime::spawn_blocking(move || assay_engine::model::inspect(path.as_ref()))
-        .await
-        .map_err(|e| UiError {
-            kind: "io",
-            message: "inspecting the model stopped unexpectedly".into(),
-            detail: Some(e.to_string()),
-        })?
-        .map_err(UiError::from)
+    super::blocking(move || Ok(assay_engine::model::inspect(path.as_ref())?)).await
 }
 
 /// `sample_model`: the path of the bundled sample model (the first-launch default).

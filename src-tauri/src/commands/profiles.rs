@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use assay_engine::profile::timeline::{self, Timeline};
 
-use super::keys::blocking;
+use super::blocking;
 use crate::error::UiError;
 
 /// `profile_timeline`: the last profiled inference's kernels in time, from `trace.json` in

@@ -6,7 +6,7 @@ use std::path::Path;
 use assay_release::{keystore::KeyStore, signing};
 use serde::Serialize;
 
-use super::keys::blocking;
+use super::blocking;
 use crate::{data::DataDirs, error::UiError, job::signature_of};
 
 /// A release folder under the app data dir.

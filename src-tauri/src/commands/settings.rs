@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::keys::blocking;
+use super::blocking;
 use crate::{data::DataDirs, error::UiError, worker};
 
 /// `system_info`: `assay runtime list --json` (installed runtimes, the active one with
