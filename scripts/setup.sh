@@ -82,6 +82,22 @@ fetch_wheel_models() { # name version pattern...
 }
 fetch_wheel_models silero-vad "$SILERO_VERSION" 'silero_vad/data/*.onnx'
 fetch_wheel_models magika "$MAGIKA_VERSION" 'magika/models/standard_v3_3/model.onnx'
+# The conformance suite's real models (tests/conformance/models.json): a YOLOv8 detector with
+# symbolic batch/height/width and an `imgsz` entry, PaddleOCR's detector, recognizer and
+# classifier (converter-named `p2o.DynamicDimension.N`, unnamed and -1 dimensions), and an
+# OCR model with a symbolic `image_width`.
+fetch_wheel_models nudenet 3.4.2 'nudenet/320n.onnx'
+fetch_wheel_models rapidocr-onnxruntime 1.4.4 'rapidocr_onnxruntime/models/*.onnx'
+fetch_wheel_models ddddocr 1.6.1 'ddddocr/common_old.onnx'
+# A scikit-learn classifier converted by skl2onnx (a ZipMap: sequence<map> output), made
+# from a seeded toy problem in a venv of its own.
+skl="$models/skl2onnx-1.20.0/logreg_zipmap.onnx"
+if [ ! -f "$skl" ] || [ scripts/make_sklearn_model.py -nt "$skl" ]; then
+  ensure_venv "$cache/venv-skl" "numpy scikit-learn==1.7.2 skl2onnx==1.20.0 onnx==$ONNX_VERSION"
+  mkdir -p "$(dirname "$skl")"
+  "$cache/venv-skl/bin/python" scripts/make_sklearn_model.py "$skl"
+  say "converted a scikit-learn classifier with skl2onnx into $skl"
+fi
 
 # The ONNX Runtime wheel itself, for the install tests (local index, --from-wheel).
 if ! ls "$cache/wheels"/onnxruntime-"$ORT_VERSION"-*.whl >/dev/null 2>&1; then

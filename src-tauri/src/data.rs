@@ -1,6 +1,8 @@
 //! Where the console keeps its data: the app data dir (`~/.local/share/dev.assay.console`
-//! on Linux), or `$ASSAY_CONSOLE_DATA` (tests, portable installs). Signing keys are not
-//! here: they are shared with the `assay` CLI (`<data dir>/assay/keys`).
+//! on Linux), or `$ASSAY_CONSOLE_DATA` (tests, portable installs). The run history and the
+//! signing keys are not here: they are shared with the `assay` CLI (`<data dir>/assay/`),
+//! so a run made in one shows in the other. A console database from before that move is
+//! imported into the shared one once, and left in place.
 
 use std::path::PathBuf;
 
@@ -38,16 +40,52 @@ impl DataDirs {
     }
 
     pub fn of<R: tauri::Runtime>(app: &tauri::AppHandle<R>) -> Result<DataDirs, UiError> {
-        let root = match std::env::var_os("ASSAY_CONSOLE_DATA") {
-            Some(p) => PathBuf::from(p),
-            None => app
-                .path()
-                .app_data_dir()
-                .map_err(|e| UiError::io("cannot tell where the app data folder is", e))?,
+        let (root, portable) = match std::env::var_os("ASSAY_CONSOLE_DATA") {
+            Some(p) => (PathBuf::from(p), true),
+            None => (
+                app.path()
+                    .app_data_dir()
+                    .map_err(|e| UiError::io("cannot tell where the app data folder is", e))?,
+                false,
+            ),
         };
         std::fs::create_dir_all(&root)
             .map_err(|e| UiError::io(format!("cannot create {}", root.display()), e))?;
-        Ok(DataDirs::at(root))
+        let mut dirs = DataDirs::at(root);
+        // The CLI's history: `$ASSAY_DB`, else its default. A portable data folder keeps its
+        // own unless `$ASSAY_DB` says otherwise.
+        if let Some(db) = std::env::var_os("ASSAY_DB").filter(|v| !v.is_empty()) {
+            dirs.db = PathBuf::from(db);
+        } else if !portable {
+            dirs.db = assay_store::Store::default_path()?;
+        }
+        Ok(dirs)
+    }
+
+    /// The console's own database from before the history was shared, when it is not the
+    /// history itself.
+    fn legacy_db(&self) -> Option<PathBuf> {
+        let old = self.root.join("assay.db");
+        (old != self.db && old.is_file()).then_some(old)
+    }
+
+    /// Imports the console's old database into the shared history, once: a marker beside
+    /// the old file records that it was done (the old file stays, as a backup).
+    pub async fn adopt_legacy_history(&self, store: &assay_store::Store) -> Result<(), UiError> {
+        let Some(old) = self.legacy_db() else {
+            return Ok(());
+        };
+        let marker = self.root.join("assay.db.imported");
+        if marker.exists() {
+            return Ok(());
+        }
+        let n = store.import_from(&old).await?;
+        std::fs::write(
+            &marker,
+            format!("{n} runs imported into {}\n", self.db.display()),
+        )
+        .map_err(|e| UiError::io(format!("cannot write {}", marker.display()), e))?;
+        Ok(())
     }
 }
 

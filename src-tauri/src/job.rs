@@ -37,6 +37,9 @@ pub enum JobSpec {
         notes: Option<String>,
         /// A recorded benchmark run, attached as evidence.
         evidence: Option<String>,
+        /// Serving values of dynamic dimensions (`NAME=VALUE`); default: the evidence run's.
+        #[serde(default)]
+        dims: Vec<String>,
     },
     /// `assay sign DIR --key KEY`, writing `DIR.sig`; the passphrase goes by environment.
     Sign {
@@ -73,9 +76,18 @@ pub struct RunSettings {
     /// Measurement time per configuration (`2s`, `500ms`).
     pub duration: Option<String>,
     pub iterations: Option<u64>,
-    /// `NAME=VALUE` bindings of symbolic dimensions.
+    /// `NAME=VALUE` bindings of dynamic dimensions (`INPUT.AXIS=VALUE` for unnamed ones).
     #[serde(default)]
     pub dims: Vec<String>,
+    /// `INPUT=1x3x224x224` whole shapes.
+    #[serde(default)]
+    pub shapes: Vec<String>,
+    /// `INPUT=VALUE` constant fills.
+    #[serde(default)]
+    pub fills: Vec<String>,
+    /// `INPUT=FILE.npy`, or one `FILE.npz`: real input data.
+    #[serde(default)]
+    pub inputs: Vec<String>,
 }
 
 /// What the job needs from the console: where its data lives, and a resolved gateway.
@@ -124,8 +136,15 @@ impl RunSettings {
         opt(args, "warmup", self.warmup.map(|n| n.to_string()));
         opt(args, "duration", self.duration.clone());
         opt(args, "iterations", self.iterations.map(|n| n.to_string()));
-        for d in self.dims.iter().filter(|d| !d.trim().is_empty()) {
-            args.push(flag("dim", d.trim()));
+        for (name, list) in [
+            ("dim", &self.dims),
+            ("shape", &self.shapes),
+            ("fill", &self.fills),
+            ("input", &self.inputs),
+        ] {
+            for v in list.iter().filter(|v| !v.trim().is_empty()) {
+                args.push(flag(name, v.trim()));
+            }
         }
     }
 }
@@ -184,6 +203,7 @@ impl JobSpec {
                 version,
                 notes,
                 evidence,
+                dims,
             } => {
                 nonempty("the model path", model)?;
                 assay_release::release::check_release_name(name).map_err(UiError::from)?;
@@ -206,6 +226,9 @@ impl JobSpec {
                 }
                 if let Some(e) = evidence.as_deref().filter(|e| !e.trim().is_empty()) {
                     a.push(flag("evidence", e.trim()));
+                }
+                for d in dims.iter().filter(|d| !d.trim().is_empty()) {
+                    a.push(flag("dim", d.trim()));
                 }
                 a.push("--".into());
                 a.push(model.into());

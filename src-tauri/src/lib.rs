@@ -35,6 +35,7 @@ pub fn app_builder<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Buil
         .manage(gateway_book::Clients::default())
         .invoke_handler(tauri::generate_handler![
             models::inspect_model,
+            models::model_dims,
             models::sample_model,
             settings::system_info,
             settings::data_locations,

@@ -215,7 +215,11 @@ test("the sample model is benchmarked, with live progress, results and charts", 
   const rows = await wd("POST", s("/elements"), { using: "css selector", value: "[data-testid=bench-results] tbody tr" });
   assert.equal(rows.length, 2, "one row per batch size");
   await click(await findByText("button", "Chart samples"));
-  await waitText("main", /Every measured inference of cpu · batch 1 · 1 stream\(s\) \([0-9,]+ samples\)/);
+  const charted = await waitText("main", /Every measured inference of cpu · batch 1 · 1 stream\(s\) \([0-9,]+ samples\)/);
+  const count = Number(charted.match(/\(([0-9,]+) samples\)/)[1].replaceAll(",", ""));
+  // The chart holds every sample of the row: as many as the results table counted.
+  const counted = Number((await textOf("[data-testid=bench-results] tbody tr:first-child td:nth-child(4)")).replaceAll(",", ""));
+  assert.ok(count > 0 && count === counted, `charted ${count} samples, the row counted ${counted}`);
   await shot("benchmark");
 });
 
@@ -260,14 +264,14 @@ test("two runs are compared side by side", async () => {
   await shot("runs");
 });
 
-async function createAndSign(version) {
+async function createAndSign(version, name = "sample-mlp") {
   await view("Releases");
   await type("#release-version", version);
   await click(await findByText("button", "Create release"));
-  const card = `[data-release="sample-mlp-${version}"]`;
+  const card = `[data-release="${name}-${version}"]`;
   await find(card, 60000);
   await click(await findByText(`${card} button`, "Sign"));
-  await type(`#pass-sample-mlp-${version.replaceAll(".", "\\.")}`, "correct horse battery");
+  await type(`#pass-${name}-${version.replaceAll(".", "\\.")}`, "correct horse battery");
   await click(await findByText(`${card} button[type=submit]`, "Sign"));
   await waitText(card, /\bsigned\b/, 60000);
   await click(await findByText(`${card} button`, "Verify"));
@@ -374,6 +378,79 @@ test("the release is pushed to a real gateway, listed, and a canary is set", asy
   assert.equal(m.canary.version, "1.1.0");
   assert.equal(m.canary.percent, 25);
   await shot("gateways");
+});
+
+// A real third-party detector (YOLOv8n, from the nudenet wheel) with symbolic batch, height
+// and width: the forms offer its dimensions, and it goes from benchmark to a serving gateway.
+const DETECTOR = join(root, ".cache/models/nudenet-3.4.2/320n.onnx");
+
+test("a detector with symbolic height and width: benchmark, profile, release, push and serve", async () => {
+  await view("Models");
+  await type("#model-path", DETECTOR);
+  await click(await findByText("button", "Inspect"));
+  await waitText("[data-testid=model-report]", /320n\.onnx/);
+  await view("Benchmark");
+  // One field per dimension, pre-filled from the model's own metadata (imgsz).
+  await waitText("main", /suggested 320 \(from the model's metadata/);
+  assert.equal(await exec("return document.querySelector('#bench-dim-height').value"), "320");
+  assert.equal(await exec("return document.querySelector('#bench-dim-width').value"), "320");
+  await type("#bench-batch", "1");
+  await type("#bench-duration", "1s");
+  await type("#bench-iterations", "5");
+  await shot("benchmark-detector-form");
+  await click(await findByText("button", "Run benchmark"));
+  const results = await waitText("[data-testid=bench-results]", /run [0-9a-f]{8}/, 120000);
+  assert.match(results, /cpu/);
+  await click(await findByText("button", "Chart samples"));
+  const charted = await waitText("main", /Every measured inference of cpu · batch 1 · 1 stream\(s\) \([0-9,]+ samples\)/);
+  const n = Number(charted.match(/\(([0-9,]+) samples\)/)[1].replaceAll(",", ""));
+  assert.ok(n >= 5, `${n} samples charted`);
+  await shot("benchmark-detector");
+
+  await view("Profile");
+  assert.equal(await exec("return document.querySelector('#profile-dim-height').value"), "320");
+  await type("#profile-iterations", "5");
+  await click(await findByText("form button", "Profile"));
+  await waitText("[data-testid=costliest-frame]", /Costliest frame/, 180000);
+  await shot("profile-detector");
+
+  await view("Releases");
+  // The name follows the open model, and the form says which file goes in.
+  assert.equal(await exec("return document.querySelector('#release-name').value"), "320n");
+  assert.match(await textOf("[data-testid=release-model]"), /320n\.onnx/);
+  await setValue("#release-evidence", await exec("return document.querySelector('#release-evidence option:nth-child(2)').value"), "change");
+  await createAndSign("1.0.0", "320n");
+  const card = await textOf('[data-release="320n-1.0.0"]');
+  assert.match(card, /Model 320n\.onnx/);
+  assert.match(card, /serving shapes batch=1 height=320 width=320/);
+  await shot("releases-detector");
+
+  await view("Gateways");
+  const pick = "return [...document.querySelectorAll('#push-release option')].find(o => o.text.includes('320n 1.0.0'))?.value ?? null";
+  let value = null;
+  for (let i = 0; i < 100 && !value; i++) {
+    value = await exec(pick);
+    if (!value) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(value, "the detector's release is offered for pushing");
+  await setValue("#push-release", value, "change");
+  await click(await findByText("[data-testid=gateway-panel] button", "Push"));
+  await waitText('[data-model="320n"]', /stable 1\.0\.0/, 90000);
+  const url = await exec("return document.querySelector('[data-testid=gateway-panel] h2 .mono').textContent");
+  const body = JSON.stringify({ inputs: [{ name: "images", shape: [1, 3, 320, 320], datatype: "FP32", data: Array(3 * 320 * 320).fill(0) }] });
+  const answer = await fetch(`${url}/v2/models/320n/infer`, { method: "POST", headers: { "content-type": "application/json" }, body });
+  assert.equal(answer.status, 200, await answer.text());
+  await shot("gateways-detector");
+});
+
+test("help lists the views and shortcuts, and About names the versions", async () => {
+  await exec("document.activeElement?.blur()");
+  await wd("POST", s("/actions"), { actions: [{ type: "key", id: "kb", actions: [{ type: "keyDown", value: "\uE031" }, { type: "keyUp", value: "\uE031" }] }] });
+  const about = await waitText("[data-testid=about]", /ONNX Runtime 1\.31/, 30000);
+  assert.match(about, /Assay console \d+\.\d+\.\d+/);
+  assert.match(await textOf("dialog.help"), /Ctrl\+7/);
+  await shot("help");
+  await click(await findByText("dialog.help button", "Close"));
 });
 
 test("settings show the runtime, hardware, data locations and theme", async () => {

@@ -1,6 +1,8 @@
 import { useEffect, useState } from "preact/hooks";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import { ErrorBoundary } from "./ErrorBoundary";
+import { Help } from "./Help";
+import type { ModelReport } from "./api";
 import { ModelContext } from "./model";
 import { ShownContext } from "./visible";
 import { savedTheme, applyTheme } from "./theme";
@@ -27,17 +29,25 @@ const ORDER = Object.keys(VIEWS) as View[];
 /** The console window: a navigation rail and the current view; Ctrl+1…7 switch views. */
 export function App() {
   const [view, setView] = useState<View>("models");
-  const [model, setModel] = useState<string | null>(null);
+  const [open, setOpen] = useState<{ path: string; report: ModelReport | null } | null>(null);
+  const model = open?.path ?? null;
   // A fresh object per drop, so dropping the same file twice opens it twice.
   const [dropped, setDropped] = useState<{ path: string } | null>(null);
 
   useEffect(() => applyTheme(savedTheme()), []);
 
+  const [help, setHelp] = useState(false);
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if ((e.ctrlKey || e.metaKey) && e.key >= "1" && e.key <= String(ORDER.length)) {
         e.preventDefault();
         setView(ORDER[Number(e.key) - 1]);
+      }
+      // F1 anywhere; `?` when not typing into a field.
+      const typing = e.target instanceof HTMLElement && /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName);
+      if (e.key === "F1" || (e.key === "?" && !typing)) {
+        e.preventDefault();
+        setHelp(true);
       }
     };
     window.addEventListener("keydown", onKey);
@@ -73,7 +83,9 @@ export function App() {
     setShows((s) => ({ ...s, [view]: (s[view] ?? 0) + 1 }));
   }, [view]);
   return (
-    <ModelContext.Provider value={{ path: model, setPath: setModel }}>
+    <ModelContext.Provider
+      value={{ path: model, report: open?.report ?? null, setPath: (path, report) => setOpen({ path, report: report ?? null }) }}
+    >
       <div class="shell">
         <nav aria-label="Views">
           <strong class="brand">Assay</strong>
@@ -90,7 +102,11 @@ export function App() {
             </button>
           ))}
           {model && <p class="current-model mono" title={model}>{model.split("/").pop()}</p>}
+          <button type="button" class="help-button" aria-keyshortcuts="F1" title="F1 or ?" onClick={() => setHelp(true)}>
+            Help and shortcuts
+          </button>
         </nav>
+        <Help open={help} onClose={() => setHelp(false)} />
         <main>
           {ORDER.filter((v) => visited.has(v) || v === view).map((v) => {
             const View = VIEWS[v][1];

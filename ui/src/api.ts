@@ -29,6 +29,7 @@ export interface ModelReport {
   inputs: TensorSignature[];
   outputs: TensorSignature[];
   metadata: Record<string, string>;
+  free_dims: FreeDim[];
   graph: {
     name: string;
     node_count: number;
@@ -36,6 +37,18 @@ export interface ModelReport {
     parameter_count: number;
     parameter_bytes: number;
   };
+}
+
+/** A dynamic input dimension with the value the forms pre-fill (crates/assay-engine/src/model/dims.rs). */
+export interface FreeDim {
+  /** The dim_param, or `input.axis` for an unnamed dimension. */
+  handle: string;
+  named: boolean;
+  uses: { input: string; axis: number }[];
+  batch: boolean;
+  value: number;
+  source: "user" | "metadata" | "remembered" | "default";
+  reason: string;
 }
 
 /** `assay runtime list --json`, plus the machine's fingerprint when a runtime loads. */
@@ -130,6 +143,8 @@ export interface StoredRun {
   created_at: number;
   report: BenchReport;
   profile: { optimized: boolean; operators: { nodes: NodeStats[] }; folded: string; trace_path: string | null } | null;
+  /** Every latency sample of each row, in row order. */
+  samples_ns: number[][];
 }
 
 export interface KeyInfo { name: string; hint: string; has_private: boolean; storage: string; public_path: string }
@@ -143,7 +158,7 @@ export type JobEvent = { event: string; [k: string]: any };
 export type JobSpec =
   | { kind: "bench"; model: string; run: RunSettings; concurrency?: string }
   | { kind: "profile"; model: string; run: RunSettings; profile_iterations?: number; no_optimize?: boolean }
-  | { kind: "create_release"; model: string; name: string; version: string; notes?: string; evidence?: string }
+  | { kind: "create_release"; model: string; name: string; version: string; notes?: string; evidence?: string; dims?: string[] }
   | { kind: "sign"; dir: string; key: string; passphrase: string }
   | { kind: "push"; dir: string; signature: string; gateway: string; no_activate?: boolean }
   | { kind: "install_runtime"; gpu: boolean }
@@ -152,10 +167,11 @@ export type JobSpec =
 export interface RunSettings {
   provider?: string; batch?: string; intra_threads?: number; warmup?: number;
   duration?: string; iterations?: number; dims?: string[];
+  shapes?: string[]; fills?: string[]; inputs?: string[];
 }
 
 export type Control =
-  | { action: "activate"; version: string }
+  | { action: "activate"; version: string; dims?: Record<string, number> }
   | { action: "canary"; version: string; percent: number }
   | { action: "promote" }
   | { action: "rollback" };
@@ -168,6 +184,7 @@ export function asUiError(e: unknown): UiError {
 
 export const api = {
   inspectModel: (path: string) => invoke<ModelReport>("inspect_model", { path }),
+  modelDims: (path: string, sha256: string) => invoke<FreeDim[]>("model_dims", { path, sha256 }),
   sampleModel: () => invoke<string>("sample_model"),
   systemInfo: () => invoke<SystemInfo>("system_info"),
   dataLocations: () => invoke<DataDirs>("data_locations"),

@@ -2,6 +2,7 @@ import "./locale";
 import { render } from "preact";
 import { invoke } from "@tauri-apps/api/core";
 import { App } from "./App";
+import { isBenign } from "./errors";
 import { chartBenchmark, startStallMonitor } from "./perf";
 import "./style.css";
 
@@ -20,7 +21,13 @@ function fatal(message: string, detail: string) {
   box.querySelector("p")!.textContent = `The console hit an unexpected error: ${message}`;
   box.querySelector("pre")!.textContent = detail;
 }
-window.addEventListener("error", (e) => fatal(e.message, String(e.error?.stack ?? "")));
+window.addEventListener("error", (e) => {
+  if (isBenign(String(e.message))) {
+    e.preventDefault();
+    return;
+  }
+  fatal(e.message, String(e.error?.stack ?? ""));
+});
 window.addEventListener("unhandledrejection", (e) => fatal(String(e.reason?.message ?? e.reason), String(e.reason?.stack ?? "")));
 
 startStallMonitor();

@@ -12,6 +12,7 @@ const report: ModelReport = {
   inputs: [{ name: "input", element_type: "float", shape: ["batch", 64] }],
   outputs: [{ name: "logits", element_type: "float", shape: ["batch", 10] }],
   metadata: { task: "classification" },
+  free_dims: [{ handle: "batch", named: true, uses: [{ input: "input", axis: 0 }], batch: true, value: 1, source: "default", reason: "batch" }],
   graph: { name: "g", node_count: 5, operators: { Gemm: 3, Relu: 2 }, parameter_count: 26122, parameter_bytes: 104488 },
 };
 

@@ -154,9 +154,16 @@ pub enum GatewayCommand {
         conn: GatewayConn,
     },
     /// Make VERSION the stable release of MODEL (loaded and warmed first).
+    #[command(
+        after_help = "Examples:\n  assay gateway activate det 1.0.0\n  assay gateway activate det 1.0.0 --dim height=640 --dim width=640   # retry a version that failed to warm up"
+    )]
     Activate {
         model: String,
         version: String,
+        /// Warm up with this value for a dynamic dimension: NAME=VALUE or INPUT.AXIS=VALUE
+        /// (repeatable; kept for this version, over the release's serving shapes).
+        #[arg(long, value_name = "NAME=VALUE")]
+        dim: Vec<String>,
         #[command(flatten)]
         conn: GatewayConn,
     },
@@ -299,6 +306,10 @@ pub struct ReleaseCreateArgs {
     pub version: String,
     #[arg(long)]
     pub notes: Option<String>,
+    /// Serving value of a dynamic dimension, signed into the release and used by gateways
+    /// to warm up: NAME=VALUE or INPUT.AXIS=VALUE (repeatable; default: the evidence run's).
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub dim: Vec<String>,
     /// A recorded benchmark run to attach as evidence.
     #[arg(long, value_name = "RUN_ID")]
     pub evidence: Option<String>,
@@ -369,10 +380,12 @@ pub struct ModelRunArgs {
     /// Batch sizes (comma-separated); binds the batch dimension.
     #[arg(long, value_name = "LIST")]
     pub batch: Option<String>,
-    /// The symbolic dimension that is the batch (default: the first dynamic dimension).
+    /// The dimension that is the batch (default: the leading axis of the first input whose
+    /// leading axis is dynamic).
     #[arg(long, value_name = "NAME")]
     pub batch_dim: Option<String>,
-    /// Bind a symbolic dimension: NAME=VALUE (repeatable).
+    /// Bind a dynamic dimension: NAME=VALUE, or INPUT.AXIS=VALUE for an unnamed one
+    /// (repeatable; `assay inspect` lists them with suggested values).
     #[arg(long, value_name = "NAME=VALUE")]
     pub dim: Vec<String>,
     /// Give an input's full shape: INPUT=1x3x224x224 (repeatable).
@@ -489,6 +502,16 @@ pub enum RunsCommand {
         /// Write to FILE instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+    },
+    /// Merge another history database into this one (runs already present are kept).
+    #[command(
+        after_help = "Example:\n  assay runs import ~/.local/share/dev.assay.console/assay.db"
+    )]
+    Import {
+        /// The other database (it is left in place).
+        from: PathBuf,
+        #[arg(long)]
+        json: bool,
     },
     /// Delete runs (samples and profiles included).
     #[command(after_help = "Example:\n  assay runs rm 3f2a 7b44")]

@@ -65,7 +65,7 @@ fn runs_are_recorded_listed_shown_exported_and_removed() {
         0
     );
     let e = json(&std::fs::read_to_string(&export).unwrap());
-    let samples = e["samples_ns"][0].as_array().unwrap();
+    let samples = e["run"]["samples_ns"][0].as_array().unwrap();
     assert_eq!(
         samples.len() as u64,
         e["run"]["report"]["results"][0]["samples"]

@@ -86,12 +86,16 @@ pub enum EngineError {
     #[error("invalid value for {option}: {message}")]
     InvalidOption { option: String, message: String },
 
-    /// A dynamic dimension has no value from --dim, --shape, --batch or an input file.
-    #[error("input '{input}' has an unbound dynamic dimension {}", match dim.strip_prefix('#') {
-        Some(k) => format!("at position {k} (it has no name); bind it with --shape {input}=..."),
-        None => format!("'{dim}'; bind it with --dim {dim}=N or --shape {input}=..."),
-    })]
-    UnboundDimension { input: String, dim: String },
+    /// Dynamic dimensions have no value from --dim, --shape, --batch or an input file. All
+    /// of them are named at once, with suggested values as flags to copy.
+    #[error(
+        "the model's dynamic dimensions {dims} have no value; bind them with {suggestion} (suggested: {sources}), or give whole shapes with --shape INPUT=..."
+    )]
+    UnboundDimension {
+        dims: String,
+        suggestion: String,
+        sources: String,
+    },
 
     /// An option names an input or dimension the model does not have.
     #[error("{what} '{name}' is not in the model; it has: {known}")]

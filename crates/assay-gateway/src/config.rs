@@ -87,6 +87,9 @@ pub struct ModelFile {
     pub intra_threads: Option<usize>,
     /// `cpu` or `cuda` (a GPU provider falls back to CPU, with a warning, when unusable).
     pub provider: Option<String>,
+    /// Warm-up values for dynamic dimensions, by handle (`height = 640`, `"x.3" = 320`);
+    /// they beat the release's serving shapes.
+    pub dims: Option<std::collections::BTreeMap<String, i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -6,7 +6,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use assay_engine::runtime::Runtime;
+use assay_engine::{
+    model::{DimBindings, DimSource},
+    runtime::Runtime,
+};
 use ort::value::ValueType;
 use serde::Serialize;
 use tokio::sync::oneshot;
@@ -51,7 +54,9 @@ pub struct LoadedVersion {
 
 impl LoadedVersion {
     /// Opens `settings.instances` sessions of `model_path` and runs one warm-up inference on
-    /// each. Any failure means the version never serves.
+    /// each, with the dynamic dimensions bound by `dims` (by handle; the batch to 1 unless
+    /// given, any other missing one to Assay's suggestion). Any failure means the version
+    /// never serves; the error names the shapes the warm-up tried.
     pub fn load(
         rt: &Runtime,
         model_path: &Path,
@@ -59,6 +64,7 @@ impl LoadedVersion {
         version: &str,
         settings: ModelSettings,
         metrics: VersionMetrics,
+        dims: &DimBindings,
     ) -> Result<LoadedVersion, String> {
         let started = Instant::now();
         let mut sessions = Vec::with_capacity(settings.instances);
@@ -83,8 +89,26 @@ impl LoadedVersion {
             .iter()
             .chain(&outputs)
             .all(|s| s.shape.first() == Some(&-1));
+        let free = assay_engine::model::suggest_dims(model_path, dims, &DimBindings::new())
+            .map_err(|e| e.to_string())?;
+        let bound = assay_engine::model::bindings(&free);
+        let shapes = warm_shapes(&sessions[0], &bound);
         for session in &mut sessions {
-            warm(session, &inputs).map_err(|e| format!("the warm-up inference failed: {e}"))?;
+            warm(session, &inputs, &shapes).map_err(|e| {
+                let tried: Vec<String> = shapes
+                    .iter()
+                    .map(|(n, s)| format!("{n}={}", shape_text(s)))
+                    .collect();
+                format!(
+                    "the warm-up inference at {} failed: {e}{}",
+                    tried.join(" "),
+                    if free.iter().any(|d| d.source == DimSource::Default) {
+                        " (dimensions without a serving value took Assay's defaults; give the release its serving shapes, or set them in the gateway's config)"
+                    } else {
+                        ""
+                    }
+                )
+            })?;
         }
         let policy = Policy {
             merge: settings.dynamic_batching && has_batch_dim && settings.max_batch_size > 1,
@@ -185,13 +209,63 @@ fn specs<'a>(
         .collect()
 }
 
-/// One inference on zeros (dynamic dimensions as 1), so the first request pays no cold cost
-/// and a model that cannot run is found before it takes traffic.
-fn warm(session: &mut ort::session::Session, inputs: &[IoSpec]) -> Result<(), String> {
+/// The shape of every input for the warm-up: each dynamic axis from `bound` by its handle
+/// (the symbol, or `input.axis`), 1 when nothing binds it.
+fn warm_shapes(session: &ort::session::Session, bound: &DimBindings) -> Vec<(String, Vec<i64>)> {
+    session
+        .inputs()
+        .iter()
+        .map(|o| {
+            let shape = match o.dtype() {
+                ValueType::Tensor {
+                    shape,
+                    dimension_symbols,
+                    ..
+                } => shape
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &d)| {
+                        if d >= 0 {
+                            return d;
+                        }
+                        let sym = dimension_symbols.get(k).map(String::as_str).unwrap_or("");
+                        let handle = if sym.is_empty() {
+                            assay_engine::model::unnamed_handle(o.name(), k)
+                        } else {
+                            sym.to_string()
+                        };
+                        bound.get(&handle).copied().unwrap_or(1)
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            (o.name().to_string(), shape)
+        })
+        .collect()
+}
+
+fn shape_text(s: &[i64]) -> String {
+    format!(
+        "[{}]",
+        s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(",")
+    )
+}
+
+/// One inference on zeros at the serving shapes, so the first request pays no cold cost and
+/// a model that cannot run is found before it takes traffic.
+fn warm(
+    session: &mut ort::session::Session,
+    inputs: &[IoSpec],
+    shapes: &[(String, Vec<i64>)],
+) -> Result<(), String> {
     let values = inputs
         .iter()
         .map(|s| {
-            let shape: Vec<i64> = s.shape.iter().map(|&d| d.max(1)).collect();
+            let shape: Vec<i64> = shapes
+                .iter()
+                .find(|(n, _)| *n == s.name)
+                .map(|(_, sh)| sh.clone())
+                .unwrap_or_else(|| s.shape.iter().map(|&d| d.max(1)).collect());
             let n = Tensor::element_count(&shape).unwrap_or(0);
             let t = Tensor {
                 name: s.name.clone(),

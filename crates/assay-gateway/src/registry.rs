@@ -17,7 +17,7 @@ use std::{
 };
 
 use arc_swap::ArcSwap;
-use assay_engine::runtime::Runtime;
+use assay_engine::{model::DimBindings, runtime::Runtime};
 use assay_release::signing::Trust;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -30,7 +30,7 @@ use crate::{
     error::GatewayError,
     metrics::Metrics,
     model::LoadedVersion,
-    state::{CanaryState, Layout, ModelState, State},
+    state::{CanaryState, Layout, ModelState, ReleaseRecord, State},
 };
 
 /// Which side of the split served a request.
@@ -159,8 +159,12 @@ impl Gateway {
                 .iter()
                 .chain(ms.canary.as_ref().map(|c| &c.version))
             {
-                if let Err(e) = gw.ensure_loaded(&slot, name, v).await {
-                    tracing::error!(model = %name, version = %v, error = %e, "could not restore a serving version");
+                match gw.ensure_loaded(&slot, name, v).await {
+                    Ok(_) => gw.note_load(name, v, None),
+                    Err(e) => {
+                        tracing::error!(model = %name, version = %v, error = %e, "could not restore a serving version");
+                        gw.note_load(name, v, Some(e.to_string()));
+                    }
                 }
             }
             gw.apply_routing(name, ms);
@@ -209,6 +213,18 @@ impl Gateway {
         model: &str,
         version: &str,
     ) -> Result<Arc<LoadedVersion>, GatewayError> {
+        self.ensure_loaded_as(slot, model, version, None).await
+    }
+
+    /// [`Self::ensure_loaded`] with the version's record as a pending change has it (its
+    /// warm-up values), instead of the saved one.
+    async fn ensure_loaded_as(
+        &self,
+        slot: &Slot,
+        model: &str,
+        version: &str,
+        pending: Option<ReleaseRecord>,
+    ) -> Result<Arc<LoadedVersion>, GatewayError> {
         if let Some(v) = slot.loaded(version) {
             return Ok(v);
         }
@@ -217,13 +233,16 @@ impl Gateway {
             return Ok(v);
         }
         let state = self.state();
-        let record = state
-            .models
-            .get(model)
-            .and_then(|m| m.releases.get(version))
-            .ok_or_else(|| {
-                GatewayError::NotFound(format!("model '{model}' has no version '{version}'"))
-            })?;
+        let record = match &pending {
+            Some(r) => r,
+            None => state
+                .models
+                .get(model)
+                .and_then(|m| m.releases.get(version))
+                .ok_or_else(|| {
+                    GatewayError::NotFound(format!("model '{model}' has no version '{version}'"))
+                })?,
+        };
         let path = self
             .layout
             .release_files(model, version)
@@ -232,11 +251,12 @@ impl Gateway {
             .config
             .model_settings(model)
             .map_err(|e| GatewayError::Internal(e.to_string()))?;
+        let dims = self.warm_dims(model, record);
         let metrics = self.metrics.version(model, version);
         let rt = self.rt;
         let (m, v) = (model.to_string(), version.to_string());
         let loaded = tokio::task::spawn_blocking(move || {
-            LoadedVersion::load(rt, &path, &m, &v, settings, metrics)
+            LoadedVersion::load(rt, &path, &m, &v, settings, metrics, &dims)
         })
         .await
         .map_err(|e| GatewayError::internal("loading", e))?
@@ -258,6 +278,38 @@ impl Gateway {
             .unwrap_or_else(|p| p.into_inner())
             .insert(version.to_string(), loaded.clone());
         Ok(loaded)
+    }
+
+    /// The warm-up dimension values of a version: the operator's (given at activation) over
+    /// the gateway's config for the model over the release's signed serving shapes.
+    fn warm_dims(&self, model: &str, record: &ReleaseRecord) -> DimBindings {
+        let mut dims = record.serving_dims();
+        if let Some(conf) = self.config.models.get(model).and_then(|m| m.dims.as_ref()) {
+            dims.extend(conf.iter().map(|(k, v)| (k.clone(), *v)));
+        }
+        dims.extend(record.warm_dims.iter().map(|(k, v)| (k.clone(), *v)));
+        dims
+    }
+
+    /// Records why `version` failed to load (or that it loaded, with `None`) in the durable
+    /// state, so the reason stays listed after restarts. Called under the admin lock.
+    fn note_load(&self, model: &str, version: &str, error: Option<String>) {
+        let mut state = (*self.state()).clone();
+        let Some(r) = state
+            .models
+            .get_mut(model)
+            .and_then(|m| m.releases.get_mut(version))
+        else {
+            return;
+        };
+        if r.load_error == error {
+            return;
+        }
+        r.load_error = error;
+        match self.layout.save(&state) {
+            Ok(()) => self.state.store(Arc::new(state)),
+            Err(e) => tracing::error!(model, version, error = %e, "could not save a load outcome"),
+        }
     }
 
     /// Picks the version for a request.
@@ -383,14 +435,28 @@ impl Gateway {
             .get_mut(model)
             .ok_or_else(|| Self::unknown_model(model))?;
         let outcome = change(ms)?;
-        let snapshot = ms.clone();
-        let routed = snapshot
+        let routed: Vec<String> = ms
             .stable
             .iter()
-            .chain(snapshot.canary.as_ref().map(|c| &c.version));
-        for v in routed {
-            self.ensure_loaded(&slot, model, v).await?;
+            .chain(ms.canary.as_ref().map(|c| &c.version))
+            .cloned()
+            .collect();
+        // Load with the changed state's records (an activation may bring warm-up values).
+        for v in &routed {
+            let warm = state.models[model].releases.get(v).cloned();
+            if let Err(e) = self.ensure_loaded_as(&slot, model, v, warm).await {
+                self.note_load(model, v, Some(e.to_string()));
+                return Err(e);
+            }
+            if let Some(r) = state
+                .models
+                .get_mut(model)
+                .and_then(|m| m.releases.get_mut(v))
+            {
+                r.load_error = None;
+            }
         }
+        let snapshot = state.models[model].clone();
         crate::failpoint::hit("activate-loaded");
         self.layout
             .save(&state)
@@ -410,16 +476,23 @@ impl Gateway {
         }
     }
 
-    /// Makes `version` the stable release.
+    /// Makes `version` the stable release; `dims` (when given) are its warm-up values from
+    /// now on, so a version that failed to load can be retried with other shapes.
     pub async fn activate(
         &self,
         model: &str,
         version: &str,
+        dims: Option<DimBindings>,
         actor: &str,
     ) -> Result<Value, GatewayError> {
         let v = version.to_string();
         self.change(model, actor, "activate", Some(version), |ms| {
             Self::has_release(ms, model, &v)?;
+            if let Some(d) = dims
+                && let Some(r) = ms.releases.get_mut(&v)
+            {
+                r.warm_dims = d;
+            }
             if ms.stable.as_deref() == Some(v.as_str()) {
                 return Ok((Some(v.clone()), format!("{v} is already stable")));
             }
@@ -599,7 +672,7 @@ impl Gateway {
             .get(model)
             .is_some_and(|m| m.stable.is_none());
         let activation = if activate && first {
-            Some(self.activate(model, &version, actor).await)
+            Some(self.activate(model, &version, None, actor).await)
         } else {
             None
         };

@@ -45,6 +45,23 @@ pub struct ReleaseRecord {
     pub model_file: String,
     /// The signed `assay-release.json`.
     pub metadata: Value,
+    /// Why the last attempt to load and warm this version failed; cleared when it loads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_error: Option<String>,
+    /// Warm-up dimension values an operator gave when activating it (they beat the
+    /// gateway's config and the release's serving shapes).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub warm_dims: BTreeMap<String, i64>,
+}
+
+impl ReleaseRecord {
+    /// The serving dimension values the release was signed with (`serving.dims`).
+    pub fn serving_dims(&self) -> BTreeMap<String, i64> {
+        self.metadata
+            .pointer("/serving/dims")
+            .and_then(|d| serde_json::from_value(d.clone()).ok())
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -278,6 +295,8 @@ mod tests {
                 bytes: 1,
                 model_file: "m.onnx".into(),
                 metadata: Value::Null,
+                load_error: None,
+                warm_dims: Default::default(),
             },
         );
         layout.save(&s).unwrap();

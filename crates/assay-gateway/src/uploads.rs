@@ -421,6 +421,8 @@ pub async fn commit(
         bytes: verified.bytes,
         model_file,
         metadata: release,
+        load_error: None,
+        warm_dims: Default::default(),
     };
     gw.add_release(&meta.name, record, activate, actor).await
 }

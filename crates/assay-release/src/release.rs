@@ -21,6 +21,10 @@ pub struct ReleaseSpec {
     pub notes: Option<String>,
     /// Benchmark evidence: run id, environment fingerprint and summary figures.
     pub evidence: Option<Value>,
+    /// Values for the model's dynamic dimensions that it is served at (by handle); any the
+    /// model has that are missing take Assay's suggestion. Signed into the metadata, so
+    /// gateways warm up at shapes the model really runs at.
+    pub serving_dims: assay_engine::model::DimBindings,
     /// Side files (tokenizers, configs), copied under their file names.
     pub include: Vec<PathBuf>,
     pub out: PathBuf,
@@ -113,6 +117,29 @@ pub fn create(spec: &ReleaseSpec) -> Result<Value> {
             ),
         });
     }
+    let free = assay_engine::model::suggest_dims(&spec.model, &spec.serving_dims, &Default::default())
+        .map_err(|e| ReleaseError::Invalid {
+            what: "model",
+            message: e.to_string(),
+        })?;
+    if let Some(unknown) = spec
+        .serving_dims
+        .keys()
+        .find(|k| !free.iter().any(|d| &d.handle == *k))
+    {
+        let known: Vec<&str> = free.iter().map(|d| d.handle.as_str()).collect();
+        return Err(ReleaseError::Invalid {
+            what: "--dim",
+            message: format!(
+                "'{unknown}' is not a dynamic dimension of the model; it has: {}",
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            ),
+        });
+    }
+    let serving = json!({
+        "dims": assay_engine::model::bindings(&free),
+        "sources": free.iter().map(|d| (d.handle.clone(), d.source.as_str())).collect::<std::collections::BTreeMap<_, _>>(),
+    });
     let model_name = spec
         .model
         .file_name()
@@ -183,6 +210,7 @@ pub fn create(spec: &ReleaseSpec) -> Result<Value> {
         "notes": spec.notes,
         "model": {"file": model_name, "sha256": report.file.sha256, "size_bytes": report.file.size_bytes, "producer": format!("{} {}", report.model.producer_name, report.model.producer_version).trim(), "opsets": report.model.opsets},
         "signature": {"inputs": report.inputs, "outputs": report.outputs},
+        "serving": serving,
         "files": files,
         "evidence": spec.evidence,
     });

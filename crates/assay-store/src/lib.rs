@@ -20,6 +20,7 @@
 
 mod codec;
 mod error;
+mod import;
 mod runs;
 mod store;
 

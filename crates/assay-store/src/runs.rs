@@ -1,6 +1,8 @@
 //! Saving, listing, reading and deleting runs.
 
-use assay_engine::bench::BenchReport;
+use std::collections::BTreeMap;
+
+use assay_engine::bench::{BenchReport, Settings};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -70,6 +72,9 @@ pub struct StoredRun {
     /// The report; each row's `samples_ns` is filled from the samples table.
     pub report: BenchReport,
     pub profile: Option<ProfileRecord>,
+    /// Every latency sample of each row, in row order: the report's own copy is kept out of
+    /// its JSON document, so this is how charts and exports receive them.
+    pub samples_ns: Vec<Vec<u64>>,
 }
 
 impl Store {
@@ -222,6 +227,22 @@ impl Store {
         }
     }
 
+    /// The dimension values (`--dim`) of the newest run of the model with this digest: what
+    /// the forms offer next time. Empty when the model was never run.
+    pub async fn last_dims(&self, sha256: &str) -> Result<BTreeMap<String, i64>, StoreError> {
+        let row = sqlx::query(
+            "SELECT config FROM runs WHERE model_sha256 = ?1 ORDER BY created_at DESC, rowid DESC LIMIT 1",
+        )
+        .bind(sha256)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(row
+            .and_then(|r| serde_json::from_str::<Settings>(r.get::<&str, _>(0)).ok())
+            .map(|s| s.dims)
+            .unwrap_or_default())
+    }
+
     /// Reads a whole run, samples and profile included.
     pub async fn run(&self, id: &str) -> Result<StoredRun, StoreError> {
         let id = self.resolve(id).await?;
@@ -250,8 +271,8 @@ impl Store {
                 *slot = v;
             }
         }
-        for (row, s) in report.results.iter_mut().zip(samples) {
-            row.samples_ns = s;
+        for (row, s) in report.results.iter_mut().zip(&samples) {
+            row.samples_ns = s.clone();
         }
         let profile = sqlx::query("SELECT optimized, operators, overhead, folded, trace_path FROM profiles WHERE run_id = ?1")
             .bind(&id)
@@ -274,6 +295,7 @@ impl Store {
             id,
             report,
             profile,
+            samples_ns: samples,
         })
     }
 

@@ -87,7 +87,12 @@ pub async fn gateway_overview<R: tauri::Runtime>(
 #[derive(Debug, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Control {
-    Activate { version: String },
+    /// `dims`: warm-up values by handle, to retry a version that failed to load.
+    Activate {
+        version: String,
+        #[serde(default)]
+        dims: Option<std::collections::BTreeMap<String, i64>>,
+    },
     Canary { version: String, percent: f64 },
     Promote,
     Rollback,
@@ -108,8 +113,12 @@ pub async fn gateway_control<R: tauri::Runtime>(
     );
     blocking(move || {
         Ok(match control {
-            Control::Activate { version } => {
-                client.post(&format!("{base}/activate"), &json!({"version": version}))?
+            Control::Activate { version, dims } => {
+                let body = match dims.filter(|d| !d.is_empty()) {
+                    Some(d) => json!({"version": version, "dims": d}),
+                    None => json!({"version": version}),
+                };
+                client.post(&format!("{base}/activate"), &body)?
             }
             Control::Canary { version, percent } => {
                 if !(0.0..=100.0).contains(&percent) {

@@ -14,6 +14,29 @@ pub async fn inspect_model(path: String) -> Result<assay_engine::model::ModelRep
     super::blocking(move || Ok(assay_engine::model::inspect(path.as_ref())?)).await
 }
 
+/// `model_dims`: the model's dynamic dimensions, each with the value the forms pre-fill and
+/// where it came from (the model's metadata, the last run of this model in the shared
+/// history, or a default).
+#[tauri::command]
+pub async fn model_dims<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    path: String,
+    sha256: String,
+) -> Result<Vec<assay_engine::model::FreeDim>, UiError> {
+    let s = super::runs::store(&app).await?;
+    let remembered = s.last_dims(&sha256).await;
+    s.close().await;
+    let remembered = remembered?;
+    super::blocking(move || {
+        Ok(assay_engine::model::suggest_dims(
+            path.as_ref(),
+            &Default::default(),
+            &remembered,
+        )?)
+    })
+    .await
+}
+
 /// `sample_model`: the path of the bundled sample model (the first-launch default).
 #[tauri::command]
 pub fn sample_model<R: tauri::Runtime>(app: tauri::AppHandle<R>) -> Result<String, UiError> {

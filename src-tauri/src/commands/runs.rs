@@ -5,8 +5,12 @@ use assay_store::{RunKind, RunSummary, Store, StoredRun};
 
 use crate::{data::DataDirs, error::UiError};
 
-async fn store<R: tauri::Runtime>(app: &tauri::AppHandle<R>) -> Result<Store, UiError> {
-    Ok(Store::open(&DataDirs::of(app)?.db).await?)
+/// The shared history (the CLI's), with the console's old database merged in once.
+pub(crate) async fn store<R: tauri::Runtime>(app: &tauri::AppHandle<R>) -> Result<Store, UiError> {
+    let dirs = DataDirs::of(app)?;
+    let s = Store::open(&dirs.db).await?;
+    dirs.adopt_legacy_history(&s).await?;
+    Ok(s)
 }
 
 /// `list_runs`: newest first, optionally of one model (sha256 prefix or path fragment) or

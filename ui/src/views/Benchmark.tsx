@@ -3,6 +3,7 @@ import { api, asUiError, type BenchReport, type BenchResult, type JobEvent, type
 import { ErrorNotice } from "../ErrorNotice";
 import { LineChart } from "../charts/LineChart";
 import { bytes, ms } from "../format";
+import { inFieldWords, useInputs } from "../InputFields";
 import { useModel } from "../model";
 import { useJob } from "../useJob";
 
@@ -11,16 +12,49 @@ interface Live {
   mean: (number | null)[];
   label: string;
   fraction: number;
+  /** Seconds left in the current configuration, from its targets and its pace so far. */
+  left_s: number | null;
 }
 
-const emptyLive: Live = { x: [], mean: [], label: "", fraction: 0 };
+const emptyLive: Live = { x: [], mean: [], label: "", fraction: 0, left_s: null };
+
+const FORM_KEY = "assay.bench-form";
+const DEFAULT_FORM = {
+  provider: "cpu", threads: "", batch: "1", concurrency: "1", warmup: "10", duration: "2s", iterations: "10",
+};
+type Form = typeof DEFAULT_FORM;
+
+/** The last form the user ran, so settings survive a relaunch. */
+function savedForm(): Form {
+  try {
+    return { ...DEFAULT_FORM, ...JSON.parse(localStorage.getItem(FORM_KEY) ?? "{}") };
+  } catch {
+    return DEFAULT_FORM;
+  }
+}
+
+/** Seconds a duration like `2s`, `500ms` or `1m` stands for (NaN when it is not one). */
+export function seconds(d: string): number {
+  const m = /^\s*([\d.]+)\s*(ms|s|m)?\s*$/.exec(d);
+  if (!m) return NaN;
+  const v = Number(m[1]);
+  return m[2] === "ms" ? v / 1000 : m[2] === "m" ? v * 60 : v;
+}
+
+/** The shortest a run can take: per configuration, ≥ 1 s of warmup and the duration. */
+export function estimate(form: Form): string {
+  const n = (list: string) => Math.max(1, list.split(",").filter((s) => s.trim()).length);
+  const configs = n(form.provider) * n(form.batch) * n(form.concurrency);
+  const each = 1 + (seconds(form.duration) || 0);
+  const its = Number(form.iterations) || 1;
+  return `${configs} configuration${configs > 1 ? "s" : ""} × (≥ 1 s warmup + ${form.duration}) ≈ ${Math.ceil(configs * each)} s; longer only if ${its} inference${its > 1 ? "s take" : " takes"} more than ${form.duration}`;
+}
 
 /** Benchmark: a sweep of providers × batch × concurrency in the worker, charted live. */
 export function Benchmark() {
   const { path } = useModel();
-  const [form, setForm] = useState({
-    provider: "cpu", threads: "", batch: "1", concurrency: "1", warmup: "10", duration: "2s", dims: "",
-  });
+  const [form, setForm] = useState<Form>(savedForm);
+  const inputs = useInputs("bench");
   const [live, setLive] = useState<Live>(emptyLive);
   const [samples, setSamples] = useState<{ label: string; ns: number[] } | null>(null);
   const [sampleError, setSampleError] = useState<UiError | null>(null);
@@ -39,11 +73,17 @@ export function Benchmark() {
     } else if (e.event === "progress" && e.phase === "measure") {
       // A configuration ends when both its iteration and its time targets are met.
       const done = Math.min(e.done / Math.max(1, e.target_iterations), e.elapsed_ms / Math.max(1, e.target_ms));
+      const pace = e.done > 0 ? e.elapsed_ms / e.done : null;
+      const left = Math.max(e.target_ms - e.elapsed_ms, pace === null ? 0 : (e.target_iterations - e.done) * pace, 0) / 1000;
+      // A window in which no inference finished adds no point: a slow model draws one
+      // point per inference instead of a few spikes between empty windows.
+      const point = e.window_mean_ms != null && e.window_count > 0;
       p.live = {
         ...p.live,
-        x: [...p.live.x, (performance.now() - p.t0) / 1000],
-        mean: [...p.live.mean, e.window_mean_ms ?? null],
+        x: point ? [...p.live.x, (performance.now() - p.t0) / 1000] : p.live.x,
+        mean: point ? [...p.live.mean, e.window_mean_ms] : p.live.mean,
         fraction: (e.index + Math.min(1, done)) / p.configs,
+        left_s: left,
       };
     } else if (e.event === "config_finished") {
       p.live = { ...p.live, fraction: (e.index + 1) / p.configs };
@@ -72,14 +112,19 @@ export function Benchmark() {
       if (!/^\d+$/.test(v.trim()) || Number(v) < 1) throw { kind: "usage", message: `${label} must be a whole number of at least 1 (got “${v}”)` };
       return Number(v);
     };
-    let threads: number | undefined, warmup: number | undefined;
+    let threads: number | undefined, warmup: number | undefined, iterations: number | undefined;
+    let given;
     try {
       threads = count("Intra-op threads", form.threads);
       warmup = count("Warmup runs", form.warmup);
+      iterations = count("Minimum iterations", form.iterations);
+      if (Number.isNaN(seconds(form.duration))) throw { kind: "usage", message: `Duration must be like 2s, 500ms or 1m (got “${form.duration}”)` };
+      given = inputs.settings();
     } catch (e) {
       setFormError(asUiError(e));
       return;
     }
+    localStorage.setItem(FORM_KEY, JSON.stringify(form));
     await job.start({
       kind: "bench",
       model: path,
@@ -90,7 +135,8 @@ export function Benchmark() {
         intra_threads: threads,
         warmup,
         duration: form.duration,
-        dims: form.dims.split(",").map((d) => d.trim()).filter(Boolean),
+        iterations,
+        ...given,
       },
     });
   }
@@ -99,13 +145,13 @@ export function Benchmark() {
     try {
       const run = await api.getRun(runId);
       const r = run.report.results[row];
-      setSamples(r ? { label: `${r.provider} · batch ${r.batch} · ${r.concurrency} stream(s)`, ns: r.samples_ns ?? [] } : null);
+      setSamples(r ? { label: `${r.provider} · batch ${r.batch} · ${r.concurrency} stream(s)`, ns: run.samples_ns[row] ?? [] } : null);
     } catch (e) {
       setSampleError(asUiError(e));
     }
   }
 
-  const field = (key: keyof typeof form) => ({
+  const field = (key: keyof Form) => ({
     id: `bench-${key}`,
     value: form[key],
     onInput: (e: Event) => setForm({ ...form, [key]: (e.currentTarget as HTMLInputElement).value }),
@@ -140,8 +186,10 @@ export function Benchmark() {
         <input {...field("warmup")} inputMode="numeric" />
         <label for="bench-duration">Duration per configuration</label>
         <input {...field("duration")} placeholder="2s" />
-        <label for="bench-dims">Dynamic dimensions</label>
-        <input {...field("dims")} placeholder="seq=128, batch=4" />
+        <label for="bench-iterations">Minimum iterations</label>
+        <input {...field("iterations")} inputMode="numeric" title="A configuration also runs at least this many inferences" />
+        {inputs.fields}
+        <p class="muted estimate" data-testid="bench-estimate">{estimate(form)}</p>
         <div class="actions">
           <button type="submit" disabled={!path || job.running}>Run benchmark</button>
           {job.running && <button type="button" onClick={job.cancel}>Cancel</button>}
@@ -150,18 +198,21 @@ export function Benchmark() {
       {job.running && (
         <div aria-live="polite">
           <progress value={live.fraction} max={1} aria-label="Benchmark progress" /> {live.label}
+          {live.left_s !== null && <span class="muted"> · about {Math.ceil(live.left_s)} s left in this configuration</span>}
         </div>
       )}
       {job.cancelled && <p role="status">The benchmark was cancelled; nothing was recorded.</p>}
       {formError && <ErrorNotice error={formError} />}
-      {job.error && <ErrorNotice error={job.error} />}
+      {inputs.error && <ErrorNotice error={inputs.error} />}
+      {job.error && <ErrorNotice error={inFieldWords(job.error)} />}
       {live.x.length > 0 && (
         <LineChart
-          title="Latency while it runs (mean of each 100 ms window)"
+          title="Latency while it runs (mean of the inferences finished in each 100 ms window)"
           xLabel="seconds"
           yLabel="ms"
           x={live.x}
           series={[{ label: "mean latency (ms)", values: live.mean }]}
+          points={live.x.length <= 300}
         />
       )}
       {report && <Results report={report} onSamples={showSamples} />}

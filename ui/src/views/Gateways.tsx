@@ -1,11 +1,24 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, asUiError, type MetricSample, type ReleaseView, type SavedGateway, type UiError } from "../api";
+import { ConfirmButton } from "../Confirm";
 import { ErrorNotice } from "../ErrorNotice";
 import { useOnShown } from "../visible";
 import { LineChart } from "../charts/LineChart";
 import { between } from "../charts/metrics";
 import { bytes } from "../format";
 import { useJob } from "../useJob";
+
+/** `height=640 width=640` (or commas) as dimension values; undefined when empty. */
+export function parseDims(text: string | undefined): Record<string, number> | undefined {
+  if (!text?.trim()) return undefined;
+  const out: Record<string, number> = {};
+  for (const part of text.split(/[\s,]+/).filter(Boolean)) {
+    const m = /^([^=]+)=(\d+)$/.exec(part);
+    if (!m) throw { kind: "usage", message: `Warm-up shapes: “${part}” is not NAME=VALUE` };
+    out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
 
 /** Gateways: saved gateways, their releases, push, canary, promote, rollback, live metrics. */
 export function Gateways() {
@@ -121,9 +134,14 @@ function GatewayPanel({ gateway, onRemoved }: { gateway: SavedGateway; onRemoved
       <p class="muted">
         Token stored in {gateway.token_storage === "keychain" ? "the OS keychain" : "a file readable only by you"}.{" "}
         <button type="button" class="link" onClick={refresh}>Refresh</button>
-        <button type="button" class="link" onClick={() => api.removeGateway(gateway.name).then(onRemoved, (e) => setError(asUiError(e)))}>
+        <ConfirmButton
+          class="link"
+          question={`Forget ${gateway.name} and its token? (The gateway itself is not touched.)`}
+          confirm="Yes, forget it"
+          onConfirm={() => api.removeGateway(gateway.name).then(onRemoved, (e) => setError(asUiError(e)))}
+        >
           Forget this gateway
-        </button>
+        </ConfirmButton>
       </p>
       {error && <ErrorNotice error={error} />}
       {overview && (
@@ -175,6 +193,8 @@ function ModelPanel({ gateway, model, onChange }: { gateway: string; model: any;
   const [percent, setPercent] = useState<number>(model.canary?.percent ?? 10);
   const [error, setError] = useState<UiError | null>(null);
   const [busy, setBusy] = useState(false);
+  // Warm-up shapes typed for a retry of a version that failed to load, by version.
+  const [warm, setWarm] = useState<Record<string, string>>({});
 
   async function control(c: Parameters<typeof api.gatewayControl>[2]) {
     setBusy(true);
@@ -195,17 +215,62 @@ function ModelPanel({ gateway, model, onChange }: { gateway: string; model: any;
         {model.name} · stable <strong>{model.stable ?? "none"}</strong>
         {model.canary && <> · canary <strong>{model.canary.version}</strong> at {model.canary.percent}%</>}
       </h3>
+      <div class="table-wrap">
       <table>
-        <thead><tr><th>Version</th><th>Role</th><th>Pushed</th><th class="num">Size</th><th>Signer</th></tr></thead>
+        <thead><tr><th>Version</th><th>Role</th><th>Model file</th><th>Pushed</th><th class="num">Size</th><th>Signer</th><th /></tr></thead>
         <tbody>
           {model.releases.map((r: any) => (
-            <tr key={r.version} data-testid="gateway-release">
-              <td>{r.version}</td><td>{r.role || "—"}</td><td>{new Date(r.pushed_at * 1000).toLocaleString()}</td>
-              <td class="num">{bytes(r.bytes)}</td><td class="mono">{String(r.signer).slice(0, 16)}…</td>
-            </tr>
+            <>
+              <tr key={r.version} data-testid="gateway-release" data-version={r.version}>
+                <td>{r.version}</td>
+                <td>{r.role || (r.load_error ? <span class="flagged">failed to load</span> : "stored")}</td>
+                <td class="mono">{r.model_file}</td>
+                <td>{new Date(r.pushed_at * 1000).toLocaleString()}</td>
+                <td class="num">{bytes(r.bytes)}</td><td class="mono">{String(r.signer).slice(0, 16)}…</td>
+                <td>
+                  {r.role !== "stable" && (
+                    <ConfirmButton
+                      class="link"
+                      aria-label={`activate ${r.version}`}
+                      question={`Make ${r.version} the stable release? All unpinned traffic moves to it.`}
+                      confirm={`Yes, activate ${r.version}`}
+                      disabled={busy}
+                      onConfirm={() => {
+                        try {
+                          control({ action: "activate", version: r.version, dims: parseDims(warm[r.version]) });
+                        } catch (e) {
+                          setError(asUiError(e));
+                        }
+                      }}
+                    >
+                      Activate
+                    </ConfirmButton>
+                  )}
+                </td>
+              </tr>
+              {r.load_error && (
+                <tr key={`${r.version}-error`} class="load-error" data-testid="load-error">
+                  <td colSpan={7}>
+                    <p class="warning">⚠ {r.load_error}</p>
+                    <label for={`warm-${model.name}-${r.version}`}>Warm-up shapes for a retry </label>
+                    <input
+                      id={`warm-${model.name}-${r.version}`}
+                      placeholder="height=640 width=640"
+                      value={warm[r.version] ?? Object.entries({ ...(r.serving_dims ?? {}), ...(r.warm_dims ?? {}) }).map(([k, v]) => `${k}=${v}`).join(" ")}
+                      onInput={(e) => {
+                        const v = e.currentTarget.value;
+                        setWarm((w) => ({ ...w, [r.version]: v }));
+                      }}
+                    />
+                    <span class="muted"> then Activate</span>
+                  </td>
+                </tr>
+              )}
+            </>
           ))}
         </tbody>
       </table>
+      </div>
       {others.length > 0 && (
         <div class="row">
           <label for={`canary-version-${model.name}`}>Canary</label>
@@ -223,8 +288,22 @@ function ModelPanel({ gateway, model, onChange }: { gateway: string; model: any;
             onInput={(e) => setPercent(Number(e.currentTarget.value))}
           />
           <button type="button" disabled={busy || !version} onClick={() => control({ action: "canary", version, percent })}>Set canary</button>
-          <button type="button" disabled={busy || !model.canary} onClick={() => control({ action: "promote" })}>Promote</button>
-          <button type="button" disabled={busy || (!model.canary && !(model.previous?.length > 0))} onClick={() => control({ action: "rollback" })}>Roll back</button>
+          <ConfirmButton
+            disabled={busy || !model.canary}
+            question={`Promote canary ${model.canary?.version ?? ""} to stable for all traffic?`}
+            confirm="Yes, promote"
+            onConfirm={() => control({ action: "promote" })}
+          >
+            Promote
+          </ConfirmButton>
+          <ConfirmButton
+            disabled={busy || (!model.canary && !(model.previous?.length > 0))}
+            question={model.canary ? `End canary ${model.canary.version} and send all traffic to ${model.stable}?` : `Return to ${model.previous?.[model.previous.length - 1] ?? "the previous release"}?`}
+            confirm="Yes, roll back"
+            onConfirm={() => control({ action: "rollback" })}
+          >
+            Roll back
+          </ConfirmButton>
         </div>
       )}
       {error && <ErrorNotice error={error} />}

@@ -36,7 +36,7 @@ export function Models({ dropped }: { dropped?: { path: string } | null }) {
       const r = await api.inspectModel(p);
       setReport(r);
       setPath(p);
-      model.setPath(p);
+      model.setPath(p, r);
       remember(p);
     } catch (e) {
       setReport(null);
@@ -88,14 +88,21 @@ export function Models({ dropped }: { dropped?: { path: string } | null }) {
         <button type="button" onClick={openSample} disabled={busy}>Open the sample model</button>
       </form>
       {recent().length > 0 && (
-        <p class="recent">
-          Recent:{" "}
-          {recent().map((p) => (
-            <button type="button" class="link" key={p} onClick={() => open(p)}>
-              {p.split("/").pop()}
-            </button>
-          ))}
-        </p>
+        <div class="recent">
+          <span>Recent:</span>
+          <ul>
+            {recent().map((p) => {
+              const cut = p.lastIndexOf("/");
+              return (
+                <li key={p}>
+                  <button type="button" class="link" title={p} onClick={() => open(p)}>
+                    <strong>{p.slice(cut + 1)}</strong> <span class="muted mono">{p.slice(0, cut + 1)}</span>
+                  </button>
+                </li>
+              );
+            })}
+          </ul>
+        </div>
       )}
       <p class="muted">Or drop a .onnx file anywhere on the window.</p>
       {busy && <p aria-live="polite">Reading the model…</p>}

@@ -4,6 +4,7 @@ import { api, asUiError, type NodeStats, type ProfileReport, type UiError } from
 import { ErrorNotice } from "../ErrorNotice";
 import { FlameGraph } from "../charts/FlameGraph";
 import { ms, us } from "../format";
+import { inFieldWords, useInputs } from "../InputFields";
 import { useModel } from "../model";
 import { useJob } from "../useJob";
 
@@ -16,6 +17,8 @@ export function Profile() {
   const [batch, setBatch] = useState("1");
   const [iterations, setIterations] = useState("200");
   const [unoptimized, setUnoptimized] = useState(false);
+  const inputs = useInputs("profile");
+  const [formError, setFormError] = useState<UiError | null>(null);
   const [timeline, setTimeline] = useState<Timeline | null>(null);
   const [error, setError] = useState<UiError | null>(null);
   const [phase, setPhase] = useState("");
@@ -59,32 +62,48 @@ export function Profile() {
       {!path && <p>Open a model in <strong>Models</strong> first.</p>}
       {path && <p class="mono">{path}</p>}
       <form
-        class="row"
+        class="grid-form"
         onSubmit={(e) => {
           e.preventDefault();
-          if (path)
-            job.start({
-              kind: "profile",
-              model: path,
-              run: { batch, duration: "1s" },
-              profile_iterations: Number(iterations) || 200,
-              no_optimize: unoptimized,
-            });
+          if (!path) return;
+          setFormError(null);
+          let given;
+          try {
+            if (!/^\d+$/.test(batch.trim()) || Number(batch) < 1) throw { kind: "usage", message: `Batch must be a whole number of at least 1 (got “${batch}”)` };
+            if (!/^\d+$/.test(iterations.trim()) || Number(iterations) < 1) throw { kind: "usage", message: `Profiled inferences must be a whole number of at least 1 (got “${iterations}”)` };
+            given = inputs.settings();
+          } catch (err) {
+            setFormError(asUiError(err));
+            return;
+          }
+          job.start({
+            kind: "profile",
+            model: path,
+            run: { batch, duration: "1s", iterations: 10, ...given },
+            profile_iterations: Number(iterations),
+            no_optimize: unoptimized,
+          });
         }}
       >
         <label for="profile-batch">Batch</label>
         <input id="profile-batch" class="short" value={batch} onInput={(e) => setBatch(e.currentTarget.value)} />
         <label for="profile-iterations">Profiled inferences</label>
         <input id="profile-iterations" class="short" value={iterations} onInput={(e) => setIterations(e.currentTarget.value)} />
+        {inputs.fields}
+        <span />
         <label>
           <input type="checkbox" checked={unoptimized} onChange={(e) => setUnoptimized(e.currentTarget.checked)} /> Graph optimizations off
         </label>
-        <button type="submit" disabled={!path || job.running}>Profile</button>
-        {job.running && <button type="button" onClick={job.cancel}>Cancel</button>}
+        <div class="actions">
+          <button type="submit" disabled={!path || job.running}>Profile</button>
+          {job.running && <button type="button" onClick={job.cancel}>Cancel</button>}
+        </div>
       </form>
       {job.running && <p aria-live="polite"><progress aria-label="Profiling" /> {phase}</p>}
       {job.cancelled && <p role="status">The profile was cancelled.</p>}
-      {job.error && <ErrorNotice error={job.error} />}
+      {formError && <ErrorNotice error={formError} />}
+      {inputs.error && <ErrorNotice error={inputs.error} />}
+      {job.error && <ErrorNotice error={inFieldWords(job.error)} />}
       {error && <ErrorNotice error={error} />}
       {profile && (
         <div data-testid="profile-results">

@@ -25,11 +25,13 @@ export function Releases() {
       setError(asUiError(e));
     }
   }
+  // The name follows the open model: a release named after one model must never hold
+  // another. A name the user typed for this same model is kept.
   useEffect(() => {
     refresh();
-    if (path && !form.name) {
+    if (path) {
       const stem = path.split("/").pop()!.replace(/\.onnx$/, "").replace(/[^A-Za-z0-9._-]/g, "-");
-      setForm((f) => ({ ...f, name: stem }));
+      setForm((f) => ({ ...f, name: stem, evidence: "" }));
     }
   }, [path]);
   useOnShown(refresh);
@@ -49,6 +51,8 @@ export function Releases() {
           if (path) create.start({ kind: "create_release", model: path, ...form });
         }}
       >
+        <span class="label">Model</span>
+        <span class="mono" data-testid="release-model">{path ?? "—"}</span>
         <label for="release-name">Name</label>
         <input id="release-name" value={form.name} onInput={(e) => setForm({ ...form, name: e.currentTarget.value })} />
         <label for="release-version">Version</label>
@@ -62,6 +66,9 @@ export function Releases() {
             <option key={r.id} value={r.id}>run {r.id} · {new Date(r.created_at * 1000).toLocaleString()}</option>
           ))}
         </select>
+        <p class="muted estimate">
+          Serving shapes: the dimension values of the evidence run are signed into the release, and gateways warm up with them.
+        </p>
         <div class="actions">
           <button type="submit" disabled={!path || create.running}>Create release</button>
         </div>
@@ -82,8 +89,14 @@ function ReleaseCard({ release, keys, onChange }: { release: ReleaseView; keys: 
   const [key, setKey] = useState("");
   const [passphrase, setPassphrase] = useState<string | null>(null);
   const [verified, setVerified] = useState<string | null>(null);
+  // A failed verify takes the green badge away until a verify passes again.
+  const [failed, setFailed] = useState(false);
   const [error, setError] = useState<UiError | null>(null);
-  const sign = useJob((e) => e.event === "exit" && onChange());
+  const sign = useJob((e) => {
+    if (e.event !== "exit") return;
+    setFailed(false);
+    onChange();
+  });
   const chosen = key || signers[0]?.name || "";
   const slug = `${release.name}-${release.version}`;
 
@@ -92,16 +105,30 @@ function ReleaseCard({ release, keys, onChange }: { release: ReleaseView; keys: 
     setError(null);
     try {
       const v = await api.verifyRelease(release.dir, release.signature!, chosen);
+      setFailed(false);
       setVerified(`Verified: ${v.files} files, ${bytes(v.bytes)}, signed by key ${v.key_hint.slice(0, 16)}…`);
     } catch (e) {
+      setFailed(true);
       setError(asUiError(e));
     }
   }
+  const meta = release.metadata as { model?: { file?: string; sha256?: string }; serving?: { dims?: Record<string, number> } };
+  const serving = Object.entries(meta.serving?.dims ?? {});
+  const badge = !release.signature
+    ? <span class="badge">unsigned</span>
+    : failed
+      ? <span class="badge bad" data-testid="verify-failed">verification failed</span>
+      : <span class="badge ok">signed</span>;
 
   return (
     <article class="card" data-testid="release" data-release={slug}>
-      <h3>{release.name} {release.version} {release.signature ? <span class="badge ok">signed</span> : <span class="badge">unsigned</span>}</h3>
-      <p class="mono">{release.dir}</p>
+      <h3>{release.name} {release.version} {badge}</h3>
+      <p>
+        Model <span class="mono" data-testid="release-file">{meta.model?.file ?? "?"}</span>
+        {meta.model?.sha256 && <span class="muted mono"> · sha256 {meta.model.sha256.slice(0, 12)}…</span>}
+        {serving.length > 0 && <span class="muted"> · serving shapes {serving.map(([k, v]) => `${k}=${v}`).join(" ")}</span>}
+      </p>
+      <p class="mono muted">{release.dir}</p>
       <div class="row">
         <label for={`key-${slug}`}>Key</label>
         <select id={`key-${slug}`} value={chosen} onChange={(e) => setKey(e.currentTarget.value)}>

@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, asUiError, type RunSummary, type StoredRun, type UiError } from "../api";
+import { ConfirmButton } from "../Confirm";
 import { ErrorNotice } from "../ErrorNotice";
 import { useOnShown } from "../visible";
 import { ms } from "../format";
@@ -98,11 +99,15 @@ export function Runs() {
                 <td><button type="button" class="link mono" onClick={() => show(r.id)}>{r.id}</button></td>
                 <td>{new Date(r.created_at * 1000).toLocaleString()}</td>
                 <td>{r.kind}</td>
-                <td class="mono" title={r.model_sha256}>{r.model_path.split("/").pop()}</td>
+                <td class="mono" title={`${r.model_path}\nsha256 ${r.model_sha256}`}>{r.model_path.split("/").pop()}</td>
                 <td class="num">{r.rows}</td>
                 <td class="num">{r.p50_ms === null ? "—" : ms(r.p50_ms)}</td>
                 <td>{r.providers.join(", ")}</td>
-                <td><button type="button" class="link" aria-label={`delete run ${r.id}`} onClick={() => remove(r.id)}>Delete</button></td>
+                <td>
+                  <ConfirmButton class="link" aria-label={`delete run ${r.id}`} question={`Delete run ${r.id} and its samples?`} confirm="Yes, delete" onConfirm={() => remove(r.id)}>
+                    Delete
+                  </ConfirmButton>
+                </td>
               </tr>
             ))}
           </tbody>

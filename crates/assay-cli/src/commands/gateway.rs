@@ -100,8 +100,14 @@ pub fn run(c: &GatewayCommand) -> anyhow::Result<()> {
         GatewayCommand::Status(_) => gw.get("/admin/v1/status")?,
         GatewayCommand::Releases { model: None, .. } => gw.get("/admin/v1/models")?,
         GatewayCommand::Releases { model: Some(model), .. } => gw.get(&m(model))?,
-        GatewayCommand::Activate { model, version, .. } => {
-            gw.post(&format!("{}/activate", m(model)), &json!({"version": version}))?
+        GatewayCommand::Activate { model, version, dim, .. } => {
+            let dims = super::plan::parse_dims(dim)?;
+            let body = if dims.is_empty() {
+                json!({"version": version})
+            } else {
+                json!({"version": version, "dims": dims})
+            };
+            gw.post(&format!("{}/activate", m(model)), &body)?
         }
         GatewayCommand::Canary { model, version, percent, auto_promote_after, .. } => gw.post(
             &format!("{}/canary", m(model)),

@@ -3,10 +3,21 @@
 use assay_engine::model::{self, ModelReport};
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 
-use crate::{cli::InspectArgs, format};
+use crate::{
+    cli::{Cli, InspectArgs},
+    format,
+};
 
-pub fn run(args: &InspectArgs) -> anyhow::Result<()> {
-    let report = model::inspect(&args.model)?;
+pub fn run(cli: &Cli, args: &InspectArgs) -> anyhow::Result<()> {
+    let mut report = model::inspect(&args.model)?;
+    // Values this model was last benchmarked with, when a history exists (inspect never
+    // creates one).
+    if let Some(remembered) = super::store::History::remembered_dims(cli, &report.file.sha256)
+        && !remembered.is_empty()
+    {
+        report.free_dims =
+            model::suggest_dims(&args.model, &Default::default(), &remembered)?;
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -71,6 +82,39 @@ fn print_human(r: &ModelReport) {
         }
     }
     println!("\n{io}");
+
+    if !r.free_dims.is_empty() {
+        let mut t = Table::new();
+        t.load_preset(UTF8_BORDERS_ONLY).set_header(vec![
+            "dynamic dimension",
+            "in",
+            "suggested",
+            "from",
+        ]);
+        for d in &r.free_dims {
+            let uses: Vec<String> = d
+                .uses
+                .iter()
+                .map(|u| format!("{}[{}]", u.input, u.axis))
+                .collect();
+            t.add_row(vec![
+                format!("{}{}", d.handle, if d.batch { " (batch)" } else { "" }),
+                uses.join(", "),
+                d.value.to_string(),
+                format!("{} ({})", d.source.as_str(), d.reason),
+            ]);
+        }
+        println!("\n{t}");
+        let flags: Vec<String> = r
+            .free_dims
+            .iter()
+            .filter(|d| !d.batch)
+            .map(|d| format!("--dim {}={}", d.handle, d.value))
+            .collect();
+        if !flags.is_empty() {
+            println!("  bench with: {}", flags.join(" "));
+        }
+    }
 
     if !r.metadata.is_empty() {
         println!("\nmetadata");

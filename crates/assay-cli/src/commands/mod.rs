@@ -21,7 +21,7 @@ use crate::{
 /// Runs the parsed command.
 pub fn run(cli: &Cli) -> anyhow::Result<()> {
     match &cli.command {
-        Command::Inspect(a) => inspect::run(a),
+        Command::Inspect(a) => inspect::run(cli, a),
         Command::Bench(a) => bench::run(cli, a),
         Command::Profile(a) => profile::run(cli, a),
         Command::Runs(c) => runs::run(cli, c),
@@ -64,6 +64,7 @@ pub fn machine_output(command: &Command) -> Machine {
         Command::Runs(
             RunsCommand::List { json: true, .. }
             | RunsCommand::Show { json: true, .. }
+            | RunsCommand::Import { json: true, .. }
             | RunsCommand::Rm { json: true, .. },
         ) => Machine::Json,
         Command::Runtime(RuntimeCommand::Install(a)) if a.events => Machine::Events,

@@ -5,9 +5,28 @@ use std::path::PathBuf;
 use assay_engine::{
     EngineError,
     bench::{self, BenchmarkPlan, OptLevel, Provider},
+    model::DimBindings,
 };
 
 use crate::cli::ModelRunArgs;
+
+/// Parses repeated `--dim NAME=VALUE` (or `INPUT.AXIS=VALUE`) flags.
+pub fn parse_dims(flags: &[String]) -> Result<DimBindings, EngineError> {
+    let mut dims = DimBindings::new();
+    for d in flags {
+        let (n, v) = bench::parse_assignment("--dim", d)?;
+        let v = v
+            .parse::<i64>()
+            .ok()
+            .filter(|v| *v >= 0)
+            .ok_or_else(|| EngineError::InvalidOption {
+                option: "--dim".into(),
+                message: format!("'{d}': '{v}' is not a whole number"),
+            })?;
+        dims.insert(n.to_string(), v);
+    }
+    Ok(dims)
+}
 
 /// Builds and validates a plan; `concurrency` is bench's sweep (profile uses "1").
 pub fn plan_from_args(a: &ModelRunArgs, concurrency: &str) -> Result<BenchmarkPlan, EngineError> {
@@ -25,14 +44,7 @@ pub fn plan_from_args(a: &ModelRunArgs, concurrency: &str) -> Result<BenchmarkPl
     }
     p.batch_dim = a.batch_dim.clone();
     p.concurrency = bench::parse_list("--concurrency", concurrency)?;
-    for d in &a.dim {
-        let (n, v) = bench::parse_assignment("--dim", d)?;
-        let v = v.parse::<i64>().map_err(|_| EngineError::InvalidOption {
-            option: "--dim".into(),
-            message: format!("'{d}': '{v}' is not a whole number"),
-        })?;
-        p.dims.insert(n.to_string(), v);
-    }
+    p.dims = parse_dims(&a.dim)?;
     for s in &a.shape {
         let (n, v) = bench::parse_assignment("--shape", s)?;
         p.shapes

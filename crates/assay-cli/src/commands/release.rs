@@ -19,10 +19,15 @@ use crate::{
 };
 
 pub fn create(cli: &Cli, a: &ReleaseCreateArgs) -> anyhow::Result<()> {
+    // Serving shapes: the flags, else the ones the evidence run measured.
+    let mut serving_dims = super::plan::parse_dims(&a.dim)?;
     let evidence = match &a.evidence {
         Some(id) => {
             let h = History::open(cli)?;
             let run = h.run(h.store.run(id))?;
+            if a.dim.is_empty() {
+                serving_dims = run.report.settings.dims.clone();
+            }
             let rows: Vec<_> = run
                 .report
                 .results
@@ -49,6 +54,7 @@ pub fn create(cli: &Cli, a: &ReleaseCreateArgs) -> anyhow::Result<()> {
         version: a.version.clone(),
         notes: a.notes.clone(),
         evidence,
+        serving_dims,
         include: a.include.clone(),
         out: a.out.clone(),
     })?;
@@ -65,6 +71,12 @@ pub fn create(cli: &Cli, a: &ReleaseCreateArgs) -> anyhow::Result<()> {
             a.out.display(),
             meta["files"].as_array().map(|f| f.len() + 1).unwrap_or(0)
         );
+        if let Some(dims) = meta["serving"]["dims"].as_object()
+            && !dims.is_empty()
+        {
+            let text: Vec<String> = dims.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            println!("serving shapes: {}", text.join(" "));
+        }
         println!(
             "sign it with: assay sign {} --key NAME --signature {}.sig",
             a.out.display(),

@@ -87,9 +87,8 @@ pub fn run(cli: &Cli, cmd: &RunsCommand) -> anyhow::Result<()> {
         }
         RunsCommand::Export { id, out } => {
             let run = h.run(h.store.run(id))?;
-            let samples: Vec<&Vec<u64>> =
-                run.report.results.iter().map(|r| &r.samples_ns).collect();
-            let doc = json!({"schema": "assay.run-export/1", "run": run, "samples_ns": samples});
+            // The run carries every sample (`run.samples_ns`, one list per row).
+            let doc = json!({"schema": "assay.run-export/1", "run": run});
             let bytes = serde_json::to_vec_pretty(&doc)?;
             match out {
                 Some(path) => {
@@ -97,6 +96,24 @@ pub fn run(cli: &Cli, cmd: &RunsCommand) -> anyhow::Result<()> {
                     eprintln!("run {} exported to {}", run.id, path.display());
                 }
                 None => println!("{}", String::from_utf8_lossy(&bytes)),
+            }
+        }
+        RunsCommand::Import { from, json } => {
+            if !from.is_file() {
+                anyhow::bail!(crate::exit::UsageError(format!(
+                    "{}: no such database file",
+                    from.display()
+                )));
+            }
+            let n = h.run(h.store.import_from(from))?;
+            if *json {
+                println!("{}", json!({"imported": n, "into": h.store.path()}));
+            } else {
+                println!(
+                    "{n} runs imported from {} into {}",
+                    from.display(),
+                    h.store.path().display()
+                );
             }
         }
         RunsCommand::Rm { ids, json } => {

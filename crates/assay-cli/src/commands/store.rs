@@ -29,6 +29,20 @@ impl History {
         Ok(History { rt, store })
     }
 
+    /// The dimension values of this model's last run, from the history if it exists (never
+    /// created for a look-up); `None` when there is no history or it cannot be read.
+    pub fn remembered_dims(cli: &Cli, sha256: &str) -> Option<assay_engine::model::DimBindings> {
+        let path = match &cli.db {
+            Some(p) => p.clone(),
+            None => Store::default_path().ok()?,
+        };
+        if !path.is_file() {
+            return None;
+        }
+        let h = History::open(cli).ok()?;
+        h.run(h.store.last_dims(sha256)).ok()
+    }
+
     /// Runs a store operation to completion.
     pub fn run<T>(&self, f: impl std::future::Future<Output = T>) -> T {
         self.rt.block_on(f)

@@ -52,6 +52,25 @@ impl InputSpec {
             .collect()
     }
 
+    /// The input as `inspect` describes it, for [`crate::model::free_dims`].
+    pub fn signature(&self) -> crate::model::TensorSignature {
+        use crate::model::Dim;
+        crate::model::TensorSignature {
+            name: self.name.clone(),
+            element_type: self.ty.name().into_owned(),
+            shape: Some(
+                self.dims
+                    .iter()
+                    .map(|(v, s)| match (v, s.is_empty()) {
+                        (Some(v), _) => Dim::Fixed(*v),
+                        (None, false) => Dim::Symbolic(s.clone()),
+                        (None, true) => Dim::Unknown,
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
     fn shape_text(&self) -> String {
         let d: Vec<String> = self
             .dims
@@ -74,7 +93,8 @@ pub(crate) enum BatchDim {
     None,
 }
 
-/// Picks the batch dimension: `--batch-dim`, or the first dynamic dimension of the inputs.
+/// Picks the batch dimension: `--batch-dim`, or the leading axis of the first input whose
+/// leading axis is dynamic (the same rule as [`crate::model::free_dims`]).
 pub(crate) fn batch_dim(specs: &[InputSpec], plan: &BenchmarkPlan) -> Result<BatchDim> {
     if let Some(name) = &plan.batch_dim {
         check_dimension(specs, name)?;
@@ -84,7 +104,7 @@ pub(crate) fn batch_dim(specs: &[InputSpec], plan: &BenchmarkPlan) -> Result<Bat
         if plan.shapes.contains_key(&s.name) {
             continue;
         }
-        if let Some((_, sym)) = s.dims.iter().find(|(v, _)| v.is_none()) {
+        if let Some((None, sym)) = s.dims.first() {
             return Ok(if sym.is_empty() {
                 BatchDim::Leading
             } else {
@@ -95,34 +115,44 @@ pub(crate) fn batch_dim(specs: &[InputSpec], plan: &BenchmarkPlan) -> Result<Bat
     Ok(BatchDim::None)
 }
 
-/// A `--dim`/`--batch-dim` name must be a symbolic dimension of some input.
+/// The handle of axis `k` of `spec` when it is dynamic: its symbol, or `input.axis`.
+fn handle(spec: &InputSpec, k: usize, sym: &str) -> String {
+    if sym.is_empty() {
+        crate::model::unnamed_handle(&spec.name, k)
+    } else {
+        sym.to_string()
+    }
+}
+
+/// A `--dim`/`--batch-dim` name must be the handle of a dynamic dimension: a symbol, or
+/// `input.axis` for an unnamed one.
 fn check_dimension(specs: &[InputSpec], name: &str) -> Result<()> {
-    if specs
-        .iter()
-        .any(|s| s.dims.iter().any(|(_, sym)| sym == name))
-    {
+    if known_handles(specs).iter().any(|h| h == name) {
         return Ok(());
     }
+    let known = known_handles(specs);
     Err(EngineError::UnknownName {
         what: "dimension",
         name: name.to_string(),
-        known: known_symbols(specs),
+        known: if known.is_empty() {
+            "no dynamic dimensions".into()
+        } else {
+            known.join(", ")
+        },
     })
 }
 
-fn known_symbols(specs: &[InputSpec]) -> String {
-    let mut syms: Vec<&str> = specs
-        .iter()
-        .flat_map(|s| s.dims.iter().map(|(_, n)| n.as_str()))
-        .filter(|n| !n.is_empty())
-        .collect();
-    syms.sort();
-    syms.dedup();
-    if syms.is_empty() {
-        "no named dimensions".into()
-    } else {
-        syms.join(", ")
+fn known_handles(specs: &[InputSpec]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in specs {
+        for (k, (fixed, sym)) in s.dims.iter().enumerate() {
+            let h = handle(s, k, sym);
+            if fixed.is_none() && !out.contains(&h) {
+                out.push(h);
+            }
+        }
     }
+    out
 }
 
 /// Checks that every name in `--dim`, `--shape`, `--input`, `--fill` exists in the model.
@@ -235,7 +265,7 @@ pub(crate) fn prepare(
             out.push(from_array(spec, &path, array, Some(batch), batch_dim)?);
             continue;
         }
-        let shape = resolve_shape(spec, plan, Some(batch), batch_dim)?;
+        let shape = resolve_shape(specs, spec, plan, Some(batch), batch_dim)?;
         let elements: u64 = shape.iter().map(|&d| d as u64).product();
         let seed = plan.seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let data = match plan.fills.get(&spec.name) {
@@ -260,6 +290,7 @@ fn is_batch_dim(batch_dim: &BatchDim, k: usize, sym: &str) -> bool {
 }
 
 fn resolve_shape(
+    specs: &[InputSpec],
     spec: &InputSpec,
     plan: &BenchmarkPlan,
     batch: Option<i64>,
@@ -307,19 +338,47 @@ fn resolve_shape(
             {
                 return Ok(b);
             }
-            if let Some(v) = plan.dims.get(sym) {
+            if let Some(v) = plan.dims.get(&handle(spec, k, sym)) {
                 return Ok(*v);
             }
-            Err(EngineError::UnboundDimension {
-                input: spec.name.clone(),
-                dim: if sym.is_empty() {
-                    format!("#{k}")
-                } else {
-                    sym.clone()
-                },
-            })
+            Err(unbound(specs, plan))
         })
         .collect()
+}
+
+/// The error for a dynamic dimension with no value. It names every unbound one at once,
+/// with the values Assay suggests (from the model's metadata, the last run or defaults), as
+/// flags to copy.
+fn unbound(specs: &[InputSpec], plan: &BenchmarkPlan) -> EngineError {
+    let signatures: Vec<crate::model::TensorSignature> =
+        specs.iter().map(InputSpec::signature).collect();
+    let metadata = crate::model::read_metadata(&plan.model).unwrap_or_default();
+    let free = crate::model::free_dims(&signatures, &metadata, &plan.dims, &plan.remembered_dims);
+    let missing: Vec<&crate::model::FreeDim> = free
+        .iter()
+        .filter(|d| !d.batch && !plan.dims.contains_key(&d.handle))
+        .filter(|d| !d.uses.iter().all(|u| plan.shapes.contains_key(&u.input)))
+        .collect();
+    EngineError::UnboundDimension {
+        dims: missing
+            .iter()
+            .map(|d| {
+                let inputs: Vec<&str> = d.uses.iter().map(|u| u.input.as_str()).collect();
+                format!("{} (input {})", d.handle, inputs.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        suggestion: missing
+            .iter()
+            .map(|d| format!("--dim {}={}", d.handle, d.value))
+            .collect::<Vec<_>>()
+            .join(" "),
+        sources: missing
+            .iter()
+            .map(|d| format!("{}: {}", d.handle, d.reason))
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
 }
 
 /// A tensor read from a `.npy` file: its NumPy dtype string, shape and raw data.
@@ -601,7 +660,7 @@ mod tests {
         let bd = batch_dim(&specs, &plan).unwrap();
         assert_eq!(bd, BatchDim::Symbol("N".into()));
         assert_eq!(
-            resolve_shape(&specs[0], &plan, Some(8), &bd).unwrap(),
+            resolve_shape(&specs, &specs[0], &plan, Some(8), &bd).unwrap(),
             vec![8, 4]
         );
     }
@@ -615,8 +674,23 @@ mod tests {
         )];
         let plan = BenchmarkPlan::new("m");
         let bd = batch_dim(&specs, &plan).unwrap();
-        let e = resolve_shape(&specs[0], &plan, Some(1), &bd).unwrap_err();
-        assert!(e.to_string().contains("'seq'"), "{e}");
+        let e = resolve_shape(&specs, &specs[0], &plan, Some(1), &bd).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("seq (input tokens)"), "{text}");
+        assert!(text.contains("--dim seq=128"), "{text}");
+        // An unnamed axis is bound by its `input.axis` handle.
+        let specs = vec![spec("x", ElementType::Float32, &[(None, ""), (None, "")])];
+        let mut plan = BenchmarkPlan::new("m");
+        let bd = batch_dim(&specs, &plan).unwrap();
+        assert_eq!(bd, BatchDim::Leading);
+        let e = resolve_shape(&specs, &specs[0], &plan, Some(2), &bd).unwrap_err();
+        assert!(e.to_string().contains("--dim x.1=1"), "{e}");
+        plan.dims.insert("x.1".into(), 48);
+        check_names(&specs, &plan).unwrap();
+        assert_eq!(
+            resolve_shape(&specs, &specs[0], &plan, Some(2), &bd).unwrap(),
+            vec![2, 48]
+        );
     }
 
     #[test]

@@ -91,8 +91,13 @@ pub struct BenchmarkPlan {
     pub batch_dim: Option<String>,
     /// Numbers of parallel streams, each with its own session.
     pub concurrency: Vec<usize>,
-    /// Values for symbolic dimensions (`--dim NAME=VALUE`).
+    /// Values for dynamic dimensions (`--dim NAME=VALUE`), by handle: the symbol, or
+    /// `input.axis` for an unnamed one.
     pub dims: BTreeMap<String, i64>,
+    /// Values used for this model before (from the run history), offered in errors only:
+    /// a benchmark never measures a shape nobody asked for.
+    #[serde(skip)]
+    pub remembered_dims: BTreeMap<String, i64>,
     /// Full shapes for inputs (`--shape INPUT=1x3x224x224`).
     pub shapes: BTreeMap<String, Vec<i64>>,
     /// Real data: input name → `.npy`, or `*` → an `.npz` holding arrays by input name.
@@ -126,6 +131,7 @@ impl BenchmarkPlan {
             batch_dim: None,
             concurrency: vec![1],
             dims: BTreeMap::new(),
+            remembered_dims: BTreeMap::new(),
             shapes: BTreeMap::new(),
             input_files: BTreeMap::new(),
             fills: BTreeMap::new(),

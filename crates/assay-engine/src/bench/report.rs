@@ -55,6 +55,13 @@ pub struct Settings {
     pub seed: u64,
     /// `synthetic` or the input files used.
     pub inputs: BTreeMap<String, String>,
+    /// The values given for dynamic dimensions, by handle (what later runs of this model,
+    /// releases and gateways reuse).
+    #[serde(default)]
+    pub dims: BTreeMap<String, i64>,
+    /// Whole input shapes given (`--shape`).
+    #[serde(default)]
+    pub shapes: BTreeMap<String, Vec<i64>>,
 }
 
 /// One (provider, batch, concurrency) configuration.

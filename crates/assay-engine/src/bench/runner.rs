@@ -151,6 +151,8 @@ pub fn run_benchmark(
             .iter()
             .map(|(k, v)| (k.clone(), v.display().to_string()))
             .collect(),
+        dims: plan.dims.clone(),
+        shapes: plan.shapes.clone(),
     };
     let report = BenchReport {
         schema: BENCH_SCHEMA.into(),

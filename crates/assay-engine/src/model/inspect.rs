@@ -23,6 +23,9 @@ pub struct ModelReport {
     pub inputs: Vec<TensorSignature>,
     pub outputs: Vec<TensorSignature>,
     pub metadata: BTreeMap<String, String>,
+    /// Every symbolic or unnamed input dimension, with a suggested value (model metadata or
+    /// a default; front ends add the user's and the remembered values).
+    pub free_dims: Vec<super::FreeDim>,
     pub graph: GraphSummary,
 }
 
@@ -140,8 +143,14 @@ pub fn inspect(path: &Path) -> Result<ModelReport> {
     let model_dir = path.parent().unwrap_or(Path::new("."));
     summary.external_data = external.finish(model_dir);
 
-    let initializer_names: std::collections::HashSet<&str> =
-        graph.initializer.iter().map(|t| t.name()).collect();
+    let inputs = graph_inputs(graph);
+    let metadata = metadata_of(p);
+    let free_dims = super::free_dims(
+        &inputs,
+        &metadata,
+        &Default::default(),
+        &Default::default(),
+    );
     Ok(ModelReport {
         schema: "assay.inspect/1",
         file: FileInfo {
@@ -169,21 +178,53 @@ pub fn inspect(path: &Path) -> Result<ModelReport> {
                 })
                 .collect(),
         },
-        // Old exporters list initializers among the inputs; they are not inputs a caller feeds.
-        inputs: graph
-            .input
-            .iter()
-            .filter(|v| !initializer_names.contains(v.name()))
-            .map(signature)
-            .collect(),
+        inputs,
         outputs: graph.output.iter().map(signature).collect(),
-        metadata: p
-            .metadata_props
-            .iter()
-            .map(|e| (e.key().to_string(), e.value().to_string()))
-            .collect(),
+        metadata,
+        free_dims,
         graph: summary,
     })
+}
+
+/// The inputs a caller feeds. Old exporters list initializers among the inputs too.
+fn graph_inputs(graph: &proto::GraphProto) -> Vec<TensorSignature> {
+    let initializer_names: std::collections::HashSet<&str> =
+        graph.initializer.iter().map(|t| t.name()).collect();
+    graph
+        .input
+        .iter()
+        .filter(|v| !initializer_names.contains(v.name()))
+        .map(signature)
+        .collect()
+}
+
+fn metadata_of(p: &proto::ModelProto) -> BTreeMap<String, String> {
+    p.metadata_props
+        .iter()
+        .map(|e| (e.key().to_string(), e.value().to_string()))
+        .collect()
+}
+
+/// The model's metadata entries, read without hashing the file.
+pub fn read_metadata(path: &Path) -> Result<BTreeMap<String, String>> {
+    Ok(metadata_of(&decode_model(path)?.proto))
+}
+
+/// The model's free dimensions with the user's values and the remembered ones applied, read
+/// without hashing the file (what a form needs to pre-fill its fields).
+pub fn suggest_dims(
+    path: &Path,
+    user: &super::DimBindings,
+    remembered: &super::DimBindings,
+) -> Result<Vec<super::FreeDim>> {
+    let mapped = decode_model(path)?;
+    let graph = mapped.proto.graph.as_ref().expect("decode_model checks the graph");
+    Ok(super::free_dims(
+        &graph_inputs(graph),
+        &metadata_of(&mapped.proto),
+        user,
+        remembered,
+    ))
 }
 
 fn walk_graph(

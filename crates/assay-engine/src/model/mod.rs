@@ -1,11 +1,15 @@
 //! Reading ONNX model files: the protobuf schema, the shared open checks, and `inspect`.
 
+mod dims;
 mod file;
 mod inspect;
 pub mod proto;
 
+pub use dims::{
+    DimBindings, DimSource, DimUse, FreeDim, bindings, format_bindings, free_dims, unnamed_handle,
+};
 pub use file::{check_model_path, validate_model_file};
 pub use inspect::{
     Dim, ExternalDataFile, FileInfo, GraphSummary, ModelInfo, ModelReport, Opset, TensorSignature,
-    inspect,
+    inspect, read_metadata, suggest_dims,
 };

@@ -83,6 +83,10 @@ pub async fn models(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Answe
                     "bytes": r.bytes,
                     "files": r.files,
                     "root_digest": r.root_digest,
+                    "model_file": r.model_file,
+                    "serving_dims": r.serving_dims(),
+                    "warm_dims": r.warm_dims,
+                    "load_error": r.load_error,
                     "role": if ms.stable.as_deref() == Some(&r.version) { "stable" }
                         else if ms.canary.as_ref().is_some_and(|c| c.version == r.version) { "canary" }
                         else { "" },
@@ -152,6 +156,9 @@ pub async fn delete_release(
 #[serde(deny_unknown_fields)]
 pub struct VersionBody {
     version: String,
+    /// Warm-up values for dynamic dimensions, by handle (activate only).
+    #[serde(default)]
+    dims: Option<std::collections::BTreeMap<String, i64>>,
 }
 
 #[derive(Deserialize)]
@@ -184,7 +191,7 @@ pub async fn activate(
 ) -> Answer {
     let actor = admin(&gw, &headers)?;
     let b: VersionBody = json_body(body, 64 << 10).await?;
-    Ok(Json(gw.activate(&model, &b.version, &actor).await?))
+    Ok(Json(gw.activate(&model, &b.version, b.dims, &actor).await?))
 }
 
 pub async fn canary(
