@@ -33,6 +33,28 @@ pub enum ElementType {
 }
 
 impl ElementType {
+    /// `n` elements of this type, all `v`, as little-endian bytes (`None` for strings and
+    /// types without a numeric value): constant inputs such as a sample rate.
+    pub fn filled(self, n: usize, v: f64) -> Option<Vec<u8>> {
+        let each: Vec<u8> = match self {
+            ElementType::Float => (v as f32).to_le_bytes().to_vec(),
+            ElementType::Double => v.to_le_bytes().to_vec(),
+            ElementType::Float16 => half::f16::from_f64(v).to_le_bytes().to_vec(),
+            ElementType::Bfloat16 => half::bf16::from_f64(v).to_le_bytes().to_vec(),
+            ElementType::Int64 => (v as i64).to_le_bytes().to_vec(),
+            ElementType::Int32 => (v as i32).to_le_bytes().to_vec(),
+            ElementType::Int16 => (v as i16).to_le_bytes().to_vec(),
+            ElementType::Int8 => vec![v as i8 as u8],
+            ElementType::Uint64 => (v as u64).to_le_bytes().to_vec(),
+            ElementType::Uint32 => (v as u32).to_le_bytes().to_vec(),
+            ElementType::Uint16 => (v as u16).to_le_bytes().to_vec(),
+            ElementType::Uint8 => vec![v as u8],
+            ElementType::Bool => vec![(v != 0.0) as u8],
+            _ => return None,
+        };
+        Some(each.repeat(n))
+    }
+
     /// Maps the `TensorProto.DataType` code from the ONNX schema.
     pub fn from_onnx(code: i32) -> Self {
         use ElementType::*;

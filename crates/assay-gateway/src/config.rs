@@ -267,6 +267,15 @@ impl Config {
         Ok(config)
     }
 
+    /// Warm-up values for `model`'s dynamic dimensions: its own section's over `[defaults]`.
+    pub fn model_dims(&self, model: &str) -> std::collections::BTreeMap<String, i64> {
+        let mut dims = self.defaults.dims.clone().unwrap_or_default();
+        if let Some(own) = self.models.get(model).and_then(|m| m.dims.as_ref()) {
+            dims.extend(own.iter().map(|(k, v)| (k.clone(), *v)));
+        }
+        dims
+    }
+
     /// The batching and limits for `model`: its own section over `[defaults]`.
     pub fn model_settings(&self, model: &str) -> Result<ModelSettings, ConfigError> {
         let m = self.models.get(model);

@@ -2,6 +2,7 @@
 //! may receive traffic.
 
 use std::{
+    collections::BTreeMap,
     path::Path,
     time::{Duration, Instant},
 };
@@ -65,6 +66,7 @@ impl LoadedVersion {
         settings: ModelSettings,
         metrics: VersionMetrics,
         dims: &DimBindings,
+        fills: &BTreeMap<String, f64>,
     ) -> Result<LoadedVersion, String> {
         let started = Instant::now();
         let mut sessions = Vec::with_capacity(settings.instances);
@@ -94,10 +96,13 @@ impl LoadedVersion {
         let bound = assay_engine::model::bindings(&free);
         let shapes = warm_shapes(&sessions[0], &bound);
         for session in &mut sessions {
-            warm(session, &inputs, &shapes).map_err(|e| {
+            warm(session, &inputs, &shapes, fills).map_err(|e| {
                 let tried: Vec<String> = shapes
                     .iter()
-                    .map(|(n, s)| format!("{n}={}", shape_text(s)))
+                    .map(|(n, s)| match fills.get(n) {
+                        Some(v) => format!("{n}={}={v}", shape_text(s)),
+                        None => format!("{n}={}", shape_text(s)),
+                    })
                     .collect();
                 format!(
                     "the warm-up inference at {} failed: {e}{}",
@@ -229,7 +234,7 @@ fn warm_shapes(session: &ort::session::Session, bound: &DimBindings) -> Vec<(Str
                             return d;
                         }
                         let sym = dimension_symbols.get(k).map(String::as_str).unwrap_or("");
-                        let handle = if sym.is_empty() {
+                        let handle = if assay_engine::model::is_placeholder_symbol(sym) {
                             assay_engine::model::unnamed_handle(o.name(), k)
                         } else {
                             sym.to_string()
@@ -251,12 +256,14 @@ fn shape_text(s: &[i64]) -> String {
     )
 }
 
-/// One inference on zeros at the serving shapes, so the first request pays no cold cost and
-/// a model that cannot run is found before it takes traffic.
+/// One inference at the serving shapes, on zeros except the release's constant inputs (a
+/// sample rate picks a model's branch), so the first request pays no cold cost and a model
+/// that cannot run is found before it takes traffic.
 fn warm(
     session: &mut ort::session::Session,
     inputs: &[IoSpec],
     shapes: &[(String, Vec<i64>)],
+    fills: &BTreeMap<String, f64>,
 ) -> Result<(), String> {
     let values = inputs
         .iter()
@@ -267,10 +274,11 @@ fn warm(
                 .map(|(_, sh)| sh.clone())
                 .unwrap_or_else(|| s.shape.iter().map(|&d| d.max(1)).collect());
             let n = Tensor::element_count(&shape).unwrap_or(0);
+            let filled = fills.get(&s.name).and_then(|&v| s.datatype.element_type().filled(n, v));
             let t = Tensor {
                 name: s.name.clone(),
                 datatype: s.datatype,
-                data: vec![0u8; n * s.datatype.size().unwrap_or(1)],
+                data: filled.unwrap_or_else(|| vec![0u8; n * s.datatype.size().unwrap_or(1)]),
                 shape,
             };
             t.to_value().map(|v| (s.name.clone(), v))

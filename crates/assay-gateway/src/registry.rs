@@ -252,11 +252,12 @@ impl Gateway {
             .model_settings(model)
             .map_err(|e| GatewayError::Internal(e.to_string()))?;
         let dims = self.warm_dims(model, record);
+        let fills = record.serving_fills();
         let metrics = self.metrics.version(model, version);
         let rt = self.rt;
         let (m, v) = (model.to_string(), version.to_string());
         let loaded = tokio::task::spawn_blocking(move || {
-            LoadedVersion::load(rt, &path, &m, &v, settings, metrics, &dims)
+            LoadedVersion::load(rt, &path, &m, &v, settings, metrics, &dims, &fills)
         })
         .await
         .map_err(|e| GatewayError::internal("loading", e))?
@@ -284,9 +285,7 @@ impl Gateway {
     /// the gateway's config for the model over the release's signed serving shapes.
     fn warm_dims(&self, model: &str, record: &ReleaseRecord) -> DimBindings {
         let mut dims = record.serving_dims();
-        if let Some(conf) = self.config.models.get(model).and_then(|m| m.dims.as_ref()) {
-            dims.extend(conf.iter().map(|(k, v)| (k.clone(), *v)));
-        }
+        dims.extend(self.config.model_dims(model));
         dims.extend(record.warm_dims.iter().map(|(k, v)| (k.clone(), *v)));
         dims
     }

@@ -55,6 +55,14 @@ pub struct ReleaseRecord {
 }
 
 impl ReleaseRecord {
+    /// The constant inputs the release was signed with (`serving.fills`).
+    pub fn serving_fills(&self) -> BTreeMap<String, f64> {
+        self.metadata
+            .pointer("/serving/fills")
+            .and_then(|d| serde_json::from_value(d.clone()).ok())
+            .unwrap_or_default()
+    }
+
     /// The serving dimension values the release was signed with (`serving.dims`).
     pub fn serving_dims(&self) -> BTreeMap<String, i64> {
         self.metadata

@@ -109,6 +109,11 @@ impl Datatype {
         })
     }
 
+    /// The engine's element type (its byte encodings, e.g. constant fills).
+    pub fn element_type(self) -> assay_engine::dtype::ElementType {
+        assay_engine::dtype::ElementType::from_ort(self.to_ort())
+    }
+
     fn to_ort(self) -> Ort {
         use Datatype::*;
         match self {

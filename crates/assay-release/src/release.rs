@@ -25,6 +25,8 @@ pub struct ReleaseSpec {
     /// model has that are missing take Assay's suggestion. Signed into the metadata, so
     /// gateways warm up at shapes the model really runs at.
     pub serving_dims: assay_engine::model::DimBindings,
+    /// Constant inputs it is served with (a sample rate): gateways warm up with them.
+    pub serving_fills: std::collections::BTreeMap<String, f64>,
     /// Side files (tokenizers, configs), copied under their file names.
     pub include: Vec<PathBuf>,
     pub out: PathBuf,
@@ -139,6 +141,7 @@ pub fn create(spec: &ReleaseSpec) -> Result<Value> {
     let serving = json!({
         "dims": assay_engine::model::bindings(&free),
         "sources": free.iter().map(|d| (d.handle.clone(), d.source.as_str())).collect::<std::collections::BTreeMap<_, _>>(),
+        "fills": spec.serving_fills,
     });
     let model_name = spec
         .model

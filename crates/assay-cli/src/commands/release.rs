@@ -21,6 +21,7 @@ use crate::{
 pub fn create(cli: &Cli, a: &ReleaseCreateArgs) -> anyhow::Result<()> {
     // Serving shapes: the flags, else the ones the evidence run measured.
     let mut serving_dims = super::plan::parse_dims(&a.dim)?;
+    let mut serving_fills = std::collections::BTreeMap::new();
     let evidence = match &a.evidence {
         Some(id) => {
             let h = History::open(cli)?;
@@ -28,6 +29,7 @@ pub fn create(cli: &Cli, a: &ReleaseCreateArgs) -> anyhow::Result<()> {
             if a.dim.is_empty() {
                 serving_dims = run.report.settings.dims.clone();
             }
+            serving_fills = run.report.settings.fills.clone();
             let rows: Vec<_> = run
                 .report
                 .results
@@ -55,6 +57,7 @@ pub fn create(cli: &Cli, a: &ReleaseCreateArgs) -> anyhow::Result<()> {
         notes: a.notes.clone(),
         evidence,
         serving_dims,
+        serving_fills,
         include: a.include.clone(),
         out: a.out.clone(),
     })?;

@@ -41,7 +41,15 @@ impl InputSpec {
                     dims: shape
                         .iter()
                         .zip(dimension_symbols.iter())
-                        .map(|(&d, s)| (if d >= 0 { Some(d) } else { None }, s.clone()))
+                        .map(|(&d, s)| {
+                            // A placeholder name (`?`) is no name: bound as `input.axis`.
+                            let s = if crate::model::is_placeholder_symbol(s) {
+                                String::new()
+                            } else {
+                                s.clone()
+                            };
+                            (if d >= 0 { Some(d) } else { None }, s)
+                        })
                         .collect(),
                 }),
                 other => Err(EngineError::Unsupported(format!(
@@ -544,37 +552,21 @@ pub(crate) fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
 }
 
 fn fill(spec: &InputSpec, elements: u64, v: f64) -> Result<TensorData> {
-    let n = elements as usize;
-    let bytes: Vec<u8> = match spec.ty {
-        ElementType::Float => (0..n).flat_map(|_| (v as f32).to_le_bytes()).collect(),
-        ElementType::Double => (0..n).flat_map(|_| v.to_le_bytes()).collect(),
-        ElementType::Float16 => (0..n)
-            .flat_map(|_| half::f16::from_f64(v).to_le_bytes())
-            .collect(),
-        ElementType::Bfloat16 => (0..n)
-            .flat_map(|_| half::bf16::from_f64(v).to_le_bytes())
-            .collect(),
-        ElementType::Int64 => (0..n).flat_map(|_| (v as i64).to_le_bytes()).collect(),
-        ElementType::Int32 => (0..n).flat_map(|_| (v as i32).to_le_bytes()).collect(),
-        ElementType::Int16 => (0..n).flat_map(|_| (v as i16).to_le_bytes()).collect(),
-        ElementType::Int8 => (0..n).map(|_| v as i8 as u8).collect(),
-        ElementType::Uint64 => (0..n).flat_map(|_| (v as u64).to_le_bytes()).collect(),
-        ElementType::Uint32 => (0..n).flat_map(|_| (v as u32).to_le_bytes()).collect(),
-        ElementType::Uint16 => (0..n).flat_map(|_| (v as u16).to_le_bytes()).collect(),
-        ElementType::Uint8 => (0..n).map(|_| v as u8).collect(),
-        ElementType::Bool => (0..n).map(|_| (v != 0.0) as u8).collect(),
-        ElementType::String => return Ok(TensorData::Strings(vec![format!("{v}"); n])),
-        other => {
-            return Err(EngineError::invalid(
+    if spec.ty == ElementType::String {
+        return Ok(TensorData::Strings(vec![format!("{v}"); elements as usize]));
+    }
+    spec.ty
+        .filled(elements as usize, v)
+        .map(TensorData::Bytes)
+        .ok_or_else(|| {
+            EngineError::invalid(
                 "--fill",
                 format!(
-                    "input '{}' has type {other}, which --fill does not support",
-                    spec.name
+                    "input '{}' has type {}, which --fill does not support",
+                    spec.name, spec.ty
                 ),
-            ));
-        }
-    };
-    Ok(TensorData::Bytes(bytes))
+            )
+        })
 }
 
 /// Seeded synthetic data: floats uniform in [-1, 1), integers uniform in `int_range`,

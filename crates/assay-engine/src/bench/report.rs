@@ -62,6 +62,9 @@ pub struct Settings {
     /// Whole input shapes given (`--shape`).
     #[serde(default)]
     pub shapes: BTreeMap<String, Vec<i64>>,
+    /// Constant inputs given (`--fill`), e.g. a sample rate.
+    #[serde(default)]
+    pub fills: BTreeMap<String, f64>,
 }
 
 /// One (provider, batch, concurrency) configuration.

@@ -153,6 +153,7 @@ pub fn run_benchmark(
             .collect(),
         dims: plan.dims.clone(),
         shapes: plan.shapes.clone(),
+        fills: plan.fills.clone(),
     };
     let report = BenchReport {
         schema: BENCH_SCHEMA.into(),
@@ -220,10 +221,11 @@ fn run_config(
     let specs = InputSpec::from_outlets(first_session.inputs())?;
     inputs::check_names(&specs, plan)?;
     let batch_dim = inputs::batch_dim(&specs, plan)?;
-    if batch.is_some() && batch_dim == BatchDim::None {
+    // Batch 1 on a model without a batch dimension is what it runs anyway (forms send it).
+    if batch.is_some_and(|b| b != 1) && batch_dim == BatchDim::None {
         return Err(EngineError::invalid(
             "--batch",
-            "the model has no dynamic dimension to use as the batch (its input shapes are all fixed)",
+            "the model has no batch dimension (no input has a dynamic leading axis); give its other dynamic dimensions with --dim",
         ));
     }
     let (prepared, bound_batch) = inputs::prepare(&specs, plan, batch, &batch_dim)?;

@@ -16,6 +16,12 @@ use super::inspect::{Dim, TensorSignature};
 /// Values for free dimensions, by handle.
 pub type DimBindings = BTreeMap<String, i64>;
 
+/// Whether a `dim_param` is really no name: empty, or a placeholder some converters write
+/// (`?`, as paddle2onnx does). Such a dimension is bound per input axis.
+pub fn is_placeholder_symbol(s: &str) -> bool {
+    matches!(s.trim(), "" | "?" | "-1")
+}
+
 /// The handle of an unnamed dimension: `input.axis`.
 pub fn unnamed_handle(input: &str, axis: usize) -> String {
     format!("{input}.{axis}")

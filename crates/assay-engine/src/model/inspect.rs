@@ -400,7 +400,9 @@ fn dims(shape: &proto::TensorShapeProto) -> Vec<Dim> {
         .iter()
         .map(|d| match &d.value {
             Some(Value::DimValue(v)) => Dim::Fixed(*v),
-            Some(Value::DimParam(p)) if !p.is_empty() => Dim::Symbolic(p.clone()),
+            Some(Value::DimParam(p)) if !super::is_placeholder_symbol(p) => {
+                Dim::Symbolic(p.clone())
+            }
             _ => Dim::Unknown,
         })
         .collect()
