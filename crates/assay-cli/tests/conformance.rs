@@ -104,7 +104,10 @@ impl Paths<'_> {
             assert!(report["results"][0]["samples"].as_u64().unwrap() >= 5);
             let dims: BTreeMap<String, i64> =
                 serde_json::from_value(report["settings"]["dims"].clone()).unwrap();
-            assert_eq!(dims, self.given, "run {id} records the dimensions it was given");
+            assert_eq!(
+                dims, self.given,
+                "run {id} records the dimensions it was given"
+            );
         }
         (o, id)
     }
@@ -143,7 +146,11 @@ fn every_path(p: &Paths) -> BTreeMap<&'static str, String> {
             (Some(a), Some(b)) => {
                 let o = run(p.env.assay().args(["compare", a, b, "--json"]));
                 if o.code == 0 {
-                    assert!(json(&o.stdout)["rows"].as_array().is_some_and(|r| !r.is_empty()));
+                    assert!(
+                        json(&o.stdout)["rows"]
+                            .as_array()
+                            .is_some_and(|r| !r.is_empty())
+                    );
                 }
                 outcome(&o)
             }
@@ -157,7 +164,14 @@ fn every_path(p: &Paths) -> BTreeMap<&'static str, String> {
     create
         .args(["release", "create"])
         .arg(p.model)
-        .args(["--name", &p.case.name, "--version", "1.0.0", "--json", "--out"])
+        .args([
+            "--name",
+            &p.case.name,
+            "--version",
+            "1.0.0",
+            "--json",
+            "--out",
+        ])
         .arg(&rel);
     if let Some(id) = &run_id {
         create.args(["--evidence", id]);
@@ -230,7 +244,11 @@ fn infer_zeros(p: &Paths, meta: &Value) -> String {
         body,
         &[("Content-Type", "application/json".into())],
     );
-    if r.status == 200 && r.json()["outputs"].as_array().is_some_and(|o| !o.is_empty()) {
+    if r.status == 200
+        && r.json()["outputs"]
+            .as_array()
+            .is_some_and(|o| !o.is_empty())
+    {
         "ok".into()
     } else {
         format!("refused: HTTP {} {}", r.status, r.error())
@@ -254,14 +272,21 @@ fn real_models_work_or_are_refused_with_a_reason_on_every_path() {
             .map(|d| {
                 (
                     d["handle"].as_str().unwrap().to_string(),
-                    (d["value"].as_i64().unwrap(), d["source"].as_str().unwrap().to_string()),
+                    (
+                        d["value"].as_i64().unwrap(),
+                        d["source"].as_str().unwrap().to_string(),
+                    ),
                 )
             })
             .collect();
         assert_eq!(suggested, case.suggested, "{} ({})", case.name, case.source);
         let text = run(env.assay().arg("inspect").arg(&model));
         for h in case.suggested.keys() {
-            assert!(text.stdout.contains(h.as_str()), "inspect prints {h}:\n{}", text.stdout);
+            assert!(
+                text.stdout.contains(h.as_str()),
+                "inspect prints {h}:\n{}",
+                text.stdout
+            );
         }
 
         // What a user of the form sends: every non-batch dimension, theirs or suggested.
@@ -298,12 +323,20 @@ fn real_models_work_or_are_refused_with_a_reason_on_every_path() {
             let expected = case.expect.get(*path).map(String::as_str).unwrap_or("ok");
             report.push(format!("{:<24} {:<8} {outcome}", case.name, path));
             if !matches(expected, outcome) {
-                wrong.push(format!("{} {path}: expected {expected}, got {outcome}", case.name));
+                wrong.push(format!(
+                    "{} {path}: expected {expected}, got {outcome}",
+                    case.name
+                ));
             }
         }
     }
     println!("{}", report.join("\n"));
-    assert!(wrong.is_empty(), "{}\n\nall:\n{}", wrong.join("\n"), report.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{}\n\nall:\n{}",
+        wrong.join("\n"),
+        report.join("\n")
+    );
 }
 
 /// The detector a first real use found: warmed up at 1×1 it fails inside ONNX Runtime, so
@@ -318,11 +351,35 @@ fn a_version_that_cannot_warm_up_is_listed_with_its_reason_and_activates_with_ot
         .assay()
         .args(["release", "create"])
         .arg(&model)
-        .args(["--name", "det", "--version", "1.0.0", "--dim", "height=1", "--dim", "width=1", "--out"])
+        .args([
+            "--name",
+            "det",
+            "--version",
+            "1.0.0",
+            "--dim",
+            "height=1",
+            "--dim",
+            "width=1",
+            "--out",
+        ])
         .arg(&rel));
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert!(o.stdout.contains("serving shapes: batch=1 height=1 width=1"), "{}", o.stdout);
-    assert_eq!(run(env.assay().arg("sign").arg(&rel).args(["--key", "release", "--signature"]).arg(&sig)).code, 0);
+    assert!(
+        o.stdout
+            .contains("serving shapes: batch=1 height=1 width=1"),
+        "{}",
+        o.stdout
+    );
+    assert_eq!(
+        run(env
+            .assay()
+            .arg("sign")
+            .arg(&rel)
+            .args(["--key", "release", "--signature"])
+            .arg(&sig))
+        .code,
+        0
+    );
 
     let gw = Gateway::start(&env, "gw", "", &[]);
     let o = env.push(&gw, &(rel.clone(), sig.clone()), &[]);
@@ -340,32 +397,62 @@ fn a_version_that_cannot_warm_up_is_listed_with_its_reason_and_activates_with_ot
     };
     let r = listed(&gw);
     assert!(
-        r["load_error"].as_str().is_some_and(|e| e.contains("images=[1,3,1,1]")),
+        r["load_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("images=[1,3,1,1]")),
         "{r}"
     );
-    assert_eq!(r["serving_dims"], json!({"batch": 1, "height": 1, "width": 1}));
+    assert_eq!(
+        r["serving_dims"],
+        json!({"batch": 1, "height": 1, "width": 1})
+    );
 
     // A restart keeps the reason: the version is not silently "stable none".
     gw.kill();
     let gw = Gateway::start(&env, "gw", "", &[]);
-    assert!(listed(&gw)["load_error"].is_string(), "kept after a restart");
+    assert!(
+        listed(&gw)["load_error"].is_string(),
+        "kept after a restart"
+    );
 
     // A typo in a dimension is refused by name, before anything loads.
     let o = env.gateway(&gw, &["activate", "det", "1.0.0", "--dim", "height=abc"]);
     assert_eq!(o.code, 2, "{}", o.stderr);
 
-    let o = env.gateway(&gw, &["activate", "det", "1.0.0", "--dim", "height=320", "--dim", "width=320"]);
+    let o = env.gateway(
+        &gw,
+        &[
+            "activate",
+            "det",
+            "1.0.0",
+            "--dim",
+            "height=320",
+            "--dim",
+            "width=320",
+        ],
+    );
     assert_eq!(o.code, 0, "retry with other shapes: {}", o.stderr);
     let r = listed(&gw);
     assert!(r["load_error"].is_null(), "cleared once it loads: {r}");
     assert_eq!(r["role"], "stable");
     assert_eq!(r["warm_dims"], json!({"height": 320, "width": 320}));
     let body = json!({"inputs": [{"name": "images", "shape": [1, 3, 320, 320], "datatype": "FP32", "data": vec![0; 3 * 320 * 320]}]});
-    let reply = infer(&agent(), &gw, "/v2/models/det/infer", body.to_string().into_bytes(), &[]);
+    let reply = infer(
+        &agent(),
+        &gw,
+        "/v2/models/det/infer",
+        body.to_string().into_bytes(),
+        &[],
+    );
     assert_eq!(reply.status, 200, "{}", reply.error());
 
     // The gateway's config can give warm-up shapes too, over the release's.
-    let gw2 = Gateway::start(&env, "gw2", "[models.det]\ndims = { height = 320, width = 320 }\n", &[]);
+    let gw2 = Gateway::start(
+        &env,
+        "gw2",
+        "[models.det]\ndims = { height = 320, width = 320 }\n",
+        &[],
+    );
     let o = env.push(&gw2, &(rel, sig), &["--json"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(json(&o.stdout)["activated"], true);

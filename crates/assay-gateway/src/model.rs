@@ -37,6 +37,14 @@ fn datatype_name<S: serde::Serializer>(d: &Datatype, s: S) -> Result<S::Ok, S::E
     s.serialize_str(d.name())
 }
 
+/// What a version warms up with: values for its dynamic dimensions (by handle) and its
+/// constant inputs (a sample rate that picks the model's branch).
+#[derive(Debug, Clone, Default)]
+pub struct WarmUp {
+    pub dims: DimBindings,
+    pub fills: BTreeMap<String, f64>,
+}
+
 /// A version ready to serve.
 pub struct LoadedVersion {
     pub model: String,
@@ -65,9 +73,9 @@ impl LoadedVersion {
         version: &str,
         settings: ModelSettings,
         metrics: VersionMetrics,
-        dims: &DimBindings,
-        fills: &BTreeMap<String, f64>,
+        warm_up: &WarmUp,
     ) -> Result<LoadedVersion, String> {
+        let (dims, fills) = (&warm_up.dims, &warm_up.fills);
         let started = Instant::now();
         let mut sessions = Vec::with_capacity(settings.instances);
         let mut notice = None;
@@ -252,7 +260,10 @@ fn warm_shapes(session: &ort::session::Session, bound: &DimBindings) -> Vec<(Str
 fn shape_text(s: &[i64]) -> String {
     format!(
         "[{}]",
-        s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(",")
+        s.iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
     )
 }
 
@@ -274,7 +285,9 @@ fn warm(
                 .map(|(_, sh)| sh.clone())
                 .unwrap_or_else(|| s.shape.iter().map(|&d| d.max(1)).collect());
             let n = Tensor::element_count(&shape).unwrap_or(0);
-            let filled = fills.get(&s.name).and_then(|&v| s.datatype.element_type().filled(n, v));
+            let filled = fills
+                .get(&s.name)
+                .and_then(|&v| s.datatype.element_type().filled(n, v));
             let t = Tensor {
                 name: s.name.clone(),
                 datatype: s.datatype,

@@ -29,7 +29,7 @@ use crate::{
     config::Config,
     error::GatewayError,
     metrics::Metrics,
-    model::LoadedVersion,
+    model::{LoadedVersion, WarmUp},
     state::{CanaryState, Layout, ModelState, ReleaseRecord, State},
 };
 
@@ -251,13 +251,15 @@ impl Gateway {
             .config
             .model_settings(model)
             .map_err(|e| GatewayError::Internal(e.to_string()))?;
-        let dims = self.warm_dims(model, record);
-        let fills = record.serving_fills();
+        let warm_up = WarmUp {
+            dims: self.warm_dims(model, record),
+            fills: record.serving_fills(),
+        };
         let metrics = self.metrics.version(model, version);
         let rt = self.rt;
         let (m, v) = (model.to_string(), version.to_string());
         let loaded = tokio::task::spawn_blocking(move || {
-            LoadedVersion::load(rt, &path, &m, &v, settings, metrics, &dims, &fills)
+            LoadedVersion::load(rt, &path, &m, &v, settings, metrics, &warm_up)
         })
         .await
         .map_err(|e| GatewayError::internal("loading", e))?

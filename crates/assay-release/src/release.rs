@@ -119,11 +119,12 @@ pub fn create(spec: &ReleaseSpec) -> Result<Value> {
             ),
         });
     }
-    let free = assay_engine::model::suggest_dims(&spec.model, &spec.serving_dims, &Default::default())
-        .map_err(|e| ReleaseError::Invalid {
-            what: "model",
-            message: e.to_string(),
-        })?;
+    let free =
+        assay_engine::model::suggest_dims(&spec.model, &spec.serving_dims, &Default::default())
+            .map_err(|e| ReleaseError::Invalid {
+                what: "model",
+                message: e.to_string(),
+            })?;
     if let Some(unknown) = spec
         .serving_dims
         .keys()
@@ -134,7 +135,11 @@ pub fn create(spec: &ReleaseSpec) -> Result<Value> {
             what: "--dim",
             message: format!(
                 "'{unknown}' is not a dynamic dimension of the model; it has: {}",
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
             ),
         });
     }

@@ -93,7 +93,10 @@ pub enum Control {
         #[serde(default)]
         dims: Option<std::collections::BTreeMap<String, i64>>,
     },
-    Canary { version: String, percent: f64 },
+    Canary {
+        version: String,
+        percent: f64,
+    },
     Promote,
     Rollback,
 }

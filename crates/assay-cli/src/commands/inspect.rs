@@ -15,8 +15,7 @@ pub fn run(cli: &Cli, args: &InspectArgs) -> anyhow::Result<()> {
     if let Some(remembered) = super::store::History::remembered_dims(cli, &report.file.sha256)
         && !remembered.is_empty()
     {
-        report.free_dims =
-            model::suggest_dims(&args.model, &Default::default(), &remembered)?;
+        report.free_dims = model::suggest_dims(&args.model, &Default::default(), &remembered)?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

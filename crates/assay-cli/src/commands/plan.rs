@@ -15,14 +15,12 @@ pub fn parse_dims(flags: &[String]) -> Result<DimBindings, EngineError> {
     let mut dims = DimBindings::new();
     for d in flags {
         let (n, v) = bench::parse_assignment("--dim", d)?;
-        let v = v
-            .parse::<i64>()
-            .ok()
-            .filter(|v| *v >= 0)
-            .ok_or_else(|| EngineError::InvalidOption {
+        let v = v.parse::<i64>().ok().filter(|v| *v >= 0).ok_or_else(|| {
+            EngineError::InvalidOption {
                 option: "--dim".into(),
                 message: format!("'{d}': '{v}' is not a whole number"),
-            })?;
+            }
+        })?;
         dims.insert(n.to_string(), v);
     }
     Ok(dims)

@@ -1,5 +1,8 @@
 //! A real `assay-gateway` process on 127.0.0.1 for the tests, with its own data folder,
-//! trusted key, admin token, and `assay` commands wired to it.
+//! trusted key, admin token, and `assay` commands wired to it. Shared by the gateway tests
+//! and the conformance suite, which each use part of it.
+
+#![allow(dead_code)]
 
 use std::{
     io::Read,

@@ -671,7 +671,7 @@ mod tests {
         assert!(text.contains("seq (input tokens)"), "{text}");
         assert!(text.contains("--dim seq=128"), "{text}");
         // An unnamed axis is bound by its `input.axis` handle.
-        let specs = vec![spec("x", ElementType::Float32, &[(None, ""), (None, "")])];
+        let specs = vec![spec("x", ElementType::Float, &[(None, ""), (None, "")])];
         let mut plan = BenchmarkPlan::new("m");
         let bd = batch_dim(&specs, &plan).unwrap();
         assert_eq!(bd, BatchDim::Leading);

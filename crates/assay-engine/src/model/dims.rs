@@ -280,7 +280,11 @@ mod tests {
             .collect();
         assert_eq!(
             got,
-            [("batch", 1, true), ("height", 224, false), ("width", 224, false)]
+            [
+                ("batch", 1, true),
+                ("height", 224, false),
+                ("width", 224, false)
+            ]
         );
         assert!(d.iter().all(|f| f.source == DimSource::Default));
 
@@ -303,7 +307,10 @@ mod tests {
     #[test]
     fn unnamed_and_shared_dims() {
         let inputs = [
-            input("x", &[Dim::Unknown, Dim::Fixed(3), Dim::Fixed(48), Dim::Unknown]),
+            input(
+                "x",
+                &[Dim::Unknown, Dim::Fixed(3), Dim::Fixed(48), Dim::Unknown],
+            ),
             input("mask", &[sym("p2o.DynamicDimension.1"), sym("seq_len")]),
             input("ids", &[sym("p2o.DynamicDimension.1"), Dim::Fixed(-1)]),
         ];

@@ -145,12 +145,7 @@ pub fn inspect(path: &Path) -> Result<ModelReport> {
 
     let inputs = graph_inputs(graph);
     let metadata = metadata_of(p);
-    let free_dims = super::free_dims(
-        &inputs,
-        &metadata,
-        &Default::default(),
-        &Default::default(),
-    );
+    let free_dims = super::free_dims(&inputs, &metadata, &Default::default(), &Default::default());
     Ok(ModelReport {
         schema: "assay.inspect/1",
         file: FileInfo {
@@ -218,7 +213,11 @@ pub fn suggest_dims(
     remembered: &super::DimBindings,
 ) -> Result<Vec<super::FreeDim>> {
     let mapped = decode_model(path)?;
-    let graph = mapped.proto.graph.as_ref().expect("decode_model checks the graph");
+    let graph = mapped
+        .proto
+        .graph
+        .as_ref()
+        .expect("decode_model checks the graph");
     Ok(super::free_dims(
         &graph_inputs(graph),
         &metadata_of(&mapped.proto),

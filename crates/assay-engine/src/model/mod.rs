@@ -6,8 +6,8 @@ mod inspect;
 pub mod proto;
 
 pub use dims::{
-    DimBindings, DimSource, DimUse, FreeDim, bindings, format_bindings, free_dims, is_placeholder_symbol,
-    unnamed_handle,
+    DimBindings, DimSource, DimUse, FreeDim, bindings, format_bindings, free_dims,
+    is_placeholder_symbol, unnamed_handle,
 };
 pub use file::{check_model_path, validate_model_file};
 pub use inspect::{
