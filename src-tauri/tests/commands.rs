@@ -235,3 +235,29 @@ fn an_export_copies_the_file_and_a_missing_source_is_refused() {
         assert_eq!(err["kind"], "usage", "{from:?}: {err}");
     }
 }
+
+#[test]
+fn the_forms_get_the_model_dimensions_with_their_suggestions() {
+    data_dir();
+    let w = window();
+    let path = invoke(&w, "sample_model", json!({})).unwrap();
+    let report = invoke(&w, "inspect_model", json!({"path": path})).unwrap();
+    assert_eq!(report["free_dims"][0]["handle"], "batch");
+    let dims = invoke(
+        &w,
+        "model_dims",
+        json!({"path": path, "sha256": report["file"]["sha256"]}),
+    )
+    .expect("the model's dimensions");
+    assert_eq!(
+        dims,
+        json!([{"handle": "batch", "named": true, "uses": [{"input": "input", "axis": 0}], "batch": true, "value": 1, "source": "default", "reason": "batch"}])
+    );
+    let err = invoke(
+        &w,
+        "model_dims",
+        json!({"path": "/nope.onnx", "sha256": "00"}),
+    )
+    .unwrap_err();
+    assert_eq!(err["kind"], "model", "{err}");
+}

@@ -259,3 +259,54 @@ fn cancel_stops_what_the_worker_started_too() {
     std::thread::sleep(Duration::from_millis(200));
     assert!(!alive(&grandchild), "the grandchild outlived the cancel");
 }
+
+/// The console's history from before it was shared with the CLI is merged into the shared
+/// one the first time the console opens it, and only then: nothing lost, nothing doubled.
+#[test]
+fn the_old_console_history_is_merged_into_the_shared_one_once() {
+    let root = tempfile::tempdir().unwrap();
+    let legacy = root.path().join("assay.db");
+    let out = std::process::Command::new(worker())
+        .arg("bench")
+        .arg(format!("--db={}", legacy.display()))
+        .args([
+            "--warmup-time",
+            "20ms",
+            "--duration",
+            "100ms",
+            "--json",
+            "--",
+        ])
+        .arg(sample())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = serde_json::from_slice::<Value>(&out.stdout).unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let mut dirs = assay_console::data::DataDirs::at(root.path().to_path_buf());
+    dirs.db = root.path().join("shared/assay.db");
+    let rt = tauri::async_runtime::block_on(async {
+        let store = assay_store::Store::open(&dirs.db).await.unwrap();
+        dirs.adopt_legacy_history(&store).await.unwrap();
+        let after_first = store.list(None, None, 100).await.unwrap();
+        dirs.adopt_legacy_history(&store).await.unwrap();
+        let after_second = store.list(None, None, 100).await.unwrap();
+        let run = store.run(&id).await.unwrap();
+        store.close().await;
+        (after_first, after_second, run)
+    });
+    let (first, second, run) = rt;
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].id, id);
+    assert_eq!(second.len(), 1, "a second start imports nothing");
+    assert!(!run.samples_ns[0].is_empty(), "the samples came across");
+    assert!(root.path().join("assay.db.imported").is_file());
+    assert!(legacy.is_file(), "the old database stays, as a backup");
+}

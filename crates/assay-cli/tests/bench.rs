@@ -347,7 +347,7 @@ fn input_mismatches_exit_2_and_name_the_problem() {
     expect_error(
         assay().arg("bench").arg(fixture("multi_input.onnx")),
         2,
-        "unbound dynamic dimension 'seq'",
+        "dynamic dimensions seq (input tokens, mask) have no value; bind them with --dim seq=128",
     );
     expect_error(
         assay()
