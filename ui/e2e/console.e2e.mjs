@@ -273,7 +273,9 @@ async function createAndSign(version, name = "sample-mlp") {
   await click(await findByText(`${card} button`, "Sign"));
   await type(`#pass-${name}-${version.replaceAll(".", "\\.")}`, "correct horse battery");
   await click(await findByText(`${card} button[type=submit]`, "Sign"));
-  await waitText(card, /\bsigned\b/, 60000);
+  // The green badge, not just the word: a failed verify turns it red.
+  await find(`${card} .badge.ok`, 60000);
+  assert.equal(await textOf(`${card} .badge.ok`), "signed");
   await click(await findByText(`${card} button`, "Verify"));
   await waitText(card, /Verified: \d+ files/);
 }
@@ -408,6 +410,7 @@ test("a detector with symbolic height and width: benchmark, profile, release, pu
   await shot("benchmark-detector");
 
   await view("Profile");
+  await find("#profile-dim-height");
   assert.equal(await exec("return document.querySelector('#profile-dim-height').value"), "320");
   await type("#profile-iterations", "5");
   await click(await findByText("form button", "Profile"));

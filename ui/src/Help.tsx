@@ -20,9 +20,14 @@ export function Help({ open, onClose }: { open: boolean; onClose: () => void }) 
     if (!d) return;
     if (open && !d.open) {
       // showModal is missing in some test DOMs; an open attribute is enough there.
-      if (typeof d.showModal === "function") d.showModal();
-      else d.setAttribute("open", "");
+      try {
+        d.showModal();
+      } catch {
+        d.setAttribute("open", "");
+      }
     } else if (!open && d.open) d.close?.();
+  }, [open]);
+  useEffect(() => {
     if (!open) return;
     import("@tauri-apps/api/app")
       .then((m) => m.getVersion())

@@ -89,10 +89,23 @@ impl Store {
                     }
                 }
             })?;
-        lock.lock().map_err(|e| StoreError::CannotOpen {
-            path: lock_path.clone(),
-            message: e.to_string(),
-        })?;
+        // Wait for the lock without blocking a runtime thread: in a process that opens the
+        // store from several tasks at once (the console), a blocking wait on every worker
+        // thread would starve the task that holds the lock.
+        loop {
+            match lock.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    tokio::time::sleep(Duration::from_millis(5)).await
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(StoreError::CannotOpen {
+                        path: lock_path.clone(),
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)

@@ -255,7 +255,7 @@ export function Results({ report, onSamples }: { report: BenchReport; onSamples?
           <tr>
             <th>Provider</th><th class="num">Batch</th><th class="num">Streams</th><th class="num">Samples</th>
             <th class="num">Mean</th><th class="num">p50 [95% CI]</th><th class="num">p90</th><th class="num">p99 [95% CI]</th>
-            <th class="num">Inferences/s</th><th class="num">Samples/s</th><th class="num">Peak RSS</th>
+            <th class="num" title="inferences per second (and samples per second when a batch holds several)">Throughput</th><th class="num">Peak RSS</th>
             {onSamples && report.run_id && <th />}
           </tr>
         </thead>
@@ -270,8 +270,10 @@ export function Results({ report, onSamples }: { report: BenchReport; onSamples?
               {pct(r, "p50")}
               {pct(r, "p90")}
               {pct(r, "p99")}
-              <td class="num">{r.throughput.inferences_per_s.toFixed(0)}</td>
-              <td class="num">{r.throughput.samples_per_s.toFixed(0)}</td>
+              <td class="num">
+                {r.throughput.inferences_per_s.toFixed(0)} inf/s
+                {r.batch > 1 && <span class="ci">{r.throughput.samples_per_s.toFixed(0)} samples/s</span>}
+              </td>
               <td class="num">{r.peak_rss_bytes ? bytes(r.peak_rss_bytes) : "—"}</td>
               {onSamples && report.run_id && (
                 <td>
