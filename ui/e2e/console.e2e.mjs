@@ -214,7 +214,7 @@ test("the sample model is benchmarked, with live progress, results and charts", 
   assert.match(results, /\[[0-9.]+ ms–[0-9.]+ ms\]/, "p50 with its confidence interval");
   const rows = await wd("POST", s("/elements"), { using: "css selector", value: "[data-testid=bench-results] tbody tr" });
   assert.equal(rows.length, 2, "one row per batch size");
-  await click(await findByText("button", "Chart samples"));
+  await click(await find('[data-testid=bench-results] tbody tr:first-child button[aria-label^="Chart samples"]'));
   const charted = await waitText("main", /Every measured inference of cpu · batch 1 · 1 stream\(s\) \([0-9,]+ samples\)/);
   const count = Number(charted.match(/\(([0-9,]+) samples\)/)[1].replaceAll(",", ""));
   // The chart holds every sample of the row: as many as the results table counted.
@@ -403,7 +403,7 @@ test("a detector with symbolic height and width: benchmark, profile, release, pu
   await click(await findByText("button", "Run benchmark"));
   const results = await waitText("[data-testid=bench-results]", /run [0-9a-f]{8}/, 120000);
   assert.match(results, /cpu/);
-  await click(await findByText("button", "Chart samples"));
+  await click(await find('[data-testid=bench-results] tbody tr:first-child button[aria-label^="Chart samples"]'));
   const charted = await waitText("main", /Every measured inference of cpu · batch 1 · 1 stream\(s\) \([0-9,]+ samples\)/);
   const n = Number(charted.match(/\(([0-9,]+) samples\)/)[1].replaceAll(",", ""));
   assert.ok(n >= 5, `${n} samples charted`);

@@ -19,6 +19,8 @@ export interface LineChartProps {
   /** Points only (a scatter of samples) instead of lines; for up to a few thousand points
    * (lines are decimated per pixel column, so they stay fast at any size). */
   points?: boolean;
+  /** Point diameter in pixels when `points` (default 2; larger for a few points). */
+  pointSize?: number;
 }
 
 const COLORS = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2"];
@@ -39,7 +41,7 @@ export function chartOptions(p: LineChartProps, width: number): uPlot.Options {
         width: 1.5,
         // A null is a break (between configurations), not a gap to bridge.
         spanGaps: false,
-        ...(p.points ? { paths: () => null, points: { show: true, size: 2, fill: COLORS[i % COLORS.length] } } : { points: { show: false } }),
+        ...(p.points ? { paths: () => null, points: { show: true, size: p.pointSize ?? 2, fill: COLORS[i % COLORS.length] } } : { points: { show: false } }),
       })),
     ],
   };

@@ -213,6 +213,7 @@ export function Benchmark() {
           x={live.x}
           series={[{ label: "mean latency (ms)", values: live.mean }]}
           points={live.x.length <= 300}
+          pointSize={6}
         />
       )}
       {report && <Results report={report} onSamples={showSamples} />}
@@ -253,7 +254,7 @@ export function Results({ report, onSamples }: { report: BenchReport; onSamples?
       <table>
         <thead>
           <tr>
-            <th>Provider</th><th class="num">Batch</th><th class="num">Streams</th><th class="num">Samples</th>
+            <th>Provider</th><th class="num">Batch</th><th class="num" title="parallel streams">Conc.</th><th class="num">Samples</th>
             <th class="num">Mean</th><th class="num">p50 [95% CI]</th><th class="num">p90</th><th class="num">p99 [95% CI]</th>
             <th class="num" title="inferences per second (and samples per second when a batch holds several)">Throughput</th><th class="num">Peak RSS</th>
             {onSamples && report.run_id && <th />}
@@ -277,7 +278,7 @@ export function Results({ report, onSamples }: { report: BenchReport; onSamples?
               <td class="num">{r.peak_rss_bytes ? bytes(r.peak_rss_bytes) : "—"}</td>
               {onSamples && report.run_id && (
                 <td>
-                  <button type="button" class="link" onClick={() => onSamples(report.run_id!, i)}>Chart samples</button>
+                  <button type="button" class="link" aria-label={`Chart samples of ${r.provider}, batch ${r.batch}, ${r.concurrency} stream(s)`} onClick={() => onSamples(report.run_id!, i)}>Chart</button>
                 </td>
               )}
             </tr>
