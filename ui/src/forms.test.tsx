@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { render } from "preact";
 import { act } from "preact/test-utils";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { button, settle, until } from "./test-utils";
 import type { FreeDim, ModelReport } from "./api";
 import { isBenign } from "./errors";
 import { ModelContext } from "./model";
@@ -12,20 +13,6 @@ import { Benchmark, estimate } from "./views/Benchmark";
 import { Gateways, parseDims } from "./views/Gateways";
 import { Releases } from "./views/Releases";
 import { inFieldWords } from "./InputFields";
-
-async function settle() {
-  await act(async () => {
-    await new Promise((r) => setTimeout(r, 0));
-  });
-}
-
-async function until(root: Element, css: string) {
-  for (let i = 0; i < 50 && !root.querySelector(css); i++) await settle();
-  expect(root.querySelector(css), css).not.toBeNull();
-}
-
-const button = (root: Element, text: string) =>
-  [...root.querySelectorAll("button")].find((b) => b.textContent?.includes(text)) as HTMLButtonElement;
 
 function setInput(el: HTMLInputElement, value: string) {
   el.value = value;
@@ -135,6 +122,39 @@ describe("Releases", () => {
     await settle();
     expect(root.querySelector<HTMLInputElement>("#release-name")!.value).toBe("rec");
     expect(root.querySelector("[data-testid=release-model]")!.textContent).toBe("/ocr/rec.onnx");
+  });
+});
+
+describe("Release cards", () => {
+  it("take the green badge away when a verify fails, and show why", async () => {
+    let verifies = 0;
+    mockIPC((cmd) => {
+      if (cmd === "list_releases") {
+        return [{
+          dir: "/r/det-1.0.0", name: "det", version: "1.0.0", signature: "/r/det-1.0.0.sig",
+          metadata: { model: { file: "320n.onnx", sha256: "ab".repeat(32) }, serving: { dims: { height: 320 } } },
+        }];
+      }
+      if (cmd === "list_keys") return { dir: "/k", keys: [{ name: "release", hint: "h", has_private: true, storage: "file", public_path: "/k/release.pub.pem" }] };
+      if (cmd === "list_runs") return [];
+      if (cmd === "verify_release") {
+        verifies++;
+        throw { kind: "verification", message: "digest mismatch: 320n.onnx" };
+      }
+      throw new Error(cmd);
+    });
+    const { root } = mount(<Releases />);
+    await until(root, "[data-testid=release]");
+    const card = root.querySelector("[data-testid=release]")!;
+    expect(card.querySelector("[data-testid=release-file]")!.textContent).toBe("320n.onnx");
+    expect(card.textContent).toContain("serving shapes height=320");
+    expect(card.querySelector(".badge.ok")!.textContent).toBe("signed");
+    await act(() => button(card, "Verify").click());
+    await settle();
+    expect(verifies).toBe(1);
+    expect(card.querySelector(".badge.ok")).toBeNull();
+    expect(card.querySelector("[data-testid=verify-failed]")!.textContent).toBe("verification failed");
+    expect(card.querySelector("[role=alert]")!.textContent).toContain("digest mismatch");
   });
 });
 

@@ -2,20 +2,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { render } from "preact";
 import { act } from "preact/test-utils";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { button, settle, until } from "./test-utils";
 import { Runs } from "./views/Runs";
 import { Gateways } from "./views/Gateways";
-
-async function settle() {
-  await act(async () => {
-    await new Promise((r) => setTimeout(r, 0));
-  });
-}
-
-/** Lets chained IPC calls and renders finish until `css` is on the page. */
-async function until(root: Element, css: string) {
-  for (let i = 0; i < 50 && !root.querySelector(css); i++) await settle();
-  expect(root.querySelector(css), css).not.toBeNull();
-}
 
 function mount(el: preact.JSX.Element) {
   const root = document.createElement("div");
@@ -23,9 +12,6 @@ function mount(el: preact.JSX.Element) {
   render(el, root);
   return root;
 }
-
-const button = (root: Element, text: string) =>
-  [...root.querySelectorAll("button")].find((b) => b.textContent?.includes(text)) as HTMLButtonElement;
 
 afterEach(() => {
   clearMocks();

@@ -8,42 +8,6 @@ use std::path::Path;
 use common::*;
 use serde_json::Value;
 
-/// `assay` on a database of its own.
-fn on(db: &Path) -> assert_cmd::Command {
-    let mut c = assay();
-    // Files a verb writes by default (compare's diff-A-B.svg) land beside the database.
-    c.env("ASSAY_DB", db)
-        .current_dir(db.parent().expect("a database path has a folder"));
-    c
-}
-
-fn bench_run(db: &Path, model: &Path, extra: &[&str]) -> String {
-    let o = run(on(db)
-        .arg("bench")
-        .arg(model)
-        .args(QUICK)
-        .args(extra)
-        .arg("--json"));
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    json(&o.stdout)["run_id"]
-        .as_str()
-        .expect("the run id is in the document")
-        .to_string()
-}
-
-fn profile_run(db: &Path, model: &Path, out: &Path, extra: &[&str]) -> Value {
-    let o = run(on(db)
-        .arg("profile")
-        .arg(model)
-        .args(QUICK)
-        .arg("--out")
-        .arg(out)
-        .args(["--profile-iterations", "30", "--json"])
-        .args(extra));
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    json(&o.stdout)
-}
-
 #[test]
 fn runs_are_recorded_listed_shown_exported_and_removed() {
     let dir = tempfile::tempdir().unwrap();

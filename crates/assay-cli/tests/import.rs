@@ -3,39 +3,7 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::*;
-use serde_json::Value;
-
-fn on(db: &Path) -> assert_cmd::Command {
-    let mut c = assay();
-    c.env("ASSAY_DB", db);
-    c
-}
-
-fn bench_run(db: &Path, model: &Path, extra: &[&str]) -> String {
-    let o = run(on(db)
-        .arg("bench")
-        .arg(model)
-        .args(QUICK)
-        .args(extra)
-        .arg("--json"));
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    json(&o.stdout)["run_id"].as_str().unwrap().to_string()
-}
-
-fn profile_run(db: &Path, model: &Path, out: &Path) -> Value {
-    let o = run(on(db)
-        .arg("profile")
-        .arg(model)
-        .args(QUICK)
-        .arg("--out")
-        .arg(out)
-        .args(["--profile-iterations", "10", "--json"]));
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    json(&o.stdout)
-}
 
 /// Two histories become one (the console's old database joining the CLI's): every run, its
 /// samples and its profile come across once, and importing again doubles nothing.
@@ -46,7 +14,7 @@ fn another_history_is_imported_once_with_everything_in_it() {
     let shared = dir.path().join("shared.db");
     let model = sample_model();
     let a = bench_run(&old, &model, &["--batch", "1,4"]);
-    let p = profile_run(&old, &model, &dir.path().join("prof"));
+    let p = profile_run(&old, &model, &dir.path().join("prof"), &[]);
     let mine = bench_run(&shared, &model, &[]);
 
     let o = run(on(&shared).args(["runs", "import", "--json"]).arg(&old));

@@ -141,3 +141,41 @@ pub fn runtime_library() -> PathBuf {
     })
     .clone()
 }
+
+// The run history's helpers (history.rs, import.rs).
+
+/// `assay` on a database of its own.
+pub fn on(db: &Path) -> assert_cmd::Command {
+    let mut c = assay();
+    // Files a verb writes by default (compare's diff-A-B.svg) land beside the database.
+    c.env("ASSAY_DB", db)
+        .current_dir(db.parent().expect("a database path has a folder"));
+    c
+}
+
+pub fn bench_run(db: &Path, model: &Path, extra: &[&str]) -> String {
+    let o = run(on(db)
+        .arg("bench")
+        .arg(model)
+        .args(QUICK)
+        .args(extra)
+        .arg("--json"));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    json(&o.stdout)["run_id"]
+        .as_str()
+        .expect("the run id is in the document")
+        .to_string()
+}
+
+pub fn profile_run(db: &Path, model: &Path, out: &Path, extra: &[&str]) -> serde_json::Value {
+    let o = run(on(db)
+        .arg("profile")
+        .arg(model)
+        .args(QUICK)
+        .arg("--out")
+        .arg(out)
+        .args(["--profile-iterations", "30", "--json"])
+        .args(extra));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    json(&o.stdout)
+}
