@@ -1581,14 +1581,28 @@ fn rate_limits_and_request_timeouts_answer_with_retry_after() {
             .all(|s| s.1.is_some() && s.2.contains("rate limit exceeded for token:")),
         "{statuses:?}"
     );
-    // Another caller has its own budget.
-    let r = infer(
+    // Another caller has its own budget. (With a 3 ms request timeout, a busy machine can
+    // time one request out in the queue: that is a 503, not the rate limit; try again.)
+    let mut r = infer(
         &a,
         &gw,
         "/v2/models/mlp/infer",
         one.clone().into_bytes(),
         &as_("bob"),
     );
+    // At most 3 more: bob's burst is 5.
+    for _ in 0..3 {
+        if r.status != 503 {
+            break;
+        }
+        r = infer(
+            &a,
+            &gw,
+            "/v2/models/mlp/infer",
+            one.clone().into_bytes(),
+            &as_("bob"),
+        );
+    }
     assert_eq!(r.status, 200, "{}", r.error_or_empty());
     // 3 ms per request, 64-row requests from many callers at once on one session: some wait too long.
     let big = json!({"inputs": [{"name": "input", "shape": [64, 512], "datatype": "FP32", "data": vec![0.5f32; 64 * 512]}]}).to_string();

@@ -6,7 +6,6 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use serde_json::Value;
 
 #[test]
 fn runs_are_recorded_listed_shown_exported_and_removed() {
