@@ -16,8 +16,8 @@ use super::inspect::{Dim, TensorSignature};
 /// Values for free dimensions, by handle.
 pub type DimBindings = BTreeMap<String, i64>;
 
-/// Whether a `dim_param` is really no name: empty, or a placeholder some converters write
-/// (`?`, as paddle2onnx does). Such a dimension is bound per input axis.
+/// Whether a `dim_param` is really no name: empty, or a placeholder that some converters
+/// write (a lone question mark, as paddle2onnx does). Such a dimension is bound per input axis.
 pub fn is_placeholder_symbol(s: &str) -> bool {
     matches!(s.trim(), "" | "?" | "-1")
 }
