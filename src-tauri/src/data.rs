@@ -80,9 +80,10 @@ impl DataDirs {
             return Ok(());
         }
         let n = store.import_from(&old).await?;
-        std::fs::write(
+        assay_engine::durable::write(
             &marker,
-            format!("{n} runs imported into {}\n", self.db.display()),
+            format!("{n} runs imported into {}\n", self.db.display()).as_bytes(),
+            assay_engine::durable::Mode::Shared,
         )
         .map_err(|e| UiError::io(format!("cannot write {}", marker.display()), e))?;
         Ok(())

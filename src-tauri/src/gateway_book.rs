@@ -41,13 +41,8 @@ fn check_name(name: &str) -> Result<(), UiError> {
 }
 
 fn write_private(path: &Path, text: &str) -> Result<(), UiError> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    opts.open(path)
-        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|_| f.sync_all()))
+    use assay_engine::durable;
+    durable::write(path, text.as_bytes(), durable::Mode::Private)
         .map_err(|e| UiError::io(format!("cannot write {}", path.display()), e))
 }
 

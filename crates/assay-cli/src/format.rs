@@ -61,22 +61,12 @@ pub fn timestamp(unix: i64) -> String {
     )
 }
 
-/// Writes `bytes` to `path` atomically: a temp file in the same folder, then a rename, so a
-/// reader never sees half a document.
+/// Writes a document for the user (a report, an export, a public key) durably and atomically,
+/// readable by others like any file they save.
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| anyhow::anyhow!("{}: cannot write here: {e}", dir.display()))?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.error))?;
-    Ok(())
+    use assay_engine::durable;
+    durable::write(path, bytes, durable::Mode::Shared)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ pub mod bench;
 pub mod compare;
 pub mod digest;
 pub mod dtype;
+pub mod durable;
 mod error;
 pub mod fingerprint;
 pub mod model;

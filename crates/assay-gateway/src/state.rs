@@ -3,11 +3,7 @@
 //! any moment leaves either the old state or the new one, never a mix. A release is listed
 //! only once it is in this file, which happens after it was verified and moved into place.
 
-use std::{
-    collections::BTreeMap,
-    io::Write,
-    path::{Path, PathBuf},
-};
+use std::{collections::BTreeMap, io::Write, path::PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -196,7 +192,17 @@ impl Layout {
     /// Writes the state atomically.
     pub fn save(&self, state: &State) -> std::io::Result<()> {
         let bytes = serde_json::to_vec_pretty(state).expect("state serializes");
-        write_atomically(&self.state(), &bytes)?;
+        use assay_engine::durable;
+        durable::write_with(
+            &self.state(),
+            durable::Mode::Private,
+            durable::Replace::Always,
+            |f| {
+                f.write_all(&bytes)?;
+                crate::failpoint::hit("state-temp-written");
+                Ok(())
+            },
+        )?;
         crate::failpoint::hit("state-saved");
         Ok(())
     }
@@ -252,29 +258,6 @@ impl Layout {
             }
         }
     }
-}
-
-/// Writes a file and fsyncs it.
-pub fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut f = std::fs::File::create(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
-}
-
-/// fsyncs a folder, so the names created or renamed in it survive a power cut.
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
-}
-
-/// temp file in the same folder, fsync, rename over, fsync the folder.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    crate::failpoint::hit("state-temp-written");
-    tmp.persist(path).map_err(|e| e.error)?;
-    sync_dir(dir)
 }
 
 #[cfg(test)]

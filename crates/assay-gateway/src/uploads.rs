@@ -10,6 +10,7 @@
 
 use std::{collections::BTreeSet, path::PathBuf, sync::Arc};
 
+use assay_engine::durable;
 use assay_release::{
     manifest,
     release::{check_release_name, check_semver},
@@ -196,10 +197,16 @@ pub async fn create(
             .map_err(|e| GatewayError::internal("creating the upload", e))?;
         let io = |e| GatewayError::internal("creating the upload", e);
         std::fs::create_dir_all(staging.path().join(FILES)).map_err(io)?;
-        crate::state::write_synced(&staging.path().join(BUNDLE), &bundle).map_err(io)?;
-        crate::state::write_synced(
+        durable::write(
+            &staging.path().join(BUNDLE),
+            &bundle,
+            durable::Mode::Private,
+        )
+        .map_err(io)?;
+        durable::write(
             &staging.path().join(META),
             &serde_json::to_vec(&upload).expect("serializes"),
+            durable::Mode::Private,
         )
         .map_err(io)?;
         let staged = staging.keep();
@@ -209,7 +216,7 @@ pub async fn create(
                 return Err(io(e));
             }
         }
-        crate::state::sync_dir(&gw.layout.uploads()).map_err(io)?;
+        durable::sync_dir(&gw.layout.uploads()).map_err(io)?;
         tracing::info!(upload = %id, name = %upload.name, version = %upload.version, key = %key.hint(), bytes = total, "upload opened");
     }
     Ok(status_of(&id, &dir, &upload))
@@ -409,8 +416,8 @@ pub async fn commit(
         std::fs::remove_dir_all(&target).map_err(io)?;
     }
     std::fs::rename(&dir, &target).map_err(io)?;
-    crate::state::sync_dir(target.parent().expect("has a parent")).map_err(io)?;
-    crate::state::sync_dir(&gw.layout.uploads()).map_err(io)?;
+    durable::sync_dir(target.parent().expect("has a parent")).map_err(io)?;
+    durable::sync_dir(&gw.layout.uploads()).map_err(io)?;
     crate::failpoint::hit("push-moved");
     let record = ReleaseRecord {
         version: meta.version.clone(),

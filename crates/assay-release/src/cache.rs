@@ -108,12 +108,7 @@ impl DigestCache {
         }
         let json = serde_json::to_vec(&*self.entries.lock().unwrap_or_else(|p| p.into_inner()))
             .unwrap_or_default();
-        if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) {
-            use std::io::Write;
-            if tmp.write_all(&json).is_ok() {
-                let _ = tmp.persist(file);
-            }
-        }
+        let _ = assay_engine::durable::write(file, &json, assay_engine::durable::Mode::Private);
     }
 }
 

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use assay_engine::durable;
 use serde::Serialize;
 
 use crate::{
@@ -52,16 +53,9 @@ fn check_key_name(name: &str) -> Result<()> {
     }
 }
 
-fn write_private_file(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(path).map_err(|e| ReleaseError::io(path, e))?;
-    f.write_all(text.as_bytes())
-        .and_then(|_| f.sync_all())
-        .map_err(|e| ReleaseError::io(path, e))
+/// Writes a key file once: never over an existing one, with the mode given.
+fn write_key_file(path: &Path, text: &[u8], mode: durable::Mode) -> Result<()> {
+    durable::create(path, text, mode).map_err(|e| ReleaseError::io(path, e))
 }
 
 impl KeyStore {
@@ -134,16 +128,23 @@ impl KeyStore {
         let encrypted = key.to_encrypted_pem(passphrase)?;
         if KEYCHAIN.put(name, &encrypted) {
             // The marker holds no secret: it only says where the private key is.
-            std::fs::write(
-                self.keychain_marker(name),
+            write_key_file(
+                &self.keychain_marker(name),
                 b"the encrypted private key is in the OS keychain\n",
-            )
-            .map_err(|e| ReleaseError::io(self.keychain_marker(name), e))?;
+                durable::Mode::Shared,
+            )?;
         } else {
-            write_private_file(&self.private_path(name), &encrypted)?;
+            write_key_file(
+                &self.private_path(name),
+                encrypted.as_bytes(),
+                durable::Mode::Private,
+            )?;
         }
-        std::fs::write(self.public_path(name), key.public().pem())
-            .map_err(|e| ReleaseError::io(self.public_path(name), e))?;
+        write_key_file(
+            &self.public_path(name),
+            key.public().pem().as_bytes(),
+            durable::Mode::Shared,
+        )?;
         self.info(name)
     }
 
@@ -166,8 +167,11 @@ impl KeyStore {
         check_key_name(name)?;
         self.ensure_dir()?;
         self.refuse_existing(name)?;
-        std::fs::write(self.public_path(name), key.pem())
-            .map_err(|e| ReleaseError::io(self.public_path(name), e))?;
+        write_key_file(
+            &self.public_path(name),
+            key.pem().as_bytes(),
+            durable::Mode::Shared,
+        )?;
         self.info(name)
     }
 

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use assay_engine::durable;
 use serde_json::{Value, json};
 
 use crate::error::{ReleaseError, Result};
@@ -223,9 +224,10 @@ pub fn create(spec: &ReleaseSpec) -> Result<Value> {
         "evidence": spec.evidence,
     });
     let meta_path = staging.path().join(RELEASE_FILE);
-    std::fs::write(
+    durable::write(
         &meta_path,
-        serde_json::to_vec_pretty(&meta).expect("serializes"),
+        &serde_json::to_vec_pretty(&meta).expect("serializes"),
+        durable::Mode::Shared,
     )
     .map_err(|e| ReleaseError::io(&meta_path, e))?;
     if spec.out.exists() {
@@ -233,6 +235,9 @@ pub fn create(spec: &ReleaseSpec) -> Result<Value> {
     }
     let staged = staging.keep();
     std::fs::rename(&staged, &spec.out).map_err(|e| ReleaseError::io(&spec.out, e))?;
+    if let Some(parent) = spec.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        durable::sync_dir(parent).map_err(|e| ReleaseError::io(parent, e))?;
+    }
     Ok(meta)
 }
 

@@ -1,6 +1,6 @@
 //! Signing a release folder and verifying one, in model_signing's order.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Value, json};
 
@@ -127,26 +127,8 @@ pub fn sign(
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| ReleaseError::io(&dir, e))?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .map_err(|e| ReleaseError::io(path, e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = tmp
-            .as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    tmp.persist(path)
-        .map_err(|e| ReleaseError::io(path, e.error))?;
-    Ok(())
+    use assay_engine::durable;
+    durable::write(path, bytes, durable::Mode::Shared).map_err(|e| ReleaseError::io(path, e))
 }
 
 /// Reads the statement of a bundle **without** checking its signature: what a pusher needs

@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use assay_engine::durable;
+
 use crate::{
     data::{DataDirs, is_inside},
     error::UiError,
@@ -30,22 +32,18 @@ pub async fn export_file<R: tauri::Runtime>(
         if !from.is_file() {
             return Err(UiError::usage(format!("{} does not exist", from.display())));
         }
-        let dir = to
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let tmp = tempfile::NamedTempFile::new_in(dir)
-            .map_err(|e| UiError::io(format!("cannot write in {}", dir.display()), e))?;
-        let n = std::fs::copy(from, tmp.path())
-            .map_err(|e| UiError::io(format!("cannot copy {}", from.display()), e))?;
-        // An export is for sharing: the usual file mode, not the temporary file's 0600.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644));
-        }
-        tmp.persist(to)
-            .map_err(|e| UiError::io(format!("cannot write {}", to.display()), e.error))?;
+        // An export is for sharing: the usual file mode, not a temporary file's 0600.
+        let mut n = 0;
+        durable::write_with(to, durable::Mode::Shared, durable::Replace::Always, |f| {
+            n = std::io::copy(&mut std::fs::File::open(from)?, f)?;
+            Ok(())
+        })
+        .map_err(|e| {
+            UiError::io(
+                format!("cannot copy {} to {}", from.display(), to.display()),
+                e,
+            )
+        })?;
         Ok(n)
     })
     .await

@@ -23,6 +23,7 @@ pub mod trace;
 
 use std::path::{Path, PathBuf};
 
+use crate::durable;
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -212,8 +213,7 @@ fn write_outputs(report: &mut ProfileReport, dir: &Path, ort_trace: &Path) -> Re
     let path = |name: &str| dir.join(name);
 
     let csv_path = path("operators.csv");
-    let mut w = csv::Writer::from_path(&csv_path)
-        .map_err(|e| EngineError::runtime(format!("writing {}", csv_path.display()), e))?;
+    let mut w = csv::Writer::from_writer(Vec::new());
     for n in &report.nodes {
         w.serialize(CsvRow {
             level: "node",
@@ -248,8 +248,10 @@ fn write_outputs(report: &mut ProfileReport, dir: &Path, ort_trace: &Path) -> Re
         })
         .map_err(|e| EngineError::runtime("writing operators.csv", e))?;
     }
-    w.flush().map_err(|e| io(&csv_path, e))?;
-    drop(w);
+    let csv = w
+        .into_inner()
+        .map_err(|e| EngineError::runtime("writing operators.csv", e.into_error()))?;
+    write_file(&csv_path, &csv)?;
 
     let operators = serde_json::json!({
         "schema": "assay.operators/1",
@@ -276,17 +278,22 @@ fn write_outputs(report: &mut ProfileReport, dir: &Path, ort_trace: &Path) -> Re
         report.inferences
     );
     let svg_path = path("flamegraph.svg");
-    let svg = std::fs::File::create(&svg_path).map_err(|e| io(&svg_path, e))?;
-    let mut svg = std::io::BufWriter::new(svg);
-    flame::render_svg(
-        &report.folded,
-        "Assay: where one inference spends its time",
-        subtitle,
-        &mut svg,
+    durable::write_with(
+        &svg_path,
+        durable::Mode::Shared,
+        durable::Replace::Always,
+        |f| {
+            let mut svg = std::io::BufWriter::new(f);
+            flame::render_svg(
+                &report.folded,
+                "Assay: where one inference spends its time",
+                subtitle,
+                &mut svg,
+            )?;
+            std::io::Write::flush(&mut svg)
+        },
     )
     .map_err(|e| io(&svg_path, e))?;
-    std::io::Write::flush(&mut svg).map_err(|e| io(&svg_path, e))?;
-    svg.get_ref().sync_all().map_err(|e| io(&svg_path, e))?;
     let name = report
         .model
         .path
@@ -336,11 +343,7 @@ fn round(v: f64, digits: i32) -> f64 {
 
 /// Writes and syncs a whole file, so a full disk shows up here as an error.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let mut f = std::fs::File::create(path).map_err(|e| EngineError::io(path, e))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| EngineError::io(path, e))
+    durable::write(path, bytes, durable::Mode::Shared).map_err(|e| EngineError::io(path, e))
 }
 
 /// Moves the finished files from staging into the output folder.
@@ -349,5 +352,5 @@ fn publish(staging: &Path, out: &Path, files: &[String]) -> Result<()> {
         std::fs::rename(staging.join(f), out.join(f))
             .map_err(|e| EngineError::io(out.join(f), e))?;
     }
-    Ok(())
+    durable::sync_dir(out).map_err(|e| EngineError::io(out, e))
 }

@@ -26,6 +26,7 @@ use super::{
     http, simple_index,
     wheel::{self, WheelName},
 };
+use crate::durable;
 use crate::error::{EngineError, Result};
 
 /// What to install and from where.
@@ -247,7 +248,8 @@ fn install_resolved(
     };
     let manifest = staging.path().join(MANIFEST);
     let json = serde_json::to_vec_pretty(&outcome).expect("manifest serializes");
-    std::fs::write(&manifest, json).map_err(|e| EngineError::io(&manifest, e))?;
+    durable::write(&manifest, &json, durable::Mode::Shared)
+        .map_err(|e| EngineError::io(&manifest, e))?;
 
     // Swap the staged folder into place; a previous install (with --force) is moved aside
     // first so there is never a moment with a half-written runtime at `dir`.

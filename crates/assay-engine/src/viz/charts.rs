@@ -429,7 +429,12 @@ pub fn write_chart_files(
         ($name:expr, $draw:expr) => {{
             let name: String = $name;
             let svg_path = dir.join(format!("{name}.svg"));
-            std::fs::write(&svg_path, svg($draw)?).map_err(|e| EngineError::io(&svg_path, e))?;
+            crate::durable::write(
+                &svg_path,
+                svg($draw)?.as_bytes(),
+                crate::durable::Mode::Shared,
+            )
+            .map_err(|e| EngineError::io(&svg_path, e))?;
             let png_path = dir.join(format!("{name}.png"));
             png(&png_path, $draw)?;
             files.push(svg_path);
