@@ -1,19 +1,25 @@
 # Assay: the two commands of the README contract, plus the benchmarks.
 #   make run    the console (the main job: open the sample model, benchmark it in one click);
 #               without a display, the same benchmark headless through the CLI
-#   make test   set everything up, then run every test
+#               (`make run` installs only what running needs: see scripts/setup-run.sh)
+#   make test   set everything up, test tools included, then run every test
 # Both are idempotent: the setup installs only what is missing.
 
 SHELL := /bin/bash
 CARGO ?= cargo
 ASSAY := target/debug/assay
 
-.PHONY: setup run test lint bench bench-overhead bench-profile bench-signing bench-gateway bench-console deb fixtures clean-cache
+.PHONY: setup setup-run run test lint bench bench-overhead bench-profile bench-signing bench-gateway bench-console deb fixtures clean-cache
 
+# Everything the tests need (includes setup-run).
 setup:
 	@bash scripts/setup.sh
 
-run: setup
+# Only what running needs: no test tools, and no console build without a display.
+setup-run:
+	@bash scripts/setup-run.sh
+
+run: setup-run
 	@bash scripts/run-console.sh
 
 test: setup

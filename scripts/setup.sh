@@ -1,14 +1,11 @@
 #!/usr/bin/env bash
-# One idempotent setup for a fresh Debian 12 machine (as root) or a developer's box.
-#
-# It installs only what is missing, so a second run takes seconds:
-#   1. Debian packages the build and the tests need;
-#   2. private Python venvs in .cache/: the `onnx` wheel (fixture generator, ONNX schema for
-#      prost-build) and `onnxruntime` (Python baseline); model_signing; tritonclient;
-#   3. the ONNX schema copied out of that wheel into .cache/onnx-schema/;
-#   4. the fixtures (scripts/make_fixtures.py) and the third-party models from their wheels;
-#   5. the console's WebKitGTK and e2e packages, its npm packages and front end, tauri-driver;
-#   6. the ONNX Runtime itself, through `assay runtime install` (the product's own path).
+# Everything `make test` needs: first what running needs (scripts/setup-run.sh, `make run`'s
+# own setup) with the console and the gateway built in one cargo call, then the test tools:
+#   1. Debian packages only the tests use (a D-Bus session and a keyring, Xvfb, WebDriver);
+#   2. private Python venvs in .cache/: the `onnx` wheel (fixture generator) and `onnxruntime`
+#      (Python baseline); model_signing; tritonclient;
+#   3. the fixtures (scripts/make_fixtures.py) and the third-party models from their wheels;
+#   4. tauri-driver for the console's end-to-end tests.
 #
 # Packages come from the user's own package tooling (apt, pip), which already knows the
 # index, proxy and certificates (npm too). Nothing here names a registry host.
@@ -27,14 +24,15 @@ MAGIKA_VERSION=1.0.3
 # shellcheck source=scripts/lib.sh
 source "$root/scripts/lib.sh"
 
-# --- 1. Debian packages ------------------------------------------------------------
-ensure_apt build-essential pkg-config python3 python3-venv python3-pip unzip ca-certificates \
-  fonts-dejavu-core openssl dbus gnome-keyring
+# --- 0. What running needs, with the console and the gateway -------------------------
+ASSAY_WITH_CONSOLE=1 ASSAY_BUILD_ALSO=assay-gateway bash "$root/scripts/setup-run.sh"
 
-if ! command -v cargo >/dev/null 2>&1; then
-  say "cargo was not found. Install the Rust toolchain with rustup (Rust 1.92 or newer), then re-run."
-  exit 1
-fi
+# --- 1. Debian packages ------------------------------------------------------------
+# python3-venv for the test venvs; openssl, dbus and gnome-keyring for the signing and
+# keychain tests; Xvfb, WebKitWebDriver and ImageMagick for the console's end-to-end tests in
+# the real webview (docs: ../shared/specs/tauri-on-debian.md).
+ensure_apt python3 python3-venv python3-pip unzip openssl dbus gnome-keyring
+ensure_apt --no-install-recommends xvfb xauth webkit2gtk-driver imagemagick
 
 # --- 2. Python venv ------------------------------------------------------------------
 venv="$cache/venv"
@@ -48,16 +46,7 @@ ensure_venv "$cache/venv-signing" "model-signing==1.1.1 pyOpenSSL"
 # server (tests/gateway: metadata, JSON and binary inference).
 ensure_venv "$cache/venv-triton" "tritonclient[http]==2.50.0 numpy"
 
-# --- 3. ONNX schema for prost-build --------------------------------------------------
-schema="$cache/onnx-schema/onnx-ml.proto"
-if [ ! -f "$schema" ]; then
-  src=$("$venv/bin/python" -c 'import onnx, os; print(os.path.join(os.path.dirname(onnx.__file__), "onnx-ml.proto"))')
-  mkdir -p "$(dirname "$schema")"
-  cp "$src" "$schema"
-  say "ONNX schema taken from the onnx $ONNX_VERSION wheel"
-fi
-
-# --- 4. Fixtures and third-party models ----------------------------------------------
+# --- 3. Fixtures and third-party models ----------------------------------------------
 fixtures="$cache/fixtures"
 if [ ! -f "$fixtures/.stamp" ] || [ scripts/make_fixtures.py -nt "$fixtures/.stamp" ]; then
   say "generating fixtures into $fixtures"
@@ -106,27 +95,8 @@ if ! ls "$cache/wheels"/onnxruntime-"$ORT_VERSION"-*.whl >/dev/null 2>&1; then
     -d "$cache/wheels" "onnxruntime==$ORT_VERSION"
 fi
 
-# --- 5. The console: webview libraries, the web front end, the WebDriver bridge -------
-# WebKitGTK for Tauri, and Xvfb + WebKitWebDriver + ImageMagick for the end-to-end tests in
-# the real webview (docs: ../shared/specs/tauri-on-debian.md).
-ensure_apt --no-install-recommends libwebkit2gtk-4.1-dev xvfb xauth webkit2gtk-driver imagemagick
-if ! command -v npm >/dev/null 2>&1; then
-  say "npm was not found. Install Node.js 20 or newer (Debian: apt-get install nodejs npm), then re-run."
-  exit 1
-fi
-if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
-  say "installing the console's front-end packages (npm ci)"
-  npm --prefix ui ci --no-audit --no-fund --loglevel=error
-fi
-# The Tauri build embeds ui/dist, so it is built first.
-say "building the console's front end"
-npm --prefix ui run --silent build >/dev/null
+# --- 4. The WebDriver bridge for the console's end-to-end tests ---------------------
 if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
   say "installing tauri-driver (WebDriver for Tauri apps)"
   cargo install -q tauri-driver --locked --version '^2'
 fi
-
-# --- 6. ONNX Runtime, installed by Assay itself --------------------------------------
-say "building the assay CLI, the gateway and the console"
-cargo build -q -p assay-cli -p assay-gateway -p assay-console
-"$root/target/debug/assay" runtime install --version "$ORT_VERSION"
