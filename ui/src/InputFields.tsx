@@ -102,6 +102,8 @@ export function useInputs(prefix: string) {
 /** Rewrites the CLI's flag words in an error into the names of the form's fields. */
 export function inFieldWords(e: UiError): UiError {
   const words: [RegExp, string][] = [
+    // clap's value names after a flag ('--batch <LIST>'): the field's label says it all.
+    [/(--[a-z-]+) <[A-Z][A-Z_=.]*>/g, "$1"],
     [/--dim ([^\s=]+)=(\d+)/g, "“$1” = $2"],
     [/--dim\b/g, "the Dimension fields"],
     [/--shape INPUT=\.\.\./g, "Whole shapes"],

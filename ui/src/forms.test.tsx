@@ -105,6 +105,9 @@ describe("Benchmark", () => {
     expect(e.message).not.toMatch(/--/);
     expect(e.message).toContain("“height” = 320");
     expect(e.message).toContain("Whole shapes");
+    // A value the worker's argument parser refused names the field, not the flag.
+    const bad = inFieldWords({ kind: "usage", message: "invalid value 'x' for '--batch <LIST>': invalid digit found in string" });
+    expect(bad.message).toBe("invalid value 'x' for 'Batch sizes': invalid digit found in string");
   });
 });
 

@@ -1,9 +1,12 @@
 //! The command line, declared with clap. Every verb takes `--json`; long-running verbs take
 //! `--events` (NDJSON progress on stdout, the console's worker protocol).
 
-use std::path::PathBuf;
+use std::{path::PathBuf, time::Duration};
 
+use assay_engine::session::{OptLevel, Provider};
 use clap::{Args, Parser, Subcommand};
+
+use crate::args;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -162,8 +165,8 @@ pub enum GatewayCommand {
         version: String,
         /// Warm up with this value for a dynamic dimension: NAME=VALUE or INPUT.AXIS=VALUE
         /// (repeatable; kept for this version, over the release's serving shapes).
-        #[arg(long, value_name = "NAME=VALUE")]
-        dim: Vec<String>,
+        #[arg(long, value_name = "NAME=VALUE", value_parser = args::dim)]
+        dim: Vec<(String, i64)>,
         #[command(flatten)]
         conn: GatewayConn,
     },
@@ -308,8 +311,8 @@ pub struct ReleaseCreateArgs {
     pub notes: Option<String>,
     /// Serving value of a dynamic dimension, signed into the release and used by gateways
     /// to warm up: NAME=VALUE or INPUT.AXIS=VALUE (repeatable; default: the evidence run's).
-    #[arg(long, value_name = "NAME=VALUE")]
-    pub dim: Vec<String>,
+    #[arg(long, value_name = "NAME=VALUE", value_parser = args::dim)]
+    pub dim: Vec<(String, i64)>,
     /// A recorded benchmark run to attach as evidence.
     #[arg(long, value_name = "RUN_ID")]
     pub evidence: Option<String>,
@@ -372,31 +375,31 @@ pub struct ModelRunArgs {
     /// The .onnx model file.
     pub model: PathBuf,
     /// Execution providers: cpu, cuda, tensorrt (comma-separated; profile uses the first).
-    #[arg(long, default_value = "cpu", value_name = "LIST")]
-    pub provider: String,
+    #[arg(long, default_value = "cpu", value_name = "LIST", value_delimiter = ',', value_parser = args::parsed::<Provider>)]
+    pub provider: Vec<Provider>,
     /// Fail instead of falling back to CPU when a GPU provider cannot be used.
     #[arg(long)]
     pub strict_provider: bool,
     /// Batch sizes (comma-separated); binds the batch dimension.
-    #[arg(long, value_name = "LIST")]
-    pub batch: Option<String>,
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub batch: Vec<i64>,
     /// The dimension that is the batch (default: the leading axis of the first input whose
     /// leading axis is dynamic).
     #[arg(long, value_name = "NAME")]
     pub batch_dim: Option<String>,
     /// Bind a dynamic dimension: NAME=VALUE, or INPUT.AXIS=VALUE for an unnamed one
     /// (repeatable; `assay inspect` lists them with suggested values).
-    #[arg(long, value_name = "NAME=VALUE")]
-    pub dim: Vec<String>,
+    #[arg(long, value_name = "NAME=VALUE", value_parser = args::dim)]
+    pub dim: Vec<(String, i64)>,
     /// Give an input's full shape: INPUT=1x3x224x224 (repeatable).
-    #[arg(long, value_name = "INPUT=SHAPE")]
-    pub shape: Vec<String>,
+    #[arg(long, value_name = "INPUT=SHAPE", value_parser = args::shape)]
+    pub shape: Vec<(String, Vec<i64>)>,
     /// Real data: INPUT=FILE.npy, or FILE.npz holding arrays named after the inputs (repeatable).
-    #[arg(long, value_name = "INPUT=FILE")]
-    pub input: Vec<String>,
+    #[arg(long, value_name = "INPUT=FILE", value_parser = args::input)]
+    pub input: Vec<(String, PathBuf)>,
     /// Fill an input with one value: INPUT=VALUE, e.g. sr=16000 (repeatable).
-    #[arg(long, value_name = "INPUT=VALUE")]
-    pub fill: Vec<String>,
+    #[arg(long, value_name = "INPUT=VALUE", value_parser = args::fill)]
+    pub fill: Vec<(String, f64)>,
     /// Intra-op threads (default: ONNX Runtime's choice, one per physical core).
     #[arg(long, value_name = "N")]
     pub intra_threads: Option<usize>,
@@ -404,26 +407,26 @@ pub struct ModelRunArgs {
     #[arg(long, value_name = "N")]
     pub inter_threads: Option<usize>,
     /// Graph optimization level: disable, basic, extended, all.
-    #[arg(long, default_value = "all", value_name = "LEVEL")]
-    pub opt_level: String,
+    #[arg(long, default_value = "all", value_name = "LEVEL", value_parser = args::parsed::<OptLevel>)]
+    pub opt_level: OptLevel,
     /// Seed for synthetic inputs.
     #[arg(long, default_value_t = 0x5eed, value_name = "N")]
     pub seed: u64,
     /// Range LO..HI (half-open) for synthetic integer inputs such as token ids.
-    #[arg(long, default_value = "0..10", value_name = "LO..HI")]
-    pub int_range: String,
+    #[arg(long, default_value = "0..10", value_name = "LO..HI", value_parser = args::int_range)]
+    pub int_range: (i64, i64),
     /// Minimum warmup runs per stream.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub warmup: u64,
     /// Minimum warmup time per stream (e.g. 500ms, 1s).
-    #[arg(long, default_value = "1s", value_name = "DURATION")]
-    pub warmup_time: String,
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = args::duration)]
+    pub warmup_time: Duration,
     /// Minimum measured inferences per configuration.
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub iterations: u64,
-    /// Minimum measurement time per configuration (e.g. 2s, 30s).
-    #[arg(long, default_value = "2s", value_name = "DURATION")]
-    pub duration: String,
+    /// Minimum measurement time per configuration (e.g. 2s, 30s, 1m).
+    #[arg(long, default_value = "2s", value_name = "DURATION", value_parser = args::duration)]
+    pub duration: Duration,
     /// Do not record the run in the history database.
     #[arg(long)]
     pub no_save: bool,
@@ -434,8 +437,8 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub run: ModelRunArgs,
     /// Parallel streams to sweep, each with its own session (comma-separated).
-    #[arg(long, default_value = "1", value_name = "LIST")]
-    pub concurrency: String,
+    #[arg(long, default_value = "1", value_name = "LIST", value_delimiter = ',')]
+    pub concurrency: Vec<usize>,
     /// Skip the profiled run that records which provider ran each node.
     #[arg(long)]
     pub no_placement_check: bool,

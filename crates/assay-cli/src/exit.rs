@@ -69,6 +69,27 @@ pub fn report(err: &anyhow::Error, machine: Machine) -> i32 {
     code
 }
 
+/// A command line clap refused. `--help` and `--version` print as usual; a real error is
+/// reported like any other usage error, so `--json` and `--events` callers (the console's
+/// worker) get it as JSON with the flag named, not as clap's usage text on stderr.
+pub fn bad_arguments(e: clap::Error) -> i32 {
+    if !e.use_stderr() {
+        e.exit();
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let machine = if args.iter().any(|a| a == "--events") {
+        Machine::Events
+    } else if args.iter().any(|a| a == "--json") {
+        Machine::Json
+    } else {
+        e.exit()
+    };
+    let rendered = e.render().to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    let message = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    report(&anyhow::Error::new(UsageError(message)), machine)
+}
+
 fn classify(err: &anyhow::Error) -> (&'static str, i32) {
     if let Some(e) = err.downcast_ref::<EngineError>() {
         return match e.kind() {

@@ -1,6 +1,7 @@
 //! `assay`: the headless front end of the Assay engine, for scripts, CI and the console's
 //! worker process. Parsing and formatting live here; everything else is `assay-engine`.
 
+mod args;
 mod cli;
 mod commands;
 mod exit;
@@ -19,7 +20,10 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     exit::install_panic_hook();
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => std::process::exit(exit::bad_arguments(e)),
+    };
     init_tracing(cli.verbose);
     let machine = commands::machine_output(&cli.command);
     let code = match commands::run(&cli) {

@@ -44,7 +44,7 @@ fn main() {
     for round in 1..=ROUNDS {
         let r = raw_loop(rt, &model);
         let mut plan = BenchmarkPlan::new(&model).with_batches(vec![1]);
-        plan.intra_threads = Some(THREADS);
+        plan.session.intra_threads = Some(THREADS);
         plan.min_duration = Duration::from_secs_f64(SECONDS);
         plan.placement_check = false;
         let report = run_benchmark(rt, &plan, &mut NoProgress).expect("benchmark runs");

@@ -36,7 +36,7 @@ fn main() {
     ];
     for (model, dims, fills) in models {
         let mut bench = BenchmarkPlan::new(root.join(model));
-        bench.intra_threads = Some(1);
+        bench.session.intra_threads = Some(1);
         bench.min_duration = Duration::from_secs(2);
         bench.int_range = (0, 32);
         bench.dims = dims.iter().map(|(k, v)| (k.to_string(), *v)).collect();

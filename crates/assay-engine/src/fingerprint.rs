@@ -25,16 +25,7 @@ pub struct Environment {
     /// Versions of the pieces an execution provider runs on: the ONNX Runtime wheel and,
     /// for GPU installs, the CUDA/cuDNN wheels, plus the CUDA driver version from NVML.
     pub provider_versions: BTreeMap<String, String>,
-    pub gpus: Vec<Gpu>,
-}
-
-/// An NVIDIA GPU seen through NVML.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Gpu {
-    pub index: u32,
-    pub name: String,
-    pub driver_version: String,
-    pub memory_bytes: u64,
+    pub gpus: Vec<crate::gpu::Gpu>,
 }
 
 /// Collects the fingerprint for the loaded runtime.
@@ -59,7 +50,7 @@ pub fn collect(rt: &Runtime) -> Environment {
             }
         }
     }
-    let gpus = crate::bench::gpu::list_gpus(&mut provider_versions);
+    let gpus = crate::gpu::list_gpus(&mut provider_versions);
     Environment {
         assay_version: env!("CARGO_PKG_VERSION").to_string(),
         cpu_model,

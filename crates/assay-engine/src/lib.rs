@@ -4,6 +4,8 @@
 //!
 //! - [`runtime`]: find, provision and load the ONNX Runtime shared library (`load-dynamic`);
 //! - [`model`]: read a model's protobuf without running it ([`model::inspect`]);
+//! - [`session`]: build ONNX Runtime sessions: options, execution providers with a visible
+//!   CPU fallback, and where each node really ran; [`gpu`]: NVIDIA GPUs through NVML;
 //! - [`bench`]: measure a model honestly ([`bench::run_benchmark`]), with statistics from
 //!   every sample ([`stats`]) and an environment fingerprint ([`fingerprint`]);
 //! - [`profile`]: per-operator profiles, scope flame graphs and traces;
@@ -27,10 +29,12 @@ pub mod dtype;
 pub mod durable;
 mod error;
 pub mod fingerprint;
+pub mod gpu;
 pub mod model;
 pub mod paths;
 pub mod profile;
 pub mod runtime;
+pub mod session;
 pub mod stats;
 pub mod viz;
 

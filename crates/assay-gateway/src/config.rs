@@ -86,7 +86,7 @@ pub struct ModelFile {
     pub instances: Option<usize>,
     pub intra_threads: Option<usize>,
     /// `cpu` or `cuda` (a GPU provider falls back to CPU, with a warning, when unusable).
-    pub provider: Option<String>,
+    pub provider: Option<assay_engine::session::Provider>,
     /// Warm-up values for dynamic dimensions, by handle (`height = 640`, `"x.3" = 320`);
     /// they beat the release's serving shapes.
     pub dims: Option<std::collections::BTreeMap<String, i64>>,
@@ -113,7 +113,7 @@ pub struct ModelSettings {
     pub queue_size: usize,
     pub instances: usize,
     pub intra_threads: Option<usize>,
-    pub provider: assay_engine::bench::Provider,
+    pub provider: assay_engine::session::Provider,
 }
 
 /// Canary analysis settings.
@@ -282,12 +282,10 @@ impl Config {
         let pick = |f: fn(&ModelFile) -> Option<usize>| m.and_then(f).or_else(|| f(&self.defaults));
         let max_batch_size = pick(|m| m.max_batch_size).unwrap_or(64).max(1);
         let instances = pick(|m| m.instances).unwrap_or(2).clamp(1, 64);
-        let provider_text = m
-            .and_then(|m| m.provider.clone())
-            .or_else(|| self.defaults.provider.clone())
-            .unwrap_or_else(|| "cpu".into());
-        let provider = assay_engine::bench::Provider::parse(&provider_text)
-            .map_err(|e| ConfigError(format!("model {model:?}: {e}")))?;
+        let provider = m
+            .and_then(|m| m.provider)
+            .or(self.defaults.provider)
+            .unwrap_or(assay_engine::session::Provider::Cpu);
         let preferred = m
             .and_then(|m| m.preferred_batch_size.clone())
             .or_else(|| self.defaults.preferred_batch_size.clone())
@@ -386,7 +384,11 @@ mod tests {
         );
         assert!(bad("listen = \"nope\"", base()).contains("IP:PORT"));
         assert!(bad("[models.m]\npreferred_batch_size = [128]", base()).contains("outside"));
-        assert!(bad("[models.m]\nprovider = \"tpu\"", base()).contains("tpu"));
+        let e = bad("[models.m]\nprovider = \"tpu\"", base());
+        assert!(
+            e.contains("unknown provider 'tpu'") && e.contains("provider"),
+            "{e}"
+        );
         assert!(
             bad(
                 "",

@@ -80,13 +80,13 @@ impl LoadedVersion {
         let mut sessions = Vec::with_capacity(settings.instances);
         let mut notice = None;
         for _ in 0..settings.instances {
-            let (s, n) = assay_engine::bench::open_session(
-                rt,
-                model_path,
-                settings.provider,
-                settings.intra_threads,
-            )
-            .map_err(|e| e.to_string())?;
+            let options = assay_engine::session::SessionOptions {
+                intra_threads: settings.intra_threads,
+                ..Default::default()
+            };
+            let (s, n) =
+                assay_engine::session::open_session(rt, model_path, settings.provider, &options)
+                    .map_err(|e| e.to_string())?;
             notice = notice.or(n);
             sessions.push(s);
         }

@@ -101,7 +101,7 @@ pub fn run(c: &GatewayCommand) -> anyhow::Result<()> {
         GatewayCommand::Releases { model: None, .. } => gw.get("/admin/v1/models")?,
         GatewayCommand::Releases { model: Some(model), .. } => gw.get(&m(model))?,
         GatewayCommand::Activate { model, version, dim, .. } => {
-            let dims = super::plan::parse_dims(dim)?;
+            let dims = super::plan::dims(dim);
             let body = if dims.is_empty() {
                 json!({"version": version})
             } else {

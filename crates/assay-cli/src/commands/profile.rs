@@ -22,7 +22,7 @@ use crate::{
 };
 
 pub fn run(cli: &Cli, args: &ProfileArgs) -> anyhow::Result<()> {
-    let bench = plan_from_args(&args.run, "1")?;
+    let bench = plan_from_args(&args.run, &[1])?;
     assay_engine::model::check_model_path(&bench.model)?;
     let rt = runtime::activate(cli.runtime.as_deref())?;
     let history = if args.run.no_save {

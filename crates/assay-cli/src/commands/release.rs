@@ -20,7 +20,7 @@ use crate::{
 
 pub fn create(cli: &Cli, a: &ReleaseCreateArgs) -> anyhow::Result<()> {
     // Serving shapes: the flags, else the ones the evidence run measured.
-    let mut serving_dims = super::plan::parse_dims(&a.dim)?;
+    let mut serving_dims = super::plan::dims(&a.dim);
     let mut serving_fills = std::collections::BTreeMap::new();
     let evidence = match &a.evidence {
         Some(id) => {

@@ -2,7 +2,7 @@
 //! the way.
 //!
 //! ```no_run
-//! use assay_engine::{bench::{BenchmarkPlan, Provider, NoProgress, run_benchmark}, runtime};
+//! use assay_engine::{bench::{BenchmarkPlan, NoProgress, run_benchmark}, runtime, session::Provider};
 //!
 //! let rt = runtime::activate(None)?;
 //! let mut plan = BenchmarkPlan::new("model.onnx").with_batches(vec![1, 8, 32]);
@@ -15,20 +15,14 @@
 //! # Ok::<(), assay_engine::EngineError>(())
 //! ```
 
-pub(crate) mod gpu;
 mod inputs;
 mod memory;
 mod plan;
 mod progress;
 mod report;
 pub(crate) mod runner;
-pub(crate) mod session;
 
-pub use gpu::GpuUsage;
-pub use plan::{
-    BenchmarkPlan, OptLevel, Provider, parse_assignment, parse_duration, parse_list, parse_shape,
-};
+pub use plan::BenchmarkPlan;
 pub use progress::{BenchEvent, BenchObserver, NoProgress, Phase};
 pub use report::{BENCH_SCHEMA, BenchReport, BenchResult, ModelRef, Settings, Throughput};
 pub use runner::run_benchmark;
-pub use session::open_session;

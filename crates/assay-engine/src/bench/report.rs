@@ -4,7 +4,7 @@ use std::{collections::BTreeMap, path::PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::gpu::GpuUsage;
+use crate::gpu::GpuUsage;
 use crate::{
     fingerprint::Environment,
     stats::{ConfidenceIntervals, LatencyStats},

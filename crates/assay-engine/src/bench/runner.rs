@@ -21,19 +21,19 @@ use std::{
 use ort::session::{Session, SessionInputValue};
 
 use super::{
-    gpu::GpuSampler,
     inputs::{self, BatchDim, InputSpec, PreparedInput},
     memory,
-    plan::{BenchmarkPlan, OptLevel, Provider},
+    plan::BenchmarkPlan,
     progress::{BenchEvent, BenchObserver, Phase},
     report::{BENCH_SCHEMA, BenchReport, BenchResult, ModelRef, Settings, Throughput},
-    session::{ProviderSetup, build_session, nodes_by_provider, setup_provider},
 };
 use crate::{
     digest::sha256_file,
     error::{EngineError, Result},
     fingerprint,
+    gpu::GpuSampler,
     runtime::Runtime,
+    session::{Provider, ProviderSetup, build_session, nodes_by_provider, setup_provider},
     stats,
 };
 
@@ -70,7 +70,7 @@ pub fn run_benchmark(
     let mut placements: BTreeMap<Provider, BTreeMap<String, u64>> = BTreeMap::new();
     let mut index = 0;
     for &provider in &plan.providers {
-        let setup = setup_provider(rt, provider, plan)?;
+        let setup = setup_provider(rt, provider, &plan.session)?;
         if let Some(f) = &setup.fallback {
             let message = format!("warning: {f}");
             observer.event(BenchEvent::Warning {
@@ -136,15 +136,9 @@ pub fn run_benchmark(
         warmup_ms: plan.warmup_time.as_secs_f64() * 1e3,
         min_iterations: plan.min_iterations,
         min_duration_ms: plan.min_duration.as_secs_f64() * 1e3,
-        intra_threads: plan.intra_threads,
-        inter_threads: plan.inter_threads,
-        opt_level: match plan.opt_level {
-            OptLevel::Disable => "disable",
-            OptLevel::Basic => "basic",
-            OptLevel::Extended => "extended",
-            OptLevel::All => "all",
-        }
-        .into(),
+        intra_threads: plan.session.intra_threads,
+        inter_threads: plan.session.inter_threads,
+        opt_level: plan.session.opt_level.to_string(),
         seed: plan.seed,
         inputs: plan
             .input_files
@@ -215,7 +209,7 @@ fn run_config(
         phase: Phase::Load,
     });
     let t = Instant::now();
-    let first_session = build_session(rt, &plan.model, plan, setup, None)?;
+    let first_session = build_session(rt, &plan.model, &plan.session, setup, None)?;
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
 
     let specs = InputSpec::from_outlets(first_session.inputs())?;
@@ -238,7 +232,7 @@ fn run_config(
 
     let mut sessions = vec![first_session];
     for _ in 1..concurrency {
-        sessions.push(build_session(rt, &plan.model, plan, setup, None)?);
+        sessions.push(build_session(rt, &plan.model, &plan.session, setup, None)?);
     }
     let values: Vec<Vec<ort::value::DynValue>> = (0..concurrency)
         .map(|_| {
@@ -502,7 +496,7 @@ pub(crate) fn profiled_runs(
     iterations: u64,
     prefix: &std::path::Path,
 ) -> Result<(Vec<u64>, std::path::PathBuf)> {
-    let mut session = build_session(rt, &plan.model, plan, setup, Some(prefix))?;
+    let mut session = build_session(rt, &plan.model, &plan.session, setup, Some(prefix))?;
     let specs = InputSpec::from_outlets(session.inputs())?;
     let batch_dim = inputs::batch_dim(&specs, plan)?;
     let (prepared, _) = inputs::prepare(&specs, plan, batch, &batch_dim)?;

@@ -27,12 +27,10 @@ use crate::durable;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    bench::{
-        BenchObserver, BenchReport, BenchmarkPlan, OptLevel, run_benchmark, runner::profiled_runs,
-        session::setup_provider,
-    },
+    bench::{BenchObserver, BenchReport, BenchmarkPlan, run_benchmark, runner::profiled_runs},
     error::{EngineError, Result},
     runtime::Runtime,
+    session::{OptLevel, setup_provider},
     stats,
 };
 pub use aggregate::{NodeStats, OpTypeStats};
@@ -107,7 +105,7 @@ pub fn run_profile(
     bp.concurrency = vec![1];
     bp.placement_check = false;
     if !plan.optimize {
-        bp.opt_level = OptLevel::Disable;
+        bp.session.opt_level = OptLevel::Disable;
     }
     if plan.iterations == 0 {
         return Err(EngineError::invalid(
@@ -127,7 +125,7 @@ pub fn run_profile(
         .first()
         .ok_or_else(|| EngineError::runtime("profile", "the benchmark produced no result"))?;
     let provider = bp.providers[0];
-    let setup = setup_provider(rt, provider, &bp)?;
+    let setup = setup_provider(rt, provider, &bp.session)?;
     let batch = bp.batches.first().copied();
     let (samples, ort_trace) = profiled_runs(
         rt,

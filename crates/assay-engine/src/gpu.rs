@@ -16,7 +16,14 @@ use std::{
 use nvml_wrapper::{Nvml, enums::device::UsedGpuMemory};
 use serde::{Deserialize, Serialize};
 
-use crate::fingerprint::Gpu;
+/// An NVIDIA GPU seen through NVML.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Gpu {
+    pub index: u32,
+    pub name: String,
+    pub driver_version: String,
+    pub memory_bytes: u64,
+}
 
 /// GPU memory and utilization sampled while a configuration ran.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

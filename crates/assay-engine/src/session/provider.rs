@@ -1,19 +1,82 @@
-//! Building ONNX Runtime sessions for a plan, with honest execution-provider handling: a
-//! provider that cannot be used is either an error (`--strict-provider`) or a visible
-//! fallback to CPU, and a profiled run tells which provider really ran each node.
+//! Execution providers: which one a user asks for, and how a request becomes the providers
+//! registered on a session. A provider that cannot be used is either an error (strict) or a
+//! visible fallback to CPU with the reason, never a silent one.
 
-use std::{collections::BTreeMap, path::Path};
+use std::{fmt, str::FromStr};
 
-use ort::{
-    ep::ExecutionProviderDispatch,
-    session::{Session, builder::GraphOptimizationLevel},
-};
+use ort::{ep::ExecutionProviderDispatch, session::Session};
+use serde::{Deserialize, Serialize};
 
-use super::plan::{BenchmarkPlan, OptLevel, Provider};
+use super::SessionOptions;
 use crate::{
     error::{EngineError, Result},
     runtime::Runtime,
 };
+
+/// An execution provider a user can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase", try_from = "String")]
+pub enum Provider {
+    Cpu,
+    Cuda,
+    TensorRt,
+}
+
+/// A provider name that is not one of [`Provider`]'s (the caller says where it came from).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown provider '{0}' (expected cpu, cuda or tensorrt)")]
+pub struct UnknownProvider(pub String);
+
+impl FromStr for Provider {
+    type Err = UnknownProvider;
+
+    /// `cpu`, `cuda`, `tensorrt` (also `trt`), in any case.
+    fn from_str(s: &str) -> std::result::Result<Provider, UnknownProvider> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "cpu" => Ok(Provider::Cpu),
+            "cuda" => Ok(Provider::Cuda),
+            "tensorrt" | "trt" => Ok(Provider::TensorRt),
+            _ => Err(UnknownProvider(s.trim().to_string())),
+        }
+    }
+}
+
+impl TryFrom<String> for Provider {
+    type Error = UnknownProvider;
+    fn try_from(s: String) -> std::result::Result<Provider, UnknownProvider> {
+        s.parse()
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Provider {
+    /// The short name used in results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Cpu => "cpu",
+            Provider::Cuda => "cuda",
+            Provider::TensorRt => "tensorrt",
+        }
+    }
+
+    /// ONNX Runtime's name for it.
+    pub fn ort_name(self) -> &'static str {
+        match self {
+            Provider::Cpu => "CPUExecutionProvider",
+            Provider::Cuda => "CUDAExecutionProvider",
+            Provider::TensorRt => "TensorrtExecutionProvider",
+        }
+    }
+
+    pub fn is_gpu(self) -> bool {
+        !matches!(self, Provider::Cpu)
+    }
+}
 
 /// How a requested provider was set up.
 #[derive(Clone)]
@@ -28,7 +91,7 @@ pub(crate) struct ProviderSetup {
 pub(crate) fn setup_provider(
     rt: &Runtime,
     provider: Provider,
-    plan: &BenchmarkPlan,
+    options: &SessionOptions,
 ) -> Result<ProviderSetup> {
     if provider == Provider::Cpu {
         return Ok(ProviderSetup {
@@ -45,7 +108,7 @@ pub(crate) fn setup_provider(
             rt.info.providers.join(", ")
         )),
         Ok(dispatch) => {
-            super::gpu::preload_cuda_libraries(&rt.info.library);
+            crate::gpu::preload_cuda_libraries(&rt.info.library);
             // Registration only reports problems once a session is created: probe it on a
             // tiny model so a missing CUDA/cuDNN shows up here, named, and not as a crash.
             match probe_registration(rt, &dispatch) {
@@ -60,7 +123,7 @@ pub(crate) fn setup_provider(
         }
     };
     let reason = problem.expect("every other arm returned");
-    if plan.strict_provider {
+    if options.strict_provider {
         return Err(EngineError::ProviderUnavailable {
             provider: provider.as_str().into(),
             reason,
@@ -156,124 +219,23 @@ fn identity_model() -> Vec<u8> {
     .encode_to_vec()
 }
 
-/// Creates one session for the plan's settings and the chosen providers.
-pub(crate) fn build_session(
-    rt: &Runtime,
-    model: &Path,
-    plan: &BenchmarkPlan,
-    setup: &ProviderSetup,
-    profile_to: Option<&Path>,
-) -> Result<Session> {
-    let ctx = |what: &str| format!("configuring the session ({what})");
-    let mut b =
-        Session::builder(rt.environment()).map_err(|e| EngineError::runtime(ctx("builder"), e))?;
-    b = b
-        .with_optimization_level(match plan.opt_level {
-            OptLevel::Disable => GraphOptimizationLevel::Disable,
-            OptLevel::Basic => GraphOptimizationLevel::Level1,
-            OptLevel::Extended => GraphOptimizationLevel::Level2,
-            OptLevel::All => GraphOptimizationLevel::All,
-        })
-        .map_err(|e| EngineError::runtime(ctx("optimization level"), e))?;
-    if let Some(n) = plan.intra_threads {
-        b = b
-            .with_intra_threads(n)
-            .map_err(|e| EngineError::runtime(ctx("intra-op threads"), e))?;
-    }
-    if let Some(n) = plan.inter_threads {
-        b = b
-            .with_parallel_execution(n > 1)
-            .map_err(|e| EngineError::runtime(ctx("parallel execution"), e))?
-            .with_inter_threads(n)
-            .map_err(|e| EngineError::runtime(ctx("inter-op threads"), e))?;
-    }
-    if !setup.dispatch.is_empty() {
-        b = b
-            .with_execution_providers(&setup.dispatch)
-            .map_err(|e| EngineError::runtime(ctx("execution providers"), e))?;
-    }
-    if let Some(p) = profile_to {
-        b = b
-            .with_profiling(p)
-            .map_err(|e| EngineError::runtime(ctx("profiling"), e))?;
-    }
-    b.commit_from_file(model)
-        .map_err(|e| EngineError::ModelLoad {
-            path: model.to_path_buf(),
-            message: clean_ort_message(&e.to_string()),
-        })
-}
-
-/// Opens one session of `model` for serving (the gateway's session pool): the same provider
-/// policy as a benchmark without `--strict-provider`, so a missing GPU falls back to CPU and
-/// the returned notice says why.
-pub fn open_session(
-    rt: &Runtime,
-    model: &Path,
-    provider: Provider,
-    intra_threads: Option<usize>,
-) -> Result<(Session, Option<String>)> {
-    let mut plan = BenchmarkPlan::new(model);
-    plan.intra_threads = intra_threads;
-    let setup = setup_provider(rt, provider, &plan)?;
-    let session = build_session(rt, model, &plan, &setup, None)?;
-    Ok((session, setup.fallback))
-}
-
-/// ORT prefixes load errors with the path again; keep the part a user can act on.
-fn clean_ort_message(msg: &str) -> String {
-    let m = msg.trim();
-    match m.find(" failed:") {
-        Some(i) if m.starts_with("Load model from") => m[i + " failed:".len()..].trim().to_string(),
-        _ => m.to_string(),
-    }
-}
-
-/// Counts nodes per execution provider from an ONNX Runtime profile (a JSON array of
-/// Chrome-trace events; node events carry `args.provider`).
-pub(crate) fn nodes_by_provider(trace: &Path) -> Result<BTreeMap<String, u64>> {
-    #[derive(serde::Deserialize)]
-    struct Event {
-        #[serde(default)]
-        cat: String,
-        #[serde(default)]
-        name: String,
-        #[serde(default)]
-        args: Option<Args>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Args {
-        #[serde(default)]
-        provider: Option<String>,
-    }
-    let file = std::fs::File::open(trace).map_err(|e| EngineError::io(trace, e))?;
-    let events: Vec<Event> = serde_json::from_reader(std::io::BufReader::new(file))
-        .map_err(|e| EngineError::runtime("reading the placement profile", e))?;
-    let mut seen = std::collections::HashSet::new();
-    let mut counts = BTreeMap::new();
-    for e in events {
-        if e.cat != "Node" || !e.name.ends_with("_kernel_time") {
-            continue;
-        }
-        if let Some(p) = e.args.and_then(|a| a.provider)
-            && seen.insert(e.name)
-        {
-            *counts.entry(p).or_insert(0) += 1;
-        }
-    }
-    Ok(counts)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn load_errors_lose_the_repeated_path() {
+    fn names_parse_and_print_back() {
+        assert_eq!("TRT".parse::<Provider>().unwrap(), Provider::TensorRt);
+        assert_eq!(" cuda ".parse::<Provider>().unwrap(), Provider::Cuda);
+        assert_eq!(Provider::TensorRt.to_string(), "tensorrt");
+        let e = "tpu".parse::<Provider>().unwrap_err();
         assert_eq!(
-            clean_ort_message("Load model from /x.onnx failed:Fatal error: op is not registered"),
-            "Fatal error: op is not registered"
+            e.to_string(),
+            "unknown provider 'tpu' (expected cpu, cuda or tensorrt)"
         );
-        assert_eq!(clean_ort_message("other"), "other");
+        // A config file names it the same way, and a wrong name is refused, not defaulted.
+        let p: Provider = serde_json::from_str("\"cpu\"").unwrap();
+        assert_eq!(p, Provider::Cpu);
+        assert!(serde_json::from_str::<Provider>("\"tpu\"").is_err());
     }
 }

@@ -1,0 +1,142 @@
+//! Value parsers for the CLI's flags: text becomes typed values here, at the edge, so the
+//! libraries only ever see numbers, shapes, durations and enums. clap names the flag in its
+//! error ("invalid value 'x' for '--batch <LIST>': ..."), so nothing below repeats it.
+
+use std::{path::PathBuf, str::FromStr, time::Duration};
+
+/// `NAME=VALUE`, with both sides non-empty and trimmed.
+fn split_assignment(s: &str) -> Result<(&str, &str), String> {
+    match s.split_once('=') {
+        Some((n, v)) if !n.trim().is_empty() && !v.trim().is_empty() => Ok((n.trim(), v.trim())),
+        _ => Err(format!("'{s}' is not NAME=VALUE")),
+    }
+}
+
+/// `--dim NAME=VALUE` (or `INPUT.AXIS=VALUE`): a dimension binding, a whole number ≥ 0.
+pub fn dim(s: &str) -> Result<(String, i64), String> {
+    let (n, v) = split_assignment(s)?;
+    match v.parse::<i64>() {
+        Ok(v) if v >= 0 => Ok((n.to_string(), v)),
+        _ => Err(format!("'{s}': '{v}' is not a whole number")),
+    }
+}
+
+/// `--fill NAME=VALUE`: one number for every element of an input.
+pub fn fill(s: &str) -> Result<(String, f64), String> {
+    let (n, v) = split_assignment(s)?;
+    v.parse::<f64>()
+        .map(|v| (n.to_string(), v))
+        .map_err(|_| format!("'{s}': '{v}' is not a number"))
+}
+
+/// `--shape INPUT=1x3x224x224` (also `1,3,224,224`).
+pub fn shape(s: &str) -> Result<(String, Vec<i64>), String> {
+    let (n, v) = split_assignment(s)?;
+    let dims = v
+        .split(['x', 'X', ','])
+        .map(|d| d.trim().parse::<i64>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| format!("'{v}' is not a shape like 1x3x224x224"))?;
+    if dims.iter().any(|&d| d < 0) {
+        return Err(format!("'{v}' has a negative dimension"));
+    }
+    Ok((n.to_string(), dims))
+}
+
+/// `--input INPUT=FILE.npy`, or `FILE.npz` holding arrays named after the inputs (`*`).
+pub fn input(s: &str) -> Result<(String, PathBuf), String> {
+    match s.split_once('=') {
+        Some((n, f)) if !n.is_empty() && !f.is_empty() => Ok((n.to_string(), PathBuf::from(f))),
+        _ if s.ends_with(".npz") => Ok(("*".into(), PathBuf::from(s))),
+        _ => Err(format!("'{s}' is neither INPUT=FILE.npy nor FILE.npz")),
+    }
+}
+
+/// A duration in humantime's words (`500ms`, `2s`, `1m 30s`), or plain seconds (`2`, `1.5`).
+pub fn duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let d = match t.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs >= 0.0 => Duration::from_secs_f64(secs),
+        Ok(_) => return Err(format!("'{s}' is not a duration like 500ms, 2s or 1m")),
+        Err(_) => humantime::parse_duration(t)
+            .map_err(|e| format!("'{s}' is not a duration like 500ms, 2s or 1m ({e})"))?,
+    };
+    if d >= Duration::from_secs(86_400) {
+        return Err(format!("'{s}' is a day or more; give at most 23h"));
+    }
+    Ok(d)
+}
+
+/// `LO..HI`, a half-open range of integers.
+pub fn int_range(s: &str) -> Result<(i64, i64), String> {
+    let bad = || format!("'{s}' is not LO..HI");
+    let (lo, hi) = s.split_once("..").ok_or_else(bad)?;
+    match (lo.trim().parse(), hi.trim().parse()) {
+        (Ok(lo), Ok(hi)) => Ok((lo, hi)),
+        _ => Err(bad()),
+    }
+}
+
+/// A value through its own `FromStr` (providers, optimization levels), with its message.
+pub fn parsed<T: FromStr>(s: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse::<T>().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assignments_and_shapes() {
+        assert_eq!(dim("batch=4").unwrap(), ("batch".into(), 4));
+        assert_eq!(dim(" x.2 = 48").unwrap(), ("x.2".into(), 48));
+        assert!(dim("batch").unwrap_err().contains("NAME=VALUE"));
+        assert!(dim("batch=-1").unwrap_err().contains("whole number"));
+        assert_eq!(fill("sr=16000").unwrap(), ("sr".into(), 16000.0));
+        assert!(fill("sr=fast").is_err());
+        assert_eq!(
+            shape("images=1x3x224x224").unwrap(),
+            ("images".into(), vec![1, 3, 224, 224])
+        );
+        assert!(shape("images=1x-3").unwrap_err().contains("negative"));
+        assert!(shape("images=1xa").is_err());
+        assert_eq!(
+            input("a.npz").unwrap(),
+            ("*".into(), PathBuf::from("a.npz"))
+        );
+        assert_eq!(
+            input("x=a.npy").unwrap(),
+            ("x".into(), PathBuf::from("a.npy"))
+        );
+        assert!(input("a.npy").is_err());
+        assert_eq!(int_range("0..10").unwrap(), (0, 10));
+        assert!(int_range("0-10").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(duration("2s").unwrap(), Duration::from_secs(2));
+        assert_eq!(duration("1m 30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(duration("2").unwrap(), Duration::from_secs(2));
+        assert_eq!(duration("1.5").unwrap(), Duration::from_millis(1500));
+        assert!(duration("soon").is_err());
+        assert!(duration("-1").is_err());
+        assert!(duration("2d").is_err());
+    }
+
+    #[test]
+    fn enums_use_their_own_words() {
+        use assay_engine::session::{OptLevel, Provider};
+        assert_eq!(parsed::<Provider>("TRT").unwrap(), Provider::TensorRt);
+        assert!(
+            parsed::<Provider>("tpu")
+                .unwrap_err()
+                .contains("unknown provider")
+        );
+        assert_eq!(parsed::<OptLevel>("0").unwrap(), OptLevel::Disable);
+    }
+}
