@@ -1,15 +1,16 @@
 //! What a command's failure looks like to the UI: a sentence to show, a stable `kind` to
 //! branch on, and the detail one click away.
 
+use assay_engine::ErrorKind;
 use serde::Serialize;
 
 /// A failed command, serialized as `{"kind", "message", "detail"}`.
 #[derive(Debug, Serialize, thiserror::Error)]
 #[error("{message}")]
 pub struct UiError {
-    /// `usage`, `model`, `runtime`, `no_runtime`, `io`, `store`, `release`, `verification`,
-    /// `gateway`, `unreachable`, `worker`, `crashed`.
-    pub kind: &'static str,
+    /// The shared classification ([`ErrorKind`]): the same names as the CLI's `--json`
+    /// errors and the gateway's error bodies.
+    pub kind: ErrorKind,
     pub message: String,
     pub detail: Option<String>,
 }
@@ -18,7 +19,7 @@ impl UiError {
     /// Input the user can fix.
     pub fn usage(message: impl Into<String>) -> UiError {
         UiError {
-            kind: "usage",
+            kind: ErrorKind::Usage,
             message: message.into(),
             detail: None,
         }
@@ -27,55 +28,36 @@ impl UiError {
     /// A file or folder that cannot be read or written.
     pub fn io(message: impl Into<String>, e: impl std::fmt::Display) -> UiError {
         UiError {
-            kind: "io",
+            kind: ErrorKind::Io,
             message: message.into(),
             detail: Some(e.to_string()),
+        }
+    }
+
+    /// Any library error, classified by the library itself.
+    fn from_library(kind: ErrorKind, e: &(impl std::fmt::Display + std::fmt::Debug)) -> UiError {
+        UiError {
+            kind,
+            message: e.to_string(),
+            detail: Some(format!("{e:?}")),
         }
     }
 }
 
 impl From<assay_engine::EngineError> for UiError {
     fn from(e: assay_engine::EngineError) -> Self {
-        use assay_engine::ErrorKind::*;
-        UiError {
-            kind: match e.kind() {
-                Usage => "usage",
-                NoRuntime => "no_runtime",
-                Model => "model",
-                Runtime => "runtime",
-                Io => "io",
-            },
-            message: e.to_string(),
-            detail: Some(format!("{e:?}")),
-        }
+        UiError::from_library(e.kind(), &e)
     }
 }
 
 impl From<assay_store::StoreError> for UiError {
     fn from(e: assay_store::StoreError) -> Self {
-        UiError {
-            kind: "store",
-            message: e.to_string(),
-            detail: Some(format!("{e:?}")),
-        }
+        UiError::from_library(e.kind(), &e)
     }
 }
 
 impl From<assay_release::ReleaseError> for UiError {
     fn from(e: assay_release::ReleaseError) -> Self {
-        use assay_release::ReleaseError::*;
-        let kind = match &e {
-            _ if e.is_verification_failure() => "verification",
-            Invalid { .. } | UnknownKeyName(_) => "usage",
-            Remote { .. } => "gateway",
-            Unreachable { .. } => "unreachable",
-            Io { .. } => "io",
-            _ => "release",
-        };
-        UiError {
-            kind,
-            message: e.to_string(),
-            detail: Some(format!("{e:?}")),
-        }
+        UiError::from_library(e.kind(), &e)
     }
 }

@@ -2,6 +2,7 @@
 //! the admin token in the OS keychain. Where no keychain answers (a headless box), the
 //! token goes in `gateways/NAME.token` with mode 0600, like an SSH key, and the UI says so.
 
+use assay_engine::ErrorKind;
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
@@ -121,7 +122,7 @@ impl GatewayBook {
         let g = self.get(name)?;
         let token = match g.token_storage.as_str() {
             "keychain" => TOKENS.get(name).map_err(|e| UiError {
-                kind: "io",
+                kind: ErrorKind::Io,
                 message: format!(
                     "the token of gateway '{name}' is not in the keychain any more; add the \
                      gateway again"

@@ -330,6 +330,7 @@ fn stamp() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use assay_engine::ErrorKind;
 
     fn ctx() -> JobContext {
         JobContext {
@@ -387,7 +388,11 @@ mod tests {
                 "kind": "sign", "dir": dir, "key": "k", "passphrase": "p"
             }))
             .unwrap();
-            assert_eq!(spec.invocation(&ctx()).unwrap_err().kind, "usage", "{dir}");
+            assert_eq!(
+                spec.invocation(&ctx()).unwrap_err().kind,
+                ErrorKind::Usage,
+                "{dir}"
+            );
         }
     }
 
@@ -397,6 +402,6 @@ mod tests {
             "kind": "create_release", "model": "m.onnx", "name": "../evil", "version": "1.0.0"
         }))
         .unwrap();
-        assert_eq!(spec.invocation(&ctx()).unwrap_err().kind, "usage");
+        assert_eq!(spec.invocation(&ctx()).unwrap_err().kind, ErrorKind::Usage);
     }
 }

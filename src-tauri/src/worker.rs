@@ -5,10 +5,11 @@
 //! The worker speaks the NDJSON protocol of docs/EVENTS.md on stdout. [`Jobs::spawn`]
 //! forwards each event to a sink and always ends the stream with exactly one terminal
 //! event of its own: `{"event":"exit"}` after a clean exit, `{"event":"cancelled"}`, or an
-//! `error` event (the worker's own, or `kind: "crashed"` with the exit status and the tail
+//! `error` event (the worker's own, or `kind: ErrorKind::Crashed` with the exit status and the tail
 //! of stderr when it died without one). Verbs that print one JSON document instead of
 //! events (`sign --json`) get it forwarded as `{"event":"result","value":…}`.
 
+use assay_engine::ErrorKind;
 use std::{
     collections::{HashMap, VecDeque},
     ffi::OsString,
@@ -78,7 +79,7 @@ impl Jobs {
         #[cfg(target_os = "linux")]
         die_with_parent(&mut cmd);
         let mut child = cmd.spawn().map_err(|e| UiError {
-            kind: "worker",
+            kind: ErrorKind::Worker,
             message: format!(
                 "could not start the worker process {}: {e}",
                 program.display()
@@ -131,7 +132,7 @@ impl Jobs {
                 ));
             })
             .map_err(|e| UiError {
-                kind: "worker",
+                kind: ErrorKind::Worker,
                 message: format!("could not watch the worker process: {e}"),
                 detail: None,
             })?;
@@ -320,7 +321,7 @@ pub fn run_json(args: &[&str]) -> Result<Value, UiError> {
         .stdin(Stdio::null())
         .output()
         .map_err(|e| UiError {
-            kind: "worker",
+            kind: ErrorKind::Worker,
             message: format!(
                 "could not start the worker process {}: {e}",
                 program.display()
@@ -330,7 +331,7 @@ pub fn run_json(args: &[&str]) -> Result<Value, UiError> {
     let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
         return Err(UiError {
-            kind: "worker",
+            kind: ErrorKind::Worker,
             message: stderr
                 .lines()
                 .rev()
@@ -342,7 +343,7 @@ pub fn run_json(args: &[&str]) -> Result<Value, UiError> {
         });
     }
     serde_json::from_slice(&out.stdout).map_err(|e| UiError {
-        kind: "worker",
+        kind: ErrorKind::Worker,
         message: "the worker process answered with something that is not JSON".into(),
         detail: Some(e.to_string()),
     })

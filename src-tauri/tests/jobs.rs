@@ -206,7 +206,7 @@ fn a_missing_worker_is_a_sentence_not_a_panic() {
     let err = jobs
         .spawn("/nonexistent/assay".as_ref(), vec![], vec![], |_| {})
         .unwrap_err();
-    assert_eq!(err.kind, "worker");
+    assert_eq!(err.kind, assay_engine::ErrorKind::Worker);
     assert!(
         err.message.contains("/nonexistent/assay"),
         "{}",

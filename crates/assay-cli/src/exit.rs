@@ -2,7 +2,8 @@
 //!
 //! 0 success · 1 model, runtime, store or IO failure · 2 usage error · 3 no ONNX Runtime
 //! found · 4 a regression gate failed (`compare --fail-if-slower`) · 5 a release failed
-//! verification.
+//! verification. The code comes from [`ErrorKind::exit_code`], the one classification the
+//! console and the gateway use too.
 
 use assay_engine::{EngineError, ErrorKind};
 
@@ -52,7 +53,8 @@ impl std::error::Error for RegressionGate {}
 
 /// Prints `err` and returns the exit code for it.
 pub fn report(err: &anyhow::Error, machine: Machine) -> i32 {
-    let (kind, code) = classify(err);
+    let kind = kind_of(err);
+    let code = kind.exit_code();
     let message = err.to_string();
     match machine {
         Machine::Text => {}
@@ -90,44 +92,24 @@ pub fn bad_arguments(e: clap::Error) -> i32 {
     report(&anyhow::Error::new(UsageError(message)), machine)
 }
 
-fn classify(err: &anyhow::Error) -> (&'static str, i32) {
+/// The kind of any error a command returns, from the libraries' own classification; an
+/// error of unknown origin (a bare `anyhow` context) counts as `io`.
+fn kind_of(err: &anyhow::Error) -> ErrorKind {
     if let Some(e) = err.downcast_ref::<EngineError>() {
-        return match e.kind() {
-            ErrorKind::Usage => ("usage", 2),
-            ErrorKind::NoRuntime => ("no_runtime", 3),
-            ErrorKind::Model => ("model", 1),
-            ErrorKind::Runtime => ("runtime", 1),
-            ErrorKind::Io => ("io", 1),
-        };
+        e.kind()
+    } else if let Some(e) = err.downcast_ref::<assay_store::StoreError>() {
+        e.kind()
+    } else if let Some(e) = err.downcast_ref::<assay_release::ReleaseError>() {
+        e.kind()
+    } else if err.downcast_ref::<UsageError>().is_some() {
+        ErrorKind::Usage
+    } else if err.downcast_ref::<RegressionGate>().is_some() {
+        ErrorKind::Regression
+    } else if err.downcast_ref::<VerificationFailed>().is_some() {
+        ErrorKind::Verification
+    } else {
+        ErrorKind::Io
     }
-    if err.downcast_ref::<UsageError>().is_some() {
-        return ("usage", 2);
-    }
-    if err.downcast_ref::<RegressionGate>().is_some() {
-        return ("regression", 4);
-    }
-    if err.downcast_ref::<assay_store::StoreError>().is_some() {
-        return ("store", 1);
-    }
-    if err.downcast_ref::<VerificationFailed>().is_some() {
-        return ("verification", 5);
-    }
-    if let Some(e) = err.downcast_ref::<assay_release::ReleaseError>() {
-        return match e {
-            assay_release::ReleaseError::Invalid { .. }
-            | assay_release::ReleaseError::UnknownKeyName(_) => ("usage", 2),
-            e if e.is_verification_failure() => ("verification", 5),
-            // The gateway refused the release after verifying it.
-            assay_release::ReleaseError::Remote {
-                status: 422,
-                message,
-            } if message.starts_with("release refused") => ("verification", 5),
-            assay_release::ReleaseError::Remote { .. } => ("gateway", 1),
-            assay_release::ReleaseError::Unreachable { .. } => ("unreachable", 1),
-            _ => ("release", 1),
-        };
-    }
-    ("io", 1)
 }
 
 /// A panic is a bug, but the user still gets one readable line, not a backtrace.

@@ -3,21 +3,7 @@
 
 use std::path::PathBuf;
 
-/// What went wrong, grouped the way a caller reacts to it (see [`EngineError::kind`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorKind {
-    /// The request itself is wrong: a bad option value, an input that does not fit the model.
-    Usage,
-    /// The model file cannot be read, parsed or loaded.
-    Model,
-    /// ONNX Runtime failed, or an execution provider could not be used.
-    Runtime,
-    /// No ONNX Runtime library could be found.
-    NoRuntime,
-    /// A file system or network operation failed.
-    Io,
-}
+use crate::kind::ErrorKind;
 
 /// Errors from the engine.
 #[derive(Debug, thiserror::Error)]
@@ -127,7 +113,7 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    /// The category callers map to exit codes (CLI) or error kinds (console, HTTP).
+    /// The shared classification: the CLI's exit code, the console's kind, an HTTP status.
     pub fn kind(&self) -> ErrorKind {
         use EngineError::*;
         match self {

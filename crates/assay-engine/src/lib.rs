@@ -30,6 +30,7 @@ pub mod durable;
 mod error;
 pub mod fingerprint;
 pub mod gpu;
+pub mod kind;
 pub mod model;
 pub mod paths;
 pub mod profile;
@@ -38,4 +39,5 @@ pub mod session;
 pub mod stats;
 pub mod viz;
 
-pub use error::{EngineError, ErrorKind, Result};
+pub use error::{EngineError, Result};
+pub use kind::ErrorKind;

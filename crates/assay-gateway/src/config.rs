@@ -384,7 +384,12 @@ mod tests {
         );
         assert!(bad("listen = \"nope\"", base()).contains("IP:PORT"));
         assert!(bad("[models.m]\npreferred_batch_size = [128]", base()).contains("outside"));
-        let e = bad("[models.m]\nprovider = \"tpu\"", base());
+        // A wrong provider is refused while reading the file, at its key.
+        let e = toml::from_str::<FileConfig>("[models.m]\nprovider = \"tpu\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown provider 'tpu'"), "{e}");
+        assert!(e.contains("line 2") && e.contains("provider = \"tpu\""), "{e}");
         assert!(
             e.contains("unknown provider 'tpu'") && e.contains("provider"),
             "{e}"

@@ -2,6 +2,7 @@
 //! Open-Inference-Protocol body `{"error": "..."}`, and `Retry-After` when the answer is
 //! "come back later".
 
+use assay_engine::ErrorKind;
 use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
@@ -73,22 +74,26 @@ impl GatewayError {
         GatewayError::Internal(format!("{context}: {e}"))
     }
 
-    pub fn status(&self) -> StatusCode {
+    /// The shared classification: the HTTP status and the `kind` of the error body come
+    /// from it, and the release client reads that `kind` back.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            GatewayError::NotFound(_) => StatusCode::NOT_FOUND,
-            GatewayError::Conflict(_) => StatusCode::CONFLICT,
-            GatewayError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            GatewayError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            GatewayError::Refused(_) | GatewayError::Unprocessable(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            GatewayError::Overloaded { .. } => StatusCode::TOO_MANY_REQUESTS,
-            GatewayError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            GatewayError::Backend(_) | GatewayError::Internal(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            GatewayError::BadRequest(_) => ErrorKind::Usage,
+            GatewayError::NotFound(_) => ErrorKind::NotFound,
+            GatewayError::Conflict(_) => ErrorKind::Conflict,
+            GatewayError::Unauthorized(_) => ErrorKind::Unauthorized,
+            GatewayError::TooLarge(_) => ErrorKind::TooLarge,
+            GatewayError::Refused(_) => ErrorKind::Verification,
+            GatewayError::Unprocessable(_) => ErrorKind::Model,
+            GatewayError::Overloaded { .. } => ErrorKind::Overloaded,
+            GatewayError::Unavailable { .. } => ErrorKind::Unavailable,
+            GatewayError::Backend(_) => ErrorKind::Runtime,
+            GatewayError::Internal(_) => ErrorKind::Io,
         }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.kind().http_status()).expect("a valid HTTP status")
     }
 
     /// The metrics category of this failure.
@@ -113,7 +118,8 @@ impl IntoResponse for GatewayError {
         };
         let mut resp = (
             status,
-            axum::Json(serde_json::json!({"error": self.to_string()})),
+            // `error` is the Open Inference Protocol's field; `kind` is Assay's addition.
+            axum::Json(serde_json::json!({"error": self.to_string(), "kind": self.kind()})),
         )
             .into_response();
         if let Some(s) = retry {

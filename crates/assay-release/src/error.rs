@@ -65,7 +65,12 @@ pub enum ReleaseError {
 
     /// The gateway answered with an error status.
     #[error("the gateway refused ({status}): {message}")]
-    Remote { status: u16, message: String },
+    Remote {
+        status: u16,
+        /// The kind the gateway gave in its error body, when it gave one.
+        kind: Option<assay_engine::ErrorKind>,
+        message: String,
+    },
 
     /// The gateway could not be reached (after retries, for pushes).
     #[error("cannot reach the gateway at {url}: {message}")]
@@ -84,6 +89,25 @@ impl ReleaseError {
         ReleaseError::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// The shared classification (exit code, console kind, HTTP status). A gateway's own
+    /// refusal keeps the kind it answered with when that is a verification failure, so a
+    /// release refused remotely reads like one refused here.
+    pub fn kind(&self) -> assay_engine::ErrorKind {
+        use assay_engine::ErrorKind as K;
+        match self {
+            e if e.is_verification_failure() => K::Verification,
+            ReleaseError::Invalid { .. } | ReleaseError::UnknownKeyName(_) => K::Usage,
+            ReleaseError::Remote {
+                kind: Some(K::Verification),
+                ..
+            } => K::Verification,
+            ReleaseError::Remote { .. } => K::Gateway,
+            ReleaseError::Unreachable { .. } => K::Unreachable,
+            ReleaseError::Io { .. } => K::Io,
+            _ => K::Release,
         }
     }
 

@@ -156,7 +156,12 @@ impl GatewayClient {
                 .as_str()
                 .map(String::from)
                 .unwrap_or_else(|| value.to_string());
-            return Err(ReleaseError::Remote { status, message });
+            let kind = serde_json::from_value(value["kind"].clone()).ok();
+            return Err(ReleaseError::Remote {
+                status,
+                kind,
+                message,
+            });
         }
         Ok(value)
     }

@@ -107,3 +107,11 @@ pub(crate) fn dir_writable(path: &std::path::Path) -> bool {
         Err(_) => false,
     }
 }
+
+impl StoreError {
+    /// The shared classification (exit code, console kind, HTTP status): every store failure
+    /// is a `store` one, so a script can tell "the history failed" from "the model failed".
+    pub fn kind(&self) -> assay_engine::ErrorKind {
+        assay_engine::ErrorKind::Store
+    }
+}

@@ -1,6 +1,7 @@
 //! The Gateways view: saved gateways, their health and releases, traffic control and live
 //! metrics. Pushing runs in the worker (`start_job`).
 
+use assay_engine::ErrorKind;
 use std::{sync::Arc, time::Duration};
 
 use assay_release::remote::GatewayClient;
@@ -150,7 +151,7 @@ pub async fn gateway_metrics<R: tauri::Runtime>(
         move || match client.get_within("/metrics", METRICS_TIMEOUT)? {
             Value::String(text) => Ok(scrape::samples(&text)),
             other => Err(UiError {
-                kind: "gateway",
+                kind: ErrorKind::Gateway,
                 message: "the gateway's /metrics did not answer with metrics text".into(),
                 detail: Some(other.to_string()),
             }),

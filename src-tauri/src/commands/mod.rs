@@ -2,6 +2,7 @@
 //! and [`blocking`], which keeps slow work off the UI thread.
 
 use crate::error::UiError;
+use assay_engine::ErrorKind;
 
 pub mod files;
 pub mod gateways;
@@ -21,7 +22,7 @@ pub async fn blocking<T: Send + 'static>(
     tauri::async_runtime::spawn_blocking(f)
         .await
         .map_err(|e| UiError {
-            kind: "internal",
+            kind: ErrorKind::Internal,
             message: "the work stopped unexpectedly".into(),
             detail: Some(e.to_string()),
         })?

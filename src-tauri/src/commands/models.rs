@@ -1,5 +1,6 @@
 //! The Models view: inspect a model file, and find the bundled sample model.
 
+use assay_engine::ErrorKind;
 use std::path::PathBuf;
 
 use tauri::{Manager, path::BaseDirectory};
@@ -54,7 +55,7 @@ pub fn sample_model<R: tauri::Runtime>(app: tauri::AppHandle<R>) -> Result<Strin
         .or_else(|| source.is_file().then_some(source))
         .map(|p| p.display().to_string())
         .ok_or(UiError {
-            kind: "io",
+            kind: ErrorKind::Io,
             message: "the bundled sample model is missing from this installation".into(),
             detail: None,
         })

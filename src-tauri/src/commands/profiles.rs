@@ -1,6 +1,7 @@
 //! The Profile view's extras beyond the worker's profile document: one inference's
 //! timeline, read from the trace the profile wrote.
 
+use assay_engine::ErrorKind;
 use std::path::PathBuf;
 
 use assay_engine::profile::timeline::{self, Timeline};
@@ -20,7 +21,7 @@ pub async fn profile_timeline(path: String) -> Result<Option<Timeline>, UiError>
         let f = std::fs::File::open(&p)
             .map_err(|e| UiError::io(format!("cannot read the trace {}", p.display()), e))?;
         timeline::last_inference(f).map_err(|e| UiError {
-            kind: "io",
+            kind: ErrorKind::Io,
             message: e.to_string(),
             detail: Some(p.display().to_string()),
         })
