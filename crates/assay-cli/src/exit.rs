@@ -5,7 +5,7 @@
 //! verification. The code comes from [`ErrorKind::exit_code`], the one classification the
 //! console and the gateway use too.
 
-use assay_engine::{EngineError, ErrorKind};
+use assay_engine::{EngineError, ErrorKind, Setting};
 
 /// How the command wants its error: plain text, a JSON object, or an NDJSON event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +55,7 @@ impl std::error::Error for RegressionGate {}
 pub fn report(err: &anyhow::Error, machine: Machine) -> i32 {
     let kind = kind_of(err);
     let code = kind.exit_code();
-    let message = err.to_string();
+    let message = in_flag_words(err);
     match machine {
         Machine::Text => {}
         Machine::Json => println!(
@@ -90,6 +90,60 @@ pub fn bad_arguments(e: clap::Error) -> i32 {
     let first = rendered.lines().next().unwrap_or_default();
     let message = first.strip_prefix("error: ").unwrap_or(first).to_string();
     report(&anyhow::Error::new(UsageError(message)), machine)
+}
+
+/// The message, with the settings the libraries name in plain words said as this CLI's
+/// flags (a library never knows a flag name). An error wrapped in context keeps its context.
+fn in_flag_words(err: &anyhow::Error) -> String {
+    let Some(e) = err.downcast_ref::<EngineError>() else {
+        return err.to_string();
+    };
+    if err.to_string() != e.to_string() {
+        return err.to_string();
+    }
+    match e {
+        EngineError::InvalidOption { option, message } => {
+            format!("invalid value for {}: {message}", flag(*option))
+        }
+        EngineError::UnboundDimension {
+            dims,
+            suggested,
+            sources,
+        } => {
+            let flags: Vec<String> = suggested
+                .iter()
+                .map(|(h, v)| format!("--dim {h}={v}"))
+                .collect();
+            format!(
+                "the model's dynamic dimensions {dims} have no value; bind them with {} (suggested: {sources}), or give whole shapes with --shape INPUT=...",
+                flags.join(" ")
+            )
+        }
+        EngineError::NoRuntime => "no ONNX Runtime found; run `assay runtime install` (or pass --runtime PATH / set ASSAY_ORT_DYLIB)".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// The flag that sets `s`.
+fn flag(s: Setting) -> &'static str {
+    match s {
+        Setting::Provider => "--provider",
+        Setting::Batch => "--batch",
+        Setting::Concurrency => "--concurrency",
+        Setting::Dim => "--dim",
+        Setting::Shape => "--shape",
+        Setting::Input => "--input",
+        Setting::Fill => "--fill",
+        Setting::IntRange => "--int-range",
+        Setting::Threads => "--intra-threads/--inter-threads",
+        Setting::Iterations => "--iterations",
+        Setting::ProfileIterations => "--profile-iterations",
+        Setting::Duration => "--duration",
+        Setting::Compare => "the runs to compare",
+        Setting::Chart => "the chart",
+        Setting::IndexUrl => "--index-url",
+        Setting::Wheel => "--from-wheel",
+    }
 }
 
 /// The kind of any error a command returns, from the libraries' own classification; an

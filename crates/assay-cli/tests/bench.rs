@@ -342,7 +342,7 @@ fn input_mismatches_exit_2_and_name_the_problem() {
             .args(["--batch", "8", "--input"])
             .arg(arg("inputs/mlp_b4.npy")),
         2,
-        "batch dimension is 4 but --batch asked for 8",
+        "batch dimension is 4 but the batch size asked for is 8",
     );
     expect_error(
         assay().arg("bench").arg(fixture("multi_input.onnx")),

@@ -254,7 +254,7 @@ fn from_wheel_checks_the_record_and_the_pin() {
             ])
             .arg(&wheel),
         1,
-        "--sha256",
+        &format!("but {} was required", "a".repeat(64)),
     );
     let o = run(isolated(data.path())
         .args([

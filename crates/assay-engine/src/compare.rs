@@ -141,7 +141,7 @@ pub fn compare(a_id: &str, a: &BenchReport, b_id: &str, b: &BenchReport) -> Resu
     }
     if rows.is_empty() {
         return Err(EngineError::invalid(
-            "compare",
+            crate::setting::Setting::Compare,
             format!(
                 "runs {a_id} and {b_id} have no (provider, batch, concurrency) row in common: {}",
                 unmatched.join(", ")
@@ -166,7 +166,7 @@ pub fn compare(a_id: &str, a: &BenchReport, b_id: &str, b: &BenchReport) -> Resu
 fn compare_rows(a: &BenchResult, b: &BenchResult, seed: u64) -> Result<RowComparison> {
     if a.samples_ns.is_empty() || b.samples_ns.is_empty() {
         return Err(EngineError::invalid(
-            "compare",
+            crate::setting::Setting::Compare,
             format!(
                 "row {}/{}/{} has no stored samples",
                 a.provider, a.batch, a.concurrency

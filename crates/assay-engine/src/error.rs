@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::kind::ErrorKind;
+use crate::{kind::ErrorKind, setting::Setting};
 
 /// Errors from the engine.
 #[derive(Debug, thiserror::Error)]
@@ -35,9 +35,10 @@ pub enum EngineError {
         source: std::io::Error,
     },
 
-    /// No ONNX Runtime library was found by any discovery rule.
+    /// No ONNX Runtime library was found by any discovery rule. (The CLI adds its own way
+    /// to point at one.)
     #[error(
-        "no ONNX Runtime found; run `assay runtime install` (or pass --runtime PATH / set ASSAY_ORT_DYLIB)"
+        "no ONNX Runtime found; run `assay runtime install` (or set ASSAY_ORT_DYLIB to the library's path)"
     )]
     NoRuntime,
 
@@ -64,22 +65,26 @@ pub enum EngineError {
         message: String,
     },
 
-    /// A requested execution provider could not be used and --strict-provider was given.
+    /// A requested execution provider could not be used and a strict provider was asked for.
     #[error("execution provider {provider} is not usable: {reason}")]
     ProviderUnavailable { provider: String, reason: String },
 
-    /// A bad option value, named with the option.
+    /// A bad value for a setting; each front end names the setting in its own words (the
+    /// CLI its flag, the console its field).
     #[error("invalid value for {option}: {message}")]
-    InvalidOption { option: String, message: String },
+    InvalidOption { option: Setting, message: String },
 
-    /// Dynamic dimensions have no value from --dim, --shape, --batch or an input file. All
-    /// of them are named at once, with suggested values as flags to copy.
+    /// Dynamic dimensions have no value from a dimension binding, a whole shape, the batch
+    /// or an input file. All of them are named at once, with suggested values that each
+    /// front end offers in its own words (the CLI as flags to copy).
     #[error(
-        "the model's dynamic dimensions {dims} have no value; bind them with {suggestion} (suggested: {sources}), or give whole shapes with --shape INPUT=..."
+        "the model's dynamic dimensions {dims} have no value; bind them ({}) (suggested: {sources}), or give whole input shapes",
+        suggested.iter().map(|(h, v)| format!("{h}={v}")).collect::<Vec<_>>().join(" ")
     )]
     UnboundDimension {
         dims: String,
-        suggestion: String,
+        /// The suggested bindings, by handle.
+        suggested: Vec<(String, i64)>,
         sources: String,
     },
 
@@ -91,7 +96,7 @@ pub enum EngineError {
         known: String,
     },
 
-    /// A tensor given with --input does not fit the model's input.
+    /// A tensor given as an input file does not fit the model's input.
     #[error("input '{input}' from {}: {message}", file.display())]
     InputMismatch {
         input: String,
@@ -145,9 +150,9 @@ impl EngineError {
         }
     }
 
-    pub(crate) fn invalid(option: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(option: Setting, message: impl Into<String>) -> Self {
         EngineError::InvalidOption {
-            option: option.into(),
+            option,
             message: message.into(),
         }
     }

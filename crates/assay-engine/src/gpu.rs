@@ -1,6 +1,6 @@
 //! NVIDIA GPUs through NVML (`nvml-wrapper` loads `libnvidia-ml` at run time, so this
 //! compiles and runs everywhere and simply finds nothing without a driver), and the
-//! CUDA/cuDNN libraries that `assay runtime install --gpu` unpacks beside the runtime.
+//! CUDA/cuDNN libraries that a GPU runtime install unpacks beside the runtime.
 
 use std::{
     collections::BTreeMap,
@@ -116,7 +116,7 @@ impl GpuSampler {
     }
 }
 
-/// Loads the CUDA/cuDNN libraries unpacked by `assay runtime install --gpu` (in `cuda/`
+/// Loads the CUDA/cuDNN libraries unpacked by a GPU runtime install (in `cuda/`
 /// next to `capi/`) with global symbol visibility, so the CUDA execution provider finds
 /// them without `LD_LIBRARY_PATH`. Libraries depend on each other, so loading repeats in
 /// passes until a pass makes no progress.

@@ -2,7 +2,7 @@
 //! [`ErrorKind`] it is (`EngineError::kind`, `StoreError::kind`, `ReleaseError::kind`, the
 //! gateway's own), and every front end reads its answer from the kind alone:
 //!
-//! - the CLI's exit code ([`ErrorKind::exit_code`]) and its `--json` `kind`;
+//! - the CLI's exit code ([`ErrorKind::exit_code`]) and its JSON `kind`;
 //! - the console's `UiError.kind`, serialized with the same names ([`ErrorKind::as_str`]);
 //! - the gateway's HTTP status ([`ErrorKind::http_status`]), and the `kind` in its error
 //!   bodies, which the release client reads back so that no rule ever matches message text.
@@ -47,7 +47,7 @@ pub enum ErrorKind {
     Overloaded,
     /// Not ready, or timed out under load.
     Unavailable,
-    /// A regression gate failed (`compare --fail-if-slower`).
+    /// A regression gate failed (a comparison that must not be slower).
     Regression,
     /// The console's worker process failed before it could say why.
     Worker,
@@ -58,7 +58,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// The name used in JSON (`--json`, the console, the gateway's bodies).
+    /// The name used in JSON (the CLI's JSON, the console, the gateway's bodies).
     pub fn as_str(self) -> &'static str {
         use ErrorKind::*;
         match self {

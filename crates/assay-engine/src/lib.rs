@@ -15,7 +15,7 @@
 //! ```no_run
 //! use assay_engine::{bench::{BenchmarkPlan, run_benchmark, NoProgress}, runtime};
 //!
-//! let rt = runtime::activate(None)?;                // --runtime, env vars, or installed
+//! let rt = runtime::activate(None)?;                // an explicit path, env vars, or installed
 //! let plan = BenchmarkPlan::new("assets/sample-mlp.onnx").with_batches(vec![1, 8]);
 //! let report = run_benchmark(rt, &plan, &mut NoProgress)?;
 //! println!("p50 = {:.3} ms", report.results[0].latency_ms.p50);
@@ -36,8 +36,10 @@ pub mod paths;
 pub mod profile;
 pub mod runtime;
 pub mod session;
+pub mod setting;
 pub mod stats;
 pub mod viz;
 
 pub use error::{EngineError, Result};
 pub use kind::ErrorKind;
+pub use setting::Setting;

@@ -389,7 +389,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("unknown provider 'tpu'"), "{e}");
-        assert!(e.contains("line 2") && e.contains("provider = \"tpu\""), "{e}");
+        assert!(
+            e.contains("line 2") && e.contains("provider = \"tpu\""),
+            "{e}"
+        );
         assert!(
             e.contains("unknown provider 'tpu'") && e.contains("provider"),
             "{e}"

@@ -97,7 +97,7 @@ pub fn create(spec: &ReleaseSpec) -> Result<Value> {
             .unwrap_or(true)
     {
         return Err(ReleaseError::Invalid {
-            what: "--out",
+            what: "output folder",
             message: format!("{} exists and is not empty", spec.out.display()),
         });
     }
@@ -133,7 +133,7 @@ pub fn create(spec: &ReleaseSpec) -> Result<Value> {
     {
         let known: Vec<&str> = free.iter().map(|d| d.handle.as_str()).collect();
         return Err(ReleaseError::Invalid {
-            what: "--dim",
+            what: "serving dimension",
             message: format!(
                 "'{unknown}' is not a dynamic dimension of the model; it has: {}",
                 if known.is_empty() {
@@ -173,7 +173,7 @@ pub fn create(spec: &ReleaseSpec) -> Result<Value> {
         let to = staging.path().join(rel);
         if to.exists() || rel == RELEASE_FILE {
             return Err(ReleaseError::Invalid {
-                what: "--include",
+                what: "included file",
                 message: format!("two files would be named {rel}"),
             });
         }
@@ -195,12 +195,12 @@ pub fn create(spec: &ReleaseSpec) -> Result<Value> {
             .file_name()
             .and_then(|n| n.to_str())
             .ok_or(ReleaseError::Invalid {
-                what: "--include",
+                what: "included file",
                 message: format!("{} has no usable file name", inc.display()),
             })?;
         if !inc.is_file() {
             return Err(ReleaseError::Invalid {
-                what: "--include",
+                what: "included file",
                 message: format!("{} is not a file", inc.display()),
             });
         }

@@ -103,7 +103,7 @@ impl GatewayClient {
                 .collect();
             if parsed.is_empty() {
                 return Err(ReleaseError::Invalid {
-                    what: "--ca-cert",
+                    what: "CA certificate",
                     message: format!("{} holds no PEM certificate", p.display()),
                 });
             }

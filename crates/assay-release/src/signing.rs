@@ -19,9 +19,9 @@ pub const DEFAULT_SIGNATURE: &str = "model.sig";
 /// The keys a verifier trusts.
 #[derive(Debug, Clone)]
 pub enum Trust {
-    /// Exactly this key (`--public-key`).
+    /// Exactly this key.
     Key(PublicKey),
-    /// Any key in a folder of `*.pem`/`*.pub` SPKI files (`--trusted-keys`), chosen by hint.
+    /// Any key in a folder of `*.pem`/`*.pub` SPKI files (a trust folder), chosen by hint.
     Keys(Vec<PublicKey>),
 }
 

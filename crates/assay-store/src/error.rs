@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database was written by a newer Assay (it has migrations this build lacks).
-    #[error("{}: the database was created by a newer version of Assay (schema version {found}, this build knows up to {known}); upgrade Assay or use another --db", path.display())]
+    #[error("{}: the database was created by a newer version of Assay (schema version {found}, this build knows up to {known}); upgrade Assay or use another database (ASSAY_DB)", path.display())]
     NewerSchema {
         path: PathBuf,
         found: i64,
@@ -14,11 +14,11 @@ pub enum StoreError {
     },
 
     /// Another process holds a lock for longer than the busy timeout.
-    #[error("{}: the database is locked by another process; try again, or use another --db", path.display())]
+    #[error("{}: the database is locked by another process; try again, or use another database (ASSAY_DB)", path.display())]
     Locked { path: PathBuf },
 
     /// The file or its folder cannot be written.
-    #[error("{}: the database is read-only; check its permissions or pass --db with a writable path", path.display())]
+    #[error("{}: the database is read-only; check its permissions or use a writable database path (ASSAY_DB)", path.display())]
     ReadOnly { path: PathBuf },
 
     /// The file is not a SQLite database.

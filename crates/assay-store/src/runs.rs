@@ -227,7 +227,7 @@ impl Store {
         }
     }
 
-    /// The dimension values (`--dim`) of the newest run of the model with this digest: what
+    /// The dimension values of the newest run of the model with this digest: what
     /// the forms offer next time. Empty when the model was never run.
     pub async fn last_dims(&self, sha256: &str) -> Result<BTreeMap<String, i64>, StoreError> {
         let row = sqlx::query(

@@ -1,4 +1,4 @@
-//! Input tensors for a run: shapes resolved from the model plus `--dim`/`--shape`/`--batch`,
+//! Input tensors for a run: shapes resolved from the model plus dimension bindings, whole shapes and the batch,
 //! filled with seeded synthetic data or read from `.npy`/`.npz` files.
 
 use std::{
@@ -101,7 +101,7 @@ pub(crate) enum BatchDim {
     None,
 }
 
-/// Picks the batch dimension: `--batch-dim`, or the leading axis of the first input whose
+/// Picks the batch dimension: the one named by the plan, or the leading axis of the first input whose
 /// leading axis is dynamic (the same rule as [`crate::model::free_dims`]).
 pub(crate) fn batch_dim(specs: &[InputSpec], plan: &BenchmarkPlan) -> Result<BatchDim> {
     if let Some(name) = &plan.batch_dim {
@@ -132,7 +132,7 @@ fn handle(spec: &InputSpec, k: usize, sym: &str) -> String {
     }
 }
 
-/// A `--dim`/`--batch-dim` name must be the handle of a dynamic dimension: a symbol, or
+/// A dimension binding's or batch dimension's name must be the handle of a dynamic dimension: a symbol, or
 /// `input.axis` for an unnamed one.
 fn check_dimension(specs: &[InputSpec], name: &str) -> Result<()> {
     if known_handles(specs).iter().any(|h| h == name) {
@@ -163,7 +163,7 @@ fn known_handles(specs: &[InputSpec]) -> Vec<String> {
     out
 }
 
-/// Checks that every name in `--dim`, `--shape`, `--input`, `--fill` exists in the model.
+/// Checks that every name in the dimension bindings, shapes, input files and fills exists in the model.
 pub(crate) fn check_names(specs: &[InputSpec], plan: &BenchmarkPlan) -> Result<()> {
     let inputs = || {
         specs
@@ -237,7 +237,7 @@ impl PreparedInput {
     }
 }
 
-/// Resolves shapes for a batch size and produces every input's data. Without `--batch`,
+/// Resolves shapes for a batch size and produces every input's data. Without a batch size,
 /// a batch given by an input file binds the other inputs too; otherwise it is 1. Returns the
 /// inputs and the batch size used.
 pub(crate) fn prepare(
@@ -307,7 +307,7 @@ fn resolve_shape(
     if let Some(shape) = plan.shapes.get(&spec.name) {
         if shape.len() != spec.dims.len() {
             return Err(EngineError::invalid(
-                "--shape",
+                crate::setting::Setting::Shape,
                 format!(
                     "{}={:?} has rank {} but the model's input is {} (rank {})",
                     spec.name,
@@ -323,7 +323,7 @@ fn resolve_shape(
                 && *f != got
             {
                 return Err(EngineError::invalid(
-                    "--shape",
+                    crate::setting::Setting::Shape,
                     format!(
                         "{}: dimension {k} is fixed at {f} in the model ({}), got {got}",
                         spec.name,
@@ -376,11 +376,10 @@ fn unbound(specs: &[InputSpec], plan: &BenchmarkPlan) -> EngineError {
             })
             .collect::<Vec<_>>()
             .join(", "),
-        suggestion: missing
+        suggested: missing
             .iter()
-            .map(|d| format!("--dim {}={}", d.handle, d.value))
-            .collect::<Vec<_>>()
-            .join(" "),
+            .map(|d| (d.handle.clone(), d.value))
+            .collect(),
         sources: missing
             .iter()
             .map(|d| format!("{}: {}", d.handle, d.reason))
@@ -444,7 +443,7 @@ fn from_array(
             && b != got
         {
             return Err(mismatch(format!(
-                "the array's batch dimension is {got} but --batch asked for {b}"
+                "the array's batch dimension is {got} but the batch size asked for is {b}"
             )));
         }
     }
@@ -458,10 +457,9 @@ fn from_array(
 fn read_npy_file(path: &Path) -> Result<NpyArray> {
     if path.extension().is_some_and(|e| e == "npz") {
         return Err(EngineError::invalid(
-            "--input",
+            crate::setting::Setting::Input,
             format!(
-                "{} is an .npz archive: pass it as --input {} (without NAME=)",
-                path.display(),
+                "{} is an .npz archive: give it alone, for all inputs (not as one input's file)",
                 path.display()
             ),
         ));
@@ -560,9 +558,9 @@ fn fill(spec: &InputSpec, elements: u64, v: f64) -> Result<TensorData> {
         .map(TensorData::Bytes)
         .ok_or_else(|| {
             EngineError::invalid(
-                "--fill",
+                crate::setting::Setting::Fill,
                 format!(
-                    "input '{}' has type {}, which --fill does not support",
+                    "input '{}' has type {}, which a constant fill does not support",
                     spec.name, spec.ty
                 ),
             )
@@ -669,14 +667,14 @@ mod tests {
         let e = resolve_shape(&specs, &specs[0], &plan, Some(1), &bd).unwrap_err();
         let text = e.to_string();
         assert!(text.contains("seq (input tokens)"), "{text}");
-        assert!(text.contains("--dim seq=128"), "{text}");
+        assert!(text.contains("seq=128"), "{text}");
         // An unnamed axis is bound by its `input.axis` handle.
         let specs = vec![spec("x", ElementType::Float, &[(None, ""), (None, "")])];
         let mut plan = BenchmarkPlan::new("m");
         let bd = batch_dim(&specs, &plan).unwrap();
         assert_eq!(bd, BatchDim::Leading);
         let e = resolve_shape(&specs, &specs[0], &plan, Some(2), &bd).unwrap_err();
-        assert!(e.to_string().contains("--dim x.1=1"), "{e}");
+        assert!(e.to_string().contains("x.1=1"), "{e}");
         plan.dims.insert("x.1".into(), 48);
         check_names(&specs, &plan).unwrap();
         assert_eq!(

@@ -22,18 +22,18 @@ pub struct BenchmarkPlan {
     pub batch_dim: Option<String>,
     /// Numbers of parallel streams, each with its own session.
     pub concurrency: Vec<usize>,
-    /// Values for dynamic dimensions (`--dim NAME=VALUE`), by handle: the symbol, or
+    /// Values for dynamic dimensions (`NAME=VALUE`), by handle: the symbol, or
     /// `input.axis` for an unnamed one.
     pub dims: BTreeMap<String, i64>,
     /// Values used for this model before (from the run history), offered in errors only:
     /// a benchmark never measures a shape nobody asked for.
     #[serde(skip)]
     pub remembered_dims: BTreeMap<String, i64>,
-    /// Full shapes for inputs (`--shape INPUT=1x3x224x224`).
+    /// Full shapes for inputs (`INPUT=1x3x224x224`).
     pub shapes: BTreeMap<String, Vec<i64>>,
     /// Real data: input name → `.npy`, or `*` → an `.npz` holding arrays by input name.
     pub input_files: BTreeMap<String, PathBuf>,
-    /// Constant fills (`--fill NAME=VALUE`), e.g. a sample-rate input.
+    /// Constant fills (`NAME=VALUE`), e.g. a sample-rate input.
     pub fills: BTreeMap<String, f64>,
     pub warmup_runs: u64,
     pub warmup_time: Duration,
@@ -83,43 +83,43 @@ impl BenchmarkPlan {
     pub fn validate(&self) -> Result<()> {
         if self.providers.is_empty() {
             return Err(EngineError::invalid(
-                "--provider",
+                crate::setting::Setting::Provider,
                 "give at least one provider",
             ));
         }
         if let Some(b) = self.batches.iter().find(|&&b| b < 1) {
             return Err(EngineError::invalid(
-                "--batch",
+                crate::setting::Setting::Batch,
                 format!("batch sizes must be at least 1, got {b}"),
             ));
         }
         if self.concurrency.is_empty() || self.concurrency.contains(&0) {
             return Err(EngineError::invalid(
-                "--concurrency",
+                crate::setting::Setting::Concurrency,
                 "concurrency must be at least 1",
             ));
         }
         if let Some(c) = self.concurrency.iter().find(|&&c| c > 1024) {
             return Err(EngineError::invalid(
-                "--concurrency",
+                crate::setting::Setting::Concurrency,
                 format!("{c} streams is more than the 1024 allowed"),
             ));
         }
         if let Some((n, v)) = self.dims.iter().find(|(_, v)| **v < 0) {
             return Err(EngineError::invalid(
-                "--dim",
+                crate::setting::Setting::Dim,
                 format!("{n}={v}: a dimension cannot be negative"),
             ));
         }
         if self.int_range.0 >= self.int_range.1 {
             return Err(EngineError::invalid(
-                "--int-range",
+                crate::setting::Setting::IntRange,
                 format!("{}..{} is empty", self.int_range.0, self.int_range.1),
             ));
         }
         if self.session.intra_threads == Some(0) || self.session.inter_threads == Some(0) {
             return Err(EngineError::invalid(
-                "--intra-threads/--inter-threads",
+                crate::setting::Setting::Threads,
                 "thread counts must be at least 1 (omit them for ONNX Runtime's default)",
             ));
         }
@@ -139,7 +139,7 @@ mod tests {
             p.validate()
                 .unwrap_err()
                 .to_string()
-                .contains("--concurrency")
+                .contains("concurrency")
         );
     }
 }

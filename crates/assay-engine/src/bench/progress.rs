@@ -1,5 +1,5 @@
 //! Progress events of a benchmark. The CLI prints them as a progress bar, or with
-//! `--events` as NDJSON lines (schema in docs/EVENTS.md) that the console reads from its
+//! its events mode as NDJSON lines (schema in docs/EVENTS.md) that the console reads from its
 //! worker process.
 
 use serde::Serialize;

@@ -59,10 +59,10 @@ pub struct Settings {
     /// releases and gateways reuse).
     #[serde(default)]
     pub dims: BTreeMap<String, i64>,
-    /// Whole input shapes given (`--shape`).
+    /// Whole input shapes given.
     #[serde(default)]
     pub shapes: BTreeMap<String, Vec<i64>>,
-    /// Constant inputs given (`--fill`), e.g. a sample rate.
+    /// Constant inputs given, e.g. a sample rate.
     #[serde(default)]
     pub fills: BTreeMap<String, f64>,
 }

@@ -218,8 +218,8 @@ fn run_config(
     // Batch 1 on a model without a batch dimension is what it runs anyway (forms send it).
     if batch.is_some_and(|b| b != 1) && batch_dim == BatchDim::None {
         return Err(EngineError::invalid(
-            "--batch",
-            "the model has no batch dimension (no input has a dynamic leading axis); give its other dynamic dimensions with --dim",
+            crate::setting::Setting::Batch,
+            "the model has no batch dimension (no input has a dynamic leading axis); give its other dynamic dimensions a value instead",
         ));
     }
     let (prepared, bound_batch) = inputs::prepare(&specs, plan, batch, &batch_dim)?;
@@ -366,7 +366,7 @@ fn run_config(
     let mut warnings = Vec::new();
     if !summary.unsupported.is_empty() {
         warnings.push(format!(
-            "batch {effective_batch}, concurrency {concurrency}: {n} samples cannot support {} (each needs at least 10 samples beyond it); raise --iterations or --duration",
+            "batch {effective_batch}, concurrency {concurrency}: {n} samples cannot support {} (each needs at least 10 samples beyond it); raise the minimum iterations or the duration",
             summary.unsupported.join(", ")
         ));
     }

@@ -4,7 +4,7 @@
 //! One concept for every front end: `assay inspect` prints them, the console's Benchmark and
 //! Profile forms show one field per handle, a release records the values it was measured at
 //! (its serving shapes), and the gateway warms up with them. Values travel as
-//! [`DimBindings`], keyed by handle, so `--dim height=640` and `--dim x.3=320` (an unnamed
+//! [`DimBindings`], keyed by handle, so `height=640` and `x.3=320` (an unnamed
 //! dimension: input `x`, axis 3) mean the same thing everywhere.
 
 use std::collections::BTreeMap;

@@ -51,7 +51,7 @@ pub const FILES: [&str; 7] = [
 pub struct ProfilePlan {
     /// Inputs, provider (the first one), batch (the first one) and thread settings.
     pub bench: BenchmarkPlan,
-    /// Graph optimizations on (the default) or off (`--no-optimize`), so node names map to
+    /// Graph optimizations on (the default) or off, so node names map to
     /// the original graph.
     pub optimize: bool,
     /// Profiled inferences (after a 5-run warmup that is also in the trace).
@@ -66,7 +66,7 @@ pub struct ProfileReport {
     pub model: crate::bench::ModelRef,
     pub provider: String,
     pub batch: i64,
-    /// `optimized` (ONNX Runtime's full optimizations) or `unoptimized` (`--no-optimize`).
+    /// `optimized` (ONNX Runtime's full optimizations) or `unoptimized` (optimizations off).
     pub mode: String,
     pub inferences: u64,
     pub trace_events: u64,
@@ -109,7 +109,7 @@ pub fn run_profile(
     }
     if plan.iterations == 0 {
         return Err(EngineError::invalid(
-            "--iterations",
+            crate::setting::Setting::ProfileIterations,
             "profile at least one inference",
         ));
     }

@@ -1,6 +1,6 @@
 //! Where the ONNX Runtime library comes from.
 //!
-//! Order: `--runtime PATH`, then `ASSAY_ORT_DYLIB`, then `ORT_DYLIB_PATH`, then the newest
+//! Order: an explicit path (the CLI's runtime flag), then `ASSAY_ORT_DYLIB`, then `ORT_DYLIB_PATH`, then the newest
 //! runtime installed by `assay runtime install` (a GPU build wins a tie with a CPU build of
 //! the same version, since it runs CPU models too).
 
@@ -23,7 +23,7 @@ pub const LIBRARY_FILE: &str = if cfg!(target_os = "windows") {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RuntimeSource {
-    /// `--runtime PATH`
+    /// An explicit path given by the caller
     Flag,
     /// `ASSAY_ORT_DYLIB`
     AssayEnv,
@@ -111,7 +111,7 @@ pub(crate) fn version_key(v: &str) -> Vec<u64> {
     v.split('.').map(|p| p.parse().unwrap_or(0)).collect()
 }
 
-/// Applies the discovery order. `explicit` is `--runtime`, a library file or a folder.
+/// Applies the discovery order. `explicit` is the caller's own choice, a library file or a folder.
 pub fn discover(explicit: Option<&Path>) -> Result<RuntimeLocation> {
     if let Some(p) = explicit {
         return Ok(RuntimeLocation {

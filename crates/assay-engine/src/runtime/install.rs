@@ -1,13 +1,13 @@
 //! `assay runtime install`: fetch the official ONNX Runtime wheel and unpack its native
 //! libraries (`onnxruntime/capi/`, kept together) into `<data dir>/assay/runtime/<version>-<cpu|gpu>/`.
 //!
-//! Sources, in order: a wheel on disk (`--from-wheel`), an explicit PEP 503 index
-//! (`--index-url`, whose links carry `#sha256=`), or by default the user's own
+//! Sources, in order: a wheel on disk, an explicit PEP 503 index
+//! (whose links carry `#sha256=`), or by default the user's own
 //! `python3 -m pip download`, which already knows their index, proxy and certificates.
 //! No registry host is written anywhere in Assay.
 //!
 //! Every unpacked file is checked against the wheel's RECORD; an index download is checked
-//! against the index's sha256; `--sha256` pins the wheel itself. The install is staged in a
+//! against the index's sha256; a required sha256 pins the wheel itself. The install is staged in a
 //! temporary folder and renamed into place, so an interrupted install leaves nothing half
 //! there, and re-running it on an installed version is a no-op.
 
@@ -113,14 +113,14 @@ pub fn install(
     progress: &mut dyn FnMut(InstallProgress),
 ) -> Result<InstallOutcome> {
     if let Some(w) = &req.from_wheel {
-        // The version is the wheel's own; a disagreeing --version is a usage error.
+        // The version is the wheel's own; a disagreeing requested version is a usage error.
         let name = w
             .file_name()
             .and_then(|n| n.to_str())
             .and_then(WheelName::parse);
         let Some(name) = name else {
             return Err(EngineError::invalid(
-                "--from-wheel",
+                crate::setting::Setting::Wheel,
                 format!(
                     "{} is not a wheel file name (NAME-VERSION-...-PLATFORM.whl)",
                     w.display()
@@ -129,7 +129,7 @@ pub fn install(
         };
         if simple_index::normalize(&name.name) != req.package() {
             return Err(EngineError::invalid(
-                "--from-wheel",
+                crate::setting::Setting::Wheel,
                 format!(
                     "{} is a '{}' wheel, expected '{}'",
                     w.display(),
@@ -140,9 +140,9 @@ pub fn install(
         }
         if name.version != req.version && req.version != super::DEFAULT_VERSION {
             return Err(EngineError::invalid(
-                "--from-wheel",
+                crate::setting::Setting::Wheel,
                 format!(
-                    "the wheel is version {}, but --version {} was asked for",
+                    "the wheel is version {}, but version {} was asked for",
                     name.version, req.version
                 ),
             ));
@@ -189,7 +189,7 @@ fn install_resolved(
         && !want.eq_ignore_ascii_case(&main_sha)
     {
         return Err(EngineError::Install(format!(
-            "{}: sha256 is {main_sha}, but --sha256 {want} was required",
+            "{}: sha256 is {main_sha}, but {want} was required",
             main_wheel.display()
         )));
     }
@@ -251,7 +251,7 @@ fn install_resolved(
     durable::write(&manifest, &json, durable::Mode::Shared)
         .map_err(|e| EngineError::io(&manifest, e))?;
 
-    // Swap the staged folder into place; a previous install (with --force) is moved aside
+    // Swap the staged folder into place; a previous install (when forced) is moved aside
     // first so there is never a moment with a half-written runtime at `dir`.
     let staged = staging.keep();
     if dir.exists() {
@@ -433,7 +433,7 @@ fn fetch_from_index(
     Ok(path)
 }
 
-/// `python3 -m pip download --only-binary=:all:`, with pip's own progress on stderr.
+/// `python3 -m pip download` of binary wheels only, with pip's own progress on stderr.
 /// Returns the wheels for `requirements` (and, `with_deps`, their dependencies).
 fn pip_download(
     req: &InstallRequest,
@@ -473,7 +473,7 @@ fn pip_download(
     }
     let status = cmd.status().map_err(|e| {
         EngineError::Install(format!(
-            "cannot run {} -m pip ({e}); install Python 3 with pip, or use --from-wheel FILE or --index-url URL",
+            "cannot run {} -m pip ({e}); install Python 3 with pip, or install from a local wheel file or another package index",
             python.display()
         ))
     })?;

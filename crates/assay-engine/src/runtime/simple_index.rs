@@ -39,10 +39,14 @@ pub(crate) fn project_url(index: &str, project: &str) -> Result<Url> {
     } else {
         format!("{index}/")
     };
-    let base = Url::parse(&base)
-        .map_err(|e| EngineError::invalid("--index-url", format!("'{index}' is not a URL: {e}")))?;
+    let base = Url::parse(&base).map_err(|e| {
+        EngineError::invalid(
+            crate::setting::Setting::IndexUrl,
+            format!("'{index}' is not a URL: {e}"),
+        )
+    })?;
     base.join(&format!("{}/", normalize(project)))
-        .map_err(|e| EngineError::invalid("--index-url", e.to_string()))
+        .map_err(|e| EngineError::invalid(crate::setting::Setting::IndexUrl, e.to_string()))
 }
 
 /// Parses a project page into its file links, resolving relative hrefs against `page_url`.

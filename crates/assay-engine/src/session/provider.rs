@@ -102,7 +102,7 @@ pub(crate) fn setup_provider(
     let problem = match gpu_dispatch(provider) {
         Err(reason) => Some(reason),
         Ok(_) if !rt.info.providers.iter().any(|p| p == provider.ort_name()) => Some(format!(
-            "the loaded ONNX Runtime ({}) does not include {} (it offers {}); install the GPU build with `assay runtime install --gpu`",
+            "the loaded ONNX Runtime ({}) does not include {} (it offers {}); install the GPU build of ONNX Runtime",
             rt.info.version,
             provider.ort_name(),
             rt.info.providers.join(", ")

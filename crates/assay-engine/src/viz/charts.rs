@@ -90,7 +90,10 @@ pub fn histogram<DB: DrawingBackend>(
 ) -> Result<()> {
     let mut ms: Vec<f64> = row.samples_ns.iter().map(|&n| n as f64 / 1e6).collect();
     if ms.is_empty() {
-        return Err(EngineError::invalid("chart", "the row has no samples"));
+        return Err(EngineError::invalid(
+            crate::setting::Setting::Chart,
+            "the row has no samples",
+        ));
     }
     ms.sort_unstable_by(f64::total_cmp);
     // Clip the view at p99.9 so one outlier does not squash the shape; the tail is noted.
@@ -191,7 +194,10 @@ pub fn over_time<DB: DrawingBackend>(
 ) -> Result<()> {
     let n = row.samples_ns.len();
     if n == 0 {
-        return Err(EngineError::invalid("chart", "the row has no samples"));
+        return Err(EngineError::invalid(
+            crate::setting::Setting::Chart,
+            "the row has no samples",
+        ));
     }
     // At most ~2,000 points: each bucket shows its median and its max.
     let per = n.div_ceil(2000);
@@ -264,7 +270,10 @@ fn sweep<DB: DrawingBackend>(
     title: &str,
 ) -> Result<()> {
     if points.is_empty() {
-        return Err(EngineError::invalid("chart", "nothing to plot"));
+        return Err(EngineError::invalid(
+            crate::setting::Setting::Chart,
+            "nothing to plot",
+        ));
     }
     let xmax = points.iter().map(|p| p.0).fold(1.0, f64::max) * 1.1;
     let tmax = points.iter().map(|p| p.1).fold(0.0, f64::max) * 1.15;
@@ -370,7 +379,10 @@ pub fn operator_share<DB: DrawingBackend>(
 ) -> Result<()> {
     let ops: Vec<&OpTypeStats> = ops.iter().take(12).collect();
     if ops.is_empty() {
-        return Err(EngineError::invalid("chart", "no operators to plot"));
+        return Err(EngineError::invalid(
+            crate::setting::Setting::Chart,
+            "no operators to plot",
+        ));
     }
     let names: Vec<String> = ops.iter().map(|o| o.op_type.clone()).collect();
     let max = ops.iter().map(|o| o.share_pct).fold(0.0, f64::max).max(1.0) * 1.15;

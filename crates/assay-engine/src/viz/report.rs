@@ -157,7 +157,7 @@ th,td{{text-align:right;padding:4px 8px;border-bottom:1px solid #edf2f7}} th{{ba
         any = true;
     }
     if !any {
-        h.push_str("<p>This run measured one batch size and one concurrency; sweep with <code>--batch 1,8,32 --concurrency 1,4</code>.</p>");
+        h.push_str("<p>This run measured one batch size and one concurrency; sweep several batch sizes and concurrency levels to see how throughput scales.</p>");
     }
 
     let _ = write!(h, "<h2>{}</h2>", SECTIONS[3]);
