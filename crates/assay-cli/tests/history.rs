@@ -525,3 +525,68 @@ fn third_party_models_profile_too() {
             .any(|t| t["op_type"] == "MatMul" || t["op_type"] == "Gemm")
     );
 }
+
+#[test]
+fn a_history_from_before_the_summary_columns_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let new = dir.path().join("new.db");
+    bench_run(&new, &sample_model(), &["--batch", "1,2"]);
+    profile_run(
+        &new,
+        &fixture("mlp.onnx"),
+        &dir.path().join("prof"),
+        &["--intra-threads", "1"],
+    );
+    let listed = |db: &Path| json(&run(on(db).args(["runs", "list", "--json"])).stdout);
+    let want = listed(&new);
+    assert_eq!(want.as_array().unwrap().len(), 2);
+
+    // The same history as the first schema held it, then opened by today's Assay.
+    let old = dir.path().join("old.db");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let o = std::process::Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/history/downgrade.py"))
+        .args([&new, &old, &root.join("migrations/0001_runs.sql")])
+        .output()
+        .expect("python3 runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got = listed(&old);
+    // Every summary column is filled from the stored reports, exactly.
+    assert_eq!(got, want);
+    for r in got.as_array().unwrap() {
+        assert!(r["p50_ms"].as_f64().unwrap() > 0.0, "{r}");
+        assert!(
+            r["p99_ms"].as_f64().unwrap() >= r["p50_ms"].as_f64().unwrap(),
+            "{r}"
+        );
+        assert_eq!(r["providers"], serde_json::json!(["cpu"]));
+    }
+    assert_eq!(got[1]["rows"], 2, "the bench run swept two batch sizes");
+
+    // The profile's operators became the whole typed document, overhead included.
+    let id = got[0]["id"].as_str().unwrap();
+    let shown = |db: &Path| json(&run(on(db).args(["runs", "show", id, "--json"])).stdout);
+    let (a, b) = (shown(&new), shown(&old));
+    let (ops_new, ops_old) = (&a["profile"]["operators"], &b["profile"]["operators"]);
+    assert_eq!(ops_old["schema"], "assay.operators/1");
+    assert_eq!(ops_old["overhead"], ops_new["overhead"]);
+    assert_eq!(ops_old["op_types"], ops_new["op_types"]);
+    assert!(!ops_old["op_types"].as_array().unwrap().is_empty());
+    let (k_new, k_old) = (
+        ops_new["kernel_ms_per_inference"].as_f64().unwrap(),
+        ops_old["kernel_ms_per_inference"].as_f64().unwrap(),
+    );
+    assert!(
+        k_old > 0.0 && (k_old - k_new).abs() <= k_new * 0.01,
+        "{k_old} vs {k_new}"
+    );
+    // And a report of the upgraded profile still draws its operators.
+    let html = dir.path().join("r.html");
+    assert_eq!(
+        run(on(&old).args(["report", id, "--out"]).arg(&html)).code,
+        0
+    );
+    let text = std::fs::read_to_string(&html).unwrap();
+    let op = ops_old["op_types"][0]["op_type"].as_str().unwrap();
+    assert!(text.contains(op), "the report names {op}");
+}

@@ -25,5 +25,5 @@ mod runs;
 mod store;
 
 pub use error::StoreError;
-pub use runs::{ProfileRecord, RunKind, RunSummary, StoredRun};
+pub use runs::{ProfileRecord, Providers, RunKind, RunSummary, StoredRun};
 pub use store::Store;

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use assay_engine::bench::{BenchReport, Settings};
+use assay_engine::{bench::BenchReport, profile::Operators};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -10,8 +10,9 @@ use sqlx::Row;
 use crate::{Store, codec, error::StoreError};
 
 /// What kind of run a record is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
 #[serde(rename_all = "lowercase")]
+#[sqlx(rename_all = "lowercase")]
 pub enum RunKind {
     Bench,
     Profile,
@@ -40,17 +41,15 @@ impl RunKind {
 pub struct ProfileRecord {
     /// Whether graph optimizations were on (node names then refer to the optimized graph).
     pub optimized: bool,
-    /// Per-node and per-op-type aggregates (`operators.json`).
-    pub operators: serde_json::Value,
-    /// Profiled vs unprofiled p50.
-    pub overhead: serde_json::Value,
+    /// The `assay.operators/1` document (`operators.json`), overhead included.
+    pub operators: Operators,
     /// Folded stacks, weighted by mean kernel time per inference.
     pub folded: String,
     pub trace_path: Option<String>,
 }
 
-/// One line of `assay runs list`.
-#[derive(Debug, Clone, Serialize)]
+/// One line of `assay runs list`, read from the run's summary columns (no report decoded).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct RunSummary {
     pub id: String,
     pub kind: RunKind,
@@ -60,7 +59,43 @@ pub struct RunSummary {
     pub rows: i64,
     /// p50 of the first row, in milliseconds.
     pub p50_ms: Option<f64>,
-    pub providers: Vec<String>,
+    /// p99 of the first row, in milliseconds.
+    pub p99_ms: Option<f64>,
+    /// The providers of the rows, each once, in row order.
+    #[sqlx(try_from = "String")]
+    pub providers: Providers,
+}
+
+/// A run's providers, stored as one comma-separated column.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Providers(pub Vec<String>);
+
+impl From<String> for Providers {
+    fn from(s: String) -> Providers {
+        Providers(
+            s.split(',')
+                .filter(|p| !p.is_empty())
+                .map(String::from)
+                .collect(),
+        )
+    }
+}
+
+impl Providers {
+    fn of(report: &BenchReport) -> Providers {
+        let mut seen: Vec<String> = Vec::new();
+        for r in &report.results {
+            if !seen.contains(&r.provider) {
+                seen.push(r.provider.clone());
+            }
+        }
+        Providers(seen)
+    }
+
+    fn column(&self) -> String {
+        self.0.join(",")
+    }
 }
 
 /// A whole run, samples included.
@@ -90,10 +125,8 @@ impl Store {
             RunKind::Bench
         };
         let now = report.started_at as i64;
-        let config = serde_json::to_string(&report.settings).expect("settings serialize");
-        let environment =
-            serde_json::to_string(&report.environment).expect("environment serializes");
         let summary = serde_json::to_string(report).expect("report serializes");
+        let first = report.results.first();
         let size = std::fs::metadata(&report.model.path)
             .map(|m| m.len() as i64)
             .unwrap_or(0);
@@ -112,14 +145,17 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| self.err(e))?;
-            let inserted = sqlx::query("INSERT OR IGNORE INTO runs (id, kind, model_sha256, created_at, config, environment, summary) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+            let inserted = sqlx::query("INSERT OR IGNORE INTO runs (id, kind, model_sha256, created_at, summary, model_path, rows, p50_ms, p99_ms, providers) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
                 .bind(&id)
-                .bind(kind.as_str())
+                .bind(kind)
                 .bind(&report.model.sha256)
                 .bind(now)
-                .bind(&config)
-                .bind(&environment)
                 .bind(&summary)
+                .bind(report.model.path.display().to_string())
+                .bind(report.results.len() as i64)
+                .bind(first.map(|r| r.latency_ms.p50))
+                .bind(first.map(|r| r.latency_ms.p99))
+                .bind(Providers::of(report).column())
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| self.err(e))?;
@@ -141,11 +177,10 @@ impl Store {
                     .map_err(|e| self.err(e))?;
             }
             if let Some(p) = profile {
-                sqlx::query("INSERT INTO profiles (run_id, optimized, operators, overhead, folded, trace_path) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                sqlx::query("INSERT INTO profiles (run_id, optimized, operators, folded, trace_path) VALUES (?1, ?2, ?3, ?4, ?5)")
                     .bind(&id)
                     .bind(p.optimized)
-                    .bind(p.operators.to_string())
-                    .bind(p.overhead.to_string())
+                    .bind(sqlx::types::Json(&p.operators))
                     .bind(&p.folded)
                     .bind(&p.trace_path)
                     .execute(&mut *tx)
@@ -169,40 +204,17 @@ impl Store {
         kind: Option<RunKind>,
         limit: i64,
     ) -> Result<Vec<RunSummary>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT r.id, r.kind, r.created_at, r.model_sha256, m.path, r.summary FROM runs r JOIN models m ON m.sha256 = r.model_sha256
-             WHERE (?1 IS NULL OR r.model_sha256 LIKE ?1 || '%' OR m.path LIKE '%' || ?1 || '%') AND (?2 IS NULL OR r.kind = ?2)
-             ORDER BY r.created_at DESC, r.rowid DESC LIMIT ?3",
+        sqlx::query_as::<_, RunSummary>(
+            "SELECT id, kind, created_at, model_sha256, model_path, rows, p50_ms, p99_ms, providers FROM runs
+             WHERE (?1 IS NULL OR model_sha256 LIKE ?1 || '%' OR model_path LIKE '%' || ?1 || '%') AND (?2 IS NULL OR kind = ?2)
+             ORDER BY created_at DESC, rowid DESC LIMIT ?3",
         )
         .bind(model)
-        .bind(kind.map(RunKind::as_str))
+        .bind(kind)
         .bind(limit)
         .fetch_all(&self.pool)
         .await
-        .map_err(|e| self.err(e))?;
-        rows.into_iter()
-            .map(|r| {
-                let id: String = r.get(0);
-                let report: BenchReport =
-                    serde_json::from_str(r.get::<&str, _>(5)).map_err(|e| StoreError::Damaged {
-                        run: id.clone(),
-                        message: e.to_string(),
-                    })?;
-                let mut providers: Vec<String> =
-                    report.results.iter().map(|x| x.provider.clone()).collect();
-                providers.dedup();
-                Ok(RunSummary {
-                    kind: parse_kind(r.get(1)),
-                    created_at: r.get(2),
-                    model_sha256: r.get(3),
-                    model_path: r.get(4),
-                    rows: report.results.len() as i64,
-                    p50_ms: report.results.first().map(|x| x.latency_ms.p50),
-                    providers,
-                    id,
-                })
-            })
-            .collect()
+        .map_err(|e| self.err(e))
     }
 
     /// Resolves a full id or a unique prefix.
@@ -230,17 +242,14 @@ impl Store {
     /// The dimension values of the newest run of the model with this digest: what
     /// the forms offer next time. Empty when the model was never run.
     pub async fn last_dims(&self, sha256: &str) -> Result<BTreeMap<String, i64>, StoreError> {
-        let row = sqlx::query(
-            "SELECT config FROM runs WHERE model_sha256 = ?1 ORDER BY created_at DESC, rowid DESC LIMIT 1",
+        let dims: Option<Option<sqlx::types::Json<BTreeMap<String, i64>>>> = sqlx::query_scalar(
+            "SELECT json_extract(summary, '$.settings.dims') FROM runs WHERE model_sha256 = ?1 ORDER BY created_at DESC, rowid DESC LIMIT 1",
         )
         .bind(sha256)
         .fetch_optional(&self.pool)
         .await
         .map_err(|e| self.err(e))?;
-        Ok(row
-            .and_then(|r| serde_json::from_str::<Settings>(r.get::<&str, _>(0)).ok())
-            .map(|s| s.dims)
-            .unwrap_or_default())
+        Ok(dims.flatten().map(|d| d.0).unwrap_or_default())
     }
 
     /// Reads a whole run, samples and profile included.
@@ -250,13 +259,14 @@ impl Store {
             run: id.clone(),
             message: m,
         };
-        let r = sqlx::query("SELECT kind, created_at, summary FROM runs WHERE id = ?1")
-            .bind(&id)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| self.err(e))?;
+        let (kind, created_at, summary): (RunKind, i64, String) =
+            sqlx::query_as("SELECT kind, created_at, summary FROM runs WHERE id = ?1")
+                .bind(&id)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| self.err(e))?;
         let mut report: BenchReport =
-            serde_json::from_str(r.get::<&str, _>(2)).map_err(|e| damaged(e.to_string()))?;
+            serde_json::from_str(&summary).map_err(|e| damaged(e.to_string()))?;
         let rows = sqlx::query("SELECT row_index, count, encoding, data FROM samples WHERE run_id = ?1 ORDER BY row_index").bind(&id).fetch_all(&self.pool).await.map_err(|e| self.err(e))?;
         let mut samples = vec![Vec::new(); report.results.len()];
         for s in rows {
@@ -274,24 +284,20 @@ impl Store {
         for (row, s) in report.results.iter_mut().zip(&samples) {
             row.samples_ns = s.clone();
         }
-        let profile = sqlx::query("SELECT optimized, operators, overhead, folded, trace_path FROM profiles WHERE run_id = ?1")
-            .bind(&id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| self.err(e))?
-            .map(|p| -> Result<ProfileRecord, StoreError> {
-                Ok(ProfileRecord {
-                    optimized: p.get(0),
-                    operators: serde_json::from_str(p.get::<&str, _>(1)).map_err(|e| damaged(e.to_string()))?,
-                    overhead: serde_json::from_str(p.get::<&str, _>(2)).map_err(|e| damaged(e.to_string()))?,
-                    folded: p.get(3),
-                    trace_path: p.get(4),
-                })
-            })
-            .transpose()?;
+        let profile = sqlx::query_as::<_, ProfileRow>(
+            "SELECT optimized, operators, folded, trace_path FROM profiles WHERE run_id = ?1",
+        )
+        .bind(&id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::ColumnDecode { source, .. } => damaged(source.to_string()),
+            e => self.err(e),
+        })?
+        .map(ProfileRow::into_record);
         Ok(StoredRun {
-            kind: parse_kind(r.get(0)),
-            created_at: r.get(1),
+            kind,
+            created_at,
             id,
             report,
             profile,
@@ -311,11 +317,23 @@ impl Store {
     }
 }
 
-fn parse_kind(s: &str) -> RunKind {
-    if s == "profile" {
-        RunKind::Profile
-    } else {
-        RunKind::Bench
+/// A `profiles` row as stored.
+#[derive(sqlx::FromRow)]
+struct ProfileRow {
+    optimized: bool,
+    operators: sqlx::types::Json<Operators>,
+    folded: String,
+    trace_path: Option<String>,
+}
+
+impl ProfileRow {
+    fn into_record(self) -> ProfileRecord {
+        ProfileRecord {
+            optimized: self.optimized,
+            operators: self.operators.0,
+            folded: self.folded,
+            trace_path: self.trace_path,
+        }
     }
 }
 

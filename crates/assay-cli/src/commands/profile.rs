@@ -48,8 +48,7 @@ pub fn run(cli: &Cli, args: &ProfileArgs) -> anyhow::Result<()> {
 
     let record = ProfileRecord {
         optimized: plan.optimize,
-        operators: json!({"nodes": report.nodes, "op_types": report.op_types, "inferences": report.inferences, "mode": report.mode}),
-        overhead: serde_json::to_value(report.overhead)?,
+        operators: (&report).into(),
         folded: report.folded.clone(),
         trace_path: std::fs::canonicalize(args.out.join("trace.json"))
             .ok()

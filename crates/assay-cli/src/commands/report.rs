@@ -1,9 +1,6 @@
 //! `assay report RUN --out report.html`
 
-use assay_engine::{
-    profile::{NodeStats, OpTypeStats},
-    viz::report::{ProfileSection, render_html},
-};
+use assay_engine::viz::report::{ProfileSection, render_html};
 
 use super::store::History;
 use crate::{
@@ -14,40 +11,23 @@ use crate::{
 pub fn run(cli: &Cli, args: &ReportArgs) -> anyhow::Result<()> {
     let h = History::open(cli)?;
     let run = h.run(h.store.run(&args.run))?;
-    let profile = match &run.profile {
-        Some(p) => {
-            let op_types: Vec<OpTypeStats> =
-                serde_json::from_value(p.operators["op_types"].clone()).unwrap_or_default();
-            let nodes: Vec<NodeStats> =
-                serde_json::from_value(p.operators["nodes"].clone()).unwrap_or_default();
-            Some((
-                op_types,
-                nodes,
-                p.folded.clone(),
-                if p.optimized {
-                    "optimized"
-                } else {
-                    "unoptimized"
-                },
-            ))
-        }
-        None => None,
-    };
-    let section = profile
-        .as_ref()
-        .map(|(op_types, nodes, folded, mode)| ProfileSection {
-            mode,
-            op_types,
-            nodes,
-            folded,
-        });
+    let section = run.profile.as_ref().map(|p| ProfileSection {
+        mode: if p.optimized {
+            "optimized"
+        } else {
+            "unoptimized"
+        },
+        op_types: &p.operators.op_types,
+        nodes: &p.operators.nodes,
+        folded: &p.folded,
+    });
     let html = render_html(&run.id, &run.report, section.as_ref())?;
     format::write_atomic(&args.out, html.as_bytes())?;
     let charts = match &args.charts {
         Some(dir) => assay_engine::viz::charts::write_chart_files(
             dir,
             &run.report.results,
-            profile.as_ref().map(|p| p.0.as_slice()),
+            run.profile.as_ref().map(|p| p.operators.op_types.as_slice()),
         )?,
         None => Vec::new(),
     };

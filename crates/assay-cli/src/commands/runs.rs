@@ -55,7 +55,7 @@ pub fn run(cli: &Cli, cmd: &RunsCommand) -> anyhow::Result<()> {
                     r.model_path,
                     r.rows.to_string(),
                     r.p50_ms.map(format::ms).unwrap_or_default(),
-                    r.providers.join(","),
+                    r.providers.0.join(","),
                 ]);
             }
             println!("{t}");

@@ -18,6 +18,7 @@
 
 pub mod aggregate;
 pub mod flame;
+mod operators;
 pub mod timeline;
 pub mod trace;
 
@@ -34,6 +35,7 @@ use crate::{
     stats,
 };
 pub use aggregate::{NodeStats, OpTypeStats};
+pub use operators::{OPERATORS_SCHEMA, Operators};
 
 /// The files a profile writes into its output folder.
 pub const FILES: [&str; 7] = [
@@ -251,15 +253,7 @@ fn write_outputs(report: &mut ProfileReport, dir: &Path, ort_trace: &Path) -> Re
         .map_err(|e| EngineError::runtime("writing operators.csv", e.into_error()))?;
     write_file(&csv_path, &csv)?;
 
-    let operators = serde_json::json!({
-        "schema": "assay.operators/1",
-        "mode": report.mode,
-        "inferences": report.inferences,
-        "kernel_ms_per_inference": report.kernel_ms_per_inference,
-        "overhead": report.overhead,
-        "nodes": report.nodes,
-        "op_types": report.op_types,
-    });
+    let operators = Operators::from(&*report);
     write_file(
         &path("operators.json"),
         serde_json::to_vec_pretty(&operators)
