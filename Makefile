@@ -27,6 +27,7 @@ test: setup
 	$(CARGO) clippy --workspace --all-targets -q -- -D warnings
 	$(CARGO) check -q -p assay-cli -p assay-gateway --no-default-features
 	$(CARGO) test --workspace --no-fail-fast
+	@bash scripts/check-bindings.sh
 	npm --prefix ui test --silent
 	PATH="$$HOME/.cargo/bin:$$PATH" xvfb-run -a -s "-screen 0 1280x800x24" node --test ui/e2e/console.e2e.mjs
 

@@ -12,7 +12,8 @@ use tauri::Manager;
 use crate::error::UiError;
 
 /// The console's data locations, as Settings shows them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct DataDirs {
     pub root: PathBuf,
     /// The SQLite run history.

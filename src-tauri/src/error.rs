@@ -5,13 +5,16 @@ use assay_engine::ErrorKind;
 use serde::Serialize;
 
 /// A failed command, serialized as `{"kind", "message", "detail"}`.
-#[derive(Debug, Serialize, thiserror::Error)]
+#[derive(Debug, Serialize, thiserror::Error, ts_rs::TS)]
+#[ts(export)]
 #[error("{message}")]
 pub struct UiError {
     /// The shared classification ([`ErrorKind`]): the same names as the CLI's `--json`
     /// errors and the gateway's error bodies.
     pub kind: ErrorKind,
     pub message: String,
+    /// The full error, one click away (absent for errors the front end makes itself).
+    #[ts(optional = nullable)]
     pub detail: Option<String>,
 }
 

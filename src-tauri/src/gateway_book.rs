@@ -17,7 +17,8 @@ use crate::error::UiError;
 const TOKENS: Keychain = Keychain::new("assay-gateway-tokens");
 
 /// A saved gateway, as the UI lists it (never with its token).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct SavedGateway {
     pub name: String,
     pub url: String,

@@ -9,7 +9,8 @@ use serde::Deserialize;
 use crate::error::UiError;
 
 /// A job, as the front end asks for it (`{"kind": "bench", …}`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+#[ts(export, optional_fields)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum JobSpec {
     /// `assay bench`: a sweep of batch × concurrency on one provider list.
@@ -65,7 +66,8 @@ pub enum JobSpec {
 }
 
 /// How a model is fed and run: shared by benchmark and profile.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ts_rs::TS)]
+#[ts(export, optional_fields)]
 pub struct RunSettings {
     /// Comma-separated providers (`cpu`, `cuda`, `tensorrt`).
     pub provider: Option<String>,

@@ -8,12 +8,12 @@ import type { ModelReport } from "./api";
 const report: ModelReport = {
   schema: "assay.inspect/1",
   file: { path: "/m/sample-mlp.onnx", size_bytes: 2048, sha256: "ab".repeat(32) },
-  model: { producer_name: "assay-fixtures", producer_version: "1.0", ir_version: 8, doc_string: "", opsets: [{ domain: "ai.onnx", version: 17 }] },
+  model: { producer_name: "assay-fixtures", producer_version: "1.0", ir_version: 8, domain: "", model_version: 0, doc_string: "", opsets: [{ domain: "ai.onnx", version: 17 }] },
   inputs: [{ name: "input", element_type: "float", shape: ["batch", 64] }],
   outputs: [{ name: "logits", element_type: "float", shape: ["batch", 10] }],
   metadata: { task: "classification" },
   free_dims: [{ handle: "batch", named: true, uses: [{ input: "input", axis: 0 }], batch: true, value: 1, source: "default", reason: "batch" }],
-  graph: { name: "g", node_count: 5, operators: { Gemm: 3, Relu: 2 }, parameter_count: 26122, parameter_bytes: 104488 },
+  graph: { name: "g", node_count: 5, operators: { Gemm: 3, Relu: 2 }, parameter_count: 26122, parameter_bytes: 104488, initializer_count: 6, subgraph_count: 0, external_data: [] },
 };
 
 async function settle() {

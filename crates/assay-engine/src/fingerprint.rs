@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::runtime::{Runtime, install::InstallOutcome};
 
 /// Machine, OS, runtime and GPU facts at the time of a run.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ts_rs::TS)]
+#[ts(export)]
 pub struct Environment {
     pub assay_version: String,
     pub cpu_model: String,

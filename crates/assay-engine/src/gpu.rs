@@ -17,7 +17,8 @@ use nvml_wrapper::{Nvml, enums::device::UsedGpuMemory};
 use serde::{Deserialize, Serialize};
 
 /// An NVIDIA GPU seen through NVML.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ts_rs::TS)]
+#[ts(export)]
 pub struct Gpu {
     pub index: u32,
     pub name: String,
@@ -26,7 +27,8 @@ pub struct Gpu {
 }
 
 /// GPU memory and utilization sampled while a configuration ran.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ts_rs::TS)]
+#[ts(export)]
 pub struct GpuUsage {
     /// Peak GPU memory used by this process (or by the device, when per-process figures
     /// are not available), in bytes.

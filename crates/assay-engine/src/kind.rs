@@ -12,7 +12,8 @@
 use serde::{Deserialize, Serialize};
 
 /// What went wrong, grouped by how a caller reacts to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// The request itself is wrong: a bad option value, an input that does not fit the model.

@@ -22,7 +22,8 @@ use serde::{Deserialize, Serialize};
 pub const MIN_TAIL_SAMPLES: f64 = 10.0;
 
 /// Order statistics and moments of one latency distribution, in milliseconds.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, ts_rs::TS)]
+#[ts(export)]
 pub struct LatencyStats {
     pub min: f64,
     pub mean: f64,
@@ -38,7 +39,8 @@ pub struct LatencyStats {
 }
 
 /// 95% bootstrap confidence intervals, in milliseconds.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, ts_rs::TS)]
+#[ts(export)]
 pub struct ConfidenceIntervals {
     pub p50: [f64; 2],
     pub p99: [f64; 2],

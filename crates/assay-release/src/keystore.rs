@@ -22,7 +22,8 @@ pub struct KeyStore {
 }
 
 /// A key as `assay key list` shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct KeyInfo {
     pub name: String,
     /// model_signing's public-key hint (hex SHA-256 of the public PEM).

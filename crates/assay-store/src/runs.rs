@@ -10,7 +10,8 @@ use sqlx::Row;
 use crate::{Store, codec, error::StoreError};
 
 /// What kind of run a record is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "lowercase")]
 #[sqlx(rename_all = "lowercase")]
 pub enum RunKind {
@@ -37,7 +38,8 @@ impl RunKind {
 }
 
 /// The operator profile stored with a `profile` run.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ts_rs::TS)]
+#[ts(export)]
 pub struct ProfileRecord {
     /// Whether graph optimizations were on (node names then refer to the optimized graph).
     pub optimized: bool,
@@ -49,7 +51,8 @@ pub struct ProfileRecord {
 }
 
 /// One line of `assay runs list`, read from the run's summary columns (no report decoded).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ts_rs::TS)]
+#[ts(export)]
 pub struct RunSummary {
     pub id: String,
     pub kind: RunKind,
@@ -67,7 +70,8 @@ pub struct RunSummary {
 }
 
 /// A run's providers, stored as one comma-separated column.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(transparent)]
 pub struct Providers(pub Vec<String>);
 
@@ -99,7 +103,8 @@ impl Providers {
 }
 
 /// A whole run, samples included.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct StoredRun {
     pub id: String,
     pub kind: RunKind,

@@ -85,7 +85,8 @@ pub async fn gateway_overview<R: tauri::Runtime>(
 }
 
 /// A traffic change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Control {
     /// `dims`: warm-up values by handle, to retry a version that failed to load.

@@ -10,13 +10,16 @@ use super::blocking;
 use crate::{data::DataDirs, error::UiError, job::signature_of};
 
 /// A release folder under the app data dir.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct ReleaseView {
     pub dir: String,
     pub name: String,
     pub version: String,
     /// The signature next to the folder, when it is signed.
     pub signature: Option<String>,
+    /// `assay-release.json` as signed (its shape is the release format's, docs/RELEASES.md).
+    #[ts(type = "Record<string, unknown>")]
     pub metadata: serde_json::Value,
 }
 

@@ -234,7 +234,8 @@ export function Benchmark() {
 
 function pct(r: BenchResult, name: "p50" | "p90" | "p95" | "p99" | "p999") {
   const v = r.latency_ms[name];
-  const ci = r.ci95_ms[name];
+  // Intervals are computed for p50, p99 and p99.9 only (crates/assay-engine/src/stats.rs).
+  const ci = name === "p50" || name === "p99" || name === "p999" ? r.ci95_ms[name] : null;
   const flagged = r.unsupported_percentiles.includes(name);
   return (
     <td class={flagged ? "num flagged" : "num"} title={flagged ? "too few samples beyond this percentile to trust it" : undefined}>

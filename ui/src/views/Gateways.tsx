@@ -163,7 +163,7 @@ function GatewayPanel({ gateway, onRemoved }: { gateway: SavedGateway; onRemoved
           <button
             type="button"
             disabled={push.running || !chosen}
-            onClick={() => chosen && push.start({ kind: "push", dir: chosen.dir, signature: chosen.signature!, gateway: gateway.name })}
+            onClick={() => chosen && push.start({ kind: "push", dir: chosen.dir, signature: chosen.signature!, gateway: gateway.name, no_activate: false })}
           >
             Push
           </button>
@@ -237,7 +237,7 @@ function ModelPanel({ gateway, model, onChange }: { gateway: string; model: any;
                       disabled={busy}
                       onConfirm={() => {
                         try {
-                          control({ action: "activate", version: r.version, dims: parseDims(warm[r.version]) });
+                          control({ action: "activate", version: r.version, dims: parseDims(warm[r.version]) ?? null });
                         } catch (e) {
                           setError(asUiError(e));
                         }

@@ -48,7 +48,7 @@ export function Releases() {
         class="grid-form"
         onSubmit={(e) => {
           e.preventDefault();
-          if (path) create.start({ kind: "create_release", model: path, ...form });
+          if (path) create.start({ kind: "create_release", model: path, ...form, dims: [] });
         }}
       >
         <span class="label">Model</span>

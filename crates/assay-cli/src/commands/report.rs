@@ -27,7 +27,9 @@ pub fn run(cli: &Cli, args: &ReportArgs) -> anyhow::Result<()> {
         Some(dir) => assay_engine::viz::charts::write_chart_files(
             dir,
             &run.report.results,
-            run.profile.as_ref().map(|p| p.operators.op_types.as_slice()),
+            run.profile
+                .as_ref()
+                .map(|p| p.operators.op_types.as_slice()),
         )?,
         None => Vec::new(),
     };

@@ -14,7 +14,8 @@ use crate::{
 pub const BENCH_SCHEMA: &str = "assay.bench/1";
 
 /// A whole benchmark: the model, the environment, and one row per configuration.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct BenchReport {
     pub schema: String,
     /// The id under which the run history recorded this run.
@@ -36,14 +37,16 @@ pub struct BenchReport {
 }
 
 /// The model measured.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct ModelRef {
     pub path: PathBuf,
     pub sha256: String,
 }
 
 /// The settings every row shares.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Settings {
     pub warmup_runs: u64,
     pub warmup_ms: f64,
@@ -68,7 +71,8 @@ pub struct Settings {
 }
 
 /// One (provider, batch, concurrency) configuration.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct BenchResult {
     /// The provider asked for (`cpu`, `cuda`, `tensorrt`).
     pub provider: String,
@@ -100,7 +104,8 @@ pub struct BenchResult {
 }
 
 /// Throughput over the measurement window.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Throughput {
     pub inferences_per_s: f64,
     pub samples_per_s: f64,

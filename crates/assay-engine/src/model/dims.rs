@@ -28,7 +28,8 @@ pub fn unnamed_handle(input: &str, axis: usize) -> String {
 }
 
 /// Where a suggested value came from, strongest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "lowercase")]
 pub enum DimSource {
     /// Given by the user (a flag, a form field, a release's serving shapes).
@@ -53,14 +54,16 @@ impl DimSource {
 }
 
 /// Where a free dimension appears.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct DimUse {
     pub input: String,
     pub axis: usize,
 }
 
 /// One free dimension and its suggested value.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct FreeDim {
     /// The `dim_param`, or `input.axis` for an unnamed dimension.
     pub handle: String,

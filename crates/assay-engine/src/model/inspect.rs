@@ -15,7 +15,8 @@ use super::{file::decode_model, proto};
 use crate::{digest::sha256_file, dtype::ElementType, error::Result};
 
 /// Everything `assay inspect` reports. Serialized as the `assay.inspect/1` JSON document.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct ModelReport {
     pub schema: &'static str,
     pub file: FileInfo,
@@ -30,7 +31,8 @@ pub struct ModelReport {
 }
 
 /// The file on disk.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct FileInfo {
     pub path: PathBuf,
     pub size_bytes: u64,
@@ -38,7 +40,8 @@ pub struct FileInfo {
 }
 
 /// Header fields of the `ModelProto`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct ModelInfo {
     pub producer_name: String,
     pub producer_version: String,
@@ -50,19 +53,22 @@ pub struct ModelInfo {
 }
 
 /// One operator-set import; the default ONNX domain is spelled `ai.onnx`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Opset {
     pub domain: String,
     pub version: i64,
 }
 
 /// A graph input or output: its name, element type and shape.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct TensorSignature {
     pub name: String,
     /// `float`, `int64`, ... or `sequence<float>`, `map<int64,float>` for non-tensor values.
     pub element_type: String,
     /// `None` when the model gives no shape at all (rank unknown).
+    #[ts(type = "Array<number | string | null> | null")]
     pub shape: Option<Vec<Dim>>,
 }
 
@@ -95,7 +101,8 @@ impl std::fmt::Display for Dim {
 }
 
 /// Counts over the graph, its subgraphs (If/Loop/Scan bodies) and local functions.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default, ts_rs::TS)]
+#[ts(export)]
 pub struct GraphSummary {
     pub name: String,
     pub node_count: u64,
@@ -110,7 +117,8 @@ pub struct GraphSummary {
 }
 
 /// A file that initializers point to with `data_location = EXTERNAL`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct ExternalDataFile {
     /// As written in the model, relative to the model's directory.
     pub location: String,

@@ -12,7 +12,8 @@ use super::trace::TraceEvent;
 const GROWTH: f64 = 1.02;
 
 /// One graph node's kernel time across the profiled inferences.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ts_rs::TS)]
+#[ts(export)]
 pub struct NodeStats {
     pub name: String,
     pub op_type: String,
@@ -35,7 +36,8 @@ pub struct NodeStats {
 }
 
 /// All nodes of one op type together.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ts_rs::TS)]
+#[ts(export)]
 pub struct OpTypeStats {
     pub op_type: String,
     pub nodes: u64,

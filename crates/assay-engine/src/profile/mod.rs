@@ -62,7 +62,8 @@ pub struct ProfilePlan {
 }
 
 /// The outcome of a profile, saved as `profile.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct ProfileReport {
     pub schema: String,
     pub model: crate::bench::ModelRef,
@@ -86,7 +87,8 @@ pub struct ProfileReport {
 }
 
 /// Profiled against unprofiled latency, measured in the same invocation.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, ts_rs::TS)]
+#[ts(export)]
 pub struct ProfilingOverhead {
     pub unprofiled_p50_ms: f64,
     pub profiled_p50_ms: f64,

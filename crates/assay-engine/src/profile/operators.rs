@@ -10,7 +10,8 @@ use super::{NodeStats, OpTypeStats, ProfileReport, ProfilingOverhead};
 pub const OPERATORS_SCHEMA: &str = "assay.operators/1";
 
 /// Where one inference's time went, operator by operator.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ts_rs::TS)]
+#[ts(export)]
 pub struct Operators {
     pub schema: String,
     /// `optimized` or `unoptimized` (node names then refer to the original graph).
