@@ -29,6 +29,7 @@ import type { SavedGateway } from "./bindings/SavedGateway";
 import type { Settings } from "./bindings/Settings";
 import type { Environment } from "./bindings/Environment";
 import type { JobSpec } from "./bindings/JobSpec";
+import type { BenchEvent } from "./bindings/BenchEvent";
 import type { RunSettings } from "./bindings/RunSettings";
 import type { Control } from "./bindings/Control";
 export type {
@@ -57,6 +58,7 @@ export type {
   Settings,
   Environment,
   JobSpec,
+  BenchEvent,
   RunSettings,
   Control,
 };

@@ -1,5 +1,5 @@
 import { useRef, useState } from "preact/hooks";
-import { api, asUiError, type BenchReport, type BenchResult, type JobEvent, type UiError } from "../api";
+import { api, asUiError, type BenchEvent, type BenchReport, type BenchResult, type JobEvent, type UiError } from "../api";
 import { ErrorNotice } from "../ErrorNotice";
 import { LineChart } from "../charts/LineChart";
 import { bytes, ms } from "../format";
@@ -61,7 +61,10 @@ export function Benchmark() {
   const progress = useRef({ configs: 1, t0: 0, live: emptyLive, pending: false });
 
   // Progress arrives ~10 times a second per stream; coalesce redraws to one per frame.
-  function onEvent(e: JobEvent) {
+  function onEvent(raw: JobEvent) {
+    // The worker's benchmark events are the engine's BenchEvent (generated type), so a field
+    // renamed on the Rust side breaks this build.
+    const e = raw as BenchEvent;
     const p = progress.current;
     if (e.event === "started") {
       p.configs = Math.max(1, e.configs);

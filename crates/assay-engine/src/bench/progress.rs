@@ -7,7 +7,8 @@ use serde::Serialize;
 use super::report::{BenchReport, BenchResult};
 
 /// Which loop a configuration is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     Load,
@@ -16,7 +17,8 @@ pub enum Phase {
 }
 
 /// Something that happened during a run. Serialized with an `event` tag.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum BenchEvent {
     /// The run begins: how many configurations it will measure.
