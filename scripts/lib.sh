@@ -1,5 +1,11 @@
 # Shared by the setup scripts (sourced, not run).
 
+# The repository root, its private cache, and the versions every setup installs.
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache="$root/.cache"
+ORT_VERSION=${ORT_VERSION:-1.31.1}
+ONNX_VERSION=${ONNX_VERSION:-1.23.2}
+
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 # ensure_venv DIR "REQUIREMENTS": a venv holding exactly these pip requirements; rebuilt only

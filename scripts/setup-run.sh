@@ -11,16 +11,10 @@
 # Idempotent: it installs only what is missing, so a second run takes seconds.
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
-cache="$root/.cache"
-mkdir -p "$cache"
-
-ORT_VERSION=${ORT_VERSION:-1.31.1}
-ONNX_VERSION=${ONNX_VERSION:-1.23.2}
-
 # shellcheck source=scripts/lib.sh
-source "$root/scripts/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$root"
+mkdir -p "$cache"
 
 # The console is built when there is a display to show it, or when asked (`make test`).
 with_console=${ASSAY_WITH_CONSOLE:-}

@@ -11,18 +11,13 @@
 # index, proxy and certificates (npm too). Nothing here names a registry host.
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$root"
-cache="$root/.cache"
 mkdir -p "$cache"
 
-ORT_VERSION=${ORT_VERSION:-1.31.1}
-ONNX_VERSION=${ONNX_VERSION:-1.23.2}
 SILERO_VERSION=6.2.3
 MAGIKA_VERSION=1.0.3
-
-# shellcheck source=scripts/lib.sh
-source "$root/scripts/lib.sh"
 
 # --- 0. What running needs, with the console and the gateway -------------------------
 ASSAY_WITH_CONSOLE=1 ASSAY_BUILD_ALSO=assay-gateway bash "$root/scripts/setup-run.sh"

@@ -1,5 +1,6 @@
-//! The admin API under `/admin/v1`: every route needs an admin bearer token, and every
-//! change is written to the audit log (by the registry and the upload code).
+//! The admin API under `/admin/v1`: every route takes the [`Admin`] extractor (an admin
+//! bearer token), and every change is written to the audit log (by the registry and the
+//! upload code).
 
 use std::sync::Arc;
 
@@ -7,8 +8,8 @@ use assay_release::remote::UploadRequest;
 use axum::{
     Json,
     body::Body,
-    extract::{Path, Query, State},
-    http::HeaderMap,
+    extract::{FromRequestParts, Path, Query, State},
+    http::request::Parts,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -21,17 +22,27 @@ use crate::{
 
 type Answer = Result<Json<Value>, GatewayError>;
 
-fn admin(gw: &Gateway, headers: &HeaderMap) -> Result<String, GatewayError> {
-    gw.auth.admin(headers)
+/// The admin caller, by token id. Taking it as a handler's first argument after the state
+/// is what makes a route admin-only, and it runs before any other extractor (no path is
+/// parsed and no body read for a stranger), so no handler can forget the check.
+pub struct Admin(pub String);
+
+impl FromRequestParts<Arc<Gateway>> for Admin {
+    type Rejection = GatewayError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        gw: &Arc<Gateway>,
+    ) -> Result<Admin, GatewayError> {
+        gw.auth.admin(&parts.headers).map(Admin)
+    }
 }
 
-pub async fn not_found(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Answer {
-    admin(&gw, &headers)?;
+pub async fn not_found(_admin: Admin) -> Answer {
     Err(GatewayError::NotFound("no such admin route".into()))
 }
 
-pub async fn status(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Answer {
-    admin(&gw, &headers)?;
+pub async fn status(State(gw): State<Arc<Gateway>>, _admin: Admin) -> Answer {
     let state = gw.state();
     let models: Value = state
         .models
@@ -63,8 +74,7 @@ pub async fn status(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Answe
     })))
 }
 
-pub async fn models(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Answer {
-    admin(&gw, &headers)?;
+pub async fn models(State(gw): State<Arc<Gateway>>, _admin: Admin) -> Answer {
     let state = gw.state();
     let list: Vec<Value> = state
         .models
@@ -107,10 +117,9 @@ fn model_state(gw: &Gateway, model: &str) -> Result<crate::state::ModelState, Ga
 
 pub async fn model(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    _admin: Admin,
     Path(model): Path<String>,
 ) -> Answer {
-    admin(&gw, &headers)?;
     let ms = model_state(&gw, &model)?;
     let mut v = model_view(Some(&ms));
     v["name"] = json!(model);
@@ -122,10 +131,9 @@ pub async fn model(
 
 pub async fn release(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    _admin: Admin,
     Path((model, version)): Path<(String, String)>,
 ) -> Answer {
-    admin(&gw, &headers)?;
     let ms = model_state(&gw, &model)?;
     let r = ms.releases.get(&version).ok_or_else(|| {
         GatewayError::NotFound(format!("model '{model}' has no version '{version}'"))
@@ -145,10 +153,9 @@ pub async fn release(
 
 pub async fn delete_release(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     Path((model, version)): Path<(String, String)>,
 ) -> Answer {
-    let actor = admin(&gw, &headers)?;
     Ok(Json(gw.delete(&model, &version, &actor).await?))
 }
 
@@ -185,22 +192,20 @@ async fn json_body<T: serde::de::DeserializeOwned>(
 
 pub async fn activate(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     Path(model): Path<String>,
     body: Body,
 ) -> Answer {
-    let actor = admin(&gw, &headers)?;
     let b: VersionBody = json_body(body, 64 << 10).await?;
     Ok(Json(gw.activate(&model, &b.version, b.dims, &actor).await?))
 }
 
 pub async fn canary(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     Path(model): Path<String>,
     body: Body,
 ) -> Answer {
-    let actor = admin(&gw, &headers)?;
     let b: CanaryBody = json_body(body, 64 << 10).await?;
     Ok(Json(
         gw.set_canary(&model, &b.version, b.percent, b.auto_promote_after, &actor)
@@ -210,38 +215,34 @@ pub async fn canary(
 
 pub async fn promote(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     Path(model): Path<String>,
 ) -> Answer {
-    let actor = admin(&gw, &headers)?;
     Ok(Json(gw.promote(&model, &actor).await?))
 }
 
 pub async fn rollback(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     Path(model): Path<String>,
 ) -> Answer {
-    let actor = admin(&gw, &headers)?;
     Ok(Json(gw.rollback(&model, &actor).await?))
 }
 
 pub async fn events(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    _admin: Admin,
     Path(model): Path<String>,
 ) -> Answer {
-    admin(&gw, &headers)?;
     let ms = model_state(&gw, &model)?;
     Ok(Json(json!({"model": model, "events": ms.events})))
 }
 
 pub async fn analysis(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    _admin: Admin,
     Path(model): Path<String>,
 ) -> Answer {
-    admin(&gw, &headers)?;
     let ms = model_state(&gw, &model)?;
     let last = gw.existing_slot(&model).and_then(|s| {
         s.last_analysis
@@ -259,10 +260,9 @@ pub async fn analysis(
 
 pub async fn create_upload(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     body: axum::body::Body,
 ) -> Answer {
-    let actor = admin(&gw, &headers)?;
     // The bundle and file list are small; a release's bytes go through put_file.
     let req: UploadRequest = json_body(body, 16 << 20).await?;
     Ok(Json(json!(uploads::create(&gw, req, &actor).await?)))
@@ -270,19 +270,17 @@ pub async fn create_upload(
 
 pub async fn upload_status(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    _admin: Admin,
     Path(id): Path<String>,
 ) -> Answer {
-    admin(&gw, &headers)?;
     Ok(Json(json!(uploads::status(&gw, &id)?)))
 }
 
 pub async fn discard_upload(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    _admin: Admin,
     Path(id): Path<String>,
 ) -> Answer {
-    admin(&gw, &headers)?;
     Ok(Json(uploads::discard(&gw, &id)?))
 }
 
@@ -294,12 +292,11 @@ pub struct OffsetQuery {
 
 pub async fn put_file(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    _admin: Admin,
     Path((id, path)): Path<(String, String)>,
     Query(q): Query<OffsetQuery>,
     body: Body,
 ) -> Answer {
-    admin(&gw, &headers)?;
     Ok(Json(
         uploads::put_file(&gw, &id, &path, q.offset, body).await?,
     ))
@@ -317,10 +314,9 @@ fn yes() -> bool {
 
 pub async fn commit(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     Path(id): Path<String>,
     Query(q): Query<CommitQuery>,
 ) -> Answer {
-    let actor = admin(&gw, &headers)?;
     Ok(Json(uploads::commit(&gw, &id, q.activate, &actor).await?))
 }
