@@ -42,7 +42,8 @@ impl InputSpec {
                         .iter()
                         .zip(dimension_symbols.iter())
                         .map(|(&d, s)| {
-                            // A placeholder such as a lone question mark is no name: bound as `input.axis`.
+                            // A placeholder name (a lone question mark) counts as unnamed,
+                            // so the dimension is bound as `input.axis`.
                             let s = if crate::model::is_placeholder_symbol(s) {
                                 String::new()
                             } else {

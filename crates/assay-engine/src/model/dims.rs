@@ -16,8 +16,9 @@ use super::inspect::{Dim, TensorSignature};
 /// Values for free dimensions, by handle.
 pub type DimBindings = BTreeMap<String, i64>;
 
-/// Whether a `dim_param` is really no name: empty, or a placeholder that some converters
-/// write (a lone question mark, as paddle2onnx does). Such a dimension is bound per input axis.
+/// True when a `dim_param` is not a real name. That is the case for an empty name and for
+/// the placeholders some converters write (paddle2onnx writes a lone question mark).
+/// Such a dimension is bound per input axis.
 pub fn is_placeholder_symbol(s: &str) -> bool {
     matches!(s.trim(), "" | "?" | "-1")
 }
