@@ -27,13 +27,6 @@ pub struct Operators {
     pub op_types: Vec<OpTypeStats>,
 }
 
-impl Operators {
-    /// True when the graph was profiled with ONNX Runtime's optimizations on.
-    pub fn optimized(&self) -> bool {
-        self.mode == "optimized"
-    }
-}
-
 impl From<&ProfileReport> for Operators {
     fn from(r: &ProfileReport) -> Operators {
         Operators {
