@@ -10,10 +10,14 @@
 //!   **Mann–Whitney U test** finds its latency not significantly worse.
 //!
 //! Latency is compared with the same Mann–Whitney test and reported with both medians.
+//! The distributions come from `statrs` and the quantiles from the engine's statistics, so
+//! the gateway and the benchmarks read a median the same way.
 
 use std::{collections::VecDeque, sync::Mutex};
 
+use assay_engine::stats::quantile_sorted;
 use serde::Serialize;
+use statrs::distribution::{ContinuousCDF, DiscreteCDF, Hypergeometric, Normal};
 
 /// Which side of the split served a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,7 +168,7 @@ fn stats(o: &[(bool, f32)]) -> (ArmStats, Vec<f64>) {
         .map(|(_, l)| *l as f64)
         .collect();
     lat.sort_by(f64::total_cmp);
-    let q = |p: f64| (!lat.is_empty()).then(|| lat[((lat.len() - 1) as f64 * p).round() as usize]);
+    let q = |p: f64| (!lat.is_empty()).then(|| quantile_sorted(&lat, p));
     (
         ArmStats {
             requests: o.len() as u64,
@@ -254,85 +258,23 @@ fn analyze(
     }
 }
 
-fn ln_factorials(n: u64) -> Vec<f64> {
-    let mut t = Vec::with_capacity(n as usize + 1);
-    t.push(0.0);
-    let mut acc = 0.0;
-    for i in 1..=n {
-        acc += (i as f64).ln();
-        t.push(acc);
-    }
-    t
-}
-
 /// P(X ≥ a) for the 2×2 table [[a, b], [c, d]] with fixed margins: the one-sided Fisher exact
-/// test that row 1 (candidate) has the higher error share.
+/// test that row 1 (candidate) has the higher error share. X is hypergeometric: `a + c`
+/// errors among `n` requests, `a + b` of them drawn by the candidate.
 pub fn fisher_greater(a: u64, b: u64, c: u64, d: u64) -> f64 {
     let n = a + b + c + d;
-    if n == 0 {
+    if n == 0 || a == 0 {
         return 1.0;
     }
-    let lf = ln_factorials(n);
-    let (r1, r2, c1) = (a + b, c + d, a + c);
-    let c2 = n - c1;
-    let ln_p = |x: u64| {
-        lf[r1 as usize] + lf[r2 as usize] + lf[c1 as usize] + lf[c2 as usize]
-            - lf[n as usize]
-            - lf[x as usize]
-            - lf[(r1 - x) as usize]
-            - lf[(c1 - x) as usize]
-            - lf[(r2 + x - c1) as usize]
-    };
-    let hi = r1.min(c1);
-    let p: f64 = (a..=hi).map(|x| ln_p(x).exp()).sum();
-    p.min(1.0)
+    match Hypergeometric::new(n, a + c, a + b) {
+        Ok(h) => h.sf(a - 1).clamp(0.0, 1.0),
+        Err(_) => 1.0,
+    }
 }
 
-/// The standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9).
+/// The standard normal quantile.
 fn z_quantile(p: f64) -> f64 {
-    const A: [f64; 6] = [
-        -3.969683028665376e+01,
-        2.209460984245205e+02,
-        -2.759285104469687e+02,
-        1.38357751867269e+02,
-        -3.066479806614716e+01,
-        2.506628277459239e+00,
-    ];
-    const B: [f64; 5] = [
-        -5.447609879822406e+01,
-        1.615858368580409e+02,
-        -1.556989798598866e+02,
-        6.680131188771972e+01,
-        -1.328068155288572e+01,
-    ];
-    const C: [f64; 6] = [
-        -7.784894002430293e-03,
-        -3.223964580411365e-01,
-        -2.400758277161838e+00,
-        -2.549732539343734e+00,
-        4.374664141464968e+00,
-        2.938163982698783e+00,
-    ];
-    const D: [f64; 4] = [
-        7.784695709041462e-03,
-        3.224671290700398e-01,
-        2.445134137142996e+00,
-        3.754408661907416e+00,
-    ];
-    let tail = |q: f64| {
-        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
-            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
-    };
-    if p < 0.02425 {
-        tail((-2.0 * p.ln()).sqrt())
-    } else if p > 1.0 - 0.02425 {
-        -tail((-2.0 * (1.0 - p).ln()).sqrt())
-    } else {
-        let q = p - 0.5;
-        let r = q * q;
-        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
-            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
-    }
+    Normal::standard().inverse_cdf(p)
 }
 
 fn wilson(x: u64, n: u64, z: f64) -> (f64, f64) {
@@ -393,24 +335,7 @@ pub fn mann_whitney_greater(x: &[f64], y: &[f64]) -> f64 {
         return 1.0;
     }
     let z = (u - n1 * n2 / 2.0 - 0.5) / sigma;
-    0.5 * erfc(z / std::f64::consts::SQRT_2)
-}
-
-/// Complementary error function (Numerical Recipes' erfcc, |error| < 1.2e-7).
-fn erfc(x: f64) -> f64 {
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t
-        * (-z * z - 1.26551223
-            + t * (1.00002368
-                + t * (0.37409196
-                    + t * (0.09678418
-                        + t * (-0.18628806
-                            + t * (0.27886807
-                                + t * (-1.13520398
-                                    + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
-            .exp();
-    if x >= 0.0 { r } else { 2.0 - r }
+    Normal::standard().sf(z)
 }
 
 #[cfg(test)]
