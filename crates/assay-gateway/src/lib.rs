@@ -4,13 +4,21 @@
 //! Protocol (KServe v2, REST, with the binary tensor extension and Triton's model
 //! configuration route, so `tritonclient` and `perf_analyzer` work unchanged).
 //!
-//! - [`config`]: the TOML file and flags;
-//! - `uploads`: resumable pushes, verified against the trusted keys before anything is
-//!   listed; `state`: the durable state, written atomically;
-//! - `registry`: loaded versions and the stable/canary routing, swapped atomically;
-//! - `batcher`: dynamic batching over a pool of ONNX Runtime sessions;
-//! - `canary`: the statistical canary analysis (automatic rollback and promotion);
-//! - `metrics`, `audit`, `auth`: Prometheus metrics, the audit log, tokens and rate limits.
+//! Three layers, each calling only the one below:
+//!
+//! - **HTTP** (`api/`): the protocol routes and the admin API over an [`AppState`], whose
+//!   parts each own one concern (registry, auth, audit, metrics, uploads). Admin routes take
+//!   an extractor that checks the token, so none can forget it.
+//! - **Core**: `registry` (loaded versions, stable/canary routing swapped atomically, the
+//!   lifecycle of activate, canary, promote, rollback and delete), `canary` (the statistical
+//!   analysis behind automatic rollback and promotion), `uploads` (resumable pushes,
+//!   verified against the trusted keys before anything is listed) and `state` (the durable
+//!   state, written atomically).
+//! - **Backend** ([`backend`]): the [`backend::Backend`] trait the core loads versions
+//!   through; [`backend::OnnxBackend`] runs ONNX Runtime sessions behind a dynamic batcher.
+//!
+//! Beside them: [`config`] (the TOML file and flags), `metrics`, `audit` and `auth`
+//! (Prometheus metrics, the audit log, tokens and rate limits).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -26,9 +34,10 @@
 //! ```
 
 mod api;
+mod app;
 mod audit;
 mod auth;
-mod batcher;
+pub mod backend;
 mod canary;
 pub mod config;
 mod error;
@@ -43,6 +52,8 @@ mod uploads;
 
 use std::{future::Future, net::SocketAddr};
 
+pub use api::router;
+pub use app::{AppState, OpenError};
 pub use error::GatewayError;
 
 /// Why the server could not start or stopped.
@@ -51,9 +62,11 @@ pub enum ServeError {
     #[error(transparent)]
     Config(#[from] config::ConfigError),
     #[error("ONNX Runtime: {0}")]
-    Runtime(String),
-    #[error("{0}")]
-    Startup(String),
+    Runtime(#[from] assay_engine::EngineError),
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error("serving: {0}")]
+    Serve(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -68,26 +81,22 @@ pub async fn serve(
     config: config::Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let rt = assay_engine::runtime::activate(config.runtime.as_deref())
-        .map_err(|e| ServeError::Runtime(e.to_string()))?;
+    let rt = assay_engine::runtime::activate(config.runtime.as_deref())?;
     tracing::info!(onnxruntime = %rt.info.version, library = %rt.info.library.display(), "ONNX Runtime loaded");
     let addr = config.listen;
     let tls = config.tls.clone();
-    let gw = registry::Gateway::open(config, rt)
-        .await
-        .map_err(ServeError::Startup)?;
+    let app = AppState::open(config, std::sync::Arc::new(backend::OnnxBackend::new(rt))).await?;
     let analysis = {
-        let gw = gw.clone();
+        let app = app.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(gw.config.canary.interval);
+            let mut tick = tokio::time::interval(app.config.canary.interval);
             loop {
                 tick.tick().await;
-                gw.analyze_canaries().await;
-                gw.auth.housekeeping();
+                app.tick().await;
             }
         })
     };
-    let app = api::router(gw.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = api::router(app).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     {
         let handle = handle.clone();
@@ -128,5 +137,5 @@ pub async fn serve(
         }
     };
     analysis.abort();
-    result.map_err(|e| ServeError::Startup(e.to_string()))
+    result.map_err(ServeError::Serve)
 }

@@ -13,24 +13,22 @@ use std::{
         Arc, Mutex, RwLock,
         atomic::{AtomicU64, Ordering},
     },
-    time::Instant,
 };
 
 use arc_swap::ArcSwap;
-use assay_engine::{model::DimBindings, runtime::Runtime};
-use assay_release::signing::Trust;
+use assay_engine::model::DimBindings;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::{
     audit::AuditLog,
-    auth::Auth,
+    backend::{Backend, LoadSpec},
     canary::{self, Analysis, Arm, Monitor, Verdict},
     config::Config,
     error::GatewayError,
     metrics::Metrics,
     model::{LoadedVersion, WarmUp},
-    state::{CanaryState, Layout, ModelState, ReleaseRecord, State},
+    state::{CanaryState, Layout, ModelState, ReleaseRecord, State, StateError},
 };
 
 /// Which side of the split served a request.
@@ -89,20 +87,16 @@ impl Slot {
     }
 }
 
-/// The whole server's shared state.
-pub struct Gateway {
-    pub config: Config,
-    pub rt: &'static Runtime,
+/// The models, their durable state and their routing, and every change to them.
+pub struct Registry {
+    pub config: Arc<Config>,
+    pub backend: Arc<dyn Backend>,
     pub layout: Layout,
-    pub trust: Trust,
-    pub metrics: Arc<Metrics>,
-    pub auth: Auth,
-    pub audit: AuditLog,
-    pub started: Instant,
+    metrics: Arc<Metrics>,
+    audit: Arc<AuditLog>,
     state: ArcSwap<State>,
     admin: tokio::sync::Mutex<()>,
     models: RwLock<HashMap<String, Arc<Slot>>>,
-    pub(crate) uploads: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Serializes moving releases into (and out of) `releases/` with recording them.
     pub(crate) placement: tokio::sync::Mutex<()>,
 }
@@ -119,37 +113,28 @@ fn weyl(n: u64) -> f64 {
     (n as f64 * 0.618_033_988_749_894_9).fract()
 }
 
-impl Gateway {
-    /// Opens the data folder, restores the state and loads what it says serves.
-    pub async fn open(config: Config, rt: &'static Runtime) -> Result<Arc<Gateway>, String> {
-        let layout = Layout {
-            root: config.data.clone(),
-        };
-        layout
-            .create()
-            .map_err(|e| format!("data folder {}: {e}", layout.root.display()))?;
-        let trust = Trust::from_dir(&config.trusted_keys).map_err(|e| e.to_string())?;
+impl Registry {
+    /// Restores the state saved in `layout` and loads what it says serves. A version that
+    /// cannot load is recorded as such and takes no traffic; the others serve.
+    pub async fn open(
+        config: Arc<Config>,
+        backend: Arc<dyn Backend>,
+        layout: Layout,
+        metrics: Arc<Metrics>,
+        audit: Arc<AuditLog>,
+    ) -> Result<Arc<Registry>, StateError> {
         let state = layout.load()?;
         layout.remove_orphans(&state);
         layout.remove_stale_uploads(std::time::Duration::from_secs(7 * 24 * 3600));
-        let auth = Auth::new(
-            &config.admin_tokens,
-            config.inference_tokens.as_deref(),
-            config.rate_limit,
-        );
-        let gw = Arc::new(Gateway {
-            audit: AuditLog::new(&layout.audit()),
-            metrics: Metrics::new(),
-            started: Instant::now(),
+        let gw = Arc::new(Registry {
             state: ArcSwap::from_pointee(state.clone()),
             admin: tokio::sync::Mutex::new(()),
             models: RwLock::new(HashMap::new()),
-            uploads: Mutex::new(HashMap::new()),
             placement: tokio::sync::Mutex::new(()),
+            metrics,
+            audit,
             layout,
-            trust,
-            auth,
-            rt,
+            backend,
             config,
         });
         for (name, ms) in &state.models {
@@ -256,10 +241,20 @@ impl Gateway {
             fills: record.serving_fills(),
         };
         let metrics = self.metrics.version(model, version);
-        let rt = self.rt;
+        let backend = self.backend.clone();
         let (m, v) = (model.to_string(), version.to_string());
         let loaded = tokio::task::spawn_blocking(move || {
-            LoadedVersion::load(rt, &path, &m, &v, settings, metrics, &warm_up)
+            LoadedVersion::load(
+                &*backend,
+                LoadSpec {
+                    model_path: &path,
+                    model: &m,
+                    version: &v,
+                    settings: &settings,
+                    metrics,
+                    warm_up: &warm_up,
+                },
+            )
         })
         .await
         .map_err(|e| GatewayError::internal("loading", e))?

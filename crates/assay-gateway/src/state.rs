@@ -8,6 +8,23 @@ use std::{collections::BTreeMap, io::Write, path::PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// Why the saved state could not be read or the data folder used.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("{} is damaged ({source}); restore it from a backup", path.display())]
+    Damaged {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("{} was written by a newer assay-gateway (format {format})", path.display())]
+    Newer { path: PathBuf, format: u32 },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
 /// Events kept per model (older ones stay in the audit log).
 const EVENTS_KEPT: usize = 500;
 
@@ -162,22 +179,20 @@ impl Layout {
     }
 
     /// Reads the state (empty when the gateway is new).
-    pub fn load(&self) -> Result<State, String> {
+    pub fn load(&self) -> Result<State, StateError> {
         let path = self.state();
         match std::fs::read(&path) {
             Ok(bytes) => {
-                let s: State = serde_json::from_slice(&bytes).map_err(|e| {
-                    format!(
-                        "{} is damaged ({e}); restore it from a backup",
-                        path.display()
-                    )
-                })?;
+                let s: State =
+                    serde_json::from_slice(&bytes).map_err(|source| StateError::Damaged {
+                        path: path.clone(),
+                        source,
+                    })?;
                 if s.format > 1 {
-                    return Err(format!(
-                        "{} was written by a newer assay-gateway (format {})",
-                        path.display(),
-                        s.format
-                    ));
+                    return Err(StateError::Newer {
+                        path,
+                        format: s.format,
+                    });
                 }
                 Ok(s)
             }
@@ -185,7 +200,7 @@ impl Layout {
                 format: 1,
                 ..Default::default()
             }),
-            Err(e) => Err(format!("{}: {e}", path.display())),
+            Err(source) => Err(StateError::Io { path, source }),
         }
     }
 
@@ -299,6 +314,6 @@ mod tests {
         assert!(layout.release("m", "1.0.0").exists());
         assert!(!layout.release("m", "2.0.0").exists());
         std::fs::write(layout.state(), b"{broken").unwrap();
-        assert!(layout.load().unwrap_err().contains("damaged"));
+        assert!(layout.load().unwrap_err().to_string().contains("damaged"));
     }
 }

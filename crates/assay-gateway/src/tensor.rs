@@ -6,6 +6,29 @@ use ort::value::{DynTensor, DynTensorValueType, DynValue, TensorElementType as O
 use serde::ser::{Serialize, SerializeSeq, Serializer};
 use serde_json::Value;
 
+/// Why a tensor could not be read or converted.
+#[derive(Debug, thiserror::Error)]
+pub enum TensorError {
+    #[error("'{name}': {source}")]
+    Runtime { name: String, source: ort::Error },
+    #[error("output '{0}' is not a tensor")]
+    NotATensor(String),
+    #[error("output '{name}' has element type {element}, which this gateway cannot send")]
+    Unsendable { name: String, element: String },
+    #[error("output '{name}' has an impossible shape {shape:?}")]
+    ImpossibleShape { name: String, shape: Vec<i64> },
+    #[error("BYTES tensors are not supported by this gateway")]
+    Bytes,
+    #[error("the shape holds {expected} elements but data has {found}")]
+    Count { expected: usize, found: usize },
+    #[error("element {index} ({value}) is not a valid {datatype}")]
+    Element {
+        index: usize,
+        value: String,
+        datatype: &'static str,
+    },
+}
+
 /// The protocol's datatypes (`BYTES` is recognised so it can be refused by name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Datatype {
@@ -154,10 +177,13 @@ impl Tensor {
     }
 
     /// Builds the ONNX Runtime value (one copy into memory ORT owns).
-    pub fn to_value(&self) -> Result<DynValue, String> {
+    pub fn to_value(&self) -> Result<DynValue, TensorError> {
         let allocator = ort::memory::Allocator::default();
         let mut t = DynTensor::new(&allocator, self.datatype.to_ort(), self.shape.clone())
-            .map_err(|e| format!("input '{}': {e}", self.name))?;
+            .map_err(|source| TensorError::Runtime {
+                name: self.name.clone(),
+                source,
+            })?;
         if !self.data.is_empty() {
             // SAFETY: ORT allocated element_count × size bytes for this type and shape, and
             // the request was checked to hold exactly that many bytes.
@@ -173,22 +199,23 @@ impl Tensor {
     }
 
     /// Copies an ONNX Runtime output out.
-    pub fn from_value(name: &str, value: DynValue) -> Result<Tensor, String> {
+    pub fn from_value(name: &str, value: DynValue) -> Result<Tensor, TensorError> {
         let t = value
             .downcast::<DynTensorValueType>()
-            .map_err(|_| format!("output '{name}' is not a tensor"))?;
+            .map_err(|_| TensorError::NotATensor(name.into()))?;
         let datatype = Datatype::from_ort(*t.data_type())
             .filter(|d| *d != Datatype::Bytes)
-            .ok_or_else(|| {
-                format!(
-                    "output '{name}' has element type {:?}, which this gateway cannot send",
-                    t.data_type()
-                )
+            .ok_or_else(|| TensorError::Unsendable {
+                name: name.into(),
+                element: format!("{:?}", t.data_type()),
             })?;
         let shape: Vec<i64> = t.shape().iter().copied().collect();
         let bytes = Tensor::element_count(&shape)
             .and_then(|n| n.checked_mul(datatype.size().unwrap_or(1)))
-            .ok_or_else(|| format!("output '{name}' has an impossible shape {shape:?}"))?;
+            .ok_or_else(|| TensorError::ImpossibleShape {
+                name: name.into(),
+                shape: shape.clone(),
+            })?;
         let mut data = vec![0u8; bytes];
         if bytes > 0 {
             // SAFETY: a CPU tensor of this type and shape holds exactly `bytes` bytes.
@@ -206,30 +233,42 @@ impl Tensor {
 }
 
 /// Reads JSON `data` (flat or nested, row-major) into little-endian bytes.
-pub fn from_json(datatype: Datatype, data: &Value, expected: usize) -> Result<Vec<u8>, String> {
-    let size = datatype
-        .size()
-        .ok_or("BYTES tensors are not supported by this gateway")?;
+pub fn from_json(
+    datatype: Datatype,
+    data: &Value,
+    expected: usize,
+) -> Result<Vec<u8>, TensorError> {
+    let size = datatype.size().ok_or(TensorError::Bytes)?;
     // A tiny request may declare a huge shape: reserve no more than the JSON can fill.
     let mut out = Vec::with_capacity(expected.saturating_mul(size).min(1 << 20));
     let mut count = 0usize;
     push_json(datatype, data, &mut out, &mut count)?;
     if count != expected {
-        return Err(format!(
-            "the shape holds {expected} elements but data has {count}"
-        ));
+        return Err(TensorError::Count {
+            expected,
+            found: count,
+        });
     }
     Ok(out)
 }
 
-fn push_json(dt: Datatype, v: &Value, out: &mut Vec<u8>, count: &mut usize) -> Result<(), String> {
+fn push_json(
+    dt: Datatype,
+    v: &Value,
+    out: &mut Vec<u8>,
+    count: &mut usize,
+) -> Result<(), TensorError> {
     if let Value::Array(items) = v {
         for item in items {
             push_json(dt, item, out, count)?;
         }
         return Ok(());
     }
-    let wrong = || format!("element {} ({v}) is not a valid {}", *count, dt.name());
+    let wrong = || TensorError::Element {
+        index: *count,
+        value: v.to_string(),
+        datatype: dt.name(),
+    };
     let int = || v.as_i64().ok_or_else(wrong);
     let uint = || v.as_u64().ok_or_else(wrong);
     let float = || v.as_f64().ok_or_else(wrong);
@@ -259,7 +298,7 @@ fn push_json(dt: Datatype, v: &Value, out: &mut Vec<u8>, count: &mut usize) -> R
         Bf16 => out.extend(half::bf16::from_f64(float()?).to_le_bytes()),
         Fp32 => out.extend((float()? as f32).to_le_bytes()),
         Fp64 => out.extend(float()?.to_le_bytes()),
-        Bytes => return Err("BYTES tensors are not supported by this gateway".into()),
+        Bytes => return Err(TensorError::Bytes),
     }
     *count += 1;
     Ok(())
@@ -342,11 +381,17 @@ mod tests {
 
     #[test]
     fn json_errors_name_the_problem() {
-        let e = from_json(Datatype::Fp32, &serde_json::json!([1, 2, 3]), 4).unwrap_err();
+        let e = from_json(Datatype::Fp32, &serde_json::json!([1, 2, 3]), 4)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("holds 4 elements but data has 3"), "{e}");
-        let e = from_json(Datatype::Uint8, &serde_json::json!([300]), 1).unwrap_err();
+        let e = from_json(Datatype::Uint8, &serde_json::json!([300]), 1)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a valid UINT8"), "{e}");
-        let e = from_json(Datatype::Int64, &serde_json::json!(["x"]), 1).unwrap_err();
+        let e = from_json(Datatype::Int64, &serde_json::json!(["x"]), 1)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a valid INT64"), "{e}");
         assert!(from_json(Datatype::Bytes, &serde_json::json!([1]), 1).is_err());
         assert_eq!(Tensor::element_count(&[2, -1]), None);

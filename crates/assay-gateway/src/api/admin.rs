@@ -2,8 +2,6 @@
 //! bearer token), and every change is written to the audit log (by the registry and the
 //! upload code).
 
-use std::sync::Arc;
-
 use assay_release::remote::UploadRequest;
 use axum::{
     Json,
@@ -15,9 +13,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{
+    app::AppState,
     error::GatewayError,
-    registry::{Gateway, model_view},
-    uploads,
+    registry::{Registry, model_view},
 };
 
 type Answer = Result<Json<Value>, GatewayError>;
@@ -27,14 +25,11 @@ type Answer = Result<Json<Value>, GatewayError>;
 /// parsed and no body read for a stranger), so no handler can forget the check.
 pub struct Admin(pub String);
 
-impl FromRequestParts<Arc<Gateway>> for Admin {
+impl FromRequestParts<AppState> for Admin {
     type Rejection = GatewayError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        gw: &Arc<Gateway>,
-    ) -> Result<Admin, GatewayError> {
-        gw.auth.admin(&parts.headers).map(Admin)
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Admin, GatewayError> {
+        app.auth.admin(&parts.headers).map(Admin)
     }
 }
 
@@ -42,8 +37,8 @@ pub async fn not_found(_admin: Admin) -> Answer {
     Err(GatewayError::NotFound("no such admin route".into()))
 }
 
-pub async fn status(State(gw): State<Arc<Gateway>>, _admin: Admin) -> Answer {
-    let state = gw.state();
+pub async fn status(State(app): State<AppState>, _admin: Admin) -> Answer {
+    let state = app.registry.state();
     let models: Value = state
         .models
         .iter()
@@ -54,7 +49,7 @@ pub async fn status(State(gw): State<Arc<Gateway>>, _admin: Admin) -> Answer {
                     "stable": ms.stable,
                     "canary": ms.canary,
                     "releases": ms.releases.len(),
-                    "ready": gw.is_ready(name, None),
+                    "ready": app.registry.is_ready(name, None),
                 }),
             )
         })
@@ -63,10 +58,10 @@ pub async fn status(State(gw): State<Arc<Gateway>>, _admin: Admin) -> Answer {
     Ok(Json(json!({
         "name": "assay-gateway",
         "version": env!("CARGO_PKG_VERSION"),
-        "uptime_s": gw.started.elapsed().as_secs(),
-        "ready": gw.ready(),
-        "onnxruntime": gw.rt.info.version,
-        "trusted_keys": match &gw.trust {
+        "uptime_s": app.started.elapsed().as_secs(),
+        "ready": app.registry.ready(),
+        "onnxruntime": app.backend.version,
+        "trusted_keys": match &*app.trust {
             assay_release::signing::Trust::Keys(k) => k.iter().map(|k| k.hint()).collect::<Vec<_>>(),
             assay_release::signing::Trust::Key(k) => vec![k.hint()],
         },
@@ -74,8 +69,8 @@ pub async fn status(State(gw): State<Arc<Gateway>>, _admin: Admin) -> Answer {
     })))
 }
 
-pub async fn models(State(gw): State<Arc<Gateway>>, _admin: Admin) -> Answer {
-    let state = gw.state();
+pub async fn models(State(app): State<AppState>, _admin: Admin) -> Answer {
+    let state = app.registry.state();
     let list: Vec<Value> = state
         .models
         .iter()
@@ -85,7 +80,7 @@ pub async fn models(State(gw): State<Arc<Gateway>>, _admin: Admin) -> Answer {
                 "stable": ms.stable,
                 "canary": ms.canary,
                 "previous": ms.previous,
-                "ready": gw.is_ready(name, None),
+                "ready": app.registry.is_ready(name, None),
                 "releases": ms.releases.values().map(|r| json!({
                     "version": r.version,
                     "pushed_at": r.pushed_at,
@@ -107,8 +102,9 @@ pub async fn models(State(gw): State<Arc<Gateway>>, _admin: Admin) -> Answer {
     Ok(Json(json!({"models": list})))
 }
 
-fn model_state(gw: &Gateway, model: &str) -> Result<crate::state::ModelState, GatewayError> {
-    gw.state()
+fn model_state(registry: &Registry, model: &str) -> Result<crate::state::ModelState, GatewayError> {
+    registry
+        .state()
         .models
         .get(model)
         .cloned()
@@ -116,30 +112,33 @@ fn model_state(gw: &Gateway, model: &str) -> Result<crate::state::ModelState, Ga
 }
 
 pub async fn model(
-    State(gw): State<Arc<Gateway>>,
+    State(app): State<AppState>,
     _admin: Admin,
     Path(model): Path<String>,
 ) -> Answer {
-    let ms = model_state(&gw, &model)?;
+    let ms = model_state(&app.registry, &model)?;
     let mut v = model_view(Some(&ms));
     v["name"] = json!(model);
-    v["ready"] = json!(gw.is_ready(&model, None));
+    v["ready"] = json!(app.registry.is_ready(&model, None));
     v["releases"] = json!(ms.releases);
     v["events"] = json!(ms.events.iter().rev().take(50).collect::<Vec<_>>());
     Ok(Json(v))
 }
 
 pub async fn release(
-    State(gw): State<Arc<Gateway>>,
+    State(app): State<AppState>,
     _admin: Admin,
     Path((model, version)): Path<(String, String)>,
 ) -> Answer {
-    let ms = model_state(&gw, &model)?;
+    let ms = model_state(&app.registry, &model)?;
     let r = ms.releases.get(&version).ok_or_else(|| {
         GatewayError::NotFound(format!("model '{model}' has no version '{version}'"))
     })?;
     let mut v = json!(r);
-    let loaded = gw.existing_slot(&model).and_then(|s| s.loaded(&version));
+    let loaded = app
+        .registry
+        .existing_slot(&model)
+        .and_then(|s| s.loaded(&version));
     v["loaded"] = json!(loaded.is_some());
     if let Some(l) = loaded {
         v["serving"] = json!({
@@ -152,11 +151,11 @@ pub async fn release(
 }
 
 pub async fn delete_release(
-    State(gw): State<Arc<Gateway>>,
+    State(app): State<AppState>,
     Admin(actor): Admin,
     Path((model, version)): Path<(String, String)>,
 ) -> Answer {
-    Ok(Json(gw.delete(&model, &version, &actor).await?))
+    Ok(Json(app.registry.delete(&model, &version, &actor).await?))
 }
 
 #[derive(Deserialize)]
@@ -191,60 +190,65 @@ async fn json_body<T: serde::de::DeserializeOwned>(
 }
 
 pub async fn activate(
-    State(gw): State<Arc<Gateway>>,
+    State(app): State<AppState>,
     Admin(actor): Admin,
     Path(model): Path<String>,
     body: Body,
 ) -> Answer {
     let b: VersionBody = json_body(body, 64 << 10).await?;
-    Ok(Json(gw.activate(&model, &b.version, b.dims, &actor).await?))
+    Ok(Json(
+        app.registry
+            .activate(&model, &b.version, b.dims, &actor)
+            .await?,
+    ))
 }
 
 pub async fn canary(
-    State(gw): State<Arc<Gateway>>,
+    State(app): State<AppState>,
     Admin(actor): Admin,
     Path(model): Path<String>,
     body: Body,
 ) -> Answer {
     let b: CanaryBody = json_body(body, 64 << 10).await?;
     Ok(Json(
-        gw.set_canary(&model, &b.version, b.percent, b.auto_promote_after, &actor)
+        app.registry
+            .set_canary(&model, &b.version, b.percent, b.auto_promote_after, &actor)
             .await?,
     ))
 }
 
 pub async fn promote(
-    State(gw): State<Arc<Gateway>>,
+    State(app): State<AppState>,
     Admin(actor): Admin,
     Path(model): Path<String>,
 ) -> Answer {
-    Ok(Json(gw.promote(&model, &actor).await?))
+    Ok(Json(app.registry.promote(&model, &actor).await?))
 }
 
 pub async fn rollback(
-    State(gw): State<Arc<Gateway>>,
+    State(app): State<AppState>,
     Admin(actor): Admin,
     Path(model): Path<String>,
 ) -> Answer {
-    Ok(Json(gw.rollback(&model, &actor).await?))
+    Ok(Json(app.registry.rollback(&model, &actor).await?))
 }
 
 pub async fn events(
-    State(gw): State<Arc<Gateway>>,
+    State(app): State<AppState>,
     _admin: Admin,
     Path(model): Path<String>,
 ) -> Answer {
-    let ms = model_state(&gw, &model)?;
+    let ms = model_state(&app.registry, &model)?;
     Ok(Json(json!({"model": model, "events": ms.events})))
 }
 
 pub async fn analysis(
-    State(gw): State<Arc<Gateway>>,
+    State(app): State<AppState>,
     _admin: Admin,
     Path(model): Path<String>,
 ) -> Answer {
-    let ms = model_state(&gw, &model)?;
-    let last = gw.existing_slot(&model).and_then(|s| {
+    let ms = model_state(&app.registry, &model)?;
+    let last = app.registry.existing_slot(&model).and_then(|s| {
         s.last_analysis
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -259,29 +263,29 @@ pub async fn analysis(
 }
 
 pub async fn create_upload(
-    State(gw): State<Arc<Gateway>>,
+    State(app): State<AppState>,
     Admin(actor): Admin,
     body: axum::body::Body,
 ) -> Answer {
     // The bundle and file list are small; a release's bytes go through put_file.
     let req: UploadRequest = json_body(body, 16 << 20).await?;
-    Ok(Json(json!(uploads::create(&gw, req, &actor).await?)))
+    Ok(Json(json!(app.uploads.create(req, &actor).await?)))
 }
 
 pub async fn upload_status(
-    State(gw): State<Arc<Gateway>>,
+    State(app): State<AppState>,
     _admin: Admin,
     Path(id): Path<String>,
 ) -> Answer {
-    Ok(Json(json!(uploads::status(&gw, &id)?)))
+    Ok(Json(json!(app.uploads.status(&id)?)))
 }
 
 pub async fn discard_upload(
-    State(gw): State<Arc<Gateway>>,
+    State(app): State<AppState>,
     _admin: Admin,
     Path(id): Path<String>,
 ) -> Answer {
-    Ok(Json(uploads::discard(&gw, &id)?))
+    Ok(Json(app.uploads.discard(&id)?))
 }
 
 #[derive(Deserialize)]
@@ -291,14 +295,14 @@ pub struct OffsetQuery {
 }
 
 pub async fn put_file(
-    State(gw): State<Arc<Gateway>>,
+    State(app): State<AppState>,
     _admin: Admin,
     Path((id, path)): Path<(String, String)>,
     Query(q): Query<OffsetQuery>,
     body: Body,
 ) -> Answer {
     Ok(Json(
-        uploads::put_file(&gw, &id, &path, q.offset, body).await?,
+        app.uploads.put_file(&id, &path, q.offset, body).await?,
     ))
 }
 
@@ -313,10 +317,10 @@ fn yes() -> bool {
 }
 
 pub async fn commit(
-    State(gw): State<Arc<Gateway>>,
+    State(app): State<AppState>,
     Admin(actor): Admin,
     Path(id): Path<String>,
     Query(q): Query<CommitQuery>,
 ) -> Answer {
-    Ok(Json(uploads::commit(&gw, &id, q.activate, &actor).await?))
+    Ok(Json(app.uploads.commit(&id, q.activate, &actor).await?))
 }

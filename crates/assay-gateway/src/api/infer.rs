@@ -12,10 +12,11 @@ use axum::{
 use serde_json::{Value, json};
 
 use crate::{
+    app::AppState,
     error::GatewayError,
     model::{IoSpec, LoadedVersion},
     protocol,
-    registry::Gateway,
+    registry::Registry,
 };
 
 /// The header that makes routing sticky.
@@ -35,8 +36,8 @@ pub async fn live() -> StatusCode {
     StatusCode::OK
 }
 
-pub async fn ready(State(gw): State<Arc<Gateway>>) -> StatusCode {
-    if gw.ready() {
+pub async fn ready(State(app): State<AppState>) -> StatusCode {
+    if app.registry.ready() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -44,47 +45,48 @@ pub async fn ready(State(gw): State<Arc<Gateway>>) -> StatusCode {
 }
 
 pub async fn model_ready(
-    State(gw): State<Arc<Gateway>>,
+    State(app): State<AppState>,
     headers: HeaderMap,
     Path(model): Path<String>,
 ) -> StatusCode {
-    if gw.auth.serving(&headers).is_err() {
+    if app.auth.serving(&headers).is_err() {
         return StatusCode::UNAUTHORIZED;
     }
-    readiness(&gw, &model, None)
+    readiness(&app.registry, &model, None)
 }
 
 pub async fn version_ready(
-    State(gw): State<Arc<Gateway>>,
+    State(app): State<AppState>,
     headers: HeaderMap,
     Path((model, version)): Path<(String, String)>,
 ) -> StatusCode {
-    if gw.auth.serving(&headers).is_err() {
+    if app.auth.serving(&headers).is_err() {
         return StatusCode::UNAUTHORIZED;
     }
-    readiness(&gw, &model, Some(&version))
+    readiness(&app.registry, &model, Some(&version))
 }
 
-fn readiness(gw: &Gateway, model: &str, version: Option<&str>) -> StatusCode {
-    let known = gw
+fn readiness(registry: &Registry, model: &str, version: Option<&str>) -> StatusCode {
+    let known = registry
         .state()
         .models
         .get(model)
         .is_some_and(|m| version.is_none_or(|v| m.releases.contains_key(v)));
     if !known {
         StatusCode::NOT_FOUND
-    } else if gw.is_ready(model, version) {
+    } else if registry.is_ready(model, version) {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     }
 }
 
-fn metadata_json(gw: &Gateway, v: &LoadedVersion, pinned: bool) -> Value {
+fn metadata_json(registry: &Registry, v: &LoadedVersion, pinned: bool) -> Value {
     let versions: Vec<String> = if pinned {
         vec![v.version.clone()]
     } else {
-        gw.state()
+        registry
+            .state()
             .models
             .get(&v.model)
             .map(|m| m.releases.keys().cloned().collect())
@@ -100,23 +102,23 @@ fn metadata_json(gw: &Gateway, v: &LoadedVersion, pinned: bool) -> Value {
 }
 
 pub async fn model_metadata(
-    State(gw): State<Arc<Gateway>>,
+    State(app): State<AppState>,
     headers: HeaderMap,
     Path(model): Path<String>,
 ) -> Result<Json<Value>, GatewayError> {
-    gw.auth.serving(&headers)?;
-    let v = gw.describe(&model, None).await?;
-    Ok(Json(metadata_json(&gw, &v, false)))
+    app.auth.serving(&headers)?;
+    let v = app.registry.describe(&model, None).await?;
+    Ok(Json(metadata_json(&app.registry, &v, false)))
 }
 
 pub async fn version_metadata(
-    State(gw): State<Arc<Gateway>>,
+    State(app): State<AppState>,
     headers: HeaderMap,
     Path((model, version)): Path<(String, String)>,
 ) -> Result<Json<Value>, GatewayError> {
-    gw.auth.serving(&headers)?;
-    let v = gw.describe(&model, Some(&version)).await?;
-    Ok(Json(metadata_json(&gw, &v, true)))
+    app.auth.serving(&headers)?;
+    let v = app.registry.describe(&model, Some(&version)).await?;
+    Ok(Json(metadata_json(&app.registry, &v, true)))
 }
 
 /// Triton's model configuration: with `max_batch_size` > 0 the dims leave out the batch
@@ -160,32 +162,34 @@ fn config_json(v: &LoadedVersion) -> Value {
 }
 
 pub async fn model_config(
-    State(gw): State<Arc<Gateway>>,
+    State(app): State<AppState>,
     headers: HeaderMap,
     Path(model): Path<String>,
 ) -> Result<Json<Value>, GatewayError> {
-    gw.auth.serving(&headers)?;
-    Ok(Json(config_json(&*gw.describe(&model, None).await?)))
-}
-
-pub async fn version_config(
-    State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    Path((model, version)): Path<(String, String)>,
-) -> Result<Json<Value>, GatewayError> {
-    gw.auth.serving(&headers)?;
+    app.auth.serving(&headers)?;
     Ok(Json(config_json(
-        &*gw.describe(&model, Some(&version)).await?,
+        &*app.registry.describe(&model, None).await?,
     )))
 }
 
-pub async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
+pub async fn version_config(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path((model, version)): Path<(String, String)>,
+) -> Result<Json<Value>, GatewayError> {
+    app.auth.serving(&headers)?;
+    Ok(Json(config_json(
+        &*app.registry.describe(&model, Some(&version)).await?,
+    )))
+}
+
+pub async fn metrics(State(app): State<AppState>) -> Response {
     (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        gw.metrics.render(),
+        app.metrics.render(),
     )
         .into_response()
 }
@@ -197,28 +201,28 @@ pub async fn no_route() -> GatewayError {
 }
 
 pub async fn infer(
-    State(gw): State<Arc<Gateway>>,
+    State(app): State<AppState>,
     Path(model): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    serve(gw, model, None, peer, headers, body).await
+    serve(app, model, None, peer, headers, body).await
 }
 
 pub async fn infer_version(
-    State(gw): State<Arc<Gateway>>,
+    State(app): State<AppState>,
     Path((model, version)): Path<(String, String)>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    serve(gw, model, Some(version), peer, headers, body).await
+    serve(app, model, Some(version), peer, headers, body).await
 }
 
 #[tracing::instrument(name = "infer", level = "info", skip_all, fields(model = %model, version = tracing::field::Empty, route = tracing::field::Empty, status = tracing::field::Empty))]
 async fn serve(
-    gw: Arc<Gateway>,
+    app: AppState,
     model: String,
     version: Option<String>,
     peer: SocketAddr,
@@ -226,15 +230,15 @@ async fn serve(
     body: Body,
 ) -> Response {
     let started = Instant::now();
-    if let Err(e) = gw.auth.inference(&headers, Some(peer.ip())) {
-        gw.metrics.unrouted_failure(e.reason());
+    if let Err(e) = app.auth.inference(&headers, Some(peer.ip())) {
+        app.metrics.unrouted_failure(e.reason());
         return e.into_response();
     }
     let key = headers.get(ROUTE_KEY).and_then(|v| v.to_str().ok());
-    let (v, role) = match gw.route(&model, version.as_deref(), key).await {
+    let (v, role) = match app.registry.route(&model, version.as_deref(), key).await {
         Ok(r) => r,
         Err(e) => {
-            gw.metrics.unrouted_failure(e.reason());
+            app.metrics.unrouted_failure(e.reason());
             return e.into_response();
         }
     };
@@ -245,7 +249,7 @@ async fn serve(
     let span = tracing::Span::current();
     span.record("version", v.version.as_str());
     span.record("route", role.as_str());
-    let result = run(&gw, &v, &headers, body).await;
+    let result = run(&app, &v, &headers, body).await;
     in_flight.finished = true;
     let elapsed = started.elapsed();
     let ok = result.is_ok();
@@ -264,7 +268,8 @@ async fn serve(
     // Client mistakes say nothing about the version; server-side failures count against it.
     let counts = ok || resp.status().is_server_error();
     if counts {
-        gw.observe(&model, role, &v.version, ok, elapsed.as_secs_f64() * 1e3);
+        app.registry
+            .observe(&model, role, &v.version, ok, elapsed.as_secs_f64() * 1e3);
     }
     let h = resp.headers_mut();
     if let Ok(val) = HeaderValue::from_str(&v.version) {
@@ -290,12 +295,12 @@ impl Drop for InFlight<'_> {
 }
 
 async fn run(
-    gw: &Gateway,
+    app: &AppState,
     v: &Arc<LoadedVersion>,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, GatewayError> {
-    let limit = gw.config.max_request_bytes;
+    let limit = app.config.max_request_bytes;
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
         GatewayError::TooLarge(format!(
             "the request body is over the {limit}-byte limit (limits.max_request_bytes)"
@@ -316,7 +321,7 @@ async fn run(
     };
     let mut req = protocol::parse(&bytes, header_len, &v.inputs, &v.outputs, v.has_batch_dim)?;
     drop(bytes);
-    let done = v.infer(&mut req, gw.config.request_timeout).await?;
+    let done = v.infer(&mut req, app.config.request_timeout).await?;
     let enc = protocol::encode(&v.model, &v.version, &req, &done.outputs)?;
     let mut resp = Response::new(Body::from(enc.body));
     let h = resp.headers_mut();

@@ -4,17 +4,16 @@
 mod admin;
 mod infer;
 
-use std::sync::Arc;
-
 use axum::{
     Router,
     extract::DefaultBodyLimit,
     routing::{any, get, post, put},
 };
 
-use crate::registry::Gateway;
+use crate::app::AppState;
 
-pub fn router(gw: Arc<Gateway>) -> Router {
+/// Every route, over the gateway's parts.
+pub fn router(app: AppState) -> Router {
     let v2 = Router::new()
         .route("/v2", get(infer::server_metadata))
         .route("/v2/health/live", get(infer::live))
@@ -67,5 +66,5 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         // Infer bodies are limited by hand (to answer in the protocol's JSON); uploads stream.
         .layer(DefaultBodyLimit::disable())
         .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(gw)
+        .with_state(app)
 }

@@ -19,26 +19,25 @@ use std::{
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
 use ort::session::Session;
-use tokio::sync::oneshot;
 
-use crate::{error::GatewayError, metrics::VersionMetrics, tensor::Tensor};
+use super::{Done, Job};
+use crate::{
+    error::GatewayError,
+    metrics::VersionMetrics,
+    tensor::{Tensor, TensorError},
+};
 
-/// One request's work.
-pub struct Job {
-    pub inputs: Vec<Tensor>,
-    pub rows: usize,
-    pub enqueued: Instant,
-    pub deadline: Instant,
-    pub reply: oneshot::Sender<Result<Done, GatewayError>>,
-}
-
-/// A finished request.
-#[derive(Debug)]
-pub struct Done {
-    pub outputs: Vec<Tensor>,
-    pub queue: Duration,
-    pub compute: Duration,
-    pub batch_rows: usize,
+/// Why one execution failed.
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error(transparent)]
+    Tensor(#[from] TensorError),
+    #[error(transparent)]
+    Runtime(#[from] ort::Error),
+    #[error("the model returned no output '{0}'")]
+    MissingOutput(String),
+    #[error("ONNX Runtime panicked while running the batch")]
+    Panicked,
 }
 
 /// How batches form.
@@ -216,12 +215,13 @@ impl Worker {
                             self.reply_split(vec![job], outputs, compute, now)
                         }
                         Err(e) => {
-                            let _ = job.reply.send(Err(GatewayError::Backend(e)));
+                            let _ = job.reply.send(Err(GatewayError::Backend(e.to_string())));
                         }
                     }
                 }
             }
             Err(e) => {
+                let e = e.to_string();
                 for job in live {
                     let _ = job.reply.send(Err(GatewayError::Backend(e.clone())));
                 }
@@ -230,7 +230,7 @@ impl Worker {
     }
 
     /// Runs the jobs as one execution; outputs in `self.outputs` order.
-    fn run_batch(&mut self, jobs: &[Job]) -> Result<(Vec<Tensor>, Duration), String> {
+    fn run_batch(&mut self, jobs: &[Job]) -> Result<(Vec<Tensor>, Duration), RunError> {
         let rows: usize = jobs.iter().map(|j| j.rows).sum();
         let merged;
         let inputs: &[Tensor] = if jobs.len() == 1 {
@@ -247,18 +247,18 @@ impl Worker {
         let session = &mut self.session;
         let names = &self.outputs;
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            let mut out = session.run(values).map_err(|e| e.to_string())?;
+            let mut out = session.run(values)?;
             names
                 .iter()
                 .map(|n| {
                     let v = out
                         .remove(n.as_str())
-                        .ok_or_else(|| format!("the model returned no output '{n}'"))?;
-                    Tensor::from_value(n, v)
+                        .ok_or_else(|| RunError::MissingOutput(n.clone()))?;
+                    Ok(Tensor::from_value(n, v)?)
                 })
-                .collect::<Result<Vec<_>, String>>()
+                .collect::<Result<Vec<_>, RunError>>()
         }))
-        .unwrap_or_else(|_| Err("ONNX Runtime panicked while running the batch".into()));
+        .unwrap_or(Err(RunError::Panicked));
         let compute = started.elapsed();
         let outputs = result?;
         self.metrics.compute_duration.observe(compute.as_secs_f64());
