@@ -38,7 +38,7 @@ ensure_venv "$venv" "numpy onnx==$ONNX_VERSION onnxruntime==$ORT_VERSION"
 ensure_venv "$cache/venv-signing" "model-signing==1.1.1 pyOpenSSL"
 
 # Triton's own HTTP client, to check that the gateway is a drop-in Open Inference Protocol
-# server (tests/gateway: metadata, JSON and binary inference).
+# server (crates/assay-gateway/tests/process.rs: metadata, JSON and binary inference).
 ensure_venv "$cache/venv-triton" "tritonclient[http]==2.50.0 numpy"
 
 # --- 3. Fixtures and third-party models ----------------------------------------------

@@ -7,7 +7,7 @@
 //! used to work and stops is a failing test, not a surprise for the next user.
 
 mod common;
-#[path = "gateway/harness.rs"]
+#[path = "../../assay-gateway/tests/process/harness.rs"]
 mod harness;
 
 use std::{collections::BTreeMap, path::Path};

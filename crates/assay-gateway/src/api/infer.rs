@@ -1,6 +1,12 @@
 //! Serving routes: health, metadata, Triton's model configuration, inference and metrics.
 
-use std::{net::SocketAddr, sync::Arc, time::Instant};
+use std::{
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use futures_util::StreamExt;
 
 use axum::{
     Json,
@@ -294,18 +300,63 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// How much of an oversized body is read (and dropped) before the 413 goes out, and for how
+/// long.
+const DRAIN_BYTES: usize = 256 << 20;
+const DRAIN_TIME: Duration = Duration::from_secs(10);
+
+/// Reads a request body of at most `limit` bytes. The rest of an oversized one is read and
+/// dropped (up to [`DRAIN_BYTES`]) before answering: a client still writing its body would
+/// otherwise see its connection reset instead of the 413 that says why.
+async fn read_limited(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<bytes::Bytes, GatewayError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let mut buf = bytes::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
+    let mut stream = body.into_data_stream();
+    let mut seen = 0usize;
+    let mut give_up = None;
+    loop {
+        let next = match give_up {
+            // Draining: a client that stops sending is not waited for long.
+            Some(at) => match tokio::time::timeout_at(at, stream.next()).await {
+                Ok(next) => next,
+                Err(_) => break,
+            },
+            None => stream.next().await,
+        };
+        let Some(chunk) = next else { break };
+        let chunk = chunk
+            .map_err(|e| GatewayError::BadRequest(format!("reading the request body: {e}")))?;
+        seen = seen.saturating_add(chunk.len());
+        if seen <= limit {
+            buf.extend_from_slice(&chunk);
+        } else if seen > DRAIN_BYTES {
+            break;
+        } else {
+            give_up.get_or_insert_with(|| tokio::time::Instant::now() + DRAIN_TIME);
+        }
+    }
+    if seen > limit {
+        return Err(GatewayError::TooLarge(format!(
+            "the request body is over the {limit}-byte limit (limits.max_request_bytes)"
+        )));
+    }
+    Ok(buf.freeze())
+}
+
 async fn run(
     app: &AppState,
     v: &Arc<LoadedVersion>,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, GatewayError> {
-    let limit = app.config.max_request_bytes;
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        GatewayError::TooLarge(format!(
-            "the request body is over the {limit}-byte limit (limits.max_request_bytes)"
-        ))
-    })?;
+    let bytes = read_limited(body, headers, app.config.max_request_bytes).await?;
     let header_len = match headers.get(protocol::HEADER_LENGTH) {
         None => None,
         Some(h) => Some(

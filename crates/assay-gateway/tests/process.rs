@@ -1,9 +1,12 @@
-//! `assay-gateway` as a real process on 127.0.0.1, driven by the real `assay` CLI, raw
-//! HTTP, and Triton's own Python client: pushes and refusals, inference in JSON and binary,
-//! canary splits and automatic decisions, swaps under load, crashes, auth and TLS.
+//! `assay-gateway` as a real process on 127.0.0.1 (the binary cargo builds for this test),
+//! over the real ONNX Runtime, driven by the real `assay` CLI, raw HTTP, and Triton's own
+//! Python client: pushes and refusals, inference in JSON and binary, canary splits and
+//! automatic decisions, swaps under load, crashes, auth and TLS. The HTTP layer and core on
+//! their own, over a test backend, are in `router.rs`.
 
+#[path = "../../assay-cli/tests/common/mod.rs"]
 mod common;
-#[path = "gateway/harness.rs"]
+#[path = "process/harness.rs"]
 mod harness;
 
 use std::{

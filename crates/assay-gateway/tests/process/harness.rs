@@ -1,6 +1,6 @@
 //! A real `assay-gateway` process on 127.0.0.1 for the tests, with its own data folder,
-//! trusted key, admin token, and `assay` commands wired to it. Shared by the gateway tests
-//! and the conformance suite, which each use part of it.
+//! trusted key, admin token, and `assay` commands wired to it. Shared by the gateway's
+//! process tests and the CLI's conformance suite, which each use part of it.
 
 #![allow(dead_code)]
 
@@ -137,14 +137,52 @@ pub struct Gateway {
     pub scheme: &'static str,
 }
 
+/// The gateway under test: the binary cargo built for this test when the test belongs to the
+/// gateway's package; otherwise (the CLI's conformance suite) the workspace's debug build,
+/// refused when it is older than the gateway's sources.
 pub fn gateway_binary() -> PathBuf {
+    if let Some(p) = option_env!("CARGO_BIN_EXE_assay-gateway") {
+        return PathBuf::from(p);
+    }
     let p = root().join("target/debug/assay-gateway");
     assert!(
         p.exists(),
-        "{} is missing: run `make setup` (it builds the gateway)",
+        "{} is missing: run `cargo build -p assay-gateway`",
         p.display()
     );
+    let built = std::fs::metadata(&p).and_then(|m| m.modified()).unwrap();
+    if let Some(newer) =
+        newest_source(&root().join("crates/assay-gateway/src")).filter(|(t, _)| *t > built)
+    {
+        panic!(
+            "{} is older than {}: run `cargo build -p assay-gateway`",
+            p.display(),
+            newer.1.display()
+        );
+    }
     p
+}
+
+/// The most recently modified file under `dir`.
+fn newest_source(dir: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
+    let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = e.path();
+        let candidate = if path.is_dir() {
+            newest_source(&path)
+        } else {
+            e.metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .map(|t| (t, path))
+        };
+        if let Some(c) = candidate
+            && newest.as_ref().is_none_or(|n| c.0 > n.0)
+        {
+            newest = Some(c);
+        }
+    }
+    newest
 }
 
 impl Gateway {
