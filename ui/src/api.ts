@@ -32,7 +32,13 @@ import type { JobSpec } from "./bindings/JobSpec";
 import type { BenchEvent } from "./bindings/BenchEvent";
 import type { RunSettings } from "./bindings/RunSettings";
 import type { Control } from "./bindings/Control";
+import type { GatewayOverview } from "./bindings/GatewayOverview";
+import type { ModelOverview } from "./bindings/ModelOverview";
+import type { ChangeOutcome } from "./bindings/ChangeOutcome";
 export type {
+  GatewayOverview,
+  ModelOverview,
+  ChangeOutcome,
   UiError,
   ErrorKind,
   TensorSignature,
@@ -111,8 +117,8 @@ export const api = {
   addGateway: (name: string, url: string, token: string, caCert?: string) =>
     invoke<SavedGateway>("add_gateway", { name, url, token, caCert }),
   removeGateway: (name: string) => invoke<void>("remove_gateway", { name }),
-  gatewayOverview: (name: string) => invoke<{ status: any; models: any[] }>("gateway_overview", { name }),
-  gatewayControl: (name: string, model: string, control: Control) => invoke<any>("gateway_control", { name, model, control }),
+  gatewayOverview: (name: string) => invoke<GatewayOverview>("gateway_overview", { name }),
+  gatewayControl: (name: string, model: string, control: Control) => invoke<ChangeOutcome>("gateway_control", { name, model, control }),
   gatewayMetrics: (name: string) => invoke<MetricSample[]>("gateway_metrics", { name }),
   profileTimeline: (path: string) => invoke<any>("profile_timeline", { path }),
   exportFile: (from: string, to: string) => invoke<number>("export_file", { from, to }),

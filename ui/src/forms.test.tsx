@@ -173,7 +173,7 @@ describe("Gateways", () => {
           models: [{
             name: "det", stable: null, canary: null, previous: [], ready: false,
             releases: [{
-              version: "1.0.0", pushed_at: 1, signer: "k", bytes: 10, files: 2, role: "", model_file: "320n.onnx",
+              version: "1.0.0", pushed_at: 1, signer: "k", bytes: 10, files: 2, role: "idle", model_file: "320n.onnx",
               serving_dims: { batch: 1, height: 1, width: 1 }, warm_dims: {},
               load_error: "det 1.0.0 failed to load: the warm-up inference at images=[1,3,1,1] failed: Concat",
             }],

@@ -74,7 +74,7 @@ describe("Gateways", () => {
             name: "mlp", stable: "1.0.0", canary: null, previous: null, ready: true,
             releases: [
               { version: "1.0.0", pushed_at: 1, signer: "k", bytes: 10, files: 2, role: "stable" },
-              { version: "1.1.0", pushed_at: 2, signer: "k", bytes: 10, files: 2, role: "" },
+              { version: "1.1.0", pushed_at: 2, signer: "k", bytes: 10, files: 2, role: "idle" },
             ],
           }],
         };

@@ -17,6 +17,7 @@ use std::{
 
 use arc_swap::ArcSwap;
 use assay_engine::model::DimBindings;
+use assay_release::views::{CanarySplit, ChangeOutcome};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -28,7 +29,7 @@ use crate::{
     error::GatewayError,
     metrics::Metrics,
     model::{LoadedVersion, WarmUp},
-    state::{CanaryState, Layout, ModelState, ReleaseRecord, State, StateError},
+    state::{Layout, ModelState, ReleaseRecord, State, StateError},
 };
 
 /// Which side of the split served a request.
@@ -391,7 +392,7 @@ impl Registry {
         action: &str,
         subject: Option<&str>,
         change: impl FnOnce(&mut ModelState) -> Result<(Option<String>, String), GatewayError>,
-    ) -> Result<Value, GatewayError> {
+    ) -> Result<ChangeOutcome, GatewayError> {
         let result = self.change_inner(model, change).await;
         match &result {
             Ok((version, detail)) => {
@@ -413,7 +414,15 @@ impl Registry {
         }
         let (_, detail) = result?;
         let state = self.state();
-        Ok(json!({"model": model, "detail": detail, "state": model_view(state.models.get(model))}))
+        Ok(ChangeOutcome {
+            model: model.to_string(),
+            detail,
+            state: state
+                .models
+                .get(model)
+                .map(ModelState::routing)
+                .unwrap_or_default(),
+        })
     }
 
     async fn change_inner(
@@ -480,7 +489,7 @@ impl Registry {
         version: &str,
         dims: Option<DimBindings>,
         actor: &str,
-    ) -> Result<Value, GatewayError> {
+    ) -> Result<ChangeOutcome, GatewayError> {
         let v = version.to_string();
         self.change(model, actor, "activate", Some(version), |ms| {
             Self::has_release(ms, model, &v)?;
@@ -510,7 +519,7 @@ impl Registry {
         percent: f64,
         auto_promote_after: Option<u64>,
         actor: &str,
-    ) -> Result<Value, GatewayError> {
+    ) -> Result<ChangeOutcome, GatewayError> {
         if !(0.0..=100.0).contains(&percent) || percent.is_nan() {
             return Err(GatewayError::BadRequest(format!(
                 "percent {percent} is outside 0..=100"
@@ -535,7 +544,7 @@ impl Registry {
                 } else {
                     let same = ms.canary.as_ref().is_some_and(|c| c.version == v);
                     let since = if same { ms.canary.as_ref().map_or(0, |c| c.since) } else { crate::state::now() };
-                    ms.canary = Some(CanaryState {
+                    ms.canary = Some(CanarySplit {
                         version: v.clone(),
                         percent,
                         auto_promote_after,
@@ -554,7 +563,7 @@ impl Registry {
     }
 
     /// Makes the canary the stable release.
-    pub async fn promote(&self, model: &str, actor: &str) -> Result<Value, GatewayError> {
+    pub async fn promote(&self, model: &str, actor: &str) -> Result<ChangeOutcome, GatewayError> {
         self.change(model, actor, "promote", None, |ms| {
             let c = ms.canary.take().ok_or_else(|| {
                 GatewayError::Conflict(format!("model '{model}' has no canary to promote"))
@@ -567,7 +576,7 @@ impl Registry {
     }
 
     /// Ends a canary, or (with none) returns to the previous stable release.
-    pub async fn rollback(&self, model: &str, actor: &str) -> Result<Value, GatewayError> {
+    pub async fn rollback(&self, model: &str, actor: &str) -> Result<ChangeOutcome, GatewayError> {
         self.change(model, actor, "rollback", None, |ms| {
             if let Some(c) = ms.canary.take() {
                 let detail = format!(
@@ -598,7 +607,7 @@ impl Registry {
         model: &str,
         version: &str,
         actor: &str,
-    ) -> Result<Value, GatewayError> {
+    ) -> Result<ChangeOutcome, GatewayError> {
         let v = version.to_string();
         // No push of the same version may land between forgetting it and removing its files.
         let _placing = self.placement.lock().await;
@@ -677,7 +686,7 @@ impl Registry {
             "model": model,
             "version": version,
             "release": state.models.get(model).and_then(|m| m.releases.get(&version)),
-            "state": model_view(state.models.get(model)),
+            "state": state.models.get(model).map(ModelState::routing),
         });
         match activation {
             Some(Ok(_)) => out["activated"] = json!(true),
@@ -793,19 +802,6 @@ impl Registry {
             Some(v) => s.loaded(v).is_some(),
             None => s.routing.load().stable.is_some(),
         })
-    }
-}
-
-/// A model's state as the admin API shows it.
-pub fn model_view(ms: Option<&ModelState>) -> Value {
-    match ms {
-        None => Value::Null,
-        Some(ms) => json!({
-            "stable": ms.stable,
-            "canary": ms.canary,
-            "previous": ms.previous,
-            "versions": ms.releases.keys().collect::<Vec<_>>(),
-        }),
     }
 }
 

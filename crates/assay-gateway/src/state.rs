@@ -5,6 +5,7 @@
 
 use std::{collections::BTreeMap, io::Write, path::PathBuf};
 
+use assay_release::views::{CanarySplit, ModelRouting, ReleaseRole, ReleaseSummary};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -41,7 +42,7 @@ pub struct ModelState {
     /// Earlier stable versions, most recent last: what `rollback` returns to.
     #[serde(default)]
     pub previous: Vec<String>,
-    pub canary: Option<CanaryState>,
+    pub canary: Option<CanarySplit>,
     #[serde(default)]
     pub events: Vec<Event>,
 }
@@ -85,15 +86,6 @@ impl ReleaseRecord {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct CanaryState {
-    pub version: String,
-    pub percent: f64,
-    /// Promote automatically after this many canary requests, once non-inferiority is shown.
-    pub auto_promote_after: Option<u64>,
-    pub since: u64,
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Event {
     pub at: u64,
@@ -104,6 +96,47 @@ pub struct Event {
 }
 
 impl ModelState {
+    /// Its routing, as the admin API answers a change.
+    pub fn routing(&self) -> ModelRouting {
+        ModelRouting {
+            stable: self.stable.clone(),
+            canary: self.canary.clone(),
+            previous: self.previous.clone(),
+            versions: self.releases.keys().cloned().collect(),
+        }
+    }
+
+    /// The side of the split `version` is on.
+    pub fn role_of(&self, version: &str) -> ReleaseRole {
+        if self.stable.as_deref() == Some(version) {
+            ReleaseRole::Stable
+        } else if self.canary.as_ref().is_some_and(|c| c.version == version) {
+            ReleaseRole::Canary
+        } else {
+            ReleaseRole::Idle
+        }
+    }
+
+    /// Every release it holds, as the admin API lists them.
+    pub fn release_summaries(&self) -> Vec<ReleaseSummary> {
+        self.releases
+            .values()
+            .map(|r| ReleaseSummary {
+                version: r.version.clone(),
+                pushed_at: r.pushed_at,
+                signer: r.signer.clone(),
+                bytes: r.bytes,
+                files: r.files,
+                root_digest: r.root_digest.clone(),
+                model_file: r.model_file.clone(),
+                serving_dims: r.serving_dims(),
+                warm_dims: r.warm_dims.clone(),
+                load_error: r.load_error.clone(),
+                role: self.role_of(&r.version),
+            })
+            .collect()
+    }
+
     /// Makes `version` stable, keeping the one it replaces for `rollback`.
     pub fn make_stable(&mut self, version: &str) {
         if let Some(old) = self.stable.replace(version.to_string()) {

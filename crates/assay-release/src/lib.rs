@@ -31,6 +31,7 @@ pub mod manifest;
 pub mod release;
 pub mod remote;
 pub mod signing;
+pub mod views;
 
 pub use bundle::SignedStatement;
 pub use error::{ReleaseError, Result};

@@ -140,30 +140,84 @@ impl GatewayClient {
         }
     }
 
-    fn finish(
+    /// The answer's text, or the gateway's error (its message and kind) for a 4xx or 5xx.
+    fn finish_text(
         &self,
         resp: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<Value> {
+    ) -> Result<String> {
         let mut resp = resp.map_err(|e| self.unreachable(e))?;
         let status = resp.status().as_u16();
         let text = resp
             .body_mut()
             .read_to_string()
             .map_err(|e| self.unreachable(e))?;
-        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         if status >= 400 {
-            let message = value["error"]
-                .as_str()
-                .map(String::from)
-                .unwrap_or_else(|| value.to_string());
-            let kind = serde_json::from_value(value["kind"].clone()).ok();
+            #[derive(Deserialize)]
+            struct ErrorBody {
+                error: String,
+                kind: Option<assay_engine::ErrorKind>,
+            }
+            let (message, kind) = match serde_json::from_str::<ErrorBody>(&text) {
+                Ok(b) => (b.error, b.kind),
+                Err(_) => (text, None),
+            };
             return Err(ReleaseError::Remote {
                 status,
                 kind,
                 message,
             });
         }
-        Ok(value)
+        Ok(text)
+    }
+
+    /// The answer as JSON (text that is not JSON, like `/metrics`, as a string).
+    fn finish(
+        &self,
+        resp: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Value> {
+        let text = self.finish_text(resp)?;
+        Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// The answer as one of the admin API's typed views ([`crate::views`]).
+    fn finish_as<T: serde::de::DeserializeOwned>(
+        &self,
+        resp: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<T> {
+        let text = self.finish_text(resp)?;
+        serde_json::from_str(&text).map_err(|e| self.unreachable(format!("unexpected answer: {e}")))
+    }
+
+    /// `GET path` as a typed view, given up after `timeout`.
+    pub fn get_as<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<T> {
+        self.finish_as(
+            self.agent
+                .get(self.url(path))
+                .config()
+                .timeout_global(Some(timeout))
+                .build()
+                .header("Authorization", format!("Bearer {}", self.token))
+                .call(),
+        )
+    }
+
+    /// `POST path` with a JSON body, answered with a typed view.
+    pub fn post_as<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T> {
+        self.finish_as(
+            self.agent
+                .post(self.url(path))
+                .header("Authorization", format!("Bearer {}", self.token))
+                .content_type("application/json")
+                .send(serde_json::to_vec(body).expect("serializes").as_slice()),
+        )
     }
 
     /// `GET path` (admin routes and the public ones alike).

@@ -4,8 +4,11 @@
 use assay_engine::ErrorKind;
 use std::{sync::Arc, time::Duration};
 
-use assay_release::remote::GatewayClient;
-use serde::Deserialize;
+use assay_release::{
+    remote::GatewayClient,
+    views::{ChangeOutcome, GatewayStatus, ModelList, ModelOverview},
+};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tauri::Manager;
 
@@ -69,17 +72,28 @@ pub async fn remove_gateway<R: tauri::Runtime>(
     blocking(move || book.remove(&name)).await
 }
 
+/// What the Gateways view shows of one gateway.
+#[derive(Debug, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct GatewayOverview {
+    pub status: GatewayStatus,
+    pub models: Vec<ModelOverview>,
+}
+
 /// `gateway_overview`: status (health, runtime, trusted keys) and every model's releases.
 #[tauri::command]
 pub async fn gateway_overview<R: tauri::Runtime>(
     app: tauri::AppHandle<R>,
     name: String,
-) -> Result<Value, UiError> {
+) -> Result<GatewayOverview, UiError> {
     let client = client(&app, name).await?;
     blocking(move || {
-        let status = client.get_within("/admin/v1/status", ADMIN_TIMEOUT)?;
-        let models = client.get_within("/admin/v1/models", ADMIN_TIMEOUT)?;
-        Ok(json!({"status": status, "models": models["models"]}))
+        let status = client.get_as("/admin/v1/status", ADMIN_TIMEOUT)?;
+        let models: ModelList = client.get_as("/admin/v1/models", ADMIN_TIMEOUT)?;
+        Ok(GatewayOverview {
+            status,
+            models: models.models,
+        })
     })
     .await
 }
@@ -110,7 +124,7 @@ pub async fn gateway_control<R: tauri::Runtime>(
     name: String,
     model: String,
     control: Control,
-) -> Result<Value, UiError> {
+) -> Result<ChangeOutcome, UiError> {
     let client = client(&app, name).await?;
     let base = format!(
         "/admin/v1/models/{}",
@@ -123,19 +137,19 @@ pub async fn gateway_control<R: tauri::Runtime>(
                     Some(d) => json!({"version": version, "dims": d}),
                     None => json!({"version": version}),
                 };
-                client.post(&format!("{base}/activate"), &body)?
+                client.post_as(&format!("{base}/activate"), &body)?
             }
             Control::Canary { version, percent } => {
                 if !(0.0..=100.0).contains(&percent) {
                     return Err(UiError::usage("the canary share must be within 0–100 %"));
                 }
-                client.post(
+                client.post_as(
                     &format!("{base}/canary"),
                     &json!({"version": version, "percent": percent}),
                 )?
             }
-            Control::Promote => client.post(&format!("{base}/promote"), &Value::Null)?,
-            Control::Rollback => client.post(&format!("{base}/rollback"), &Value::Null)?,
+            Control::Promote => client.post_as(&format!("{base}/promote"), &Value::Null)?,
+            Control::Rollback => client.post_as(&format!("{base}/rollback"), &Value::Null)?,
         })
     })
     .await

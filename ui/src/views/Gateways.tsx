@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, asUiError, type MetricSample, type ReleaseView, type SavedGateway, type UiError } from "../api";
+import { api, asUiError, type GatewayOverview, type MetricSample, type ModelOverview, type ReleaseView, type SavedGateway, type UiError } from "../api";
 import { ConfirmButton } from "../Confirm";
 import { ErrorNotice } from "../ErrorNotice";
 import { useOnShown } from "../visible";
@@ -94,7 +94,7 @@ export function Gateways() {
 }
 
 function GatewayPanel({ gateway, onRemoved }: { gateway: SavedGateway; onRemoved: () => void }) {
-  const [overview, setOverview] = useState<{ status: any; models: any[] } | null>(null);
+  const [overview, setOverview] = useState<GatewayOverview | null>(null);
   const [error, setError] = useState<UiError | null>(null);
   const [releases, setReleases] = useState<ReleaseView[]>([]);
   const [toPush, setToPush] = useState("");
@@ -185,11 +185,11 @@ function GatewayPanel({ gateway, onRemoved }: { gateway: SavedGateway; onRemoved
   );
 }
 
-function ModelPanel({ gateway, model, onChange }: { gateway: string; model: any; onChange: () => void }) {
-  const others = model.releases.filter((r: any) => r.version !== model.stable);
+function ModelPanel({ gateway, model, onChange }: { gateway: string; model: ModelOverview; onChange: () => void }) {
+  const others = model.releases.filter((r) => r.version !== model.stable);
   const [picked, setVersion] = useState<string>("");
   // The pick stands while it names a release here; otherwise the canary, or the newest other.
-  const version = others.some((r: any) => r.version === picked) ? picked : (model.canary?.version ?? others[others.length - 1]?.version ?? "");
+  const version = others.some((r) => r.version === picked) ? picked : (model.canary?.version ?? others[others.length - 1]?.version ?? "");
   const [percent, setPercent] = useState<number>(model.canary?.percent ?? 10);
   const [error, setError] = useState<UiError | null>(null);
   const [busy, setBusy] = useState(false);
@@ -219,11 +219,11 @@ function ModelPanel({ gateway, model, onChange }: { gateway: string; model: any;
       <table>
         <thead><tr><th>Version</th><th>Role</th><th>Model file</th><th>Pushed</th><th class="num">Size</th><th>Signer</th><th /></tr></thead>
         <tbody>
-          {model.releases.map((r: any) => (
+          {model.releases.map((r) => (
             <>
               <tr key={r.version} data-testid="gateway-release" data-version={r.version}>
                 <td>{r.version}</td>
-                <td>{r.role || (r.load_error ? <span class="flagged">failed to load</span> : "stored")}</td>
+                <td>{r.role !== "idle" ? r.role : r.load_error ? <span class="flagged">failed to load</span> : "stored"}</td>
                 <td class="mono">{r.model_file}</td>
                 <td>{new Date(r.pushed_at * 1000).toLocaleString()}</td>
                 <td class="num">{bytes(r.bytes)}</td><td class="mono">{String(r.signer).slice(0, 16)}…</td>
@@ -275,7 +275,7 @@ function ModelPanel({ gateway, model, onChange }: { gateway: string; model: any;
         <div class="row">
           <label for={`canary-version-${model.name}`}>Canary</label>
           <select id={`canary-version-${model.name}`} value={version} onChange={(e) => setVersion(e.currentTarget.value)}>
-            {others.map((r: any) => <option key={r.version} value={r.version}>{r.version}</option>)}
+            {others.map((r) => <option key={r.version} value={r.version}>{r.version}</option>)}
           </select>
           <label for={`canary-percent-${model.name}`}>Share: {percent}%</label>
           <input

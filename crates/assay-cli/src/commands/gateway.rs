@@ -3,7 +3,10 @@
 use std::io::IsTerminal;
 
 use anyhow::Context;
-use assay_release::remote::{GatewayClient, encode_segment};
+use assay_release::{
+    remote::{GatewayClient, encode_segment},
+    views::{GatewayStatus, ModelList, ReleaseRole},
+};
 use serde_json::{Value, json};
 
 use super::emit_line;
@@ -96,9 +99,21 @@ pub fn run(c: &GatewayCommand) -> anyhow::Result<()> {
     let conn = c.conn();
     let gw = client(conn)?;
     let m = |model: &str| format!("/admin/v1/models/{}", encode_segment(model));
+    match c {
+        GatewayCommand::Status(_) => {
+            let status: GatewayStatus = gw.get_as("/admin/v1/status", ADMIN_TIMEOUT)?;
+            return show(conn, &status, print_status);
+        }
+        GatewayCommand::Releases { model: None, .. } => {
+            let list: ModelList = gw.get_as("/admin/v1/models", ADMIN_TIMEOUT)?;
+            return show(conn, &list, print_releases);
+        }
+        _ => {}
+    }
     let out: Value = match c {
-        GatewayCommand::Status(_) => gw.get("/admin/v1/status")?,
-        GatewayCommand::Releases { model: None, .. } => gw.get("/admin/v1/models")?,
+        GatewayCommand::Status(_) | GatewayCommand::Releases { model: None, .. } => {
+            unreachable!("answered above")
+        }
         GatewayCommand::Releases { model: Some(model), .. } => gw.get(&m(model))?,
         GatewayCommand::Activate { model, version, dim, .. } => {
             let dims = super::plan::dims(dim);
@@ -126,50 +141,6 @@ pub fn run(c: &GatewayCommand) -> anyhow::Result<()> {
         return Ok(());
     }
     match c {
-        GatewayCommand::Status(_) => {
-            println!(
-                "assay-gateway {} · ONNX Runtime {} · {} · up {} s",
-                out["version"].as_str().unwrap_or("?"),
-                out["onnxruntime"].as_str().unwrap_or("?"),
-                if out["ready"] == true {
-                    "ready"
-                } else {
-                    "NOT ready"
-                },
-                out["uptime_s"]
-            );
-            let models = out["models"].as_object().cloned().unwrap_or_default();
-            if models.is_empty() {
-                println!("no models yet: push a release with `assay push`");
-            }
-            for (name, v) in models {
-                println!(
-                    "  {name}: stable {}{} · {} release(s){}",
-                    v["stable"].as_str().unwrap_or("none"),
-                    canary_text(&v["canary"]),
-                    v["releases"],
-                    if v["ready"] == true {
-                        ""
-                    } else {
-                        " · not serving"
-                    }
-                );
-            }
-        }
-        GatewayCommand::Releases { model: None, .. } => {
-            for model in out["models"].as_array().cloned().unwrap_or_default() {
-                println!("{}", model["name"].as_str().unwrap_or("?"));
-                for r in model["releases"].as_array().cloned().unwrap_or_default() {
-                    println!(
-                        "  {:<16} {:<7} {:>12} bytes  key {}",
-                        r["version"].as_str().unwrap_or("?"),
-                        r["role"].as_str().unwrap_or(""),
-                        r["bytes"],
-                        r["signer"].as_str().unwrap_or("?")
-                    );
-                }
-            }
-        }
         GatewayCommand::Releases {
             model: Some(model), ..
         } => {
@@ -227,6 +198,61 @@ pub fn run(c: &GatewayCommand) -> anyhow::Result<()> {
         _ => println!("{}", out["detail"].as_str().unwrap_or("done")),
     }
     Ok(())
+}
+
+/// How long an admin read may take before the command gives up.
+const ADMIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Prints a typed answer as JSON (`--json`) or as text.
+fn show<T: serde::Serialize>(conn: &GatewayConn, answer: &T, text: fn(&T)) -> anyhow::Result<()> {
+    if conn.json {
+        println!("{}", serde_json::to_string_pretty(answer)?);
+    } else {
+        text(answer);
+    }
+    Ok(())
+}
+
+fn print_status(s: &GatewayStatus) {
+    println!(
+        "assay-gateway {} · ONNX Runtime {} · {} · up {} s",
+        s.version,
+        s.onnxruntime,
+        if s.ready { "ready" } else { "NOT ready" },
+        s.uptime_s
+    );
+    if s.models.is_empty() {
+        println!("no models yet: push a release with `assay push`");
+    }
+    for (name, m) in &s.models {
+        println!(
+            "  {name}: stable {}{} · {} release(s){}",
+            m.stable.as_deref().unwrap_or("none"),
+            m.canary
+                .as_ref()
+                .map(|c| format!(" · canary {} at {}%", c.version, c.percent))
+                .unwrap_or_default(),
+            m.releases,
+            if m.ready { "" } else { " · not serving" }
+        );
+    }
+}
+
+fn print_releases(list: &ModelList) {
+    for model in &list.models {
+        println!("{}", model.name);
+        for r in &model.releases {
+            let role = match r.role {
+                ReleaseRole::Stable => "stable",
+                ReleaseRole::Canary => "canary",
+                ReleaseRole::Idle => "",
+            };
+            println!(
+                "  {:<16} {:<7} {:>12} bytes  key {}",
+                r.version, role, r.bytes, r.signer
+            );
+        }
+    }
 }
 
 fn canary_text(c: &Value) -> String {

@@ -12,13 +12,10 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{
-    app::AppState,
-    error::GatewayError,
-    registry::{Registry, model_view},
-};
+use crate::{app::AppState, error::GatewayError, registry::Registry};
+use assay_release::views::{ChangeOutcome, GatewayStatus, ModelList, ModelOverview, ModelStatus};
 
-type Answer = Result<Json<Value>, GatewayError>;
+type Answer<T = Value> = Result<Json<T>, GatewayError>;
 
 /// The admin caller, by token id. Taking it as a handler's first argument after the state
 /// is what makes a route admin-only, and it runs before any other extractor (no path is
@@ -37,69 +34,50 @@ pub async fn not_found(_admin: Admin) -> Answer {
     Err(GatewayError::NotFound("no such admin route".into()))
 }
 
-pub async fn status(State(app): State<AppState>, _admin: Admin) -> Answer {
+pub async fn status(State(app): State<AppState>, _admin: Admin) -> Answer<GatewayStatus> {
     let state = app.registry.state();
-    let models: Value = state
+    let models = state
         .models
         .iter()
         .map(|(name, ms)| {
-            (
-                name.clone(),
-                json!({
-                    "stable": ms.stable,
-                    "canary": ms.canary,
-                    "releases": ms.releases.len(),
-                    "ready": app.registry.is_ready(name, None),
-                }),
-            )
-        })
-        .collect::<serde_json::Map<_, _>>()
-        .into();
-    Ok(Json(json!({
-        "name": "assay-gateway",
-        "version": env!("CARGO_PKG_VERSION"),
-        "uptime_s": app.started.elapsed().as_secs(),
-        "ready": app.registry.ready(),
-        "onnxruntime": app.backend.version,
-        "trusted_keys": match &*app.trust {
-            assay_release::signing::Trust::Keys(k) => k.iter().map(|k| k.hint()).collect::<Vec<_>>(),
-            assay_release::signing::Trust::Key(k) => vec![k.hint()],
-        },
-        "models": models,
-    })))
-}
-
-pub async fn models(State(app): State<AppState>, _admin: Admin) -> Answer {
-    let state = app.registry.state();
-    let list: Vec<Value> = state
-        .models
-        .iter()
-        .map(|(name, ms)| {
-            json!({
-                "name": name,
-                "stable": ms.stable,
-                "canary": ms.canary,
-                "previous": ms.previous,
-                "ready": app.registry.is_ready(name, None),
-                "releases": ms.releases.values().map(|r| json!({
-                    "version": r.version,
-                    "pushed_at": r.pushed_at,
-                    "signer": r.signer,
-                    "bytes": r.bytes,
-                    "files": r.files,
-                    "root_digest": r.root_digest,
-                    "model_file": r.model_file,
-                    "serving_dims": r.serving_dims(),
-                    "warm_dims": r.warm_dims,
-                    "load_error": r.load_error,
-                    "role": if ms.stable.as_deref() == Some(&r.version) { "stable" }
-                        else if ms.canary.as_ref().is_some_and(|c| c.version == r.version) { "canary" }
-                        else { "" },
-                })).collect::<Vec<_>>(),
-            })
+            let status = ModelStatus {
+                stable: ms.stable.clone(),
+                canary: ms.canary.clone(),
+                releases: ms.releases.len(),
+                ready: app.registry.is_ready(name, None),
+            };
+            (name.clone(), status)
         })
         .collect();
-    Ok(Json(json!({"models": list})))
+    Ok(Json(GatewayStatus {
+        name: "assay-gateway".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        uptime_s: app.started.elapsed().as_secs(),
+        ready: app.registry.ready(),
+        onnxruntime: app.backend.version.clone(),
+        trusted_keys: match &*app.trust {
+            assay_release::signing::Trust::Keys(k) => k.iter().map(|k| k.hint()).collect(),
+            assay_release::signing::Trust::Key(k) => vec![k.hint()],
+        },
+        models,
+    }))
+}
+
+pub async fn models(State(app): State<AppState>, _admin: Admin) -> Answer<ModelList> {
+    let state = app.registry.state();
+    let models = state
+        .models
+        .iter()
+        .map(|(name, ms)| ModelOverview {
+            name: name.clone(),
+            stable: ms.stable.clone(),
+            canary: ms.canary.clone(),
+            previous: ms.previous.clone(),
+            ready: app.registry.is_ready(name, None),
+            releases: ms.release_summaries(),
+        })
+        .collect();
+    Ok(Json(ModelList { models }))
 }
 
 fn model_state(registry: &Registry, model: &str) -> Result<crate::state::ModelState, GatewayError> {
@@ -117,7 +95,7 @@ pub async fn model(
     Path(model): Path<String>,
 ) -> Answer {
     let ms = model_state(&app.registry, &model)?;
-    let mut v = model_view(Some(&ms));
+    let mut v = json!(ms.routing());
     v["name"] = json!(model);
     v["ready"] = json!(app.registry.is_ready(&model, None));
     v["releases"] = json!(ms.releases);
@@ -154,7 +132,7 @@ pub async fn delete_release(
     State(app): State<AppState>,
     Admin(actor): Admin,
     Path((model, version)): Path<(String, String)>,
-) -> Answer {
+) -> Answer<ChangeOutcome> {
     Ok(Json(app.registry.delete(&model, &version, &actor).await?))
 }
 
@@ -194,7 +172,7 @@ pub async fn activate(
     Admin(actor): Admin,
     Path(model): Path<String>,
     body: Body,
-) -> Answer {
+) -> Answer<ChangeOutcome> {
     let b: VersionBody = json_body(body, 64 << 10).await?;
     Ok(Json(
         app.registry
@@ -208,7 +186,7 @@ pub async fn canary(
     Admin(actor): Admin,
     Path(model): Path<String>,
     body: Body,
-) -> Answer {
+) -> Answer<ChangeOutcome> {
     let b: CanaryBody = json_body(body, 64 << 10).await?;
     Ok(Json(
         app.registry
@@ -221,7 +199,7 @@ pub async fn promote(
     State(app): State<AppState>,
     Admin(actor): Admin,
     Path(model): Path<String>,
-) -> Answer {
+) -> Answer<ChangeOutcome> {
     Ok(Json(app.registry.promote(&model, &actor).await?))
 }
 
@@ -229,7 +207,7 @@ pub async fn rollback(
     State(app): State<AppState>,
     Admin(actor): Admin,
     Path(model): Path<String>,
-) -> Answer {
+) -> Answer<ChangeOutcome> {
     Ok(Json(app.registry.rollback(&model, &actor).await?))
 }
 
