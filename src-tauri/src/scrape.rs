@@ -16,7 +16,8 @@ const WANTED: [&str; 4] = [
 ];
 
 /// One sample line.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[ts(export, rename = "MetricSample")]
 pub struct Sample {
     pub name: String,
     pub labels: BTreeMap<String, String>,

@@ -314,7 +314,7 @@ fn terminal(
 
 /// Runs a short worker command that prints one JSON document (`runtime list --json`) and
 /// returns it. The worker, not the console, loads ONNX Runtime to answer.
-pub fn run_json(args: &[&str]) -> Result<Value, UiError> {
+pub fn run_json<T: serde::de::DeserializeOwned>(args: &[&str]) -> Result<T, UiError> {
     let program = locate();
     let out = Command::new(&program)
         .args(args)
@@ -344,7 +344,7 @@ pub fn run_json(args: &[&str]) -> Result<Value, UiError> {
     }
     serde_json::from_slice(&out.stdout).map_err(|e| UiError {
         kind: ErrorKind::Worker,
-        message: "the worker process answered with something that is not JSON".into(),
+        message: "the worker process answered with something this console cannot read".into(),
         detail: Some(e.to_string()),
     })
 }

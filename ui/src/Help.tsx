@@ -33,7 +33,7 @@ export function Help({ open, onClose }: { open: boolean; onClose: () => void }) 
       .then((m) => m.getVersion())
       .then((app) => setVersions((v) => ({ ...v, app })), () => setVersions((v) => ({ ...v, app: "unknown" })));
     api.systemInfo().then(
-      (s) => setVersions((v) => ({ ...v, ort: s.active.version ?? s.active.error ?? "none installed" })),
+      (s) => setVersions((v) => ({ ...v, ort: "version" in s.active ? s.active.version : s.active.error })),
       () => setVersions((v) => ({ ...v, ort: "unknown" })),
     );
   }, [open]);

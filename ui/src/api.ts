@@ -32,10 +32,32 @@ import type { JobSpec } from "./bindings/JobSpec";
 import type { BenchEvent } from "./bindings/BenchEvent";
 import type { RunSettings } from "./bindings/RunSettings";
 import type { Control } from "./bindings/Control";
+import type { RuntimeListing } from "./bindings/RuntimeListing";
+import type { RuntimeSource } from "./bindings/RuntimeSource";
+import type { MetricSample } from "./bindings/MetricSample";
+import type { Timeline } from "./bindings/Timeline";
+import type { TimelineSpan } from "./bindings/TimelineSpan";
+import type { RunComparison } from "./bindings/RunComparison";
+import type { RowComparison } from "./bindings/RowComparison";
+import type { PercentileChange } from "./bindings/PercentileChange";
+import type { KeysView } from "./bindings/KeysView";
+import type { VerifiedView } from "./bindings/VerifiedView";
+import type { JobStarted } from "./bindings/JobStarted";
 import type { GatewayOverview } from "./bindings/GatewayOverview";
 import type { ModelOverview } from "./bindings/ModelOverview";
 import type { ChangeOutcome } from "./bindings/ChangeOutcome";
 export type {
+  RuntimeListing,
+  RuntimeSource,
+  MetricSample,
+  Timeline,
+  TimelineSpan,
+  RunComparison,
+  RowComparison,
+  PercentileChange,
+  KeysView,
+  VerifiedView,
+  JobStarted,
   GatewayOverview,
   ModelOverview,
   ChangeOutcome,
@@ -69,17 +91,6 @@ export type {
   Control,
 };
 
-/** `assay runtime list --json`, plus the machine's fingerprint when a runtime loads. */
-export interface SystemInfo {
-  root: string;
-  installed: { version: string; flavor: string; dir: string; library: string }[];
-  active: { version?: string; library?: string; providers?: string[]; source?: string; error?: string };
-  environment: Environment | null;
-}
-
-/** One sample of the gateway's Prometheus metrics, as the console parses them. */
-export interface MetricSample { name: string; labels: Record<string, string>; value: number }
-
 /** A worker event (docs/EVENTS.md) or one of the console's terminal events. */
 export type JobEvent = { event: string; [k: string]: any };
 
@@ -93,26 +104,26 @@ export const api = {
   inspectModel: (path: string) => invoke<ModelReport>("inspect_model", { path }),
   modelDims: (path: string, sha256: string) => invoke<FreeDim[]>("model_dims", { path, sha256 }),
   sampleModel: () => invoke<string>("sample_model"),
-  systemInfo: () => invoke<SystemInfo>("system_info"),
+  systemInfo: () => invoke<RuntimeListing>("system_info"),
   dataLocations: () => invoke<DataDirs>("data_locations"),
   startJob: (spec: JobSpec, onEvent: (e: JobEvent) => void) => {
     const channel = new Channel<JobEvent>();
     channel.onmessage = onEvent;
-    return invoke<{ id: number; output: string | null }>("start_job", { spec, onEvent: channel });
+    return invoke<JobStarted>("start_job", { spec, onEvent: channel });
   },
   cancelJob: (id: number) => invoke<boolean>("cancel_job", { id }),
   listRuns: (model?: string, kind?: string, limit?: number) => invoke<RunSummary[]>("list_runs", { model, kind, limit }),
   getRun: (id: string) => invoke<StoredRun>("get_run", { id }),
-  compareRuns: (a: string, b: string) => invoke<{ comparison: any; diff_flamegraph_svg: string | null }>("compare_runs", { a, b }),
+  compareRuns: (a: string, b: string) => invoke<RunComparison>("compare_runs", { a, b }),
   deleteRun: (id: string) => invoke<string>("delete_run", { id }),
-  listKeys: () => invoke<{ dir: string; keys: KeyInfo[] }>("list_keys"),
+  listKeys: () => invoke<KeysView>("list_keys"),
   generateKey: (name: string, passphrase: string) => invoke<KeyInfo>("generate_key", { name, passphrase }),
   importKey: (name: string, path: string, passphrase?: string) => invoke<KeyInfo>("import_key", { name, path, passphrase }),
   exportPublicKey: (name: string) => invoke<string>("export_public_key", { name }),
   removeKey: (name: string) => invoke<void>("remove_key", { name }),
   listReleases: () => invoke<ReleaseView[]>("list_releases"),
   verifyRelease: (dir: string, signature: string, key: string) =>
-    invoke<{ key_hint: string; files: number; bytes: number; root_digest: string }>("verify_release", { dir, signature, key }),
+    invoke<VerifiedView>("verify_release", { dir, signature, key }),
   listGateways: () => invoke<SavedGateway[]>("list_gateways"),
   addGateway: (name: string, url: string, token: string, caCert?: string) =>
     invoke<SavedGateway>("add_gateway", { name, url, token, caCert }),
@@ -120,6 +131,6 @@ export const api = {
   gatewayOverview: (name: string) => invoke<GatewayOverview>("gateway_overview", { name }),
   gatewayControl: (name: string, model: string, control: Control) => invoke<ChangeOutcome>("gateway_control", { name, model, control }),
   gatewayMetrics: (name: string) => invoke<MetricSample[]>("gateway_metrics", { name }),
-  profileTimeline: (path: string) => invoke<any>("profile_timeline", { path }),
+  profileTimeline: (path: string) => invoke<Timeline | null>("profile_timeline", { path }),
   exportFile: (from: string, to: string) => invoke<number>("export_file", { from, to }),
 };

@@ -26,7 +26,8 @@ use crate::{
 pub const REPLICATES: usize = 4000;
 
 /// The outcome of a comparison.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Comparison {
     pub schema: &'static str,
     pub a: RunRef,
@@ -38,7 +39,8 @@ pub struct Comparison {
 }
 
 /// Which run a side is.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct RunRef {
     pub id: String,
     pub model_sha256: String,
@@ -46,7 +48,8 @@ pub struct RunRef {
 }
 
 /// One matched row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct RowComparison {
     pub provider: String,
     pub batch: i64,
@@ -58,7 +61,8 @@ pub struct RowComparison {
 }
 
 /// A percentile in A and B, and the change with its 95% interval.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, ts_rs::TS)]
+#[ts(export, rename = "PercentileChange")]
 pub struct Change {
     pub a_ms: f64,
     pub b_ms: f64,
@@ -70,7 +74,8 @@ pub struct Change {
 }
 
 /// Faster, slower, or not distinguishable at 95%.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export, rename = "ChangeVerdict")]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Faster,

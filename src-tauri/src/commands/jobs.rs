@@ -13,7 +13,8 @@ use crate::{
 };
 
 /// A started job: its id (for `cancel_job`) and the file or folder it writes.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct JobStarted {
     pub id: u64,
     pub output: Option<String>,

@@ -11,7 +11,8 @@ fn store() -> Result<KeyStore, UiError> {
 }
 
 /// The key folder and its keys.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct KeysView {
     pub dir: String,
     pub keys: Vec<KeyInfo>,

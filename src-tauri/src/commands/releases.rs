@@ -60,7 +60,8 @@ pub fn list_releases<R: tauri::Runtime>(
 }
 
 /// What a verification proved.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct VerifiedView {
     pub key_hint: String,
     pub files: usize,

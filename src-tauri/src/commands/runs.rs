@@ -60,7 +60,7 @@ pub async fn compare_runs<R: tauri::Runtime>(
     app: tauri::AppHandle<R>,
     a: String,
     b: String,
-) -> Result<serde_json::Value, UiError> {
+) -> Result<RunComparison, UiError> {
     let s = store(&app).await?;
     let runs =
         async { Ok::<_, assay_store::StoreError>((s.run(&a).await?, s.run(&b).await?)) }.await;
@@ -78,7 +78,18 @@ pub async fn compare_runs<R: tauri::Runtime>(
         }
         _ => None,
     };
-    Ok(serde_json::json!({"comparison": cmp, "diff_flamegraph_svg": diff_svg}))
+    Ok(RunComparison {
+        comparison: cmp,
+        diff_flamegraph_svg: diff_svg,
+    })
+}
+
+/// Two runs compared, with their differential flame graph when both are profiles.
+#[derive(Debug, serde::Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct RunComparison {
+    pub comparison: assay_engine::compare::Comparison,
+    pub diff_flamegraph_svg: Option<String>,
 }
 
 /// `delete_run`: removes a run, its samples and its profile record.

@@ -1,7 +1,7 @@
 //! The Settings view: ONNX Runtimes, providers and GPUs, and where the data lives.
 //! Installing a runtime is a job (`start_job` with `install_runtime`).
 
-use serde_json::Value;
+use assay_engine::runtime::RuntimeListing;
 
 use super::blocking;
 use crate::{data::DataDirs, error::UiError, worker};
@@ -9,7 +9,7 @@ use crate::{data::DataDirs, error::UiError, worker};
 /// `system_info`: `assay runtime list --json` (installed runtimes, the active one with
 /// its execution providers, GPUs) as the worker process sees it.
 #[tauri::command]
-pub async fn system_info() -> Result<Value, UiError> {
+pub async fn system_info() -> Result<RuntimeListing, UiError> {
     blocking(|| worker::run_json(&["runtime", "list", "--json"])).await
 }
 

@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { save } from "@tauri-apps/plugin-dialog";
-import { api, asUiError, type NodeStats, type ProfileReport, type UiError } from "../api";
+import { api, asUiError, type NodeStats, type ProfileReport, type Timeline, type UiError } from "../api";
 import { ErrorNotice } from "../ErrorNotice";
 import { FlameGraph } from "../charts/FlameGraph";
 import { ms, us } from "../format";
@@ -8,8 +8,6 @@ import { inFieldWords, useInputs } from "../InputFields";
 import { useModel } from "../model";
 import { useJob } from "../useJob";
 
-interface Span { node: string; op_type: string; provider: string; start_us: number; dur_us: number }
-interface Timeline { inference_us: number; spans: Span[] }
 
 /** Profile: one configuration down to the operator, as a flame graph, a table and a timeline. */
 export function Profile() {

@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import { api, asUiError, type RunSummary, type StoredRun, type UiError } from "../api";
+import { api, asUiError, type PercentileChange, type RunComparison, type RunSummary, type StoredRun, type UiError } from "../api";
 import { ConfirmButton } from "../Confirm";
 import { ErrorNotice } from "../ErrorNotice";
 import { useOnShown } from "../visible";
@@ -19,7 +19,7 @@ export function Runs() {
   const [runs, setRuns] = useState<RunSummary[]>([]);
   const [picked, setPicked] = useState<string[]>([]);
   const [shown, setShown] = useState<StoredRun | null>(null);
-  const [cmp, setCmp] = useState<{ comparison: any; diff_flamegraph_svg: string | null } | null>(null);
+  const [cmp, setCmp] = useState<RunComparison | null>(null);
   const [error, setError] = useState<UiError | null>(null);
 
   async function load() {
@@ -124,7 +124,7 @@ export function Runs() {
   );
 }
 
-function change(c: any) {
+function change(c: PercentileChange) {
   return (
     <>
       {ms(c.a_ms)} → {ms(c.b_ms)}{" "}
@@ -135,7 +135,7 @@ function change(c: any) {
   );
 }
 
-function Comparison({ data }: { data: { comparison: any; diff_flamegraph_svg: string | null } }) {
+function Comparison({ data }: { data: RunComparison }) {
   const c = data.comparison;
   return (
     <div data-testid="comparison">
@@ -144,7 +144,7 @@ function Comparison({ data }: { data: { comparison: any; diff_flamegraph_svg: st
       <table>
         <thead><tr><th>Provider</th><th class="num">Batch</th><th class="num">Streams</th><th>p50 A → B [95% CI]</th><th>p99 A → B [95% CI]</th><th>Verdict</th></tr></thead>
         <tbody>
-          {c.rows.map((r: any, i: number) => (
+          {c.rows.map((r, i) => (
             <tr key={i}>
               <td>{r.provider}</td><td class="num">{r.batch}</td><td class="num">{r.concurrency}</td>
               <td>{change(r.p50)}</td><td>{change(r.p99)}</td>

@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import { api, asUiError, type DataDirs, type SystemInfo, type UiError } from "../api";
+import { api, asUiError, type DataDirs, type RuntimeListing, type RuntimeSource, type UiError } from "../api";
 import { ErrorNotice } from "../ErrorNotice";
 import { useOnShown } from "../visible";
 import { bytes } from "../format";
@@ -7,7 +7,7 @@ import { type Theme, useTheme } from "../theme";
 import { useJob } from "../useJob";
 
 /** How the worker found the runtime (the engine's `RuntimeSource`). */
-const SOURCES: Record<string, string> = {
+const SOURCES: Record<RuntimeSource, string> = {
   flag: "from --runtime",
   assay_env: "from $ASSAY_ORT_DYLIB",
   ort_env: "from $ORT_DYLIB_PATH",
@@ -16,7 +16,7 @@ const SOURCES: Record<string, string> = {
 
 /** Settings: runtimes (and installing them), providers and GPUs, data locations, theme. */
 export function Settings() {
-  const [info, setInfo] = useState<SystemInfo | null>(null);
+  const [info, setInfo] = useState<RuntimeListing | null>(null);
   const [dirs, setDirs] = useState<DataDirs | null>(null);
   const [error, setError] = useState<UiError | null>(null);
   const [download, setDownload] = useState<{ what: string; done: number; total: number | null } | null>(null);
@@ -36,6 +36,9 @@ export function Settings() {
     if (e.event === "exit") load();
   });
 
+  const loaded = info && "version" in info.active ? info.active : null;
+  const failed = info && "error" in info.active ? info.active.error : null;
+
   return (
     <section aria-labelledby="settings-title">
       <h1 id="settings-title">Settings</h1>
@@ -51,17 +54,17 @@ export function Settings() {
             {info.installed.map((r) => (
               <tr key={r.dir}>
                 <td>{r.version}</td><td>{r.flavor}</td>
-                <td class="mono">{r.library}{info.active.library === r.library && <strong> (active)</strong>}</td>
+                <td class="mono">{r.library}{loaded?.library === r.library && <strong> (active)</strong>}</td>
               </tr>
             ))}
           </tbody>
         </table>
       )}
-      {info?.active.error && <p class="warning">⚠ {info.active.error}</p>}
-      {info?.active.version && (
+      {failed && <p class="warning">⚠ {failed}</p>}
+      {loaded && (
         <p>
-          Active: ONNX Runtime {info.active.version} ({SOURCES[info.active.source ?? ""] ?? info.active.source}) · execution providers:{" "}
-          <strong>{(info.active.providers ?? []).join(", ")}</strong>
+          Active: ONNX Runtime {loaded.version} ({SOURCES[loaded.source]}) · execution providers:{" "}
+          <strong>{loaded.providers.join(", ")}</strong>
         </p>
       )}
       <div class="row">

@@ -92,27 +92,16 @@ pub fn install(a: &InstallArgs) -> anyhow::Result<()> {
 }
 
 pub fn list(cli: &Cli, a: &ListArgs) -> anyhow::Result<()> {
-    let installed = runtime::installed_runtimes()?;
-    let active = runtime::activate(cli.runtime.as_deref());
+    let (listing, active) = runtime::RuntimeListing::gather(cli.runtime.as_deref())?;
+    let installed = &listing.installed;
     if a.json {
-        let active_json = match &active {
-            Ok(rt) => json!(rt.info),
-            Err(e) => json!({"error": e.to_string()}),
-        };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                // The fingerprint adds what the console's Settings shows: GPUs, CPU, memory.
-                &json!({"installed": installed, "root": runtime::runtimes_root()?, "active": active_json,
-                    "environment": active.as_ref().ok().map(|rt| assay_engine::fingerprint::collect(rt))})
-            )?
-        );
+        println!("{}", serde_json::to_string_pretty(&listing)?);
     } else {
-        println!("installed in {}", runtime::runtimes_root()?.display());
+        println!("installed in {}", listing.root.display());
         if installed.is_empty() {
             println!("  (none)");
         }
-        for r in &installed {
+        for r in installed {
             let size: u64 = std::fs::read_dir(r.dir.join("capi"))
                 .map(|d| {
                     d.flatten()

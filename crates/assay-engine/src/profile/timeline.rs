@@ -9,7 +9,8 @@ use serde::Serialize;
 use super::trace::{TraceError, for_each_event};
 
 /// A kernel's span within its inference.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
+#[ts(export, rename = "TimelineSpan")]
 pub struct Span {
     pub node: String,
     pub op_type: String,
@@ -20,7 +21,8 @@ pub struct Span {
 }
 
 /// The inference a timeline shows, and its kernels in start order.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
+#[ts(export)]
 pub struct Timeline {
     pub inference_us: f64,
     pub spans: Vec<Span>,

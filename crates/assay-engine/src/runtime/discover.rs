@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{EngineError, Result};
 
@@ -20,7 +20,8 @@ pub const LIBRARY_FILE: &str = if cfg!(target_os = "windows") {
 };
 
 /// Which discovery rule found the library.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum RuntimeSource {
     /// An explicit path given by the caller
@@ -41,7 +42,8 @@ pub struct RuntimeLocation {
 }
 
 /// CPU-only or GPU build of ONNX Runtime.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum Flavor {
     Cpu,
@@ -58,7 +60,8 @@ impl Flavor {
 }
 
 /// A runtime under `<data dir>/assay/runtime/<version>-<flavor>/`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct InstalledRuntime {
     pub version: String,
     pub flavor: Flavor,

@@ -8,6 +8,7 @@
 mod discover;
 mod http;
 pub mod install;
+mod listing;
 mod probe;
 mod simple_index;
 mod wheel;
@@ -22,8 +23,9 @@ pub use discover::{
     installed_runtimes, runtimes_root,
 };
 pub use http::native_roots;
+pub use listing::{ActiveRuntime, RuntimeListing};
 pub use probe::library_version;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{EngineError, Result};
 
@@ -40,7 +42,8 @@ pub struct Runtime {
 }
 
 /// Facts about the loaded runtime, as reported by `runtime list` and in fingerprints.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct RuntimeInfo {
     pub library: PathBuf,
     pub source: RuntimeSource,
