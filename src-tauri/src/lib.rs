@@ -12,6 +12,7 @@ pub mod data;
 pub mod error;
 pub mod gateway_book;
 pub mod job;
+pub mod job_event;
 pub mod scrape;
 pub mod worker;
 

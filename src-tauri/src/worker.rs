@@ -9,7 +9,7 @@
 //! of stderr when it died without one). Verbs that print one JSON document instead of
 //! events (`sign --json`) get it forwarded as `{"event":"result","value":…}`.
 
-use assay_engine::ErrorKind;
+use assay_engine::{ErrorEvent, ErrorKind};
 use std::{
     collections::{HashMap, VecDeque},
     ffi::OsString,
@@ -23,9 +23,12 @@ use std::{
     time::Duration,
 };
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::error::UiError;
+use crate::{
+    error::UiError,
+    job_event::{ConsoleEvent, DocumentEvent, JobEvent},
+};
 
 /// Lines of the worker's stderr kept for a crash report.
 const STDERR_TAIL: usize = 20;
@@ -64,7 +67,7 @@ impl Jobs {
         program: &Path,
         args: Vec<OsString>,
         envs: Vec<(String, String)>,
-        sink: impl Fn(Value) + Send + 'static,
+        sink: impl Fn(JobEvent) + Send + 'static,
     ) -> Result<u64, UiError> {
         let mut cmd = Command::new(program);
         cmd.args(&args)
@@ -213,26 +216,41 @@ fn lines(r: impl Read) -> impl Iterator<Item = String> {
 
 /// Forwards event lines; gathers anything else as one JSON document for a `result` event.
 /// Returns whether the worker reported an `error` event itself.
-fn forward(stdout: impl Read, sink: &impl Fn(Value)) -> bool {
+fn forward(stdout: impl Read, sink: &impl Fn(JobEvent)) -> bool {
     let mut saw_error = false;
     let mut document = String::new();
     for line in lines(stdout) {
-        match serde_json::from_str::<Value>(&line) {
-            Ok(v) if v.get("event").is_some_and(Value::is_string) => {
-                saw_error |= v["event"] == "error";
-                sink(v);
+        if is_event_line(&line) {
+            match serde_json::from_str::<JobEvent>(&line) {
+                Ok(event) => {
+                    saw_error |= event.is_error();
+                    sink(event);
+                }
+                // A newer worker's event this console does not know: views ignore unknown
+                // events anyway (docs/EVENTS.md).
+                Err(e) => eprintln!("assay-console: skipping a worker event it cannot read ({e})"),
             }
-            _ if document.len() + line.len() < DOCUMENT_CAP => {
-                document.push_str(&line);
-                document.push('\n');
-            }
-            _ => {}
+        } else if document.len() + line.len() < DOCUMENT_CAP {
+            document.push_str(&line);
+            document.push('\n');
         }
     }
     if let Ok(value) = serde_json::from_str::<Value>(&document) {
-        sink(json!({"event": "result", "value": value}));
+        sink(JobEvent::Document(DocumentEvent::Result { value }));
     }
     saw_error
+}
+
+/// An NDJSON event line: one JSON object with a string `event` field. A verb's own JSON
+/// document spans many lines, and its first line is only `{`.
+fn is_event_line(line: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Tag<'a> {
+        #[expect(dead_code, reason = "only its presence is checked")]
+        #[serde(borrow)]
+        event: std::borrow::Cow<'a, str>,
+    }
+    line.starts_with('{') && serde_json::from_str::<Tag>(line).is_ok()
 }
 
 fn keep_tail(stderr: impl Read, tail: &Mutex<VecDeque<String>>) {
@@ -260,22 +278,29 @@ fn terminal(
     cancelled: bool,
     reported_error: bool,
     stderr_tail: &[String],
-) -> Value {
+) -> JobEvent {
     let status = match status {
         Ok(s) => s,
         Err(e) => {
-            return json!({"event": "error", "kind": "crashed",
-                "message": format!("lost track of the worker process: {e}")});
+            return JobEvent::Error(ErrorEvent::Error {
+                kind: ErrorKind::Crashed,
+                message: format!("lost track of the worker process: {e}"),
+                exit_code: None,
+                signal: None,
+                detail: None,
+            });
         }
     };
     if status.success() {
-        return json!({"event": "exit", "code": 0});
+        return JobEvent::Console(ConsoleEvent::Exit { code: Some(0) });
     }
     if cancelled {
-        return json!({"event": "cancelled"});
+        return JobEvent::Console(ConsoleEvent::Cancelled);
     }
     if reported_error {
-        return json!({"event": "exit", "code": status.code()});
+        return JobEvent::Console(ConsoleEvent::Exit {
+            code: status.code(),
+        });
     }
     // The worker died without saying why: a signal (a crash, the OOM killer) or an error
     // printed as text. Its stderr says the rest.
@@ -302,13 +327,16 @@ fn terminal(
             status.code().unwrap_or(-1)
         ),
     };
-    json!({
-        "event": "error",
-        "kind": if signal.is_some() { "crashed" } else { "worker" },
-        "message": message,
-        "exit_code": status.code(),
-        "signal": signal,
-        "detail": stderr_tail.join("\n"),
+    JobEvent::Error(ErrorEvent::Error {
+        kind: if signal.is_some() {
+            ErrorKind::Crashed
+        } else {
+            ErrorKind::Worker
+        },
+        message,
+        exit_code: status.code(),
+        signal,
+        detail: Some(stderr_tail.join("\n")),
     })
 }
 

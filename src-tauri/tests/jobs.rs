@@ -52,7 +52,8 @@ fn start(jobs: &Jobs, data: &std::path::Path, spec: Value) -> Started {
     let (tx, rx) = mpsc::channel();
     let id = jobs
         .spawn(&worker(), inv.args, inv.envs, move |e| {
-            let _ = tx.send(e);
+            // What the view receives over the IPC channel: the event as JSON.
+            let _ = tx.send(serde_json::to_value(e).unwrap());
         })
         .unwrap();
     Started { id, events: rx }
@@ -238,7 +239,7 @@ fn cancel_stops_what_the_worker_started_too() {
             vec!["-c".into(), script.into()],
             vec![],
             move |e| {
-                let _ = tx.send(e);
+                let _ = tx.send(serde_json::to_value(e).unwrap());
             },
         )
         .unwrap();

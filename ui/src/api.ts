@@ -32,6 +32,13 @@ import type { JobSpec } from "./bindings/JobSpec";
 import type { BenchEvent } from "./bindings/BenchEvent";
 import type { RunSettings } from "./bindings/RunSettings";
 import type { Control } from "./bindings/Control";
+import type { JobEvent } from "./bindings/JobEvent";
+import type { ErrorEvent } from "./bindings/ErrorEvent";
+import type { ConsoleEvent } from "./bindings/ConsoleEvent";
+import type { InstallEvent } from "./bindings/InstallEvent";
+import type { ProfileEvent } from "./bindings/ProfileEvent";
+import type { PushEvent } from "./bindings/PushEvent";
+import type { DocumentEvent } from "./bindings/DocumentEvent";
 import type { RuntimeListing } from "./bindings/RuntimeListing";
 import type { RuntimeSource } from "./bindings/RuntimeSource";
 import type { MetricSample } from "./bindings/MetricSample";
@@ -47,6 +54,13 @@ import type { GatewayOverview } from "./bindings/GatewayOverview";
 import type { ModelOverview } from "./bindings/ModelOverview";
 import type { ChangeOutcome } from "./bindings/ChangeOutcome";
 export type {
+  JobEvent,
+  ErrorEvent,
+  ConsoleEvent,
+  InstallEvent,
+  ProfileEvent,
+  PushEvent,
+  DocumentEvent,
   RuntimeListing,
   RuntimeSource,
   MetricSample,
@@ -91,8 +105,6 @@ export type {
   Control,
 };
 
-/** A worker event (docs/EVENTS.md) or one of the console's terminal events. */
-export type JobEvent = { event: string; [k: string]: any };
 
 /** Turns whatever a rejected invoke carries into a UiError. */
 export function asUiError(e: unknown): UiError {

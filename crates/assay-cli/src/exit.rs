@@ -64,7 +64,14 @@ pub fn report(err: &anyhow::Error, machine: Machine) -> i32 {
         ),
         Machine::Events => println!(
             "{}",
-            serde_json::json!({"event": "error", "kind": kind, "message": message, "exit_code": code})
+            serde_json::to_string(&assay_engine::ErrorEvent::Error {
+                kind,
+                message: message.clone(),
+                exit_code: Some(code),
+                signal: None,
+                detail: None,
+            })
+            .expect("an error event serializes")
         ),
     }
     eprintln!("error: {message}");

@@ -124,6 +124,26 @@ impl std::fmt::Display for ErrorKind {
     }
 }
 
+/// The last event of a job that failed (docs/EVENTS.md): the worker's own, or the console's
+/// when the worker died without one.
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum ErrorEvent {
+    Error {
+        kind: ErrorKind,
+        message: String,
+        /// The worker's exit code, when it exited.
+        exit_code: Option<i32>,
+        /// The signal that killed the worker (the console's event only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signal: Option<i32>,
+        /// The tail of the worker's stderr (the console's event only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

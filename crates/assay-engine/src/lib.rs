@@ -41,5 +41,5 @@ pub mod stats;
 pub mod viz;
 
 pub use error::{EngineError, Result};
-pub use kind::ErrorKind;
+pub use kind::{ErrorEvent, ErrorKind};
 pub use setting::Setting;

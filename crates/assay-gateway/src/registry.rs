@@ -17,8 +17,7 @@ use std::{
 
 use arc_swap::ArcSwap;
 use assay_engine::model::DimBindings;
-use assay_release::views::{CanarySplit, ChangeOutcome};
-use serde_json::{Value, json};
+use assay_release::views::{CanarySplit, ChangeOutcome, PushOutcome};
 use sha2::{Digest, Sha256};
 
 use crate::{
@@ -645,7 +644,7 @@ impl Registry {
         record: crate::state::ReleaseRecord,
         activate: bool,
         actor: &str,
-    ) -> Result<Value, GatewayError> {
+    ) -> Result<PushOutcome, GatewayError> {
         let version = record.version.clone();
         {
             let _serial = self.admin.lock().await;
@@ -681,23 +680,29 @@ impl Registry {
         } else {
             None
         };
-        let state = self.state();
-        let mut out = json!({
-            "model": model,
-            "version": version,
-            "release": state.models.get(model).and_then(|m| m.releases.get(&version)),
-            "state": state.models.get(model).map(ModelState::routing),
-        });
-        match activation {
-            Some(Ok(_)) => out["activated"] = json!(true),
+        let activated = match activation {
+            Some(Ok(_)) => true,
             Some(Err(e)) => {
                 return Err(GatewayError::Unprocessable(format!(
                     "{model} {version} was verified and stored, but not activated: {e}"
                 )));
             }
-            None => out["activated"] = json!(false),
-        }
-        Ok(out)
+            None => false,
+        };
+        let state = self.state();
+        let ms = state.models.get(model);
+        Ok(PushOutcome {
+            model: model.to_string(),
+            release: ms.and_then(|m| {
+                m.release_summaries()
+                    .into_iter()
+                    .find(|r| r.version == version)
+            }),
+            state: ms.map(ModelState::routing),
+            version,
+            already_present: false,
+            activated: Some(activated),
+        })
     }
 
     /// Runs the canary analysis of every model with a canary, acting on its verdict.

@@ -369,7 +369,7 @@ impl Uploads {
         id: &str,
         activate: bool,
         actor: &str,
-    ) -> Result<Value, GatewayError> {
+    ) -> Result<assay_release::views::PushOutcome, GatewayError> {
         let dir = self.upload_dir(id)?;
         let meta = read_meta(&dir)?;
         let st = status_of(id, &dir, &meta);

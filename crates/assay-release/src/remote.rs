@@ -23,6 +23,7 @@ use ureq::tls::{RootCerts, TlsConfig};
 use crate::{
     error::{ReleaseError, Result},
     signing,
+    views::{ModelList, PushOutcome},
 };
 
 /// Step 1's request.
@@ -60,12 +61,24 @@ pub struct FileProgress {
 }
 
 /// Progress of a push, for a bar.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct PushProgress {
     pub sent: u64,
     pub total: u64,
     /// Bytes the gateway already had when this push started (resumed).
     pub resumed: u64,
+}
+
+/// `assay push --events`, one per line (docs/EVENTS.md).
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum PushEvent {
+    /// About every 100 ms, and when the last byte is sent.
+    PushProgress(PushProgress),
+    /// The gateway verified and stored the release (the last event of a push).
+    Pushed { result: Box<PushOutcome> },
 }
 
 /// A gateway's admin API.
@@ -272,7 +285,7 @@ impl GatewayClient {
         signature: &Path,
         activate: bool,
         progress: &mut dyn FnMut(PushProgress),
-    ) -> Result<Value> {
+    ) -> Result<PushOutcome> {
         let bundle = std::fs::read(signature).map_err(|e| ReleaseError::io(signature, e))?;
         let statement = signing::read_unverified(&bundle)?;
         let mut files = Vec::new();
@@ -308,9 +321,14 @@ impl GatewayClient {
             resumed,
         });
         if status.exists {
-            return Ok(serde_json::json!({
-                "name": status.name, "version": status.version, "already_present": true
-            }));
+            return Ok(PushOutcome {
+                model: status.name,
+                version: status.version,
+                already_present: true,
+                release: None,
+                state: None,
+                activated: Some(false),
+            });
         }
         for f in &status.files {
             let mut offset = f.received;
@@ -359,21 +377,32 @@ impl GatewayClient {
             "/admin/v1/uploads/{}/commit?activate={activate}",
             status.upload
         );
-        match self.post(&commit, &Value::Null) {
+        match self.post_as::<PushOutcome>(&commit, &Value::Null) {
             // The answer was lost, not necessarily the commit: if the release is listed now,
             // it landed; otherwise commit again (the upload is still there).
             Err(ReleaseError::Unreachable { .. }) => {
                 std::thread::sleep(Duration::from_millis(500));
-                let listed = format!(
-                    "/admin/v1/models/{}/releases/{}",
-                    status.name, status.version
-                );
-                match self.get(&listed) {
-                    Ok(release) => Ok(serde_json::json!({
-                        "model": status.name, "version": status.version, "release": release,
-                        "activated": Value::Null,
-                    })),
-                    Err(_) => self.post(&commit, &Value::Null),
+                let listed = self
+                    .get_as::<ModelList>("/admin/v1/models", Duration::from_secs(60))
+                    .ok()
+                    .and_then(|list| {
+                        list.models
+                            .into_iter()
+                            .find(|m| m.name == status.name)?
+                            .releases
+                            .into_iter()
+                            .find(|r| r.version == status.version)
+                    });
+                match listed {
+                    Some(release) => Ok(PushOutcome {
+                        model: status.name,
+                        version: status.version,
+                        already_present: false,
+                        release: Some(release),
+                        state: None,
+                        activated: None,
+                    }),
+                    None => self.post_as(&commit, &Value::Null),
                 }
             }
             other => other,

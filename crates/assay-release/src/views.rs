@@ -116,3 +116,21 @@ pub struct ChangeOutcome {
     pub detail: String,
     pub state: ModelRouting,
 }
+
+/// The answer to a push: what the gateway now holds.
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct PushOutcome {
+    pub model: String,
+    pub version: String,
+    /// The gateway already held these signed contents, so nothing was sent.
+    #[serde(default)]
+    pub already_present: bool,
+    /// The release as the gateway lists it.
+    pub release: Option<ReleaseSummary>,
+    /// The model's routing after the push.
+    pub state: Option<ModelRouting>,
+    /// Whether the push made it the stable release (`None`: unknown, because the answer to
+    /// the commit was lost and the release was found listed afterwards).
+    pub activated: Option<bool>,
+}

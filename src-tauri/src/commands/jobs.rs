@@ -1,7 +1,6 @@
 //! Long jobs: start one in the worker process, stream its events, cancel it.
 
 use serde::Serialize;
-use serde_json::Value;
 use tauri::{State, ipc::Channel};
 
 use crate::{
@@ -9,6 +8,7 @@ use crate::{
     error::UiError,
     gateway_book::GatewayBook,
     job::{JobContext, JobSpec},
+    job_event::JobEvent,
     worker::{self, Jobs},
 };
 
@@ -27,7 +27,7 @@ pub async fn start_job<R: tauri::Runtime>(
     app: tauri::AppHandle<R>,
     jobs: State<'_, Jobs>,
     spec: JobSpec,
-    on_event: Channel<Value>,
+    on_event: Channel<JobEvent>,
 ) -> Result<JobStarted, UiError> {
     let dirs = DataDirs::of(&app)?;
     let gateway = match &spec {

@@ -1,5 +1,6 @@
 import { useRef, useState } from "preact/hooks";
-import { api, asUiError, type BenchEvent, type BenchReport, type BenchResult, type JobEvent, type UiError } from "../api";
+import { api, asUiError, type BenchEvent, type BenchReport, type BenchResult, type UiError } from "../api";
+import type { EventOf } from "../useJob";
 import { ErrorNotice } from "../ErrorNotice";
 import { LineChart } from "../charts/LineChart";
 import { bytes, ms } from "../format";
@@ -61,10 +62,7 @@ export function Benchmark() {
   const progress = useRef({ configs: 1, t0: 0, live: emptyLive, pending: false });
 
   // Progress arrives ~10 times a second per stream; coalesce redraws to one per frame.
-  function onEvent(raw: JobEvent) {
-    // The worker's benchmark events are the engine's BenchEvent (generated type), so a field
-    // renamed on the Rust side breaks this build.
-    const e = raw as BenchEvent;
+  function onEvent(e: EventOf<BenchEvent>) {
     const p = progress.current;
     if (e.event === "started") {
       p.configs = Math.max(1, e.configs);
@@ -100,7 +98,7 @@ export function Benchmark() {
     }
   }
 
-  const job = useJob(onEvent);
+  const job = useJob<BenchEvent>(onEvent);
   const report: BenchReport | null = job.result?.report ?? null;
 
   const [formError, setFormError] = useState<UiError | null>(null);

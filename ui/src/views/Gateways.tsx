@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, asUiError, type GatewayOverview, type MetricSample, type ModelOverview, type ReleaseView, type SavedGateway, type UiError } from "../api";
+import { api, asUiError, type PushEvent, type GatewayOverview, type MetricSample, type ModelOverview, type ReleaseView, type SavedGateway, type UiError } from "../api";
 import { ConfirmButton } from "../Confirm";
 import { ErrorNotice } from "../ErrorNotice";
 import { useOnShown } from "../visible";
@@ -120,7 +120,7 @@ function GatewayPanel({ gateway, onRemoved }: { gateway: SavedGateway; onRemoved
     loadReleases();
   });
 
-  const push = useJob((e) => {
+  const push = useJob<PushEvent>((e) => {
     if (e.event === "push_progress") setProgress({ sent: e.sent, total: e.total, resumed: e.resumed });
     if (e.event === "exit") refresh();
   });

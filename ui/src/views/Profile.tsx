@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { save } from "@tauri-apps/plugin-dialog";
-import { api, asUiError, type NodeStats, type ProfileReport, type Timeline, type UiError } from "../api";
+import { api, asUiError, type BenchEvent, type DocumentEvent, type NodeStats, type ProfileEvent, type ProfileReport, type Timeline, type UiError } from "../api";
 import { ErrorNotice } from "../ErrorNotice";
 import { FlameGraph } from "../charts/FlameGraph";
 import { ms, us } from "../format";
@@ -20,12 +20,13 @@ export function Profile() {
   const [timeline, setTimeline] = useState<Timeline | null>(null);
   const [error, setError] = useState<UiError | null>(null);
   const [phase, setPhase] = useState("");
-  const job = useJob((e) => {
+  const job = useJob<BenchEvent | ProfileEvent>((e) => {
     if (e.event === "phase") setPhase(e.phase);
     if (e.event === "progress") setPhase(`${e.phase}: ${e.done} inferences`);
   });
-  const profile: ProfileReport | null = job.result?.profile ?? null;
-  const runId: string | null = job.result?.run_id ?? null;
+  const done = job.result && "profile" in job.result ? job.result : null;
+  const profile: ProfileReport | null = done?.profile ?? null;
+  const runId: string | null = done?.run_id ?? null;
 
   useEffect(() => {
     setTimeline(null);
@@ -43,7 +44,7 @@ export function Profile() {
     }
   }
 
-  const report = useJob();
+  const report = useJob<DocumentEvent>();
   async function exportReport() {
     if (!runId) return;
     try {

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { open } from "@tauri-apps/plugin-dialog";
-import { api, asUiError, type KeyInfo, type ReleaseView, type RunSummary, type UiError } from "../api";
+import { api, asUiError, type DocumentEvent, type KeyInfo, type ReleaseView, type RunSummary, type UiError } from "../api";
 import { ErrorNotice } from "../ErrorNotice";
 import { useOnShown } from "../visible";
 import { bytes } from "../format";
@@ -36,7 +36,7 @@ export function Releases() {
   }, [path]);
   useOnShown(refresh);
 
-  const create = useJob((e) => e.event === "exit" && refresh());
+  const create = useJob<DocumentEvent>((e) => e.event === "exit" && refresh());
 
   return (
     <section aria-labelledby="releases-title">
@@ -92,7 +92,7 @@ function ReleaseCard({ release, keys, onChange }: { release: ReleaseView; keys: 
   // A failed verify takes the green badge away until a verify passes again.
   const [failed, setFailed] = useState(false);
   const [error, setError] = useState<UiError | null>(null);
-  const sign = useJob((e) => {
+  const sign = useJob<DocumentEvent>((e) => {
     if (e.event !== "exit") return;
     setFailed(false);
     onChange();

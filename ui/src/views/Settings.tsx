@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import { api, asUiError, type DataDirs, type RuntimeListing, type RuntimeSource, type UiError } from "../api";
+import { api, asUiError, type DataDirs, type InstallEvent, type RuntimeListing, type RuntimeSource, type UiError } from "../api";
 import { ErrorNotice } from "../ErrorNotice";
 import { useOnShown } from "../visible";
 import { bytes } from "../format";
@@ -30,7 +30,7 @@ export function Settings() {
   useEffect(load, []);
   useOnShown(load);
 
-  const install = useJob((e) => {
+  const install = useJob<InstallEvent>((e) => {
     if (e.event === "step") setStep(e.message);
     if (e.event === "progress") setDownload({ what: e.what, done: e.done, total: e.total });
     if (e.event === "exit") load();
@@ -89,7 +89,7 @@ export function Settings() {
         </p>
       )}
       {install.error && <ErrorNotice error={install.error} />}
-      {install.result && <p role="status" class="good">Installed ONNX Runtime {install.result.install?.version}.</p>}
+      {install.result && <p role="status" class="good">Installed ONNX Runtime {install.result.install.version}.</p>}
       <h2>Hardware</h2>
       {info?.environment ? (
         <dl class="facts">

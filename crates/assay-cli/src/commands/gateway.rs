@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use anyhow::Context;
 use assay_release::{
-    remote::{GatewayClient, encode_segment},
+    remote::{GatewayClient, PushEvent, encode_segment},
     views::{GatewayStatus, ModelList, ReleaseRole},
 };
 use serde_json::{Value, json};
@@ -56,7 +56,7 @@ pub fn push(a: &PushArgs) -> anyhow::Result<()> {
         }
         if a.events && (last_event.elapsed().as_millis() >= 100 || p.sent == p.total) {
             last_event = std::time::Instant::now();
-            emit_line(&json!({"event": "push_progress", "sent": p.sent, "total": p.total, "resumed": p.resumed}));
+            emit_line(&PushEvent::PushProgress(p));
         }
     });
     if let Some(b) = bar {
@@ -64,32 +64,31 @@ pub fn push(a: &PushArgs) -> anyhow::Result<()> {
     }
     let out = result?;
     if a.events {
-        emit_line(&json!({"event": "pushed", "result": out}));
+        emit_line(&PushEvent::Pushed {
+            result: Box::new(out),
+        });
     } else if a.conn.json {
         println!("{}", serde_json::to_string_pretty(&out)?);
-    } else if out["already_present"] == true {
+    } else if out.already_present {
         println!(
             "{} {} is already on the gateway (same signed contents); nothing sent",
-            out["name"].as_str().unwrap_or("?"),
-            out["version"].as_str().unwrap_or("?")
+            out.model, out.version
         );
     } else {
-        let r = &out["release"];
-        println!(
-            "pushed {} {}: {} files, {} bytes, signed by key {}, verified by the gateway",
-            out["model"].as_str().unwrap_or("?"),
-            out["version"].as_str().unwrap_or("?"),
-            r["files"],
-            r["bytes"],
-            r["signer"].as_str().unwrap_or("?")
-        );
-        if out["activated"] == true {
-            println!("it is now the stable release");
-        } else {
-            println!(
-                "stable release: {}",
-                out["state"]["stable"].as_str().unwrap_or("none")
-            );
+        match &out.release {
+            Some(r) => println!(
+                "pushed {} {}: {} files, {} bytes, signed by key {}, verified by the gateway",
+                out.model, out.version, r.files, r.bytes, r.signer
+            ),
+            None => println!(
+                "pushed {} {}, verified by the gateway",
+                out.model, out.version
+            ),
+        }
+        match (out.activated, &out.state) {
+            (Some(true), _) => println!("it is now the stable release"),
+            (_, Some(s)) => println!("stable release: {}", s.stable.as_deref().unwrap_or("none")),
+            (_, None) => {}
         }
     }
     Ok(())

@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 
 use assay_engine::{
-    profile::{self, ProfilePlan, ProfileReport},
+    profile::{self, ProfileEvent, ProfilePlan, ProfileReport},
     runtime,
 };
 use assay_store::ProfileRecord;
@@ -62,7 +62,10 @@ pub fn run(cli: &Cli, args: &ProfileArgs) -> anyhow::Result<()> {
     }
     let run_id = bench_report.run_id.clone();
     if args.events {
-        emit_line(&json!({"event": "result", "profile": report, "run_id": run_id}));
+        emit_line(&ProfileEvent::Result {
+            profile: Box::new(report),
+            run_id,
+        });
     } else if args.json {
         let mut v = serde_json::to_value(&report)?;
         v["run_id"] = json!(run_id);

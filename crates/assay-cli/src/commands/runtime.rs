@@ -4,10 +4,9 @@ use std::io::IsTerminal;
 
 use assay_engine::runtime::{
     self,
-    install::{InstallProgress, InstallRequest},
+    install::{InstallEvent, InstallProgress, InstallRequest},
 };
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::json;
 
 use super::emit_line;
 use crate::{
@@ -34,7 +33,7 @@ pub fn install(a: &InstallArgs) -> anyhow::Result<()> {
                 b.finish_and_clear();
             }
             if a.events {
-                emit_line(&json!({"event": "step", "message": s}));
+                emit_line(&InstallEvent::Step { message: s });
             } else {
                 eprintln!("{s}");
             }
@@ -45,9 +44,11 @@ pub fn install(a: &InstallArgs) -> anyhow::Result<()> {
                 let pct = total.map(|t| done * 100 / t.max(1)).unwrap_or(done >> 24);
                 if pct != last_step_pct {
                     last_step_pct = pct;
-                    emit_line(
-                        &json!({"event": "progress", "what": what, "done": done, "total": total}),
-                    );
+                    emit_line(&InstallEvent::Progress {
+                        what: what.clone(),
+                        done,
+                        total,
+                    });
                 }
             } else if tty {
                 let b = bar.get_or_insert_with(|| {
@@ -69,7 +70,7 @@ pub fn install(a: &InstallArgs) -> anyhow::Result<()> {
     }
     let outcome = outcome?;
     if a.events {
-        emit_line(&json!({"event": "result", "install": outcome}));
+        emit_line(&InstallEvent::Result { install: outcome });
     } else if a.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {

@@ -2,12 +2,12 @@
 //! its events mode as NDJSON lines (schema in docs/EVENTS.md) that the console reads from its
 //! worker process.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::report::{BenchReport, BenchResult};
 
 /// Which loop a configuration is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
@@ -17,7 +17,7 @@ pub enum Phase {
 }
 
 /// Something that happened during a run. Serialized with an `event` tag.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 #[ts(export)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum BenchEvent {

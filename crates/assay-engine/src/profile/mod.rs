@@ -86,6 +86,19 @@ pub struct ProfileReport {
     pub folded: String,
 }
 
+/// The last line of `assay profile --events` (docs/EVENTS.md); the lines before it are the
+/// unprofiled measurement's [`crate::bench::BenchEvent`]s.
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum ProfileEvent {
+    Result {
+        profile: Box<ProfileReport>,
+        /// The run's id in the history, when it was saved there.
+        run_id: Option<String>,
+    },
+}
+
 /// Profiled against unprofiled latency, measured in the same invocation.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, ts_rs::TS)]
 #[ts(export)]

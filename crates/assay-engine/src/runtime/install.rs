@@ -84,7 +84,8 @@ pub enum InstallProgress {
 }
 
 /// A wheel that went into an install.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct WheelRecord {
     pub filename: String,
     pub sha256: String,
@@ -93,7 +94,8 @@ pub struct WheelRecord {
 }
 
 /// The result of an install, also written as `install.json` in the install folder.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct InstallOutcome {
     pub version: String,
     pub flavor: String,
@@ -103,6 +105,23 @@ pub struct InstallOutcome {
     /// True when the version was already installed and nothing was done.
     #[serde(default)]
     pub already_installed: bool,
+}
+
+/// `assay runtime install --events`, one per line (docs/EVENTS.md).
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum InstallEvent {
+    /// What happens now (downloading, unpacking, installed).
+    Step { message: String },
+    /// Bytes of `what` downloaded; `total` when the server said.
+    Progress {
+        what: String,
+        done: u64,
+        total: Option<u64>,
+    },
+    /// The install record (the last event of a successful install).
+    Result { install: InstallOutcome },
 }
 
 const MANIFEST: &str = "install.json";

@@ -13,7 +13,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{app::AppState, error::GatewayError, registry::Registry};
-use assay_release::views::{ChangeOutcome, GatewayStatus, ModelList, ModelOverview, ModelStatus};
+use assay_release::views::{
+    ChangeOutcome, GatewayStatus, ModelList, ModelOverview, ModelStatus, PushOutcome,
+};
 
 type Answer<T = Value> = Result<Json<T>, GatewayError>;
 
@@ -299,6 +301,6 @@ pub async fn commit(
     Admin(actor): Admin,
     Path(id): Path<String>,
     Query(q): Query<CommitQuery>,
-) -> Answer {
+) -> Answer<PushOutcome> {
     Ok(Json(app.uploads.commit(&id, q.activate, &actor).await?))
 }
