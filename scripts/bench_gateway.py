@@ -9,6 +9,11 @@ is held to:
   (c) p99 during hot swaps / steady-state p99, at concurrency 16                       <= 2
   (d) gateway / FastAPI throughput at concurrency 16 (and both p99s)                   >= 10
 
+`--against OLD_GATEWAY_BINARY` instead compares two gateway builds side by side under the
+same load (batching on, concurrency 16, the figure a change must keep within 3%): each
+round runs the old and then the new gateway over its own data folder, and the medians and
+their change are printed. Rounds alternate, so drift on a shared machine hits both alike.
+
 Standard library only; needs scripts/setup.sh and scripts/setup-bench-gateway.sh first.
 """
 
@@ -52,12 +57,13 @@ def wait_http(url, seconds=30):
     sys.exit(f"{url} never answered")
 
 
-def perf(model, port, concurrency, extra=()):
+def perf(model, port, concurrency, extra=(), stability=None):
     out = tempfile.mktemp(suffix=".csv")
     env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(CACHE, "perf_analyzer/lib"))
     args = [PERF, "-m", model, "-u", f"127.0.0.1:{port}", "-i", "http",
             "--concurrency-range", f"{concurrency}:{concurrency}",
             "--measurement-interval", str(INTERVAL_MS), "--max-trials", "6", "-f", out,
+            *(("-s", str(stability)) if stability else ()),
             *(extra or ("-b", "1"))]
     p = subprocess.run(args, env=env, capture_output=True, text=True)
     if p.returncode != 0:
@@ -69,7 +75,8 @@ def perf(model, port, concurrency, extra=()):
             "p99_ms": float(row["p99 latency"]) / 1e3}
 
 
-def main():
+def prepare():
+    """Signed releases, a key, a token and a config in a fresh work folder."""
     for p in (ASSAY, GATEWAY, PERF, MODEL):
         if not os.path.exists(p):
             sys.exit(f"{p} is missing: run `make bench-gateway` (it builds and sets up everything)")
@@ -92,14 +99,75 @@ def main():
     with open(os.path.join(work, "gateway.toml"), "w") as f:
         f.write(os.environ.get("BENCH_GATEWAY_CONFIG", "[defaults]\nmax_batch_size = 64\nqueue_size = 4096\n"
                                "[models.mlp_unbatched]\ndynamic_batching = false\n"))
-    port = 18700
-    gw = subprocess.Popen([GATEWAY, "--config", os.path.join(work, "gateway.toml"), "--listen", f"127.0.0.1:{port}",
-                           "--data", os.path.join(work, "data"), "--trusted-keys", os.path.join(work, "trusted"),
+    return work, dylib, env, releases
+
+
+def start_gateway(binary, work, data, dylib, port):
+    gw = subprocess.Popen([binary, "--config", os.path.join(work, "gateway.toml"), "--listen", f"127.0.0.1:{port}",
+                           "--data", os.path.join(work, data), "--trusted-keys", os.path.join(work, "trusted"),
                            "--token-file", os.path.join(work, "token"), "--runtime", dylib],
-                          stderr=open(os.path.join(work, "gateway.log"), "w"))
+                          stderr=open(os.path.join(work, f"{data}.log"), "a"))
+    wait_http(f"http://127.0.0.1:{port}/v2/health/live")
+    return gw
+
+
+def stop_gateway(gw):
+    gw.send_signal(signal.SIGTERM)
+    gw.wait(timeout=30)
+
+
+def compare(old, rounds):
+    """The old and the new gateway, alternately, under the same load; medians side by side."""
+    if not os.path.exists(old):
+        sys.exit(f"{old} is missing")
+    work, dylib, env, releases = prepare()
+    port = 18700
+    url = f"http://127.0.0.1:{port}"
+    builds = (("before", old), ("after", GATEWAY))
+    for label, binary in builds:
+        gw = start_gateway(binary, work, f"data-{label}", dylib, port)
+        try:
+            for name, version, d in releases:
+                sh([ASSAY, "push", d, "--signature", d + ".sig", "--gateway", url, "--token", TOKEN], env)
+        finally:
+            stop_gateway(gw)
+    figures = {label: [] for label, _ in builds}
+    for n in range(rounds):
+        for label, binary in builds:
+            gw = start_gateway(binary, work, f"data-{label}", dylib, port)
+            try:
+                wait_http(f"{url}/v2/models/mlp/ready")
+                r = perf("mlp", port, 16, stability=30)
+            finally:
+                stop_gateway(gw)
+            figures[label].append(r)
+            print(f"  round {n + 1} {label:<6} batching on c=16 {r['throughput']:>9.0f} infer/s  p50 {r['p50_ms']:.3f} ms  p99 {r['p99_ms']:.3f} ms", flush=True)
+
+    def median(xs):
+        xs = sorted(xs)
+        return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
+    b = median([r["throughput"] for r in figures["before"]])
+    a = median([r["throughput"] for r in figures["after"]])
+    bp = median([r["p99_ms"] for r in figures["before"]])
+    ap = median([r["p99_ms"] for r in figures["after"]])
+    change = (a / b - 1) * 100
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
+    print()
+    print(f"machine: {cpu}, {os.cpu_count()} CPUs; {platform.platform()}; {rounds} alternating rounds, {INTERVAL_MS} ms windows")
+    print(f"before {old}: median {b:.0f} infer/s, p99 {bp:.3f} ms")
+    print(f"after  {GATEWAY}: median {a:.0f} infer/s, p99 {ap:.3f} ms")
+    print(f"change at c=16 with batching: {change:+.1f}%   (target: within 3%)   {'PASS' if change >= -3 else 'MISS'}")
+
+
+def main():
+    if len(sys.argv) >= 3 and sys.argv[1] == "--against":
+        rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
+        return compare(sys.argv[2], rounds)
+    work, dylib, env, releases = prepare()
+    port = 18700
+    gw = start_gateway(GATEWAY, work, "data", dylib, port)
     base = None
     try:
-        wait_http(f"http://127.0.0.1:{port}/v2/health/live")
         url = f"http://127.0.0.1:{port}"
         for name, version, d in releases:
             sh([ASSAY, "push", d, "--signature", d + ".sig", "--gateway", url, "--token", TOKEN], env)
@@ -131,8 +199,7 @@ def main():
         t.join()
         print(f"  gateway during {swaps[0]} hot swaps c=16 {swapping['throughput']:>9.0f} infer/s  p50 {swapping['p50_ms']:.3f} ms  p99 {swapping['p99_ms']:.3f} ms", flush=True)
     finally:
-        gw.send_signal(signal.SIGTERM)
-        gw.wait(timeout=30)
+        stop_gateway(gw)
 
     # In-process: the same model, the same machine, the best batch size.
     bench = json.loads(sh([ASSAY, "bench", MODEL, "--batch", "1,8,16,32,64", "--duration", "3s", "--json", "--runtime", dylib],

@@ -189,12 +189,12 @@ impl Fixture {
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
         }
-        let resp = self
-            .app
-            .clone()
-            .oneshot(req.body(Body::from(body)).unwrap())
-            .await
-            .unwrap();
+        self.send(req.body(Body::from(body)).unwrap()).await
+    }
+
+    /// One request through the router; the body as JSON (or as a string when it is not).
+    async fn send(&self, req: Request<Body>) -> Reply {
+        let resp = self.app.clone().oneshot(req).await.unwrap();
         let status = resp.status();
         let headers = resp.headers().clone();
         let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
@@ -232,22 +232,8 @@ impl Fixture {
         if let Some(k) = key {
             req = req.header("x-assay-route-key", k);
         }
-        let resp = self
-            .app
-            .clone()
-            .oneshot(req.body(Body::from(body.to_string())).unwrap())
+        self.send(req.body(Body::from(body.to_string())).unwrap())
             .await
-            .unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        Reply {
-            status,
-            headers,
-            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        }
     }
 
     /// Creates and signs a release of the sample model; returns (folder, signature).
@@ -464,7 +450,12 @@ async fn every_admin_route_needs_the_admin_token() {
         ("GET", "/admin/v1/no-such-route"),
     ];
     for (method, path) in routes {
-        for token in [None, Some("wrong-token-of-some-length-000000000")] {
+        for token in [
+            None,
+            Some("wrong-token-of-some-length-000000000"),
+            // A prefix of the right token is as wrong as any other.
+            Some(&TOKEN[1..]),
+        ] {
             let r = fx.call(method, path, token, b"{}".to_vec()).await;
             assert_eq!(
                 r.status,
@@ -473,7 +464,14 @@ async fn every_admin_route_needs_the_admin_token() {
                 r.body
             );
             assert_eq!(r.body["kind"], "unauthorized", "{method} {path}");
+            assert!(!r.header("www-authenticate").is_empty(), "{method} {path}");
         }
+        let r = fx.call(method, path, Some(TOKEN), b"{}".to_vec()).await;
+        assert_ne!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path} with the right token"
+        );
     }
     // With the token, the same routes answer (here: nothing is there yet).
     let r = fx.admin("GET", "/admin/v1/status", Value::Null).await;

@@ -72,6 +72,11 @@ pub enum ReleaseError {
         message: String,
     },
 
+    /// The gateway answered, in a form this client cannot read (a much newer or older
+    /// gateway, or not a gateway at all).
+    #[error("{url} answered in a form this assay cannot read: {message}")]
+    UnreadableAnswer { url: String, message: String },
+
     /// The gateway could not be reached (after retries, for pushes).
     #[error("cannot reach the gateway at {url}: {message}")]
     Unreachable { url: String, message: String },
@@ -104,7 +109,7 @@ impl ReleaseError {
                 kind: Some(K::Verification),
                 ..
             } => K::Verification,
-            ReleaseError::Remote { .. } => K::Gateway,
+            ReleaseError::Remote { .. } | ReleaseError::UnreadableAnswer { .. } => K::Gateway,
             ReleaseError::Unreachable { .. } => K::Unreachable,
             ReleaseError::Io { .. } => K::Io,
             _ => K::Release,

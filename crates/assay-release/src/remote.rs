@@ -81,6 +81,9 @@ pub enum PushEvent {
     Pushed { result: Box<PushOutcome> },
 }
 
+/// What an HTTP exchange gives back.
+type Response = std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>;
+
 /// A gateway's admin API.
 pub struct GatewayClient {
     base: String,
@@ -154,10 +157,7 @@ impl GatewayClient {
     }
 
     /// The answer's text, or the gateway's error (its message and kind) for a 4xx or 5xx.
-    fn finish_text(
-        &self,
-        resp: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<String> {
+    fn finish_text(&self, resp: Response) -> Result<String> {
         let mut resp = resp.map_err(|e| self.unreachable(e))?;
         let status = resp.status().as_u16();
         let text = resp
@@ -184,21 +184,41 @@ impl GatewayClient {
     }
 
     /// The answer as JSON (text that is not JSON, like `/metrics`, as a string).
-    fn finish(
-        &self,
-        resp: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<Value> {
+    fn finish(&self, resp: Response) -> Result<Value> {
         let text = self.finish_text(resp)?;
         Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
     /// The answer as one of the admin API's typed views ([`crate::views`]).
-    fn finish_as<T: serde::de::DeserializeOwned>(
-        &self,
-        resp: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<T> {
+    fn finish_as<T: serde::de::DeserializeOwned>(&self, resp: Response) -> Result<T> {
         let text = self.finish_text(resp)?;
-        serde_json::from_str(&text).map_err(|e| self.unreachable(format!("unexpected answer: {e}")))
+        // Not `Unreachable`: the gateway answered, so a push must not take this for a lost
+        // answer and commit again.
+        serde_json::from_str(&text).map_err(|e| ReleaseError::UnreadableAnswer {
+            url: self.base.clone(),
+            message: e.to_string(),
+        })
+    }
+
+    /// `GET path` with the token, given up after `timeout` when one is given.
+    fn send_get(&self, path: &str, timeout: Option<Duration>) -> Response {
+        let req = self
+            .agent
+            .get(self.url(path))
+            .header("Authorization", format!("Bearer {}", self.token));
+        match timeout {
+            Some(t) => req.config().timeout_global(Some(t)).build().call(),
+            None => req.call(),
+        }
+    }
+
+    /// `POST path` with the token and a JSON body.
+    fn send_post(&self, path: &str, body: &impl Serialize) -> Response {
+        self.agent
+            .post(self.url(path))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .content_type("application/json")
+            .send(serde_json::to_vec(body).expect("serializes").as_slice())
     }
 
     /// `GET path` as a typed view, given up after `timeout`.
@@ -207,15 +227,7 @@ impl GatewayClient {
         path: &str,
         timeout: Duration,
     ) -> Result<T> {
-        self.finish_as(
-            self.agent
-                .get(self.url(path))
-                .config()
-                .timeout_global(Some(timeout))
-                .build()
-                .header("Authorization", format!("Bearer {}", self.token))
-                .call(),
-        )
+        self.finish_as(self.send_get(path, Some(timeout)))
     }
 
     /// `POST path` with a JSON body, answered with a typed view.
@@ -224,47 +236,22 @@ impl GatewayClient {
         path: &str,
         body: &impl Serialize,
     ) -> Result<T> {
-        self.finish_as(
-            self.agent
-                .post(self.url(path))
-                .header("Authorization", format!("Bearer {}", self.token))
-                .content_type("application/json")
-                .send(serde_json::to_vec(body).expect("serializes").as_slice()),
-        )
+        self.finish_as(self.send_post(path, body))
     }
 
     /// `GET path` (admin routes and the public ones alike).
     pub fn get(&self, path: &str) -> Result<Value> {
-        self.finish(
-            self.agent
-                .get(self.url(path))
-                .header("Authorization", format!("Bearer {}", self.token))
-                .call(),
-        )
+        self.finish(self.send_get(path, None))
     }
 
     /// `GET path`, given up after `timeout` (a dashboard poll must not outlive its interval).
     pub fn get_within(&self, path: &str, timeout: Duration) -> Result<Value> {
-        self.finish(
-            self.agent
-                .get(self.url(path))
-                .config()
-                .timeout_global(Some(timeout))
-                .build()
-                .header("Authorization", format!("Bearer {}", self.token))
-                .call(),
-        )
+        self.finish(self.send_get(path, Some(timeout)))
     }
 
     /// `POST path` with a JSON body.
     pub fn post(&self, path: &str, body: &Value) -> Result<Value> {
-        self.finish(
-            self.agent
-                .post(self.url(path))
-                .header("Authorization", format!("Bearer {}", self.token))
-                .content_type("application/json")
-                .send(body.to_string().as_bytes()),
-        )
+        self.finish(self.send_post(path, body))
     }
 
     /// `DELETE path`.

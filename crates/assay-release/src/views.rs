@@ -1,6 +1,9 @@
 //! The gateway's admin answers, as one shape for both sides: `assay-gateway` builds them, and
 //! the CLI and the console read them (the console's TypeScript types are generated from
 //! these), so a field renamed on one side breaks the build rather than a view.
+//!
+//! Fields added after the first release of the gateway have defaults, so this client still
+//! reads the answers of older gateways in a fleet.
 
 use std::collections::BTreeMap;
 
@@ -65,13 +68,15 @@ pub struct ModelOverview {
 }
 
 /// Which side of the split a release is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum ReleaseRole {
     Stable,
     Canary,
-    /// Held, and serving nothing.
+    /// Held, and serving nothing (older gateways say `""`).
+    #[default]
+    #[serde(alias = "")]
     Idle,
 }
 
@@ -89,11 +94,15 @@ pub struct ReleaseSummary {
     pub root_digest: String,
     pub model_file: String,
     /// The serving dimension values it was signed with.
+    #[serde(default)]
     pub serving_dims: BTreeMap<String, i64>,
     /// Warm-up values an operator gave when activating it.
+    #[serde(default)]
     pub warm_dims: BTreeMap<String, i64>,
     /// Why its last load failed; `None` once it loads.
+    #[serde(default)]
     pub load_error: Option<String>,
+    #[serde(default)]
     pub role: ReleaseRole,
 }
 
@@ -133,4 +142,40 @@ pub struct PushOutcome {
     /// Whether the push made it the stable release (`None`: unknown, because the answer to
     /// the commit was lost and the release was found listed afterwards).
     pub activated: Option<bool>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What gateways before these types answered: a release role of `""`, and the push
+    /// answer's release as the gateway's own record (no serving shapes, no role).
+    #[test]
+    fn answers_of_older_gateways_are_read() {
+        let list: ModelList = serde_json::from_str(
+            r#"{"models": [{"name": "mlp", "stable": "1.0.0", "canary": null, "previous": [],
+                "ready": true, "releases": [
+                  {"version": "1.0.0", "pushed_at": 1, "signer": "k", "bytes": 2, "files": 1,
+                   "root_digest": "d", "model_file": "m.onnx", "serving_dims": {},
+                   "warm_dims": {}, "load_error": null, "role": "stable"},
+                  {"version": "1.0.1", "pushed_at": 2, "signer": "k", "bytes": 2, "files": 1,
+                   "root_digest": "d", "model_file": "m.onnx", "serving_dims": {"batch": 1},
+                   "warm_dims": {}, "load_error": null, "role": ""}]}]}"#,
+        )
+        .unwrap();
+        let roles: Vec<ReleaseRole> = list.models[0].releases.iter().map(|r| r.role).collect();
+        assert_eq!(roles, [ReleaseRole::Stable, ReleaseRole::Idle]);
+        let pushed: PushOutcome = serde_json::from_str(
+            r#"{"model": "mlp", "version": "1.0.1", "activated": false,
+                "release": {"version": "1.0.1", "pushed_at": 2, "signer": "k", "root_digest": "d",
+                            "files": 1, "bytes": 2, "model_file": "m.onnx", "metadata": {}},
+                "state": {"stable": "1.0.0", "canary": null, "previous": [], "versions": ["1.0.0", "1.0.1"]}}"#,
+        )
+        .unwrap();
+        assert!(!pushed.already_present);
+        assert_eq!(pushed.activated, Some(false));
+        let r = pushed.release.unwrap();
+        assert_eq!((r.version.as_str(), r.role), ("1.0.1", ReleaseRole::Idle));
+        assert_eq!(pushed.state.unwrap().stable.as_deref(), Some("1.0.0"));
+    }
 }

@@ -12,7 +12,7 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{app::AppState, error::GatewayError, registry::Registry};
+use crate::{api::App, error::GatewayError, registry::Registry};
 use assay_release::views::{
     ChangeOutcome, GatewayStatus, ModelList, ModelOverview, ModelStatus, PushOutcome,
 };
@@ -24,10 +24,10 @@ type Answer<T = Value> = Result<Json<T>, GatewayError>;
 /// parsed and no body read for a stranger), so no handler can forget the check.
 pub struct Admin(pub String);
 
-impl FromRequestParts<AppState> for Admin {
+impl FromRequestParts<App> for Admin {
     type Rejection = GatewayError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Admin, GatewayError> {
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Admin, GatewayError> {
         app.auth.admin(&parts.headers).map(Admin)
     }
 }
@@ -36,7 +36,7 @@ pub async fn not_found(_admin: Admin) -> Answer {
     Err(GatewayError::NotFound("no such admin route".into()))
 }
 
-pub async fn status(State(app): State<AppState>, _admin: Admin) -> Answer<GatewayStatus> {
+pub async fn status(State(app): State<App>, _admin: Admin) -> Answer<GatewayStatus> {
     let state = app.registry.state();
     let models = state
         .models
@@ -65,7 +65,7 @@ pub async fn status(State(app): State<AppState>, _admin: Admin) -> Answer<Gatewa
     }))
 }
 
-pub async fn models(State(app): State<AppState>, _admin: Admin) -> Answer<ModelList> {
+pub async fn models(State(app): State<App>, _admin: Admin) -> Answer<ModelList> {
     let state = app.registry.state();
     let models = state
         .models
@@ -91,11 +91,7 @@ fn model_state(registry: &Registry, model: &str) -> Result<crate::state::ModelSt
         .ok_or_else(|| GatewayError::NotFound(format!("unknown model '{model}'")))
 }
 
-pub async fn model(
-    State(app): State<AppState>,
-    _admin: Admin,
-    Path(model): Path<String>,
-) -> Answer {
+pub async fn model(State(app): State<App>, _admin: Admin, Path(model): Path<String>) -> Answer {
     let ms = model_state(&app.registry, &model)?;
     let mut v = json!(ms.routing());
     v["name"] = json!(model);
@@ -106,7 +102,7 @@ pub async fn model(
 }
 
 pub async fn release(
-    State(app): State<AppState>,
+    State(app): State<App>,
     _admin: Admin,
     Path((model, version)): Path<(String, String)>,
 ) -> Answer {
@@ -131,7 +127,7 @@ pub async fn release(
 }
 
 pub async fn delete_release(
-    State(app): State<AppState>,
+    State(app): State<App>,
     Admin(actor): Admin,
     Path((model, version)): Path<(String, String)>,
 ) -> Answer<ChangeOutcome> {
@@ -170,7 +166,7 @@ async fn json_body<T: serde::de::DeserializeOwned>(
 }
 
 pub async fn activate(
-    State(app): State<AppState>,
+    State(app): State<App>,
     Admin(actor): Admin,
     Path(model): Path<String>,
     body: Body,
@@ -184,7 +180,7 @@ pub async fn activate(
 }
 
 pub async fn canary(
-    State(app): State<AppState>,
+    State(app): State<App>,
     Admin(actor): Admin,
     Path(model): Path<String>,
     body: Body,
@@ -198,7 +194,7 @@ pub async fn canary(
 }
 
 pub async fn promote(
-    State(app): State<AppState>,
+    State(app): State<App>,
     Admin(actor): Admin,
     Path(model): Path<String>,
 ) -> Answer<ChangeOutcome> {
@@ -206,27 +202,19 @@ pub async fn promote(
 }
 
 pub async fn rollback(
-    State(app): State<AppState>,
+    State(app): State<App>,
     Admin(actor): Admin,
     Path(model): Path<String>,
 ) -> Answer<ChangeOutcome> {
     Ok(Json(app.registry.rollback(&model, &actor).await?))
 }
 
-pub async fn events(
-    State(app): State<AppState>,
-    _admin: Admin,
-    Path(model): Path<String>,
-) -> Answer {
+pub async fn events(State(app): State<App>, _admin: Admin, Path(model): Path<String>) -> Answer {
     let ms = model_state(&app.registry, &model)?;
     Ok(Json(json!({"model": model, "events": ms.events})))
 }
 
-pub async fn analysis(
-    State(app): State<AppState>,
-    _admin: Admin,
-    Path(model): Path<String>,
-) -> Answer {
+pub async fn analysis(State(app): State<App>, _admin: Admin, Path(model): Path<String>) -> Answer {
     let ms = model_state(&app.registry, &model)?;
     let last = app.registry.existing_slot(&model).and_then(|s| {
         s.last_analysis
@@ -243,7 +231,7 @@ pub async fn analysis(
 }
 
 pub async fn create_upload(
-    State(app): State<AppState>,
+    State(app): State<App>,
     Admin(actor): Admin,
     body: axum::body::Body,
 ) -> Answer {
@@ -253,7 +241,7 @@ pub async fn create_upload(
 }
 
 pub async fn upload_status(
-    State(app): State<AppState>,
+    State(app): State<App>,
     _admin: Admin,
     Path(id): Path<String>,
 ) -> Answer {
@@ -261,7 +249,7 @@ pub async fn upload_status(
 }
 
 pub async fn discard_upload(
-    State(app): State<AppState>,
+    State(app): State<App>,
     _admin: Admin,
     Path(id): Path<String>,
 ) -> Answer {
@@ -275,7 +263,7 @@ pub struct OffsetQuery {
 }
 
 pub async fn put_file(
-    State(app): State<AppState>,
+    State(app): State<App>,
     _admin: Admin,
     Path((id, path)): Path<(String, String)>,
     Query(q): Query<OffsetQuery>,
@@ -297,7 +285,7 @@ fn yes() -> bool {
 }
 
 pub async fn commit(
-    State(app): State<AppState>,
+    State(app): State<App>,
     Admin(actor): Admin,
     Path(id): Path<String>,
     Query(q): Query<CommitQuery>,

@@ -18,6 +18,7 @@ use axum::{
 use serde_json::{Value, json};
 
 use crate::{
+    api::App,
     app::AppState,
     error::GatewayError,
     model::{IoSpec, LoadedVersion},
@@ -42,7 +43,7 @@ pub async fn live() -> StatusCode {
     StatusCode::OK
 }
 
-pub async fn ready(State(app): State<AppState>) -> StatusCode {
+pub async fn ready(State(app): State<App>) -> StatusCode {
     if app.registry.ready() {
         StatusCode::OK
     } else {
@@ -51,7 +52,7 @@ pub async fn ready(State(app): State<AppState>) -> StatusCode {
 }
 
 pub async fn model_ready(
-    State(app): State<AppState>,
+    State(app): State<App>,
     headers: HeaderMap,
     Path(model): Path<String>,
 ) -> StatusCode {
@@ -62,7 +63,7 @@ pub async fn model_ready(
 }
 
 pub async fn version_ready(
-    State(app): State<AppState>,
+    State(app): State<App>,
     headers: HeaderMap,
     Path((model, version)): Path<(String, String)>,
 ) -> StatusCode {
@@ -108,7 +109,7 @@ fn metadata_json(registry: &Registry, v: &LoadedVersion, pinned: bool) -> Value 
 }
 
 pub async fn model_metadata(
-    State(app): State<AppState>,
+    State(app): State<App>,
     headers: HeaderMap,
     Path(model): Path<String>,
 ) -> Result<Json<Value>, GatewayError> {
@@ -118,7 +119,7 @@ pub async fn model_metadata(
 }
 
 pub async fn version_metadata(
-    State(app): State<AppState>,
+    State(app): State<App>,
     headers: HeaderMap,
     Path((model, version)): Path<(String, String)>,
 ) -> Result<Json<Value>, GatewayError> {
@@ -168,7 +169,7 @@ fn config_json(v: &LoadedVersion) -> Value {
 }
 
 pub async fn model_config(
-    State(app): State<AppState>,
+    State(app): State<App>,
     headers: HeaderMap,
     Path(model): Path<String>,
 ) -> Result<Json<Value>, GatewayError> {
@@ -179,7 +180,7 @@ pub async fn model_config(
 }
 
 pub async fn version_config(
-    State(app): State<AppState>,
+    State(app): State<App>,
     headers: HeaderMap,
     Path((model, version)): Path<(String, String)>,
 ) -> Result<Json<Value>, GatewayError> {
@@ -189,7 +190,7 @@ pub async fn version_config(
     )))
 }
 
-pub async fn metrics(State(app): State<AppState>) -> Response {
+pub async fn metrics(State(app): State<App>) -> Response {
     (
         [(
             header::CONTENT_TYPE,
@@ -207,7 +208,7 @@ pub async fn no_route() -> GatewayError {
 }
 
 pub async fn infer(
-    State(app): State<AppState>,
+    State(app): State<App>,
     Path(model): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -217,7 +218,7 @@ pub async fn infer(
 }
 
 pub async fn infer_version(
-    State(app): State<AppState>,
+    State(app): State<App>,
     Path((model, version)): Path<(String, String)>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -228,7 +229,7 @@ pub async fn infer_version(
 
 #[tracing::instrument(name = "infer", level = "info", skip_all, fields(model = %model, version = tracing::field::Empty, route = tracing::field::Empty, status = tracing::field::Empty))]
 async fn serve(
-    app: AppState,
+    app: App,
     model: String,
     version: Option<String>,
     peer: SocketAddr,
@@ -317,7 +318,9 @@ async fn read_limited(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    let mut buf = bytes::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
+    // One chunk (the usual case) is kept as it came; more are gathered into one buffer.
+    let mut first: Option<bytes::Bytes> = None;
+    let mut buf = bytes::BytesMut::new();
     let mut stream = body.into_data_stream();
     let mut seen = 0usize;
     let mut give_up = None;
@@ -335,7 +338,18 @@ async fn read_limited(
             .map_err(|e| GatewayError::BadRequest(format!("reading the request body: {e}")))?;
         seen = seen.saturating_add(chunk.len());
         if seen <= limit {
-            buf.extend_from_slice(&chunk);
+            match first.take() {
+                None if buf.is_empty() => first = Some(chunk),
+                earlier => {
+                    if buf.is_empty() {
+                        buf.reserve(declared.unwrap_or(seen).min(limit));
+                    }
+                    if let Some(e) = earlier {
+                        buf.extend_from_slice(&e);
+                    }
+                    buf.extend_from_slice(&chunk);
+                }
+            }
         } else if seen > DRAIN_BYTES {
             break;
         } else {
@@ -347,7 +361,7 @@ async fn read_limited(
             "the request body is over the {limit}-byte limit (limits.max_request_bytes)"
         )));
     }
-    Ok(buf.freeze())
+    Ok(first.unwrap_or_else(|| buf.freeze()))
 }
 
 async fn run(

@@ -10,7 +10,12 @@ use axum::{
     routing::{any, get, post, put},
 };
 
+use std::sync::Arc;
+
 use crate::app::AppState;
+
+/// The router's state: one shared pointer, so each request clones one `Arc`.
+pub(crate) type App = Arc<AppState>;
 
 /// Every route, over the gateway's parts.
 pub fn router(app: AppState) -> Router {
@@ -66,5 +71,5 @@ pub fn router(app: AppState) -> Router {
         // Infer bodies are limited by hand (to answer in the protocol's JSON); uploads stream.
         .layer(DefaultBodyLimit::disable())
         .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(app)
+        .with_state(Arc::new(app))
 }
