@@ -45,10 +45,11 @@ bench-signing: setup
 	$(CARGO) bench -p assay-cli --bench signing
 
 # The gateway under Triton's perf_analyzer, next to in-process and a FastAPI baseline.
+# `make bench-gateway AGAINST=/path/to/old/assay-gateway` compares two builds instead.
 bench-gateway: setup
 	@bash scripts/setup-bench-gateway.sh
 	$(CARGO) build --release -q -p assay-cli -p assay-gateway
-	python3 scripts/bench_gateway.py
+	python3 scripts/bench_gateway.py $(if $(AGAINST),--against $(AGAINST))
 
 # The console's release build: start-up to first paint and the 100,000-sample chart (under
 # Xvfb when there is no display). Responsiveness during a benchmark comes from `make test`'s
