@@ -287,6 +287,8 @@ test("a release is created with evidence, signed and verified", async () => {
   await type("#key-confirm", "correct horse battery");
   await click(await findByText("button", "Generate key"));
   await waitText("[data-testid=keys-table]", /e2e/, 30000);
+  // The runs that can be evidence load after the view shows: wait for the first one.
+  await find("#release-evidence option:nth-child(2)");
   await setValue("#release-evidence", await exec("return document.querySelector('#release-evidence option:nth-child(2)').value"), "change");
   await createAndSign("1.0.0");
   await shot("releases");
@@ -421,6 +423,8 @@ test("a detector with symbolic height and width: benchmark, profile, release, pu
   // The name follows the open model, and the form says which file goes in.
   assert.equal(await exec("return document.querySelector('#release-name').value"), "320n");
   assert.match(await textOf("[data-testid=release-model]"), /320n\.onnx/);
+  // The runs that can be evidence load after the view shows: wait for the first one.
+  await find("#release-evidence option:nth-child(2)");
   await setValue("#release-evidence", await exec("return document.querySelector('#release-evidence option:nth-child(2)').value"), "change");
   await createAndSign("1.0.0", "320n");
   const card = await textOf('[data-release="320n-1.0.0"]');
