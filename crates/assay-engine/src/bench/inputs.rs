@@ -42,8 +42,8 @@ impl InputSpec {
                         .iter()
                         .zip(dimension_symbols.iter())
                         .map(|(&d, s)| {
-                            // A placeholder name (a lone question mark) counts as unnamed,
-                            // so the dimension is bound as `input.axis`.
+                            // A placeholder name counts as unnamed. The dimension is then
+                            // bound as `input.axis`.
                             let s = if crate::model::is_placeholder_symbol(s) {
                                 String::new()
                             } else {
@@ -126,11 +126,7 @@ pub(crate) fn batch_dim(specs: &[InputSpec], plan: &BenchmarkPlan) -> Result<Bat
 
 /// The handle of axis `k` of `spec` when it is dynamic: its symbol, or `input.axis`.
 fn handle(spec: &InputSpec, k: usize, sym: &str) -> String {
-    if sym.is_empty() {
-        crate::model::unnamed_handle(&spec.name, k)
-    } else {
-        sym.to_string()
-    }
+    crate::model::axis_handle(&spec.name, k, sym)
 }
 
 /// A dimension binding's or batch dimension's name must be the handle of a dynamic dimension: a symbol, or

@@ -16,9 +16,8 @@ use super::inspect::{Dim, TensorSignature};
 /// Values for free dimensions, by handle.
 pub type DimBindings = BTreeMap<String, i64>;
 
-/// True when a `dim_param` is not a real name. That is the case for an empty name and for
-/// the placeholders some converters write (paddle2onnx writes a lone question mark).
-/// Such a dimension is bound per input axis.
+/// True when a `dim_param` is not a real name: an empty name, or a placeholder that some
+/// converters write instead (paddle2onnx writes `?`). Such a dimension is bound per axis.
 pub fn is_placeholder_symbol(s: &str) -> bool {
     matches!(s.trim(), "" | "?" | "-1")
 }
@@ -26,6 +25,16 @@ pub fn is_placeholder_symbol(s: &str) -> bool {
 /// The handle of an unnamed dimension: `input.axis`.
 pub fn unnamed_handle(input: &str, axis: usize) -> String {
     format!("{input}.{axis}")
+}
+
+/// The handle of dynamic axis `axis` of `input` whose `dim_param` is `symbol`: the symbol,
+/// or `input.axis` when it is empty or a placeholder.
+pub fn axis_handle(input: &str, axis: usize, symbol: &str) -> String {
+    if is_placeholder_symbol(symbol) {
+        unnamed_handle(input, axis)
+    } else {
+        symbol.to_string()
+    }
 }
 
 /// Where a suggested value came from, strongest first.
@@ -257,6 +266,14 @@ fn from_metadata(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_axis_is_named_by_its_symbol_unless_it_is_a_placeholder() {
+        assert_eq!(axis_handle("images", 0, "batch"), "batch");
+        assert_eq!(axis_handle("images", 2, "?"), "images.2");
+        assert_eq!(axis_handle("images", 3, ""), "images.3");
+        assert_eq!(axis_handle("images", 1, " -1 "), "images.1");
+    }
 
     fn input(name: &str, dims: &[Dim]) -> TensorSignature {
         TensorSignature {

@@ -6,7 +6,7 @@ mod inspect;
 pub mod proto;
 
 pub use dims::{
-    DimBindings, DimSource, DimUse, FreeDim, bindings, format_bindings, free_dims,
+    DimBindings, DimSource, DimUse, FreeDim, axis_handle, bindings, format_bindings, free_dims,
     is_placeholder_symbol, unnamed_handle,
 };
 pub use file::{check_model_path, validate_model_file};

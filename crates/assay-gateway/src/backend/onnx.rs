@@ -172,11 +172,7 @@ fn warm_shapes(session: &ort::session::Session, bound: &DimBindings) -> Vec<(Str
                             return d;
                         }
                         let sym = dimension_symbols.get(k).map(String::as_str).unwrap_or("");
-                        let handle = if assay_engine::model::is_placeholder_symbol(sym) {
-                            assay_engine::model::unnamed_handle(o.name(), k)
-                        } else {
-                            sym.to_string()
-                        };
+                        let handle = assay_engine::model::axis_handle(o.name(), k, sym);
                         bound.get(&handle).copied().unwrap_or(1)
                     })
                     .collect(),
