@@ -4,10 +4,11 @@
 //! reads each line into this type before forwarding it, so a worker line the console cannot
 //! read is dropped (with a log line) rather than handed to a view as an unknown shape.
 
+use assay_engine::viz::report::ReportWritten;
 use assay_engine::{
     ErrorEvent, bench::BenchEvent, profile::ProfileEvent, runtime::install::InstallEvent,
 };
-use assay_release::remote::PushEvent;
+use assay_release::{release::Created, remote::PushEvent, signing::Signed};
 use serde::{Deserialize, Serialize};
 
 /// One event of a job.
@@ -31,11 +32,20 @@ pub enum JobEvent {
 #[ts(export)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum DocumentEvent {
-    Result {
-        /// Whatever document the verb prints (its own JSON output).
-        #[ts(type = "unknown")]
-        value: serde_json::Value,
-    },
+    Result { value: Document },
+}
+
+/// The documents of the verbs the console runs without events, each the verb's own type.
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+#[serde(untagged)]
+pub enum Document {
+    /// `release create --json`.
+    Created(Box<Created>),
+    /// `sign --json`.
+    Signed(Signed),
+    /// `report --json`.
+    Report(ReportWritten),
 }
 
 /// How a job ended, when not with an error.

@@ -23,11 +23,9 @@ use std::{
     time::Duration,
 };
 
-use serde_json::Value;
-
 use crate::{
     error::UiError,
-    job_event::{ConsoleEvent, DocumentEvent, JobEvent},
+    job_event::{ConsoleEvent, Document, DocumentEvent, JobEvent},
 };
 
 /// Lines of the worker's stderr kept for a crash report.
@@ -220,23 +218,34 @@ fn forward(stdout: impl Read, sink: &impl Fn(JobEvent)) -> bool {
     let mut saw_error = false;
     let mut document = String::new();
     for line in lines(stdout) {
-        if is_event_line(&line) {
-            match serde_json::from_str::<JobEvent>(&line) {
-                Ok(event) => {
-                    saw_error |= event.is_error();
-                    sink(event);
-                }
-                // A newer worker's event this console does not know: views ignore unknown
-                // events anyway (docs/EVENTS.md).
-                Err(e) => eprintln!("assay-console: skipping a worker event it cannot read ({e})"),
+        // Each line is read once as an event; only a line that is not one is looked at again,
+        // to tell a newer worker's event from a line of a document.
+        match line
+            .starts_with('{')
+            .then(|| serde_json::from_str::<JobEvent>(&line))
+        {
+            Some(Ok(event)) => {
+                saw_error |= event.is_error();
+                sink(event);
             }
-        } else if document.len() + line.len() < DOCUMENT_CAP {
-            document.push_str(&line);
-            document.push('\n');
+            // A newer worker's event this console does not know: views ignore unknown
+            // events anyway (docs/EVENTS.md).
+            Some(Err(e)) if is_event_line(&line) => {
+                eprintln!("assay-console: skipping a worker event it cannot read ({e})")
+            }
+            _ if document.len() + line.len() < DOCUMENT_CAP => {
+                document.push_str(&line);
+                document.push('\n');
+            }
+            _ => {}
         }
     }
-    if let Ok(value) = serde_json::from_str::<Value>(&document) {
-        sink(JobEvent::Document(DocumentEvent::Result { value }));
+    match serde_json::from_str::<Document>(&document) {
+        Ok(value) => sink(JobEvent::Document(DocumentEvent::Result { value })),
+        Err(e) if !document.trim().is_empty() => {
+            eprintln!("assay-console: the worker's document is not one it knows ({e})")
+        }
+        Err(_) => {}
     }
     saw_error
 }

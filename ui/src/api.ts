@@ -48,7 +48,7 @@ import type { RunComparison } from "./bindings/RunComparison";
 import type { RowComparison } from "./bindings/RowComparison";
 import type { PercentileChange } from "./bindings/PercentileChange";
 import type { KeysView } from "./bindings/KeysView";
-import type { VerifiedView } from "./bindings/VerifiedView";
+import type { Verified } from "./bindings/Verified";
 import type { JobStarted } from "./bindings/JobStarted";
 import type { GatewayOverview } from "./bindings/GatewayOverview";
 import type { ModelOverview } from "./bindings/ModelOverview";
@@ -70,7 +70,7 @@ export type {
   RowComparison,
   PercentileChange,
   KeysView,
-  VerifiedView,
+  Verified,
   JobStarted,
   GatewayOverview,
   ModelOverview,
@@ -135,7 +135,7 @@ export const api = {
   removeKey: (name: string) => invoke<void>("remove_key", { name }),
   listReleases: () => invoke<ReleaseView[]>("list_releases"),
   verifyRelease: (dir: string, signature: string, key: string) =>
-    invoke<VerifiedView>("verify_release", { dir, signature, key }),
+    invoke<Verified>("verify_release", { dir, signature, key }),
   listGateways: () => invoke<SavedGateway[]>("list_gateways"),
   addGateway: (name: string, url: string, token: string, caCert?: string) =>
     invoke<SavedGateway>("add_gateway", { name, url, token, caCert }),

@@ -6,7 +6,7 @@ import { render } from "preact";
 import { act } from "preact/test-utils";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import { button, settle, until } from "./test-utils";
-import type { FreeDim, ModelReport } from "./api";
+import type { FreeDim, ModelReport, ReleaseView } from "./api";
 import { isBenign } from "./errors";
 import { ModelContext } from "./model";
 import { Benchmark, estimate } from "./views/Benchmark";
@@ -133,10 +133,17 @@ describe("Release cards", () => {
     let verifies = 0;
     mockIPC((cmd) => {
       if (cmd === "list_releases") {
-        return [{
+        const release: ReleaseView = {
           dir: "/r/det-1.0.0", name: "det", version: "1.0.0", signature: "/r/det-1.0.0.sig",
-          metadata: { model: { file: "320n.onnx", sha256: "ab".repeat(32) }, serving: { dims: { height: 320 } } },
-        }];
+          metadata: {
+            schema: "assay.release/1", name: "det", version: "1.0.0", created_at: 1, notes: null,
+            model: { file: "320n.onnx", sha256: "ab".repeat(32), size_bytes: 10, producer: "", opsets: [] },
+            signature: { inputs: [], outputs: [] },
+            serving: { dims: { height: 320 }, sources: { height: "given" }, fills: {} },
+            files: ["320n.onnx"], evidence: null,
+          },
+        };
+        return [release];
       }
       if (cmd === "list_keys") return { dir: "/k", keys: [{ name: "release", hint: "h", has_private: true, storage: "file", public_path: "/k/release.pub.pem" }] };
       if (cmd === "list_runs") return [];

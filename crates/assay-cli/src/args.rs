@@ -4,6 +4,8 @@
 
 use std::{path::PathBuf, str::FromStr, time::Duration};
 
+use assay_engine::inputs::Fill;
+
 /// `NAME=VALUE`, with both sides non-empty and trimmed.
 fn split_assignment(s: &str) -> Result<(&str, &str), String> {
     match s.split_once('=') {
@@ -22,11 +24,18 @@ pub fn dim(s: &str) -> Result<(String, i64), String> {
 }
 
 /// `--fill NAME=VALUE`: one number for every element of an input.
-pub fn fill(s: &str) -> Result<(String, f64), String> {
+pub fn fill(s: &str) -> Result<(String, Fill), String> {
     let (n, v) = split_assignment(s)?;
-    v.parse::<f64>()
-        .map(|v| (n.to_string(), v))
-        .map_err(|_| format!("'{s}': '{v}' is not a number"))
+    let number = |t: &str| {
+        t.trim()
+            .parse::<f64>()
+            .map_err(|_| format!("'{s}': '{t}' is not a number"))
+    };
+    let fill = match v.split_once("..") {
+        Some((lo, hi)) => Fill::Range(number(lo)?, number(hi)?),
+        None => Fill::Constant(number(v)?),
+    };
+    Ok((n.to_string(), fill))
 }
 
 /// `--shape INPUT=1x3x224x224` (also `1,3,224,224`).
@@ -95,8 +104,16 @@ mod tests {
         assert_eq!(dim(" x.2 = 48").unwrap(), ("x.2".into(), 48));
         assert!(dim("batch").unwrap_err().contains("NAME=VALUE"));
         assert!(dim("batch=-1").unwrap_err().contains("whole number"));
-        assert_eq!(fill("sr=16000").unwrap(), ("sr".into(), 16000.0));
+        assert_eq!(
+            fill("sr=16000").unwrap(),
+            ("sr".into(), Fill::Constant(16000.0))
+        );
+        assert_eq!(
+            fill("pixels=-1..1").unwrap(),
+            ("pixels".into(), Fill::Range(-1.0, 1.0))
+        );
         assert!(fill("sr=fast").is_err());
+        assert!(fill("x=0..").is_err());
         assert_eq!(
             shape("images=1x3x224x224").unwrap(),
             ("images".into(), vec![1, 3, 224, 224])

@@ -3,7 +3,10 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use assay_engine::session::{OptLevel, Provider};
+use assay_engine::{
+    inputs::Fill,
+    session::{OptLevel, Provider},
+};
 use clap::{Args, Parser, Subcommand};
 
 use crate::args;
@@ -397,9 +400,10 @@ pub struct ModelRunArgs {
     /// Real data: INPUT=FILE.npy, or FILE.npz holding arrays named after the inputs (repeatable).
     #[arg(long, value_name = "INPUT=FILE", value_parser = args::input)]
     pub input: Vec<(String, PathBuf)>,
-    /// Fill an input with one value: INPUT=VALUE, e.g. sr=16000 (repeatable).
-    #[arg(long, value_name = "INPUT=VALUE", value_parser = args::fill)]
-    pub fill: Vec<(String, f64)>,
+    /// Fill an input with one value, INPUT=VALUE (sr=16000), or draw its synthetic values
+    /// from a range, INPUT=LOW..HIGH (pixels=0..1) (repeatable).
+    #[arg(long, value_name = "INPUT=VALUE|LOW..HIGH", value_parser = args::fill)]
+    pub fill: Vec<(String, Fill)>,
     /// Intra-op threads (default: ONNX Runtime's choice, one per physical core).
     #[arg(long, value_name = "N")]
     pub intra_threads: Option<usize>,

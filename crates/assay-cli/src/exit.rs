@@ -150,6 +150,9 @@ fn flag(s: Setting) -> &'static str {
         Setting::Chart => "the chart",
         Setting::IndexUrl => "--index-url",
         Setting::Wheel => "--from-wheel",
+        Setting::Candidate => "--candidate",
+        Setting::Tolerance => "--atol/--rtol/--check",
+        Setting::InputSets => "--sets",
     }
 }
 

@@ -38,9 +38,9 @@ fn main() {
         let mut bench = BenchmarkPlan::new(root.join(model));
         bench.session.intra_threads = Some(1);
         bench.min_duration = Duration::from_secs(2);
-        bench.int_range = (0, 32);
-        bench.dims = dims.iter().map(|(k, v)| (k.to_string(), *v)).collect();
-        bench.fills = fills.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        bench.inputs.int_range = (0, 32);
+        bench.inputs.dims = dims.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        bench.inputs.fills = fills.iter().map(|(k, v)| (k.to_string(), *v)).collect();
         let plan = ProfilePlan {
             bench,
             optimize: true,

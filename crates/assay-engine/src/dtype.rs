@@ -168,6 +168,50 @@ impl ElementType {
         }
     }
 
+    /// ONNX Runtime's name for this type; `None` for codes this build does not know.
+    pub fn to_ort(self) -> Option<Ort> {
+        use ElementType::*;
+        Some(match self {
+            Float => Ort::Float32,
+            Uint8 => Ort::Uint8,
+            Int8 => Ort::Int8,
+            Uint16 => Ort::Uint16,
+            Int16 => Ort::Int16,
+            Int32 => Ort::Int32,
+            Int64 => Ort::Int64,
+            String => Ort::String,
+            Bool => Ort::Bool,
+            Float16 => Ort::Float16,
+            Double => Ort::Float64,
+            Uint32 => Ort::Uint32,
+            Uint64 => Ort::Uint64,
+            Bfloat16 => Ort::Bfloat16,
+            Complex64 => Ort::Complex64,
+            Complex128 => Ort::Complex128,
+            Float8E4M3Fn => Ort::Float8E4M3FN,
+            Float8E4M3Fnuz => Ort::Float8E4M3FNUZ,
+            Float8E5M2 => Ort::Float8E5M2,
+            Float8E5M2Fnuz => Ort::Float8E5M2FNUZ,
+            Uint4 => Ort::Uint4,
+            Int4 => Ort::Int4,
+            Float4E2M1 => Ort::Float4E2M1,
+            Other(_) => return None,
+        })
+    }
+
+    /// The type a NumPy dtype string stores (`<f4`, `|b1`, `=i8`, ...); the inverse of
+    /// [`ElementType::numpy_descr`].
+    pub fn from_numpy_descr(descr: &str) -> Option<Self> {
+        let normalized = descr.replace(['=', '|'], "<");
+        use ElementType::*;
+        [
+            Float, Double, Float16, Uint8, Int8, Uint16, Int16, Int32, Int64, Uint32, Uint64, Bool,
+            Complex64, Complex128,
+        ]
+        .into_iter()
+        .find(|t| t.numpy_descr().map(|d| d.replace('|', "<")) == Some(normalized.clone()))
+    }
+
     /// The NumPy dtype string (`<f4`, `|b1`, ...) that stores this type, for .npy inputs.
     pub fn numpy_descr(self) -> Option<&'static str> {
         use ElementType::*;

@@ -112,6 +112,14 @@ pub enum EngineError {
     #[error("runtime install: {0}")]
     Install(String),
 
+    /// Two models cannot be compared: their inputs or outputs differ by name or shape.
+    #[error("{} cannot be compared with {}: {message}", candidate.display(), reference.display())]
+    Incomparable {
+        reference: PathBuf,
+        candidate: PathBuf,
+        message: String,
+    },
+
     /// The model uses a feature this engine does not handle (e.g. a sequence-typed input).
     #[error("{0}")]
     Unsupported(String),
@@ -132,6 +140,7 @@ impl EngineError {
             | NotAModel { .. }
             | ModelLoad { .. }
             | TensorFile { .. }
+            | Incomparable { .. }
             | Unsupported(_) => ErrorKind::Model,
             NoRuntime => ErrorKind::NoRuntime,
             RuntimeVersion { .. }

@@ -50,6 +50,9 @@ pub enum ErrorKind {
     Unavailable,
     /// A regression gate failed (a comparison that must not be slower).
     Regression,
+    /// An accuracy gate failed: a candidate's outputs are outside tolerance and above the
+    /// reference's noise floor (`assay accuracy --fail-on-mismatch`).
+    Mismatch,
     /// The console's worker process failed before it could say why.
     Worker,
     /// The worker process died on a signal (a crash inside ONNX Runtime, the OOM killer).
@@ -80,6 +83,7 @@ impl ErrorKind {
             Overloaded => "overloaded",
             Unavailable => "unavailable",
             Regression => "regression",
+            Mismatch => "mismatch",
             Worker => "worker",
             Crashed => "crashed",
             Internal => "internal",
@@ -87,7 +91,7 @@ impl ErrorKind {
     }
 
     /// The CLI's exit code: 2 a usage error, 3 no ONNX Runtime, 4 a regression gate,
-    /// 5 a failed verification, 1 anything else.
+    /// 5 a failed verification, 6 an accuracy gate, 1 anything else.
     pub fn exit_code(self) -> i32 {
         use ErrorKind::*;
         match self {
@@ -95,6 +99,7 @@ impl ErrorKind {
             NoRuntime => 3,
             Regression => 4,
             Verification => 5,
+            Mismatch => 6,
             Conflict | Model | Runtime | Io | Store | Release | Gateway | Unreachable
             | Overloaded | Unavailable | Worker | Crashed | Internal => 1,
         }
@@ -107,7 +112,7 @@ impl ErrorKind {
             Usage => 400,
             Unauthorized => 401,
             NotFound => 404,
-            Conflict | Regression => 409,
+            Conflict | Regression | Mismatch => 409,
             TooLarge => 413,
             Model | Verification => 422,
             Overloaded => 429,

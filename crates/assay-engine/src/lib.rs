@@ -22,6 +22,7 @@
 //! # Ok::<(), assay_engine::EngineError>(())
 //! ```
 
+pub mod accuracy;
 pub mod bench;
 pub mod compare;
 pub mod digest;
@@ -30,6 +31,7 @@ pub mod durable;
 mod error;
 pub mod fingerprint;
 pub mod gpu;
+pub mod inputs;
 pub mod kind;
 pub mod model;
 pub mod paths;
@@ -38,6 +40,7 @@ pub mod runtime;
 pub mod session;
 pub mod setting;
 pub mod stats;
+pub mod tensor;
 pub mod viz;
 
 pub use error::{EngineError, Result};

@@ -28,6 +28,12 @@ pub enum Setting {
     IndexUrl,
     /// A local wheel a runtime is installed from.
     Wheel,
+    /// The candidates of an output comparison.
+    Candidate,
+    /// An output comparison's tolerances.
+    Tolerance,
+    /// The input sets an output comparison runs on.
+    InputSets,
 }
 
 impl Setting {
@@ -51,6 +57,9 @@ impl Setting {
             Chart => "the chart",
             IndexUrl => "the package index",
             Wheel => "the wheel file",
+            Candidate => "the candidates",
+            Tolerance => "a tolerance",
+            InputSets => "the input sets",
         }
     }
 }

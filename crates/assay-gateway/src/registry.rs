@@ -238,7 +238,7 @@ impl Registry {
             .map_err(|e| GatewayError::Internal(e.to_string()))?;
         let warm_up = WarmUp {
             dims: self.warm_dims(model, record),
-            fills: record.serving_fills(),
+            fills: record.serving_fills().clone(),
         };
         let metrics = self.metrics.version(model, version);
         let backend = self.backend.clone();
@@ -281,7 +281,7 @@ impl Registry {
     /// The warm-up dimension values of a version: the operator's (given at activation) over
     /// the gateway's config for the model over the release's signed serving shapes.
     fn warm_dims(&self, model: &str, record: &ReleaseRecord) -> DimBindings {
-        let mut dims = record.serving_dims();
+        let mut dims = record.serving_dims().clone();
         dims.extend(self.config.model_dims(model));
         dims.extend(record.warm_dims.iter().map(|(k, v)| (k.clone(), *v)));
         dims

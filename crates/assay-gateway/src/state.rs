@@ -5,9 +5,11 @@
 
 use std::{collections::BTreeMap, io::Write, path::PathBuf};
 
-use assay_release::views::{CanarySplit, ModelRouting, ReleaseRole, ReleaseSummary};
+use assay_release::{
+    metadata::ReleaseMetadata,
+    views::{CanarySplit, ModelRouting, ReleaseRole, ReleaseSummary},
+};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// Why the saved state could not be read or the data folder used.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +60,7 @@ pub struct ReleaseRecord {
     pub bytes: u64,
     pub model_file: String,
     /// The signed `assay-release.json`.
-    pub metadata: Value,
+    pub metadata: ReleaseMetadata,
     /// Why the last attempt to load and warm this version failed; cleared when it loads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_error: Option<String>,
@@ -70,19 +72,13 @@ pub struct ReleaseRecord {
 
 impl ReleaseRecord {
     /// The constant inputs the release was signed with (`serving.fills`).
-    pub fn serving_fills(&self) -> BTreeMap<String, f64> {
-        self.metadata
-            .pointer("/serving/fills")
-            .and_then(|d| serde_json::from_value(d.clone()).ok())
-            .unwrap_or_default()
+    pub fn serving_fills(&self) -> &BTreeMap<String, f64> {
+        &self.metadata.serving.fills
     }
 
     /// The serving dimension values the release was signed with (`serving.dims`).
-    pub fn serving_dims(&self) -> BTreeMap<String, i64> {
-        self.metadata
-            .pointer("/serving/dims")
-            .and_then(|d| serde_json::from_value(d.clone()).ok())
-            .unwrap_or_default()
+    pub fn serving_dims(&self) -> &BTreeMap<String, i64> {
+        &self.metadata.serving.dims
     }
 }
 
@@ -129,7 +125,7 @@ impl ModelState {
                 files: r.files,
                 root_digest: r.root_digest.clone(),
                 model_file: r.model_file.clone(),
-                serving_dims: r.serving_dims(),
+                serving_dims: r.serving_dims().clone(),
                 warm_dims: r.warm_dims.clone(),
                 load_error: r.load_error.clone(),
                 role: self.role_of(&r.version),
@@ -333,7 +329,11 @@ mod tests {
                 files: 1,
                 bytes: 1,
                 model_file: "m.onnx".into(),
-                metadata: Value::Null,
+                metadata: ReleaseMetadata::from_json(
+                    br#"{"schema": "assay.release/1", "name": "m", "version": "1.0.0",
+                        "model": {"file": "m.onnx", "sha256": "d", "size_bytes": 1}}"#,
+                )
+                .unwrap(),
                 load_error: None,
                 warm_dims: Default::default(),
             },

@@ -127,8 +127,8 @@ impl Uploads {
             "the bundle carries no assay-release.json; create releases with `assay release create`",
         )
     })?;
-        let name = meta["name"].as_str().unwrap_or_default().to_string();
-        let version = meta["version"].as_str().unwrap_or_default().to_string();
+        let name = meta.name.clone();
+        let version = meta.version.clone();
         check_release_name(&name).map_err(refused)?;
         check_semver(&version).map_err(refused)?;
         let signed: BTreeSet<&str> = statement
@@ -408,11 +408,13 @@ impl Uploads {
                 return Err(refused(reason));
             }
         };
-        let release = verified.release.clone().unwrap_or(Value::Null);
-        let model_file = release["model"]["file"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let Some(release) = verified.release.clone() else {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(refused(
+                "the release carries no assay-release.json; create releases with `assay release create`",
+            ));
+        };
+        let model_file = release.model.file.clone();
         if model_file.is_empty() || !dir.join(FILES).join(&model_file).is_file() {
             let _ = std::fs::remove_dir_all(&dir);
             return Err(refused(format!(

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use crate::{
     error::{ReleaseError, Result},
     manifest::{Manifest, check_name},
+    metadata::ReleaseMetadata,
 };
 
 pub const BUNDLE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
@@ -72,7 +73,7 @@ pub(crate) fn statement(
     subject_name: &str,
     m: &Manifest,
     ignore_paths: &[String],
-    assay: Option<&Value>,
+    assay: Option<&ReleaseMetadata>,
 ) -> Value {
     let resources: Vec<Value> = m
         .files
@@ -84,7 +85,7 @@ pub(crate) fn statement(
         "resources": resources,
     });
     if let Some(a) = assay {
-        predicate["assay"] = a.clone();
+        predicate["assay"] = serde_json::to_value(a).expect("release metadata serializes");
     }
     json!({
         "_type": STATEMENT_TYPE,
@@ -113,7 +114,7 @@ pub struct SignedStatement {
     pub ignore_paths: Vec<String>,
     pub allow_symlinks: bool,
     /// Assay's release metadata, when the signer was Assay.
-    pub assay: Option<Value>,
+    pub assay: Option<ReleaseMetadata>,
 }
 
 /// Checks `_type`, `predicateType`, the resource list and the root digest (steps 4 and 5).
@@ -189,7 +190,13 @@ pub(crate) fn parse_statement(payload: &[u8]) -> Result<SignedStatement> {
         manifest,
         ignore_paths,
         allow_symlinks: ser["allow_symlinks"].as_bool().unwrap_or(false),
-        assay: pred.get("assay").cloned(),
+        assay: pred
+            .get("assay")
+            .map(|a| {
+                ReleaseMetadata::deserialize(a)
+                    .map_err(|e| bad(format!("the predicate's assay metadata: {e}")))
+            })
+            .transpose()?,
     })
 }
 

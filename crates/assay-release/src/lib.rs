@@ -5,6 +5,7 @@
 //! - [`keys`]: ECDSA P-256 keys, PEM in every form openssl and model_signing write, and the
 //!   public-key hint; [`keychain`]: the OS keychain; [`keystore`]: named keys on disk, private keys always encrypted;
 //! - [`release`]: release folders (model, external data, side files, `assay-release.json`);
+//!   [`metadata`]: `assay-release.json` itself, typed from `release create` to the gateway;
 //! - [`signing`]: signatures in the OpenSSF model_signing key-based format (an in-toto
 //!   statement in a DSSE envelope in a Sigstore bundle v0.3), verified in model_signing's
 //!   order, with one error variant per way a release can be wrong ([`ReleaseError`]);
@@ -28,6 +29,7 @@ pub mod keychain;
 pub mod keys;
 pub mod keystore;
 pub mod manifest;
+pub mod metadata;
 pub mod release;
 pub mod remote;
 pub mod signing;

@@ -6,9 +6,13 @@
 use std::path::{Path, PathBuf};
 
 use assay_engine::durable;
-use serde_json::{Value, json};
 
-use crate::error::{ReleaseError, Result};
+use crate::{
+    error::{ReleaseError, Result},
+    metadata::{
+        BenchEvidence, ModelSignature, RELEASE_SCHEMA, ReleaseMetadata, ReleasedModel, Serving,
+    },
+};
 
 /// The metadata file every Assay release carries (and signs).
 pub const RELEASE_FILE: &str = "assay-release.json";
@@ -21,7 +25,7 @@ pub struct ReleaseSpec {
     pub version: String,
     pub notes: Option<String>,
     /// Benchmark evidence: run id, environment fingerprint and summary figures.
-    pub evidence: Option<Value>,
+    pub evidence: Option<BenchEvidence>,
     /// Values for the model's dynamic dimensions that it is served at (by handle); any the
     /// model has that are missing take Assay's suggestion. Signed into the metadata, so
     /// gateways warm up at shapes the model really runs at.
@@ -87,8 +91,16 @@ pub fn check_semver(v: &str) -> Result<()> {
     Ok(())
 }
 
+/// What `assay release create --json` prints: where the release is, and its metadata.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct Created {
+    pub dir: PathBuf,
+    pub release: ReleaseMetadata,
+}
+
 /// Creates the release folder and returns its metadata.
-pub fn create(spec: &ReleaseSpec) -> Result<Value> {
+pub fn create(spec: &ReleaseSpec) -> Result<ReleaseMetadata> {
     check_release_name(&spec.name)?;
     check_semver(&spec.version)?;
     if spec.out.exists()
@@ -144,11 +156,14 @@ pub fn create(spec: &ReleaseSpec) -> Result<Value> {
             ),
         });
     }
-    let serving = json!({
-        "dims": assay_engine::model::bindings(&free),
-        "sources": free.iter().map(|d| (d.handle.clone(), d.source.as_str())).collect::<std::collections::BTreeMap<_, _>>(),
-        "fills": spec.serving_fills,
-    });
+    let serving = Serving {
+        dims: assay_engine::model::bindings(&free),
+        sources: free
+            .iter()
+            .map(|d| (d.handle.clone(), d.source.as_str().to_string()))
+            .collect(),
+        fills: spec.serving_fills.clone(),
+    };
     let model_name = spec
         .model
         .file_name()
@@ -211,18 +226,32 @@ pub fn create(spec: &ReleaseSpec) -> Result<Value> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let meta = json!({
-        "schema": "assay.release/1",
-        "name": spec.name,
-        "version": spec.version,
-        "created_at": created_at,
-        "notes": spec.notes,
-        "model": {"file": model_name, "sha256": report.file.sha256, "size_bytes": report.file.size_bytes, "producer": format!("{} {}", report.model.producer_name, report.model.producer_version).trim(), "opsets": report.model.opsets},
-        "signature": {"inputs": report.inputs, "outputs": report.outputs},
-        "serving": serving,
-        "files": files,
-        "evidence": spec.evidence,
-    });
+    let meta = ReleaseMetadata {
+        schema: RELEASE_SCHEMA.into(),
+        name: spec.name.clone(),
+        version: spec.version.clone(),
+        created_at,
+        notes: spec.notes.clone(),
+        model: ReleasedModel {
+            file: model_name,
+            sha256: report.file.sha256.clone(),
+            size_bytes: report.file.size_bytes,
+            producer: format!(
+                "{} {}",
+                report.model.producer_name, report.model.producer_version
+            )
+            .trim()
+            .to_string(),
+            opsets: report.model.opsets.clone(),
+        },
+        signature: ModelSignature {
+            inputs: report.inputs.clone(),
+            outputs: report.outputs.clone(),
+        },
+        serving,
+        files,
+        evidence: spec.evidence.clone(),
+    };
     let meta_path = staging.path().join(RELEASE_FILE);
     durable::write(
         &meta_path,

@@ -1,8 +1,8 @@
 //! Signing a release folder and verifying one, in model_signing's order.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::{
     bundle::{self, BUNDLE_MEDIA_TYPE, Bundle, PAYLOAD_TYPE, SignedStatement},
@@ -10,6 +10,7 @@ use crate::{
     error::{ReleaseError, Result},
     keys::{PrivateKey, PublicKey},
     manifest::{self, DEFAULT_IGNORES, HashOptions, Manifest},
+    metadata::ReleaseMetadata,
 };
 
 /// The signature file model_signing's CLI uses when none is named: `model.sig` in the
@@ -47,15 +48,16 @@ impl Trust {
     }
 }
 
-/// What a successful verification proves.
-#[derive(Debug, Clone)]
+/// What a successful verification proves (and `assay verify --json` prints).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Verified {
     pub key_hint: String,
     pub files: usize,
     pub bytes: u64,
     pub root_digest: String,
     /// Assay's signed release metadata (`assay-release.json`), when present.
-    pub release: Option<Value>,
+    pub release: Option<ReleaseMetadata>,
 }
 
 /// `path` relative to `dir` (`/`-separated) when it lies inside it. The file itself need
@@ -84,6 +86,20 @@ fn ignore_list(dir: &Path, signature: &Path) -> Vec<String> {
     v
 }
 
+/// What `assay sign --json` prints.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct Signed {
+    pub signature: PathBuf,
+    /// The key's name in the key store.
+    pub key: String,
+    /// Its public-key hint.
+    pub hint: String,
+    pub files: usize,
+    pub root_digest: String,
+    pub seconds: f64,
+}
+
 /// Signs `dir` with `key` and writes the bundle to `signature`. Assay's release metadata
 /// (`assay-release.json`, when present) is signed twice over: as a file, and inside the
 /// predicate. Returns the manifest signed.
@@ -104,9 +120,20 @@ pub fn sign(
             progress,
         },
     )?;
-    let assay: Option<Value> = std::fs::read(dir.join(crate::release::RELEASE_FILE))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
+    // Assay's metadata goes into the statement typed: a file that does not match the format
+    // is refused here rather than signed and refused by every gateway.
+    let meta_path = dir.join(crate::release::RELEASE_FILE);
+    let assay =
+        match std::fs::read(&meta_path) {
+            Ok(bytes) => Some(ReleaseMetadata::from_json(&bytes).map_err(|message| {
+                ReleaseError::Invalid {
+                    what: "release metadata",
+                    message,
+                }
+            })?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(ReleaseError::io(&meta_path, e)),
+        };
     let subject = dir
         .canonicalize()
         .ok()
@@ -248,6 +275,7 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn release() -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();

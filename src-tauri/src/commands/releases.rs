@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use assay_release::{keystore::KeyStore, signing};
+use assay_release::{
+    keystore::KeyStore, metadata::ReleaseMetadata, release::RELEASE_FILE, signing,
+};
 use serde::Serialize;
 
 use super::blocking;
@@ -19,8 +21,7 @@ pub struct ReleaseView {
     /// The signature next to the folder, when it is signed.
     pub signature: Option<String>,
     /// `assay-release.json` as signed (its shape is the release format's, docs/RELEASES.md).
-    #[ts(type = "Record<string, unknown>")]
-    pub metadata: serde_json::Value,
+    pub metadata: ReleaseMetadata,
 }
 
 /// `list_releases`: the console's release folders, newest first.
@@ -37,17 +38,18 @@ pub fn list_releases<R: tauri::Runtime>(
         .filter(|e| e.path().is_dir())
         .filter_map(|e| {
             let dir = e.path();
-            let meta: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(dir.join("assay-release.json")).ok()?)
-                    .ok()?;
+            // A folder without readable metadata is not a release (a half-made one, or
+            // someone else's folder): it is left out of the list.
+            let meta =
+                ReleaseMetadata::from_json(&std::fs::read(dir.join(RELEASE_FILE)).ok()?).ok()?;
             let d = dir.display().to_string();
             let sig = signature_of(&d);
             let modified = e.metadata().and_then(|m| m.modified()).ok()?;
             Some((
                 modified,
                 ReleaseView {
-                    name: meta["name"].as_str().unwrap_or("").into(),
-                    version: meta["version"].as_str().unwrap_or("").into(),
+                    name: meta.name.clone(),
+                    version: meta.version.clone(),
                     signature: sig.is_file().then(|| sig.display().to_string()),
                     dir: d,
                     metadata: meta,
@@ -59,16 +61,6 @@ pub fn list_releases<R: tauri::Runtime>(
     Ok(list.into_iter().map(|(_, r)| r).collect())
 }
 
-/// What a verification proved.
-#[derive(Debug, Serialize, ts_rs::TS)]
-#[ts(export)]
-pub struct VerifiedView {
-    pub key_hint: String,
-    pub files: usize,
-    pub bytes: u64,
-    pub root_digest: String,
-}
-
 /// `verify_release`: model_signing's order against a key from the key store, then a full
 /// re-hash of the folder.
 #[tauri::command]
@@ -76,17 +68,16 @@ pub async fn verify_release(
     dir: String,
     signature: String,
     key: String,
-) -> Result<VerifiedView, UiError> {
+) -> Result<signing::Verified, UiError> {
     blocking(move || {
         let ks = KeyStore::open(KeyStore::default_dir()?);
         let trust = signing::Trust::Key(ks.public(&key)?);
-        let v = signing::verify(Path::new(&dir), Path::new(&signature), &trust, None)?;
-        Ok(VerifiedView {
-            key_hint: v.key_hint,
-            files: v.files,
-            bytes: v.bytes,
-            root_digest: v.root_digest,
-        })
+        Ok(signing::verify(
+            Path::new(&dir),
+            Path::new(&signature),
+            &trust,
+            None,
+        )?)
     })
     .await
 }

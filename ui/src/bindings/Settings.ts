@@ -20,4 +20,8 @@ shapes: { [key in string]: Array<number> },
 /**
  * Constant inputs given, e.g. a sample rate.
  */
-fills: { [key in string]: number }, };
+fills: { [key in string]: number }, 
+/**
+ * Ranges given for synthetic inputs (`LOW..HIGH`), by input.
+ */
+ranges?: { [key in string]: [number, number] }, };

@@ -112,8 +112,9 @@ function ReleaseCard({ release, keys, onChange }: { release: ReleaseView; keys: 
       setError(asUiError(e));
     }
   }
-  const meta = release.metadata as { model?: { file?: string; sha256?: string }; serving?: { dims?: Record<string, number> } };
-  const serving = Object.entries(meta.serving?.dims ?? {});
+  const meta = release.metadata;
+  const serving = Object.entries(meta.serving.dims);
+  const evidence = meta.evidence?.summary[0];
   const badge = !release.signature
     ? <span class="badge">unsigned</span>
     : failed
@@ -124,10 +125,16 @@ function ReleaseCard({ release, keys, onChange }: { release: ReleaseView; keys: 
     <article class="card" data-testid="release" data-release={slug}>
       <h3>{release.name} {release.version} {badge}</h3>
       <p>
-        Model <span class="mono" data-testid="release-file">{meta.model?.file ?? "?"}</span>
-        {meta.model?.sha256 && <span class="muted mono"> · sha256 {meta.model.sha256.slice(0, 12)}…</span>}
+        Model <span class="mono" data-testid="release-file">{meta.model.file}</span>
+        <span class="muted mono"> · sha256 {meta.model.sha256.slice(0, 12)}…</span>
         {serving.length > 0 && <span class="muted"> · serving shapes {serving.map(([k, v]) => `${k}=${v}`).join(" ")}</span>}
       </p>
+      {evidence && (
+        <p class="muted" data-testid="release-evidence">
+          Evidence: run <span class="mono">{meta.evidence!.run_id.slice(0, 8)}</span>, {evidence.provider} batch {evidence.batch}:
+          p50 {evidence.p50_ms.toFixed(3)} ms, p99 {evidence.p99_ms.toFixed(3)} ms, {evidence.throughput.inferences_per_s.toFixed(0)} inferences/s
+        </p>
+      )}
       <p class="mono muted">{release.dir}</p>
       <div class="row">
         <label for={`key-${slug}`}>Key</label>

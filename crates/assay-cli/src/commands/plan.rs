@@ -1,7 +1,11 @@
 //! Turning the shared model/run options, already typed by clap, into a [`BenchmarkPlan`].
 
 use assay_engine::{
-    EngineError, bench::BenchmarkPlan, model::DimBindings, session::SessionOptions,
+    EngineError,
+    bench::BenchmarkPlan,
+    inputs::{Fill, InputPlan},
+    model::DimBindings,
+    session::SessionOptions,
 };
 
 use crate::cli::ModelRunArgs;
@@ -26,18 +30,38 @@ pub fn plan_from_args(
         strict_provider: a.strict_provider,
     };
     p.batches = a.batch.clone();
-    p.batch_dim = a.batch_dim.clone();
     p.concurrency = concurrency.to_vec();
-    p.dims = dims(&a.dim);
-    p.shapes = a.shape.iter().cloned().collect();
-    p.input_files = a.input.iter().cloned().collect();
-    p.fills = a.fill.iter().cloned().collect();
+    p.inputs = input_plan(a);
     p.warmup_runs = a.warmup;
     p.warmup_time = a.warmup_time;
     p.min_iterations = a.iterations.max(1);
     p.min_duration = a.duration;
-    p.seed = a.seed;
-    p.int_range = a.int_range;
     p.validate()?;
     Ok(p)
+}
+
+/// The input options (dimensions, shapes, files, fills and ranges, the generator).
+pub fn input_plan(a: &ModelRunArgs) -> InputPlan {
+    let mut fills = std::collections::BTreeMap::new();
+    let mut ranges = std::collections::BTreeMap::new();
+    for (name, fill) in &a.fill {
+        // A later flag for the same input wins, whichever kind it is.
+        fills.remove(name);
+        ranges.remove(name);
+        match *fill {
+            Fill::Constant(v) => fills.insert(name.clone(), v).map(drop),
+            Fill::Range(lo, hi) => ranges.insert(name.clone(), (lo, hi)).map(drop),
+        };
+    }
+    InputPlan {
+        batch_dim: a.batch_dim.clone(),
+        dims: dims(&a.dim),
+        remembered_dims: Default::default(),
+        shapes: a.shape.iter().cloned().collect(),
+        input_files: a.input.iter().cloned().collect(),
+        fills,
+        ranges,
+        seed: a.seed,
+        int_range: a.int_range,
+    }
 }

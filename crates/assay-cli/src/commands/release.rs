@@ -5,11 +5,11 @@ use std::{io::IsTerminal, path::PathBuf};
 use assay_release::{
     cache::DigestCache,
     keys::PublicKey,
+    metadata::BenchEvidence,
     release::{self, ReleaseSpec},
     signing::{self, DEFAULT_SIGNATURE, Trust},
 };
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::json;
 
 use super::{key, store::History};
 use crate::{
@@ -30,12 +30,6 @@ pub fn create(cli: &Cli, a: &ReleaseCreateArgs) -> anyhow::Result<()> {
                 serving_dims = run.report.settings.dims.clone();
             }
             serving_fills = run.report.settings.fills.clone();
-            let rows: Vec<_> = run
-                .report
-                .results
-                .iter()
-                .map(|r| json!({"provider": r.provider, "batch": r.batch, "concurrency": r.concurrency, "samples": r.samples, "p50_ms": r.latency_ms.p50, "p99_ms": r.latency_ms.p99, "ci95_ms": r.ci95_ms, "throughput": r.throughput}))
-                .collect();
             if run.report.model.sha256 != assay_engine::digest::sha256_file(&a.model)? {
                 eprintln!(
                     "warning: run {} measured a different model file ({}) than {}",
@@ -44,9 +38,7 @@ pub fn create(cli: &Cli, a: &ReleaseCreateArgs) -> anyhow::Result<()> {
                     a.model.display()
                 );
             }
-            Some(
-                json!({"run_id": run.id, "model_sha256": run.report.model.sha256, "environment": run.report.environment, "summary": rows}),
-            )
+            Some(BenchEvidence::of_run(&run.id, &run.report))
         }
         None => None,
     };
@@ -64,7 +56,10 @@ pub fn create(cli: &Cli, a: &ReleaseCreateArgs) -> anyhow::Result<()> {
     if a.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&json!({"dir": a.out, "release": meta}))?
+            serde_json::to_string_pretty(&release::Created {
+                dir: a.out.clone(),
+                release: meta
+            })?
         );
     } else {
         println!(
@@ -72,12 +67,15 @@ pub fn create(cli: &Cli, a: &ReleaseCreateArgs) -> anyhow::Result<()> {
             a.name,
             a.version,
             a.out.display(),
-            meta["files"].as_array().map(|f| f.len() + 1).unwrap_or(0)
+            meta.files.len() + 1
         );
-        if let Some(dims) = meta["serving"]["dims"].as_object()
-            && !dims.is_empty()
-        {
-            let text: Vec<String> = dims.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if !meta.serving.dims.is_empty() {
+            let text: Vec<String> = meta
+                .serving
+                .dims
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             println!("serving shapes: {}", text.join(" "));
         }
         println!(
@@ -130,7 +128,14 @@ pub fn sign(a: &SignArgs) -> anyhow::Result<()> {
     if a.json {
         println!(
             "{}",
-            json!({"signature": signature, "key": a.key, "hint": hint, "files": m.files.len(), "root_digest": hex_root(&m), "seconds": started.elapsed().as_secs_f64()})
+            serde_json::to_string(&signing::Signed {
+                files: m.files.len(),
+                root_digest: hex_root(&m),
+                signature,
+                key: a.key.clone(),
+                hint,
+                seconds: started.elapsed().as_secs_f64(),
+            })?
         );
     } else {
         println!(
@@ -146,6 +151,14 @@ pub fn sign(a: &SignArgs) -> anyhow::Result<()> {
 
 fn hex_root(m: &assay_release::manifest::Manifest) -> String {
     m.root_digest().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `verify --json`: `verified` ahead of what the verification proved.
+#[derive(serde::Serialize)]
+struct VerifiedOutput<'a> {
+    verified: bool,
+    #[serde(flatten)]
+    details: &'a signing::Verified,
 }
 
 pub fn verify(a: &VerifyArgs) -> anyhow::Result<()> {
@@ -179,19 +192,16 @@ pub fn verify(a: &VerifyArgs) -> anyhow::Result<()> {
             if a.json {
                 println!(
                     "{}",
-                    json!({"verified": true, "key_hint": v.key_hint, "files": v.files, "bytes": v.bytes, "root_digest": v.root_digest, "release": v.release})
+                    serde_json::to_string(&VerifiedOutput {
+                        verified: true,
+                        details: &v
+                    })?
                 );
             } else {
                 let what = v
                     .release
                     .as_ref()
-                    .map(|r| {
-                        format!(
-                            "release {} {}",
-                            r["name"].as_str().unwrap_or("?"),
-                            r["version"].as_str().unwrap_or("?")
-                        )
-                    })
+                    .map(|r| format!("release {} {}", r.name, r.version))
                     .unwrap_or_else(|| "folder".into());
                 println!(
                     "Verification succeeded: {what}, {} files ({}), key {}",

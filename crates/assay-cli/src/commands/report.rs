@@ -36,7 +36,12 @@ pub fn run(cli: &Cli, args: &ReportArgs) -> anyhow::Result<()> {
     if args.json {
         println!(
             "{}",
-            serde_json::json!({"run_id": run.id, "report": args.out, "bytes": html.len(), "charts": charts})
+            serde_json::to_string(&assay_engine::viz::report::ReportWritten {
+                run_id: run.id.clone(),
+                report: args.out.clone(),
+                bytes: html.len(),
+                charts,
+            })?
         );
     } else {
         println!(

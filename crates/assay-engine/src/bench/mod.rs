@@ -15,7 +15,6 @@
 //! # Ok::<(), assay_engine::EngineError>(())
 //! ```
 
-mod inputs;
 mod memory;
 mod plan;
 mod progress;

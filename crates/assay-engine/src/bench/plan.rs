@@ -1,11 +1,12 @@
 //! What a benchmark run measures: the model, the sweep and the stopping rules.
 
-use std::{collections::BTreeMap, path::PathBuf, time::Duration};
+use std::{path::PathBuf, time::Duration};
 
 use serde::Serialize;
 
 use crate::{
     error::{EngineError, Result},
+    inputs::InputPlan,
     session::{Provider, SessionOptions},
 };
 
@@ -18,31 +19,15 @@ pub struct BenchmarkPlan {
     pub session: SessionOptions,
     /// Batch sizes to sweep; each binds the batch dimension.
     pub batches: Vec<i64>,
-    /// The symbolic dimension that is the batch (default: the first dynamic dimension).
-    pub batch_dim: Option<String>,
     /// Numbers of parallel streams, each with its own session.
     pub concurrency: Vec<usize>,
-    /// Values for dynamic dimensions (`NAME=VALUE`), by handle: the symbol, or
-    /// `input.axis` for an unnamed one.
-    pub dims: BTreeMap<String, i64>,
-    /// Values used for this model before (from the run history), offered in errors only:
-    /// a benchmark never measures a shape nobody asked for.
-    #[serde(skip)]
-    pub remembered_dims: BTreeMap<String, i64>,
-    /// Full shapes for inputs (`INPUT=1x3x224x224`).
-    pub shapes: BTreeMap<String, Vec<i64>>,
-    /// Real data: input name → `.npy`, or `*` → an `.npz` holding arrays by input name.
-    pub input_files: BTreeMap<String, PathBuf>,
-    /// Constant fills (`NAME=VALUE`), e.g. a sample-rate input.
-    pub fills: BTreeMap<String, f64>,
+    /// The inputs: dimension values, shapes, files, fills and the synthetic generator.
+    #[serde(flatten)]
+    pub inputs: InputPlan,
     pub warmup_runs: u64,
     pub warmup_time: Duration,
     pub min_iterations: u64,
     pub min_duration: Duration,
-    /// Seed of the synthetic input generator.
-    pub seed: u64,
-    /// Half-open range for synthetic integer inputs (token ids, indices).
-    pub int_range: (i64, i64),
     /// Check which provider ran each node with one profiled run (on by default).
     pub placement_check: bool,
 }
@@ -56,19 +41,12 @@ impl BenchmarkPlan {
             providers: vec![Provider::Cpu],
             session: SessionOptions::default(),
             batches: Vec::new(),
-            batch_dim: None,
             concurrency: vec![1],
-            dims: BTreeMap::new(),
-            remembered_dims: BTreeMap::new(),
-            shapes: BTreeMap::new(),
-            input_files: BTreeMap::new(),
-            fills: BTreeMap::new(),
+            inputs: InputPlan::default(),
             warmup_runs: 10,
             warmup_time: Duration::from_secs(1),
             min_iterations: 100,
             min_duration: Duration::from_secs(2),
-            seed: 0x5eed,
-            int_range: (0, 10),
             placement_check: true,
         }
     }
@@ -105,18 +83,7 @@ impl BenchmarkPlan {
                 format!("{c} streams is more than the 1024 allowed"),
             ));
         }
-        if let Some((n, v)) = self.dims.iter().find(|(_, v)| **v < 0) {
-            return Err(EngineError::invalid(
-                crate::setting::Setting::Dim,
-                format!("{n}={v}: a dimension cannot be negative"),
-            ));
-        }
-        if self.int_range.0 >= self.int_range.1 {
-            return Err(EngineError::invalid(
-                crate::setting::Setting::IntRange,
-                format!("{}..{} is empty", self.int_range.0, self.int_range.1),
-            ));
-        }
+        self.inputs.validate()?;
         if self.session.intra_threads == Some(0) || self.session.inter_threads == Some(0) {
             return Err(EngineError::invalid(
                 crate::setting::Setting::Threads,

@@ -68,6 +68,10 @@ pub struct Settings {
     /// Constant inputs given, e.g. a sample rate.
     #[serde(default)]
     pub fills: BTreeMap<String, f64>,
+    /// Ranges given for synthetic inputs (`LOW..HIGH`), by input.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[ts(as = "Option<BTreeMap<String, (f64, f64)>>", optional)]
+    pub ranges: BTreeMap<String, (f64, f64)>,
 }
 
 /// One (provider, batch, concurrency) configuration.
@@ -104,7 +108,7 @@ pub struct BenchResult {
 }
 
 /// Throughput over the measurement window.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[ts(export)]
 pub struct Throughput {
     pub inferences_per_s: f64,

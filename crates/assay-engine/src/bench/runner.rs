@@ -21,7 +21,6 @@ use std::{
 use ort::session::{Session, SessionInputValue};
 
 use super::{
-    inputs::{self, BatchDim, InputSpec, PreparedInput},
     memory,
     plan::BenchmarkPlan,
     progress::{BenchEvent, BenchObserver, Phase},
@@ -32,6 +31,7 @@ use crate::{
     error::{EngineError, Result},
     fingerprint,
     gpu::GpuSampler,
+    inputs::{self, BatchDim, InputSpec, PreparedInput},
     runtime::Runtime,
     session::{Provider, ProviderSetup, build_session, nodes_by_provider, setup_provider},
     stats,
@@ -139,15 +139,17 @@ pub fn run_benchmark(
         intra_threads: plan.session.intra_threads,
         inter_threads: plan.session.inter_threads,
         opt_level: plan.session.opt_level.to_string(),
-        seed: plan.seed,
+        seed: plan.inputs.seed,
         inputs: plan
+            .inputs
             .input_files
             .iter()
             .map(|(k, v)| (k.clone(), v.display().to_string()))
             .collect(),
-        dims: plan.dims.clone(),
-        shapes: plan.shapes.clone(),
-        fills: plan.fills.clone(),
+        dims: plan.inputs.dims.clone(),
+        shapes: plan.inputs.shapes.clone(),
+        fills: plan.inputs.fills.clone(),
+        ranges: plan.inputs.ranges.clone(),
     };
     let report = BenchReport {
         schema: BENCH_SCHEMA.into(),
@@ -213,8 +215,8 @@ fn run_config(
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
 
     let specs = InputSpec::from_outlets(first_session.inputs())?;
-    inputs::check_names(&specs, plan)?;
-    let batch_dim = inputs::batch_dim(&specs, plan)?;
+    inputs::check_names(&specs, &plan.inputs)?;
+    let batch_dim = inputs::batch_dim(&specs, &plan.inputs)?;
     // Batch 1 on a model without a batch dimension is what it runs anyway (forms send it).
     if batch.is_some_and(|b| b != 1) && batch_dim == BatchDim::None {
         return Err(EngineError::invalid(
@@ -222,7 +224,8 @@ fn run_config(
             "the model has no batch dimension (no input has a dynamic leading axis); give its other dynamic dimensions a value instead",
         ));
     }
-    let (prepared, bound_batch) = inputs::prepare(&specs, plan, batch, &batch_dim)?;
+    let (prepared, bound_batch) =
+        inputs::prepare(&specs, &plan.model, &plan.inputs, batch, &batch_dim)?;
     let effective_batch = effective_batch(&prepared, &batch_dim, bound_batch);
     let ctx = format!(
         "{} on {}, batch {effective_batch}",
@@ -383,7 +386,7 @@ fn run_config(
         concurrency,
         input_shapes: prepared
             .iter()
-            .map(|p| (p.spec.name.clone(), p.shape.clone()))
+            .map(|p| (p.spec.name.clone(), p.tensor.shape.clone()))
             .collect(),
         samples: n,
         latency_ms: summary.latency_ms,
@@ -466,7 +469,7 @@ fn effective_batch(prepared: &[PreparedInput], batch_dim: &BatchDim, bound: i64)
     match batch_dim {
         BatchDim::None => prepared
             .first()
-            .and_then(|p| p.shape.first().copied())
+            .and_then(|p| p.tensor.shape.first().copied())
             .unwrap_or(1)
             .max(1),
         _ => bound,
@@ -498,8 +501,8 @@ pub(crate) fn profiled_runs(
 ) -> Result<(Vec<u64>, std::path::PathBuf)> {
     let mut session = build_session(rt, &plan.model, &plan.session, setup, Some(prefix))?;
     let specs = InputSpec::from_outlets(session.inputs())?;
-    let batch_dim = inputs::batch_dim(&specs, plan)?;
-    let (prepared, _) = inputs::prepare(&specs, plan, batch, &batch_dim)?;
+    let batch_dim = inputs::batch_dim(&specs, &plan.inputs)?;
+    let (prepared, _) = inputs::prepare(&specs, &plan.model, &plan.inputs, batch, &batch_dim)?;
     let values: Vec<_> = prepared
         .iter()
         .map(PreparedInput::to_value)

@@ -9,7 +9,7 @@ use std::{
     path::{Component, Path, PathBuf},
 };
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{file::decode_model, proto};
 use crate::{digest::sha256_file, dtype::ElementType, error::Result};
@@ -53,7 +53,7 @@ pub struct ModelInfo {
 }
 
 /// One operator-set import; the default ONNX domain is spelled `ai.onnx`.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[ts(export)]
 pub struct Opset {
     pub domain: String,
@@ -61,7 +61,7 @@ pub struct Opset {
 }
 
 /// A graph input or output: its name, element type and shape.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[ts(export)]
 pub struct TensorSignature {
     pub name: String,
@@ -87,6 +87,23 @@ impl Serialize for Dim {
             Dim::Symbolic(n) => s.serialize_str(n),
             Dim::Unknown => s.serialize_none(),
         }
+    }
+}
+
+/// The inverse of [`Dim`]'s `Serialize`: a number, a name or `null`.
+impl<'de> Deserialize<'de> for Dim {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Wire {
+            Fixed(i64),
+            Symbolic(String),
+        }
+        Ok(match Option::<Wire>::deserialize(d)? {
+            Some(Wire::Fixed(v)) => Dim::Fixed(v),
+            Some(Wire::Symbolic(n)) => Dim::Symbolic(n),
+            None => Dim::Unknown,
+        })
     }
 }
 

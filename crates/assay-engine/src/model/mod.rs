@@ -1,7 +1,7 @@
 //! Reading ONNX model files: the protobuf schema, the shared open checks, and `inspect`.
 
 mod dims;
-mod file;
+pub(crate) mod file;
 mod inspect;
 pub mod proto;
 

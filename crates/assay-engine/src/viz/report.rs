@@ -13,6 +13,18 @@ use crate::{
     profile::{NodeStats, OpTypeStats, flame},
 };
 
+/// What `assay report --json` prints once the report is written.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ReportWritten {
+    pub run_id: String,
+    /// The HTML file.
+    pub report: std::path::PathBuf,
+    pub bytes: usize,
+    /// The chart files written beside it (`--charts`).
+    pub charts: Vec<std::path::PathBuf>,
+}
+
 /// The profile part of a report, when the run has one.
 pub struct ProfileSection<'a> {
     pub mode: &'a str,

@@ -1,26 +1,113 @@
-//! Input tensors for a run: shapes resolved from the model plus dimension bindings, whole shapes and the batch,
-//! filled with seeded synthetic data or read from `.npy`/`.npz` files.
+//! Input tensors for a run (a benchmark, an output comparison): shapes resolved from the
+//! model plus dimension bindings, whole shapes and the batch, filled with seeded synthetic
+//! data (in a range per input, or a constant) or read from `.npy`/`.npz` files.
 
 use std::{
     collections::BTreeMap,
-    io::{Cursor, Read},
+    io::Read,
     path::{Path, PathBuf},
 };
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
-use super::plan::BenchmarkPlan;
 use crate::{
     dtype::ElementType,
     error::{EngineError, Result},
+    tensor::{HostTensor, TensorData},
 };
+
+/// A value given for one input: a constant (a sample rate), or a range its synthetic
+/// values are drawn from (pixels in 0..1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fill {
+    Constant(f64),
+    /// Half-open `[low, high)`.
+    Range(f64, f64),
+}
+
+/// How a run's inputs are made: what the user gave for the model's inputs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct InputPlan {
+    /// The symbolic dimension that is the batch (default: the first dynamic dimension).
+    pub batch_dim: Option<String>,
+    /// Values for dynamic dimensions (`NAME=VALUE`), by handle: the symbol, or
+    /// `input.axis` for an unnamed one.
+    pub dims: BTreeMap<String, i64>,
+    /// Values used for this model before (from the run history), offered in errors only:
+    /// a run never uses a shape nobody asked for.
+    #[serde(skip)]
+    pub remembered_dims: BTreeMap<String, i64>,
+    /// Full shapes for inputs (`INPUT=1x3x224x224`).
+    pub shapes: BTreeMap<String, Vec<i64>>,
+    /// Real data: input name → `.npy`, or `*` → an `.npz` holding arrays by input name.
+    pub input_files: BTreeMap<String, PathBuf>,
+    /// Constant fills (`NAME=VALUE`), e.g. a sample-rate input.
+    pub fills: BTreeMap<String, f64>,
+    /// Ranges of synthetic values (`NAME=LOW..HIGH`, half-open), by input.
+    pub ranges: BTreeMap<String, (f64, f64)>,
+    /// Seed of the synthetic input generator.
+    pub seed: u64,
+    /// Half-open range for synthetic integer inputs (token ids, indices) without a range.
+    pub int_range: (i64, i64),
+}
+
+impl Default for InputPlan {
+    fn default() -> Self {
+        InputPlan {
+            batch_dim: None,
+            dims: BTreeMap::new(),
+            remembered_dims: BTreeMap::new(),
+            shapes: BTreeMap::new(),
+            input_files: BTreeMap::new(),
+            fills: BTreeMap::new(),
+            ranges: BTreeMap::new(),
+            seed: 0x5eed,
+            int_range: (0, 10),
+        }
+    }
+}
+
+impl InputPlan {
+    /// Checks the values that do not need the model.
+    pub fn validate(&self) -> Result<()> {
+        use crate::setting::Setting;
+        if let Some((n, v)) = self.dims.iter().find(|(_, v)| **v < 0) {
+            return Err(EngineError::invalid(
+                Setting::Dim,
+                format!("{n}={v}: a dimension cannot be negative"),
+            ));
+        }
+        if self.int_range.0 >= self.int_range.1 {
+            return Err(EngineError::invalid(
+                Setting::IntRange,
+                format!("{}..{} is empty", self.int_range.0, self.int_range.1),
+            ));
+        }
+        if let Some((n, (lo, hi))) = self
+            .ranges
+            .iter()
+            .find(|(_, (lo, hi))| !(lo.is_finite() && hi.is_finite() && lo < hi))
+        {
+            return Err(EngineError::invalid(
+                Setting::Fill,
+                format!("{n}={lo}..{hi}: a range needs finite ends, low below high"),
+            ));
+        }
+        if let Some(n) = self.ranges.keys().find(|n| self.fills.contains_key(*n)) {
+            return Err(EngineError::invalid(
+                Setting::Fill,
+                format!("input '{n}' has both a constant and a range"),
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// A model input as ONNX Runtime reports it: `None` dims are dynamic, with their symbol.
 #[derive(Debug, Clone)]
 pub(crate) struct InputSpec {
     pub name: String,
     pub ty: ElementType,
-    pub ort_ty: ort::value::TensorElementType,
     /// `(Some(size), _)` fixed, `(None, symbol)` dynamic; the symbol may be empty.
     pub dims: Vec<(Option<i64>, String)>,
 }
@@ -37,7 +124,6 @@ impl InputSpec {
                 } => Ok(InputSpec {
                     name: o.name().to_string(),
                     ty: ElementType::from_ort(*ty),
-                    ort_ty: *ty,
                     dims: shape
                         .iter()
                         .zip(dimension_symbols.iter())
@@ -80,7 +166,7 @@ impl InputSpec {
         }
     }
 
-    fn shape_text(&self) -> String {
+    pub(crate) fn shape_text(&self) -> String {
         let d: Vec<String> = self
             .dims
             .iter()
@@ -104,7 +190,7 @@ pub(crate) enum BatchDim {
 
 /// Picks the batch dimension: the one named by the plan, or the leading axis of the first input whose
 /// leading axis is dynamic (the same rule as [`crate::model::free_dims`]).
-pub(crate) fn batch_dim(specs: &[InputSpec], plan: &BenchmarkPlan) -> Result<BatchDim> {
+pub(crate) fn batch_dim(specs: &[InputSpec], plan: &InputPlan) -> Result<BatchDim> {
     if let Some(name) = &plan.batch_dim {
         check_dimension(specs, name)?;
         return Ok(BatchDim::Symbol(name.clone()));
@@ -161,7 +247,7 @@ fn known_handles(specs: &[InputSpec]) -> Vec<String> {
 }
 
 /// Checks that every name in the dimension bindings, shapes, input files and fills exists in the model.
-pub(crate) fn check_names(specs: &[InputSpec], plan: &BenchmarkPlan) -> Result<()> {
+pub(crate) fn check_names(specs: &[InputSpec], plan: &InputPlan) -> Result<()> {
     let inputs = || {
         specs
             .iter()
@@ -174,6 +260,7 @@ pub(crate) fn check_names(specs: &[InputSpec], plan: &BenchmarkPlan) -> Result<(
         .keys()
         .chain(plan.input_files.keys().filter(|k| *k != "*"))
         .chain(plan.fills.keys())
+        .chain(plan.ranges.keys())
     {
         if !specs.iter().any(|s| &s.name == name) {
             return Err(EngineError::UnknownName {
@@ -189,48 +276,17 @@ pub(crate) fn check_names(specs: &[InputSpec], plan: &BenchmarkPlan) -> Result<(
     Ok(())
 }
 
-/// Raw tensor data for one input: little-endian element bytes, or strings.
-#[derive(Debug, Clone)]
-pub(crate) enum TensorData {
-    Bytes(Vec<u8>),
-    Strings(Vec<String>),
-}
-
-/// One resolved input: its shape and contents.
+/// One resolved input: its spec and its tensor.
 #[derive(Debug, Clone)]
 pub(crate) struct PreparedInput {
     pub spec: InputSpec,
-    pub shape: Vec<i64>,
-    pub data: TensorData,
+    pub tensor: HostTensor,
 }
 
 impl PreparedInput {
     /// Builds the ONNX Runtime value.
     pub fn to_value(&self) -> Result<ort::value::DynValue> {
-        match &self.data {
-            TensorData::Strings(s) => {
-                ort::value::Tensor::from_string_array((self.shape.clone(), s.as_slice()))
-                    .map(|t| t.into_dyn())
-                    .map_err(|e| {
-                        EngineError::runtime(format!("creating input '{}'", self.spec.name), e)
-                    })
-            }
-            TensorData::Bytes(bytes) => {
-                let allocator = ort::memory::Allocator::default();
-                let mut t =
-                    ort::value::DynTensor::new(&allocator, self.spec.ort_ty, self.shape.clone())
-                        .map_err(|e| {
-                            EngineError::runtime(format!("creating input '{}'", self.spec.name), e)
-                        })?;
-                if !bytes.is_empty() {
-                    let ptr = t.data_ptr_mut().cast::<u8>();
-                    // SAFETY: ONNX Runtime allocated exactly `byte_size(elements)` bytes for this
-                    // element type and shape, which is how `bytes` was sized (checked in prepare).
-                    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), ptr, bytes.len()) };
-                }
-                Ok(t.into_dyn())
-            }
-        }
+        self.tensor.to_value(&format!("input '{}'", self.spec.name))
     }
 }
 
@@ -239,11 +295,16 @@ impl PreparedInput {
 /// inputs and the batch size used.
 pub(crate) fn prepare(
     specs: &[InputSpec],
-    plan: &BenchmarkPlan,
+    model: &Path,
+    plan: &InputPlan,
     batch: Option<i64>,
     batch_dim: &BatchDim,
 ) -> Result<(Vec<PreparedInput>, i64)> {
-    let npz = plan.input_files.get("*").map(read_npz).transpose()?;
+    let npz = plan
+        .input_files
+        .get("*")
+        .map(|p| read_npz(p).map(|a| (p.clone(), a)))
+        .transpose()?;
     let mut files = Vec::with_capacity(specs.len());
     for spec in specs {
         files.push(match plan.input_files.get(&spec.name) {
@@ -270,17 +331,26 @@ pub(crate) fn prepare(
             out.push(from_array(spec, &path, array, Some(batch), batch_dim)?);
             continue;
         }
-        let shape = resolve_shape(specs, spec, plan, Some(batch), batch_dim)?;
+        let shape = resolve_shape(specs, model, spec, plan, Some(batch), batch_dim)?;
         let elements: u64 = shape.iter().map(|&d| d as u64).product();
         let seed = plan.seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let data = match plan.fills.get(&spec.name) {
             Some(&v) => fill(spec, elements, v)?,
-            None => synthetic(spec, elements, seed, plan.int_range)?,
+            None => {
+                let range = match plan.ranges.get(&spec.name) {
+                    Some(&r) => Range::Given(r),
+                    None => Range::Default(plan.int_range),
+                };
+                synthetic(spec, elements, seed, range)?
+            }
         };
         out.push(PreparedInput {
             spec: spec.clone(),
-            shape,
-            data,
+            tensor: HostTensor {
+                ty: spec.ty,
+                shape,
+                data,
+            },
         });
     }
     Ok((out, batch))
@@ -296,8 +366,9 @@ fn is_batch_dim(batch_dim: &BatchDim, k: usize, sym: &str) -> bool {
 
 fn resolve_shape(
     specs: &[InputSpec],
+    model: &Path,
     spec: &InputSpec,
-    plan: &BenchmarkPlan,
+    plan: &InputPlan,
     batch: Option<i64>,
     batch_dim: &BatchDim,
 ) -> Result<Vec<i64>> {
@@ -346,7 +417,7 @@ fn resolve_shape(
             if let Some(v) = plan.dims.get(&handle(spec, k, sym)) {
                 return Ok(*v);
             }
-            Err(unbound(specs, plan))
+            Err(unbound(specs, model, plan))
         })
         .collect()
 }
@@ -354,10 +425,10 @@ fn resolve_shape(
 /// The error for a dynamic dimension with no value. It names every unbound one at once,
 /// with the values Assay suggests (from the model's metadata, the last run or defaults), as
 /// flags to copy.
-fn unbound(specs: &[InputSpec], plan: &BenchmarkPlan) -> EngineError {
+fn unbound(specs: &[InputSpec], model: &Path, plan: &InputPlan) -> EngineError {
     let signatures: Vec<crate::model::TensorSignature> =
         specs.iter().map(InputSpec::signature).collect();
-    let metadata = crate::model::read_metadata(&plan.model).unwrap_or_default();
+    let metadata = crate::model::read_metadata(model).unwrap_or_default();
     let free = crate::model::free_dims(&signatures, &metadata, &plan.dims, &plan.remembered_dims);
     let missing: Vec<&crate::model::FreeDim> = free
         .iter()
@@ -385,18 +456,10 @@ fn unbound(specs: &[InputSpec], plan: &BenchmarkPlan) -> EngineError {
     }
 }
 
-/// A tensor read from a `.npy` file: its NumPy dtype string, shape and raw data.
-#[derive(Debug, Clone)]
-pub(crate) struct NpyArray {
-    pub descr: String,
-    pub shape: Vec<i64>,
-    pub data: Vec<u8>,
-}
-
 fn from_array(
     spec: &InputSpec,
     path: &Path,
-    a: NpyArray,
+    a: HostTensor,
     batch: Option<i64>,
     batch_dim: &BatchDim,
 ) -> Result<PreparedInput> {
@@ -411,11 +474,11 @@ fn from_array(
             spec.ty
         ))
     })?;
-    let normalize = |d: &str| d.replace(['=', '|'], "<");
-    if normalize(&a.descr) != normalize(want) {
+    if a.ty != spec.ty {
         return Err(mismatch(format!(
             "the array has dtype '{}' but the model expects {} ('{want}')",
-            a.descr, spec.ty
+            a.ty.numpy_descr().unwrap_or("?"),
+            spec.ty
         )));
     }
     if a.shape.len() != spec.dims.len() {
@@ -446,12 +509,11 @@ fn from_array(
     }
     Ok(PreparedInput {
         spec: spec.clone(),
-        shape: a.shape,
-        data: TensorData::Bytes(a.data),
+        tensor: a,
     })
 }
 
-fn read_npy_file(path: &Path) -> Result<NpyArray> {
+fn read_npy_file(path: &Path) -> Result<HostTensor> {
     if path.extension().is_some_and(|e| e == "npz") {
         return Err(EngineError::invalid(
             crate::setting::Setting::Input,
@@ -467,19 +529,22 @@ fn read_npy_file(path: &Path) -> Result<NpyArray> {
         },
         _ => EngineError::io(path, e),
     })?;
-    parse_npy(&bytes).map_err(|message| EngineError::TensorFile {
+    HostTensor::from_npy(&bytes).map_err(|message| EngineError::TensorFile {
         path: path.to_path_buf(),
         message,
     })
 }
 
-fn read_npz(path: &PathBuf) -> Result<(PathBuf, BTreeMap<String, NpyArray>)> {
+/// Every array of an `.npz` archive, by name.
+pub(crate) fn read_npz(path: &Path) -> Result<BTreeMap<String, HostTensor>> {
     let file = std::fs::File::open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => EngineError::NotFound { path: path.clone() },
+        std::io::ErrorKind::NotFound => EngineError::NotFound {
+            path: path.to_path_buf(),
+        },
         _ => EngineError::io(path, e),
     })?;
     let bad = |message: String| EngineError::TensorFile {
-        path: path.clone(),
+        path: path.to_path_buf(),
         message,
     };
     let mut zip =
@@ -496,54 +561,13 @@ fn read_npz(path: &PathBuf) -> Result<(PathBuf, BTreeMap<String, NpyArray>)> {
             .map_err(|e| bad(format!("{name}: {e}")))?;
         arrays.insert(
             name.clone(),
-            parse_npy(&bytes).map_err(|m| bad(format!("{name}: {m}")))?,
+            HostTensor::from_npy(&bytes).map_err(|m| bad(format!("{name}: {m}")))?,
         );
     }
     if arrays.is_empty() {
         return Err(bad("the archive holds no .npy arrays".into()));
     }
-    Ok((path.clone(), arrays))
-}
-
-/// Parses an in-memory `.npy` file into raw little-endian C-order data.
-pub(crate) fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
-    let mut cursor = Cursor::new(bytes);
-    let header =
-        npyz::NpyHeader::from_reader(&mut cursor).map_err(|e| format!("not a .npy file: {e}"))?;
-    let offset = cursor.position() as usize;
-    let meta = npyz::NpyFile::with_header(header, &[][..]);
-    let descr = meta
-        .dtype()
-        .descr()
-        .trim_matches(|c| c == '\'' || c == '"')
-        .to_string();
-    if descr.starts_with('>') && !descr.ends_with("1") {
-        return Err(format!(
-            "big-endian arrays ('{descr}') are not supported; save with a little-endian dtype"
-        ));
-    }
-    if meta.order() == npyz::Order::Fortran {
-        return Err(
-            "Fortran-ordered arrays are not supported; save with np.ascontiguousarray".into(),
-        );
-    }
-    let shape: Vec<i64> = meta.shape().iter().map(|&d| d as i64).collect();
-    let item = descr[2..]
-        .parse::<usize>()
-        .map_err(|_| format!("unsupported dtype '{descr}'"))?;
-    let want = meta.shape().iter().product::<u64>() as usize * item;
-    let data = &bytes[offset..];
-    if data.len() < want {
-        return Err(format!(
-            "the file is truncated: the header promises {want} data bytes, {} are present",
-            data.len()
-        ));
-    }
-    Ok(NpyArray {
-        descr,
-        shape,
-        data: data[..want].to_vec(),
-    })
+    Ok(arrays)
 }
 
 fn fill(spec: &InputSpec, elements: u64, v: f64) -> Result<TensorData> {
@@ -566,14 +590,29 @@ fn fill(spec: &InputSpec, elements: u64, v: f64) -> Result<TensorData> {
 
 /// Seeded synthetic data: floats uniform in [-1, 1), integers uniform in `int_range`,
 /// booleans fair coin flips, strings short tokens. Other types get random bytes.
-fn synthetic(
-    spec: &InputSpec,
-    elements: u64,
-    seed: u64,
-    (lo, hi): (i64, i64),
-) -> Result<TensorData> {
+/// The range synthetic values of one input are drawn from.
+#[derive(Debug, Clone, Copy)]
+enum Range {
+    /// None given: floats in [-1, 1), integers in the plan's integer range.
+    Default((i64, i64)),
+    /// `NAME=LOW..HIGH`: every type in [LOW, HIGH) (integers: the whole numbers in it).
+    Given((f64, f64)),
+}
+
+fn synthetic(spec: &InputSpec, elements: u64, seed: u64, range: Range) -> Result<TensorData> {
     let mut r = StdRng::seed_from_u64(seed);
     let n = elements as usize;
+    let (lo, hi) = match range {
+        Range::Default(ints) => ints,
+        Range::Given((lo, hi)) => (
+            lo.ceil() as i64,
+            (hi.ceil() as i64).max(lo.ceil() as i64 + 1),
+        ),
+    };
+    let (flo, fhi) = match range {
+        Range::Default(_) => (-1.0f64, 1.0f64),
+        Range::Given(r) => r,
+    };
     let mut int = || r.random_range(lo..hi);
     let bytes: Vec<u8> = match spec.ty {
         ElementType::Int64 => (0..n).flat_map(|_| int().to_le_bytes()).collect(),
@@ -599,7 +638,8 @@ fn synthetic(
         }
         _ => {
             let mut r = StdRng::seed_from_u64(seed);
-            let mut f = || r.random_range(-1.0f32..1.0);
+            // Drawn as f32 whatever the type, so a seed gives the same values in every width.
+            let mut f = || r.random_range(flo as f32..fhi as f32);
             match spec.ty {
                 ElementType::Float => (0..n).flat_map(|_| f().to_le_bytes()).collect(),
                 ElementType::Double => (0..n).flat_map(|_| (f() as f64).to_le_bytes()).collect(),
@@ -635,7 +675,6 @@ mod tests {
         InputSpec {
             name: name.into(),
             ty,
-            ort_ty: ort::value::TensorElementType::Float32,
             dims: dims.iter().map(|(v, s)| (*v, s.to_string())).collect(),
         }
     }
@@ -643,11 +682,11 @@ mod tests {
     #[test]
     fn batch_binds_the_first_dynamic_dimension() {
         let specs = vec![spec("x", ElementType::Float, &[(None, "N"), (Some(4), "")])];
-        let plan = BenchmarkPlan::new("m");
+        let plan = InputPlan::default();
         let bd = batch_dim(&specs, &plan).unwrap();
         assert_eq!(bd, BatchDim::Symbol("N".into()));
         assert_eq!(
-            resolve_shape(&specs, &specs[0], &plan, Some(8), &bd).unwrap(),
+            resolve_shape(&specs, Path::new("m"), &specs[0], &plan, Some(8), &bd).unwrap(),
             vec![8, 4]
         );
     }
@@ -659,23 +698,23 @@ mod tests {
             ElementType::Int64,
             &[(None, "batch"), (None, "seq")],
         )];
-        let plan = BenchmarkPlan::new("m");
+        let plan = InputPlan::default();
         let bd = batch_dim(&specs, &plan).unwrap();
-        let e = resolve_shape(&specs, &specs[0], &plan, Some(1), &bd).unwrap_err();
+        let e = resolve_shape(&specs, Path::new("m"), &specs[0], &plan, Some(1), &bd).unwrap_err();
         let text = e.to_string();
         assert!(text.contains("seq (input tokens)"), "{text}");
         assert!(text.contains("seq=128"), "{text}");
         // An unnamed axis is bound by its `input.axis` handle.
         let specs = vec![spec("x", ElementType::Float, &[(None, ""), (None, "")])];
-        let mut plan = BenchmarkPlan::new("m");
+        let mut plan = InputPlan::default();
         let bd = batch_dim(&specs, &plan).unwrap();
         assert_eq!(bd, BatchDim::Leading);
-        let e = resolve_shape(&specs, &specs[0], &plan, Some(2), &bd).unwrap_err();
+        let e = resolve_shape(&specs, Path::new("m"), &specs[0], &plan, Some(2), &bd).unwrap_err();
         assert!(e.to_string().contains("x.1=1"), "{e}");
         plan.dims.insert("x.1".into(), 48);
         check_names(&specs, &plan).unwrap();
         assert_eq!(
-            resolve_shape(&specs, &specs[0], &plan, Some(2), &bd).unwrap(),
+            resolve_shape(&specs, Path::new("m"), &specs[0], &plan, Some(2), &bd).unwrap(),
             vec![2, 48]
         );
     }
@@ -683,8 +722,8 @@ mod tests {
     #[test]
     fn synthetic_data_is_seeded_and_in_range() {
         let s = spec("ids", ElementType::Int64, &[(Some(100), "")]);
-        let a = synthetic(&s, 100, 7, (0, 5)).unwrap();
-        let b = synthetic(&s, 100, 7, (0, 5)).unwrap();
+        let a = synthetic(&s, 100, 7, Range::Default((0, 5))).unwrap();
+        let b = synthetic(&s, 100, 7, Range::Given((0.0, 5.0))).unwrap();
         let (TensorData::Bytes(a), TensorData::Bytes(b)) = (a, b) else {
             panic!()
         };
@@ -693,22 +732,15 @@ mod tests {
             a.chunks(8)
                 .all(|c| (0..5).contains(&i64::from_le_bytes(c.try_into().unwrap())))
         );
-    }
-
-    #[test]
-    fn npy_truncation_is_reported() {
-        // A valid header for 4 float32 values followed by only 8 data bytes.
-        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }";
-        let mut h = header.to_string();
-        while !(10 + h.len() + 1).is_multiple_of(64) {
-            h.push(' ');
-        }
-        h.push('\n');
-        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-        bytes.extend_from_slice(&(h.len() as u16).to_le_bytes());
-        bytes.extend_from_slice(h.as_bytes());
-        bytes.extend_from_slice(&[0u8; 8]);
-        let e = parse_npy(&bytes).unwrap_err();
-        assert!(e.contains("truncated"), "{e}");
+        let x = spec("x", ElementType::Float, &[(Some(1000), "")]);
+        let TensorData::Bytes(f) = synthetic(&x, 1000, 7, Range::Given((2.0, 3.0))).unwrap() else {
+            panic!()
+        };
+        let values: Vec<f32> = f
+            .chunks(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        assert!(values.iter().all(|v| (2.0..3.0).contains(v)));
+        assert!(values.iter().any(|v| *v > 2.9) && values.iter().any(|v| *v < 2.1));
     }
 }
