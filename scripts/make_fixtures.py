@@ -242,6 +242,45 @@ def write_inputs(out_dir, rng):
         f.write(t.SerializeToString())
 
 
+def accuracy_fixtures(out, base):
+    """Candidates for `assay accuracy`, all derived from the conv net `base`:
+
+    - convnet_perturbed.onnx: one weight of /features/block.1/conv/Conv changed by 0.25, so
+      the first diverging node is known;
+    - convnet_fp16.onnx: onnxconverter-common's float16 conversion (inputs and outputs stay
+      float32, so it compares with the original by name and type);
+    - convnet_int8.onnx: ONNX Runtime's static QDQ quantization, calibrated on seeded images.
+    """
+    import copy
+
+    perturbed = copy.deepcopy(base)
+    for t in perturbed.graph.initializer:
+        if t.name == "features.1.weight":
+            w = numpy_helper.to_array(t).copy()
+            w[5, 3, 1, 1] += 0.25
+            t.CopyFrom(numpy_helper.from_array(w, t.name))
+    onnx.save_model(perturbed, os.path.join(out, "convnet_perturbed.onnx"))
+
+    from onnxconverter_common import float16
+
+    fp16 = float16.convert_float_to_float16(copy.deepcopy(base), keep_io_types=True)
+    onnx.save_model(fp16, os.path.join(out, "convnet_fp16.onnx"))
+
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Images(CalibrationDataReader):
+        def __init__(self):
+            rng = np.random.default_rng(5)
+            self.batches = iter([{"image": rng.uniform(-1, 1, (1, 3, 32, 32)).astype(np.float32)} for _ in range(16)])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    src = os.path.join(out, "convnet.onnx")
+    quantize_static(src, os.path.join(out, "convnet_int8.onnx"), Images(), quant_format=QuantFormat.QDQ,
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", help="directory for the test fixtures")
@@ -281,6 +320,7 @@ def main():
                         all_tensors_to_one_file=True, location="mlp_external.onnx.data", size_threshold=1024)
         big_external(out)
         write_inputs(out, rng)
+        accuracy_fixtures(out, models["convnet.onnx"])
     print("fixtures written")
 
 

@@ -31,7 +31,9 @@ ensure_apt --no-install-recommends xvfb xauth webkit2gtk-driver imagemagick
 
 # --- 2. Python venv ------------------------------------------------------------------
 venv="$cache/venv"
-ensure_venv "$venv" "numpy onnx==$ONNX_VERSION onnxruntime==$ORT_VERSION"
+# onnxconverter-common makes the FP16 fixture; polygraphy is what `assay accuracy` is
+# checked against (crates/assay-cli/tests/accuracy.rs) and benchmarked next to.
+ensure_venv "$venv" "numpy onnx==$ONNX_VERSION onnxruntime==$ORT_VERSION onnxconverter-common==1.16.0 polygraphy==0.53.6"
 
 # The signing interop tools, in a venv of their own: model_signing verifies Assay's bundles
 # and signs bundles for Assay to verify (pyOpenSSL is a dependency it forgets to declare).

@@ -4,7 +4,73 @@
 
 use std::{path::PathBuf, str::FromStr, time::Duration};
 
-use assay_engine::inputs::Fill;
+use assay_engine::{
+    accuracy::{ToleranceField, Tolerances},
+    inputs::Fill,
+    session::{OptLevel, Provider},
+};
+
+/// One side of an output comparison as given on the command line (`--reference`,
+/// `--candidate`): a provider, another model file, or a file on a provider, with optional
+/// session settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubjectSpec {
+    /// Another model file (`None`: the model being compared).
+    pub model: Option<PathBuf>,
+    pub provider: Provider,
+    pub opt_level: Option<OptLevel>,
+    pub threads: Option<usize>,
+}
+
+/// `PROVIDER`, `FILE.onnx`, `FILE.onnx@PROVIDER`, each optionally followed by `:opt=LEVEL`
+/// and `:threads=N` (`cpu:opt=disable`, `model-fp16.onnx@cuda:threads=4`).
+pub fn subject(s: &str) -> Result<SubjectSpec, String> {
+    let mut parts = s.split(':');
+    let head = parts.next().unwrap_or("").trim();
+    let (file, provider) = match head.rsplit_once('@') {
+        Some((f, p)) => (Some(f), p),
+        None if head.ends_with(".onnx") || head.contains('/') => (Some(head), "cpu"),
+        None if head.is_empty() => (None, "cpu"),
+        None => (None, head),
+    };
+    let mut spec = SubjectSpec {
+        model: file.filter(|f| !f.is_empty()).map(PathBuf::from),
+        provider: provider.parse().map_err(|e| format!("{e}"))?,
+        opt_level: None,
+        threads: None,
+    };
+    for part in parts {
+        let (k, v) = split_assignment(part)
+            .map_err(|_| format!("'{part}' is not opt=LEVEL or threads=N"))?;
+        match k {
+            "opt" => spec.opt_level = Some(v.parse().map_err(|e| format!("{e}"))?),
+            "threads" => match v.parse::<usize>() {
+                Ok(n) if n > 0 => spec.threads = Some(n),
+                _ => return Err(format!("'{v}' is not a thread count (1 or more)")),
+            },
+            other => return Err(format!("'{other}' is not a setting (opt or threads)")),
+        }
+    }
+    Ok(spec)
+}
+
+/// `--atol`/`--rtol` (`VALUE` or `OUTPUT=VALUE`) and `--check` (`STAT` or `OUTPUT=STAT`):
+/// checked here, applied in order by the command.
+fn tolerance(field: ToleranceField, s: &str) -> Result<String, String> {
+    Tolerances::default().set(field, s).map(|()| s.to_string())
+}
+
+pub fn atol(s: &str) -> Result<String, String> {
+    tolerance(ToleranceField::Atol, s)
+}
+
+pub fn rtol(s: &str) -> Result<String, String> {
+    tolerance(ToleranceField::Rtol, s)
+}
+
+pub fn check(s: &str) -> Result<String, String> {
+    tolerance(ToleranceField::Check, s)
+}
 
 /// `NAME=VALUE`, with both sides non-empty and trimmed.
 fn split_assignment(s: &str) -> Result<(&str, &str), String> {
@@ -114,6 +180,22 @@ mod tests {
         );
         assert!(fill("sr=fast").is_err());
         assert!(fill("x=0..").is_err());
+        let s = subject("model-fp16.onnx@cuda:opt=disable:threads=2").unwrap();
+        assert_eq!(
+            s.model.as_deref(),
+            Some(std::path::Path::new("model-fp16.onnx"))
+        );
+        assert_eq!(s.provider, Provider::Cuda);
+        assert_eq!(s.opt_level, Some(OptLevel::Disable));
+        assert_eq!(s.threads, Some(2));
+        assert_eq!(subject("tensorrt").unwrap().provider, Provider::TensorRt);
+        assert_eq!(subject("v2.onnx").unwrap().provider, Provider::Cpu);
+        assert!(subject("gpu").is_err());
+        assert!(subject("cpu:threads=0").is_err());
+        assert!(subject("cpu:fast=1").is_err());
+        assert!(atol("logits=1e-3").is_ok());
+        assert!(atol("x=abc").is_err());
+        assert!(check("max").is_ok() && check("mode").is_err());
         assert_eq!(
             shape("images=1x3x224x224").unwrap(),
             ("images".into(), vec![1, 3, 224, 224])

@@ -68,6 +68,13 @@ pub enum Command {
     )]
     Compare(CompareArgs),
 
+    /// Is it still right? Compare a model's outputs across providers, settings and versions,
+    /// down to the first diverging node.
+    #[command(
+        after_help = "Examples:\n  assay accuracy model.onnx --candidate cuda --candidate tensorrt\n  assay accuracy model.onnx --candidate model-fp16.onnx --atol 1e-2 --rtol 1e-2\n  assay accuracy v1.3.onnx --candidate v1.4.onnx --fail-on-mismatch     # exit 6 on a mismatch\n  assay accuracy model.onnx --save-inputs golden-in.npz --save-outputs golden-out.npz\n  assay accuracy v2.onnx --load-inputs golden-in.npz --load-outputs golden-out.npz\n  assay accuracy model.onnx --load-inputs polygraphy-inputs.json --candidate cpu:opt=disable\n\nWith --load-outputs and no --candidate, the model itself is the candidate.\nA candidate is PROVIDER, FILE.onnx or FILE.onnx@PROVIDER, optionally with :opt=LEVEL and :threads=N.\nAn output is within tolerance when |candidate - reference| <= atol + rtol * |reference| (NumPy's isclose)."
+    )]
+    Accuracy(AccuracyArgs),
+
     /// Write one self-contained HTML report of a run: charts, flame graph, tables, environment.
     #[command(after_help = "Example:\n  assay report 3f2a9c01 --out report.html")]
     Report(ReportArgs),
@@ -372,20 +379,9 @@ pub struct InspectArgs {
     pub json: bool,
 }
 
-/// The model and how to feed and run it: shared by `bench` and `profile`.
+/// How a model's inputs are made: shared by `bench`, `profile` and `accuracy`.
 #[derive(Debug, Args)]
-pub struct ModelRunArgs {
-    /// The .onnx model file.
-    pub model: PathBuf,
-    /// Execution providers: cpu, cuda, tensorrt (comma-separated; profile uses the first).
-    #[arg(long, default_value = "cpu", value_name = "LIST", value_delimiter = ',', value_parser = args::parsed::<Provider>)]
-    pub provider: Vec<Provider>,
-    /// Fail instead of falling back to CPU when a GPU provider cannot be used.
-    #[arg(long)]
-    pub strict_provider: bool,
-    /// Batch sizes (comma-separated); binds the batch dimension.
-    #[arg(long, value_name = "LIST", value_delimiter = ',')]
-    pub batch: Vec<i64>,
+pub struct InputArgs {
     /// The dimension that is the batch (default: the leading axis of the first input whose
     /// leading axis is dynamic).
     #[arg(long, value_name = "NAME")]
@@ -404,6 +400,30 @@ pub struct ModelRunArgs {
     /// from a range, INPUT=LOW..HIGH (pixels=0..1) (repeatable).
     #[arg(long, value_name = "INPUT=VALUE|LOW..HIGH", value_parser = args::fill)]
     pub fill: Vec<(String, Fill)>,
+    /// Seed for synthetic inputs.
+    #[arg(long, default_value_t = 0x5eed, value_name = "N")]
+    pub seed: u64,
+    /// Range LO..HI (half-open) for synthetic integer inputs such as token ids.
+    #[arg(long, default_value = "0..10", value_name = "LO..HI", value_parser = args::int_range)]
+    pub int_range: (i64, i64),
+}
+
+/// The model and how to feed and run it: shared by `bench` and `profile`.
+#[derive(Debug, Args)]
+pub struct ModelRunArgs {
+    /// The .onnx model file.
+    pub model: PathBuf,
+    /// Execution providers: cpu, cuda, tensorrt (comma-separated; profile uses the first).
+    #[arg(long, default_value = "cpu", value_name = "LIST", value_delimiter = ',', value_parser = args::parsed::<Provider>)]
+    pub provider: Vec<Provider>,
+    /// Fail instead of falling back to CPU when a GPU provider cannot be used.
+    #[arg(long)]
+    pub strict_provider: bool,
+    /// Batch sizes (comma-separated); binds the batch dimension.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub batch: Vec<i64>,
+    #[command(flatten)]
+    pub inputs: InputArgs,
     /// Intra-op threads (default: ONNX Runtime's choice, one per physical core).
     #[arg(long, value_name = "N")]
     pub intra_threads: Option<usize>,
@@ -413,12 +433,6 @@ pub struct ModelRunArgs {
     /// Graph optimization level: disable, basic, extended, all.
     #[arg(long, default_value = "all", value_name = "LEVEL", value_parser = args::parsed::<OptLevel>)]
     pub opt_level: OptLevel,
-    /// Seed for synthetic inputs.
-    #[arg(long, default_value_t = 0x5eed, value_name = "N")]
-    pub seed: u64,
-    /// Range LO..HI (half-open) for synthetic integer inputs such as token ids.
-    #[arg(long, default_value = "0..10", value_name = "LO..HI", value_parser = args::int_range)]
-    pub int_range: (i64, i64),
     /// Minimum warmup runs per stream.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub warmup: u64,
@@ -528,6 +542,73 @@ pub enum RunsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct AccuracyArgs {
+    /// The .onnx model file (the reference, and every candidate that names no other file).
+    pub model: PathBuf,
+    /// A candidate: PROVIDER, FILE.onnx or FILE.onnx@PROVIDER, with :opt=LEVEL and
+    /// :threads=N (repeatable).
+    #[arg(long = "candidate", value_name = "SPEC", value_parser = args::subject)]
+    pub candidates: Vec<args::SubjectSpec>,
+    /// The reference, in the same form (default: the model on CPU).
+    #[arg(long, default_value = "cpu", value_name = "SPEC", value_parser = args::subject)]
+    pub reference: args::SubjectSpec,
+    /// Absolute tolerance: VALUE for every output, OUTPUT=VALUE for one (repeatable; default 1e-5).
+    #[arg(long, value_name = "[OUTPUT=]VALUE", value_parser = args::atol)]
+    pub atol: Vec<String>,
+    /// Relative tolerance, to the reference's value (repeatable; default 1e-5).
+    #[arg(long, value_name = "[OUTPUT=]VALUE", value_parser = args::rtol)]
+    pub rtol: Vec<String>,
+    /// What is checked: elementwise (every element), mean, median or max of the errors.
+    #[arg(long, value_name = "[OUTPUT=]STAT", value_parser = args::check)]
+    pub check: Vec<String>,
+    #[command(flatten)]
+    pub inputs: InputArgs,
+    /// Synthetic input sets to compare on (set i uses the seed plus i).
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub sets: usize,
+    /// Input sets saved earlier: an .npz from --save-inputs, or Polygraphy's JSON.
+    #[arg(long, value_name = "FILE")]
+    pub load_inputs: Option<PathBuf>,
+    /// Reference outputs saved earlier (.npz or Polygraphy's JSON), compared against instead
+    /// of running the reference.
+    #[arg(long, value_name = "FILE")]
+    pub load_outputs: Option<PathBuf>,
+    /// Save the input sets to an .npz.
+    #[arg(long, value_name = "FILE.npz")]
+    pub save_inputs: Option<PathBuf>,
+    /// Save the reference's outputs to an .npz (golden outputs for --load-outputs).
+    #[arg(long, value_name = "FILE.npz")]
+    pub save_outputs: Option<PathBuf>,
+    /// Sets the reference runs twice to measure its own run-to-run noise (0: skip).
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub noise_sets: usize,
+    /// Do not search for the first diverging node of a failing candidate.
+    #[arg(long)]
+    pub no_locate: bool,
+    /// Intermediate tensors one round of that search exposes at most (bounds its memory).
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub locate_batch: usize,
+    /// Intra-op threads of every side without :threads=N.
+    #[arg(long, value_name = "N")]
+    pub intra_threads: Option<usize>,
+    /// Fail instead of falling back to CPU when a GPU provider cannot be used.
+    #[arg(long)]
+    pub strict_provider: bool,
+    /// Exit with code 6 when a candidate fails (outside tolerance and above the noise floor).
+    #[arg(long)]
+    pub fail_on_mismatch: bool,
+    /// Print the assay.accuracy/1 JSON document on stdout.
+    #[arg(long, conflicts_with = "events")]
+    pub json: bool,
+    /// Write the JSON document to FILE (atomically).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print progress and the result as NDJSON events on stdout (docs/EVENTS.md).
+    #[arg(long)]
+    pub events: bool,
 }
 
 #[derive(Debug, Args)]

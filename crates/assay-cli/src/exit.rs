@@ -51,6 +51,18 @@ impl std::fmt::Display for RegressionGate {
 
 impl std::error::Error for RegressionGate {}
 
+/// `accuracy --fail-on-mismatch` found a candidate outside tolerance: exit code 6.
+#[derive(Debug)]
+pub struct MismatchGate(pub String);
+
+impl std::fmt::Display for MismatchGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for MismatchGate {}
+
 /// Prints `err` and returns the exit code for it.
 pub fn report(err: &anyhow::Error, machine: Machine) -> i32 {
     let kind = kind_of(err);
@@ -169,6 +181,8 @@ fn kind_of(err: &anyhow::Error) -> ErrorKind {
         ErrorKind::Usage
     } else if err.downcast_ref::<RegressionGate>().is_some() {
         ErrorKind::Regression
+    } else if err.downcast_ref::<MismatchGate>().is_some() {
+        ErrorKind::Mismatch
     } else if err.downcast_ref::<VerificationFailed>().is_some() {
         ErrorKind::Verification
     } else {

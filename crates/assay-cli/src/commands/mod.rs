@@ -1,5 +1,6 @@
 //! One module per verb. Each parses its arguments into an engine call and formats the result.
 
+mod accuracy;
 mod bench;
 mod compare;
 mod gateway;
@@ -26,6 +27,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Profile(a) => profile::run(cli, a),
         Command::Runs(c) => runs::run(cli, c),
         Command::Compare(a) => compare::run(cli, a),
+        Command::Accuracy(a) => accuracy::run(cli, a),
         Command::Report(a) => report::run(cli, a),
         Command::Key(c) => key::run(c),
         Command::Release(ReleaseCommand::Create(a)) => release::create(cli, a),
@@ -47,6 +49,8 @@ pub fn machine_output(command: &Command) -> Machine {
         Command::Profile(a) if a.events => Machine::Events,
         Command::Profile(a) if a.json => Machine::Json,
         Command::Compare(a) if a.json => Machine::Json,
+        Command::Accuracy(a) if a.events => Machine::Events,
+        Command::Accuracy(a) if a.json => Machine::Json,
         Command::Report(a) if a.json => Machine::Json,
         Command::Sign(a) if a.json => Machine::Json,
         Command::Verify(a) if a.json => Machine::Json,

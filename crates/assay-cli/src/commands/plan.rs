@@ -8,7 +8,7 @@ use assay_engine::{
     session::SessionOptions,
 };
 
-use crate::cli::ModelRunArgs;
+use crate::cli::{InputArgs, ModelRunArgs};
 
 /// Repeated `--dim NAME=VALUE` flags as bindings (a later flag wins).
 pub fn dims(flags: &[(String, i64)]) -> DimBindings {
@@ -31,7 +31,7 @@ pub fn plan_from_args(
     };
     p.batches = a.batch.clone();
     p.concurrency = concurrency.to_vec();
-    p.inputs = input_plan(a);
+    p.inputs = input_plan(&a.inputs);
     p.warmup_runs = a.warmup;
     p.warmup_time = a.warmup_time;
     p.min_iterations = a.iterations.max(1);
@@ -41,7 +41,7 @@ pub fn plan_from_args(
 }
 
 /// The input options (dimensions, shapes, files, fills and ranges, the generator).
-pub fn input_plan(a: &ModelRunArgs) -> InputPlan {
+pub fn input_plan(a: &InputArgs) -> InputPlan {
     let mut fills = std::collections::BTreeMap::new();
     let mut ranges = std::collections::BTreeMap::new();
     for (name, fill) in &a.fill {

@@ -103,10 +103,11 @@ impl AccuracyPlan {
 
     /// Checks the values that do not need the models.
     pub fn validate(&self) -> Result<()> {
-        if self.candidates.is_empty() && self.load_outputs.is_none() {
+        let saving = self.save_inputs.is_some() || self.save_outputs.is_some();
+        if self.candidates.is_empty() && !saving {
             return Err(EngineError::invalid(
                 Setting::Candidate,
-                "give at least one candidate (a provider, or another model file), or saved outputs to compare against",
+                "give at least one candidate (a provider, or another model file), or save golden inputs and outputs",
             ));
         }
         if let InputSource::Synthetic { sets: 0 } = self.source {

@@ -1,0 +1,382 @@
+//! `assay accuracy MODEL`: the output comparison, printed as one table per candidate, as the
+//! `assay.accuracy/1` document, or as NDJSON events for the console.
+
+use std::io::IsTerminal;
+
+use assay_engine::{
+    accuracy::{
+        self, AccuracyEvent, AccuracyObserver, AccuracyPlan, AccuracyReport, InputSource, Subject,
+        TensorError, ToleranceField, Tolerances, Verdict,
+    },
+    runtime,
+    session::SessionOptions,
+};
+use comfy_table::{CellAlignment, Table, presets::UTF8_BORDERS_ONLY};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{emit_line, plan::input_plan};
+use crate::{
+    args::SubjectSpec,
+    cli::{AccuracyArgs, Cli},
+    exit::MismatchGate,
+    format,
+};
+
+/// A side of the comparison from its command-line form.
+fn subject(a: &AccuracyArgs, spec: &SubjectSpec) -> Subject {
+    let d = SessionOptions::default();
+    Subject {
+        model: spec.model.clone().unwrap_or_else(|| a.model.clone()),
+        provider: spec.provider,
+        session: SessionOptions {
+            opt_level: spec.opt_level.unwrap_or(d.opt_level),
+            intra_threads: spec.threads.or(a.intra_threads),
+            inter_threads: None,
+            strict_provider: a.strict_provider,
+        },
+    }
+}
+
+fn plan(a: &AccuracyArgs) -> anyhow::Result<AccuracyPlan> {
+    let mut p = AccuracyPlan::new(subject(a, &a.reference));
+    p.candidates = a.candidates.iter().map(|c| subject(a, c)).collect();
+    if p.candidates.is_empty() && a.load_outputs.is_some() {
+        // Against saved outputs, the model itself is what is checked.
+        p.candidates.push(p.reference.clone());
+    }
+    p.source = match &a.load_inputs {
+        Some(f) => InputSource::Saved(f.clone()),
+        None => InputSource::Synthetic { sets: a.sets },
+    };
+    p.inputs = input_plan(&a.inputs);
+    let mut t = Tolerances::default();
+    // Each value was checked by its flag's parser; applied in the order given per flag.
+    for (field, values) in [
+        (ToleranceField::Atol, &a.atol),
+        (ToleranceField::Rtol, &a.rtol),
+        (ToleranceField::Check, &a.check),
+    ] {
+        for v in values {
+            t.set(field, v).map_err(anyhow::Error::msg)?;
+        }
+    }
+    p.tolerances = t;
+    p.load_outputs = a.load_outputs.clone();
+    p.save_inputs = a.save_inputs.clone();
+    p.save_outputs = a.save_outputs.clone();
+    p.noise_sets = a.noise_sets;
+    p.locate = !a.no_locate;
+    p.locate_batch = a.locate_batch;
+    p.validate()?;
+    Ok(p)
+}
+
+pub fn run(cli: &Cli, a: &AccuracyArgs) -> anyhow::Result<()> {
+    let plan = plan(a)?;
+    // Check the files before loading the runtime: a typo in a path is not a runtime problem.
+    for s in std::iter::once(&plan.reference).chain(&plan.candidates) {
+        assay_engine::model::check_model_path(&s.model)?;
+    }
+    let rt = runtime::activate(cli.runtime.as_deref())?;
+    let report = if a.events {
+        accuracy::run_accuracy(rt, &plan, &mut EventsObserver)?
+    } else {
+        let mut bar = BarObserver::new(!a.json && std::io::stderr().is_terminal());
+        let r = accuracy::run_accuracy(rt, &plan, &mut bar);
+        bar.finish();
+        r?
+    };
+    if let Some(out) = &a.out {
+        format::write_atomic(out, &serde_json::to_vec_pretty(&report)?)?;
+    }
+    let passed = report.passed;
+    let failing: Vec<String> = report
+        .candidates
+        .iter()
+        .filter(|c| c.verdict == Verdict::Fail)
+        .map(|c| c.subject.label.clone())
+        .collect();
+    if a.events {
+        emit_line(&AccuracyEvent::Result {
+            report: Box::new(report),
+        });
+    } else if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_human(&report);
+        if let Some(out) = &a.out {
+            println!("result written to {}", out.display());
+        }
+    }
+    if a.fail_on_mismatch && !passed {
+        return Err(MismatchGate(format!(
+            "outside tolerance and above the reference's noise floor: {}",
+            failing.join(", ")
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// NDJSON on stdout: the console's worker protocol.
+struct EventsObserver;
+
+impl AccuracyObserver for EventsObserver {
+    fn event(&mut self, event: AccuracyEvent) {
+        emit_line(&event);
+    }
+}
+
+/// A progress bar over the input sets on a terminal; warnings go to stderr.
+struct BarObserver {
+    bar: Option<ProgressBar>,
+}
+
+impl BarObserver {
+    fn new(enabled: bool) -> Self {
+        BarObserver {
+            bar: enabled.then(|| {
+                let b = ProgressBar::new(0);
+                b.set_style(
+                    ProgressStyle::with_template("  {msg} [{bar:30}] {pos}/{len}")
+                        .expect("valid template")
+                        .progress_chars("=> "),
+                );
+                b
+            }),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl AccuracyObserver for BarObserver {
+    fn event(&mut self, event: AccuracyEvent) {
+        match event {
+            AccuracyEvent::Started { sets, .. } => {
+                if let Some(b) = &self.bar {
+                    b.set_length(sets as u64);
+                    b.set_message("comparing");
+                }
+            }
+            AccuracyEvent::SetDone { index, .. } => {
+                if let Some(b) = &self.bar {
+                    b.set_position(index as u64 + 1);
+                }
+            }
+            AccuracyEvent::Locating {
+                round, from, to, ..
+            } => {
+                if let Some(b) = &self.bar {
+                    b.set_message(format!("locating: round {round}, nodes {from}..{to}"));
+                }
+            }
+            AccuracyEvent::Warning { message } => match &self.bar {
+                Some(b) => b.suspend(|| eprintln!("warning: {message}")),
+                None => eprintln!("warning: {message}"),
+            },
+            AccuracyEvent::Result { .. } => {}
+        }
+    }
+}
+
+fn number(v: f64) -> String {
+    if v == 0.0 {
+        "0".into()
+    } else if v.is_infinite() {
+        "inf".into()
+    } else if !(1e-3..1e4).contains(&v.abs()) {
+        format!("{v:.2e}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Noise => "noise",
+        Verdict::Fail => "FAIL",
+    }
+}
+
+fn tensor_line(t: &TensorError) -> String {
+    let source = match t.source {
+        accuracy::TensorSource::GraphInput => "model input",
+        accuracy::TensorSource::Initializer => "weight",
+        accuracy::TensorSource::Activation => "activation",
+    };
+    if !t.compared {
+        return format!(
+            "    {} ({source}): not compared (missing or reshaped on one side)",
+            t.name
+        );
+    }
+    format!(
+        "    {} ({source}): max abs {}, mean abs {}, {} of {} outside tolerance",
+        t.name,
+        number(t.max_abs),
+        number(t.mean_abs),
+        t.outside_tolerance,
+        t.elements
+    )
+}
+
+fn print_human(r: &AccuracyReport) {
+    println!(
+        "reference: {} ({:.3} ms/inference){}",
+        r.reference.label,
+        r.reference.mean_ms,
+        r.reference
+            .fallback
+            .as_ref()
+            .map(|f| format!(" [fallback: {f}]"))
+            .unwrap_or_default()
+    );
+    println!(
+        "inputs: {} set{} ({}, seed {}){}",
+        r.inputs.sets,
+        if r.inputs.sets == 1 { "" } else { "s" },
+        r.inputs.source,
+        r.inputs.seed,
+        r.inputs
+            .loaded_outputs
+            .as_ref()
+            .map(|p| format!(", reference outputs from {}", p.display()))
+            .unwrap_or_default()
+    );
+    if r.noise.sets > 0 {
+        let worst = r.noise.max_abs.values().copied().fold(0.0, f64::max);
+        println!(
+            "noise floor: the reference run twice on {} set{}: {}",
+            r.noise.sets,
+            if r.noise.sets == 1 { "" } else { "s" },
+            if r.noise.deterministic {
+                "deterministic (bit-identical)".to_string()
+            } else {
+                format!("not deterministic, max abs difference {}", number(worst))
+            }
+        );
+    }
+    for c in &r.candidates {
+        println!();
+        println!(
+            "candidate: {} ({:.3} ms/inference) — {}",
+            c.subject.label,
+            c.subject.mean_ms,
+            match c.verdict {
+                Verdict::Pass => "PASS",
+                Verdict::Noise => "PASS (differences within the reference's own noise)",
+                Verdict::Fail => "FAIL",
+            }
+        );
+        if let Some(f) = &c.subject.fallback {
+            println!("  fallback: {f}");
+        }
+        let mut t = Table::new();
+        t.load_preset(UTF8_BORDERS_ONLY).set_header(vec![
+            "output",
+            "verdict",
+            "max abs",
+            "mean abs",
+            "max rel",
+            "p99 abs",
+            "cosine",
+            "outside tol",
+            "top-1",
+            "atol / rtol (check)",
+        ]);
+        for o in &c.outputs {
+            let s = &o.stats;
+            t.add_row(vec![
+                o.name.clone(),
+                verdict_word(o.verdict).to_string(),
+                number(s.max_abs),
+                number(s.mean_abs),
+                number(s.max_rel),
+                number(s.abs_percentiles.p99),
+                format!("{:.6}", s.cosine),
+                format!("{} / {}", s.outside_tolerance, s.elements),
+                s.top
+                    .map(|k| format!("{:.1}%", k.top1 * 100.0))
+                    .unwrap_or_else(|| "—".into()),
+                format!(
+                    "{} / {} ({})",
+                    number(o.tolerance.atol),
+                    number(o.tolerance.rtol),
+                    o.tolerance.check
+                ),
+            ]);
+        }
+        for col in 2..9 {
+            if let Some(c) = t.column_mut(col) {
+                c.set_cell_alignment(CellAlignment::Right);
+            }
+        }
+        println!("{t}");
+        for o in &c.outputs {
+            let nf = &o.stats.nonfinite;
+            if nf.one_sided > 0 {
+                println!(
+                    "  {}: {} NaN/Inf on one side only (reference NaN {}, Inf {}; candidate NaN {}, Inf {})",
+                    o.name,
+                    nf.one_sided,
+                    nf.nan_reference,
+                    nf.inf_reference,
+                    nf.nan_candidate,
+                    nf.inf_candidate
+                );
+            }
+        }
+        if let Some(d) = &c.divergence {
+            println!(
+                "  first diverging node: {} ({}){}, node {} of {} in topological order (input set {}, {} rounds, at most {} tensors exposed)",
+                d.node,
+                d.op_type,
+                if d.scope.is_empty() {
+                    String::new()
+                } else {
+                    format!(" in {}", d.scope)
+                },
+                d.index + 1,
+                d.nodes,
+                d.set,
+                d.rounds,
+                d.max_exposed
+            );
+            println!("  its inputs:");
+            for t in &d.inputs {
+                println!("{}", tensor_line(t));
+            }
+            println!("  its outputs:");
+            for t in &d.outputs {
+                println!("{}", tensor_line(t));
+            }
+        }
+    }
+    for w in &r.warnings {
+        println!("warning: {w}");
+    }
+    println!();
+    println!(
+        "{}",
+        if r.candidates.is_empty() {
+            "saved; nothing was compared".to_string()
+        } else if r.passed {
+            "PASSED: every candidate is within tolerance (or the reference's own noise)".to_string()
+        } else {
+            "FAILED: a candidate is outside tolerance and above the reference's noise floor"
+                .to_string()
+        }
+    );
+    if let Some(p) = &r.inputs.saved_inputs {
+        println!("inputs saved to {}", p.display());
+    }
+    if let Some(p) = &r.inputs.saved_outputs {
+        println!("reference outputs saved to {}", p.display());
+    }
+}

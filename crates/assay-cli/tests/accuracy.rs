@@ -1,0 +1,431 @@
+//! `assay accuracy`, run as a process on the real ONNX Runtime: identical models, a weight
+//! changed at a known node, FP16 and INT8 conversions, Polygraphy's numbers and files, and
+//! every kind of bad input.
+
+mod common;
+
+use std::{path::Path, process::Command as Std};
+
+use common::*;
+use serde_json::Value;
+
+fn accuracy_json(args: &[&str]) -> Value {
+    let o = run(assay().arg("accuracy").args(args).arg("--json"));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let r = json(&o.stdout);
+    assert_eq!(r["schema"], "assay.accuracy/1");
+    r
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn output<'a>(r: &'a Value, candidate: usize, name: &str) -> &'a Value {
+    r["candidates"][candidate]["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == name)
+        .unwrap_or_else(|| panic!("no output {name}"))
+}
+
+fn venv_python() -> std::path::PathBuf {
+    root().join(".cache/venv/bin/python")
+}
+
+#[test]
+fn identical_models_have_zero_error_and_a_deterministic_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy.onnx");
+    std::fs::copy(fixture("convnet.onnx"), &copy).unwrap();
+    let r = accuracy_json(&[
+        s(&fixture("convnet.onnx")),
+        "--candidate",
+        s(&copy),
+        "--sets",
+        "6",
+        "--fail-on-mismatch",
+    ]);
+    assert_eq!(r["inputs"]["sets"], 6);
+    assert_eq!(r["noise"]["sets"], 4);
+    assert_eq!(r["noise"]["deterministic"], true);
+    assert_eq!(r["passed"], true);
+    let o = output(&r, 0, "scores");
+    assert_eq!(o["verdict"], "pass");
+    // 6 sets of a [1, 10] output, every element equal.
+    assert_eq!(o["stats"]["elements"], 60);
+    assert_eq!(o["stats"]["exact"], 60);
+    assert_eq!(o["stats"]["max_abs"], 0.0);
+    assert_eq!(o["stats"]["outside_tolerance"], 0);
+    assert_eq!(o["stats"]["cosine"], 1.0);
+    assert_eq!(o["stats"]["top"]["top1"], 1.0);
+    assert!(r["candidates"][0]["divergence"].is_null());
+    assert!(r["reference"]["mean_ms"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn a_changed_weight_is_found_at_its_node_with_numpys_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = dir.path().join("inputs.npz");
+    let reference = fixture("convnet.onnx");
+    let perturbed = fixture("convnet_perturbed.onnx");
+    let r = accuracy_json(&[
+        s(&reference),
+        "--candidate",
+        s(&perturbed),
+        "--sets",
+        "3",
+        "--locate-batch",
+        "2",
+        "--save-inputs",
+        s(&inputs),
+    ]);
+    assert_eq!(r["passed"], false);
+    let c = &r["candidates"][0];
+    assert_eq!(c["verdict"], "fail");
+    let d = &c["divergence"];
+    assert_eq!(d["node"], "/features/block.1/conv/Conv", "{d:#}");
+    assert_eq!(d["op_type"], "Conv");
+    assert_eq!(d["scope"], "/features/block.1/conv");
+    // Bisection with two tensors a round, never everything at once.
+    assert!(d["max_exposed"].as_u64().unwrap() <= 2, "{d:#}");
+    assert!(d["rounds"].as_u64().unwrap() >= 3, "{d:#}");
+    // Its weight is the one changed (by 0.25), its activation input is untouched.
+    let weight = d["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "features.1.weight")
+        .unwrap();
+    assert_eq!(weight["source"], "initializer");
+    assert_eq!(weight["outside_tolerance"], 1);
+    assert!((weight["max_abs"].as_f64().unwrap() - 0.25).abs() < 1e-6);
+    let act = &d["inputs"][0];
+    assert_eq!(act["source"], "activation");
+    assert_eq!(act["max_abs"], 0.0);
+
+    // NumPy on the same tensors: ONNX Runtime in Python with the Conv's output exposed, on
+    // the saved input set the search used.
+    let set = d["set"].as_u64().unwrap();
+    let script = r#"
+import sys, numpy as np, onnx, onnxruntime as ort
+ref, cand, npz, set_index, tensor = sys.argv[1:6]
+arrays = np.load(npz)
+feed = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith(set_index + "/")}
+def run(path):
+    m = onnx.load(path)
+    m.graph.output.append(onnx.ValueInfoProto(name=tensor))
+    s = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    return s.run([tensor, "scores"], feed)
+(a, sa), (b, sb) = run(ref), run(cand)
+print(float(np.max(np.abs(b - a))), float(np.max(np.abs(sb - sa))))
+"#;
+    let out = Std::new(venv_python())
+        .args(["-c", script])
+        .args([s(&reference), s(&perturbed), s(&inputs)])
+        .arg(set.to_string())
+        .arg("/features/block.1/conv/Conv_output_0")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let numpy: Vec<f64> = text
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let ours = d["outputs"][0]["max_abs"].as_f64().unwrap();
+    assert!(
+        (ours - numpy[0]).abs() <= 1e-6 * numpy[0].max(1.0),
+        "assay {ours} vs numpy {}",
+        numpy[0]
+    );
+    assert!(numpy[0] > 0.01, "the change must show: {}", numpy[0]);
+
+    // --fail-on-mismatch makes it exit 6, with one error line.
+    expect_error(
+        assay()
+            .args(["accuracy", s(&reference), "--candidate", s(&perturbed)])
+            .args(["--sets", "2", "--no-locate", "--fail-on-mismatch"]),
+        6,
+        "outside tolerance",
+    );
+}
+
+#[test]
+fn fp16_is_within_fp16_bounds_and_fails_a_tight_tolerance() {
+    let reference = fixture("convnet.onnx");
+    let fp16 = fixture("convnet_fp16.onnx");
+    let tight = accuracy_json(&[s(&reference), "--candidate", s(&fp16), "--no-locate"]);
+    let o = output(&tight, 0, "scores");
+    let max_abs = o["stats"]["max_abs"].as_f64().unwrap();
+    // FP16 keeps about 3 decimal digits: errors above float32's, well below 1e-2 here.
+    assert!(max_abs > 1e-6 && max_abs < 1e-2, "max abs {max_abs}");
+    assert_eq!(o["verdict"], "fail");
+    assert_eq!(tight["passed"], false);
+    assert_eq!(o["stats"]["top"]["top1"], 1.0);
+    let loose = accuracy_json(&[
+        s(&reference),
+        "--candidate",
+        s(&fp16),
+        "--atol",
+        "1e-2",
+        "--rtol",
+        "1e-2",
+    ]);
+    assert_eq!(output(&loose, 0, "scores")["verdict"], "pass");
+    assert_eq!(loose["passed"], true);
+}
+
+#[test]
+fn int8_qdq_runs_end_to_end() {
+    let reference = fixture("convnet.onnx");
+    let int8 = fixture("convnet_int8.onnx");
+    let r = accuracy_json(&[
+        s(&reference),
+        "--candidate",
+        s(&int8),
+        "--fill",
+        "image=-1..1",
+        "--sets",
+        "4",
+    ]);
+    let o = output(&r, 0, "scores");
+    let stats = &o["stats"];
+    assert_eq!(stats["elements"], 40);
+    let max_abs = stats["max_abs"].as_f64().unwrap();
+    assert!(max_abs > 0.0 && max_abs < 1.0, "max abs {max_abs}");
+    assert!(stats["cosine"].as_f64().unwrap() > 0.9);
+    assert_eq!(stats["nonfinite"]["one_sided"], 0);
+    assert_eq!(
+        r["inputs"]["ranges"]["image"],
+        serde_json::json!([-1.0, 1.0])
+    );
+    // The QDQ graph renames its activations, so the search names a node it shares.
+    assert!(r["candidates"][0]["subject"]["mean_ms"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn polygraphy_reports_the_same_max_abs_error_and_its_files_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let poly = root().join(".cache/venv/bin/polygraphy");
+    assert!(poly.exists(), "polygraphy is installed by scripts/setup.sh");
+    let reference = fixture("convnet.onnx");
+    let fp16 = fixture("convnet_fp16.onnx");
+    let (pin, pout) = (dir.path().join("in.json"), dir.path().join("out.json"));
+    let saved = Std::new(&poly)
+        .args(["run", s(&reference), "--onnxrt", "--iterations", "3"])
+        .args(["--save-inputs", s(&pin), "--save-outputs", s(&pout)])
+        .output()
+        .unwrap();
+    assert!(
+        saved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&saved.stderr)
+    );
+    let compared = Std::new(&poly)
+        .args(["run", s(&fp16), "--onnxrt"])
+        .args(["--load-inputs", s(&pin), "--load-outputs", s(&pout)])
+        .output()
+        .unwrap();
+    // Polygraphy fails the comparison at its default tolerance, and prints each set's max.
+    let text = String::from_utf8_lossy(&compared.stdout).to_string()
+        + &String::from_utf8_lossy(&compared.stderr);
+    let maxima: Vec<f64> = text
+        .lines()
+        .filter(|l| l.contains("Absolute Difference | Stats:"))
+        .map(|l| {
+            let m = l.split("max=").nth(1).unwrap();
+            m.split_whitespace().next().unwrap().parse::<f64>().unwrap()
+        })
+        .collect();
+    assert_eq!(maxima.len(), 3, "{text}");
+    let polygraphy = maxima.iter().copied().fold(0.0, f64::max);
+
+    // Assay on Polygraphy's inputs and outputs.
+    let r = accuracy_json(&[
+        s(&fp16),
+        "--load-inputs",
+        s(&pin),
+        "--load-outputs",
+        s(&pout),
+    ]);
+    assert_eq!(r["inputs"]["sets"], 3);
+    let ours = output(&r, 0, "scores")["stats"]["max_abs"]
+        .as_f64()
+        .unwrap();
+    // Polygraphy prints five significant digits.
+    assert!(
+        (ours - polygraphy).abs() <= 1e-4 * polygraphy,
+        "assay {ours} vs polygraphy {polygraphy}"
+    );
+    // And computing the reference itself on the same inputs gives the same figure.
+    let r = accuracy_json(&[
+        s(&reference),
+        "--candidate",
+        s(&fp16),
+        "--load-inputs",
+        s(&pin),
+        "--no-locate",
+    ]);
+    let own = output(&r, 0, "scores")["stats"]["max_abs"]
+        .as_f64()
+        .unwrap();
+    assert!((own - ours).abs() <= 1e-9, "{own} vs {ours}");
+}
+
+#[test]
+fn golden_inputs_and_outputs_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let (gin, gout) = (dir.path().join("in.npz"), dir.path().join("out.npz"));
+    let model = sample_model();
+    let o = run(assay().args(["accuracy", s(&model), "--sets", "5"]).args([
+        "--save-inputs",
+        s(&gin),
+        "--save-outputs",
+        s(&gout),
+    ]));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout.contains("reference outputs saved to"),
+        "{}",
+        o.stdout
+    );
+    // NumPy reads what was saved: 5 sets under SET/NAME.
+    let check = Std::new(venv_python())
+        .args([
+            "-c",
+            "import sys, numpy as np; a=np.load(sys.argv[1]); print(sorted(a.keys())[:2], a['4/input'].shape, a['4/input'].dtype)",
+            s(&gin),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout).trim(),
+        "['0/input', '1/input'] (1, 64) float32"
+    );
+    // The same model against its golden outputs: zero error.
+    let r = accuracy_json(&[
+        s(&model),
+        "--load-inputs",
+        s(&gin),
+        "--load-outputs",
+        s(&gout),
+    ]);
+    assert_eq!(r["inputs"]["sets"], 5);
+    assert_eq!(output(&r, 0, "logits")["stats"]["max_abs"], 0.0);
+    assert_eq!(r["passed"], true);
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = sample_model();
+    // Names that differ: the conv net has other inputs and outputs.
+    expect_error(
+        assay().args([
+            "accuracy",
+            s(&model),
+            "--candidate",
+            s(&fixture("convnet.onnx")),
+        ]),
+        1,
+        "inputs only the reference has: input; inputs only the candidate has: image; outputs only the reference has: logits",
+    );
+    // Same names, other shapes.
+    expect_error(
+        assay().args([
+            "accuracy",
+            s(&model),
+            "--candidate",
+            s(&fixture("mlp.onnx")),
+        ]),
+        1,
+        "input 'input' is float [batch, 64] on the reference and float [batch, 512] on the candidate",
+    );
+    // A candidate that cannot load.
+    expect_error(
+        assay().args([
+            "accuracy",
+            s(&model),
+            "--candidate",
+            s(&fixture("unsupported_op.onnx")),
+        ]),
+        1,
+        "ONNX Runtime cannot load this model",
+    );
+    // A corrupt .npz.
+    let corrupt = dir.path().join("corrupt.npz");
+    std::fs::write(&corrupt, b"PK\x03\x04 this is not a zip").unwrap();
+    expect_error(
+        assay()
+            .args(["accuracy", s(&model), "--candidate", "cpu:opt=disable"])
+            .args(["--load-inputs", s(&corrupt)]),
+        1,
+        "not an .npz (zip) archive",
+    );
+    // Tolerances that cannot parse, and one for an output the model does not have.
+    expect_error(
+        assay().args([
+            "accuracy",
+            s(&model),
+            "--candidate",
+            "cpu",
+            "--atol",
+            "tiny",
+        ]),
+        2,
+        "'tiny' is not a number",
+    );
+    expect_error(
+        assay().args([
+            "accuracy",
+            s(&model),
+            "--candidate",
+            "cpu",
+            "--check",
+            "mode",
+        ]),
+        2,
+        "not a check statistic",
+    );
+    expect_error(
+        assay().args([
+            "accuracy",
+            s(&model),
+            "--candidate",
+            "cpu",
+            "--atol",
+            "probs=1e-3",
+        ]),
+        2,
+        "no output named probs; its outputs are logits",
+    );
+    // Nothing to compare.
+    expect_error(assay().args(["accuracy", s(&model)]), 2, "--candidate");
+    // Saved outputs that do not match the inputs' set count.
+    let (gin, gout) = (dir.path().join("in.npz"), dir.path().join("out.npz"));
+    let o = run(assay().args(["accuracy", s(&model), "--sets", "2"]).args([
+        "--save-inputs",
+        s(&gin),
+        "--save-outputs",
+        s(&gout),
+    ]));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    expect_error(
+        assay().args([
+            "accuracy",
+            s(&model),
+            "--sets",
+            "3",
+            "--load-outputs",
+            s(&gout),
+        ]),
+        1,
+        "it holds 2 sets of outputs but there are 3 input sets",
+    );
+}
