@@ -9,7 +9,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 ASSAY := target/debug/assay
 
-.PHONY: setup setup-run run test lint bench bench-overhead bench-profile bench-signing bench-gateway bench-console deb fixtures clean-cache
+.PHONY: setup setup-run run test lint bench bench-overhead bench-profile bench-signing bench-gateway bench-console bench-accuracy deb fixtures clean-cache
 
 # Everything the tests need (includes setup-run).
 setup:
@@ -51,6 +51,12 @@ bench-gateway: setup
 	$(CARGO) build --release -q -p assay-cli -p assay-gateway
 	python3 scripts/bench_gateway.py $(if $(AGAINST),--against $(AGAINST))
 
+# Output comparison next to Polygraphy: speed on 200 input sets, and the peak memory of the
+# first-diverging-node search next to a plain comparison and to marking every tensor.
+bench-accuracy: setup
+	$(CARGO) build --release -q -p assay-cli
+	python3 scripts/bench_accuracy.py
+
 # The console's release build: start-up to first paint and the 100,000-sample chart (under
 # Xvfb when there is no display). Responsiveness during a benchmark comes from `make test`'s
 # end-to-end run (target/e2e-perf.json).
@@ -66,7 +72,7 @@ deb: setup
 	npx --yes @tauri-apps/cli@2 build --bundles deb
 
 # Every benchmark that prints the figures in docs/BENCHMARKS.md.
-bench: bench-overhead bench-profile bench-signing bench-gateway bench-console
+bench: bench-overhead bench-profile bench-signing bench-gateway bench-console bench-accuracy
 
 fixtures:
 	.cache/venv/bin/python scripts/make_fixtures.py --out .cache/fixtures --assets assets

@@ -291,6 +291,8 @@ test("a release is created with evidence, signed and verified", async () => {
   await find("#release-evidence option:nth-child(2)");
   await setValue("#release-evidence", await exec("return document.querySelector('#release-evidence option:nth-child(2)').value"), "change");
   await createAndSign("1.0.0");
+  // The signed metadata's evidence reaches the card typed: the run and its figures.
+  await waitText("[data-testid=release-evidence]", /Evidence: run [0-9a-f]{8}, cpu batch 1: p50 [0-9.]+ ms, p99 [0-9.]+ ms, [1-9][0-9]* inferences\/s/, 10000);
   await shot("releases");
 });
 

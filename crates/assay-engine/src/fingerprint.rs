@@ -30,6 +30,15 @@ pub struct Environment {
 }
 
 /// Collects the fingerprint for the loaded runtime.
+/// Unix time now, in seconds (0 on a clock set before 1970): when a run, a release or an
+/// event happened.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 pub fn collect(rt: &Runtime) -> Environment {
     use sysinfo::System;
     let mut sys = System::new();

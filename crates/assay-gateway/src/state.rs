@@ -169,10 +169,7 @@ impl ModelState {
 }
 
 pub fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    assay_engine::fingerprint::unix_now()
 }
 
 /// Where things live under `--data`.

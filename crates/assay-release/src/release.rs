@@ -222,10 +222,7 @@ pub fn create(spec: &ReleaseSpec) -> Result<ReleaseMetadata> {
         copy(inc, rel)?;
         files.push(rel.to_string());
     }
-    let created_at = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let created_at = assay_engine::fingerprint::unix_now();
     let meta = ReleaseMetadata {
         schema: RELEASE_SCHEMA.into(),
         name: spec.name.clone(),

@@ -2,11 +2,7 @@
 //! at a time (memory holds one set's outputs, however many sets), then the noise floor,
 //! the verdicts and, for a failing candidate, the search for the first diverging node.
 
-use std::{
-    collections::BTreeMap,
-    path::Path,
-    time::{Instant, SystemTime, UNIX_EPOCH},
-};
+use std::{collections::BTreeMap, path::Path, time::Instant};
 
 use ort::session::{Session, SessionInputValue};
 use serde::{Deserialize, Serialize};
@@ -283,10 +279,7 @@ pub fn run_accuracy(
 ) -> Result<AccuracyReport> {
     plan.validate()?;
     let started = Instant::now();
-    let started_at = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let started_at = fingerprint::unix_now();
     let mut warnings = Vec::new();
     let mut warn = |observer: &mut dyn AccuracyObserver, m: String| {
         observer.event(AccuracyEvent::Warning { message: m.clone() });

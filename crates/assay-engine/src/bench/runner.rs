@@ -15,7 +15,7 @@ use std::{
         Barrier, Mutex,
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed},
     },
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
 use ort::session::{Session, SessionInputValue};
@@ -45,10 +45,7 @@ pub fn run_benchmark(
 ) -> Result<BenchReport> {
     plan.validate()?;
     let started = Instant::now();
-    let started_at = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let started_at = fingerprint::unix_now();
     // Decode first: a broken file gets Assay's specific error rather than ORT's.
     crate::model::validate_model_file(&plan.model)?;
     let sha256 = sha256_file(&plan.model)?;
