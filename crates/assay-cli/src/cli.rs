@@ -500,7 +500,7 @@ pub enum RunsCommand {
         /// Only runs of this model (sha256 prefix or path fragment).
         #[arg(long)]
         model: Option<String>,
-        /// Only `bench` or `profile` runs.
+        /// Only `bench`, `profile` or `accuracy` runs (output comparisons).
         #[arg(long)]
         kind: Option<String>,
         #[arg(long, default_value_t = 50)]
@@ -600,6 +600,9 @@ pub struct AccuracyArgs {
     /// Exit with code 6 when a candidate fails (outside tolerance and above the noise floor).
     #[arg(long)]
     pub fail_on_mismatch: bool,
+    /// Do not record the comparison in the history database.
+    #[arg(long)]
+    pub no_save: bool,
     /// Print the assay.accuracy/1 JSON document on stdout.
     #[arg(long, conflicts_with = "events")]
     pub json: bool,

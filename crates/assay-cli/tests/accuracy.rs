@@ -429,3 +429,76 @@ fn bad_input_is_a_clear_error() {
         "it holds 2 sets of outputs but there are 3 input sets",
     );
 }
+
+#[test]
+fn comparisons_are_recorded_listed_reported_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.db");
+    let reference = fixture("convnet.onnx");
+    let perturbed = fixture("convnet_perturbed.onnx");
+    let o = run(on(&db)
+        .args(["accuracy", s(&reference), "--candidate", s(&perturbed)])
+        .args(["--sets", "2"]));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let id = o
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("saved as run "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no run id in:\n{}", o.stdout))
+        .to_string();
+
+    // Listed with the timing runs, and alone with --kind accuracy.
+    let o = run(on(&db).args(["runs", "list"]));
+    assert!(
+        o.stdout.contains(&id) && o.stdout.contains("FAIL"),
+        "{}",
+        o.stdout
+    );
+    let list = json(&run(on(&db).args(["runs", "list", "--kind", "accuracy", "--json"])).stdout);
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!(list[0]["passed"], false);
+    assert_eq!(list[0]["candidates"], 1);
+    assert!(
+        list[0]["labels"]
+            .as_str()
+            .unwrap()
+            .contains("convnet_perturbed.onnx on cpu")
+    );
+    assert!(list[0]["worst_max_abs"].as_f64().unwrap() > 0.0);
+
+    // The stored document is the whole report, found by a prefix of its id.
+    let shown = json(&run(on(&db).args(["runs", "show", &id[..6], "--json"])).stdout);
+    assert_eq!(shown["schema"], "assay.accuracy/1");
+    assert_eq!(shown["run_id"], id.as_str());
+    assert_eq!(
+        shown["candidates"][0]["divergence"]["node"],
+        "/features/block.1/conv/Conv"
+    );
+
+    // The HTML report: verdicts, the node, and one error chart per output.
+    let html = dir.path().join("r.html");
+    let charts = dir.path().join("charts");
+    let o = run(on(&db).args(["report", &id, "--out", s(&html), "--charts", s(&charts)]));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("Assay accuracy report: FAILED"),
+        "report heading"
+    );
+    assert!(page.contains("/features/block.1/conv/Conv"));
+    assert_eq!(page.matches("<svg").count(), 1, "one output, one chart");
+    assert!(page.contains("|error| of scores"));
+    let mut files: Vec<String> = std::fs::read_dir(&charts)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["errors-1-scores.png", "errors-1-scores.svg"]);
+
+    // Removed like any run.
+    let o = run(on(&db).args(["runs", "rm", &id]));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    expect_error(on(&db).args(["runs", "show", &id]), 1, &id);
+}

@@ -9,7 +9,7 @@ use sqlx::Row;
 use crate::{Store, error::StoreError};
 
 impl Store {
-    /// Copies every model, run, sample list and profile of the database at `other` into
+    /// Copies every model, run, sample list, profile and comparison of the database at `other` into
     /// this one, in one transaction, and returns how many runs were new. `other` is first
     /// brought up to this schema (opening it runs the migrations) and is left in place.
     pub async fn import_from(&self, other: &Path) -> Result<u64, StoreError> {
@@ -22,7 +22,9 @@ impl Store {
             .await
             .map_err(|e| StoreError::from_sqlx(other, e))?;
         let copied = async {
-            let before: i64 = sqlx::query("SELECT count(*) FROM main.runs")
+            let before: i64 = sqlx::query(
+                "SELECT (SELECT count(*) FROM main.runs) + (SELECT count(*) FROM main.accuracy_runs)",
+            )
                 .fetch_one(&mut *conn)
                 .await?
                 .get(0);
@@ -33,6 +35,7 @@ impl Store {
                 "INSERT OR IGNORE INTO main.runs SELECT * FROM other.runs",
                 "INSERT OR IGNORE INTO main.samples SELECT * FROM other.samples",
                 "INSERT OR IGNORE INTO main.profiles SELECT * FROM other.profiles",
+                "INSERT OR IGNORE INTO main.accuracy_runs SELECT * FROM other.accuracy_runs",
             ] {
                 if let Err(e) = sqlx::query(sql).execute(&mut *conn).await {
                     let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
@@ -40,7 +43,9 @@ impl Store {
                 }
             }
             sqlx::query("COMMIT").execute(&mut *conn).await?;
-            let after: i64 = sqlx::query("SELECT count(*) FROM main.runs")
+            let after: i64 = sqlx::query(
+                "SELECT (SELECT count(*) FROM main.runs) + (SELECT count(*) FROM main.accuracy_runs)",
+            )
                 .fetch_one(&mut *conn)
                 .await?
                 .get(0);

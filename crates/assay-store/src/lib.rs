@@ -2,7 +2,8 @@
 //!
 //! The run history behind `assay runs`, `assay compare` and the console: every model (by
 //! sha256), every benchmark or profile run with its configuration, environment fingerprint
-//! and summary, every latency sample (compactly encoded), and operator profiles.
+//! and summary, every latency sample (compactly encoded), operator profiles, and output
+//! comparisons (`assay.accuracy/1` documents).
 //!
 //! SQLite through sqlx, in WAL mode with a busy timeout, so several `assay bench`
 //! processes can record into one database at once without losing a run. The schema lives
@@ -18,12 +19,14 @@
 //! # Ok(()) }
 //! ```
 
+mod accuracy;
 mod codec;
 mod error;
 mod import;
 mod runs;
 mod store;
 
+pub use accuracy::AccuracySummary;
 pub use error::StoreError;
 pub use runs::{ProfileRecord, Providers, RunKind, RunSummary, StoredRun};
 pub use store::Store;

@@ -139,17 +139,9 @@ impl Store {
         for _attempt in 0..5 {
             let id = new_id();
             let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
-            sqlx::query(
-                "INSERT INTO models (sha256, path, size_bytes, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)
-                 ON CONFLICT (sha256) DO UPDATE SET path = excluded.path, last_seen = excluded.last_seen",
-            )
-            .bind(&report.model.sha256)
-            .bind(report.model.path.display().to_string())
-            .bind(size)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.err(e))?;
+            upsert_model(&mut tx, &report.model.sha256, &report.model.path, size, now)
+                .await
+                .map_err(|e| self.err(e))?;
             let inserted = sqlx::query("INSERT OR IGNORE INTO runs (id, kind, model_sha256, created_at, summary, model_path, rows, p50_ms, p99_ms, providers) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
                 .bind(&id)
                 .bind(kind)
@@ -222,12 +214,21 @@ impl Store {
         .map_err(|e| self.err(e))
     }
 
-    /// Resolves a full id or a unique prefix.
+    /// Resolves a full id or a unique prefix of a benchmark or profile run.
     pub async fn resolve(&self, id: &str) -> Result<String, StoreError> {
+        self.resolve_in(Table::Runs, id).await
+    }
+
+    /// Resolves a full id or a unique prefix among the rows of `table`.
+    pub(crate) async fn resolve_in(&self, table: Table, id: &str) -> Result<String, StoreError> {
         if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(StoreError::UnknownRun(id.to_string()));
         }
-        let rows = sqlx::query("SELECT id FROM runs WHERE id LIKE ?1 || '%' ORDER BY id LIMIT 6")
+        let sql = format!(
+            "SELECT id FROM {} WHERE id LIKE ?1 || '%' ORDER BY id LIMIT 6",
+            table.name()
+        );
+        let rows = sqlx::query(&sql)
             .bind(id)
             .fetch_all(&self.pool)
             .await
@@ -343,6 +344,44 @@ impl ProfileRow {
 }
 
 /// 8 lowercase hex digits: short enough to type, with a retry on the rare collision.
-fn new_id() -> String {
+/// Records (or refreshes) a model seen by a run, in the run's transaction.
+pub(crate) async fn upsert_model(
+    tx: &mut sqlx::SqliteConnection,
+    sha256: &str,
+    path: &std::path::Path,
+    size: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO models (sha256, path, size_bytes, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)
+         ON CONFLICT (sha256) DO UPDATE SET path = excluded.path, last_seen = excluded.last_seen",
+    )
+    .bind(sha256)
+    .bind(path.display().to_string())
+    .bind(size)
+    .bind(now)
+    .execute(tx)
+    .await
+    .map(drop)
+}
+
+/// The tables that hold runs, each with its own ids.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Table {
+    Runs,
+    Accuracy,
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Runs => "runs",
+            Table::Accuracy => "accuracy_runs",
+        }
+    }
+}
+
+/// A new run id: 8 random hex digits.
+pub(crate) fn new_id() -> String {
     format!("{:08x}", rand::rng().random::<u32>())
 }

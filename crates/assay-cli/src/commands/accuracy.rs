@@ -14,7 +14,7 @@ use assay_engine::{
 use comfy_table::{CellAlignment, Table, presets::UTF8_BORDERS_ONLY};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{emit_line, plan::input_plan};
+use super::{emit_line, plan::input_plan, store::History};
 use crate::{
     args::SubjectSpec,
     cli::{AccuracyArgs, Cli},
@@ -78,7 +78,13 @@ pub fn run(cli: &Cli, a: &AccuracyArgs) -> anyhow::Result<()> {
         assay_engine::model::check_model_path(&s.model)?;
     }
     let rt = runtime::activate(cli.runtime.as_deref())?;
-    let report = if a.events {
+    // Open the history first: a read-only or locked database is reported before the run.
+    let history = if a.no_save {
+        None
+    } else {
+        Some(History::open(cli)?)
+    };
+    let mut report = if a.events {
         accuracy::run_accuracy(rt, &plan, &mut EventsObserver)?
     } else {
         let mut bar = BarObserver::new(!a.json && std::io::stderr().is_terminal());
@@ -86,10 +92,19 @@ pub fn run(cli: &Cli, a: &AccuracyArgs) -> anyhow::Result<()> {
         bar.finish();
         r?
     };
+    // Nothing compared (golden data saved only): nothing to record.
+    let saved = history
+        .as_ref()
+        .filter(|_| !report.candidates.is_empty())
+        .map(|h| h.run(h.store.save_accuracy(&report)));
+    if let Some(Ok(id)) = &saved {
+        report.run_id = Some(id.clone());
+    }
     if let Some(out) = &a.out {
         format::write_atomic(out, &serde_json::to_vec_pretty(&report)?)?;
     }
     let passed = report.passed;
+    let run_id = report.run_id.clone();
     let failing: Vec<String> = report
         .candidates
         .iter()
@@ -107,6 +122,13 @@ pub fn run(cli: &Cli, a: &AccuracyArgs) -> anyhow::Result<()> {
         if let Some(out) = &a.out {
             println!("result written to {}", out.display());
         }
+        if let Some(id) = &run_id {
+            println!("saved as run {id} (assay runs show {id}, assay report {id})");
+        }
+    }
+    // A failed save must not lose the comparison: it was printed, then the error is reported.
+    if let Some(Err(e)) = saved {
+        return Err(e.into());
     }
     if a.fail_on_mismatch && !passed {
         return Err(MismatchGate(format!(
@@ -226,7 +248,7 @@ fn tensor_line(t: &TensorError) -> String {
     )
 }
 
-fn print_human(r: &AccuracyReport) {
+pub(crate) fn print_human(r: &AccuracyReport) {
     println!(
         "reference: {} ({:.3} ms/inference){}",
         r.reference.label,

@@ -1,6 +1,9 @@
 //! `assay report RUN --out report.html`
 
-use assay_engine::viz::report::{ProfileSection, render_html};
+use assay_engine::viz::{
+    accuracy, charts,
+    report::{ProfileSection, ReportWritten, render_html},
+};
 
 use super::store::History;
 use crate::{
@@ -10,6 +13,9 @@ use crate::{
 
 pub fn run(cli: &Cli, args: &ReportArgs) -> anyhow::Result<()> {
     let h = History::open(cli)?;
+    if h.run(h.store.is_accuracy_run(&args.run))? {
+        return comparison(&h, args);
+    }
     let run = h.run(h.store.run(&args.run))?;
     let section = run.profile.as_ref().map(|p| ProfileSection {
         mode: if p.optimized {
@@ -36,7 +42,7 @@ pub fn run(cli: &Cli, args: &ReportArgs) -> anyhow::Result<()> {
     if args.json {
         println!(
             "{}",
-            serde_json::to_string(&assay_engine::viz::report::ReportWritten {
+            serde_json::to_string(&ReportWritten {
                 run_id: run.id.clone(),
                 report: args.out.clone(),
                 bytes: html.len(),
@@ -52,6 +58,60 @@ pub fn run(cli: &Cli, args: &ReportArgs) -> anyhow::Result<()> {
         );
         if let Some(dir) = &args.charts {
             println!("{} chart files written to {}", charts.len(), dir.display());
+        }
+    }
+    Ok(())
+}
+
+/// The report of an output comparison; `--charts` writes each output's error distribution.
+fn comparison(h: &History, args: &ReportArgs) -> anyhow::Result<()> {
+    let report = h.run(h.store.accuracy_run(&args.run))?;
+    let id = report.run_id.clone().unwrap_or_else(|| args.run.clone());
+    let html = accuracy::render_accuracy_html(&id, &report)?;
+    format::write_atomic(&args.out, html.as_bytes())?;
+    let mut charts = Vec::new();
+    if let Some(dir) = &args.charts {
+        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+        for (i, c) in report.candidates.iter().enumerate() {
+            for o in c.outputs.iter().filter(|o| !o.stats.histogram.is_empty()) {
+                let name: String = o
+                    .name
+                    .chars()
+                    .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '_' })
+                    .collect();
+                // SVG and PNG, as for a benchmark's charts.
+                let stem = dir.join(format!("errors-{}-{name}", i + 1));
+                let svg =
+                    charts::svg(|area| accuracy::error_distribution(area, &c.subject.label, o))?;
+                let svg_path = stem.with_extension("svg");
+                format::write_atomic(&svg_path, svg.as_bytes())?;
+                let png_path = stem.with_extension("png");
+                charts::png(&png_path, |area| {
+                    accuracy::error_distribution(area, &c.subject.label, o)
+                })?;
+                charts.push(svg_path);
+                charts.push(png_path);
+            }
+        }
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&ReportWritten {
+                run_id: id,
+                report: args.out.clone(),
+                bytes: html.len(),
+                charts,
+            })?
+        );
+    } else {
+        println!(
+            "report of comparison {id} written to {} ({})",
+            args.out.display(),
+            format::bytes(html.len() as u64)
+        );
+        if !charts.is_empty() {
+            println!("{} chart files written", charts.len());
         }
     }
     Ok(())

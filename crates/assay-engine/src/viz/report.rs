@@ -43,7 +43,17 @@ pub const SECTIONS: [&str; 6] = [
     "Environment",
 ];
 
-fn esc(s: &str) -> String {
+/// The reports' shared look: one inline style sheet, light and dark.
+pub(crate) const STYLE: &str = r#"<style>
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1100px;padding:24px;color:#1a202c}
+h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:32px 0 8px;border-bottom:1px solid #e2e8f0;padding-bottom:4px}
+.sub{color:#4a5568} table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
+th,td{text-align:right;padding:4px 8px;border-bottom:1px solid #edf2f7} th{background:#f7fafc} td:first-child,th:first-child{text-align:left}
+.chart svg{width:100%;height:auto} .flag{color:#975a16} iframe{width:100%;height:520px;border:1px solid #e2e8f0}
+@media (prefers-color-scheme: dark){body{background:#1a202c;color:#e2e8f0} th{background:#2d3748} .chart svg{background:#fff}}
+</style>"#;
+
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -62,18 +72,12 @@ pub fn render_html(
         h,
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Assay report · {model} · run {run}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1100px;padding:24px;color:#1a202c}}
-h1{{font-size:22px;margin:0 0 4px}} h2{{font-size:17px;margin:32px 0 8px;border-bottom:1px solid #e2e8f0;padding-bottom:4px}}
-.sub{{color:#4a5568}} table{{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}}
-th,td{{text-align:right;padding:4px 8px;border-bottom:1px solid #edf2f7}} th{{background:#f7fafc}} td:first-child,th:first-child{{text-align:left}}
-.chart svg{{width:100%;height:auto}} .flag{{color:#975a16}} iframe{{width:100%;height:520px;border:1px solid #e2e8f0}}
-@media (prefers-color-scheme: dark){{body{{background:#1a202c;color:#e2e8f0}} th{{background:#2d3748}} .chart svg{{background:#fff}}}}
-</style></head><body>
+{STYLE}</head><body>
 <h1>Assay report</h1><div class="sub">run <b>{run}</b> · {model} · sha256 <code>{sha}</code> · ONNX Runtime {ort}</div>
 "#,
         run = esc(run_id),
         sha = esc(&report.model.sha256),
+        STYLE = STYLE,
         ort = esc(&report.environment.ort_version),
     );
 
