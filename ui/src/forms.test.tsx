@@ -140,7 +140,7 @@ describe("Release cards", () => {
             model: { file: "320n.onnx", sha256: "ab".repeat(32), size_bytes: 10, producer: "", opsets: [] },
             signature: { inputs: [], outputs: [] },
             serving: { dims: { height: 320 }, sources: { height: "given" }, fills: {} },
-            files: ["320n.onnx"], evidence: null,
+            files: ["320n.onnx"], evidence: null, accuracy: null,
           },
         };
         return [release];

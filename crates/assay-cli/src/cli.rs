@@ -304,7 +304,7 @@ pub enum ReleaseCommand {
     /// Copy a model, its external data and side files into a release folder with
     /// assay-release.json.
     #[command(
-        after_help = "Example:\n  assay release create model.onnx --name sentiment --version 1.2.0 --evidence 3f2a9c01 --out releases/sentiment-1.2.0"
+        after_help = "Example:\n  assay release create model.onnx --name sentiment --version 1.2.0 --evidence 3f2a9c01 --evidence 9c1e0b7a --out releases/sentiment-1.2.0"
     )]
     Create(ReleaseCreateArgs),
 }
@@ -323,9 +323,10 @@ pub struct ReleaseCreateArgs {
     /// to warm up: NAME=VALUE or INPUT.AXIS=VALUE (repeatable; default: the evidence run's).
     #[arg(long, value_name = "NAME=VALUE", value_parser = args::dim)]
     pub dim: Vec<(String, i64)>,
-    /// A recorded benchmark run to attach as evidence.
-    #[arg(long, value_name = "RUN_ID")]
-    pub evidence: Option<String>,
+    /// Recorded runs to sign in as evidence: a benchmark run, an output comparison
+    /// (`assay accuracy`), or one of each (repeatable).
+    #[arg(long, value_name = "RUN")]
+    pub evidence: Vec<String>,
     /// Side files to include (repeatable).
     #[arg(long, value_name = "FILE")]
     pub include: Vec<PathBuf>,

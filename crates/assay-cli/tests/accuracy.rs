@@ -497,6 +497,53 @@ fn comparisons_are_recorded_listed_reported_and_removed() {
     files.sort();
     assert_eq!(files, ["errors-1-scores.png", "errors-1-scores.svg"]);
 
+    // Signed into a release as accuracy evidence, with each candidate's verdict.
+    let rel = dir.path().join("rel");
+    let o = run(on(&db)
+        .args(["release", "create", s(&perturbed), "--name", "conv"])
+        .args([
+            "--version",
+            "1.0.0",
+            "--evidence",
+            &id,
+            "--out",
+            s(&rel),
+            "--json",
+        ]));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(!o.stderr.contains("did not check"), "{}", o.stderr);
+    let created = json(&o.stdout);
+    let acc = &created["release"]["accuracy"];
+    assert_eq!(acc["run_id"], id.as_str());
+    assert_eq!(acc["passed"], false);
+    assert_eq!(acc["candidates"][0]["verdict"], "fail");
+    assert_eq!(
+        acc["candidates"][0]["failed_outputs"],
+        serde_json::json!(["scores"])
+    );
+    assert_eq!(
+        acc["candidates"][0]["diverging_node"],
+        "/features/block.1/conv/Conv"
+    );
+    let on_disk = json(&std::fs::read_to_string(rel.join("assay-release.json")).unwrap());
+    assert_eq!(on_disk["accuracy"], *acc);
+    expect_error(
+        on(&db)
+            .args(["release", "create", s(&perturbed), "--name", "conv"])
+            .args([
+                "--version",
+                "1.0.1",
+                "--evidence",
+                &id,
+                "--evidence",
+                &id,
+                "--out",
+                s(&dir.path().join("rel2")),
+            ]),
+        2,
+        "one output comparison",
+    );
+
     // Removed like any run.
     let o = run(on(&db).args(["runs", "rm", &id]));
     assert_eq!(o.code, 0, "{}", o.stderr);

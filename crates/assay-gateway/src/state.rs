@@ -129,6 +129,7 @@ impl ModelState {
                 warm_dims: r.warm_dims.clone(),
                 load_error: r.load_error.clone(),
                 role: self.role_of(&r.version),
+                accuracy: r.metadata.accuracy.clone(),
             })
             .collect()
     }

@@ -12,6 +12,7 @@ use std::{
     time::Duration,
 };
 
+use assay_engine::accuracy::Verdict;
 use assay_gateway::{
     AppState, GatewayError,
     backend::{
@@ -21,7 +22,12 @@ use assay_gateway::{
     config::{Config, Overrides},
     router,
 };
-use assay_release::{keys::PrivateKey, release::ReleaseSpec, signing};
+use assay_release::{
+    keys::PrivateKey,
+    metadata::{AccuracyEvidence, AccuracyEvidenceRow},
+    release::ReleaseSpec,
+    signing,
+};
 use axum::{
     Router,
     body::Body,
@@ -245,6 +251,22 @@ impl Fixture {
             version: version.into(),
             notes: None,
             evidence: None,
+            // Signed accuracy evidence, which the admin listing shows before activation.
+            accuracy: Some(AccuracyEvidence {
+                run_id: "9c1e0b7a".into(),
+                reference: "sample-mlp.onnx on cpu".into(),
+                reference_sha256: "ab".repeat(32),
+                sets: 8,
+                passed: true,
+                candidates: vec![AccuracyEvidenceRow {
+                    label: "sample-mlp.onnx on cuda".into(),
+                    sha256: "ab".repeat(32),
+                    verdict: Verdict::Pass,
+                    worst_max_abs: 2.5e-6,
+                    failed_outputs: Vec::new(),
+                    diverging_node: None,
+                }],
+            }),
             serving_dims: Default::default(),
             serving_fills: Default::default(),
             include: Vec::new(),
@@ -323,6 +345,13 @@ async fn the_protocol_describes_and_serves_a_pushed_release() {
     let pushed = fx.push(&fx.release("lookup", "1.0.0"), true).await;
     assert_eq!(pushed.status, StatusCode::OK, "{}", pushed.body);
     assert_eq!(pushed.body["activated"], true);
+    // The release's signed accuracy evidence is in the admin listing, typed.
+    let listed = fx.admin("GET", "/admin/v1/models", Value::Null).await;
+    let list: assay_release::views::ModelList = serde_json::from_value(listed.body).unwrap();
+    let evidence = list.models[0].releases[0].accuracy.as_ref().unwrap();
+    assert!(evidence.passed);
+    assert_eq!(evidence.run_id, "9c1e0b7a");
+    assert_eq!(evidence.candidates[0].verdict, Verdict::Pass);
     assert_eq!(*fx.backend.loads.lock().unwrap(), ["1.0.0"]);
 
     let r = fx.call("GET", "/v2", None, Vec::new()).await;

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use assay_engine::{
+    accuracy::{AccuracyReport, Verdict},
     bench::{BenchReport, Throughput},
     fingerprint::Environment,
     model::{Opset, TensorSignature},
@@ -43,6 +44,9 @@ pub struct ReleaseMetadata {
     /// The benchmark run the release was measured with.
     #[serde(default)]
     pub evidence: Option<BenchEvidence>,
+    /// The output comparison the release was checked with (`assay accuracy`).
+    #[serde(default)]
+    pub accuracy: Option<AccuracyEvidence>,
 }
 
 /// The model file of a release.
@@ -106,6 +110,75 @@ pub struct EvidenceRow {
     pub p99_ms: f64,
     pub ci95_ms: ConfidenceIntervals,
     pub throughput: Throughput,
+}
+
+/// Accuracy evidence: a recorded output comparison, its verdict and each candidate's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct AccuracyEvidence {
+    pub run_id: String,
+    /// The reference (`model.onnx on cpu`) and its model file's digest.
+    pub reference: String,
+    pub reference_sha256: String,
+    pub sets: usize,
+    /// Every candidate passed (within tolerance, or within the reference's noise).
+    pub passed: bool,
+    pub candidates: Vec<AccuracyEvidenceRow>,
+}
+
+/// One candidate of an [`AccuracyEvidence`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct AccuracyEvidenceRow {
+    pub label: String,
+    pub sha256: String,
+    pub verdict: Verdict,
+    /// The largest max abs error of any of its outputs.
+    pub worst_max_abs: f64,
+    /// Its outputs that failed, by name.
+    pub failed_outputs: Vec<String>,
+    /// The first diverging node, when it failed and the search found one.
+    pub diverging_node: Option<String>,
+}
+
+impl AccuracyEvidence {
+    /// The evidence of the recorded comparison `run_id`.
+    pub fn of_run(run_id: &str, report: &AccuracyReport) -> Self {
+        AccuracyEvidence {
+            run_id: run_id.to_string(),
+            reference: report.reference.label.clone(),
+            reference_sha256: report.reference.sha256.clone(),
+            sets: report.inputs.sets,
+            passed: report.passed,
+            candidates: report
+                .candidates
+                .iter()
+                .map(|c| AccuracyEvidenceRow {
+                    label: c.subject.label.clone(),
+                    sha256: c.subject.sha256.clone(),
+                    verdict: c.verdict,
+                    worst_max_abs: c
+                        .outputs
+                        .iter()
+                        .map(|o| o.stats.max_abs)
+                        .filter(|v| v.is_finite())
+                        .fold(0.0, f64::max),
+                    failed_outputs: c
+                        .outputs
+                        .iter()
+                        .filter(|o| o.verdict == Verdict::Fail)
+                        .map(|o| o.name.clone())
+                        .collect(),
+                    diverging_node: c.divergence.as_ref().map(|d| d.node.clone()),
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether the comparison measured this model file (as its reference or a candidate).
+    pub fn covers(&self, sha256: &str) -> bool {
+        self.reference_sha256 == sha256 || self.candidates.iter().any(|c| c.sha256 == sha256)
+    }
 }
 
 impl BenchEvidence {

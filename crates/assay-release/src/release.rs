@@ -10,7 +10,8 @@ use assay_engine::durable;
 use crate::{
     error::{ReleaseError, Result},
     metadata::{
-        BenchEvidence, ModelSignature, RELEASE_SCHEMA, ReleaseMetadata, ReleasedModel, Serving,
+        AccuracyEvidence, BenchEvidence, ModelSignature, RELEASE_SCHEMA, ReleaseMetadata,
+        ReleasedModel, Serving,
     },
 };
 
@@ -26,6 +27,8 @@ pub struct ReleaseSpec {
     pub notes: Option<String>,
     /// Benchmark evidence: run id, environment fingerprint and summary figures.
     pub evidence: Option<BenchEvidence>,
+    /// Accuracy evidence: a recorded output comparison and its verdicts.
+    pub accuracy: Option<AccuracyEvidence>,
     /// Values for the model's dynamic dimensions that it is served at (by handle); any the
     /// model has that are missing take Assay's suggestion. Signed into the metadata, so
     /// gateways warm up at shapes the model really runs at.
@@ -248,6 +251,7 @@ pub fn create(spec: &ReleaseSpec) -> Result<ReleaseMetadata> {
         serving,
         files,
         evidence: spec.evidence.clone(),
+        accuracy: spec.accuracy.clone(),
     };
     let meta_path = staging.path().join(RELEASE_FILE);
     durable::write(

@@ -104,6 +104,9 @@ pub struct ReleaseSummary {
     pub load_error: Option<String>,
     #[serde(default)]
     pub role: ReleaseRole,
+    /// The output comparison it was signed with, to look at before activating it.
+    #[serde(default)]
+    pub accuracy: Option<crate::metadata::AccuracyEvidence>,
 }
 
 /// A model's routing, as a change leaves it.

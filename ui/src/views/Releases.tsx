@@ -129,6 +129,12 @@ function ReleaseCard({ release, keys, onChange }: { release: ReleaseView; keys: 
         <span class="muted mono"> · sha256 {meta.model.sha256.slice(0, 12)}…</span>
         {serving.length > 0 && <span class="muted"> · serving shapes {serving.map(([k, v]) => `${k}=${v}`).join(" ")}</span>}
       </p>
+      {meta.accuracy && (
+        <p class="muted" data-testid="release-accuracy">
+          Accuracy: comparison <span class="mono">{meta.accuracy.run_id.slice(0, 8)}</span> {meta.accuracy.passed ? "passed" : "FAILED"} against {meta.accuracy.reference}:{" "}
+          {meta.accuracy.candidates.map((c) => `${c.label} ${c.verdict} (max abs ${c.worst_max_abs.toExponential(2)})`).join(", ")}
+        </p>
+      )}
       {evidence && (
         <p class="muted" data-testid="release-evidence">
           Evidence: run <span class="mono">{meta.evidence!.run_id.slice(0, 8)}</span>, {evidence.provider} batch {evidence.batch}:

@@ -246,8 +246,23 @@ fn print_releases(list: &ModelList) {
                 ReleaseRole::Canary => "canary",
                 ReleaseRole::Idle => "",
             };
+            // The signed accuracy evidence, to look at before activating or canarying it.
+            let accuracy = match &r.accuracy {
+                Some(e) => format!(
+                    "  accuracy {} (run {}, {} candidate{}, worst max abs {:.2e})",
+                    if e.passed { "passed" } else { "FAILED" },
+                    e.run_id,
+                    e.candidates.len(),
+                    if e.candidates.len() == 1 { "" } else { "s" },
+                    e.candidates
+                        .iter()
+                        .map(|c| c.worst_max_abs)
+                        .fold(0.0, f64::max)
+                ),
+                None => String::new(),
+            };
             println!(
-                "  {:<16} {:<7} {:>12} bytes  key {}",
+                "  {:<16} {:<7} {:>12} bytes  key {}{accuracy}",
                 r.version, role, r.bytes, r.signer
             );
         }

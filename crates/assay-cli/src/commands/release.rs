@@ -5,7 +5,7 @@ use std::{io::IsTerminal, path::PathBuf};
 use assay_release::{
     cache::DigestCache,
     keys::PublicKey,
-    metadata::BenchEvidence,
+    metadata::{AccuracyEvidence, BenchEvidence},
     release::{self, ReleaseSpec},
     signing::{self, DEFAULT_SIGNATURE, Trust},
 };
@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::{key, store::History};
 use crate::{
     cli::{Cli, ReleaseCreateArgs, SignArgs, VerifyArgs},
-    exit::VerificationFailed,
+    exit::{UsageError, VerificationFailed},
     format,
 };
 
@@ -22,32 +22,60 @@ pub fn create(cli: &Cli, a: &ReleaseCreateArgs) -> anyhow::Result<()> {
     // Serving shapes: the flags, else the ones the evidence run measured.
     let mut serving_dims = super::plan::dims(&a.dim);
     let mut serving_fills = std::collections::BTreeMap::new();
-    let evidence = match &a.evidence {
-        Some(id) => {
-            let h = History::open(cli)?;
-            let run = h.run(h.store.run(id))?;
-            if a.dim.is_empty() {
-                serving_dims = run.report.settings.dims.clone();
+    let mut evidence = None;
+    let mut accuracy = None;
+    let model_sha = if a.evidence.is_empty() {
+        String::new()
+    } else {
+        assay_engine::digest::sha256_file(&a.model)?
+    };
+    for id in &a.evidence {
+        let h = History::open(cli)?;
+        if h.run(h.store.is_accuracy_run(id))? {
+            let report = h.run(h.store.accuracy_run(id))?;
+            if accuracy.is_some() {
+                anyhow::bail!(UsageError(
+                    "give one output comparison as evidence, not several".into()
+                ));
             }
-            serving_fills = run.report.settings.fills.clone();
-            if run.report.model.sha256 != assay_engine::digest::sha256_file(&a.model)? {
+            let e = AccuracyEvidence::of_run(report.run_id.as_deref().unwrap_or(id), &report);
+            if !e.covers(&model_sha) {
                 eprintln!(
-                    "warning: run {} measured a different model file ({}) than {}",
-                    run.id,
-                    run.report.model.path.display(),
+                    "warning: comparison {} did not check {} (neither its reference nor a candidate)",
+                    e.run_id,
                     a.model.display()
                 );
             }
-            Some(BenchEvidence::of_run(&run.id, &run.report))
+            accuracy = Some(e);
+            continue;
         }
-        None => None,
-    };
+        if evidence.is_some() {
+            anyhow::bail!(UsageError(
+                "give one benchmark run as evidence, not several".into()
+            ));
+        }
+        let run = h.run(h.store.run(id))?;
+        if a.dim.is_empty() {
+            serving_dims = run.report.settings.dims.clone();
+        }
+        serving_fills = run.report.settings.fills.clone();
+        if run.report.model.sha256 != model_sha {
+            eprintln!(
+                "warning: run {} measured a different model file ({}) than {}",
+                run.id,
+                run.report.model.path.display(),
+                a.model.display()
+            );
+        }
+        evidence = Some(BenchEvidence::of_run(&run.id, &run.report));
+    }
     let meta = release::create(&ReleaseSpec {
         model: a.model.clone(),
         name: a.name.clone(),
         version: a.version.clone(),
         notes: a.notes.clone(),
         evidence,
+        accuracy,
         serving_dims,
         serving_fills,
         include: a.include.clone(),
@@ -69,6 +97,15 @@ pub fn create(cli: &Cli, a: &ReleaseCreateArgs) -> anyhow::Result<()> {
             a.out.display(),
             meta.files.len() + 1
         );
+        if let Some(e) = &meta.accuracy {
+            println!(
+                "accuracy evidence: comparison {} {} ({} candidate{})",
+                e.run_id,
+                if e.passed { "passed" } else { "FAILED" },
+                e.candidates.len(),
+                if e.candidates.len() == 1 { "" } else { "s" }
+            );
+        }
         if !meta.serving.dims.is_empty() {
             let text: Vec<String> = meta
                 .serving
