@@ -376,7 +376,7 @@ pub fn run_accuracy(
             return Err(EngineError::TensorFile {
                 path: path.clone(),
                 message: format!(
-                    "it holds {} sets of outputs but there are {n} input sets; compare with the inputs they were saved with (--load-inputs)",
+                    "it holds {} sets of outputs but there are {n} input sets; compare with the input sets they were saved with",
                     l.len()
                 ),
             });
