@@ -876,8 +876,22 @@ fn a_full_queue_answers_429_with_retry_after() {
         0
     );
     let url = format!("{}/v2/models/mlp/infer", gw.url());
-    let body = json!({"inputs": [{"name": "input", "shape": [64, 512], "datatype": "FP32", "data": vec![0.5f32; 64 * 512]}]}).to_string();
-    let results = burst(&url, 24, &body, |_| None);
+    // Binary tensors: reading a request costs a copy, while running its 64 rows (the most
+    // the model takes) costs milliseconds, so the queue fills however slowly a debug build
+    // parses JSON.
+    let rows = 64;
+    let header = json!({"inputs": [{"name": "input", "shape": [rows, 512], "datatype": "FP32",
+                                    "parameters": {"binary_data_size": rows * 512 * 4}}]})
+    .to_string();
+    let mut body = header.clone().into_bytes();
+    for _ in 0..rows * 512 {
+        body.extend(0.5f32.to_le_bytes());
+    }
+    let binary = vec![
+        ("content-type", "application/octet-stream".to_string()),
+        ("inference-header-content-length", header.len().to_string()),
+    ];
+    let results = burst_with(&url, 24, &body, &binary, |_| None);
     let rejected: Vec<_> = results.iter().filter(|r| r.0 == 429).collect();
     assert!(!rejected.is_empty(), "no request was rejected: {results:?}");
     assert!(
@@ -910,18 +924,30 @@ fn burst(
     body: &str,
     token: impl Fn(usize) -> Option<String>,
 ) -> Vec<(u16, Option<String>, String)> {
+    burst_with(url, n, body.as_bytes(), &[], token)
+}
+
+/// `n` requests at once, each with `headers` and, when `token` gives one, a bearer token.
+fn burst_with(
+    url: &str,
+    n: usize,
+    body: &[u8],
+    headers: &[(&'static str, String)],
+    token: impl Fn(usize) -> Option<String>,
+) -> Vec<(u16, Option<String>, String)> {
     let barrier = Arc::new(std::sync::Barrier::new(n));
     let threads: Vec<_> = (0..n)
         .map(|i| {
             let (url, body, barrier, token) =
-                (url.to_string(), body.to_string(), barrier.clone(), token(i));
+                (url.to_string(), body.to_vec(), barrier.clone(), token(i));
+            let mut headers = headers.to_vec();
             std::thread::spawn(move || {
                 let a = agent();
-                let headers: Vec<(&str, String)> = token
-                    .map(|t| vec![("authorization", format!("Bearer {t}"))])
-                    .unwrap_or_default();
+                if let Some(t) = token {
+                    headers.push(("authorization", format!("Bearer {t}")));
+                }
                 barrier.wait();
-                let r = http(&a, "POST", &url, None, &headers, Some(body.into_bytes()));
+                let r = http(&a, "POST", &url, None, &headers, Some(body));
                 (
                     r.status,
                     r.header("retry-after").map(String::from),

@@ -149,7 +149,7 @@ impl AccuracyObserver for EventsObserver {
     }
 }
 
-/// A progress bar over the input sets on a terminal; warnings go to stderr.
+/// A progress bar over the input sets on a terminal.
 struct BarObserver {
     bar: Option<ProgressBar>,
 }
@@ -197,11 +197,8 @@ impl AccuracyObserver for BarObserver {
                     b.set_message(format!("locating: round {round}, nodes {from}..{to}"));
                 }
             }
-            AccuracyEvent::Warning { message } => match &self.bar {
-                Some(b) => b.suspend(|| eprintln!("warning: {message}")),
-                None => eprintln!("warning: {message}"),
-            },
-            AccuracyEvent::Result { .. } => {}
+            // Warnings are part of the report, printed once after the tables.
+            AccuracyEvent::Warning { .. } | AccuracyEvent::Result { .. } => {}
         }
     }
 }
