@@ -39,28 +39,16 @@ pub fn run(cli: &Cli, args: &ReportArgs) -> anyhow::Result<()> {
         )?,
         None => Vec::new(),
     };
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string(&ReportWritten {
-                run_id: run.id.clone(),
-                report: args.out.clone(),
-                bytes: html.len(),
-                charts,
-            })?
-        );
-    } else {
-        println!(
-            "report of run {} written to {} ({})",
-            run.id,
-            args.out.display(),
-            format::bytes(html.len() as u64)
-        );
-        if let Some(dir) = &args.charts {
-            println!("{} chart files written to {}", charts.len(), dir.display());
-        }
-    }
-    Ok(())
+    print_written(
+        args,
+        "run",
+        ReportWritten {
+            run_id: run.id.clone(),
+            report: args.out.clone(),
+            bytes: html.len(),
+            charts,
+        },
+    )
 }
 
 /// The report of an output comparison; `--charts` writes each output's error distribution.
@@ -94,24 +82,35 @@ fn comparison(h: &History, args: &ReportArgs) -> anyhow::Result<()> {
             }
         }
     }
+    print_written(
+        args,
+        "comparison",
+        ReportWritten {
+            run_id: id,
+            report: args.out.clone(),
+            bytes: html.len(),
+            charts,
+        },
+    )
+}
+
+/// What `report` says once the files are written: the `ReportWritten` document, or a line.
+fn print_written(args: &ReportArgs, what: &str, w: ReportWritten) -> anyhow::Result<()> {
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string(&ReportWritten {
-                run_id: id,
-                report: args.out.clone(),
-                bytes: html.len(),
-                charts,
-            })?
-        );
+        println!("{}", serde_json::to_string(&w)?);
     } else {
         println!(
-            "report of comparison {id} written to {} ({})",
-            args.out.display(),
-            format::bytes(html.len() as u64)
+            "report of {what} {} written to {} ({})",
+            w.run_id,
+            w.report.display(),
+            format::bytes(w.bytes as u64)
         );
-        if !charts.is_empty() {
-            println!("{} chart files written", charts.len());
+        if let Some(dir) = args.charts.as_ref().filter(|_| !w.charts.is_empty()) {
+            println!(
+                "{} chart files written to {}",
+                w.charts.len(),
+                dir.display()
+            );
         }
     }
     Ok(())
