@@ -461,15 +461,8 @@ pub struct BenchArgs {
     /// Skip the profiled run that records which provider ran each node.
     #[arg(long)]
     pub no_placement_check: bool,
-    /// Print the assay.bench/1 JSON document on stdout.
-    #[arg(long, conflicts_with = "events")]
-    pub json: bool,
-    /// Write the JSON document to FILE (atomically).
-    #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
-    /// Print progress and the result as NDJSON events on stdout (docs/EVENTS.md).
-    #[arg(long)]
-    pub events: bool,
+    #[command(flatten)]
+    pub output: DocumentArgs,
 }
 
 #[derive(Debug, Args)]
@@ -604,7 +597,15 @@ pub struct AccuracyArgs {
     /// Do not record the comparison in the history database.
     #[arg(long)]
     pub no_save: bool,
-    /// Print the assay.accuracy/1 JSON document on stdout.
+    #[command(flatten)]
+    pub output: DocumentArgs,
+}
+
+/// How a long job reports: its versioned JSON document (`assay.bench/1`,
+/// `assay.accuracy/1`), or NDJSON events for the console's worker.
+#[derive(Debug, Args)]
+pub struct DocumentArgs {
+    /// Print the JSON document on stdout.
     #[arg(long, conflicts_with = "events")]
     pub json: bool,
     /// Write the JSON document to FILE (atomically).

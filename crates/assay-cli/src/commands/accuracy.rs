@@ -84,10 +84,10 @@ pub fn run(cli: &Cli, a: &AccuracyArgs) -> anyhow::Result<()> {
     } else {
         Some(History::open(cli)?)
     };
-    let mut report = if a.events {
+    let mut report = if a.output.events {
         accuracy::run_accuracy(rt, &plan, &mut EventsObserver)?
     } else {
-        let mut bar = BarObserver::new(!a.json && std::io::stderr().is_terminal());
+        let mut bar = BarObserver::new(!a.output.json && std::io::stderr().is_terminal());
         let r = accuracy::run_accuracy(rt, &plan, &mut bar);
         bar.finish();
         r?
@@ -100,7 +100,7 @@ pub fn run(cli: &Cli, a: &AccuracyArgs) -> anyhow::Result<()> {
     if let Some(Ok(id)) = &saved {
         report.run_id = Some(id.clone());
     }
-    if let Some(out) = &a.out {
+    if let Some(out) = &a.output.out {
         format::write_atomic(out, &serde_json::to_vec_pretty(&report)?)?;
     }
     let passed = report.passed;
@@ -111,15 +111,15 @@ pub fn run(cli: &Cli, a: &AccuracyArgs) -> anyhow::Result<()> {
         .filter(|c| c.verdict == Verdict::Fail)
         .map(|c| c.subject.label.clone())
         .collect();
-    if a.events {
+    if a.output.events {
         emit_line(&AccuracyEvent::Result {
             report: Box::new(report),
         });
-    } else if a.json {
+    } else if a.output.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_human(&report);
-        if let Some(out) = &a.out {
+        if let Some(out) = &a.output.out {
             println!("result written to {}", out.display());
         }
         if let Some(id) = &run_id {

@@ -28,10 +28,10 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
     } else {
         Some(History::open(cli)?)
     };
-    let mut report = if args.events {
+    let mut report = if args.output.events {
         bench::run_benchmark(rt, &plan, &mut EventsObserver)?
     } else {
-        let mut bar = BarObserver::new(!args.json && std::io::stderr().is_terminal());
+        let mut bar = BarObserver::new(!args.output.json && std::io::stderr().is_terminal());
         let r = bench::run_benchmark(rt, &plan, &mut bar);
         bar.finish();
         r?
@@ -45,18 +45,18 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
         report.run_id = Some(id.clone());
     }
 
-    if let Some(out) = &args.out {
+    if let Some(out) = &args.output.out {
         format::write_atomic(out, &serde_json::to_vec_pretty(&report)?)?;
     }
-    if args.events {
+    if args.output.events {
         emit_line(&BenchEvent::Result {
             report: Box::new(report),
         });
-    } else if args.json {
+    } else if args.output.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_human(&report);
-        if let Some(out) = &args.out {
+        if let Some(out) = &args.output.out {
             println!("result written to {}", out.display());
         }
         if let Some(id) = &report.run_id {

@@ -44,13 +44,13 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
 pub fn machine_output(command: &Command) -> Machine {
     match command {
         Command::Inspect(a) if a.json => Machine::Json,
-        Command::Bench(a) if a.events => Machine::Events,
-        Command::Bench(a) if a.json => Machine::Json,
+        Command::Bench(a) if a.output.events => Machine::Events,
+        Command::Bench(a) if a.output.json => Machine::Json,
         Command::Profile(a) if a.events => Machine::Events,
         Command::Profile(a) if a.json => Machine::Json,
         Command::Compare(a) if a.json => Machine::Json,
-        Command::Accuracy(a) if a.events => Machine::Events,
-        Command::Accuracy(a) if a.json => Machine::Json,
+        Command::Accuracy(a) if a.output.events => Machine::Events,
+        Command::Accuracy(a) if a.output.json => Machine::Json,
         Command::Report(a) if a.json => Machine::Json,
         Command::Sign(a) if a.json => Machine::Json,
         Command::Verify(a) if a.json => Machine::Json,
