@@ -879,18 +879,7 @@ fn a_full_queue_answers_429_with_retry_after() {
     // Binary tensors: reading a request costs a copy, while running its 64 rows (the most
     // the model takes) costs milliseconds, so the queue fills however slowly a debug build
     // parses JSON.
-    let rows = 64;
-    let header = json!({"inputs": [{"name": "input", "shape": [rows, 512], "datatype": "FP32",
-                                    "parameters": {"binary_data_size": rows * 512 * 4}}]})
-    .to_string();
-    let mut body = header.clone().into_bytes();
-    for _ in 0..rows * 512 {
-        body.extend(0.5f32.to_le_bytes());
-    }
-    let binary = vec![
-        ("content-type", "application/octet-stream".to_string()),
-        ("inference-header-content-length", header.len().to_string()),
-    ];
+    let (body, binary) = binary_mlp_request(64);
     let results = burst_with(&url, 24, &body, &binary, |_| None);
     let rejected: Vec<_> = results.iter().filter(|r| r.0 == 429).collect();
     assert!(!rejected.is_empty(), "no request was rejected: {results:?}");
@@ -917,17 +906,24 @@ fn a_full_queue_answers_429_with_retry_after() {
     assert!(metrics.contains("reason=\"rejected\"} "), "{metrics}");
 }
 
-/// `n` POSTs of `body` released together; (status, Retry-After, error message) of each.
-fn burst(
-    url: &str,
-    n: usize,
-    body: &str,
-    token: impl Fn(usize) -> Option<String>,
-) -> Vec<(u16, Option<String>, String)> {
-    burst_with(url, n, body.as_bytes(), &[], token)
+/// A KServe v2 binary-tensor request of `rows` rows of 0.5 for `mlp.onnx`, with its headers.
+fn binary_mlp_request(rows: usize) -> (Vec<u8>, Vec<(&'static str, String)>) {
+    let header = json!({"inputs": [{"name": "input", "shape": [rows, 512], "datatype": "FP32",
+                                    "parameters": {"binary_data_size": rows * 512 * 4}}]})
+    .to_string();
+    let mut body = header.clone().into_bytes();
+    for _ in 0..rows * 512 {
+        body.extend(0.5f32.to_le_bytes());
+    }
+    let headers = vec![
+        ("content-type", "application/octet-stream".to_string()),
+        ("inference-header-content-length", header.len().to_string()),
+    ];
+    (body, headers)
 }
 
-/// `n` requests at once, each with `headers` and, when `token` gives one, a bearer token.
+/// `n` POSTs of `body` released together, each with `headers` and, when `token` gives one, a
+/// bearer token; (status, Retry-After, error message) of each.
 fn burst_with(
     url: &str,
     n: usize,
@@ -1472,13 +1468,13 @@ fn rate_limits_and_request_timeouts_answer_with_retry_after() {
     let env = Env::new();
     // Inference needs a token here; each valid token is a caller with its own budget.
     let tokens = env.path("inference.tokens");
-    let names: Vec<String> = (0..16)
+    let names: Vec<String> = (0..32)
         .map(|i| format!("caller-{i}"))
         .chain(["alice".into(), "bob".into()])
         .collect();
     std::fs::write(&tokens, names.join("\n")).unwrap();
     let config = format!(
-        "[limits]\nrate_limit_per_second = 5\nrate_limit_burst = 5\nrequest_timeout_ms = 3\ninference_token_file = {:?}\n[defaults]\ninstances = 1\ndynamic_batching = false\n",
+        "[limits]\nrate_limit_per_second = 5\nrate_limit_burst = 5\nrequest_timeout_ms = 3\ninference_token_file = {:?}\n[defaults]\ninstances = 1\nintra_threads = 1\ndynamic_batching = false\n",
         tokens.to_str().unwrap()
     );
     let gw = Gateway::start(&env, "gw", &config, &[]);
@@ -1575,10 +1571,13 @@ fn rate_limits_and_request_timeouts_answer_with_retry_after() {
         );
     }
     assert_eq!(r.status, 200, "{}", r.error_or_empty());
-    // 3 ms per request, 64-row requests from many callers at once on one session: some wait too long.
-    let big = json!({"inputs": [{"name": "input", "shape": [64, 512], "datatype": "FP32", "data": vec![0.5f32; 64 * 512]}]}).to_string();
+    // 3 ms per request, queue included; 32 callers send 64 rows each at once to one session.
+    // Binary tensors, so that they reach the queue together rather than one JSON parse
+    // apart: 32 x 64 rows through 1.4 M multiply-adds a row is ~2.9 G, far over 3 ms on one
+    // thread of any machine, so the last ones in the queue time out.
+    let (big, binary) = binary_mlp_request(64);
     let url = format!("{}/v2/models/mlp/infer", gw.url());
-    let results = burst(&url, 16, &big, |i| Some(format!("caller-{i}")));
+    let results = burst_with(&url, 32, &big, &binary, |i| Some(format!("caller-{i}")));
     let timed_out: Vec<_> = results.iter().filter(|r| r.0 == 503).collect();
     assert!(!timed_out.is_empty(), "{results:?}");
     assert!(
