@@ -2,12 +2,16 @@
 //! libraries only ever see numbers, shapes, durations and enums. clap names the flag in its
 //! error ("invalid value 'x' for '--batch <LIST>': ..."), so nothing below repeats it.
 
-use std::{path::PathBuf, str::FromStr, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    str::FromStr,
+    time::Duration,
+};
 
 use assay_engine::{
-    accuracy::{ToleranceField, Tolerances},
+    accuracy::{Subject, ToleranceField, Tolerances},
     inputs::Fill,
-    session::{OptLevel, Provider},
+    session::{OptLevel, Provider, SessionOptions},
 };
 
 /// One side of an output comparison as given on the command line (`--reference`,
@@ -20,6 +24,24 @@ pub struct SubjectSpec {
     pub provider: Provider,
     pub opt_level: Option<OptLevel>,
     pub threads: Option<usize>,
+}
+
+impl SubjectSpec {
+    /// The side it names: `model` unless it names another file, with the command's thread
+    /// count and strictness unless it sets its own.
+    pub fn resolve(&self, model: &Path, threads: Option<usize>, strict: bool) -> Subject {
+        let d = SessionOptions::default();
+        Subject {
+            model: self.model.clone().unwrap_or_else(|| model.to_path_buf()),
+            provider: self.provider,
+            session: SessionOptions {
+                opt_level: self.opt_level.unwrap_or(d.opt_level),
+                intra_threads: self.threads.or(threads),
+                inter_threads: None,
+                strict_provider: strict,
+            },
+        }
+    }
 }
 
 /// `PROVIDER`, `FILE.onnx`, `FILE.onnx@PROVIDER`, each optionally followed by `:opt=LEVEL`

@@ -4,6 +4,7 @@
 use std::{path::PathBuf, time::Duration};
 
 use assay_engine::{
+    accuracy::{ToleranceField, Tolerances},
     inputs::Fill,
     session::{OptLevel, Provider},
 };
@@ -18,7 +19,7 @@ use crate::args;
     about = "Inspect, benchmark and profile ONNX models on ONNX Runtime"
 )]
 #[command(
-    after_help = "Exit codes: 0 success, 1 model/runtime/IO failure, 2 usage error, 3 no ONNX Runtime found, 4 a regression gate failed (compare --fail-if-slower), 5 a release failed verification."
+    after_help = "Exit codes: 0 success, 1 model/runtime/IO failure, 2 usage error, 3 no ONNX Runtime found, 4 a regression gate failed (compare --fail-if-slower), 5 a release failed verification, 6 outputs outside tolerance (accuracy --fail-on-mismatch)."
 )]
 pub struct Cli {
     /// ONNX Runtime library (file, capi/ folder or install folder) instead of discovery.
@@ -461,6 +462,21 @@ pub struct BenchArgs {
     /// Skip the profiled run that records which provider ran each node.
     #[arg(long)]
     pub no_placement_check: bool,
+    /// Compare each row's outputs against a reference and add accuracy columns: `cpu`, or
+    /// PROVIDER, FILE.onnx, FILE.onnx@PROVIDER as in `assay accuracy --reference`.
+    #[arg(long, value_name = "SPEC", value_parser = args::subject)]
+    pub check_against: Option<args::SubjectSpec>,
+    /// Input sets each row's check compares on (set 0 is the benchmark's own inputs).
+    #[arg(
+        long,
+        default_value_t = 4,
+        value_name = "N",
+        requires = "check_against"
+    )]
+    pub check_sets: usize,
+    /// Tolerances of the check (with --check-against).
+    #[command(flatten)]
+    pub tolerance: ToleranceArgs,
     #[command(flatten)]
     pub output: DocumentArgs,
 }
@@ -549,15 +565,8 @@ pub struct AccuracyArgs {
     /// The reference, in the same form (default: the model on CPU).
     #[arg(long, default_value = "cpu", value_name = "SPEC", value_parser = args::subject)]
     pub reference: args::SubjectSpec,
-    /// Absolute tolerance: VALUE for every output, OUTPUT=VALUE for one (repeatable; default 1e-5).
-    #[arg(long, value_name = "[OUTPUT=]VALUE", value_parser = args::atol)]
-    pub atol: Vec<String>,
-    /// Relative tolerance, to the reference's value (repeatable; default 1e-5).
-    #[arg(long, value_name = "[OUTPUT=]VALUE", value_parser = args::rtol)]
-    pub rtol: Vec<String>,
-    /// What is checked: elementwise (every element), mean, median or max of the errors.
-    #[arg(long, value_name = "[OUTPUT=]STAT", value_parser = args::check)]
-    pub check: Vec<String>,
+    #[command(flatten)]
+    pub tolerance: ToleranceArgs,
     #[command(flatten)]
     pub inputs: InputArgs,
     /// Synthetic input sets to compare on (set i uses the seed plus i).
@@ -599,6 +608,42 @@ pub struct AccuracyArgs {
     pub no_save: bool,
     #[command(flatten)]
     pub output: DocumentArgs,
+}
+
+/// When two outputs agree: shared by `accuracy` and `bench --check-against`.
+#[derive(Debug, Args)]
+pub struct ToleranceArgs {
+    /// Absolute tolerance: VALUE for every output, OUTPUT=VALUE for one (repeatable; default 1e-5).
+    #[arg(long, value_name = "[OUTPUT=]VALUE", value_parser = args::atol)]
+    pub atol: Vec<String>,
+    /// Relative tolerance, to the reference's value (repeatable; default 1e-5).
+    #[arg(long, value_name = "[OUTPUT=]VALUE", value_parser = args::rtol)]
+    pub rtol: Vec<String>,
+    /// What is checked: elementwise (every element), mean, median or max of the errors.
+    #[arg(long, value_name = "[OUTPUT=]STAT", value_parser = args::check)]
+    pub check: Vec<String>,
+}
+
+impl ToleranceArgs {
+    pub fn given(&self) -> bool {
+        !(self.atol.is_empty() && self.rtol.is_empty() && self.check.is_empty())
+    }
+
+    /// The tolerances: each value was checked by its flag's parser; applied in the order
+    /// given per flag.
+    pub fn tolerances(&self) -> anyhow::Result<Tolerances> {
+        let mut t = Tolerances::default();
+        for (field, values) in [
+            (ToleranceField::Atol, &self.atol),
+            (ToleranceField::Rtol, &self.rtol),
+            (ToleranceField::Check, &self.check),
+        ] {
+            for v in values {
+                t.set(field, v).map_err(anyhow::Error::msg)?;
+            }
+        }
+        Ok(t)
+    }
 }
 
 /// How a long job reports: its versioned JSON document (`assay.bench/1`,

@@ -549,3 +549,94 @@ fn comparisons_are_recorded_listed_reported_and_removed() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     expect_error(on(&db).args(["runs", "show", &id]), 1, &id);
 }
+
+/// Quick benchmark settings: the check, not the timing, is under test here.
+const QUICK: [&str; 6] = [
+    "--iterations",
+    "20",
+    "--duration",
+    "0.2s",
+    "--warmup-time",
+    "0.05s",
+];
+
+#[test]
+fn bench_check_against_puts_accuracy_next_to_every_row() {
+    let db = tempfile::tempdir().unwrap();
+    let dbp = db.path().join("h.db");
+    let perturbed = fixture("convnet_perturbed.onnx");
+    let original = fixture("convnet.onnx");
+    // The perturbed copy benchmarked against the original: every row fails, and rows that
+    // differ only in concurrency share one comparison.
+    let o = run(assay()
+        .env("ASSAY_DB", &dbp)
+        .args(["bench", s(&perturbed), "--check-against", s(&original)])
+        .args(["--batch", "1,2", "--concurrency", "1,2", "--json"])
+        .args(QUICK));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let r = json(&o.stdout);
+    let rows = r["results"].as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    let mut ids = std::collections::BTreeSet::new();
+    for row in rows {
+        let a = &row["accuracy"];
+        assert_eq!(a["verdict"], "fail", "{row}");
+        assert_eq!(a["reference"], "convnet.onnx on cpu");
+        assert_eq!(a["worst_output"], "scores");
+        assert_eq!(a["sets"], 4);
+        assert!(a["max_abs"].as_f64().unwrap() > 1e-4, "{a}");
+        ids.insert(a["comparison_id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(ids.len(), 2, "one comparison per batch size: {ids:?}");
+    // Batch 1's figure is the plain comparison's on the same four seeded sets.
+    let plain = accuracy_json(&[
+        s(&original),
+        "--candidate",
+        s(&perturbed),
+        "--sets",
+        "4",
+        "--no-save",
+    ]);
+    let batch1 = rows.iter().find(|r| r["batch"] == 1).unwrap();
+    assert_eq!(
+        batch1["accuracy"]["max_abs"],
+        output(&plain, 0, "scores")["stats"]["max_abs"]
+    );
+    // The comparisons are in the history, each at its batch size.
+    for id in &ids {
+        let shown = run(assay()
+            .env("ASSAY_DB", &dbp)
+            .args(["runs", "show", id, "--json"]));
+        assert_eq!(shown.code, 0, "{}", shown.stderr);
+        let c = json(&shown.stdout);
+        assert_eq!(c["schema"], "assay.accuracy/1");
+        assert_eq!(c["candidates"][0]["verdict"], "fail");
+    }
+
+    // The model against itself on CPU: pass with zero error; the table has the columns.
+    let o = run(assay()
+        .args(["bench", s(&original), "--check-against", "cpu", "--no-save"])
+        .args(QUICK));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let header = o.stdout.lines().find(|l| l.contains("provider")).unwrap();
+    assert!(
+        header.contains("accuracy") && header.contains("max abs err"),
+        "{}",
+        o.stdout
+    );
+    let row = o.stdout.lines().find(|l| l.contains("│ cpu")).unwrap();
+    assert!(row.contains("pass") && row.contains("0.000e0"), "{row}");
+    assert!(
+        o.stdout
+            .contains("outputs checked against convnet.onnx on cpu on 4 input sets")
+    );
+
+    // Without a check there are no such columns, and tolerances need one.
+    let o = run(assay()
+        .args(["bench", s(&original), "--no-save"])
+        .args(QUICK));
+    assert!(!o.stdout.contains("max abs err"), "{}", o.stdout);
+    let o = run(assay().args(["bench", s(&original), "--atol", "1e-3"]));
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("--check-against"), "{}", o.stderr);
+}

@@ -2,6 +2,7 @@
 import type { ConfidenceIntervals } from "./ConfidenceIntervals";
 import type { GpuUsage } from "./GpuUsage";
 import type { LatencyStats } from "./LatencyStats";
+import type { RowAccuracy } from "./RowAccuracy";
 import type { Throughput } from "./Throughput";
 
 /**
@@ -27,4 +28,8 @@ unsupported_percentiles: Array<string>, throughput: Throughput,
 /**
  * Mean wall time per inference spent outside `Session::run`, in microseconds.
  */
-overhead_us: number, peak_rss_bytes: number | null, gpu: GpuUsage | null, load_ms: number, first_inference_ms: number, measured_s: number, warnings: Array<string>, };
+overhead_us: number, peak_rss_bytes: number | null, gpu: GpuUsage | null, load_ms: number, first_inference_ms: number, measured_s: number, 
+/**
+ * This row's session compared against a reference (`--check-against`).
+ */
+accuracy?: RowAccuracy, warnings: Array<string>, };

@@ -3,4 +3,4 @@
 /**
  * Which loop a configuration is in.
  */
-export type Phase = "load" | "warmup" | "measure";
+export type Phase = "load" | "warmup" | "measure" | "check";

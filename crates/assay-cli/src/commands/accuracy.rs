@@ -5,41 +5,32 @@ use std::io::IsTerminal;
 
 use assay_engine::{
     accuracy::{
-        self, AccuracyEvent, AccuracyObserver, AccuracyPlan, AccuracyReport, InputSource, Subject,
-        TensorError, ToleranceField, Tolerances, Verdict,
+        self, AccuracyEvent, AccuracyObserver, AccuracyPlan, AccuracyReport, InputSource,
+        TensorError, Verdict,
     },
     runtime,
-    session::SessionOptions,
 };
 use comfy_table::{CellAlignment, Table, presets::UTF8_BORDERS_ONLY};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{emit_line, plan::input_plan, store::History};
 use crate::{
-    args::SubjectSpec,
     cli::{AccuracyArgs, Cli},
     exit::MismatchGate,
     format,
 };
 
-/// A side of the comparison from its command-line form.
-fn subject(a: &AccuracyArgs, spec: &SubjectSpec) -> Subject {
-    let d = SessionOptions::default();
-    Subject {
-        model: spec.model.clone().unwrap_or_else(|| a.model.clone()),
-        provider: spec.provider,
-        session: SessionOptions {
-            opt_level: spec.opt_level.unwrap_or(d.opt_level),
-            intra_threads: spec.threads.or(a.intra_threads),
-            inter_threads: None,
-            strict_provider: a.strict_provider,
-        },
-    }
-}
-
 fn plan(a: &AccuracyArgs) -> anyhow::Result<AccuracyPlan> {
-    let mut p = AccuracyPlan::new(subject(a, &a.reference));
-    p.candidates = a.candidates.iter().map(|c| subject(a, c)).collect();
+    let mut p = AccuracyPlan::new(a.reference.resolve(
+        &a.model,
+        a.intra_threads,
+        a.strict_provider,
+    ));
+    p.candidates = a
+        .candidates
+        .iter()
+        .map(|c| c.resolve(&a.model, a.intra_threads, a.strict_provider))
+        .collect();
     if p.candidates.is_empty() && a.load_outputs.is_some() {
         // Against saved outputs, the model itself is what is checked.
         p.candidates.push(p.reference.clone());
@@ -49,18 +40,7 @@ fn plan(a: &AccuracyArgs) -> anyhow::Result<AccuracyPlan> {
         None => InputSource::Synthetic { sets: a.sets },
     };
     p.inputs = input_plan(&a.inputs);
-    let mut t = Tolerances::default();
-    // Each value was checked by its flag's parser; applied in the order given per flag.
-    for (field, values) in [
-        (ToleranceField::Atol, &a.atol),
-        (ToleranceField::Rtol, &a.rtol),
-        (ToleranceField::Check, &a.check),
-    ] {
-        for v in values {
-            t.set(field, v).map_err(anyhow::Error::msg)?;
-        }
-    }
-    p.tolerances = t;
+    p.tolerances = a.tolerance.tolerances()?;
     p.load_outputs = a.load_outputs.clone();
     p.save_inputs = a.save_inputs.clone();
     p.save_outputs = a.save_outputs.clone();
@@ -215,14 +195,6 @@ fn number(v: f64) -> String {
     }
 }
 
-fn verdict_word(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Pass => "pass",
-        Verdict::Noise => "noise",
-        Verdict::Fail => "FAIL",
-    }
-}
-
 fn tensor_line(t: &TensorError) -> String {
     let source = match t.source {
         accuracy::TensorSource::GraphInput => "model input",
@@ -313,7 +285,7 @@ pub(crate) fn print_human(r: &AccuracyReport) {
             let s = &o.stats;
             t.add_row(vec![
                 o.name.clone(),
-                verdict_word(o.verdict).to_string(),
+                o.verdict.word().to_string(),
                 number(s.max_abs),
                 number(s.mean_abs),
                 number(s.max_rel),

@@ -12,12 +12,33 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::{emit_line, plan::plan_from_args, store::History};
 use crate::{
     cli::{BenchArgs, Cli},
+    exit::UsageError,
     format,
 };
 
 pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
     let mut plan = plan_from_args(&args.run, &args.concurrency)?;
     plan.placement_check = !args.no_placement_check;
+    plan.check = match &args.check_against {
+        Some(spec) => Some(bench::AccuracyCheck {
+            reference: spec.resolve(
+                &plan.model,
+                args.run.intra_threads,
+                args.run.strict_provider,
+            ),
+            tolerances: args.tolerance.tolerances()?,
+            sets: args.check_sets,
+        }),
+        None if args.tolerance.given() => {
+            return Err(UsageError(
+                "--atol, --rtol and --check set the tolerances of --check-against: give it too"
+                    .into(),
+            )
+            .into());
+        }
+        None => None,
+    };
+    plan.validate()?;
     // Check the model before loading the runtime: a typo in a path is not a runtime problem.
     assay_engine::model::check_model_path(&plan.model)?;
     let rt = runtime::activate(cli.runtime.as_deref())?;
@@ -37,10 +58,17 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
         r?
     };
     // A failed save must not lose the measurement: the results are still printed (and
-    // written to --out), then the error is reported.
-    let saved = history
-        .as_ref()
-        .map(|h| h.run(h.store.save_bench(&report, None)));
+    // written to --out), then the error is reported. The rows' comparisons are saved first,
+    // so that the run's rows name them.
+    let saved = history.as_ref().map(|h| {
+        let ids = report
+            .comparisons
+            .iter()
+            .map(|c| h.run(h.store.save_accuracy(c)))
+            .collect::<Result<Vec<_>, _>>()?;
+        report.link_comparisons(&ids);
+        h.run(h.store.save_bench(&report, None))
+    });
     if let Some(Ok(id)) = &saved {
         report.run_id = Some(id.clone());
     }
@@ -204,8 +232,9 @@ pub(crate) fn print_human(r: &BenchReport) {
         format::ms(r.first_inference_ms)
     );
 
+    let checked = r.results.iter().any(|row| row.accuracy.is_some());
     let mut t = Table::new();
-    t.load_preset(UTF8_BORDERS_ONLY).set_header(vec![
+    let mut header = vec![
         "provider",
         "batch",
         "conc",
@@ -219,7 +248,11 @@ pub(crate) fn print_human(r: &BenchReport) {
         "samples/s",
         "overhead",
         "peak RSS",
-    ]);
+    ];
+    if checked {
+        header.extend(["accuracy", "max abs err"]);
+    }
+    t.load_preset(UTF8_BORDERS_ONLY).set_header(header);
     let mut footnote = false;
     for row in &r.results {
         let mut flag = |name: &str, v: f64| {
@@ -251,7 +284,7 @@ pub(crate) fn print_human(r: &BenchReport) {
             Some(_) => format!("{} → cpu", row.provider),
             None => row.provider.clone(),
         };
-        t.add_row(vec![
+        let mut cells = vec![
             provider,
             row.batch.to_string(),
             row.concurrency.to_string(),
@@ -272,9 +305,18 @@ pub(crate) fn print_human(r: &BenchReport) {
             row.peak_rss_bytes
                 .map(format::bytes)
                 .unwrap_or_else(|| "-".into()),
-        ]);
+        ];
+        if checked {
+            match &row.accuracy {
+                Some(a) => {
+                    cells.extend([a.verdict.word().to_string(), format!("{:.3e}", a.max_abs)])
+                }
+                None => cells.extend(["-".to_string(), "-".to_string()]),
+            }
+        }
+        t.add_row(cells);
     }
-    for c in 1..13 {
+    for c in (1..13).chain(if checked { 14..15 } else { 0..0 }) {
         if let Some(col) = t.column_mut(c) {
             col.set_cell_alignment(CellAlignment::Right);
         }
@@ -300,6 +342,26 @@ pub(crate) fn print_human(r: &BenchReport) {
             );
             break;
         }
+    }
+    if let Some(a) = r.results.iter().find_map(|row| row.accuracy.as_ref()) {
+        let ids: Vec<&str> = r
+            .results
+            .iter()
+            .filter_map(|row| row.accuracy.as_ref()?.comparison_id.as_deref())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        println!(
+            "outputs checked against {} on {} input set{} (noise: outside tolerance but within the reference's own run-to-run difference){}",
+            a.reference,
+            a.sets,
+            if a.sets == 1 { "" } else { "s" },
+            if ids.is_empty() {
+                String::new()
+            } else {
+                format!("; comparisons saved as {}", ids.join(", "))
+            }
+        );
     }
     for w in &r.warnings {
         println!("{w}");

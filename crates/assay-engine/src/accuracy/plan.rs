@@ -68,6 +68,8 @@ pub struct AccuracyPlan {
     pub source: InputSource,
     /// Shapes, dimension values, fills, ranges and the seed of synthetic sets.
     pub inputs: InputPlan,
+    /// The batch size of synthetic sets (default: 1, or what the inputs' files give).
+    pub batch: Option<i64>,
     pub tolerances: Tolerances,
     /// Reference outputs saved earlier (`.npz` or Polygraphy JSON): compared against
     /// instead of running the reference.
@@ -91,6 +93,7 @@ impl AccuracyPlan {
             candidates: Vec::new(),
             source: InputSource::Synthetic { sets: 8 },
             inputs: InputPlan::default(),
+            batch: None,
             tolerances: Tolerances::default(),
             load_outputs: None,
             save_inputs: None,

@@ -100,6 +100,17 @@ pub enum Verdict {
     Fail,
 }
 
+impl Verdict {
+    /// How tables print it: a failure stands out.
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Noise => "noise",
+            Verdict::Fail => "FAIL",
+        }
+    }
+}
+
 /// One output of one candidate.
 #[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 #[ts(export)]

@@ -205,6 +205,7 @@ enum Sets {
     Synthetic {
         specs: Vec<InputSpec>,
         batch_dim: inputs::BatchDim,
+        batch: Option<i64>,
         sets: usize,
     },
     Saved(Vec<TensorSet>),
@@ -222,14 +223,17 @@ impl Sets {
         match self {
             Sets::Saved(s) => Ok(s[i].clone()),
             Sets::Synthetic {
-                specs, batch_dim, ..
+                specs,
+                batch_dim,
+                batch,
+                ..
             } => {
                 // Set i is the seed plus i: set 0 is the benchmark's inputs.
                 let seeded = InputPlan {
                     seed: plan.seed.wrapping_add(i as u64),
                     ..plan.clone()
                 };
-                let (prepared, _) = inputs::prepare(specs, model, &seeded, None, batch_dim)?;
+                let (prepared, _) = inputs::prepare(specs, model, &seeded, *batch, batch_dim)?;
                 Ok(prepared
                     .into_iter()
                     .map(|p| (p.spec.name, p.tensor))
@@ -356,6 +360,7 @@ pub fn run_accuracy(
     let sets = match &plan.source {
         InputSource::Synthetic { sets } => Sets::Synthetic {
             batch_dim: inputs::batch_dim(&specs, &plan.inputs)?,
+            batch: plan.batch,
             specs: specs.clone(),
             sets: *sets,
         },

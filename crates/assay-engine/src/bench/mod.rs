@@ -15,12 +15,14 @@
 //! # Ok::<(), assay_engine::EngineError>(())
 //! ```
 
+mod check;
 mod memory;
 mod plan;
 mod progress;
 mod report;
 pub(crate) mod runner;
 
+pub use check::{AccuracyCheck, RowAccuracy};
 pub use plan::BenchmarkPlan;
 pub use progress::{BenchEvent, BenchObserver, NoProgress, Phase};
 pub use report::{BENCH_SCHEMA, BenchReport, BenchResult, ModelRef, Settings, Throughput};

@@ -4,6 +4,7 @@ use std::{path::PathBuf, time::Duration};
 
 use serde::Serialize;
 
+use super::check::AccuracyCheck;
 use crate::{
     error::{EngineError, Result},
     inputs::InputPlan,
@@ -30,6 +31,8 @@ pub struct BenchmarkPlan {
     pub min_duration: Duration,
     /// Check which provider ran each node with one profiled run (on by default).
     pub placement_check: bool,
+    /// Compare each row's outputs against a reference (`--check-against`).
+    pub check: Option<AccuracyCheck>,
 }
 
 impl BenchmarkPlan {
@@ -48,6 +51,7 @@ impl BenchmarkPlan {
             min_iterations: 100,
             min_duration: Duration::from_secs(2),
             placement_check: true,
+            check: None,
         }
     }
 
@@ -84,6 +88,14 @@ impl BenchmarkPlan {
             ));
         }
         self.inputs.validate()?;
+        if let Some(c) = &self.check
+            && c.sets == 0
+        {
+            return Err(EngineError::invalid(
+                crate::setting::Setting::InputSets,
+                "compare on at least one input set",
+            ));
+        }
         if self.session.intra_threads == Some(0) || self.session.inter_threads == Some(0) {
             return Err(EngineError::invalid(
                 crate::setting::Setting::Threads,

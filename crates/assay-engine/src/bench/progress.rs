@@ -14,6 +14,8 @@ pub enum Phase {
     Load,
     Warmup,
     Measure,
+    /// Comparing the row's outputs against the reference (`--check-against`).
+    Check,
 }
 
 /// Something that happened during a run. Serialized with an `event` tag.

@@ -4,6 +4,8 @@ use std::{collections::BTreeMap, path::PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::check::RowAccuracy;
+use crate::accuracy::AccuracyReport;
 use crate::gpu::GpuUsage;
 use crate::{
     fingerprint::Environment,
@@ -34,6 +36,24 @@ pub struct BenchReport {
     /// Unix time (seconds) when the run started.
     pub started_at: u64,
     pub total_s: f64,
+    /// The full comparisons behind the rows' `accuracy` (`--check-against`), which the
+    /// history keeps as comparisons of their own. Kept out of the JSON document.
+    #[serde(skip)]
+    #[ts(skip)]
+    pub comparisons: Vec<AccuracyReport>,
+}
+
+impl BenchReport {
+    /// Records the history ids of [`BenchReport::comparisons`], in order, in the rows
+    /// that refer to them.
+    pub fn link_comparisons(&mut self, ids: &[String]) {
+        for a in self.results.iter_mut().filter_map(|r| r.accuracy.as_mut()) {
+            a.comparison_id = ids.get(a.comparison).cloned();
+        }
+        for (c, id) in self.comparisons.iter_mut().zip(ids) {
+            c.run_id = Some(id.clone());
+        }
+    }
 }
 
 /// The model measured.
@@ -100,6 +120,10 @@ pub struct BenchResult {
     pub load_ms: f64,
     pub first_inference_ms: f64,
     pub measured_s: f64,
+    /// This row's session compared against a reference (`--check-against`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub accuracy: Option<RowAccuracy>,
     pub warnings: Vec<String>,
     /// Every latency sample in nanoseconds, in measurement order (stream by stream). Kept
     /// out of the JSON document (the store keeps them, compactly encoded).

@@ -21,6 +21,7 @@ use std::{
 use ort::session::{Session, SessionInputValue};
 
 use super::{
+    check::RowChecks,
     memory,
     plan::BenchmarkPlan,
     progress::{BenchEvent, BenchObserver, Phase},
@@ -65,6 +66,7 @@ pub fn run_benchmark(
     let mut warnings = Vec::new();
     let mut results = Vec::new();
     let mut placements: BTreeMap<Provider, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut checks = RowChecks::default();
     let mut index = 0;
     for &provider in &plan.providers {
         let setup = setup_provider(rt, provider, &plan.session)?;
@@ -109,6 +111,13 @@ pub fn run_benchmark(
                             provider.ort_name()
                         ));
                     }
+                }
+                if let Some(check) = &plan.check {
+                    observer.event(BenchEvent::Phase {
+                        index,
+                        phase: Phase::Check,
+                    });
+                    row.accuracy = checks.row(rt, plan, check, provider, batch)?;
                 }
                 for w in &row.warnings {
                     observer.event(BenchEvent::Warning { message: w.clone() });
@@ -163,6 +172,7 @@ pub fn run_benchmark(
         results,
         started_at,
         total_s: started.elapsed().as_secs_f64(),
+        comparisons: checks.into_reports(),
     };
     Ok(report)
 }
@@ -403,6 +413,7 @@ fn run_config(
         load_ms,
         first_inference_ms,
         measured_s,
+        accuracy: None,
         warnings,
         samples_ns: all,
     })

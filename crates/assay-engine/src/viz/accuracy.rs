@@ -11,7 +11,7 @@ use super::{
     report::{STYLE, esc},
 };
 use crate::{
-    accuracy::{AccuracyReport, OutputReport, TensorError, Verdict},
+    accuracy::{AccuracyReport, OutputReport, TensorError},
     error::{EngineError, Result},
 };
 
@@ -92,14 +92,6 @@ pub fn error_distribution<DB: DrawingBackend>(
     Ok(())
 }
 
-fn word(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Pass => "pass",
-        Verdict::Noise => "noise",
-        Verdict::Fail => "FAIL",
-    }
-}
-
 fn tensor_rows(h: &mut String, tensors: &[TensorError]) {
     for t in tensors {
         let _ = write!(
@@ -158,7 +150,7 @@ pub fn render_accuracy_html(run_id: &str, r: &AccuracyReport) -> Result<String> 
             h,
             "<h2>{} — {}</h2><p>{:.3} ms per inference (reference {:.3} ms){}</p><table><tr><th>output</th><th>verdict</th><th>max abs</th><th>mean abs</th><th>max rel</th><th>p99 abs</th><th>cosine</th><th>outside tolerance</th><th>top-1</th><th>atol / rtol (check)</th></tr>",
             esc(&c.subject.label),
-            word(c.verdict),
+            c.verdict.word(),
             c.subject.mean_ms,
             r.reference.mean_ms,
             c.subject
@@ -173,7 +165,7 @@ pub fn render_accuracy_html(run_id: &str, r: &AccuracyReport) -> Result<String> 
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{:.3e}</td><td>{:.3e}</td><td>{:.3e}</td><td>{:.3e}</td><td>{:.6}</td><td>{} / {}</td><td>{}</td><td>{:e} / {:e} ({})</td></tr>",
                 esc(&o.name),
-                word(o.verdict),
+                o.verdict.word(),
                 s.max_abs,
                 s.mean_abs,
                 s.max_rel,

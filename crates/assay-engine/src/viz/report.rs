@@ -81,10 +81,18 @@ pub fn render_html(
         ort = esc(&report.environment.ort_version),
     );
 
+    let checked = report.results.iter().any(|r| r.accuracy.is_some());
     let _ = write!(
         h,
-        "<h2>{}</h2><p>Load {:.3} ms · first (cold) inference {:.3} ms. Intervals are 95% bootstrap intervals; values in parentheses are percentiles with fewer than 10 samples beyond them (estimates, not measurements).</p><table><tr><th>provider</th><th>batch</th><th>conc</th><th>samples</th><th>p50 ms [95% CI]</th><th>p90</th><th>p99 ms [95% CI]</th><th>p99.9</th><th>mean ± sd</th><th>inf/s</th><th>samples/s</th><th>overhead µs</th><th>peak RSS MiB</th></tr>",
-        SECTIONS[0], report.load_ms, report.first_inference_ms
+        "<h2>{}</h2><p>Load {:.3} ms · first (cold) inference {:.3} ms. Intervals are 95% bootstrap intervals; values in parentheses are percentiles with fewer than 10 samples beyond them (estimates, not measurements).</p><table><tr><th>provider</th><th>batch</th><th>conc</th><th>samples</th><th>p50 ms [95% CI]</th><th>p90</th><th>p99 ms [95% CI]</th><th>p99.9</th><th>mean ± sd</th><th>inf/s</th><th>samples/s</th><th>overhead µs</th><th>peak RSS MiB</th>{}</tr>",
+        SECTIONS[0],
+        report.load_ms,
+        report.first_inference_ms,
+        if checked {
+            "<th>accuracy</th><th>max abs err</th>"
+        } else {
+            ""
+        }
     );
     for r in &report.results {
         let l = &r.latency_ms;
@@ -105,7 +113,7 @@ pub fn render_html(
         };
         let _ = write!(
             h,
-            "<tr><td>{provider}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4} [{:.4}–{:.4}]</td><td>{}</td><td>{} [{:.4}–{:.4}]</td><td>{}</td><td>{:.4} ± {:.4}</td><td>{:.1}</td><td>{:.1}</td><td>{:.2}</td><td>{}</td></tr>",
+            "<tr><td>{provider}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4} [{:.4}–{:.4}]</td><td>{}</td><td>{} [{:.4}–{:.4}]</td><td>{}</td><td>{:.4} ± {:.4}</td><td>{:.1}</td><td>{:.1}</td><td>{:.2}</td><td>{}</td>{}</tr>",
             r.batch,
             r.concurrency,
             r.samples,
@@ -124,7 +132,18 @@ pub fn render_html(
             r.overhead_us,
             r.peak_rss_bytes
                 .map(|b| format!("{:.1}", b as f64 / 1048576.0))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            match (&r.accuracy, checked) {
+                (Some(a), _) => format!(
+                    "<td title=\"against {} on {} input sets\">{}</td><td>{:.3e}</td>",
+                    esc(&a.reference),
+                    a.sets,
+                    a.verdict.word(),
+                    a.max_abs
+                ),
+                (None, true) => "<td>-</td><td>-</td>".into(),
+                (None, false) => String::new(),
+            }
         );
     }
     h.push_str("</table>");
