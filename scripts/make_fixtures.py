@@ -249,17 +249,24 @@ def accuracy_fixtures(out, base):
       the first diverging node is known;
     - convnet_fp16.onnx: onnxconverter-common's float16 conversion (inputs and outputs stay
       float32, so it compares with the original by name and type);
-    - convnet_int8.onnx: ONNX Runtime's static QDQ quantization, calibrated on seeded images.
+    - convnet_int8.onnx: ONNX Runtime's static QDQ quantization, calibrated on seeded images;
+    - sample-mlp_perturbed.onnx: the committed sample model with one bias of
+      /encoder/layer.1/fc/Add raised by 1.0 (what the console's end-to-end test compares).
     """
     import copy
 
-    perturbed = copy.deepcopy(base)
-    for t in perturbed.graph.initializer:
-        if t.name == "features.1.weight":
-            w = numpy_helper.to_array(t).copy()
-            w[5, 3, 1, 1] += 0.25
-            t.CopyFrom(numpy_helper.from_array(w, t.name))
-    onnx.save_model(perturbed, os.path.join(out, "convnet_perturbed.onnx"))
+    def perturbed(model, initializer, index, delta, name):
+        changed = copy.deepcopy(model)
+        for t in changed.graph.initializer:
+            if t.name == initializer:
+                w = numpy_helper.to_array(t).copy()
+                w[index] += delta
+                t.CopyFrom(numpy_helper.from_array(w, t.name))
+        onnx.save_model(changed, os.path.join(out, name))
+
+    perturbed(base, "features.1.weight", (5, 3, 1, 1), 0.25, "convnet_perturbed.onnx")
+    sample = onnx.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "assets", "sample-mlp.onnx"))
+    perturbed(sample, "encoder.layer.1.fc.bias", (7,), 1.0, "sample-mlp_perturbed.onnx")
 
     from onnxconverter_common import float16
 

@@ -30,6 +30,21 @@ pub enum JobSpec {
         #[serde(default)]
         no_optimize: bool,
     },
+    /// `assay accuracy`: a reference against candidates on the same inputs.
+    Accuracy {
+        model: String,
+        /// `cpu` (the default), a provider, or `FILE.onnx[@PROVIDER]`, with `:opt=`/`:threads=`.
+        reference: Option<String>,
+        /// Each in the reference's form.
+        candidates: Vec<String>,
+        /// Synthetic input sets.
+        sets: Option<u32>,
+        /// `VALUE` or `OUTPUT=VALUE`, comma-separated.
+        atol: Option<String>,
+        rtol: Option<String>,
+        #[serde(default)]
+        inputs: InputSettings,
+    },
     /// `assay release create`, into `<app data>/releases/NAME-VERSION`.
     CreateRelease {
         model: String,
@@ -78,6 +93,15 @@ pub struct RunSettings {
     /// Measurement time per configuration (`2s`, `500ms`).
     pub duration: Option<String>,
     pub iterations: Option<u64>,
+    #[serde(flatten)]
+    #[ts(flatten)]
+    pub inputs: InputSettings,
+}
+
+/// What the model is fed: shared by every job that runs it.
+#[derive(Debug, Clone, Default, Deserialize, ts_rs::TS)]
+#[ts(export, optional_fields)]
+pub struct InputSettings {
     /// `NAME=VALUE` bindings of dynamic dimensions (`INPUT.AXIS=VALUE` for unnamed ones).
     #[serde(default)]
     pub dims: Vec<String>,
@@ -138,6 +162,12 @@ impl RunSettings {
         opt(args, "warmup", self.warmup.map(|n| n.to_string()));
         opt(args, "duration", self.duration.clone());
         opt(args, "iterations", self.iterations.map(|n| n.to_string()));
+        self.inputs.push_args(args);
+    }
+}
+
+impl InputSettings {
+    fn push_args(&self, args: &mut Vec<OsString>) {
         for (name, list) in [
             ("dim", &self.dims),
             ("shape", &self.shapes),
@@ -197,6 +227,48 @@ impl JobSpec {
                 a.push("--".into());
                 a.push(model.into());
                 output = Some(out);
+                a
+            }
+            JobSpec::Accuracy {
+                model,
+                reference,
+                candidates,
+                sets,
+                atol,
+                rtol,
+                inputs,
+            } => {
+                nonempty("the model path", model)?;
+                let candidates: Vec<&str> = candidates
+                    .iter()
+                    .map(|c| c.trim())
+                    .filter(|c| !c.is_empty())
+                    .collect();
+                if candidates.is_empty() {
+                    return Err(UiError::usage(
+                        "add a candidate: a provider, or another model file",
+                    ));
+                }
+                let mut a = vec!["accuracy".into(), db, "--events".into()];
+                if let Some(r) = reference.as_deref().filter(|r| !r.trim().is_empty()) {
+                    a.push(flag("reference", r.trim()));
+                }
+                for c in candidates {
+                    a.push(flag("candidate", c));
+                }
+                if let Some(n) = sets {
+                    a.push(flag("sets", n));
+                }
+                for (name, list) in [("atol", atol), ("rtol", rtol)] {
+                    for v in list.iter().flat_map(|l| l.split(',')) {
+                        if !v.trim().is_empty() {
+                            a.push(flag(name, v.trim()));
+                        }
+                    }
+                }
+                inputs.push_args(&mut a);
+                a.push("--".into());
+                a.push(model.into());
                 a
             }
             JobSpec::CreateRelease {
@@ -396,6 +468,39 @@ mod tests {
                 "{dir}"
             );
         }
+    }
+
+    #[test]
+    fn a_comparison_needs_a_candidate_and_passes_each_one_as_a_value() {
+        let spec: JobSpec = serde_json::from_value(serde_json::json!({
+            "kind": "accuracy", "model": "m.onnx", "candidates": [" ", ""]
+        }))
+        .unwrap();
+        assert_eq!(spec.invocation(&ctx()).unwrap_err().kind, ErrorKind::Usage);
+        let spec: JobSpec = serde_json::from_value(serde_json::json!({
+            "kind": "accuracy", "model": "m.onnx", "candidates": ["cuda", "--help"],
+            "sets": 3, "atol": "1e-3, logits=1e-2", "inputs": {"fills": ["x=0..1"]}
+        }))
+        .unwrap();
+        let args: Vec<String> = spec
+            .invocation(&ctx())
+            .unwrap()
+            .args
+            .iter()
+            .map(|a| a.to_string_lossy().into())
+            .collect();
+        for a in [
+            "--candidate=cuda",
+            "--candidate=--help",
+            "--sets=3",
+            "--atol=1e-3",
+            "--atol=logits=1e-2",
+            "--fill=x=0..1",
+        ] {
+            assert!(args.contains(&a.to_string()), "{a} in {args:?}");
+        }
+        assert_eq!(&args[..3], ["accuracy", "--db=/data/assay.db", "--events"]);
+        assert_eq!(&args[args.len() - 2..], ["--", "m.onnx"]);
     }
 
     #[test]

@@ -6,7 +6,8 @@
 
 use assay_engine::viz::report::ReportWritten;
 use assay_engine::{
-    ErrorEvent, bench::BenchEvent, profile::ProfileEvent, runtime::install::InstallEvent,
+    ErrorEvent, accuracy::AccuracyEvent, bench::BenchEvent, profile::ProfileEvent,
+    runtime::install::InstallEvent,
 };
 use assay_release::{release::Created, remote::PushEvent, signing::Signed};
 use serde::{Deserialize, Serialize};
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 pub enum JobEvent {
     Bench(BenchEvent),
     Profile(ProfileEvent),
+    Accuracy(AccuracyEvent),
     Install(InstallEvent),
     Push(PushEvent),
     /// The worker's `error` event, or the console's when the worker died without one.

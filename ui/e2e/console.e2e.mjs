@@ -142,6 +142,12 @@ async function textOf(css, timeoutMs) {
   return wd("GET", s(`/element/${await find(css, timeoutMs)}/text`));
 }
 
+/** The cells' text of each row matching `css` (WebKit runs a row's cells together). */
+async function rows(css) {
+  await find(css);
+  return exec("return [...document.querySelectorAll(arguments[0])].map((r) => [...r.cells].map((c) => c.textContent.trim()))", [css]);
+}
+
 async function view(name) {
   await click(await findByText("nav button", name));
 }
@@ -249,6 +255,49 @@ test("the profile shows the costliest frame of the flame graph", async () => {
   await waitText(".flame", /% of the time matches/);
   await find("[data-testid=timeline] .span");
   await shot("profile-zoomed-search");
+});
+
+test("a comparison against a perturbed copy finds the changed node, on screen and in the profile", async () => {
+  await view("Accuracy");
+  const perturbed = join(root, ".cache/fixtures/sample-mlp_perturbed.onnx");
+  // Cancel first: a comparison over many sets stops when asked, and the view stays usable.
+  await type("#accuracy-candidates", perturbed);
+  await type("#accuracy-sets", "5000000");
+  await click(await findByText("form button", "Compare"));
+  await waitText("section[aria-labelledby=accuracy-title] [aria-live]", /input set \d+ of 5000000/, 60000);
+  await click(await findByText("form button", "Cancel"));
+  await waitText("section[aria-labelledby=accuracy-title] [role=status]", /cancelled/);
+
+  // The sample model against a copy with one bias of /encoder/layer.1/fc/Add raised by 1.0.
+  await type("#accuracy-sets", "8");
+  await click(await findByText("form button", "Compare"));
+  await waitText("[data-testid=accuracy-verdict]", /outside tolerance and above/, 120000);
+  assert.equal(await textOf("[data-testid=divergence-node]"), "/encoder/layer.1/fc/Add");
+  assert.match(await textOf("[data-testid=noise-floor]"), /^deterministic/);
+  const [name, verdict, maxAbs] = (await rows("[data-testid=accuracy-outputs] tbody tr"))[0];
+  assert.deepEqual([name, verdict], ["logits", "FAIL"]);
+  assert.ok(Number(maxAbs) > 0.01, `max abs ${maxAbs}`);
+  // The divergence names the changed weight with its error, and the output it moved.
+  const tensors = await rows("[data-testid=divergence] tbody tr");
+  const weight = tensors.find((r) => r[0] === "encoder.layer.1.fc.bias");
+  assert.deepEqual(weight?.slice(1, 3), ["weight", "1.000"], JSON.stringify(tensors));
+  const moved = tensors.find((r) => r[0] === "/encoder/layer.1/fc/Add_output_0");
+  assert.deepEqual(moved?.slice(1, 3), ["activation", "1.000"], JSON.stringify(tensors));
+  const outside = await wd("POST", s("/elements"), { using: "css selector", value: "[data-testid=error-histogram] rect.outside" });
+  assert.ok(outside.length >= 1, "the error distribution has columns beyond the tolerance");
+  await shot("accuracy");
+
+  // The node, linked to its row in the profile's operator table.
+  await click(await findByText("[data-testid=divergence] button", "Show in the profile"));
+  await waitText("[data-testid=profile-focus]", /\/encoder\/layer\.1\/fc\/Add/);
+  // Node names are the original graph's only with optimizations off: the link turns them off.
+  const unoptimized = "return document.querySelector('section[aria-labelledby=profile-title] input[type=checkbox]').checked";
+  for (let i = 0; i < 50 && !(await exec(unoptimized)); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(await exec(unoptimized), true);
+  await click(await findByText("form button", "Profile"));
+  await waitText("[data-testid=profile-focus]", /picked out in the operator table/, 120000);
+  assert.equal(await textOf("[data-testid=operator-table] tr.picked td:first-child"), "/encoder/layer.1/fc/Add");
+  await shot("accuracy-node-in-profile");
 });
 
 test("two runs are compared side by side", async () => {

@@ -4,8 +4,10 @@ import { ErrorBoundary } from "./ErrorBoundary";
 import { Help } from "./Help";
 import type { ModelReport } from "./api";
 import { ModelContext } from "./model";
+import { NavContext } from "./nav";
 import { ShownContext } from "./visible";
 import { savedTheme, applyTheme } from "./theme";
+import { Accuracy } from "./views/Accuracy";
 import { Benchmark } from "./views/Benchmark";
 import { Gateways } from "./views/Gateways";
 import { Models } from "./views/Models";
@@ -18,6 +20,7 @@ const VIEWS = {
   models: ["Models", Models],
   benchmark: ["Benchmark", Benchmark],
   profile: ["Profile", Profile],
+  accuracy: ["Accuracy", Accuracy],
   runs: ["Runs", Runs],
   releases: ["Releases", Releases],
   gateways: ["Gateways", Gateways],
@@ -26,13 +29,15 @@ const VIEWS = {
 type View = keyof typeof VIEWS;
 const ORDER = Object.keys(VIEWS) as View[];
 
-/** The console window: a navigation rail and the current view; Ctrl+1…7 switch views. */
+/** The console window: a navigation rail and the current view; Ctrl+1…8 switch views. */
 export function App() {
   const [view, setView] = useState<View>("models");
   const [open, setOpen] = useState<{ path: string; report: ModelReport | null } | null>(null);
   const model = open?.path ?? null;
   // A fresh object per drop, so dropping the same file twice opens it twice.
   const [dropped, setDropped] = useState<{ path: string } | null>(null);
+  // A node another view asked Profile to pick out.
+  const [focusNode, setFocusNode] = useState<string | null>(null);
 
   useEffect(() => applyTheme(savedTheme()), []);
 
@@ -86,6 +91,7 @@ export function App() {
     <ModelContext.Provider
       value={{ path: model, report: open?.report ?? null, setPath: (path, report) => setOpen({ path, report: report ?? null }) }}
     >
+      <NavContext.Provider value={{ node: focusNode, showNode: (node) => (setFocusNode(node), setView("profile")) }}>
       <div class="shell">
         <nav aria-label="Views">
           <strong class="brand">Assay</strong>
@@ -120,6 +126,7 @@ export function App() {
           })}
         </main>
       </div>
+      </NavContext.Provider>
     </ModelContext.Provider>
   );
 }

@@ -6,6 +6,7 @@ const VIEWS: [string, string][] = [
   ["Models", "open a model (file dialog, drop, path, sample or recent) and inspect it"],
   ["Benchmark", "latency and throughput with intervals, one field per dynamic dimension"],
   ["Profile", "flame graph, operator table and one inference on a timeline"],
+  ["Accuracy", "a reference against candidates: errors per output, noise floor, first diverging node"],
   ["Runs", "the history shared with the assay CLI; compare two runs"],
   ["Releases", "a model plus evidence, signed and verified; signing keys"],
   ["Gateways", "push, activate, canary, promote, roll back; live traffic"],

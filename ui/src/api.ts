@@ -53,7 +53,27 @@ import type { JobStarted } from "./bindings/JobStarted";
 import type { GatewayOverview } from "./bindings/GatewayOverview";
 import type { ModelOverview } from "./bindings/ModelOverview";
 import type { ChangeOutcome } from "./bindings/ChangeOutcome";
+import type { AccuracyEvent } from "./bindings/AccuracyEvent";
+import type { AccuracyReport } from "./bindings/AccuracyReport";
+import type { CandidateReport } from "./bindings/CandidateReport";
+import type { OutputReport } from "./bindings/OutputReport";
+import type { Divergence } from "./bindings/Divergence";
+import type { TensorError } from "./bindings/TensorError";
+import type { ErrorBin } from "./bindings/ErrorBin";
+import type { Verdict } from "./bindings/Verdict";
+import type { RowAccuracy } from "./bindings/RowAccuracy";
+import type { InputSettings } from "./bindings/InputSettings";
 export type {
+  AccuracyEvent,
+  AccuracyReport,
+  CandidateReport,
+  OutputReport,
+  Divergence,
+  TensorError,
+  ErrorBin,
+  Verdict,
+  RowAccuracy,
+  InputSettings,
   JobEvent,
   ErrorEvent,
   ConsoleEvent,

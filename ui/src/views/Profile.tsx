@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { save } from "@tauri-apps/plugin-dialog";
 import { api, asUiError, type BenchEvent, type DocumentEvent, type NodeStats, type ProfileEvent, type ProfileReport, type Timeline, type UiError } from "../api";
 import { ErrorNotice } from "../ErrorNotice";
@@ -6,6 +6,7 @@ import { FlameGraph } from "../charts/FlameGraph";
 import { ms, us } from "../format";
 import { inFieldWords, useInputs } from "../InputFields";
 import { useModel } from "../model";
+import { useNav } from "../nav";
 import { useJob } from "../useJob";
 
 
@@ -20,6 +21,12 @@ export function Profile() {
   const [timeline, setTimeline] = useState<Timeline | null>(null);
   const [error, setError] = useState<UiError | null>(null);
   const [phase, setPhase] = useState("");
+  // A node another view sent here (the accuracy comparison's first diverging node): node
+  // names are the original graph's only with optimizations off, so those are turned off.
+  const { node: focus } = useNav();
+  useEffect(() => {
+    if (focus) setUnoptimized(true);
+  }, [focus]);
   const job = useJob<BenchEvent | ProfileEvent>((e) => {
     if (e.event === "phase") setPhase(e.phase);
     if (e.event === "progress") setPhase(`${e.phase}: ${e.done} inferences`);
@@ -98,6 +105,16 @@ export function Profile() {
           {job.running && <button type="button" onClick={job.cancel}>Cancel</button>}
         </div>
       </form>
+      {focus && (
+        <p data-testid="profile-focus">
+          Node <strong class="mono">{focus}</strong>, from the accuracy comparison:{" "}
+          {!profile
+            ? "profile the model (graph optimizations off, so nodes keep their names) to see what it costs."
+            : profile.nodes.some((n) => n.name === focus)
+              ? "picked out in the operator table below."
+              : `not in this profile${profile.mode === "optimized" ? " (an optimized graph renames and fuses nodes: profile with graph optimizations off)" : ""}.`}
+        </p>
+      )}
       {job.running && <p aria-live="polite"><progress aria-label="Profiling" /> {phase}</p>}
       {job.cancelled && <p role="status">The profile was cancelled.</p>}
       {formError && <ErrorNotice error={formError} />}
@@ -122,7 +139,7 @@ export function Profile() {
           <h2>Flame graph</h2>
           <FlameGraph key={profile.out_dir} nodes={profile.nodes} />
           <h2>Operators</h2>
-          <OperatorTable nodes={profile.nodes} />
+          <OperatorTable nodes={profile.nodes} focus={focus} />
           {timeline && <TimelineView timeline={timeline} />}
         </div>
       )}
@@ -132,7 +149,7 @@ export function Profile() {
 
 type Key = "name" | "op_type" | "provider" | "calls" | "per_inference_us" | "p50_us" | "share_pct";
 
-export function OperatorTable({ nodes }: { nodes: NodeStats[] }) {
+export function OperatorTable({ nodes, focus }: { nodes: NodeStats[]; focus?: string | null }) {
   const [sort, setSort] = useState<{ key: Key; desc: boolean }>({ key: "per_inference_us", desc: true });
   const rows = useMemo(() => {
     const r = [...nodes];
@@ -141,8 +158,14 @@ export function OperatorTable({ nodes }: { nodes: NodeStats[] }) {
       const c = typeof x === "number" ? (x as number) - (y as number) : String(x).localeCompare(String(y));
       return sort.desc ? -c : c;
     });
-    return r;
-  }, [nodes, sort]);
+    // The picked-out node is shown even when it is not among the first 500.
+    const top = r.slice(0, 500);
+    const picked = r.find((n) => n.name === focus);
+    if (picked && !top.includes(picked)) top.push(picked);
+    return top;
+  }, [nodes, sort, focus]);
+  const pickedRow = useRef<HTMLTableRowElement>(null);
+  useEffect(() => pickedRow.current?.scrollIntoView?.({ block: "center" }), [focus, nodes]);
   const th = (key: Key, label: string, num = false) => (
     <th class={num ? "num" : undefined} aria-sort={sort.key === key ? (sort.desc ? "descending" : "ascending") : "none"}>
       <button type="button" class="sort" onClick={() => setSort({ key, desc: sort.key === key ? !sort.desc : num })}>
@@ -160,8 +183,13 @@ export function OperatorTable({ nodes }: { nodes: NodeStats[] }) {
         </tr>
       </thead>
       <tbody>
-        {rows.slice(0, 500).map((n) => (
-          <tr key={n.name}>
+        {rows.map((n) => (
+          <tr
+            key={n.name}
+            ref={n.name === focus ? pickedRow : undefined}
+            class={n.name === focus ? "picked" : undefined}
+            aria-selected={n.name === focus ? true : undefined}
+          >
             <td class="mono">{n.name}</td><td>{n.op_type}</td><td>{n.provider.replace("ExecutionProvider", "")}</td>
             <td class="num">{n.calls}</td><td class="num">{us(n.per_inference_us)}</td><td class="num">{us(n.p50_us)}</td>
             <td class="num">{n.share_pct.toFixed(1)}%</td><td class="mono">{n.input_shapes}</td>

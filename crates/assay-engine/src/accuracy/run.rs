@@ -39,7 +39,8 @@ pub enum AccuracyEvent {
         candidates: Vec<String>,
         sets: usize,
     },
-    /// An input set was run on every side.
+    /// Input sets up to `index` were run on every side (at most every 100 ms, and after
+    /// the last).
     SetDone { index: usize, sets: usize },
     /// A round of the first-diverging-node search: nodes `from..to` of `nodes` remain.
     Locating {
@@ -442,6 +443,9 @@ pub fn run_accuracy(
     let mut input_shapes = BTreeMap::new();
 
     let mut done = 0;
+    // Progress at most every 100 ms (and on the last set): a small model runs thousands of
+    // sets a second, and each event is a line the console's worker pipe carries.
+    let mut reported = Instant::now();
     for i in 0..n {
         if observer.cancelled() {
             warn(
@@ -525,7 +529,10 @@ pub fn run_accuracy(
                 worst[c] = Some((i, outside, set.clone()));
             }
         }
-        observer.event(AccuracyEvent::SetDone { index: i, sets: n });
+        if i + 1 == n || reported.elapsed() >= std::time::Duration::from_millis(100) {
+            observer.event(AccuracyEvent::SetDone { index: i, sets: n });
+            reported = Instant::now();
+        }
         done = i + 1;
     }
     let saved_inputs = save_inputs.map(NpzWriter::finish).transpose()?;
