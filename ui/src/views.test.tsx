@@ -5,6 +5,8 @@ import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import { button, settle, until } from "./test-utils";
 import { Runs } from "./views/Runs";
 import { Gateways } from "./views/Gateways";
+import { Accuracy } from "./views/Accuracy";
+import { ModelContext } from "./model";
 
 function mount(el: preact.JSX.Element) {
   const root = document.createElement("div");
@@ -99,5 +101,42 @@ describe("Gateways", () => {
     expect(controls).toEqual([{ name: "local", model: "mlp", control: { action: "canary", version: "1.1.0", percent: 30 } }]);
     // Promote needs a canary to promote.
     expect(button(root, "Promote").disabled).toBe(true);
+  });
+});
+
+describe("Accuracy", () => {
+  it("asks for a candidate, then starts one comparison job with each candidate line", async () => {
+    const jobs: any[] = [];
+    mockIPC((cmd, args: any) => {
+      if (cmd === "start_job") {
+        jobs.push(args.spec);
+        return { id: 1, output: null };
+      }
+      throw new Error(cmd);
+    });
+    const root = mount(
+      <ModelContext.Provider value={{ path: "/m/sample.onnx", report: null, setPath: () => {} }}>
+        <Accuracy />
+      </ModelContext.Provider>,
+    );
+    await act(() => button(root, "Compare").click());
+    expect(root.querySelector("[role=alert], .error")?.textContent).toContain("Add a candidate");
+    expect(jobs).toEqual([]);
+    const set = async (css: string, value: string) => {
+      const el = root.querySelector<HTMLInputElement | HTMLTextAreaElement>(css)!;
+      await act(() => {
+        el.value = value;
+        el.dispatchEvent(new Event("input", { bubbles: true }));
+      });
+    };
+    await set("#accuracy-candidates", "cuda\n\n  other.onnx@cpu  ");
+    await set("#accuracy-atol", "logits=1e-3");
+    await act(() => button(root, "Compare").click());
+    await settle();
+    expect(jobs).toEqual([
+      expect.objectContaining({
+        kind: "accuracy", model: "/m/sample.onnx", reference: "cpu", candidates: ["cuda", "other.onnx@cpu"], sets: 8, atol: "logits=1e-3",
+      }),
+    ]);
   });
 });

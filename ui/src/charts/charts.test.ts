@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { buildTree, costliestLeaf, layout } from "./flame";
 import { between, quantile } from "./metrics";
+import { decades } from "./ErrorHistogram";
 import type { MetricSample } from "../api";
 
 describe("flame graph tree", () => {
@@ -82,5 +83,14 @@ describe("gateway metrics", () => {
   it("treats a counter that went down as a restarted gateway", () => {
     const p = between([sample("assay_request_success_total", "1", 500)], [sample("assay_request_success_total", "1", 20)], 1);
     expect(p.get("mlp@1")!.rate).toBe(20);
+  });
+});
+
+describe("error histogram", () => {
+  it("fills the empty decades between the first and the last that hold errors", () => {
+    const cols = decades([{ from: 1e-6, to: 1e-5, count: 3 }, { from: 1e-3, to: 1e-2, count: 7 }]);
+    expect(cols.map((c) => c.count)).toEqual([3, 0, 0, 7]);
+    expect(cols[1].from).toBeCloseTo(1e-5, 12);
+    expect(decades([])).toEqual([]);
   });
 });
