@@ -9,7 +9,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 ASSAY := target/debug/assay
 
-.PHONY: setup setup-run run test lint bench bench-overhead bench-profile bench-signing bench-gateway bench-console bench-accuracy deb fixtures clean-cache
+.PHONY: setup setup-run run test lint bench bench-overhead bench-profile bench-signing bench-gateway bench-console bench-accuracy bench-viewer deb fixtures clean-cache
 
 # Everything the tests need (includes setup-run).
 setup:
@@ -57,6 +57,11 @@ bench-accuracy: setup
 	$(CARGO) build --release -q -p assay-cli
 	python3 scripts/bench_accuracy.py
 
+# The native viewer on a 20,640- and a 101,000-node model: first frame, opening the largest
+# group, frame times while panning and zooming with an overlay, wgpu's render, peak memory.
+bench-viewer: setup
+	$(CARGO) bench -p assay-viewer --bench graph
+
 # The console's release build: start-up to first paint and the 100,000-sample chart (under
 # Xvfb when there is no display). Responsiveness during a benchmark comes from `make test`'s
 # end-to-end run (target/e2e-perf.json).
@@ -72,7 +77,7 @@ deb: setup
 	npx --yes @tauri-apps/cli@2 build --bundles deb
 
 # Every benchmark that prints the figures in docs/BENCHMARKS.md.
-bench: bench-overhead bench-profile bench-signing bench-gateway bench-console bench-accuracy
+bench: bench-overhead bench-profile bench-signing bench-gateway bench-console bench-accuracy bench-viewer
 
 fixtures:
 	.cache/venv/bin/python scripts/make_fixtures.py --out .cache/fixtures --assets assets

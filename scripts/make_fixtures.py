@@ -288,13 +288,78 @@ def accuracy_fixtures(out, base):
                     activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
 
 
+def transformer(rng, blocks, layers_per_block, heads=4, d=8, name="transformer"):
+    """A transformer-like encoder for the graph viewer: `blocks` x `layers_per_block` layers
+    of 43 scoped nodes each (per-head attention, an MLP, residuals and layer norms), with
+    tiny weights, so its size is in the graph, not the weights. 24 x 20 layers are 20,640
+    nodes; scopes nest /encoder/block.B/layer.L/{attn/head.H,mlp}/..."""
+    nodes, inits = [], []
+    hd = d // heads
+
+    def w(shape, nm):
+        inits.append(numpy_helper.from_array((rng.standard_normal(shape) * 0.1).astype(np.float32), nm))
+        return nm
+
+    inits.append(numpy_helper.from_array(np.array(np.sqrt(hd), dtype=np.float32), "scale"))
+    inits.append(numpy_helper.from_array(np.ones(d, dtype=np.float32), "ln.gamma"))
+    inits.append(numpy_helper.from_array(np.zeros(d, dtype=np.float32), "ln.beta"))
+    x = "input"
+
+    def node(op, ins, scope, leaf, **attrs):
+        out = f"{scope}/{leaf}_output_0"
+        nodes.append(helper.make_node(op, ins, [out], name=f"{scope}/{leaf}", **attrs))
+        return out
+
+    for b in range(blocks):
+        for l in range(layers_per_block):
+            s = f"/encoder/block.{b}/layer.{l}"
+            p = f"b{b}.l{l}"
+            head_outs = []
+            for h in range(heads):
+                hs = f"{s}/attn/head.{h}"
+                q = node("MatMul", [x, w((d, hd), f"{p}.h{h}.q")], hs, "MatMul_q")
+                k = node("MatMul", [x, w((d, hd), f"{p}.h{h}.k")], hs, "MatMul_k")
+                v = node("MatMul", [x, w((d, hd), f"{p}.h{h}.v")], hs, "MatMul_v")
+                kt = node("Transpose", [k], hs, "Transpose", perm=[0, 2, 1])
+                sc = node("MatMul", [q, kt], hs, "MatMul_scores")
+                sc = node("Div", [sc, "scale"], hs, "Div")
+                pr = node("Softmax", [sc], hs, "Softmax", axis=-1)
+                head_outs.append(node("MatMul", [pr, v], hs, "MatMul_context"))
+            cat = node("Concat", head_outs, f"{s}/attn", "Concat", axis=-1)
+            o = node("MatMul", [cat, w((d, d), f"{p}.o")], f"{s}/attn", "MatMul_out")
+            r = node("Add", [x, o], s, "Add_residual_0")
+            n1 = node("LayerNormalization", [r, "ln.gamma", "ln.beta"], s, "LayerNorm_0", axis=-1)
+            m = node("MatMul", [n1, w((d, 2 * d), f"{p}.fc1")], f"{s}/mlp", "MatMul_fc1")
+            m = node("Add", [m, w((2 * d,), f"{p}.fc1.bias")], f"{s}/mlp", "Add_fc1")
+            m = node("Relu", [m], f"{s}/mlp", "Relu")
+            m = node("MatMul", [m, w((2 * d, d), f"{p}.fc2")], f"{s}/mlp", "MatMul_fc2")
+            m = node("Add", [m, w((d,), f"{p}.fc2.bias")], f"{s}/mlp", "Add_fc2")
+            r = node("Add", [n1, m], s, "Add_residual_1")
+            x = node("LayerNormalization", [r, "ln.gamma", "ln.beta"], s, "LayerNorm_1", axis=-1)
+    nodes.append(helper.make_node("Identity", [x], ["output"], name="/head/Identity"))
+    graph = helper.make_graph(
+        nodes,
+        name,
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", "seq", d])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", "seq", d])],
+        inits,
+    )
+    return _model(graph)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", help="directory for the test fixtures")
     ap.add_argument("--assets", help="directory for the committed sample model")
+    ap.add_argument("--big", help="directory for the viewer benchmark's 101,000-node model (not made by --out)")
     args = ap.parse_args()
-    if not args.out and not args.assets:
-        ap.error("give --out and/or --assets")
+    if not args.out and not args.assets and not args.big:
+        ap.error("give --out, --assets and/or --big")
+    if args.big:
+        os.makedirs(args.big, exist_ok=True)
+        big = transformer(np.random.default_rng(100), blocks=48, layers_per_block=49)
+        onnx.checker.check_model(big)
+        onnx.save_model(big, os.path.join(args.big, "transformer_100k.onnx"))
 
     if args.assets:
         os.makedirs(args.assets, exist_ok=True)
@@ -328,6 +393,10 @@ def main():
         big_external(out)
         write_inputs(out, rng)
         accuracy_fixtures(out, models["convnet.onnx"])
+        # The graph viewer's large model: 20,640 nodes.
+        big = transformer(np.random.default_rng(20), blocks=24, layers_per_block=20)
+        onnx.checker.check_model(big)
+        onnx.save_model(big, os.path.join(out, "transformer_20k.onnx"))
     print("fixtures written")
 
 

@@ -28,6 +28,9 @@ ASSAY_WITH_CONSOLE=1 ASSAY_BUILD_ALSO=assay-gateway bash "$root/scripts/setup-ru
 # the real webview (docs: ../shared/specs/tauri-on-debian.md).
 ensure_apt python3 python3-venv python3-pip unzip openssl dbus gnome-keyring
 ensure_apt --no-install-recommends xvfb xauth webkit2gtk-driver imagemagick
+# The native viewer: its window libraries, and Mesa's software Vulkan (lavapipe), on which
+# its interaction tests render (docs: ../shared/specs/egui-on-debian.md).
+ensure_apt --no-install-recommends libx11-6 libx11-xcb1 libxcursor1 libxi6 libxkbcommon-x11-0 libvulkan1 mesa-vulkan-drivers
 
 # --- 2. Python venv ------------------------------------------------------------------
 venv="$cache/venv"

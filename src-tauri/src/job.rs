@@ -20,6 +20,8 @@ pub enum JobSpec {
         run: RunSettings,
         /// Comma-separated stream counts.
         concurrency: Option<String>,
+        /// Compare each row's outputs against this reference (`cpu`, as `--check-against`).
+        check_against: Option<String>,
     },
     /// `assay profile`, into a fresh folder under the app data dir.
     Profile {
@@ -192,12 +194,16 @@ impl JobSpec {
                 model,
                 run,
                 concurrency,
+                check_against,
             } => {
                 nonempty("the model path", model)?;
                 let mut a = vec!["bench".into(), db, "--events".into()];
                 run.push_args(&mut a);
                 if let Some(c) = concurrency.as_deref().filter(|c| !c.trim().is_empty()) {
                     a.push(flag("concurrency", c.trim()));
+                }
+                if let Some(c) = check_against.as_deref().filter(|c| !c.trim().is_empty()) {
+                    a.push(flag("check-against", c.trim()));
                 }
                 a.push("--".into());
                 a.push(model.into());

@@ -60,6 +60,7 @@ pub fn app_builder<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Buil
             gateways::gateway_control,
             gateways::gateway_metrics,
             files::export_file,
+            viewer::open_viewer,
             profiles::profile_timeline,
             probe::first_paint,
             probe::probe_done,

@@ -131,7 +131,8 @@ async function setValue(css, value, event = "input") {
   await find(css);
   await exec(
     `const el = document.querySelector(arguments[0]);
-     const proto = el instanceof HTMLSelectElement ? HTMLSelectElement.prototype : HTMLInputElement.prototype;
+     const proto = el instanceof HTMLSelectElement ? HTMLSelectElement.prototype
+       : el instanceof HTMLTextAreaElement ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype;
      Object.getOwnPropertyDescriptor(proto, "value").set.call(el, arguments[1]);
      el.dispatchEvent(new Event(arguments[2], { bubbles: true }));`,
     [css, value, event],

@@ -4,7 +4,7 @@ import { ErrorBoundary } from "./ErrorBoundary";
 import { Help } from "./Help";
 import type { ModelReport } from "./api";
 import { ModelContext } from "./model";
-import { NavContext } from "./nav";
+import { NavContext, type NodeRequest } from "./nav";
 import { ShownContext } from "./visible";
 import { savedTheme, applyTheme } from "./theme";
 import { Accuracy } from "./views/Accuracy";
@@ -37,7 +37,9 @@ export function App() {
   // A fresh object per drop, so dropping the same file twice opens it twice.
   const [dropped, setDropped] = useState<{ path: string } | null>(null);
   // A node another view asked Profile to pick out.
-  const [focusNode, setFocusNode] = useState<string | null>(null);
+  const [focusNode, setFocusNode] = useState<NodeRequest | null>(null);
+  // A node of another model means nothing here.
+  useEffect(() => setFocusNode(null), [model]);
 
   useEffect(() => applyTheme(savedTheme()), []);
 
@@ -91,7 +93,7 @@ export function App() {
     <ModelContext.Provider
       value={{ path: model, report: open?.report ?? null, setPath: (path, report) => setOpen({ path, report: report ?? null }) }}
     >
-      <NavContext.Provider value={{ node: focusNode, showNode: (node) => (setFocusNode(node), setView("profile")) }}>
+      <NavContext.Provider value={{ node: focusNode, showNode: (name) => (setFocusNode({ name }), setView("profile")) }}>
       <div class="shell">
         <nav aria-label="Views">
           <strong class="brand">Assay</strong>

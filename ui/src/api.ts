@@ -144,6 +144,8 @@ export const api = {
     return invoke<JobStarted>("start_job", { spec, onEvent: channel });
   },
   cancelJob: (id: number) => invoke<boolean>("cancel_job", { id }),
+  openViewer: (model: string, runs: { profile?: string; accuracy?: string } = {}) =>
+    invoke<void>("open_viewer", { model, profile: runs.profile, accuracy: runs.accuracy }),
   listRuns: (model?: string, kind?: string, limit?: number) => invoke<RunSummary[]>("list_runs", { model, kind, limit }),
   getRun: (id: string) => invoke<StoredRun>("get_run", { id }),
   compareRuns: (a: string, b: string) => invoke<RunComparison>("compare_runs", { a, b }),

@@ -32,3 +32,8 @@ export function ms(v: number): string {
 export function us(v: number): string {
   return v >= 1000 ? `${(v / 1000).toFixed(2)} ms` : `${v.toFixed(1)} µs`;
 }
+
+/** A measured difference: 4 significant digits in the usual range, else scientific. */
+export function sig(v: number): string {
+  return v === 0 ? "0" : Math.abs(v) >= 1e-3 && Math.abs(v) < 1e4 ? v.toPrecision(4) : v.toExponential(2);
+}

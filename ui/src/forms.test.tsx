@@ -90,7 +90,7 @@ describe("Benchmark", () => {
   });
 
   it("estimates the run from its settings and restores the last form", async () => {
-    expect(estimate({ provider: "cpu", threads: "", batch: "1,8", concurrency: "1", warmup: "10", duration: "2s", iterations: "10" }))
+    expect(estimate({ provider: "cpu", threads: "", batch: "1,8", concurrency: "1", warmup: "10", duration: "2s", iterations: "10", check: "" }))
       .toMatch(/^2 configurations × \(≥ 1 s warmup \+ 2s\) ≈ 6 s; longer only if 10 inferences take more than 2s$/);
     localStorage.setItem("assay.bench-form", JSON.stringify({ duration: "5s", iterations: "3" }));
     mockIPC((cmd) => (cmd === "model_dims" ? dims : null));

@@ -19,7 +19,7 @@ use crate::args;
     about = "Inspect, benchmark and profile ONNX models on ONNX Runtime"
 )]
 #[command(
-    after_help = "Exit codes: 0 success, 1 model/runtime/IO failure, 2 usage error, 3 no ONNX Runtime found, 4 a regression gate failed (compare --fail-if-slower), 5 a release failed verification, 6 outputs outside tolerance (accuracy --fail-on-mismatch)."
+    after_help = "Exit codes: 0 success, 1 model/runtime/IO failure, 2 usage error, 3 no ONNX Runtime found, 4 a regression gate failed (compare --fail-if-slower), 5 a release failed verification, 6 outputs outside tolerance (accuracy --fail-on-mismatch), 7 no display for the viewer."
 )]
 pub struct Cli {
     /// ONNX Runtime library (file, capi/ folder or install folder) instead of discovery.
@@ -75,6 +75,12 @@ pub enum Command {
         after_help = "Examples:\n  assay accuracy model.onnx --candidate cuda --candidate tensorrt\n  assay accuracy model.onnx --candidate model-fp16.onnx --atol 1e-2 --rtol 1e-2\n  assay accuracy v1.3.onnx --candidate v1.4.onnx --fail-on-mismatch     # exit 6 on a mismatch\n  assay accuracy model.onnx --save-inputs golden-in.npz --save-outputs golden-out.npz\n  assay accuracy v2.onnx --load-inputs golden-in.npz --load-outputs golden-out.npz\n  assay accuracy model.onnx --load-inputs polygraphy-inputs.json --candidate cpu:opt=disable\n\nWith --load-outputs and no --candidate, the model itself is the candidate.\nA candidate is PROVIDER, FILE.onnx or FILE.onnx@PROVIDER, optionally with :opt=LEVEL and :threads=N.\nAn output is within tolerance when |candidate - reference| <= atol + rtol * |reference| (NumPy's isclose)."
     )]
     Accuracy(AccuracyArgs),
+
+    /// Open a model's graph in the native viewer, with profile runs laid over it.
+    #[command(
+        after_help = "Examples:\n  assay view model.onnx\n  assay view model.onnx --profile 3f2a      # time per node as heat\n  assay view model.onnx --diff 3f2a 9c1e    # the change per node between two profiles\n  assay view model.onnx --accuracy 7b10     # errors along the graph, the first diverging node\n\nThe viewer is a window of its own (assay-viewer); without a display it exits with code 7."
+    )]
+    View(ViewArgs),
 
     /// Write one self-contained HTML report of a run: charts, flame graph, tables, environment.
     #[command(after_help = "Example:\n  assay report 3f2a9c01 --out report.html")]
@@ -608,6 +614,22 @@ pub struct AccuracyArgs {
     pub no_save: bool,
     #[command(flatten)]
     pub output: DocumentArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ViewArgs {
+    /// The .onnx model.
+    pub model: PathBuf,
+    /// A profile run of this model (`assay runs list`), shown as time per node.
+    #[arg(long, value_name = "RUN")]
+    pub profile: Option<String>,
+    /// Two profile runs of this model: the change per node from the first to the second.
+    #[arg(long, num_args = 2, value_names = ["RUN_A", "RUN_B"])]
+    pub diff: Option<Vec<String>>,
+    /// An accuracy comparison of this model: the errors along the graph and the first
+    /// diverging node.
+    #[arg(long, value_name = "RUN")]
+    pub accuracy: Option<String>,
 }
 
 /// When two outputs agree: shared by `accuracy` and `bench --check-against`.

@@ -2,7 +2,7 @@
 //!
 //! 0 success · 1 model, runtime, store or IO failure · 2 usage error · 3 no ONNX Runtime
 //! found · 4 a regression gate failed (`compare --fail-if-slower`) · 5 a release failed
-//! verification. The code comes from [`ErrorKind::exit_code`], the one classification the
+//! verification · 6 an accuracy gate failed · 7 no display for the viewer's window. The code comes from [`ErrorKind::exit_code`], the one classification the
 //! console and the gateway use too.
 
 use assay_engine::{EngineError, ErrorKind, Setting};
@@ -62,6 +62,18 @@ impl std::fmt::Display for MismatchGate {
 }
 
 impl std::error::Error for MismatchGate {}
+
+/// No display for the native viewer's window: exit code 7.
+#[derive(Debug)]
+pub struct NoDisplay(pub String);
+
+impl std::fmt::Display for NoDisplay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NoDisplay {}
 
 /// Prints `err` and returns the exit code for it.
 pub fn report(err: &anyhow::Error, machine: Machine) -> i32 {
@@ -165,6 +177,7 @@ fn flag(s: Setting) -> &'static str {
         Setting::Candidate => "--candidate",
         Setting::Tolerance => "--atol/--rtol/--check",
         Setting::InputSets => "--sets",
+        Setting::CheckSets => "--check-sets",
     }
 }
 
@@ -185,6 +198,8 @@ fn kind_of(err: &anyhow::Error) -> ErrorKind {
         ErrorKind::Mismatch
     } else if err.downcast_ref::<VerificationFailed>().is_some() {
         ErrorKind::Verification
+    } else if err.downcast_ref::<NoDisplay>().is_some() {
+        ErrorKind::NoDisplay
     } else {
         ErrorKind::Io
     }

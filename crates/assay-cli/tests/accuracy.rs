@@ -577,7 +577,7 @@ fn bench_check_against_puts_accuracy_next_to_every_row() {
     let r = json(&o.stdout);
     let rows = r["results"].as_array().unwrap();
     assert_eq!(rows.len(), 4);
-    let mut ids = std::collections::BTreeSet::new();
+    let mut ids = std::collections::BTreeMap::new();
     for row in rows {
         let a = &row["accuracy"];
         assert_eq!(a["verdict"], "fail", "{row}");
@@ -585,7 +585,10 @@ fn bench_check_against_puts_accuracy_next_to_every_row() {
         assert_eq!(a["worst_output"], "scores");
         assert_eq!(a["sets"], 4);
         assert!(a["max_abs"].as_f64().unwrap() > 1e-4, "{a}");
-        ids.insert(a["comparison_id"].as_str().unwrap().to_string());
+        // Rows of one batch size share a comparison; another batch size has its own.
+        let id = a["comparison_id"].as_str().unwrap().to_string();
+        let batch = row["batch"].as_i64().unwrap();
+        assert_eq!(*ids.entry(id).or_insert(batch), batch, "{row}");
     }
     assert_eq!(ids.len(), 2, "one comparison per batch size: {ids:?}");
     // Batch 1's figure is the plain comparison's on the same four seeded sets.
@@ -602,8 +605,8 @@ fn bench_check_against_puts_accuracy_next_to_every_row() {
         batch1["accuracy"]["max_abs"],
         output(&plain, 0, "scores")["stats"]["max_abs"]
     );
-    // The comparisons are in the history, each at its batch size.
-    for id in &ids {
+    // The comparisons are in the history, each at its row's batch size.
+    for (id, batch) in &ids {
         let shown = run(assay()
             .env("ASSAY_DB", &dbp)
             .args(["runs", "show", id, "--json"]));
@@ -611,6 +614,7 @@ fn bench_check_against_puts_accuracy_next_to_every_row() {
         let c = json(&shown.stdout);
         assert_eq!(c["schema"], "assay.accuracy/1");
         assert_eq!(c["candidates"][0]["verdict"], "fail");
+        assert_eq!(c["inputs"]["shapes"]["image"][0], *batch, "{id}");
     }
 
     // The model against itself on CPU: pass with zero error; the table has the columns.
@@ -639,4 +643,43 @@ fn bench_check_against_puts_accuracy_next_to_every_row() {
     let o = run(assay().args(["bench", s(&original), "--atol", "1e-3"]));
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("--check-against"), "{}", o.stderr);
+    let o = run(assay().args([
+        "bench",
+        s(&original),
+        "--check-against",
+        "cpu",
+        "--check-sets",
+        "0",
+    ]));
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("--check-sets"), "{}", o.stderr);
+    // A check that cannot run loses nothing: the row is measured, and says why it has no
+    // accuracy (here a tolerance for an output the model does not have).
+    let o = run(assay()
+        .args([
+            "bench",
+            s(&original),
+            "--check-against",
+            "cpu",
+            "--atol",
+            "nope=1e-3",
+        ])
+        .args(["--no-save", "--json"])
+        .args(QUICK));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let r = json(&o.stdout);
+    let row = &r["results"][0];
+    assert!(row["samples"].as_u64().unwrap() >= 20, "{row}");
+    assert!(row.get("accuracy").is_none(), "{row}");
+    assert!(
+        row["warnings"]
+            .to_string()
+            .contains("the accuracy check could not run")
+            && row["warnings"].to_string().contains("nope"),
+        "{row}"
+    );
+    // A reference that does not exist is said before anything is measured.
+    let o = run(assay().args(["bench", s(&original), "--check-against", "missing.onnx"]));
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("missing.onnx"), "{}", o.stderr);
 }

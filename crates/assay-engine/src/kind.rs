@@ -53,6 +53,8 @@ pub enum ErrorKind {
     /// An accuracy gate failed: a candidate's outputs are outside tolerance and above the
     /// reference's noise floor (`assay accuracy --fail-on-mismatch`).
     Mismatch,
+    /// No display to open a window on (the native viewer without X11 or Wayland).
+    NoDisplay,
     /// The console's worker process failed before it could say why.
     Worker,
     /// The worker process died on a signal (a crash inside ONNX Runtime, the OOM killer).
@@ -84,6 +86,7 @@ impl ErrorKind {
             Unavailable => "unavailable",
             Regression => "regression",
             Mismatch => "mismatch",
+            NoDisplay => "no_display",
             Worker => "worker",
             Crashed => "crashed",
             Internal => "internal",
@@ -91,7 +94,8 @@ impl ErrorKind {
     }
 
     /// The CLI's exit code: 2 a usage error, 3 no ONNX Runtime, 4 a regression gate,
-    /// 5 a failed verification, 6 an accuracy gate, 1 anything else.
+    /// 5 a failed verification, 6 an accuracy gate, 7 no display for a window, 1 anything
+    /// else.
     pub fn exit_code(self) -> i32 {
         use ErrorKind::*;
         match self {
@@ -100,6 +104,7 @@ impl ErrorKind {
             Regression => 4,
             Verification => 5,
             Mismatch => 6,
+            NoDisplay => 7,
             Conflict | Model | Runtime | Io | Store | Release | Gateway | Unreachable
             | Overloaded | Unavailable | Worker | Crashed | Internal => 1,
         }
@@ -117,7 +122,7 @@ impl ErrorKind {
             Model | Verification => 422,
             Overloaded => 429,
             Gateway | Unreachable => 502,
-            NoRuntime | Unavailable => 503,
+            NoRuntime | Unavailable | NoDisplay => 503,
             Runtime | Io | Store | Release | Worker | Crashed | Internal => 500,
         }
     }

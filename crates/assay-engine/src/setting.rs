@@ -34,6 +34,8 @@ pub enum Setting {
     Tolerance,
     /// The input sets an output comparison runs on.
     InputSets,
+    /// The input sets a benchmark's accuracy check runs on.
+    CheckSets,
 }
 
 impl Setting {
@@ -60,6 +62,7 @@ impl Setting {
             Candidate => "the candidates",
             Tolerance => "a tolerance",
             InputSets => "the input sets",
+            CheckSets => "the accuracy check's input sets",
         }
     }
 }

@@ -2,13 +2,14 @@
 //! (or strings). What goes into a session and what comes out of one, what `.npy`/`.npz` files
 //! hold, and what an output comparison reads as numbers.
 
-use std::io::Cursor;
+use std::{io::Cursor, path::Path};
 
 use ort::value::{DynTensorValueType, DynValue};
 
 use crate::{
     dtype::ElementType,
     error::{EngineError, Result},
+    model::proto,
 };
 
 /// Raw tensor data: little-endian element bytes, or strings.
@@ -110,6 +111,54 @@ impl HostTensor {
             ty,
             shape,
             data: TensorData::Bytes(data),
+        })
+    }
+
+    /// A `TensorProto`'s contents (a weight): raw bytes, the typed repeated fields, or
+    /// external data relative to `base`; `None` when they cannot be read or do not fit.
+    pub fn from_initializer(t: &proto::TensorProto, base: &Path) -> Option<HostTensor> {
+        let ty = ElementType::from_onnx(t.data_type());
+        let n: u64 = t.dims.iter().map(|&d| d.max(0) as u64).product();
+        let bytes: Vec<u8> = if t.data_location() == proto::tensor_proto::DataLocation::External {
+            let field = |k: &str| {
+                t.external_data
+                    .iter()
+                    .find(|e| e.key() == k)
+                    .map(|e| e.value().to_string())
+            };
+            let data = std::fs::read(base.join(field("location")?)).ok()?;
+            let offset: usize = field("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+            let len = field("length")
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(data.len().saturating_sub(offset));
+            data.get(offset..offset + len)?.to_vec()
+        } else if let Some(raw) = t.raw_data.as_ref().filter(|r| !r.is_empty()) {
+            raw.to_vec()
+        } else {
+            match ty {
+                ElementType::Float => t.float_data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                ElementType::Double => t.double_data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                ElementType::Int64 => t.int64_data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                ElementType::Int32 => t.int32_data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                // Narrower types are stored widened in int32_data.
+                ElementType::Int16
+                | ElementType::Uint16
+                | ElementType::Float16
+                | ElementType::Bfloat16 => t
+                    .int32_data
+                    .iter()
+                    .flat_map(|v| (*v as u16).to_le_bytes())
+                    .collect(),
+                ElementType::Int8 | ElementType::Uint8 | ElementType::Bool => {
+                    t.int32_data.iter().map(|v| *v as u8).collect()
+                }
+                _ => return None,
+            }
+        };
+        (ty.byte_size(n)? as usize == bytes.len()).then_some(HostTensor {
+            ty,
+            shape: t.dims.clone(),
+            data: TensorData::Bytes(bytes),
         })
     }
 

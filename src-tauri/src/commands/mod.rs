@@ -14,6 +14,7 @@ pub mod profiles;
 pub mod releases;
 pub mod runs;
 pub mod settings;
+pub mod viewer;
 
 /// Runs slow, non-crashing work (hashing, key derivation) off the UI thread.
 pub async fn blocking<T: Send + 'static>(

@@ -3,4 +3,4 @@
 /**
  * What went wrong, grouped by how a caller reacts to it.
  */
-export type ErrorKind = "usage" | "not_found" | "conflict" | "unauthorized" | "too_large" | "model" | "verification" | "no_runtime" | "runtime" | "io" | "store" | "release" | "gateway" | "unreachable" | "overloaded" | "unavailable" | "regression" | "mismatch" | "worker" | "crashed" | "internal";
+export type ErrorKind = "usage" | "not_found" | "conflict" | "unauthorized" | "too_large" | "model" | "verification" | "no_runtime" | "runtime" | "io" | "store" | "release" | "gateway" | "unreachable" | "overloaded" | "unavailable" | "regression" | "mismatch" | "no_display" | "worker" | "crashed" | "internal";

@@ -9,7 +9,11 @@ export type JobSpec = { "kind": "bench", model: string, run: RunSettings,
 /**
  * Comma-separated stream counts.
  */
-concurrency?: string, } | { "kind": "profile", model: string, run: RunSettings, profile_iterations?: number, no_optimize: boolean, } | { "kind": "accuracy", model: string, 
+concurrency?: string, 
+/**
+ * Compare each row's outputs against this reference (`cpu`, as `--check-against`).
+ */
+check_against?: string, } | { "kind": "profile", model: string, run: RunSettings, profile_iterations?: number, no_optimize: boolean, } | { "kind": "accuracy", model: string, 
 /**
  * `cpu` (the default), a provider, or `FILE.onnx[@PROVIDER]`, with `:opt=`/`:threads=`.
  */

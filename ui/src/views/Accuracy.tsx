@@ -1,18 +1,19 @@
 import { useState } from "preact/hooks";
-import { open, save } from "@tauri-apps/plugin-dialog";
+import { open } from "@tauri-apps/plugin-dialog";
 import {
   asUiError,
   type AccuracyEvent,
   type AccuracyReport,
   type CandidateReport,
-  type DocumentEvent,
   type TensorError,
   type UiError,
   type Verdict,
 } from "../api";
 import { ErrorHistogram } from "../charts/ErrorHistogram";
 import { ErrorNotice } from "../ErrorNotice";
-import { ms } from "../format";
+import { ReportButton } from "../ReportButton";
+import { ViewerButton } from "../ViewerButton";
+import { ms, sig } from "../format";
 import { inFieldWords, useInputs } from "../InputFields";
 import { useModel } from "../model";
 import { useNav } from "../nav";
@@ -27,10 +28,6 @@ const VERDICT_WORDS: Record<Verdict, string> = {
 /** One line per candidate: a provider (`cuda`), settings (`cpu:opt=disable`) or a model file. */
 export function candidateList(text: string): string[] {
   return text.split("\n").map((s) => s.trim()).filter(Boolean);
-}
-
-function sci(v: number): string {
-  return v === 0 ? "0" : Math.abs(v) >= 1e-3 && Math.abs(v) < 1e4 ? v.toPrecision(4) : v.toExponential(2);
 }
 
 /** Accuracy: is the candidate still right? A reference against candidates, in the worker. */
@@ -84,17 +81,6 @@ export function Accuracy() {
       rtol: rtol.trim() || undefined,
       inputs: given,
     });
-  }
-
-  const htmlReport = useJob<DocumentEvent>();
-  async function exportReport() {
-    if (!report?.run_id) return;
-    try {
-      const to = await save({ title: "Save the HTML report", defaultPath: `assay-${report.run_id}.html` });
-      if (to) await htmlReport.start({ kind: "report", run: report.run_id, out: to });
-    } catch (e) {
-      setFormError(asUiError(e));
-    }
   }
 
   return (
@@ -158,7 +144,7 @@ export function Accuracy() {
                 ? "noise floor not measured"
                 : report.noise.deterministic
                   ? `deterministic: bit-identical when run twice on ${report.noise.sets} sets`
-                  : `not deterministic: run twice on ${report.noise.sets} sets, it differs from itself by up to ${sci(Math.max(...Object.values(report.noise.max_abs)))}`}
+                  : `not deterministic: run twice on ${report.noise.sets} sets, it differs from itself by up to ${sig(Math.max(...Object.values(report.noise.max_abs)))}`}
             </span>
             {report.run_id && <> · run {report.run_id}</>}
           </p>
@@ -166,9 +152,8 @@ export function Accuracy() {
             {report.passed ? "Every candidate is within tolerance or the reference's own noise." : "A candidate is outside tolerance and above the reference's noise floor."}
           </p>
           <div class="row">
-            <button type="button" onClick={exportReport} disabled={!report.run_id || htmlReport.running}>HTML report</button>
-            {htmlReport.error && <ErrorNotice error={htmlReport.error} />}
-            {htmlReport.result && <span role="status">Report written.</span>}
+            <ReportButton runId={report.run_id ?? null} />
+            <ViewerButton model={path} accuracy={report.run_id ?? null} />
           </div>
           {report.warnings.map((w) => <p class="warning" key={w}>{w}</p>)}
           {report.candidates.map((c, i) => (
@@ -203,17 +188,17 @@ function Candidate({ candidate: c, onShowNode }: { candidate: CandidateReport; o
             <tr key={o.name}>
               <td class="mono">{o.name}</td>
               <td><span class={`verdict ${o.verdict}`}>{VERDICT_WORDS[o.verdict]}</span></td>
-              <td class="num">{sci(o.stats.max_abs)}</td>
-              <td class="num">{sci(o.stats.mean_abs)}</td>
-              <td class="num">{sci(o.stats.max_rel)}</td>
-              <td class="num">{sci(o.stats.abs_percentiles.p99)}</td>
+              <td class="num">{sig(o.stats.max_abs)}</td>
+              <td class="num">{sig(o.stats.mean_abs)}</td>
+              <td class="num">{sig(o.stats.max_rel)}</td>
+              <td class="num">{sig(o.stats.abs_percentiles.p99)}</td>
               <td class="num">{o.stats.cosine.toFixed(6)}</td>
               <td class="num">{o.stats.outside_tolerance} / {o.stats.elements}</td>
               <td class="num">{o.stats.top ? `${(100 * o.stats.top.top1).toFixed(1)}%` : "–"}</td>
               <td class="mono nowrap" title="absolute / relative tolerance (what is checked)">
-                {sci(o.tolerance.atol)} / {sci(o.tolerance.rtol)}{o.tolerance.check !== "elementwise" && ` (${o.tolerance.check})`}
+                {sig(o.tolerance.atol)} / {sig(o.tolerance.rtol)}{o.tolerance.check !== "elementwise" && ` (${o.tolerance.check})`}
               </td>
-              <td class="num">{sci(o.noise_max_abs)}</td>
+              <td class="num">{sig(o.noise_max_abs)}</td>
             </tr>
           ))}
         </tbody>
@@ -265,7 +250,7 @@ function TensorTable({ title, tensors }: { title: string; tensors: TensorError[]
             <td>{SOURCE_WORDS[t.source]}</td>
             {t.compared ? (
               <>
-                <td class="num">{sci(t.max_abs)}</td><td class="num">{sci(t.mean_abs)}</td><td class="num">{t.outside_tolerance} / {t.elements}</td>
+                <td class="num">{sig(t.max_abs)}</td><td class="num">{sig(t.mean_abs)}</td><td class="num">{t.outside_tolerance} / {t.elements}</td>
               </>
             ) : (
               <td colSpan={3}>not on the candidate's side (renamed or removed)</td>

@@ -21,7 +21,7 @@ const emptyLive: Live = { x: [], mean: [], label: "", fraction: 0, left_s: null 
 
 const FORM_KEY = "assay.bench-form";
 const DEFAULT_FORM = {
-  provider: "cpu", threads: "", batch: "1", concurrency: "1", warmup: "10", duration: "2s", iterations: "10",
+  provider: "cpu", threads: "", batch: "1", concurrency: "1", warmup: "10", duration: "2s", iterations: "10", check: "",
 };
 type Form = typeof DEFAULT_FORM;
 
@@ -130,6 +130,7 @@ export function Benchmark() {
       kind: "bench",
       model: path,
       concurrency: form.concurrency,
+      check_against: form.check || undefined,
       run: {
         provider: form.provider,
         batch: form.batch,
@@ -189,6 +190,11 @@ export function Benchmark() {
         <input {...field("duration")} placeholder="2s" />
         <label for="bench-iterations">Minimum iterations</label>
         <input {...field("iterations")} inputMode="numeric" title="A configuration also runs at least this many inferences" />
+        <label for="bench-check">Check outputs against</label>
+        <select {...field("check")} title="Compare each row's outputs with the reference's, next to its speed">
+          <option value="">no check</option>
+          <option value="cpu">the model on CPU</option>
+        </select>
         {inputs.fields}
         <p class="muted estimate" data-testid="bench-estimate">{estimate(form)}</p>
         <div class="actions">
@@ -249,6 +255,7 @@ function pct(r: BenchResult, name: "p50" | "p90" | "p95" | "p99" | "p999") {
 
 /** The results table; with `onSamples`, each row can chart its every sample. */
 export function Results({ report, onSamples }: { report: BenchReport; onSamples?: (id: string, row: number) => void }) {
+  const checked = report.results.find((r) => r.accuracy)?.accuracy;
   return (
     <div data-testid="bench-results">
       <h2>Results {report.run_id && <span class="muted">· run {report.run_id}</span>}</h2>
@@ -259,6 +266,12 @@ export function Results({ report, onSamples }: { report: BenchReport; onSamples?
             <th>Provider</th><th class="num">Batch</th><th class="num" title="parallel streams">Conc.</th><th class="num">Samples</th>
             <th class="num">Mean</th><th class="num">p50 [95% CI]</th><th class="num">p90</th><th class="num">p99 [95% CI]</th>
             <th class="num" title="inferences per second (and samples per second when a batch holds several)">Throughput</th><th class="num">Peak RSS</th>
+            {checked && (
+              <>
+                <th title={`outputs against ${checked.reference} on ${checked.sets} input sets`}>Accuracy</th>
+                <th class="num">Max abs err</th>
+              </>
+            )}
             {onSamples && report.run_id && <th />}
           </tr>
         </thead>
@@ -278,6 +291,12 @@ export function Results({ report, onSamples }: { report: BenchReport; onSamples?
                 {r.batch > 1 && <span class="ci">{r.throughput.samples_per_s.toFixed(0)} samples/s</span>}
               </td>
               <td class="num">{r.peak_rss_bytes ? bytes(r.peak_rss_bytes) : "—"}</td>
+              {checked && (
+                <>
+                  <td>{r.accuracy ? <span class={`verdict ${r.accuracy.verdict}`}>{r.accuracy.verdict === "fail" ? "FAIL" : r.accuracy.verdict}</span> : "—"}</td>
+                  <td class="num">{r.accuracy ? r.accuracy.max_abs.toExponential(2) : "—"}</td>
+                </>
+              )}
               {onSamples && report.run_id && (
                 <td>
                   <button type="button" class="link" aria-label={`Chart samples of ${r.provider}, batch ${r.batch}, ${r.concurrency} stream(s)`} onClick={() => onSamples(report.run_id!, i)}>Chart</button>
@@ -288,6 +307,12 @@ export function Results({ report, onSamples }: { report: BenchReport; onSamples?
         </tbody>
       </table>
       </div>
+      {checked && (
+        <p class="muted" data-testid="bench-check">
+          Outputs checked against {checked.reference} on {checked.sets} input sets at each row's batch size; noise means outside
+          tolerance but within the reference's own run-to-run difference.
+        </p>
+      )}
       {[...report.warnings, ...report.results.flatMap((r) => r.warnings)].map((w, i) => (
         <p class="warning" key={i}>⚠ {w}</p>
       ))}

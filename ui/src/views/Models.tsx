@@ -4,6 +4,7 @@ import { api, asUiError, type ModelReport, type UiError } from "../api";
 import { ErrorNotice } from "../ErrorNotice";
 import { bytes, count, shape } from "../format";
 import { useModel } from "../model";
+import { ViewerButton } from "../ViewerButton";
 
 const RECENT_KEY = "assay.recent-models";
 
@@ -110,6 +111,7 @@ export function Models({ dropped }: { dropped?: { path: string } | null }) {
       {report && (
         <div class="report" data-testid="model-report">
           <h2>{report.file.path.split("/").pop()}</h2>
+          <p><ViewerButton model={report.file.path} /></p>
           <dl class="facts">
             <dt>Size</dt><dd>{bytes(report.file.size_bytes)}</dd>
             <dt>SHA-256</dt><dd class="mono">{report.file.sha256}</dd>

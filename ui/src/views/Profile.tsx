@@ -1,7 +1,9 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { save } from "@tauri-apps/plugin-dialog";
-import { api, asUiError, type BenchEvent, type DocumentEvent, type NodeStats, type ProfileEvent, type ProfileReport, type Timeline, type UiError } from "../api";
+import { api, asUiError, type BenchEvent, type NodeStats, type ProfileEvent, type ProfileReport, type Timeline, type UiError } from "../api";
 import { ErrorNotice } from "../ErrorNotice";
+import { ReportButton } from "../ReportButton";
+import { ViewerButton } from "../ViewerButton";
 import { FlameGraph } from "../charts/FlameGraph";
 import { ms, us } from "../format";
 import { inFieldWords, useInputs } from "../InputFields";
@@ -23,10 +25,11 @@ export function Profile() {
   const [phase, setPhase] = useState("");
   // A node another view sent here (the accuracy comparison's first diverging node): node
   // names are the original graph's only with optimizations off, so those are turned off.
-  const { node: focus } = useNav();
+  const { node: request } = useNav();
+  const focus = request?.name ?? null;
   useEffect(() => {
-    if (focus) setUnoptimized(true);
-  }, [focus]);
+    if (request) setUnoptimized(true);
+  }, [request]);
   const job = useJob<BenchEvent | ProfileEvent>((e) => {
     if (e.event === "phase") setPhase(e.phase);
     if (e.event === "progress") setPhase(`${e.phase}: ${e.done} inferences`);
@@ -46,17 +49,6 @@ export function Profile() {
       const to = await save({ title: `Save the ${label}`, defaultPath: file });
       if (!to) return;
       await api.exportFile(`${profile.out_dir}/${file}`, to);
-    } catch (e) {
-      setError(asUiError(e));
-    }
-  }
-
-  const report = useJob<DocumentEvent>();
-  async function exportReport() {
-    if (!runId) return;
-    try {
-      const to = await save({ title: "Save the HTML report", defaultPath: `assay-${runId}.html` });
-      if (to) await report.start({ kind: "report", run: runId, out: to });
     } catch (e) {
       setError(asUiError(e));
     }
@@ -132,9 +124,8 @@ export function Profile() {
             Export: <button type="button" onClick={() => exportFile("flamegraph.svg", "flame graph")}>SVG</button>
             <button type="button" onClick={() => exportFile("speedscope.json", "speedscope profile")}>speedscope</button>
             <button type="button" onClick={() => exportFile("trace.json", "Chrome trace")}>Chrome trace</button>
-            <button type="button" onClick={exportReport} disabled={!runId || report.running}>HTML report</button>
-            {report.error && <ErrorNotice error={report.error} />}
-            {report.result && <span role="status">Report written.</span>}
+            <ReportButton runId={runId} />
+            <ViewerButton model={path} profile={runId} />
           </div>
           <h2>Flame graph</h2>
           <FlameGraph key={profile.out_dir} nodes={profile.nodes} />

@@ -6,6 +6,7 @@ import { useOnShown } from "../visible";
 import { ms } from "../format";
 import { Results } from "./Benchmark";
 import { OperatorTable } from "./Profile";
+import { ViewerButton } from "../ViewerButton";
 
 const verdictText: Record<string, string> = {
   faster: "faster",
@@ -116,7 +117,12 @@ export function Runs() {
       {shown && (
         <div data-testid="run-detail">
           <Results report={{ ...shown.report, run_id: shown.id }} />
-          {shown.profile && <OperatorTable nodes={shown.profile.operators.nodes ?? []} />}
+          {shown.profile && (
+            <>
+              <p><ViewerButton model={shown.report.model.path} profile={shown.id} /></p>
+              <OperatorTable nodes={shown.profile.operators.nodes ?? []} />
+            </>
+          )}
         </div>
       )}
       {cmp && <Comparison data={cmp} />}

@@ -39,8 +39,12 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
         None => None,
     };
     plan.validate()?;
-    // Check the model before loading the runtime: a typo in a path is not a runtime problem.
+    // Check the model (and the check's reference) before loading the runtime: a typo in a
+    // path is not a runtime problem, and is better said before a long measurement.
     assay_engine::model::check_model_path(&plan.model)?;
+    if let Some(c) = &plan.check {
+        assay_engine::model::check_model_path(&c.reference.model)?;
+    }
     let rt = runtime::activate(cli.runtime.as_deref())?;
 
     // Open the history first: a read-only or locked database is reported before the run.
@@ -192,6 +196,14 @@ impl BenchObserver for BarObserver {
             } => {
                 if let Some(b) = &self.bar {
                     b.set_message("loading the model");
+                }
+            }
+            BenchEvent::Phase {
+                phase: Phase::Check,
+                ..
+            } => {
+                if let Some(b) = &self.bar {
+                    b.set_message("comparing its outputs against the reference");
                 }
             }
             _ => {}

@@ -13,6 +13,7 @@ mod report;
 mod runs;
 mod runtime;
 mod store;
+mod view;
 
 use crate::{
     cli::{Cli, Command, KeyCommand, ReleaseCommand, RunsCommand, RuntimeCommand},
@@ -28,6 +29,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Runs(c) => runs::run(cli, c),
         Command::Compare(a) => compare::run(cli, a),
         Command::Accuracy(a) => accuracy::run(cli, a),
+        Command::View(a) => view::run(cli, a),
         Command::Report(a) => report::run(cli, a),
         Command::Key(c) => key::run(c),
         Command::Release(ReleaseCommand::Create(a)) => release::create(cli, a),

@@ -19,17 +19,16 @@ use prost::Message;
 use super::{
     golden::TensorSet,
     plan::Subject,
-    report::{Divergence, TensorError, TensorSource},
+    report::{Divergence, ProbedNode, TensorError, TensorSource},
     run::{AccuracyEvent, AccuracyObserver, infer},
     tolerance::Tolerance,
 };
 use crate::{
-    dtype::ElementType,
     error::{EngineError, Result},
     model::{file::decode_model, proto},
     runtime::Runtime,
     session::open_session,
-    tensor::{HostTensor, TensorData},
+    tensor::HostTensor,
 };
 
 /// A node of the reference graph whose outputs the candidate also computes.
@@ -95,7 +94,7 @@ impl Graph {
     /// stored in a way this reader does not handle).
     fn initializer(&self, name: &str) -> Option<HostTensor> {
         let t = self.graph().initializer.iter().find(|t| t.name() == name)?;
-        tensor_of(t, self.path.parent().unwrap_or(Path::new(".")))
+        HostTensor::from_initializer(t, self.path.parent().unwrap_or(Path::new(".")))
     }
 }
 
@@ -110,53 +109,6 @@ fn external_locations(m: &proto::ModelProto) -> BTreeSet<String> {
         .filter(|e| e.key() == "location")
         .map(|e| e.value().to_string())
         .collect()
-}
-
-/// A `TensorProto`'s contents: raw bytes, the typed repeated fields, or external data.
-fn tensor_of(t: &proto::TensorProto, base: &Path) -> Option<HostTensor> {
-    let ty = ElementType::from_onnx(t.data_type());
-    let n: u64 = t.dims.iter().map(|&d| d.max(0) as u64).product();
-    let bytes: Vec<u8> = if t.data_location() == proto::tensor_proto::DataLocation::External {
-        let field = |k: &str| {
-            t.external_data
-                .iter()
-                .find(|e| e.key() == k)
-                .map(|e| e.value().to_string())
-        };
-        let data = std::fs::read(base.join(field("location")?)).ok()?;
-        let offset: usize = field("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
-        let len = field("length")
-            .and_then(|l| l.parse().ok())
-            .unwrap_or(data.len().saturating_sub(offset));
-        data.get(offset..offset + len)?.to_vec()
-    } else if let Some(raw) = t.raw_data.as_ref().filter(|r| !r.is_empty()) {
-        raw.to_vec()
-    } else {
-        match ty {
-            ElementType::Float => t.float_data.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            ElementType::Double => t.double_data.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            ElementType::Int64 => t.int64_data.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            ElementType::Int32 => t.int32_data.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            // Narrower types are stored widened in int32_data.
-            ElementType::Int16
-            | ElementType::Uint16
-            | ElementType::Float16
-            | ElementType::Bfloat16 => t
-                .int32_data
-                .iter()
-                .flat_map(|v| (*v as u16).to_le_bytes())
-                .collect(),
-            ElementType::Int8 | ElementType::Uint8 | ElementType::Bool => {
-                t.int32_data.iter().map(|v| *v as u8).collect()
-            }
-            _ => return None,
-        }
-    };
-    (ty.byte_size(n)? as usize == bytes.len()).then_some(HostTensor {
-        ty,
-        shape: t.dims.clone(),
-        data: TensorData::Bytes(bytes),
-    })
 }
 
 /// The error of one tensor pair under `tol` (elementwise).
@@ -304,6 +256,29 @@ pub(crate) fn first_divergence(
     // The first failing checkpoint lies in [lo, hi); `found` is the earliest known failure.
     let (mut lo, mut hi) = (0usize, checkpoints.len());
     let mut found: Option<usize> = None;
+    // Every node the search looked at, with its error: where along the graph results drift.
+    let mut probed: Vec<ProbedNode> = Vec::new();
+    let mut record = |probe: &[usize], r: &TensorSet, c: &TensorSet| {
+        for &p in probe {
+            let cp = &checkpoints[p];
+            let errors: Vec<TensorError> = cp
+                .outputs
+                .iter()
+                .map(|o| tensor_error(o, TensorSource::Activation, r.get(o), c.get(o), tol))
+                .collect();
+            let n = &nodes[cp.node];
+            probed.push(ProbedNode {
+                node: if n.name().is_empty() {
+                    format!("#{}", cp.node)
+                } else {
+                    n.name().to_string()
+                },
+                index: cp.node,
+                max_abs: errors.iter().map(|e| e.max_abs).fold(0.0, f64::max),
+                outside_tolerance: errors.iter().map(|e| e.outside_tolerance).sum(),
+            });
+        }
+    };
     while lo < hi {
         if observer.cancelled() {
             return Ok(None);
@@ -319,6 +294,7 @@ pub(crate) fn first_divergence(
             p
         };
         let (r, c) = run_probe(&probe, observer, lo, hi)?;
+        record(&probe, &r, &c);
         match probe.iter().position(|&p| fails(&checkpoints[p], &r, &c)) {
             Some(k) => {
                 found = Some(probe[k]);
@@ -368,6 +344,9 @@ pub(crate) fn first_divergence(
     detail_names.sort_unstable();
     detail_names.dedup();
     let (r, c) = run_probe(&detail_names, observer, first, first + 1)?;
+    record(&detail_names, &r, &c);
+    probed.sort_by_key(|p| p.index);
+    probed.dedup_by_key(|p| p.index);
     let mut inputs = Vec::new();
     for i in node.input.iter().filter(|i| !i.is_empty()) {
         let e = if initializers.contains(i.as_str()) {
@@ -408,12 +387,14 @@ pub(crate) fn first_divergence(
         set: set_index,
         rounds: round,
         max_exposed,
+        probed,
     }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{dtype::ElementType, tensor::TensorData};
 
     #[test]
     fn tensors_read_from_raw_and_typed_fields_alike() {
@@ -436,9 +417,15 @@ mod tests {
             float_data: vec![1.5, -2.0],
             ..Default::default()
         };
-        assert_eq!(tensor_of(&raw, base), tensor_of(&typed, base));
         assert_eq!(
-            tensor_of(&raw, base).unwrap().to_f64().unwrap(),
+            HostTensor::from_initializer(&raw, base),
+            HostTensor::from_initializer(&typed, base)
+        );
+        assert_eq!(
+            HostTensor::from_initializer(&raw, base)
+                .unwrap()
+                .to_f64()
+                .unwrap(),
             vec![1.5, -2.0]
         );
         let short = proto::TensorProto {
@@ -447,7 +434,7 @@ mod tests {
             float_data: vec![1.0],
             ..Default::default()
         };
-        assert!(tensor_of(&short, base).is_none());
+        assert!(HostTensor::from_initializer(&short, base).is_none());
     }
 
     #[test]

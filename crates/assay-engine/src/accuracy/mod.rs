@@ -24,7 +24,7 @@ pub use errors::{ErrorBin, ErrorPercentiles, ErrorStats, NonFinite, TopK, WorstE
 pub use plan::{AccuracyPlan, InputSource, Subject};
 pub use report::{
     ACCURACY_SCHEMA, AccuracyReport, CandidateReport, Divergence, InputsReport, NoiseFloor,
-    OutputReport, SubjectReport, TensorError, TensorSource, Verdict,
+    OutputReport, ProbedNode, SubjectReport, TensorError, TensorSource, Verdict,
 };
 pub use run::{AccuracyEvent, AccuracyObserver, NoAccuracyProgress, run_accuracy};
 pub use tolerance::{CheckStat, Tolerance, ToleranceField, ToleranceOverride, Tolerances};

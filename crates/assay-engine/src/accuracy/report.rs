@@ -157,6 +157,23 @@ pub struct Divergence {
     /// Rounds of the search, and the most intermediate tensors any round exposed.
     pub rounds: usize,
     pub max_exposed: usize,
+    /// Every node the search compared, in topological order, with its error: where along
+    /// the graph the results drift (what the viewer's accuracy overlay draws).
+    #[serde(default)]
+    pub probed: Vec<ProbedNode>,
+}
+
+/// A node the divergence search compared, and how far apart its outputs were.
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ProbedNode {
+    pub node: String,
+    /// Its position in topological order.
+    pub index: usize,
+    /// The largest absolute difference over its outputs.
+    pub max_abs: f64,
+    /// Elements of its outputs outside tolerance.
+    pub outside_tolerance: u64,
 }
 
 /// Where a tensor of a node comes from.

@@ -9,11 +9,14 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::plan::BenchmarkPlan;
+use super::{
+    plan::BenchmarkPlan,
+    progress::{BenchEvent, BenchObserver},
+};
 use crate::{
     accuracy::{
-        AccuracyPlan, AccuracyReport, InputSource, NoAccuracyProgress, Subject, Tolerances,
-        Verdict, run_accuracy,
+        AccuracyEvent, AccuracyObserver, AccuracyPlan, AccuracyReport, InputSource, Subject,
+        Tolerances, Verdict, run_accuracy,
     },
     error::Result,
     runtime::Runtime,
@@ -91,7 +94,9 @@ pub(crate) struct RowChecks {
 }
 
 impl RowChecks {
-    /// The row summary of the comparison for a row's session, computed once.
+    /// The row summary of the comparison for a row's session, computed once. The
+    /// comparison's warnings (a provider that fell back) go to `observer`, and it stops
+    /// when the benchmark is cancelled.
     pub(crate) fn row(
         &mut self,
         rt: &Runtime,
@@ -99,6 +104,7 @@ impl RowChecks {
         check: &AccuracyCheck,
         provider: Provider,
         batch: Option<i64>,
+        observer: &mut dyn BenchObserver,
     ) -> Result<Option<RowAccuracy>> {
         let key = (provider, batch);
         if !self.index.contains_key(&key) {
@@ -114,7 +120,7 @@ impl RowChecks {
             a.tolerances = check.tolerances.clone();
             a.locate = false;
             self.done
-                .push(run_accuracy(rt, &a, &mut NoAccuracyProgress)?);
+                .push(run_accuracy(rt, &a, &mut Forward(observer))?);
             self.index.insert(key, self.done.len() - 1);
         }
         let i = self.index[&key];
@@ -124,5 +130,23 @@ impl RowChecks {
     /// Every comparison made, in the order the rows first asked for them.
     pub(crate) fn into_reports(self) -> Vec<AccuracyReport> {
         self.done
+    }
+}
+
+/// A comparison inside a benchmark reports through the benchmark's observer: its warnings
+/// as the benchmark's, and the benchmark's cancel stops it.
+struct Forward<'a>(&'a mut dyn BenchObserver);
+
+impl AccuracyObserver for Forward<'_> {
+    fn event(&mut self, event: AccuracyEvent) {
+        if let AccuracyEvent::Warning { message } = event {
+            self.0.event(BenchEvent::Warning {
+                message: format!("accuracy check: {message}"),
+            });
+        }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.0.cancelled()
     }
 }

@@ -92,7 +92,7 @@ impl BenchmarkPlan {
             && c.sets == 0
         {
             return Err(EngineError::invalid(
-                crate::setting::Setting::InputSets,
+                crate::setting::Setting::CheckSets,
                 "compare on at least one input set",
             ));
         }

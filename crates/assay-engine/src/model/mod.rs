@@ -2,6 +2,7 @@
 
 mod dims;
 pub(crate) mod file;
+pub mod graph;
 mod inspect;
 pub mod proto;
 

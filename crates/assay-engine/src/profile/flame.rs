@@ -16,10 +16,12 @@ pub fn stack_of(node: &str, op_type: &str) -> String {
     let clean = |s: &str| s.replace([';', ' '], "_");
     // ONNX Runtime names fused nodes "fused <original name>": keep the original scope.
     let node = node.strip_prefix("fused ").unwrap_or(node);
+    let scope = crate::model::graph::scope_of(node);
     if node.starts_with('/') && node.len() > 1 {
-        node.trim_start_matches('/')
-            .split('/')
-            .filter(|p| !p.is_empty())
+        let leaf = node.rsplit('/').find(|p| !p.is_empty()).unwrap_or(node);
+        scope
+            .into_iter()
+            .chain([leaf])
             .map(clean)
             .collect::<Vec<_>>()
             .join(";")

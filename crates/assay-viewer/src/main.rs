@@ -1,0 +1,141 @@
+//! `assay-viewer MODEL [--profile RUN] [--diff RUN_A RUN_B] [--accuracy RUN]`: the native graph viewer, a
+//! process of its own (started by `assay view` and by the console).
+
+use std::path::PathBuf;
+
+use assay_viewer::{Viewer, overlay::Overlay, runs};
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(
+    name = "assay-viewer",
+    version,
+    about = "Assay's native viewer: a model's graph, with profile runs laid over it"
+)]
+struct Args {
+    /// The .onnx model.
+    model: PathBuf,
+    /// A stored profile run of this model, shown as heat (time per inference per node).
+    #[arg(long, value_name = "RUN")]
+    profile: Option<String>,
+    /// Two stored profile runs: the change per node from the first to the second.
+    #[arg(long, num_args = 2, value_names = ["RUN_A", "RUN_B"])]
+    diff: Option<Vec<String>>,
+    /// A stored accuracy comparison of this model: the errors its divergence search measured,
+    /// and its first diverging node.
+    #[arg(long, value_name = "RUN")]
+    accuracy: Option<String>,
+    /// Run history database (default: <data dir>/assay/assay.db).
+    #[arg(long, value_name = "PATH", env = "ASSAY_DB")]
+    db: Option<PathBuf>,
+}
+
+fn main() {
+    let args = Args::parse();
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        eprintln!(
+            "assay-viewer: no display to open a window on (DISPLAY and WAYLAND_DISPLAY are unset); run it in a desktop session, or under xvfb-run"
+        );
+        std::process::exit(assay_engine::ErrorKind::NoDisplay.exit_code());
+    }
+    let mut viewer = Viewer::open(&args.model);
+    load_overlays(&mut viewer, &args);
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title(format!("{} — Assay viewer", viewer.title))
+            .with_inner_size([1280.0, 800.0]),
+        ..Default::default()
+    };
+    let result = eframe::run_native(
+        "assay-viewer",
+        options,
+        Box::new(|_| Ok(Box::new(App(viewer)))),
+    );
+    if let Err(e) = result {
+        eprintln!("assay-viewer: cannot open a window: {e}");
+        std::process::exit(assay_engine::ErrorKind::NoDisplay.exit_code());
+    }
+}
+
+/// Reads the runs asked for; a run that cannot be shown becomes a message in the window.
+fn load_overlays(viewer: &mut Viewer, args: &Args) {
+    let Some(view) = viewer.view.as_mut() else {
+        return;
+    };
+    if args.profile.is_none() && args.diff.is_none() && args.accuracy.is_none() {
+        return;
+    }
+    let db = match args
+        .db
+        .clone()
+        .map(Ok)
+        .unwrap_or_else(assay_store::Store::default_path)
+    {
+        Ok(db) => db,
+        Err(e) => {
+            viewer.messages.push(e.to_string());
+            return;
+        }
+    };
+    let sha = match assay_engine::digest::sha256_file(&args.model) {
+        Ok(s) => s,
+        Err(e) => {
+            viewer.messages.push(e.to_string());
+            return;
+        }
+    };
+    let names = view.names();
+    if let Some(run) = &args.profile {
+        match runs::profile_nodes(&db, run, &sha) {
+            Ok((id, nodes)) => view.add_overlay(Overlay::profile(
+                format!("profile {id}"),
+                &names,
+                &view.scene.hierarchy,
+                &nodes,
+            )),
+            Err(e) => viewer.messages.push(e),
+        }
+    }
+    if let Some([a, b]) = args.diff.as_deref() {
+        match (
+            runs::profile_nodes(&db, a, &sha),
+            runs::profile_nodes(&db, b, &sha),
+        ) {
+            (Ok((ia, na)), Ok((ib, nb))) => view.add_overlay(Overlay::diff(
+                format!("{ia} to {ib}"),
+                &names,
+                &view.scene.hierarchy,
+                &na,
+                &nb,
+            )),
+            (Err(e), _) | (_, Err(e)) => viewer.messages.push(e),
+        }
+    }
+    if let Some(run) = &args.accuracy {
+        match runs::divergence(&db, run, &sha) {
+            Ok((id, label, d)) => {
+                let o = Overlay::accuracy(
+                    format!("accuracy {id} ({label})"),
+                    &names,
+                    &view.scene.hierarchy,
+                    &d,
+                );
+                let at = o.highlight;
+                view.add_overlay(o);
+                // Open the view on the node where the results part.
+                if let Some(n) = at {
+                    view.focus_node(n);
+                }
+            }
+            Err(e) => viewer.messages.push(e),
+        }
+    }
+}
+
+struct App(Viewer);
+
+impl eframe::App for App {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.0.ui(ui);
+    }
+}

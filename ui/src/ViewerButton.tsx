@@ -1,0 +1,29 @@
+// "Open in the native viewer": the model's graph in Assay's egui viewer (a window of its
+// own), with a profile run or an accuracy comparison laid over it when one is given.
+import { useState } from "preact/hooks";
+import { api, asUiError, type UiError } from "./api";
+import { ErrorNotice } from "./ErrorNotice";
+
+export function ViewerButton({ model, profile, accuracy }: { model: string | null; profile?: string | null; accuracy?: string | null }) {
+  const [error, setError] = useState<UiError | null>(null);
+  const [opened, setOpened] = useState(false);
+  async function openIt() {
+    if (!model) return;
+    setError(null);
+    try {
+      await api.openViewer(model, { profile: profile ?? undefined, accuracy: accuracy ?? undefined });
+      setOpened(true);
+    } catch (e) {
+      setError(asUiError(e));
+    }
+  }
+  return (
+    <>
+      <button type="button" onClick={openIt} disabled={!model} title="The graph in Assay's native viewer, for models too big for a browser">
+        Open in the native viewer
+      </button>
+      {opened && <span role="status"> Opened in its own window.</span>}
+      {error && <ErrorNotice error={error} />}
+    </>
+  );
+}
