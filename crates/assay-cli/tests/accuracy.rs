@@ -550,16 +550,6 @@ fn comparisons_are_recorded_listed_reported_and_removed() {
     expect_error(on(&db).args(["runs", "show", &id]), 1, &id);
 }
 
-/// Quick benchmark settings: the check, not the timing, is under test here.
-const QUICK: [&str; 6] = [
-    "--iterations",
-    "20",
-    "--duration",
-    "0.2s",
-    "--warmup-time",
-    "0.05s",
-];
-
 #[test]
 fn bench_check_against_puts_accuracy_next_to_every_row() {
     let db = tempfile::tempdir().unwrap();
