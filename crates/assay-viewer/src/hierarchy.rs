@@ -167,6 +167,11 @@ impl Hierarchy {
         }
     }
 
+    /// The group of a scope path (`/encoder/layer.1`).
+    pub fn group(&self, path: &str) -> Option<GroupId> {
+        self.groups.iter().position(|g| g.path == path)
+    }
+
     /// The groups containing a node, outermost first (the root excluded).
     pub fn ancestors(&self, node: NodeId) -> Vec<GroupId> {
         let mut chain = Vec::new();

@@ -43,11 +43,7 @@ pub struct Overlay {
 impl Overlay {
     /// A profile run's time per inference, matched to the graph's nodes by name.
     pub fn profile(title: String, names: &[String], h: &Hierarchy, stats: &[NodeStats]) -> Overlay {
-        let index: HashMap<&str, NodeId> = names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.as_str(), i))
-            .collect();
+        let index = by_name(names);
         let mut values = vec![None; names.len()];
         let mut providers = vec![None; names.len()];
         let mut unplaced = Vec::new();
@@ -104,11 +100,7 @@ impl Overlay {
         h: &Hierarchy,
         d: &assay_engine::accuracy::Divergence,
     ) -> Overlay {
-        let index: HashMap<&str, NodeId> = names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.as_str(), i))
-            .collect();
+        let index = by_name(names);
         let mut values = vec![None; names.len()];
         let mut unplaced = Vec::new();
         for p in &d.probed {
@@ -252,6 +244,15 @@ impl Overlay {
             ),
         }
     }
+}
+
+/// Each node name's index.
+fn by_name(names: &[String]) -> HashMap<&str, NodeId> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect()
 }
 
 /// A profiled node's name in the graph: as it is, or as ONNX Runtime's "fused" copy of it.

@@ -83,23 +83,11 @@ fn a_model_opens_and_groups_open_from_the_outline_and_the_canvas() {
     h.get_by_label_contains("+ encoder (9 nodes)").click();
     h.run();
     let v = h.state().view.as_ref().unwrap();
-    let encoder = v
-        .scene
-        .hierarchy
-        .groups
-        .iter()
-        .position(|g| g.path == "/encoder")
-        .unwrap();
+    let encoder = v.scene.hierarchy.group("/encoder").unwrap();
     assert!(v.scene.open.contains(&encoder));
     // Its three layers are boxes now, inside its frame; the outline shows them too.
     let frame = v.scene.placed[v.scene.index[&Item::Group(encoder)]].rect;
-    let layer1 = v
-        .scene
-        .hierarchy
-        .groups
-        .iter()
-        .position(|g| g.path == "/encoder/layer.1")
-        .unwrap();
+    let layer1 = v.scene.hierarchy.group("/encoder/layer.1").unwrap();
     let l1 = v.scene.placed[v.scene.index[&Item::Group(layer1)]].rect;
     assert!(frame.contains_rect(l1));
     h.get_by_label_contains("+ layer.1 (3 nodes)");
@@ -110,13 +98,7 @@ fn a_model_opens_and_groups_open_from_the_outline_and_the_canvas() {
         v.scene.open.contains(&layer1),
         "double click did not open layer.1"
     );
-    let fc = v
-        .scene
-        .hierarchy
-        .groups
-        .iter()
-        .position(|g| g.path == "/encoder/layer.1/fc")
-        .unwrap();
+    let fc = v.scene.hierarchy.group("/encoder/layer.1/fc").unwrap();
     assert!(
         v.scene.index.contains_key(&Item::Group(fc)),
         "what layer.1 holds is not shown"
@@ -221,13 +203,7 @@ fn a_profile_overlay_shows_the_stored_runs_times_and_bad_runs_are_sentences() {
     // The legend names the run; the encoder's sum is the stored times of its nodes.
     h.get_by_label_contains(&format!("profile {id}: time per inference"));
     let v = h.state().view.as_ref().unwrap();
-    let encoder = v
-        .scene
-        .hierarchy
-        .groups
-        .iter()
-        .position(|g| g.path == "/encoder")
-        .unwrap();
+    let encoder = v.scene.hierarchy.group("/encoder").unwrap();
     let stored: f64 = nodes
         .iter()
         .filter(|s| s.name.starts_with("/encoder/"))
