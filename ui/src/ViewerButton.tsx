@@ -7,19 +7,24 @@ import { ErrorNotice } from "./ErrorNotice";
 export function ViewerButton({ model, profile, accuracy }: { model: string | null; profile?: string | null; accuracy?: string | null }) {
   const [error, setError] = useState<UiError | null>(null);
   const [opened, setOpened] = useState(false);
+  const [busy, setBusy] = useState(false);
   async function openIt() {
     if (!model) return;
     setError(null);
+    setOpened(false);
+    setBusy(true);
     try {
       await api.openViewer(model, { profile: profile ?? undefined, accuracy: accuracy ?? undefined });
       setOpened(true);
     } catch (e) {
       setError(asUiError(e));
+    } finally {
+      setBusy(false);
     }
   }
   return (
     <>
-      <button type="button" onClick={openIt} disabled={!model} title="The graph in Assay's native viewer, for models too big for a browser">
+      <button type="button" onClick={openIt} disabled={!model || busy} title="The graph in Assay's native viewer, for models too big for a browser">
         Open in the native viewer
       </button>
       {opened && <span role="status"> Opened in its own window.</span>}

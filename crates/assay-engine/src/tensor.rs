@@ -126,12 +126,23 @@ impl HostTensor {
                     .find(|e| e.key() == k)
                     .map(|e| e.value().to_string())
             };
-            let data = std::fs::read(base.join(field("location")?)).ok()?;
-            let offset: usize = field("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
-            let len = field("length")
-                .and_then(|l| l.parse().ok())
-                .unwrap_or(data.len().saturating_sub(offset));
-            data.get(offset..offset + len)?.to_vec()
+            // Only this weight's bytes: an external-data file may hold gigabytes.
+            use std::io::{Read, Seek, SeekFrom};
+            let mut file = std::fs::File::open(base.join(field("location")?)).ok()?;
+            let offset: u64 = field("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+            let size = file.metadata().ok()?.len();
+            let len = match field("length").and_then(|l| l.parse::<u64>().ok()) {
+                Some(l) => l,
+                None => size.checked_sub(offset)?,
+            };
+            // A length or offset past the file's end is a broken model, not an allocation.
+            if offset.checked_add(len)? > size {
+                return None;
+            }
+            file.seek(SeekFrom::Start(offset)).ok()?;
+            let mut data = vec![0u8; usize::try_from(len).ok()?];
+            file.read_exact(&mut data).ok()?;
+            data
         } else if let Some(raw) = t.raw_data.as_ref().filter(|r| !r.is_empty()) {
             raw.to_vec()
         } else {

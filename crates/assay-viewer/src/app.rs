@@ -66,6 +66,8 @@ pub struct GraphView {
     /// Fit the whole graph on the next frame (the canvas size is known only then).
     fit_pending: bool,
     weight_stats: HashMap<String, Option<WeightStats>>,
+    /// Each group's operator counts, counted once when it is first shown.
+    group_ops: HashMap<GroupId, Vec<(String, usize)>>,
 }
 
 /// The window's content: a graph, or why there is none.
@@ -159,6 +161,7 @@ impl GraphView {
             canvas: Rect::from_min_size(Pos2::ZERO, vec2(800.0, 600.0)),
             fit_pending: true,
             weight_stats: HashMap::new(),
+            group_ops: HashMap::new(),
         }
     }
 
@@ -177,6 +180,8 @@ impl GraphView {
     pub fn focus_node(&mut self, n: NodeId) {
         self.scene.reveal(n);
         self.selected = Some(Item::Node(n));
+        // A node asked for before the first frame wins over fitting the whole graph.
+        self.fit_pending = false;
         if let Some(r) = self.scene.rect_of(n) {
             self.camera.center = r.center();
             self.camera.zoom = self.camera.zoom.max(0.8);
@@ -247,8 +252,10 @@ impl GraphView {
         if search.changed() {
             self.run_search();
         }
+        // Enter in the search box jumps to the first match, and is used up there, so the
+        // canvas does not also take it as "open the selected group".
         if search.lost_focus()
-            && ui.input(|i| i.key_pressed(Key::Enter))
+            && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, Key::Enter))
             && let Some(&n) = self.matches.first()
         {
             self.focus_node(n);
@@ -366,8 +373,8 @@ impl GraphView {
             }
             match self.selected {
                 None => {
-                    ui.label("Click a box to see its details; double-click a group to open it.");
-                    ui.label("Keys: arrows pan, + and − zoom, F fits, / searches, Enter opens the selected group, Esc clears.");
+                    ui.label("Click a box to see its details; double-click a group to open or close it.");
+                    ui.label("Keys: arrows pan, + and − zoom, F fits, / searches, Enter opens or closes the selected group, Esc clears.");
                 }
                 Some(Item::Group(g)) => self.group_details(ui, g),
                 Some(Item::Node(n)) => self.node_details(ui, n),
@@ -390,18 +397,24 @@ impl GraphView {
         }
     }
 
-    fn group_details(&self, ui: &mut Ui, g: GroupId) {
+    fn group_details(&mut self, ui: &mut Ui, g: GroupId) {
+        let (graph, hierarchy) = (&self.graph, &self.scene.hierarchy);
+        let ops = self.group_ops.entry(g).or_insert_with(|| {
+            let mut ops: HashMap<&str, usize> = HashMap::new();
+            for n in hierarchy.nodes_below(g) {
+                *ops.entry(graph.nodes[n].op_type.as_str()).or_default() += 1;
+            }
+            let mut ops: Vec<(String, usize)> =
+                ops.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            ops.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            ops
+        });
         let group = &self.scene.hierarchy.groups[g];
         ui.heading(&group.name);
         ui.monospace(&group.path);
         ui.label(count(group.nodes, "node"));
+        let ops = ops.clone();
         self.overlay_line(ui, Item::Group(g));
-        let mut ops: HashMap<&str, usize> = HashMap::new();
-        for n in self.scene.hierarchy.nodes_below(g) {
-            *ops.entry(self.graph.nodes[n].op_type.as_str()).or_default() += 1;
-        }
-        let mut ops: Vec<_> = ops.into_iter().collect();
-        ops.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         ui.label("Operators:");
         for (op, k) in ops.iter().take(12) {
             ui.label(format!("  {op} × {k}"));
@@ -561,14 +574,12 @@ impl GraphView {
                     .find(|b| b.rect.contains(w))
                     .map(|b| (b.item, b.open, b.rect, w))
             });
-        if let Some((item, open, rect, w)) = hit {
-            // A click on an open group's header, or a double click on a closed one, toggles it.
-            let on_header = open && w.y < rect.min.y + HEADER;
+        if let Some((item, _open, _rect, _w)) = hit {
+            // A click selects; a double click on a group opens or closes it (on an open one:
+            // anywhere in its frame outside the boxes it holds). egui counts a third quick
+            // click as a triple: it means the same.
             match item {
-                // egui counts a third quick click as a triple: it still means "open".
-                Item::Group(g)
-                    if response.double_clicked() || response.triple_clicked() || on_header =>
-                {
+                Item::Group(g) if response.double_clicked() || response.triple_clicked() => {
                     self.toggle(g)
                 }
                 _ => self.selected = Some(item),

@@ -52,8 +52,9 @@ fn main() {
         Box::new(|_| Ok(Box::new(App(viewer)))),
     );
     if let Err(e) = result {
+        // The display was there: a window or graphics adapter that fails is its own error.
         eprintln!("assay-viewer: cannot open a window: {e}");
-        std::process::exit(assay_engine::ErrorKind::NoDisplay.exit_code());
+        std::process::exit(assay_engine::ErrorKind::Io.exit_code());
     }
 }
 

@@ -142,7 +142,6 @@ fn search_jumps_to_a_node_and_centres_on_it() {
     );
     // Only the groups on its path opened: the rest of 20,000 nodes stay folded.
     assert!(v.scene.placed.len() < 200, "{} boxes", v.scene.placed.len());
-    h.get_by_label_contains("Softmax · ");
     h.snapshot("transformer_search");
 }
 
@@ -319,6 +318,14 @@ fn an_accuracy_overlay_outlines_the_first_diverging_node() {
     let v = h.state().view.as_ref().unwrap();
     assert_eq!(v.graph.nodes[at].name, "/encoder/layer.1/fc/Add");
     assert!(v.scene.index.contains_key(&Item::Node(at)));
+    // The view opens on it, not on the whole graph.
+    let r = v.scene.rect_of(at).unwrap();
+    assert!(
+        (v.camera.center - r.center()).length() < 0.5,
+        "{:?} vs {:?}",
+        v.camera.center,
+        r
+    );
     // The node's error is the search's, and the nodes before it matched exactly.
     let add = d
         .probed

@@ -74,7 +74,14 @@ fn start(
             })
         }
         _ => {
-            std::thread::spawn(move || child.wait());
+            // Keep reading what it says (Mesa and wgpu warn), or a full pipe would stall it;
+            // then reap it.
+            std::thread::spawn(move || {
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = std::io::copy(&mut e, &mut std::io::sink());
+                }
+                child.wait()
+            });
             Ok(())
         }
     }

@@ -1,4 +1,4 @@
-//! `assay view MODEL [--profile RUN] [--diff RUN_A RUN_B]`: the native viewer
+//! `assay view MODEL [--profile RUN] [--diff RUN_A RUN_B] [--accuracy RUN]`: the native viewer
 //! (`assay-viewer`), in a process of its own, on this command's history.
 
 use std::{path::PathBuf, process::Command};

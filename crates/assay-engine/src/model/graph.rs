@@ -109,7 +109,7 @@ impl ModelGraph {
                 },
             );
         }
-        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut taken: std::collections::HashSet<String> = std::collections::HashSet::new();
         let nodes = g
             .node
             .iter()
@@ -120,9 +120,15 @@ impl ModelGraph {
                 } else {
                     n.name().to_string()
                 };
-                let k = seen.entry(base.clone()).or_insert(0);
-                *k += 1;
-                let name = if *k == 1 { base } else { format!("{base}#{k}") };
+                // A repeated name gets the first free `#k` suffix (a file may also hold
+                // a node literally named `A#2`).
+                let mut name = base.clone();
+                let mut k = 1;
+                while taken.contains(&name) {
+                    k += 1;
+                    name = format!("{base}#{k}");
+                }
+                taken.insert(name.clone());
                 GraphNode {
                     scope: scope_of(&name).into_iter().map(String::from).collect(),
                     name,
