@@ -76,9 +76,9 @@ pub enum Command {
     )]
     Accuracy(AccuracyArgs),
 
-    /// Open a model's graph in the native viewer, with profile runs laid over it.
+    /// Open a model's graph in the native viewer, with profile runs laid over it, or a trace.
     #[command(
-        after_help = "Examples:\n  assay view model.onnx\n  assay view model.onnx --profile 3f2a      # time per node as heat\n  assay view model.onnx --diff 3f2a 9c1e    # the change per node between two profiles\n  assay view model.onnx --accuracy 7b10     # errors along the graph, the first diverging node\n\nThe viewer is a window of its own (assay-viewer); without a display it exits with code 7."
+        after_help = "Examples:\n  assay view model.onnx\n  assay view model.onnx --profile 3f2a      # time per node as heat\n  assay view model.onnx --diff 3f2a 9c1e    # the change per node between two profiles\n  assay view model.onnx --accuracy 7b10     # errors along the graph, the first diverging node\n  assay view out/trace.json                 # a profile trace: timeline by thread, flame graph\n\nThe viewer is a window of its own (assay-viewer); without a display it exits with code 7."
     )]
     View(ViewArgs),
 
@@ -618,7 +618,8 @@ pub struct AccuracyArgs {
 
 #[derive(Debug, Args)]
 pub struct ViewArgs {
-    /// The .onnx model.
+    /// The .onnx model, or a profile trace (the trace.json `assay profile` writes, or any
+    /// Chrome trace JSON) to see as a timeline and a flame graph.
     pub model: PathBuf,
     /// A profile run of this model (`assay runs list`), shown as time per node.
     #[arg(long, value_name = "RUN")]

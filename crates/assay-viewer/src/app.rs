@@ -1,10 +1,19 @@
 //! The viewer's window: a toolbar (search, overlays, legend), an outline of the groups, the
-//! graph canvas (pan, zoom, minimap) and the selected box's details.
+//! graph canvas (pan, zoom, minimap) and the selected box's details; or, for a trace, the
+//! [`TraceView`].
 //!
 //! [`Viewer::ui`] draws one frame into any `Ui`, so the binary (eframe) and the interaction
 //! tests (egui_kittest) run the same code.
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    io::Read,
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 use assay_engine::model::graph::{ModelGraph, WeightStats};
 use egui::{
@@ -17,6 +26,7 @@ use crate::{
     layout::Direction,
     overlay::{Overlay, OverlayKind},
     scene::{HEADER, Scene},
+    trace::{TraceView, model::Trace},
 };
 
 /// Most boxes one layout takes: a level with more is split into runs of consecutive nodes.
@@ -70,51 +80,167 @@ pub struct GraphView {
     group_ops: HashMap<GroupId, Vec<(String, usize)>>,
 }
 
-/// The window's content: a graph, or why there is none.
+/// The window's content: a graph, a trace, or why there is neither.
 pub struct Viewer {
     pub view: Option<GraphView>,
+    pub trace: Option<TraceView>,
+    /// A trace being read on a thread of its own, so the window is up at once.
+    loading: Option<Loading>,
     /// Problems to show in the window (a model that cannot open, a run of another model).
     pub messages: Vec<String>,
     pub title: String,
 }
 
+/// A trace being read: its size, the bytes read so far, and the reader's answer.
+struct Loading {
+    total: u64,
+    read: Arc<AtomicU64>,
+    done: std::sync::mpsc::Receiver<Result<Trace, String>>,
+}
+
+/// True when `path` holds a trace (JSON) rather than a model (protobuf): by its name, or by
+/// its first byte, which for JSON is a bracket and for an ONNX model a field tag.
+pub fn is_trace(path: &Path) -> bool {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
+        return true;
+    }
+    let mut head = [0u8; 64];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    head[..n]
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'[' || *b == b'{')
+}
+
 impl Viewer {
-    /// Opens `path`; a model that cannot open becomes a message in the window.
-    pub fn open(path: &std::path::Path) -> Viewer {
+    fn empty(path: &Path) -> Viewer {
+        Viewer {
+            title: path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string()),
+            view: None,
+            trace: None,
+            loading: None,
+            messages: Vec::new(),
+        }
+    }
+
+    /// Opens `path`, a model or a trace; one that cannot open becomes a message in the window.
+    pub fn open(path: &Path) -> Viewer {
+        let mut v = Viewer::empty(path);
+        if is_trace(path) {
+            match Trace::open(path, Arc::default()) {
+                Ok(t) => v.trace = Some(TraceView::new(t)),
+                Err(e) => v.messages.push(e.to_string()),
+            }
+            return v;
+        }
         match ModelGraph::open(path) {
-            Ok(graph) => Viewer {
-                title: path
-                    .file_name()
-                    .map(|f| f.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                view: Some(GraphView::new(graph)),
-                messages: Vec::new(),
-            },
-            Err(e) => Viewer {
-                title: path.display().to_string(),
-                view: None,
-                messages: vec![format!("Cannot open {}: {e}", path.display())],
-            },
+            Ok(graph) => v.view = Some(GraphView::new(graph)),
+            Err(e) => v
+                .messages
+                .push(format!("Cannot open {}: {e}", path.display())),
+        }
+        v
+    }
+
+    /// Opens `path` like [`Viewer::open`], but reads a trace on a thread of its own while the
+    /// window shows how far it has got.
+    pub fn open_in_background(path: &Path) -> Viewer {
+        if !is_trace(path) {
+            return Viewer::open(path);
+        }
+        let mut v = Viewer::empty(path);
+        let read = Arc::new(AtomicU64::new(0));
+        let (tx, done) = std::sync::mpsc::channel();
+        let (p, r) = (path.to_path_buf(), read.clone());
+        std::thread::spawn(move || {
+            let _ = tx.send(Trace::open(&p, r).map_err(|e| e.to_string()));
+        });
+        v.loading = Some(Loading {
+            total: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+            read,
+            done,
+        });
+        v
+    }
+
+    /// Takes the background reader's answer once it is there.
+    fn poll_loading(&mut self, ui: &Ui) {
+        let Some(l) = &self.loading else {
+            return;
+        };
+        match l.done.try_recv() {
+            Ok(Ok(t)) => {
+                self.trace = Some(TraceView::new(t));
+                self.loading = None;
+            }
+            Ok(Err(e)) => {
+                self.messages.push(e);
+                self.loading = None;
+            }
+            Err(std::sync::mpsc::TryRecvError::Empty) => {
+                ui.ctx()
+                    .request_repaint_after(std::time::Duration::from_millis(100));
+            }
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                self.messages
+                    .push("the trace reader stopped without an answer".into());
+                self.loading = None;
+            }
         }
     }
 
     /// One frame.
     pub fn ui(&mut self, ui: &mut Ui) {
+        self.poll_loading(ui);
         egui::Panel::top("toolbar").show(ui, |ui| {
             ui.horizontal_wrapped(|ui| {
                 ui.strong(&self.title);
                 if let Some(v) = &mut self.view {
                     v.toolbar(ui);
                 }
+                if let Some(t) = &mut self.trace {
+                    t.toolbar(ui);
+                }
             });
             for m in &self.messages {
                 ui.colored_label(Color32::from_rgb(200, 60, 40), m);
             }
         });
+        if let Some(l) = &self.loading {
+            let read = l.read.load(Ordering::Relaxed);
+            egui::CentralPanel::default().show(ui, |ui| {
+                ui.centered_and_justified(|ui| {
+                    ui.add(
+                        egui::ProgressBar::new(read as f32 / l.total.max(1) as f32).text(format!(
+                            "Reading the trace: {:.0} of {:.0} MB",
+                            read as f64 / 1e6,
+                            l.total as f64 / 1e6
+                        )),
+                    );
+                });
+            });
+            return;
+        }
+        if let Some(t) = &mut self.trace {
+            egui::Panel::right("details")
+                .resizable(true)
+                .min_size(280.0)
+                .show(ui, |ui| t.details(ui));
+            egui::CentralPanel::default().show(ui, |ui| t.canvas(ui));
+            return;
+        }
         let Some(v) = &mut self.view else {
             egui::CentralPanel::default().show(ui, |ui| {
                 ui.centered_and_justified(|ui| {
-                    ui.label("Nothing to show: the model could not be opened (see above).");
+                    ui.label("Nothing to show: the file could not be opened (see above).");
                 });
             });
             return;

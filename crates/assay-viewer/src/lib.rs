@@ -7,6 +7,8 @@
 //! - [`scene`]: which groups are open, a cached layout per open group, and what is visible;
 //! - [`overlay`]: per-node numbers from runs, aggregated per group, with their legend;
 //! - [`runs`]: reading those runs from the history, checked to be of the model on screen;
+//! - [`trace`]: a profile trace (Chrome trace JSON) of any size, as a timeline by thread
+//!   and a flame graph, drawn at a cost bounded by the screen, not the trace;
 //! - [`app`]: the window (toolbar, outline, canvas, details), drawn by the `assay-viewer`
 //!   binary and by the interaction tests alike.
 
@@ -16,5 +18,6 @@ pub mod layout;
 pub mod overlay;
 pub mod runs;
 pub mod scene;
+pub mod trace;
 
 pub use app::{GraphView, Viewer};

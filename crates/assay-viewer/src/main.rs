@@ -1,5 +1,6 @@
-//! `assay-viewer MODEL [--profile RUN] [--diff RUN_A RUN_B] [--accuracy RUN]`: the native graph viewer, a
-//! process of its own (started by `assay view` and by the console).
+//! `assay-viewer MODEL [--profile RUN] [--diff RUN_A RUN_B] [--accuracy RUN]` and
+//! `assay-viewer TRACE.json`: the native viewer, a process of its own (started by
+//! `assay view` and by the console).
 
 use std::path::PathBuf;
 
@@ -10,10 +11,10 @@ use clap::Parser;
 #[command(
     name = "assay-viewer",
     version,
-    about = "Assay's native viewer: a model's graph, with profile runs laid over it"
+    about = "Assay's native viewer: a model's graph, with profile runs laid over it, or a profile trace"
 )]
 struct Args {
-    /// The .onnx model.
+    /// The .onnx model, or a profile trace (Chrome trace JSON, as `assay profile` writes).
     model: PathBuf,
     /// A stored profile run of this model, shown as heat (time per inference per node).
     #[arg(long, value_name = "RUN")]
@@ -38,8 +39,16 @@ fn main() {
         );
         std::process::exit(assay_engine::ErrorKind::NoDisplay.exit_code());
     }
-    let mut viewer = Viewer::open(&args.model);
-    load_overlays(&mut viewer, &args);
+    let mut viewer = Viewer::open_in_background(&args.model);
+    if assay_viewer::app::is_trace(&args.model) {
+        if args.profile.is_some() || args.diff.is_some() || args.accuracy.is_some() {
+            viewer.messages.push(
+                "--profile, --diff and --accuracy lay runs over a model's graph, not over a trace: they are left out".into(),
+            );
+        }
+    } else {
+        load_overlays(&mut viewer, &args);
+    }
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title(format!("{} — Assay viewer", viewer.title))

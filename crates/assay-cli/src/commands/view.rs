@@ -1,5 +1,6 @@
-//! `assay view MODEL [--profile RUN] [--diff RUN_A RUN_B] [--accuracy RUN]`: the native viewer
-//! (`assay-viewer`), in a process of its own, on this command's history.
+//! `assay view MODEL [--profile RUN] [--diff RUN_A RUN_B] [--accuracy RUN]` and
+//! `assay view TRACE.json`: the native viewer (`assay-viewer`), in a process of its own, on
+//! this command's history.
 
 use std::{path::PathBuf, process::Command};
 
@@ -7,7 +8,7 @@ use assay_store::Store;
 
 use crate::{
     cli::{Cli, ViewArgs},
-    exit::NoDisplay,
+    exit::{NoDisplay, UsageError},
 };
 
 /// The viewer binary: `ASSAY_VIEWER`, or `assay-viewer` next to this executable.
@@ -29,6 +30,17 @@ fn viewer() -> anyhow::Result<PathBuf> {
 
 pub fn run(cli: &Cli, a: &ViewArgs) -> anyhow::Result<()> {
     assay_engine::model::check_model_path(&a.model)?;
+    let trace = a
+        .model
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    if trace && (a.profile.is_some() || a.diff.is_some() || a.accuracy.is_some()) {
+        return Err(UsageError(format!(
+            "{} is a trace: --profile, --diff and --accuracy lay runs over a model's graph, so give the .onnx model with them",
+            a.model.display()
+        ))
+        .into());
+    }
     if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
         return Err(NoDisplay(
             "no display to open the viewer on (DISPLAY and WAYLAND_DISPLAY are unset); run it in a desktop session, or under xvfb-run".into(),

@@ -235,6 +235,7 @@ mod tests {
                 provider: Some("CPUExecutionProvider".into()),
                 ..Default::default()
             }),
+            ..Default::default()
         }
     }
 

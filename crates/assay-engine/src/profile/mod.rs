@@ -19,6 +19,7 @@
 pub mod aggregate;
 pub mod flame;
 mod operators;
+pub mod synthetic;
 pub mod timeline;
 pub mod trace;
 

@@ -29,6 +29,41 @@ pub struct TraceEvent<'a> {
     pub ts: f64,
     #[serde(default, borrow)]
     pub args: Option<NodeArgs<'a>>,
+    /// The Chrome-trace phase: `X` (a complete span, all ONNX Runtime writes), `B`/`E` (a
+    /// span's begin and end), `i` (an instant), `M` (metadata).
+    #[serde(default, borrow)]
+    pub ph: Cow<'a, str>,
+    /// Process and thread: a number, or (in some other tools' traces) a string, hashed.
+    #[serde(default, deserialize_with = "id")]
+    pub pid: u64,
+    #[serde(default, deserialize_with = "id")]
+    pub tid: u64,
+}
+
+/// A `pid` or `tid`: a number, or a string hashed to one (the Chrome trace format allows
+/// both), so a lane is a lane without allocating per event.
+fn id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    struct Visitor;
+    impl serde::de::Visitor<'_> for Visitor {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a process or thread id (a number or a string)")
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<u64, E> {
+            Ok(v as u64)
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<u64, E> {
+            Ok(v as u64)
+        }
+        fn visit_str<E>(self, v: &str) -> Result<u64, E> {
+            use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+            Ok(BuildHasherDefault::<DefaultHasher>::default().hash_one(v))
+        }
+    }
+    d.deserialize_any(Visitor)
 }
 
 /// The `args` of a node event.
@@ -199,7 +234,7 @@ mod tests {
         {"cat":"Session","pid":1,"tid":1,"dur":120,"ts":5,"ph":"X","name":"model_run","args":{}},
         {"cat":"Node","pid":1,"tid":1,"dur":40,"ts":10,"ph":"X","name":"/encoder/layer.0/fc/MatMul_kernel_time",
          "args":{"op_name":"MatMul","provider":"CPUExecutionProvider","input_type_shape":[{"float":[1,512]}],"output_type_shape":[{"float":[1,768]}],"thread_scheduling_stats":{"main_thread":{"thread_pool_name":"x"}}}},
-        {"cat":"Node","pid":1,"tid":1,"dur":1,"ts":9,"ph":"X","name":"/enc\"oder}/x_fence_before","args":{"op_name":"MatMul"}}
+        {"cat":"Node","pid":1,"tid":"worker","dur":1,"ts":9,"ph":"X","name":"/enc\"oder}/x_fence_before","args":{"op_name":"MatMul"}}
     ]"#;
 
     /// (cat, name, dur, provider) of each event.
@@ -229,6 +264,26 @@ mod tests {
         assert_eq!(evs[1].3.as_deref(), Some("CPUExecutionProvider"));
         // Braces and quotes inside strings are just text.
         assert_eq!(evs[2].1, "/enc\"oder}/x_fence_before");
+    }
+
+    #[test]
+    fn threads_are_numbers_or_strings() {
+        let mut lanes = Vec::new();
+        for_each_event(TRACE.as_bytes(), |e| {
+            lanes.push((e.ph.to_string(), e.pid, e.tid))
+        })
+        .unwrap();
+        assert_eq!(lanes[0], ("X".to_string(), 1, 1));
+        // A string thread id is a lane of its own, the same for every event that names it.
+        let mut again = 0;
+        for_each_event(TRACE.as_bytes(), |e| {
+            if e.name.ends_with("fence_before") {
+                again = e.tid
+            }
+        })
+        .unwrap();
+        assert_eq!(lanes[2].2, again);
+        assert_ne!(lanes[2].2, 1);
     }
 
     #[test]
