@@ -58,9 +58,11 @@ bench-accuracy: setup
 	python3 scripts/bench_accuracy.py
 
 # The native viewer on a 20,640- and a 101,000-node model: first frame, opening the largest
-# group, frame times while panning and zooming with an overlay, wgpu's render, peak memory.
+# group, frame times while panning and zooming with an overlay, wgpu's render, peak memory;
+# and its trace view on 100,000- and 1,000,000-event traces: open, frame times, memory.
 bench-viewer: setup
 	$(CARGO) bench -p assay-viewer --bench graph
+	$(CARGO) bench -p assay-viewer --bench trace
 
 # The console's release build: start-up to first paint and the 100,000-sample chart (under
 # Xvfb when there is no display). Responsiveness during a benchmark comes from `make test`'s

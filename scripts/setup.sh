@@ -42,6 +42,10 @@ ensure_venv "$venv" "numpy onnx==$ONNX_VERSION onnxruntime==$ORT_VERSION onnxcon
 # and signs bundles for Assay to verify (pyOpenSSL is a dependency it forgets to declare).
 ensure_venv "$cache/venv-signing" "model-signing==1.1.1 pyOpenSSL"
 
+# Google's Model Explorer, whose own node data types (checked strictly with dacite, its
+# dependency) read the viewer's exports, and whose builder writes the files it imports.
+ensure_venv "$cache/venv-explorer" "ai-edge-model-explorer==0.1.34"
+
 # Triton's own HTTP client, to check that the gateway is a drop-in Open Inference Protocol
 # server (crates/assay-gateway/tests/process.rs: metadata, JSON and binary inference).
 ensure_venv "$cache/venv-triton" "tritonclient[http]==2.50.0 numpy"

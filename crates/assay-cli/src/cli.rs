@@ -78,7 +78,7 @@ pub enum Command {
 
     /// Open a model's graph in the native viewer, with profile runs laid over it, or a trace.
     #[command(
-        after_help = "Examples:\n  assay view model.onnx\n  assay view model.onnx --profile 3f2a      # time per node as heat\n  assay view model.onnx --diff 3f2a 9c1e    # the change per node between two profiles\n  assay view model.onnx --accuracy 7b10     # errors along the graph, the first diverging node\n  assay view out/trace.json                 # a profile trace: timeline by thread, flame graph\n\nThe viewer is a window of its own (assay-viewer); without a display it exits with code 7."
+        after_help = "Examples:\n  assay view model.onnx\n  assay view model.onnx --profile 3f2a      # time per node as heat\n  assay view model.onnx --diff 3f2a 9c1e    # the change per node between two profiles\n  assay view model.onnx --accuracy 7b10     # errors along the graph, the first diverging node\n  assay view model.onnx --node-data d.json  # Model Explorer node data as an overlay\n  assay view out/trace.json                 # a profile trace: timeline by thread, flame graph\n\nThe viewer is a window of its own (assay-viewer); without a display it exits with code 7."
     )]
     View(ViewArgs),
 
@@ -631,6 +631,10 @@ pub struct ViewArgs {
     /// diverging node.
     #[arg(long, value_name = "RUN")]
     pub accuracy: Option<String>,
+    /// A Model Explorer node data file (JSON) to lay over the graph, keyed by node name or
+    /// output tensor name.
+    #[arg(long, value_name = "FILE")]
+    pub node_data: Option<PathBuf>,
 }
 
 /// When two outputs agree: shared by `accuracy` and `bench --check-against`.

@@ -40,6 +40,16 @@ fn without_a_display_it_says_so_and_exits_7() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(7));
+    // A trace with a run to lay over it is a usage error, before any window.
+    let trace = tempfile::tempdir().unwrap();
+    let t = trace.path().join("trace.json");
+    std::fs::write(&t, br#"[{"name":"model_run","ph":"X","ts":0,"dur":5}]"#).unwrap();
+    let o = run(assay()
+        .env("ASSAY_VIEWER", viewer_bin())
+        .args(["view", "--profile", "3f2a"])
+        .arg(&t));
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("is a trace"), "{}", o.stderr);
     // A model that is not there is the usual error, before any window.
     let o = run(assay().args(["view", "no-such-model.onnx"]));
     assert_eq!(o.code, 1, "{}", o.stderr);

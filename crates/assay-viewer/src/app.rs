@@ -78,6 +78,9 @@ pub struct GraphView {
     weight_stats: HashMap<String, Option<WeightStats>>,
     /// Each group's operator counts, counted once when it is first shown.
     group_ops: HashMap<GroupId, Vec<(String, usize)>>,
+    /// Where Model Explorer node data is imported from and exported to.
+    pub node_data_path: String,
+    interop_status: Option<String>,
 }
 
 /// The window's content: a graph, a trace, or why there is neither.
@@ -147,6 +150,13 @@ impl Viewer {
                 .messages
                 .push(format!("Cannot open {}: {e}", path.display())),
         }
+        v
+    }
+
+    /// A window on a trace already read (the benchmark reads it itself, to time it).
+    pub fn from_trace(path: &Path, trace: Trace) -> Viewer {
+        let mut v = Viewer::empty(path);
+        v.trace = Some(TraceView::new(trace));
         v
     }
 
@@ -271,6 +281,11 @@ impl GraphView {
             .collect();
         let edges = graph.edges();
         let scene = Scene::new(hierarchy, widths, edges);
+        let node_data_path = graph
+            .path
+            .with_extension("node_data.json")
+            .display()
+            .to_string();
         GraphView {
             graph,
             scene,
@@ -288,6 +303,8 @@ impl GraphView {
             fit_pending: true,
             weight_stats: HashMap::new(),
             group_ops: HashMap::new(),
+            node_data_path,
+            interop_status: None,
         }
     }
 
@@ -415,10 +432,21 @@ impl GraphView {
         if let Some(o) = self.active.map(|i| &self.overlays[i]) {
             ui.separator();
             ui.label(o.legend(self.visible_scale()));
-            if !o.unplaced.is_empty() {
+            if !o.unplaced.is_empty() && o.kind == OverlayKind::Imported {
+                ui.label(format!(
+                    "({} keys of the file name no node or output of this graph)",
+                    o.unplaced.len()
+                ));
+            } else if !o.unplaced.is_empty() {
                 ui.label(format!(
                     "({} profiled nodes are not in this graph: an optimized graph renames and fuses nodes; profile with --no-optimize)",
                     o.unplaced.len()
+                ));
+            }
+            if o.skipped > 0 {
+                ui.label(format!(
+                    "({} text or non-finite values left out)",
+                    o.skipped
                 ));
             }
         }
@@ -439,6 +467,7 @@ impl GraphView {
     }
 
     fn outline(&mut self, ui: &mut Ui) {
+        self.interop(ui);
         ui.heading("Groups");
         let mut clicked = None;
         egui::ScrollArea::vertical().show(ui, |ui| {
@@ -450,6 +479,54 @@ impl GraphView {
                 self.camera.center = self.scene.placed[i].rect.center();
             }
         }
+    }
+
+    /// Model Explorer's node data: import a file as an overlay, export the overlay shown.
+    fn interop(&mut self, ui: &mut Ui) {
+        egui::CollapsingHeader::new("Model Explorer node data").show(ui, |ui| {
+            let label = ui.label("Node data file");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.node_data_path).desired_width(f32::INFINITY),
+            )
+            .labelled_by(label.id);
+            let path = std::path::PathBuf::from(&self.node_data_path);
+            ui.horizontal(|ui| {
+                if ui.button("Import").clicked() {
+                    self.interop_status = Some(match self.import_node_data(&path) {
+                        Ok(title) => format!("Imported {title}"),
+                        Err(e) => e.to_string(),
+                    });
+                }
+                let active = self.active;
+                if ui
+                    .add_enabled(active.is_some(), egui::Button::new("Export the overlay"))
+                    .clicked()
+                    && let Some(i) = active
+                {
+                    self.interop_status = Some(
+                        match crate::interop::write(&self.overlays[i], &self.names(), &path) {
+                            Ok(n) => format!("Wrote {n} nodes to {}", path.display()),
+                            Err(e) => e.to_string(),
+                        },
+                    );
+                }
+            });
+            if let Some(s) = &self.interop_status {
+                ui.label(s);
+            }
+        });
+        ui.separator();
+    }
+
+    /// Imports a Model Explorer node data file as an overlay and shows it; its title.
+    pub fn import_node_data(
+        &mut self,
+        path: &Path,
+    ) -> Result<String, crate::interop::InteropError> {
+        let o = crate::interop::import(path, &self.graph, &self.scene.hierarchy)?;
+        let title = o.title.clone();
+        self.add_overlay(o);
+        Ok(title)
     }
 
     /// One level of the outline: a button per group (open ones show their children).
@@ -860,6 +937,7 @@ impl GraphView {
                             )
                         }
                         (Some(OverlayKind::Accuracy), Some(v)) => format!("{v:.2e}"),
+                        (Some(OverlayKind::Imported), Some(v)) => format!("{v:.4}"),
                         _ => leaf.to_string(),
                     };
                     painter.text(
@@ -955,7 +1033,7 @@ impl GraphView {
             let v = match o.kind {
                 OverlayKind::Diff => (2.0 * t - 1.0) * scale,
                 OverlayKind::Accuracy => scale * 10f64.powf(9.0 * (t - 1.0)),
-                OverlayKind::Profile => t * scale,
+                OverlayKind::Profile | OverlayKind::Imported => t * scale,
             };
             let x = bar.min.x + bar.width() * k as f32 / 32.0;
             painter.rect_filled(
@@ -974,6 +1052,7 @@ impl GraphView {
                 format!("+{}", crate::overlay::us(scale)),
             ),
             OverlayKind::Accuracy => (format!("≤{:.0e}", scale * 1e-9), format!("{scale:.2e}")),
+            OverlayKind::Imported => ("0".to_string(), format!("{scale:.4}")),
         };
         let font = FontId::proportional(11.0);
         painter.text(

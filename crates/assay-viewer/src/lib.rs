@@ -6,6 +6,8 @@
 //! - [`layout`]: a layered layout of one group's boxes (few crossings, no overlaps);
 //! - [`scene`]: which groups are open, a cached layout per open group, and what is visible;
 //! - [`overlay`]: per-node numbers from runs, aggregated per group, with their legend;
+//! - [`interop`]: Model Explorer's per-node data JSON, exported from any overlay and
+//!   imported as one;
 //! - [`runs`]: reading those runs from the history, checked to be of the model on screen;
 //! - [`trace`]: a profile trace (Chrome trace JSON) of any size, as a timeline by thread
 //!   and a flame graph, drawn at a cost bounded by the screen, not the trace;
@@ -14,6 +16,7 @@
 
 pub mod app;
 pub mod hierarchy;
+pub mod interop;
 pub mod layout;
 pub mod overlay;
 pub mod runs;

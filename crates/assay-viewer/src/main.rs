@@ -26,6 +26,14 @@ struct Args {
     /// and its first diverging node.
     #[arg(long, value_name = "RUN")]
     accuracy: Option<String>,
+    /// A Model Explorer node data file (JSON) to lay over the graph: values keyed by node
+    /// name or output tensor name.
+    #[arg(long, value_name = "FILE")]
+    node_data: Option<PathBuf>,
+    /// Write the overlay of --profile, --diff or --accuracy as Model Explorer node data to
+    /// FILE and exit, without a window (no display needed).
+    #[arg(long, value_name = "FILE")]
+    export_node_data: Option<PathBuf>,
     /// Run history database (default: <data dir>/assay/assay.db).
     #[arg(long, value_name = "PATH", env = "ASSAY_DB")]
     db: Option<PathBuf>,
@@ -33,6 +41,9 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
+    if let Some(out) = &args.export_node_data {
+        std::process::exit(export(&args, out));
+    }
     if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
         eprintln!(
             "assay-viewer: no display to open a window on (DISPLAY and WAYLAND_DISPLAY are unset); run it in a desktop session, or under xvfb-run"
@@ -67,11 +78,55 @@ fn main() {
     }
 }
 
+/// `--export-node-data`: the one overlay asked for, written for Model Explorer; the exit code.
+fn export(args: &Args, out: &std::path::Path) -> i32 {
+    use assay_engine::ErrorKind;
+    let asked = [
+        args.profile.is_some(),
+        args.diff.is_some(),
+        args.accuracy.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    if asked != 1 {
+        eprintln!(
+            "assay-viewer: --export-node-data writes one overlay: give exactly one of --profile, --diff or --accuracy"
+        );
+        return ErrorKind::Usage.exit_code();
+    }
+    let mut viewer = Viewer::open(&args.model);
+    load_overlays(&mut viewer, args);
+    if let Some(m) = viewer.messages.first() {
+        eprintln!("assay-viewer: {m}");
+        return ErrorKind::Usage.exit_code();
+    }
+    let Some(view) = viewer.view.as_ref() else {
+        eprintln!("assay-viewer: {} is not a model", args.model.display());
+        return ErrorKind::Usage.exit_code();
+    };
+    match assay_viewer::interop::write(&view.overlays[0], &view.names(), out) {
+        Ok(n) => {
+            println!("wrote {n} nodes to {}", out.display());
+            0
+        }
+        Err(e) => {
+            eprintln!("assay-viewer: {e}");
+            ErrorKind::Io.exit_code()
+        }
+    }
+}
+
 /// Reads the runs asked for; a run that cannot be shown becomes a message in the window.
 fn load_overlays(viewer: &mut Viewer, args: &Args) {
     let Some(view) = viewer.view.as_mut() else {
         return;
     };
+    if let Some(file) = &args.node_data
+        && let Err(e) = view.import_node_data(file)
+    {
+        viewer.messages.push(e.to_string());
+    }
     if args.profile.is_none() && args.diff.is_none() && args.accuracy.is_none() {
         return;
     }

@@ -19,6 +19,9 @@ pub enum OverlayKind {
     /// Largest absolute output error against the reference, at the nodes an accuracy
     /// search compared; a group shows its worst node.
     Accuracy,
+    /// Values from a Model Explorer node data file: their meaning is the file's, so a group
+    /// shows its largest node, which is right for any measure.
+    Imported,
 }
 
 #[derive(Debug, Clone)]
@@ -38,6 +41,8 @@ pub struct Overlay {
     pub unplaced: Vec<String>,
     /// A node to outline: the first diverging node of an accuracy overlay.
     pub highlight: Option<NodeId>,
+    /// Imported values left out: text labels, and numbers that are not finite.
+    pub skipped: usize,
 }
 
 impl Overlay {
@@ -125,6 +130,24 @@ impl Overlay {
         o
     }
 
+    /// Values from elsewhere (a Model Explorer node data file), already matched to nodes.
+    pub fn imported(
+        title: String,
+        values: Vec<Option<f64>>,
+        unplaced: Vec<String>,
+        h: &Hierarchy,
+    ) -> Overlay {
+        let n = values.len();
+        Overlay::finish(
+            OverlayKind::Imported,
+            title,
+            values,
+            vec![None; n],
+            unplaced,
+            h,
+        )
+    }
+
     fn finish(
         kind: OverlayKind,
         title: String,
@@ -135,7 +158,7 @@ impl Overlay {
     ) -> Overlay {
         // Times add up over a group; errors do not: a group shows its worst node.
         let add = |acc: f64, v: f64| {
-            if kind == OverlayKind::Accuracy {
+            if matches!(kind, OverlayKind::Accuracy | OverlayKind::Imported) {
                 acc.max(v)
             } else {
                 acc + v
@@ -160,6 +183,7 @@ impl Overlay {
             total,
             unplaced,
             highlight: None,
+            skipped: 0,
         }
     }
 
@@ -203,6 +227,11 @@ impl Overlay {
                     t,
                 )
             }
+            OverlayKind::Imported => lerp(
+                Color32::from_rgb(242, 238, 250),
+                Color32::from_rgb(90, 42, 156),
+                t,
+            ),
         }
     }
 
@@ -220,6 +249,7 @@ impl Overlay {
                 us(value.abs())
             ),
             OverlayKind::Accuracy => format!("max abs error {value:.3e}"),
+            OverlayKind::Imported => format!("value {value:.4}"),
         }
     }
 
@@ -240,6 +270,10 @@ impl Overlay {
             ),
             OverlayKind::Accuracy => format!(
                 "{}: max abs error at the nodes the search compared, log scale up to {scale:.3e}; the first diverging node is outlined",
+                self.title
+            ),
+            OverlayKind::Imported => format!(
+                "{}: imported values, 0 to {scale:.4} in magnitude; a group shows its largest node",
                 self.title
             ),
         }

@@ -1,8 +1,10 @@
 //! The viewer driven like a user (egui_kittest through AccessKit, rendered with wgpu on
 //! Mesa's software Vulkan): open models, open groups from the outline and on the canvas,
 //! search, and lay a real profile run from the history over the graph; open traces
-//! ([`trace`]).
+//! ([`trace`]); Model Explorer's node data both ways ([`interop`]).
 
+#[path = "viewer/interop.rs"]
+mod interop;
 #[path = "viewer/trace.rs"]
 mod trace;
 

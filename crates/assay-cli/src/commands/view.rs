@@ -34,9 +34,11 @@ pub fn run(cli: &Cli, a: &ViewArgs) -> anyhow::Result<()> {
         .model
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    if trace && (a.profile.is_some() || a.diff.is_some() || a.accuracy.is_some()) {
+    let overlays =
+        a.profile.is_some() || a.diff.is_some() || a.accuracy.is_some() || a.node_data.is_some();
+    if trace && overlays {
         return Err(UsageError(format!(
-            "{} is a trace: --profile, --diff and --accuracy lay runs over a model's graph, so give the .onnx model with them",
+            "{} is a trace: --profile, --diff, --accuracy and --node-data lay data over a model's graph, so give the .onnx model with them",
             a.model.display()
         ))
         .into());
@@ -60,6 +62,9 @@ pub fn run(cli: &Cli, a: &ViewArgs) -> anyhow::Result<()> {
     }
     if let Some(d) = &a.diff {
         cmd.arg("--diff").args(d);
+    }
+    if let Some(f) = &a.node_data {
+        cmd.arg("--node-data").arg(f);
     }
     cmd.arg("--").arg(&a.model);
     let status = cmd.status()?;
