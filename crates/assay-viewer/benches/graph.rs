@@ -15,7 +15,7 @@ use egui::vec2;
 
 mod common;
 
-use common::{input, machine, pct, peak_mib};
+use common::{input, machine, pct, peak_mib, render_ms};
 
 const FRAMES: usize = 300;
 
@@ -142,7 +142,11 @@ fn measure(model: &Path) {
             .sum();
         vertices = vertices.max(n);
     }
-    let render = render_ms(viewer);
+    let render = render_ms(viewer, |v, f| {
+        if let Some(g) = v.view.as_mut() {
+            g.camera.center += vec2(40.0, 10.0 * (f % 3) as f32);
+        }
+    });
     println!(
         "{:<24} {:>7} {:>9.1} {:>9.1} {:>10.1} {:>9.2} {:>9.2} {:>9.2} {:>9} {:>10} {:>9.1}",
         model.file_name().unwrap().to_string_lossy(),
@@ -159,26 +163,4 @@ fn measure(model: &Path) {
             .unwrap_or_else(|| "n/a".into()),
         peak_mib()
     );
-}
-
-/// wgpu's render of the last frame (tessellate, draw, read back), p50 of 10.
-fn render_ms(viewer: Viewer) -> Option<f64> {
-    let mut h = egui_kittest::Harness::builder()
-        .with_size(vec2(1280.0, 800.0))
-        .wgpu()
-        .build_ui_state(|ui, v: &mut Viewer| v.ui(ui), viewer);
-    h.run_steps(2);
-    let mut times = Vec::new();
-    for f in 0..10 {
-        // A new frame each time (the view moves), so each render draws afresh.
-        if let Some(v) = h.state_mut().view.as_mut() {
-            v.camera.center += vec2(40.0, 10.0 * (f % 3) as f32);
-        }
-        h.step();
-        let t = Instant::now();
-        let image = h.render().ok()?;
-        times.push(t.elapsed().as_secs_f64() * 1e3);
-        assert_eq!(image.width(), 1280);
-    }
-    Some(pct(&mut times, 0.5))
 }

@@ -16,8 +16,7 @@ use assay_viewer::{
     Viewer,
     trace::{Tab, model::Trace},
 };
-use common::{input, machine, pct, peak_mib};
-use egui::vec2;
+use common::{input, machine, pct, peak_mib, render_ms};
 
 const FRAMES: usize = 300;
 
@@ -129,7 +128,11 @@ fn measure(path: &Path) {
     }
     let peak = peak_mib();
     viewer.trace.as_mut().unwrap().tab = Tab::Timeline;
-    let render = render_ms(viewer);
+    let render = render_ms(viewer, |v, f| {
+        if let Some(t) = v.trace.as_mut() {
+            t.cam.start_us += t.cam.us_per_px * 7.0 * (f + 1) as f64;
+        }
+    });
     println!(
         "{:>9} {:>8.0} {:>8.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>7} {:>9} {:>10} {:>9.1} {:>9.1} {:>7.2}",
         events,
@@ -148,26 +151,4 @@ fn measure(path: &Path) {
         peak,
         peak * (1 << 20) as f64 / bytes as f64
     );
-}
-
-/// wgpu's render of the timeline of the whole trace (tessellate, draw, read back), p50 of 10.
-fn render_ms(viewer: Viewer) -> Option<f64> {
-    let mut h = egui_kittest::Harness::builder()
-        .with_size(vec2(1280.0, 800.0))
-        .wgpu()
-        .build_ui_state(|ui, v: &mut Viewer| v.ui(ui), viewer);
-    h.run_steps(2);
-    let mut times = Vec::new();
-    for f in 0..10 {
-        // A new frame each time (the view moves), so each render draws afresh.
-        if let Some(t) = h.state_mut().trace.as_mut() {
-            t.cam.start_us += t.cam.us_per_px * 7.0 * (f + 1) as f64;
-        }
-        h.step();
-        let t = Instant::now();
-        let image = h.render().ok()?;
-        times.push(t.elapsed().as_secs_f64() * 1e3);
-        assert_eq!(image.width(), 1280);
-    }
-    Some(pct(&mut times, 0.5))
 }

@@ -38,6 +38,23 @@ fn count(n: usize, what: &str) -> String {
     format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
+/// The canvases' colours in the dark or the light theme: background, text, lines.
+pub fn canvas_colours(dark: bool) -> (Color32, Color32, Color32) {
+    if dark {
+        (
+            Color32::from_gray(27),
+            Color32::from_gray(220),
+            Color32::from_gray(110),
+        )
+    } else {
+        (
+            Color32::from_gray(250),
+            Color32::from_gray(25),
+            Color32::from_gray(150),
+        )
+    }
+}
+
 /// Search results listed at most.
 const MAX_MATCHES: usize = 50;
 
@@ -796,19 +813,7 @@ impl GraphView {
 
     fn paint(&self, painter: &egui::Painter, canvas: Rect) {
         let dark = painter.ctx().global_style().visuals.dark_mode;
-        let (bg, fg, line) = if dark {
-            (
-                Color32::from_gray(27),
-                Color32::from_gray(220),
-                Color32::from_gray(110),
-            )
-        } else {
-            (
-                Color32::from_gray(250),
-                Color32::from_gray(25),
-                Color32::from_gray(150),
-            )
-        };
+        let (bg, fg, line) = canvas_colours(dark);
         painter.rect_filled(canvas, 0.0, bg);
         let cam = self.camera;
         let view = Rect::from_min_max(

@@ -62,10 +62,15 @@ fn screenshot(h: &mut Harness<'static, Viewer>, name: &str) {
 fn double_click(h: &mut Harness<'static, Viewer>, world: Pos2) {
     let v = h.state().view.as_ref().unwrap();
     let at = v.camera.to_screen(v.canvas, world);
+    click_at(h, at, 2);
+}
+
+/// Clicks a screen point `times` times in quick succession (2: a double click).
+fn click_at(h: &mut Harness<'static, Viewer>, at: Pos2, times: usize) {
     h.event(Event::PointerMoved(at));
-    // Half a second after the last click, so these two are a double click, not part of it.
+    // Half a second after the last click, so these are clicks of their own, not part of it.
     h.run_steps(30);
-    for _ in 0..2 {
+    for _ in 0..times {
         for pressed in [true, false] {
             h.event(Event::PointerButton {
                 pos: at,

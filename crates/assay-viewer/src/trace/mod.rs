@@ -41,23 +41,6 @@ pub struct TraceView {
     fit_pending: bool,
 }
 
-/// The theme's colours for the canvas: background, text, lines.
-fn colours(ui: &Ui) -> (Color32, Color32, Color32) {
-    if ui.visuals().dark_mode {
-        (
-            Color32::from_gray(27),
-            Color32::from_gray(220),
-            Color32::from_gray(110),
-        )
-    } else {
-        (
-            Color32::from_gray(250),
-            Color32::from_gray(25),
-            Color32::from_gray(150),
-        )
-    }
-}
-
 impl TraceView {
     pub fn new(trace: Trace) -> TraceView {
         TraceView {
@@ -237,7 +220,7 @@ impl TraceView {
             self.fit_pending = false;
             self.fit();
         }
-        let (bg, fg, line) = colours(ui);
+        let (bg, fg, line) = crate::app::canvas_colours(ui.visuals().dark_mode);
         painter.rect_filled(area, 0.0, bg);
         let typing = ui.ctx().text_edit_focused();
         let keys = ui.input(|i| {

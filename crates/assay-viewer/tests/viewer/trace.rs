@@ -6,27 +6,10 @@ use assay_viewer::{
     Viewer,
     trace::{Tab, timeline},
 };
-use egui::{Event, Key, PointerButton, Pos2};
+use egui::{Event, Key, Pos2};
 use egui_kittest::kittest::Queryable;
 
-use super::{fixture, harness, profile_run, screenshot};
-
-fn click(h: &mut egui_kittest::Harness<'static, Viewer>, at: Pos2, times: usize) {
-    h.event(Event::PointerMoved(at));
-    h.run_steps(30);
-    for _ in 0..times {
-        for pressed in [true, false] {
-            h.event(Event::PointerButton {
-                pos: at,
-                button: PointerButton::Primary,
-                pressed,
-                modifiers: Default::default(),
-            });
-            h.step();
-        }
-    }
-    h.run();
-}
+use super::{click_at, fixture, harness, profile_run, screenshot};
 
 #[test]
 fn a_real_trace_opens_as_a_timeline_and_a_flame_graph_with_the_files_numbers() {
@@ -91,7 +74,7 @@ fn a_real_trace_opens_as_a_timeline_and_a_flame_graph_with_the_files_numbers() {
         t.canvas
     );
     assert!(t.drawn.labels > 0, "zoomed in, spans carry their names");
-    click(&mut h, p, 1);
+    click_at(&mut h, p, 1);
     assert_eq!(h.state().trace.as_ref().unwrap().selected, Some(at));
     h.get_by_label(longest);
     h.get_by_label(&format!("lasts {}", timeline::format_us(longest_us)));
@@ -121,13 +104,13 @@ fn a_real_trace_opens_as_a_timeline_and_a_flame_graph_with_the_files_numbers() {
         .find(|(f, _)| *f == encoder)
         .unwrap()
         .1;
-    click(&mut h, rect.center(), 1);
+    click_at(&mut h, rect.center(), 1);
     h.get_by_label_contains(&format!(
         "{} in all kernels under it",
         timeline::format_us(encoder_us)
     ));
     // A double click zooms on it; Backspace zooms back out.
-    click(&mut h, rect.center(), 2);
+    click_at(&mut h, rect.center(), 2);
     h.get_by_label("Zoomed on encoder");
     screenshot(&mut h, "trace_flame_real");
     h.key_press(Key::Backspace);
