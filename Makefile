@@ -59,8 +59,10 @@ bench-accuracy: setup
 
 # The native viewer on a 20,640- and a 101,000-node model: first frame, opening the largest
 # group, frame times while panning and zooming with an overlay, wgpu's render, peak memory;
-# and its trace view on 100,000- and 1,000,000-event traces: open, frame times, memory.
+# Model Explorer (headless Chromium) next to it on the 20k model; and the trace view on
+# 100,000- and 1,000,000-event traces: open, frame times, memory.
 bench-viewer: setup
+	@bash scripts/setup-bench-viewer.sh
 	$(CARGO) bench -p assay-viewer --bench graph
 	$(CARGO) bench -p assay-viewer --bench trace
 

@@ -5,7 +5,9 @@
 //! frame on this machine's adapter (Mesa's lavapipe here), and peak memory.
 //!
 //! `cargo bench -p assay-viewer --bench graph` (release). Each model runs in a child process
-//! of its own, so its peak memory is its own.
+//! of its own, so its peak memory is its own. Then, where scripts/setup-bench-viewer.sh has
+//! run, Google's Model Explorer on the 20k model (scripts/bench_model_explorer.py: its server
+//! and headless Chromium), its time to a rendered graph printed next to this viewer's.
 
 use std::{path::Path, process::Command, time::Instant};
 
@@ -52,16 +54,75 @@ fn main() {
         "render p50",
         "peak MiB"
     );
-    for m in [fixtures.join("transformer_20k.onnx"), big] {
+    let small = fixtures.join("transformer_20k.onnx");
+    let mut ours = None;
+    for m in [small.clone(), big] {
         let out = Command::new(std::env::current_exe().unwrap())
             .env("ASSAY_VIEWER_BENCH_MODEL", &m)
             .output()
             .unwrap();
-        print!("{}", String::from_utf8_lossy(&out.stdout));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        for line in stdout.lines() {
+            // "# first_ms render_ms": what the side-by-side below quotes.
+            match line.strip_prefix("# ") {
+                Some(figures) if m == small => ours = Some(figures.to_string()),
+                Some(_) => {}
+                None => println!("{line}"),
+            }
+        }
         if !out.status.success() {
             eprintln!("{}", String::from_utf8_lossy(&out.stderr));
         }
     }
+    side_by_side(&root, &small, ours);
+}
+
+/// Model Explorer on the 20k model (scripts/bench_model_explorer.py, headless Chromium),
+/// next to this viewer's first frame plus its render.
+fn side_by_side(root: &Path, model: &Path, ours: Option<String>) {
+    let python = root.join(".cache/venv-explorer-bench/bin/python");
+    if !python.exists() {
+        println!(
+            "Model Explorer side by side: skipped ({} is missing: scripts/setup-bench-viewer.sh)",
+            python.display()
+        );
+        return;
+    }
+    let out = Command::new(python)
+        .arg(root.join("scripts/bench_model_explorer.py"))
+        .arg(model)
+        .output()
+        .unwrap();
+    let me = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        println!(
+            "Model Explorer side by side: failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        return;
+    }
+    let figures: Vec<f64> = ours
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let (first, render) = (figures.first().copied(), figures.get(1).copied());
+    println!();
+    println!(
+        "time to a rendered graph, {}:",
+        model.file_name().unwrap().to_string_lossy()
+    );
+    match (first, render) {
+        (Some(f), Some(r)) => println!(
+            "  assay-viewer           {:>9.3} s  (open and first frame {f:.1} ms + wgpu render on lavapipe {r:.1} ms)",
+            (f + r) / 1e3
+        ),
+        _ => println!("  assay-viewer           (no figures: see above)"),
+    }
+    println!(
+        "  Model Explorer 0.1.34  {}  (server with model_explorer_onnx, headless Chromium: load, convert, lay out, draw)",
+        me.trim()
+    );
 }
 
 fn measure(model: &Path) {
@@ -163,4 +224,5 @@ fn measure(model: &Path) {
             .unwrap_or_else(|| "n/a".into()),
         peak_mib()
     );
+    println!("# {first_ms} {}", render.unwrap_or(f64::NAN));
 }

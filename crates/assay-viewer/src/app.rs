@@ -451,8 +451,9 @@ impl GraphView {
             ui.label(o.legend(self.visible_scale()));
             if !o.unplaced.is_empty() && o.kind == OverlayKind::Imported {
                 ui.label(format!(
-                    "({} keys of the file name no node or output of this graph)",
-                    o.unplaced.len()
+                    "({} of the file name{} no node or output of this graph)",
+                    count(o.unplaced.len(), "key"),
+                    if o.unplaced.len() == 1 { "s" } else { "" }
                 ));
             } else if !o.unplaced.is_empty() {
                 ui.label(format!(
@@ -462,8 +463,8 @@ impl GraphView {
             }
             if o.skipped > 0 {
                 ui.label(format!(
-                    "({} text or non-finite values left out)",
-                    o.skipped
+                    "({} left out: text, or not a finite number)",
+                    count(o.skipped, "value")
                 ));
             }
         }

@@ -1,10 +1,13 @@
 //! The viewer driven like a user (egui_kittest through AccessKit, rendered with wgpu on
 //! Mesa's software Vulkan): open models, open groups from the outline and on the canvas,
 //! search, and lay a real profile run from the history over the graph; open traces
-//! ([`trace`]); Model Explorer's node data both ways ([`interop`]).
+//! ([`trace`]); Model Explorer's node data both ways ([`interop`]); real third-party models
+//! ([`third_party`]).
 
 #[path = "viewer/interop.rs"]
 mod interop;
+#[path = "viewer/third_party.rs"]
+mod third_party;
 #[path = "viewer/trace.rs"]
 mod trace;
 
@@ -262,6 +265,47 @@ fn a_profile_overlay_shows_the_stored_runs_times_and_bad_runs_are_sentences() {
     );
     let e = runs::profile_nodes(&db, "feedbeef", &sha).unwrap_err();
     assert!(e.contains("no run with id 'feedbeef'"), "{e}");
+
+    // A second run of the same model: the A/B diff shows B − A per node and per group.
+    let id_b = profile_run(&model, &db, &dir.path().join("p2"));
+    let (_, nodes_b) = runs::profile_nodes(&db, &id_b, &sha).unwrap();
+    let mut viewer = Viewer::open(&model);
+    let v = viewer.view.as_mut().unwrap();
+    let diff = Overlay::diff(
+        format!("{id} to {id_b}"),
+        &v.names(),
+        &v.scene.hierarchy,
+        &nodes,
+        &nodes_b,
+    );
+    v.add_overlay(diff);
+    let mut h = harness(viewer);
+    h.get_by_label_contains(&format!("{id} to {id_b}: change per inference"));
+    let v = h.state().view.as_ref().unwrap();
+    let per = |ns: &[assay_engine::profile::NodeStats], name: &str| {
+        ns.iter()
+            .filter(|s| s.name == name)
+            .map(|s| s.per_inference_us)
+            .sum::<f64>()
+    };
+    let encoder = v.scene.hierarchy.group("/encoder").unwrap();
+    let expected: f64 = v
+        .names()
+        .iter()
+        .filter(|n| n.starts_with("/encoder/"))
+        .map(|n| per(&nodes_b, n) - per(&nodes, n))
+        .sum();
+    let shown = v.overlays[0].group_values[encoder].unwrap();
+    assert!((shown - expected).abs() < 1e-9, "{shown} vs {expected}");
+    let relu = "/encoder/layer.2/act/Relu";
+    let at = v.names().iter().position(|n| n == relu).unwrap();
+    assert_eq!(
+        v.overlays[0].values[at],
+        Some(per(&nodes_b, relu) - per(&nodes, relu))
+    );
+    h.get_by_label_contains("+ encoder (9 nodes)").click();
+    h.run();
+    screenshot(&mut h, "mlp_diff_overlay");
 }
 
 #[test]

@@ -126,6 +126,11 @@ export function Profile() {
             <button type="button" onClick={() => exportFile("trace.json", "Chrome trace")}>Chrome trace</button>
             <ReportButton runId={runId} />
             <ViewerButton model={path} profile={runId} />
+            <ViewerButton
+              model={`${profile.out_dir}/trace.json`}
+              label="Open the trace in the native viewer"
+              title="ONNX Runtime's trace of this profile as a timeline by thread and a flame graph, at any size"
+            />
           </div>
           <h2>Flame graph</h2>
           <FlameGraph key={profile.out_dir} nodes={profile.nodes} />

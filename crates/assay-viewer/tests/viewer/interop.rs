@@ -8,7 +8,7 @@ use std::process::Command;
 use assay_viewer::{Viewer, overlay::OverlayKind, runs};
 use egui_kittest::kittest::Queryable;
 
-use super::{fixture, harness, profile_run, root};
+use super::{fixture, harness, profile_run, root, screenshot};
 
 fn explorer_python() -> std::path::PathBuf {
     let p = root().join(".cache/venv-explorer/bin/python");
@@ -126,8 +126,9 @@ ndb.ModelNodeData(graphsData={"main_graph": g}).save_to_file(sys.argv[1])
     let encoder = v.scene.hierarchy.group("/encoder").unwrap();
     assert_eq!(o.group_values[encoder], Some(42.0));
     h.get_by_label_contains("imported values, 0 to");
-    h.get_by_label_contains("1 keys of the file name no node");
-    h.get_by_label_contains("1 text or non-finite values left out");
+    h.get_by_label_contains("1 key of the file names no node");
+    h.get_by_label_contains("1 value left out: text, or not a finite number");
+    screenshot(&mut h, "mlp_imported_overlay");
 
     // Exporting the imported overlay from the window writes Model Explorer's form again.
     let again = dir.path().join("again.json");
