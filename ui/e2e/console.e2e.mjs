@@ -256,6 +256,25 @@ test("the profile shows the costliest frame of the flame graph", async () => {
   await waitText(".flame", /% of the time matches/);
   await find("[data-testid=timeline] .span");
   await shot("profile-zoomed-search");
+  // The profile's trace opens in the native viewer: a process of its own, on this display.
+  await click(await findByText("button", "Open the trace in the native viewer"));
+  try {
+    await findByText("[role=status]", "Opened in its own window", 20000);
+  } catch (e) {
+    await shot("profile-trace-viewer-failed");
+    const alerts = await wd("POST", s("/elements"), { using: "css selector", value: "[role=alert]" });
+    const said = await Promise.all(alerts.map((a) => wd("GET", s(`/element/${id(a)}/text`))));
+    throw new Error(`the viewer did not open: ${said.join(" | ") || e.message}`);
+  }
+  const viewers = () => {
+    try {
+      return execFileSync("pgrep", ["-f", "assay-viewer.*trace.json"]).toString().trim();
+    } catch {
+      return "";
+    }
+  };
+  assert.ok(viewers(), "no assay-viewer process on the trace");
+  execFileSync("pkill", ["-f", "assay-viewer.*trace.json"]);
 });
 
 test("a comparison against a perturbed copy finds the changed node, on screen and in the profile", async () => {

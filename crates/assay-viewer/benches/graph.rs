@@ -119,9 +119,17 @@ fn side_by_side(root: &Path, model: &Path, ours: Option<String>) {
         ),
         _ => println!("  assay-viewer           (no figures: see above)"),
     }
+    let me: serde_json::Value = serde_json::from_str(me.trim()).unwrap_or_default();
+    let runs: Vec<String> = me["runs_s"]
+        .as_array()
+        .map(|a| a.iter().map(|v| v.to_string()).collect())
+        .unwrap_or_default();
     println!(
-        "  Model Explorer 0.1.34  {}  (server with model_explorer_onnx, headless Chromium: load, convert, lay out, draw)",
-        me.trim()
+        "  Model Explorer 0.1.34  {:>9.3} s  (median of {}: {} s; {} nodes shown; its server with model_explorer_onnx, headless Chromium: load, convert, lay out, draw)",
+        me["median_s"].as_f64().unwrap_or(f64::NAN),
+        runs.len(),
+        runs.join(", "),
+        me["nodes_shown"].as_str().unwrap_or("?")
     );
 }
 
