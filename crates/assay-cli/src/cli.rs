@@ -618,8 +618,8 @@ pub struct AccuracyArgs {
 
 #[derive(Debug, Args)]
 pub struct ViewArgs {
-    /// The .onnx model, or a profile trace (the trace.json `assay profile` writes, or any
-    /// Chrome trace JSON) to see as a timeline and a flame graph.
+    /// The .onnx model, or a profile trace (the trace.json `assay profile` writes, or another
+    /// Chrome trace in its array form) to see as a timeline and a flame graph.
     pub model: PathBuf,
     /// A profile run of this model (`assay runs list`), shown as time per node.
     #[arg(long, value_name = "RUN")]

@@ -63,8 +63,14 @@ pub enum InteropError {
     },
     #[error("{path} is not Model Explorer node data: {reason}")]
     Format { path: String, reason: String },
-    #[error("{path} has no numeric value for any node of this model ({keys} keys, none matched)")]
-    NothingMatched { path: String, keys: usize },
+    #[error(
+        "{path} has no numeric value for any node of this model ({keys} keys: {text} with text values, the rest naming no node or output of it)"
+    )]
+    NothingMatched {
+        path: String,
+        keys: usize,
+        text: usize,
+    },
 }
 
 /// The node data of an overlay: its value per node, keyed by node name, with a gradient
@@ -168,6 +174,7 @@ pub fn import(path: &Path, graph: &ModelGraph, h: &Hierarchy) -> Result<Overlay,
         return Err(InteropError::NothingMatched {
             path: shown,
             keys: data.results.len(),
+            text,
         });
     }
     let file = path

@@ -52,9 +52,13 @@ fn main() {
     }
     let mut viewer = Viewer::open_in_background(&args.model);
     if assay_viewer::app::is_trace(&args.model) {
-        if args.profile.is_some() || args.diff.is_some() || args.accuracy.is_some() {
+        if args.profile.is_some()
+            || args.diff.is_some()
+            || args.accuracy.is_some()
+            || args.node_data.is_some()
+        {
             viewer.messages.push(
-                "--profile, --diff and --accuracy lay runs over a model's graph, not over a trace: they are left out".into(),
+                "--profile, --diff, --accuracy and --node-data lay data over a model's graph, not over a trace: they are left out".into(),
             );
         }
     } else {
@@ -105,7 +109,17 @@ fn export(args: &Args, out: &std::path::Path) -> i32 {
         eprintln!("assay-viewer: {} is not a model", args.model.display());
         return ErrorKind::Usage.exit_code();
     };
-    match assay_viewer::interop::write(&view.overlays[0], &view.names(), out) {
+    // The run asked for, not a --node-data file imported beside it.
+    let Some(overlay) = view
+        .overlays
+        .iter()
+        .rev()
+        .find(|o| o.kind != assay_viewer::overlay::OverlayKind::Imported)
+    else {
+        eprintln!("assay-viewer: no overlay to export");
+        return ErrorKind::Usage.exit_code();
+    };
+    match assay_viewer::interop::write(overlay, &view.names(), out) {
         Ok(n) => {
             println!("wrote {n} nodes to {}", out.display());
             0

@@ -20,7 +20,7 @@ pub enum OverlayKind {
     /// search compared; a group shows its worst node.
     Accuracy,
     /// Values from a Model Explorer node data file: their meaning is the file's, so a group
-    /// shows its largest node, which is right for any measure.
+    /// shows its node of the largest magnitude rather than a sum that may mean nothing.
     Imported,
 }
 
@@ -156,24 +156,31 @@ impl Overlay {
         unplaced: Vec<String>,
         h: &Hierarchy,
     ) -> Overlay {
-        // Times add up over a group; errors do not: a group shows its worst node.
-        let add = |acc: f64, v: f64| {
-            if matches!(kind, OverlayKind::Accuracy | OverlayKind::Imported) {
-                acc.max(v)
-            } else {
-                acc + v
-            }
+        // Times add up over a group; errors and imported values do not: a group shows its
+        // node of the largest magnitude (the colours' scale), sign kept.
+        let add = |acc: Option<f64>, v: f64| {
+            Some(match acc {
+                None => v,
+                Some(a) if matches!(kind, OverlayKind::Accuracy | OverlayKind::Imported) => {
+                    if v.abs() > a.abs() { v } else { a }
+                }
+                Some(a) => a + v,
+            })
         };
         let mut group_values: Vec<Option<f64>> = vec![None; h.groups.len()];
         for (n, v) in values.iter().enumerate() {
             let Some(v) = *v else { continue };
             let mut g = Some(h.parent_of[n]);
             while let Some(id) = g {
-                group_values[id] = Some(add(group_values[id].unwrap_or(0.0), v));
+                group_values[id] = add(group_values[id], v);
                 g = h.groups[id].parent;
             }
         }
-        let total = values.iter().flatten().fold(0.0, |a, &v| add(a, v));
+        let total = values
+            .iter()
+            .flatten()
+            .fold(None, |a, &v| add(a, v))
+            .unwrap_or(0.0);
         Overlay {
             kind,
             title,
@@ -273,7 +280,7 @@ impl Overlay {
                 self.title
             ),
             OverlayKind::Imported => format!(
-                "{}: imported values, 0 to {scale:.4} in magnitude; a group shows its largest node",
+                "{}: imported values, 0 to {scale:.4} in magnitude; a group shows its largest node by magnitude",
                 self.title
             ),
         }

@@ -44,7 +44,7 @@ pub struct TraceEvent<'a> {
 /// both), so a lane is a lane without allocating per event.
 fn id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     struct Visitor;
-    impl serde::de::Visitor<'_> for Visitor {
+    impl<'v> serde::de::Visitor<'v> for Visitor {
         type Value = u64;
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
             f.write_str("a process or thread id (a number or a string)")
@@ -61,6 +61,28 @@ fn id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
         fn visit_str<E>(self, v: &str) -> Result<u64, E> {
             use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
             Ok(BuildHasherDefault::<DefaultHasher>::default().hash_one(v))
+        }
+        // Anything else (null, a boolean, an object) names no lane: lane 0, as a missing
+        // field does, rather than refusing a trace whose other fields are fine.
+        fn visit_unit<E>(self) -> Result<u64, E> {
+            Ok(0)
+        }
+        fn visit_none<E>(self) -> Result<u64, E> {
+            Ok(0)
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<u64, E> {
+            Ok(v as u64)
+        }
+        fn visit_map<A: serde::de::MapAccess<'v>>(self, mut m: A) -> Result<u64, A::Error> {
+            while m
+                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                .is_some()
+            {}
+            Ok(0)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'v>>(self, mut q: A) -> Result<u64, A::Error> {
+            while q.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok(0)
         }
     }
     d.deserialize_any(Visitor)
@@ -284,6 +306,11 @@ mod tests {
         .unwrap();
         assert_eq!(lanes[2].2, again);
         assert_ne!(lanes[2].2, 1);
+        // Ids of other kinds are lane 0, not an error.
+        let odd = br#"[{"name":"a","tid":null,"pid":{"x":1}},{"name":"b","tid":[1,2],"pid":true}]"#;
+        let mut ids = Vec::new();
+        for_each_event(&odd[..], |e| ids.push((e.pid, e.tid))).unwrap();
+        assert_eq!(ids, [(0, 0), (1, 0)]);
     }
 
     #[test]

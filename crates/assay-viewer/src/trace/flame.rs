@@ -18,7 +18,7 @@ pub struct Frame {
     pub calls: u64,
     /// Largest first, once the trace is read.
     pub children: Vec<u32>,
-    pub depth: u16,
+    pub depth: u32,
 }
 
 /// The flame tree; frame 0 is the root ("all kernels").
@@ -56,7 +56,7 @@ impl Flame {
                 Some(&f) => f,
                 None => {
                     let f = self.frames.len() as u32;
-                    let depth = self.frames[at as usize].depth + 1;
+                    let depth = self.frames[at as usize].depth.saturating_add(1);
                     self.frames.push(Frame {
                         name: part.to_string(),
                         parent: Some(at),

@@ -180,26 +180,26 @@ impl Trace {
             match e.ph.as_ref() {
                 // ONNX Runtime writes only complete spans; other tools' traces may leave the
                 // phase out for them.
-                "X" | "" if !e.name.is_empty() => {
+                "X" | "" if !e.name.is_empty() && e.ts.is_finite() => {
                     inferences += e.is_model_run() as u64;
                     let span = Span {
                         start: e.ts,
-                        dur: e.dur.max(0.0) as f32,
+                        dur: duration(e.dur),
                         name: names.id(&e.name),
                         kind: kind_of(&mut names, &e.cat, op, provider),
                     };
                     lanes.entry(lane).or_default().push(span);
                 }
-                "B" => {
+                "B" if e.ts.is_finite() => {
                     let name = names.id(&e.name);
                     let begin = (e.ts, name, kind_of(&mut names, &e.cat, op, provider));
                     open.entry(lane).or_default().push(begin);
                 }
-                "E" => {
+                "E" if e.ts.is_finite() => {
                     if let Some((ts, name, kind)) = open.get_mut(&lane).and_then(|s| s.pop()) {
                         let span = Span {
                             start: ts,
-                            dur: (e.ts - ts).max(0.0) as f32,
+                            dur: duration(e.ts - ts),
                             name,
                             kind,
                         };
@@ -321,6 +321,16 @@ impl Trace {
     }
 }
 
+/// A duration as a span keeps it: negative and non-finite ones (a corrupt or hand-written
+/// trace) are zero, and none is longer than f32 holds, so the view's sums stay finite.
+fn duration(us: f64) -> f32 {
+    if us.is_finite() {
+        us.clamp(0.0, 1e30) as f32
+    } else {
+        0.0
+    }
+}
+
 /// Lays one thread's spans into rows by nesting: a span inside another goes one row below
 /// it. Spans sort by start, the longer first at a tie (the parent), and a stack of the open
 /// spans gives each its depth; a row then never holds two overlapping spans.
@@ -333,7 +343,8 @@ fn nest(mut spans: Vec<Span>) -> Vec<Vec<Span>> {
             stack.pop();
         }
         // A span that outlasts the one it starts in still nests under it (as Perfetto draws
-        // it); the stack keeps the later end so nothing below overlaps either.
+        // it), one row lower; only the top of the stack is compared, so a row never holds
+        // two overlapping spans.
         let depth = stack.len();
         if rows.len() <= depth {
             rows.push(Vec::new());

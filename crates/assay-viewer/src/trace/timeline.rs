@@ -40,7 +40,7 @@ impl TimeCam {
     pub fn zoom_at(&mut self, area: Rect, x: f32, factor: f64, span_us: f64) {
         let t = self.t_of(area, x);
         // From 1 ns a pixel up to the whole trace on a tenth of the width.
-        let widest = span_us.max(1.0) * 10.0 / area.width().max(1.0) as f64;
+        let widest = (span_us.max(1.0) * 10.0 / area.width().max(1.0) as f64).max(1e-3);
         self.us_per_px = (self.us_per_px / factor).clamp(1e-3, widest);
         self.start_us = t - (x - area.left()) as f64 * self.us_per_px;
     }
@@ -182,21 +182,29 @@ pub fn paint(
                 }
                 i += 1;
             } else {
-                // Spans under a pixel: one block for this pixel, then the next span that
-                // starts past it.
-                let px_end = x0.floor() + 1.0;
+                // Spans under a pixel: one block for this pixel. The spans that start in it
+                // are skipped by a binary search, except the last one when it is a pixel
+                // wide or more: that one is drawn on its own next (ends are sorted, so no
+                // other span of the pixel reaches further).
+                let px0 = x0.floor();
+                let px_end = px0 + 1.0;
                 let t_end = cam.t_of(area, px_end);
-                let j = i + row[i..].partition_point(|s| s.start < t_end);
-                let j = j.max(i + 1);
-                let last_end = cam.x_of(area, row[j - 1].end()).max(px_end);
-                let r = Rect::from_min_max(
-                    pos2(x0, sy + 1.0),
-                    pos2(last_end.min(area.right() + 1.0), sy + ROW - 1.0),
-                );
-                clip.rect_filled(r, 0.0, span_colour(trace, s));
+                let j = (i + row[i..].partition_point(|s| s.start < t_end)).max(i + 1);
+                let last = j - 1;
+                let wide = last > i
+                    && cam.x_of(area, row[last].end()) - cam.x_of(area, row[last].start) >= 1.0;
+                // The block's colour: the longest of the first, middle and last span, so a
+                // pixel of zero-length fences and a kernel reads as the kernel.
+                let mid = i + (last - i) / 2;
+                let main = [i, mid, last]
+                    .into_iter()
+                    .max_by(|&a, &b| row[a].dur.total_cmp(&row[b].dur))
+                    .unwrap_or(i);
+                let r = Rect::from_min_max(pos2(px0, sy + 1.0), pos2(px_end, sy + ROW - 1.0));
+                clip.rect_filled(r, 0.0, span_colour(trace, &row[main]));
                 drawn.rects += 1;
                 drawn.merged += 1;
-                i = j;
+                i = if wide { last } else { j };
             }
         }
     }
@@ -229,9 +237,13 @@ fn paint_axis(painter: &egui::Painter, area: Rect, cam: &TimeCam, fg: Color32, l
     painter.rect_filled(axis, 0.0, line.gamma_multiply(0.2));
     let step = nice_step(cam.us_per_px * 100.0);
     let t1 = cam.t_of(area, area.right());
-    let mut t = (cam.start_us / step).ceil() * step;
+    let first = (cam.start_us / step).ceil();
     let font = FontId::proportional(11.0);
-    while t <= t1 {
+    // Ticks counted by index: far from zero, adding a small step to a large time can leave
+    // it unchanged, and a loop on the time itself would never end.
+    let ticks = (((t1 - first * step) / step).floor() as i64).clamp(-1, 1000);
+    for k in 0..=ticks {
+        let t = (first + k as f64) * step;
         let x = cam.x_of(area, t);
         painter.line_segment(
             [pos2(x, axis.bottom() - 6.0), pos2(x, area.bottom())],
@@ -244,7 +256,6 @@ fn paint_axis(painter: &egui::Painter, area: Rect, cam: &TimeCam, fg: Color32, l
             font.clone(),
             fg,
         );
-        t += step;
     }
 }
 
@@ -279,7 +290,7 @@ pub fn span(trace: &Trace, r: SpanRef) -> Option<&Span> {
 }
 
 /// The span under `p`: in its row, the one covering the time under the pointer, or else the
-/// nearest within 3 pixels (so spans thinner than a pixel can still be picked).
+/// nearer neighbour within 3 pixels (so spans thinner than a pixel can still be picked).
 pub fn hit(area: Rect, trace: &Trace, bands: &Bands, cam: &TimeCam, p: Pos2) -> Option<SpanRef> {
     if p.y < area.top() + AXIS {
         return None;
@@ -291,21 +302,22 @@ pub fn hit(area: Rect, trace: &Trace, bands: &Bands, cam: &TimeCam, p: Pos2) -> 
     let row = &trace.lanes[lane].rows[depth];
     let t = cam.t_of(area, p.x);
     let slack = 3.0 * cam.us_per_px;
-    let i = row.partition_point(|s| s.end() < t - slack);
-    let best = (i..row.len().min(i + 64))
-        .take_while(|&k| row[k].start <= t + slack)
-        .min_by(|&a, &b| {
-            let d = |s: &Span| {
-                if t < s.start {
-                    s.start - t
-                } else if t > s.end() {
-                    t - s.end()
-                } else {
-                    0.0
-                }
-            };
-            d(&row[a]).total_cmp(&d(&row[b]))
-        })?;
+    // Spans of a row neither overlap nor go out of order: the one before `k` is the last to
+    // start at or before `t`, and only it can cover `t`.
+    let k = row.partition_point(|s| s.start <= t);
+    let distance = |i: usize| {
+        let s = &row[i];
+        if t < s.start {
+            s.start - t
+        } else {
+            (t - s.end()).max(0.0)
+        }
+    };
+    let best = [k.checked_sub(1), (k < row.len()).then_some(k)]
+        .into_iter()
+        .flatten()
+        .min_by(|&a, &b| distance(a).total_cmp(&distance(b)))
+        .filter(|&i| distance(i) <= slack)?;
     Some(SpanRef {
         lane,
         depth,
@@ -395,6 +407,108 @@ mod tests {
         let r = hit(area, &t, &bands, &cam, pos2(10.0, AXIS + ROW + 5.0)).unwrap();
         assert_eq!(t.name(span(&t, r).unwrap()), "model_run");
         assert_eq!(hit(area, &t, &bands, &cam, pos2(10.0, 5.0)), None);
+    }
+
+    #[test]
+    fn a_pixel_of_fences_and_a_kernel_reads_as_the_kernel_and_a_wide_span_is_not_swallowed() {
+        // Per µs: a zero-length fence, then a kernel of 0.9 µs; then a 50 µs kernel that
+        // starts in the same pixel as the last of them.
+        let mut json = String::from("[");
+        for k in 0..400 {
+            json.push_str(&format!(
+                r#"{{"cat":"Node","tid":1,"ts":{k},"dur":0,"name":"n{k}_fence_before","args":{{"op_name":"Add"}}}},{{"cat":"Node","tid":1,"ts":{k}.05,"dur":0.9,"name":"n{k}_kernel_time","args":{{"op_name":"Add"}}}},"#
+            ));
+        }
+        json.push_str(r#"{"cat":"Node","tid":1,"ts":399.97,"dur":50,"name":"big_kernel_time","args":{"op_name":"MatMul"}}]"#);
+        let t = Trace::read(json.as_bytes(), "t").unwrap();
+        let row = &t.lanes[0].rows[0];
+        let kernel = span_colour(&t, &row[1]);
+        let fence = span_colour(&t, &row[0]);
+        assert_ne!(kernel, fence);
+        // 2 µs a pixel: every pixel holds fences and kernels.
+        let cam = TimeCam {
+            start_us: 0.0,
+            us_per_px: 2.0,
+            scroll_y: 0.0,
+        };
+        let ctx = egui::Context::default();
+        let mut fills = Vec::new();
+        let mut out = ctx.run_ui(Default::default(), |ui| {
+            let area = Rect::from_min_size(Pos2::ZERO, vec2(1000.0, 600.0));
+            paint(
+                ui.painter(),
+                area,
+                &t,
+                &Bands::of(&t),
+                &cam,
+                None,
+                Color32::WHITE,
+                Color32::GRAY,
+            );
+        });
+        out.textures_delta.clear();
+        for c in &out.shapes {
+            if let egui::Shape::Rect(r) = &c.shape
+                && r.rect.top() > AXIS
+            {
+                fills.push((r.rect, r.fill));
+            }
+        }
+        let kernels = fills.iter().filter(|f| f.1 == kernel).count();
+        assert!(
+            kernels >= 150,
+            "{kernels} kernel-coloured blocks of {}",
+            fills.len()
+        );
+        assert_eq!(fills.iter().filter(|f| f.1 == fence).count(), 0);
+        // The 50 µs kernel is drawn whole (25 px), not folded into a one-pixel block.
+        let big = span_colour(&t, row.last().unwrap());
+        assert!(
+            fills.iter().any(|f| f.1 == big && f.0.width() >= 24.0),
+            "{:?}",
+            fills.iter().filter(|f| f.1 == big).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_click_among_many_thin_spans_picks_the_one_under_the_pointer() {
+        // 1,000 spans of 1 ns, then a 10 µs span: at 1 µs a pixel, all of them end within
+        // 3 px left of a click on the long one.
+        let mut json = String::from("[");
+        for k in 0..1000 {
+            json.push_str(&format!(
+                r#"{{"name":"thin{k}","ts":{},"dur":0.001}},"#,
+                10.0 + k as f64 * 0.002
+            ));
+        }
+        json.push_str(r#"{"name":"long","ts":12.5,"dur":10}]"#);
+        let t = Trace::read(json.as_bytes(), "t").unwrap();
+        let area = Rect::from_min_size(Pos2::ZERO, vec2(1000.0, 600.0));
+        let cam = TimeCam {
+            start_us: 0.0,
+            us_per_px: 1.0,
+            scroll_y: 0.0,
+        };
+        let r = hit(area, &t, &Bands::of(&t), &cam, pos2(14.0, AXIS + ROW + 5.0)).unwrap();
+        assert_eq!(t.name(span(&t, r).unwrap()), "long");
+    }
+
+    #[test]
+    fn the_axis_ends_far_from_zero() {
+        // Times near 2^50 µs, zoomed to 1 ns a pixel: a tick loop on the time itself would
+        // never advance.
+        let t = Trace::read(
+            r#"[{"name":"a","ts":0,"dur":1},{"name":"b","ts":1125899906842624,"dur":1}]"#
+                .as_bytes(),
+            "t",
+        )
+        .unwrap();
+        let cam = TimeCam {
+            start_us: 1125899906842624.0,
+            us_per_px: 1e-3,
+            scroll_y: 0.0,
+        };
+        draw(&t, &cam);
     }
 
     #[test]
