@@ -235,7 +235,6 @@ mod tests {
                 provider: Some("CPUExecutionProvider".into()),
                 ..Default::default()
             }),
-            ..Default::default()
         }
     }
 

@@ -64,7 +64,7 @@ pub fn write_trace(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::trace::for_each_event;
+    use crate::profile::trace::for_each_threaded;
 
     #[test]
     fn writes_a_readable_trace_of_the_size_asked() {
@@ -74,7 +74,7 @@ mod tests {
         assert_eq!(n, 1000);
         assert!(bytes > 100_000);
         let (mut runs, mut tids) = (0, std::collections::BTreeSet::new());
-        let read = for_each_event(std::fs::File::open(&path).unwrap(), |e| {
+        let read = for_each_threaded(std::fs::File::open(&path).unwrap(), |e| {
             runs += e.is_model_run() as usize;
             tids.insert(e.tid);
         })

@@ -14,7 +14,8 @@ use serde_json::value::RawValue;
 
 const CHUNK: usize = 1 << 20;
 
-/// One trace event, borrowing from the read buffer.
+/// One trace event, borrowing from the read buffer: the fields the profile's aggregation
+/// reads, and nothing more (every field decoded costs on every event).
 #[derive(Debug, Deserialize, Default)]
 pub struct TraceEvent<'a> {
     #[serde(default, borrow)]
@@ -29,6 +30,21 @@ pub struct TraceEvent<'a> {
     pub ts: f64,
     #[serde(default, borrow)]
     pub args: Option<NodeArgs<'a>>,
+}
+
+/// An event with its phase and thread too, for a timeline ([`for_each_threaded`]).
+#[derive(Debug, Deserialize, Default)]
+pub struct ThreadedEvent<'a> {
+    #[serde(default, borrow)]
+    pub cat: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub name: Cow<'a, str>,
+    #[serde(default)]
+    pub dur: f64,
+    #[serde(default)]
+    pub ts: f64,
+    #[serde(default, borrow)]
+    pub args: Option<NodeArgs<'a>>,
     /// The Chrome-trace phase: `X` (a complete span, all ONNX Runtime writes), `B`/`E` (a
     /// span's begin and end), `i` (an instant), `M` (metadata).
     #[serde(default, borrow)]
@@ -38,6 +54,30 @@ pub struct TraceEvent<'a> {
     pub pid: u64,
     #[serde(default, deserialize_with = "id")]
     pub tid: u64,
+}
+
+impl ThreadedEvent<'_> {
+    /// True for the event that wraps one whole inference.
+    pub fn is_model_run(&self) -> bool {
+        self.cat == "Session" && self.name == "model_run"
+    }
+}
+
+/// What each event is decoded into.
+pub trait EventShape {
+    type Event<'a>: Deserialize<'a>;
+}
+
+/// [`TraceEvent`]s.
+pub struct Lean;
+impl EventShape for Lean {
+    type Event<'a> = TraceEvent<'a>;
+}
+
+/// [`ThreadedEvent`]s.
+pub struct Threaded;
+impl EventShape for Threaded {
+    type Event<'a> = ThreadedEvent<'a>;
 }
 
 /// A `pid` or `tid`: a number, or a string hashed to one (the Chrome trace format allows
@@ -126,8 +166,24 @@ pub struct TraceError(String);
 /// Reads every event of a trace from `reader`, calling `on_event` for each. Returns the
 /// number of events. A truncated or corrupt trace is an error naming the byte offset.
 pub fn for_each_event<R: Read>(
+    reader: R,
+    on_event: impl FnMut(&TraceEvent<'_>),
+) -> Result<u64, TraceError> {
+    for_each::<Lean, R>(reader, on_event)
+}
+
+/// [`for_each_event`] with each event's phase and thread ([`ThreadedEvent`]).
+pub fn for_each_threaded<R: Read>(
+    reader: R,
+    on_event: impl FnMut(&ThreadedEvent<'_>),
+) -> Result<u64, TraceError> {
+    for_each::<Threaded, R>(reader, on_event)
+}
+
+/// Reads every event of a trace from `reader` as `S` decodes it.
+pub fn for_each<S: EventShape, R: Read>(
     mut reader: R,
-    mut on_event: impl FnMut(&TraceEvent<'_>),
+    mut on_event: impl FnMut(&S::Event<'_>),
 ) -> Result<u64, TraceError> {
     let mut buf: Vec<u8> = Vec::with_capacity(2 * CHUNK);
     let mut pos = 0usize; // next unread byte in `buf`
@@ -211,12 +267,20 @@ pub fn for_each_event<R: Read>(
         // Decode one event straight from the buffer; serde reports where it ended. An event
         // cut off by the end of the buffer is decoded again after a refill.
         loop {
-            let mut stream =
-                serde_json::Deserializer::from_slice(&buf[pos..]).into_iter::<TraceEvent<'_>>();
-            match stream.next().expect("the buffer holds a '{' at `pos`") {
-                Ok(event) => {
-                    let used = stream.byte_offset();
-                    on_event(&event);
+            // The decoded event borrows the buffer: it is handed on and gone before a refill.
+            let decoded = {
+                let mut stream =
+                    serde_json::Deserializer::from_slice(&buf[pos..]).into_iter::<S::Event<'_>>();
+                match stream.next().expect("the buffer holds a '{' at `pos`") {
+                    Ok(event) => {
+                        on_event(&event);
+                        Ok(stream.byte_offset())
+                    }
+                    Err(e) => Err(e),
+                }
+            };
+            match decoded {
+                Ok(used) => {
                     count += 1;
                     pos += used;
                     break;
@@ -291,14 +355,14 @@ mod tests {
     #[test]
     fn threads_are_numbers_or_strings() {
         let mut lanes = Vec::new();
-        for_each_event(TRACE.as_bytes(), |e| {
+        for_each_threaded(TRACE.as_bytes(), |e| {
             lanes.push((e.ph.to_string(), e.pid, e.tid))
         })
         .unwrap();
         assert_eq!(lanes[0], ("X".to_string(), 1, 1));
         // A string thread id is a lane of its own, the same for every event that names it.
         let mut again = 0;
-        for_each_event(TRACE.as_bytes(), |e| {
+        for_each_threaded(TRACE.as_bytes(), |e| {
             if e.name.ends_with("fence_before") {
                 again = e.tid
             }
@@ -309,7 +373,7 @@ mod tests {
         // Ids of other kinds are lane 0, not an error.
         let odd = br#"[{"name":"a","tid":null,"pid":{"x":1}},{"name":"b","tid":[1,2],"pid":true}]"#;
         let mut ids = Vec::new();
-        for_each_event(&odd[..], |e| ids.push((e.pid, e.tid))).unwrap();
+        for_each_threaded(&odd[..], |e| ids.push((e.pid, e.tid))).unwrap();
         assert_eq!(ids, [(0, 0), (1, 0)]);
     }
 

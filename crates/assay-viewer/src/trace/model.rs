@@ -15,7 +15,7 @@ use std::{
     },
 };
 
-use assay_engine::profile::{flame::stack_of, trace::for_each_event};
+use assay_engine::profile::{flame::stack_of, trace::for_each_threaded};
 
 use super::flame::Flame;
 
@@ -172,7 +172,7 @@ impl Trace {
                 (kinds.len() - 1) as u32
             })
         };
-        let events = for_each_event(reader, |e| {
+        let events = for_each_threaded(reader, |e| {
             let lane = (e.pid, e.tid);
             let args = e.args.as_ref();
             let op = args.and_then(|a| a.op_name.as_deref()).unwrap_or("");
