@@ -197,6 +197,39 @@ def lookup(flaky):
     return _model(graph)
 
 
+def lookup_variants():
+    """Versions of `lookup` whose signatures differ from it, one way each, for the gateway's
+    compatibility check (crates/assay-gateway/tests/process.rs): each doubles its input.
+    Only `lookup_more_outputs` (an extra output) is a change old clients cannot notice."""
+
+    def variant(name, x="x", elem=TensorProto.FLOAT, width=4, batch="batch", extra_input=False,
+                y="y", extra_output=False):
+        inputs = [helper.make_tensor_value_info(x, elem, [batch, width])]
+        np_type = helper.tensor_dtype_to_np_dtype(elem)
+        inits = [numpy_helper.from_array(np.array(2.0, dtype=np_type), "two")]
+        nodes = [helper.make_node("Mul", [x, "two"], ["doubled"], name="double")]
+        if extra_input:
+            inputs.append(helper.make_tensor_value_info("scale", elem, [batch, 1]))
+            nodes.append(helper.make_node("Mul", ["doubled", "scale"], [y], name="scale"))
+        else:
+            nodes.append(helper.make_node("Identity", ["doubled"], [y], name="out"))
+        outputs = [helper.make_tensor_value_info(y, elem, [batch, width])]
+        if extra_output:
+            nodes.append(helper.make_node("Identity", [x], ["echo"], name="echo"))
+            outputs.append(helper.make_tensor_value_info("echo", elem, [batch, width]))
+        return name, _model(helper.make_graph(nodes, name, inputs, outputs, initializer=inits))
+
+    return dict([
+        variant("lookup_renamed_input", x="features"),
+        variant("lookup_fp64", elem=TensorProto.DOUBLE),
+        variant("lookup_wider", width=8),
+        variant("lookup_fixed_batch", batch=1),
+        variant("lookup_extra_input", extra_input=True),
+        variant("lookup_renamed_output", y="doubled_x"),
+        variant("lookup_more_outputs", extra_output=True),
+    ])
+
+
 def big_external(out_dir):
     """A model whose external data is a 2.4 GB sparse file: inspect must handle it without reading it."""
     n = 600_000_000  # float32 -> 2.4 GB
@@ -383,6 +416,7 @@ def main():
             "lookup.onnx": lookup(flaky=False),
             "lookup_flaky.onnx": lookup(flaky=True),
         }
+        models.update({f"{name}.onnx": m for name, m in lookup_variants().items()})
         for name, model in models.items():
             onnx.checker.check_model(model)
             onnx.save_model(model, os.path.join(out, name))

@@ -184,6 +184,10 @@ pub enum GatewayCommand {
         /// (repeatable; kept for this version, over the release's serving shapes).
         #[arg(long, value_name = "NAME=VALUE", value_parser = args::dim)]
         dim: Vec<(String, i64)>,
+        /// Activate it even if its inputs or outputs break the stable release's clients
+        /// (the gateway refuses that otherwise, naming each break; forcing is audited).
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         conn: GatewayConn,
     },
@@ -198,6 +202,10 @@ pub enum GatewayCommand {
         /// Promote automatically after N canary requests once non-inferiority is significant.
         #[arg(long, value_name = "N")]
         auto_promote_after: Option<u64>,
+        /// Start the canary even if its inputs or outputs break the stable release's clients
+        /// (the gateway refuses that otherwise, naming each break; forcing is audited).
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         conn: GatewayConn,
     },

@@ -39,6 +39,7 @@ mod audit;
 mod auth;
 pub mod backend;
 mod canary;
+mod compat;
 pub mod config;
 mod error;
 mod failpoint;

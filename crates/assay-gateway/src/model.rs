@@ -82,6 +82,14 @@ impl LoadedVersion {
         })
     }
 
+    /// Its inputs and outputs, for the compatibility check.
+    pub fn signature(&self) -> crate::compat::Signature<'_> {
+        crate::compat::Signature {
+            inputs: &self.inputs,
+            outputs: &self.outputs,
+        }
+    }
+
     /// The largest request the version takes (Triton's `max_batch_size`; 0 = no batch dim).
     pub fn max_batch_size(&self) -> usize {
         if self.has_batch_dim {

@@ -88,6 +88,13 @@ impl Slot {
 }
 
 /// The models, their durable state and their routing, and every change to them.
+/// A change that puts `candidate` in front of clients, checked against the stable release's
+/// signature first (see [`crate::compat`]) unless `force`d.
+struct Gate {
+    candidate: String,
+    force: bool,
+}
+
 pub struct Registry {
     pub config: Arc<Config>,
     pub backend: Arc<dyn Backend>,
@@ -390,9 +397,10 @@ impl Registry {
         actor: &str,
         action: &str,
         subject: Option<&str>,
+        gate: Option<Gate>,
         change: impl FnOnce(&mut ModelState) -> Result<(Option<String>, String), GatewayError>,
     ) -> Result<ChangeOutcome, GatewayError> {
-        let result = self.change_inner(model, change).await;
+        let result = self.change_inner(model, gate, change).await;
         match &result {
             Ok((version, detail)) => {
                 self.audit
@@ -427,6 +435,7 @@ impl Registry {
     async fn change_inner(
         &self,
         model: &str,
+        gate: Option<Gate>,
         change: impl FnOnce(&mut ModelState) -> Result<(Option<String>, String), GatewayError>,
     ) -> Result<(Option<String>, String), GatewayError> {
         let _serial = self.admin.lock().await;
@@ -438,7 +447,7 @@ impl Registry {
             .models
             .get_mut(model)
             .ok_or_else(|| Self::unknown_model(model))?;
-        let outcome = change(ms)?;
+        let mut outcome = change(ms)?;
         let routed: Vec<String> = ms
             .stable
             .iter()
@@ -460,6 +469,21 @@ impl Registry {
                 r.load_error = None;
             }
         }
+        if let Some(gate) = gate.filter(|g| routed.contains(&g.candidate))
+            && let Some(text) = self.compatibility(&slot, model, &gate)?
+        {
+            // Forced: the outcome, the model's event and (through `change`) the audit log
+            // all say what was forced past.
+            let note = format!(" (forced past compatibility breaks: {text})");
+            outcome.1.push_str(&note);
+            if let Some(e) = state
+                .models
+                .get_mut(model)
+                .and_then(|m| m.events.last_mut())
+            {
+                e.detail.push_str(&note);
+            }
+        }
         let snapshot = state.models[model].clone();
         crate::failpoint::hit("activate-loaded");
         self.layout
@@ -468,6 +492,57 @@ impl Registry {
         self.state.store(Arc::new(state));
         self.apply_routing(model, &snapshot);
         Ok(outcome)
+    }
+
+    /// Checks the gate's candidate (loaded) against the stable release serving now. Breaks
+    /// refuse the change with 409 naming each one, unless forced: then they are returned,
+    /// for the record.
+    fn compatibility(
+        &self,
+        slot: &Slot,
+        model: &str,
+        gate: &Gate,
+    ) -> Result<Option<String>, GatewayError> {
+        let before = self.state();
+        let Some(ms) = before.models.get(model) else {
+            return Ok(None);
+        };
+        let Some(stable) = ms
+            .stable
+            .as_deref()
+            .filter(|s| *s != gate.candidate)
+            .and_then(|s| slot.loaded(s))
+        else {
+            return Ok(None);
+        };
+        let Some(candidate) = slot.loaded(&gate.candidate) else {
+            return Ok(None);
+        };
+        let breaks = crate::compat::check(stable.signature(), candidate.signature());
+        if breaks.is_empty() {
+            return Ok(None);
+        }
+        let text = crate::compat::describe(&breaks);
+        if gate.force {
+            return Ok(Some(text));
+        }
+        // Refused: a candidate loaded only for this change does not stay in memory.
+        let routed_now = ms.stable.as_deref() == Some(gate.candidate.as_str())
+            || ms
+                .canary
+                .as_ref()
+                .is_some_and(|c| c.version == gate.candidate);
+        if !routed_now {
+            slot.loaded
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&gate.candidate);
+        }
+        Err(GatewayError::Conflict(format!(
+            "{model} {} does not fit the clients of the stable release {}: {text}. \
+             Force it (`--force`, or \"force\": true) to serve it anyway; that is recorded in the audit log",
+            gate.candidate, stable.version
+        )))
     }
 
     fn has_release(ms: &ModelState, model: &str, version: &str) -> Result<(), GatewayError> {
@@ -487,10 +562,15 @@ impl Registry {
         model: &str,
         version: &str,
         dims: Option<DimBindings>,
+        force: bool,
         actor: &str,
     ) -> Result<ChangeOutcome, GatewayError> {
         let v = version.to_string();
-        self.change(model, actor, "activate", Some(version), |ms| {
+        let gate = Gate {
+            candidate: version.to_string(),
+            force,
+        };
+        self.change(model, actor, "activate", Some(version), Some(gate), |ms| {
             Self::has_release(ms, model, &v)?;
             if let Some(d) = dims
                 && let Some(r) = ms.releases.get_mut(&v)
@@ -517,6 +597,7 @@ impl Registry {
         version: &str,
         percent: f64,
         auto_promote_after: Option<u64>,
+        force: bool,
         actor: &str,
     ) -> Result<ChangeOutcome, GatewayError> {
         if !(0.0..=100.0).contains(&percent) || percent.is_nan() {
@@ -525,7 +606,11 @@ impl Registry {
             )));
         }
         let v = version.to_string();
-        self.change(model, actor, "canary", Some(version), |ms| {
+        let gate = Gate {
+            candidate: version.to_string(),
+            force,
+        };
+        self.change(model, actor, "canary", Some(version), Some(gate), |ms| {
                 Self::has_release(ms, model, &v)?;
                 if ms.stable.as_deref() == Some(v.as_str()) {
                     return Err(GatewayError::Conflict(format!(
@@ -563,7 +648,7 @@ impl Registry {
 
     /// Makes the canary the stable release.
     pub async fn promote(&self, model: &str, actor: &str) -> Result<ChangeOutcome, GatewayError> {
-        self.change(model, actor, "promote", None, |ms| {
+        self.change(model, actor, "promote", None, None, |ms| {
             let c = ms.canary.take().ok_or_else(|| {
                 GatewayError::Conflict(format!("model '{model}' has no canary to promote"))
             })?;
@@ -576,7 +661,7 @@ impl Registry {
 
     /// Ends a canary, or (with none) returns to the previous stable release.
     pub async fn rollback(&self, model: &str, actor: &str) -> Result<ChangeOutcome, GatewayError> {
-        self.change(model, actor, "rollback", None, |ms| {
+        self.change(model, actor, "rollback", None, None, |ms| {
             if let Some(c) = ms.canary.take() {
                 let detail = format!(
                     "canary {} rolled back: all traffic on {}",
@@ -611,7 +696,7 @@ impl Registry {
         // No push of the same version may land between forgetting it and removing its files.
         let _placing = self.placement.lock().await;
         let out = self
-            .change(model, actor, "delete", Some(version), |ms| {
+            .change(model, actor, "delete", Some(version), None, |ms| {
                 Self::has_release(ms, model, &v)?;
                 if ms.stable.as_deref() == Some(v.as_str()) {
                     return Err(GatewayError::Conflict(format!(
@@ -676,7 +761,7 @@ impl Registry {
             .get(model)
             .is_some_and(|m| m.stable.is_none());
         let activation = if activate && first {
-            Some(self.activate(model, &version, None, actor).await)
+            Some(self.activate(model, &version, None, false, actor).await)
         } else {
             None
         };
@@ -728,17 +813,24 @@ impl Registry {
                     self.metrics.canary_decision(model, &c.version, "rollback");
                     tracing::warn!(model, version = %c.version, "automatic rollback: {reason}");
                     let r = self
-                        .change(model, actor, "auto-rollback", Some(&c.version), |ms| {
-                            let Some(cur) = ms.canary.take_if(|cur| cur.version == c.version)
-                            else {
-                                return Ok((None, "the canary changed meanwhile".into()));
-                            };
-                            let detail = format!(
-                                "canary {} rolled back automatically: {reason}",
-                                cur.version
-                            );
-                            Ok(ms.changed("auto-rollback", cur.version, actor, detail))
-                        })
+                        .change(
+                            model,
+                            actor,
+                            "auto-rollback",
+                            Some(&c.version),
+                            None,
+                            |ms| {
+                                let Some(cur) = ms.canary.take_if(|cur| cur.version == c.version)
+                                else {
+                                    return Ok((None, "the canary changed meanwhile".into()));
+                                };
+                                let detail = format!(
+                                    "canary {} rolled back automatically: {reason}",
+                                    cur.version
+                                );
+                                Ok(ms.changed("auto-rollback", cur.version, actor, detail))
+                            },
+                        )
                         .await;
                     if let Err(e) = r {
                         tracing::error!(model, error = %e, "automatic rollback failed");
@@ -747,7 +839,7 @@ impl Registry {
                 Verdict::Promote { reason } => {
                     self.metrics.canary_decision(model, &c.version, "promote");
                     let r = self
-                        .change(model, actor, "auto-promote", Some(&c.version), |ms| {
+                        .change(model, actor, "auto-promote", Some(&c.version), None, |ms| {
                             let Some(cur) = ms.canary.take_if(|cur| cur.version == c.version)
                             else {
                                 return Ok((None, "the canary changed meanwhile".into()));

@@ -1464,6 +1464,121 @@ fn a_version_that_cannot_load_never_takes_traffic() {
 }
 
 #[test]
+fn a_version_that_breaks_the_stable_signature_is_refused_unless_forced() {
+    let env = Env::new();
+    let gw = Gateway::start(&env, "gw", "", &[]);
+    let rel = |file: &str, version: &str| env.release(&fixture(file), "lookup", version);
+    assert_eq!(env.push(&gw, &rel("lookup.onnx", "1.0.0"), &[]).code, 0);
+    // Each break, refused with its sentence, for activation and for a canary alike.
+    let breaks = [
+        (
+            "lookup_renamed_input.onnx",
+            "input 'x' is gone (renamed to 'features'?), so clients that send it would be refused; \
+             new required input 'features'",
+        ),
+        (
+            "lookup_fp64.onnx",
+            "input 'x' changed datatype from FP32 to FP64; output 'y' changed datatype from FP32 to FP64",
+        ),
+        (
+            "lookup_wider.onnx",
+            "input 'x' dimension 1 changed from 4 to 8; output 'y' dimension 1 changed from 4 to 8",
+        ),
+        (
+            "lookup_fixed_batch.onnx",
+            "input 'x' dimension 0 was dynamic and is now fixed at 1",
+        ),
+        (
+            "lookup_extra_input.onnx",
+            "new required input 'scale', which clients of the stable release do not send",
+        ),
+        (
+            "lookup_renamed_output.onnx",
+            "output 'y' is gone (renamed to 'doubled_x'?), so clients that ask for it would be refused",
+        ),
+    ];
+    for (i, (file, sentence)) in breaks.iter().enumerate() {
+        let version = format!("2.0.{i}");
+        assert_eq!(env.push(&gw, &rel(file, &version), &[]).code, 0, "{file}");
+        for args in [
+            vec!["activate", "lookup", &version],
+            vec!["canary", "lookup", &version, "10"],
+        ] {
+            let o = env.gateway(&gw, &args);
+            assert_eq!(o.code, 1, "{file} {args:?}: {}", o.stdout);
+            assert!(
+                o.stderr.contains("(409)")
+                    && o.stderr
+                        .contains("does not fit the clients of the stable release 1.0.0")
+                    && o.stderr.contains(sentence),
+                "{file} {args:?}: {}",
+                o.stderr
+            );
+        }
+        // Nothing changed: 1.0.0 serves alone.
+        let st = admin(&gw, "GET", "/admin/v1/models/lookup", None).json();
+        assert_eq!(
+            (st["stable"].as_str(), &st["canary"]),
+            (Some("1.0.0"), &Value::Null),
+            "{st}"
+        );
+        let r = infer(
+            &agent(),
+            &gw,
+            "/v2/models/lookup/infer",
+            lookup_request(&[[1.0; 4]]),
+            &[],
+        );
+        assert_eq!(
+            (r.status, r.header("x-assay-model-version")),
+            (200, Some("1.0.0"))
+        );
+    }
+    // An additive change (a new output) passes, as a canary and then as stable.
+    assert_eq!(
+        env.push(&gw, &rel("lookup_more_outputs.onnx", "3.0.0"), &[])
+            .code,
+        0
+    );
+    let o = env.gateway(&gw, &["canary", "lookup", "3.0.0", "10"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = env.gateway(&gw, &["activate", "lookup", "3.0.0"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(!o.stdout.contains("forced"), "{}", o.stdout);
+    // Forced past a break (3.0.0 to the renamed input): served, and the audit log says so.
+    let o = env.gateway(&gw, &["activate", "lookup", "2.0.0", "--force"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout.contains("forced past compatibility breaks"),
+        "{}",
+        o.stdout
+    );
+    let audit = std::fs::read_to_string(gw.data.join("audit.log")).unwrap();
+    let forced: Vec<&str> = audit
+        .lines()
+        .filter(|l| l.contains("forced past compatibility breaks: input 'x' is gone"))
+        .collect();
+    assert_eq!(forced.len(), 1, "{audit}");
+    assert!(
+        forced[0].contains("\"ok\":true") && forced[0].contains("2.0.0"),
+        "{}",
+        forced[0]
+    );
+    let refused = audit
+        .lines()
+        .filter(|l| l.contains("does not fit the clients") && l.contains("\"ok\":false"))
+        .count();
+    assert_eq!(refused, 2 * breaks.len(), "{audit}");
+    let events = admin(&gw, "GET", "/admin/v1/models/lookup/events", None).json();
+    assert!(
+        events
+            .to_string()
+            .contains("forced past compatibility breaks"),
+        "{events}"
+    );
+}
+
+#[test]
 fn rate_limits_and_request_timeouts_answer_with_retry_after() {
     let env = Env::new();
     // Inference needs a token here; each valid token is a caller with its own budget.

@@ -114,18 +114,17 @@ pub fn run(c: &GatewayCommand) -> anyhow::Result<()> {
             unreachable!("answered above")
         }
         GatewayCommand::Releases { model: Some(model), .. } => gw.get(&m(model))?,
-        GatewayCommand::Activate { model, version, dim, .. } => {
+        GatewayCommand::Activate { model, version, dim, force, .. } => {
             let dims = super::plan::dims(dim);
-            let body = if dims.is_empty() {
-                json!({"version": version})
-            } else {
-                json!({"version": version, "dims": dims})
-            };
+            let mut body = json!({"version": version, "force": force});
+            if !dims.is_empty() {
+                body["dims"] = json!(dims);
+            }
             gw.post(&format!("{}/activate", m(model)), &body)?
         }
-        GatewayCommand::Canary { model, version, percent, auto_promote_after, .. } => gw.post(
+        GatewayCommand::Canary { model, version, percent, auto_promote_after, force, .. } => gw.post(
             &format!("{}/canary", m(model)),
-            &json!({"version": version, "percent": percent, "auto_promote_after": auto_promote_after}),
+            &json!({"version": version, "percent": percent, "auto_promote_after": auto_promote_after, "force": force}),
         )?,
         GatewayCommand::Promote { model, .. } => gw.post(&format!("{}/promote", m(model)), &Value::Null)?,
         GatewayCommand::Rollback { model, .. } => gw.post(&format!("{}/rollback", m(model)), &Value::Null)?,

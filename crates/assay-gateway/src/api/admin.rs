@@ -141,6 +141,9 @@ pub struct VersionBody {
     /// Warm-up values for dynamic dimensions, by handle (activate only).
     #[serde(default)]
     dims: Option<std::collections::BTreeMap<String, i64>>,
+    /// Serve it even if its signature breaks the stable's clients (audited).
+    #[serde(default)]
+    force: bool,
 }
 
 #[derive(Deserialize)]
@@ -150,6 +153,9 @@ pub struct CanaryBody {
     percent: f64,
     #[serde(default)]
     auto_promote_after: Option<u64>,
+    /// Serve it even if its signature breaks the stable's clients (audited).
+    #[serde(default)]
+    force: bool,
 }
 
 /// Reads a small JSON body, after the token was checked (so strangers cannot make the
@@ -174,7 +180,7 @@ pub async fn activate(
     let b: VersionBody = json_body(body, 64 << 10).await?;
     Ok(Json(
         app.registry
-            .activate(&model, &b.version, b.dims, &actor)
+            .activate(&model, &b.version, b.dims, b.force, &actor)
             .await?,
     ))
 }
@@ -188,7 +194,14 @@ pub async fn canary(
     let b: CanaryBody = json_body(body, 64 << 10).await?;
     Ok(Json(
         app.registry
-            .set_canary(&model, &b.version, b.percent, b.auto_promote_after, &actor)
+            .set_canary(
+                &model,
+                &b.version,
+                b.percent,
+                b.auto_promote_after,
+                b.force,
+                &actor,
+            )
             .await?,
     ))
 }
