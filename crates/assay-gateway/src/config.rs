@@ -4,6 +4,7 @@
 //!
 //! ```toml
 //! listen = "0.0.0.0:8000"
+//! grpc_listen = "0.0.0.0:8001"      # the gRPC Open Inference Protocol (off unless given)
 //! data = "/var/lib/assay-gateway"
 //! trusted_keys = "/etc/assay/trusted-keys"
 //! token_file = "/etc/assay/admin-token"
@@ -45,6 +46,7 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub listen: Option<String>,
+    pub grpc_listen: Option<String>,
     pub data: Option<PathBuf>,
     pub trusted_keys: Option<PathBuf>,
     pub token: Option<String>,
@@ -130,6 +132,8 @@ pub struct CanarySettings {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// Where the gRPC Open Inference Protocol is served, when it is.
+    pub grpc_listen: Option<SocketAddr>,
     pub data: PathBuf,
     pub trusted_keys: PathBuf,
     pub admin_tokens: Vec<String>,
@@ -149,6 +153,7 @@ pub struct Config {
 #[derive(Debug, Default)]
 pub struct Overrides {
     pub listen: Option<String>,
+    pub grpc_listen: Option<String>,
     pub data: Option<PathBuf>,
     pub trusted_keys: Option<PathBuf>,
     pub token_file: Option<PathBuf>,
@@ -187,6 +192,22 @@ impl Config {
                 "listen address '{listen_text}' is not IP:PORT (like 0.0.0.0:8000)"
             ))
         })?;
+        let grpc_listen = over
+            .grpc_listen
+            .or(f.grpc_listen)
+            .map(|text| {
+                text.parse::<SocketAddr>().map_err(|_| {
+                    ConfigError(format!(
+                        "grpc_listen address '{text}' is not IP:PORT (like 0.0.0.0:8001)"
+                    ))
+                })
+            })
+            .transpose()?;
+        if grpc_listen.is_some_and(|g| g == listen && g.port() != 0) {
+            return Err(ConfigError(format!(
+                "grpc_listen and listen are both {listen}; gRPC needs a port of its own"
+            )));
+        }
         let data = over
             .data
             .or(f.data)
@@ -243,6 +264,7 @@ impl Config {
         }
         let config = Config {
             listen,
+            grpc_listen,
             data,
             trusted_keys,
             admin_tokens,

@@ -135,3 +135,33 @@ impl IntoResponse for GatewayError {
         resp
     }
 }
+
+impl From<GatewayError> for tonic::Status {
+    /// The gRPC status of each error, the same classification as its HTTP status; the
+    /// message is the same sentence, and `retry-after` rides in the metadata.
+    fn from(e: GatewayError) -> tonic::Status {
+        use tonic::Code;
+        let code = match &e {
+            GatewayError::BadRequest(_) => Code::InvalidArgument,
+            GatewayError::NotFound(_) => Code::NotFound,
+            GatewayError::Conflict(_) | GatewayError::Unprocessable(_) => Code::FailedPrecondition,
+            GatewayError::Unauthorized(_) => Code::Unauthenticated,
+            GatewayError::TooLarge(_) | GatewayError::Overloaded { .. } => Code::ResourceExhausted,
+            GatewayError::Refused(_) => Code::PermissionDenied,
+            GatewayError::Unavailable { .. } => Code::Unavailable,
+            GatewayError::Backend(_) | GatewayError::Internal(_) => Code::Internal,
+        };
+        let retry = match &e {
+            GatewayError::Overloaded { retry_after_s, .. }
+            | GatewayError::Unavailable { retry_after_s, .. } => Some(*retry_after_s),
+            _ => None,
+        };
+        let mut status = tonic::Status::new(code, e.to_string());
+        if let Some(s) = retry {
+            status
+                .metadata_mut()
+                .insert("retry-after", s.max(1).to_string().parse().expect("digits"));
+        }
+        status
+    }
+}

@@ -47,6 +47,7 @@ mod metrics;
 mod model;
 mod protocol;
 mod registry;
+mod serving;
 mod state;
 mod tensor;
 mod uploads;
@@ -77,15 +78,29 @@ pub enum ServeError {
     Tls(String),
 }
 
-/// Runs the gateway until `shutdown` resolves, then drains in-flight requests.
+/// Runs the gateway until `shutdown` resolves, then drains in-flight requests. REST serves
+/// on `listen`; with `grpc_listen`, gRPC serves there too, by the same server code (and the
+/// same TLS).
 pub async fn serve(
     config: config::Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let rt = assay_engine::runtime::activate(config.runtime.as_deref())?;
     tracing::info!(onnxruntime = %rt.info.version, library = %rt.info.library.display(), "ONNX Runtime loaded");
-    let addr = config.listen;
-    let tls = config.tls.clone();
+    let (addr, grpc_addr) = (config.listen, config.grpc_listen);
+    let tls = match config.tls.clone() {
+        Some((cert, key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            Some(
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+                    .await
+                    .map_err(|e| {
+                        ServeError::Tls(format!("{} / {}: {e}", cert.display(), key.display()))
+                    })?,
+            )
+        }
+        None => None,
+    };
     let app = AppState::open(config, std::sync::Arc::new(backend::OnnxBackend::new(rt))).await?;
     let analysis = {
         let app = app.clone();
@@ -97,46 +112,85 @@ pub async fn serve(
             }
         })
     };
-    let app = api::router(app).into_make_service_with_connect_info::<SocketAddr>();
-    let handle = axum_server::Handle::new();
+    let handles = [axum_server::Handle::new(), axum_server::Handle::new()];
     {
-        let handle = handle.clone();
+        let handles = handles.clone();
         tokio::spawn(async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
-            handle.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
+            for h in &handles {
+                h.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
+            }
         });
     }
+    let [rest_handle, grpc_handle] = handles;
+    let rest = listen(
+        addr,
+        tls.clone(),
+        rest_handle,
+        api::router(app.clone()),
+        Wire::Rest,
+    );
+    let result = match grpc_addr {
+        Some(g) => {
+            let grpc = listen(g, tls, grpc_handle, api::grpc_router(app), Wire::Grpc);
+            tokio::try_join!(rest, grpc).map(|_| ())
+        }
+        None => rest.await,
+    };
+    analysis.abort();
+    result
+}
+
+/// Which protocol a listener serves, for what it prints.
+#[derive(Clone, Copy)]
+enum Wire {
+    Rest,
+    Grpc,
+}
+
+/// Binds `addr` and serves `router` on it (HTTP/1.1 and HTTP/2, with TLS when given) until
+/// `handle` shuts it down.
+async fn listen(
+    addr: SocketAddr,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    handle: axum_server::Handle,
+    router: axum::Router,
+    wire: Wire,
+) -> Result<(), ServeError> {
     let listener =
         std::net::TcpListener::bind(addr).map_err(|source| ServeError::Bind { addr, source })?;
     listener
         .set_nonblocking(true)
         .map_err(|source| ServeError::Bind { addr, source })?;
     let bound = listener.local_addr().unwrap_or(addr);
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let secure = tls.is_some();
+    let scheme = match (wire, secure) {
+        (Wire::Rest, false) => "http",
+        (Wire::Rest, true) => "https",
+        (Wire::Grpc, false) => "grpc",
+        (Wire::Grpc, true) => "grpcs",
+    };
+    tracing::info!(%bound, scheme, "serving");
+    // The first line is what scripts and tests wait for.
+    match wire {
+        Wire::Rest => eprintln!("assay-gateway: listening on {scheme}://{bound}"),
+        Wire::Grpc => eprintln!("assay-gateway: gRPC listening on {scheme}://{bound}"),
+    }
     let result = match tls {
-        Some((cert, key)) => {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
-                .await
-                .map_err(|e| {
-                    ServeError::Tls(format!("{} / {}: {e}", cert.display(), key.display()))
-                })?;
-            tracing::info!(%bound, "serving HTTPS");
-            eprintln!("assay-gateway: listening on https://{bound}");
+        Some(tls) => {
             axum_server::from_tcp_rustls(listener, tls)
                 .handle(handle)
-                .serve(app)
+                .serve(service)
                 .await
         }
         None => {
-            tracing::info!(%bound, "serving HTTP");
-            eprintln!("assay-gateway: listening on http://{bound}");
             axum_server::from_tcp(listener)
                 .handle(handle)
-                .serve(app)
+                .serve(service)
                 .await
         }
     };
-    analysis.abort();
     result.map_err(ServeError::Serve)
 }

@@ -18,6 +18,10 @@ struct Args {
     /// Address to listen on, IP:PORT (default 127.0.0.1:8000).
     #[arg(long)]
     listen: Option<String>,
+    /// Also serve the gRPC Open Inference Protocol (KServe v2 and Triton's extras, for
+    /// tritonclient.grpc and `perf_analyzer -i grpc`) here, IP:PORT (Triton's is 8001).
+    #[arg(long)]
+    grpc_listen: Option<String>,
     /// Folder for releases, state and the audit log.
     #[arg(long)]
     data: Option<PathBuf>,
@@ -154,6 +158,7 @@ fn main() -> ExitCode {
         args.config.as_deref(),
         assay_gateway::config::Overrides {
             listen: args.listen,
+            grpc_listen: args.grpc_listen,
             data: args.data,
             trusted_keys: args.trusted_keys,
             token_file: args.token_file,

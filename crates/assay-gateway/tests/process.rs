@@ -1066,8 +1066,14 @@ fn after_kill_9_during_an_upload_or_an_activation_the_previous_stable_serves() {
     // 3. killed with the new state in a temp file, not yet renamed over the old one.
     let gw = crash_during_activation(&env, gw, "activate-loaded");
     let gw = crash_during_activation(&env, gw, "state-temp-written");
-    // And the activation, done again without a crash, holds across a restart.
-    assert_eq!(env.gateway(&gw, &["activate", "lookup", "2.0.0"]).code, 0);
+    // And the activation, done again without a crash, holds across a restart (forced:
+    // 2.0.0 is another model, which the compatibility check refuses otherwise).
+    assert_eq!(env.gateway(&gw, &["activate", "lookup", "2.0.0"]).code, 1);
+    assert_eq!(
+        env.gateway(&gw, &["activate", "lookup", "2.0.0", "--force"])
+            .code,
+        0
+    );
     gw.kill();
     let gw = Gateway::start(&env, "gw", "", &[]);
     let r = infer(&a, &gw, "/v2/models/mlp/infer", Vec::new(), &[]);
@@ -1158,6 +1164,109 @@ fn tritonclient_reads_metadata_and_infers_in_json_and_binary_like_onnxruntime() 
 }
 
 #[test]
+fn tritonclient_grpc_infers_like_rest_and_counts_in_the_same_metrics_and_canary() {
+    let env = Env::new();
+    let gw = Gateway::start_with(&env, "gw", "", &[], &["--grpc-listen", "127.0.0.1:0"]);
+    let grpc_port = gw.grpc_port.expect("a gRPC port");
+    // Two identical versions, so a 50% canary splits traffic without changing answers.
+    for version in ["1.0.0", "1.1.0"] {
+        let rel = env.release(&fixture("mlp.onnx"), "mlp", version);
+        assert_eq!(env.push(&gw, &rel, &[]).code, 0);
+    }
+    assert_eq!(env.gateway(&gw, &["canary", "mlp", "1.1.0", "50"]).code, 0);
+    let inputs = env.path("x.npy");
+    let expected = env.path("expected.npy");
+    let o = std::process::Command::new(root().join(".cache/venv/bin/python"))
+        .args(["-c", "import sys, numpy as np, onnxruntime as ort\nx = np.random.default_rng(5).standard_normal((3, 512)).astype(np.float32)\nnp.save(sys.argv[2], x)\ns = ort.InferenceSession(sys.argv[1])\nnp.save(sys.argv[3], s.run(None, {'input': x})[0])"])
+        .arg(fixture("mlp.onnx")).arg(&inputs).arg(&expected)
+        .output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rounds = 20;
+    let o = std::process::Command::new(root().join(".cache/venv-triton/bin/python"))
+        .arg(root().join("tests/gateway/triton_grpc_client.py"))
+        .arg(format!("127.0.0.1:{grpc_port}"))
+        .arg(format!("127.0.0.1:{}", gw.port))
+        .arg("mlp")
+        .arg(&inputs)
+        .arg(&expected)
+        .arg(rounds.to_string())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for line in [
+        "server: assay-gateway",
+        "model: mlp versions ['1.0.0', '1.1.0'] platform onnx_onnxv1",
+        "config: max_batch_size 64 input TYPE_FP32 dims ['512']",
+        "grpc: max |diff| 0",
+        "rest and grpc bit-identical: True",
+        "pinned: ok",
+        "unknown model: StatusCode.NOT_FOUND unknown model 'no-such-model'",
+        "wrong byte length: StatusCode.INVALID_ARGUMENT input 'input': shape [3, 512] of FP32 needs 6144 bytes but its raw_input_contents length is 6140",
+        "malformed protobuf: INTERNAL failed to decode Protobuf message",
+    ] {
+        assert!(stdout.contains(line), "'{line}' missing from\n{stdout}");
+    }
+    // Every answered request counts in the versions' metrics, whichever protocol: one gRPC
+    // and one REST inference, one pinned and `rounds` more over gRPC; the short tensor is
+    // a bad request of a version, the unknown model fails unrouted.
+    let metrics = String::from_utf8(
+        http(
+            &agent(),
+            "GET",
+            &format!("{}/metrics", gw.url()),
+            None,
+            &[],
+            None,
+        )
+        .body,
+    )
+    .unwrap();
+    let sum = |prefix: &str| -> f64 {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        sum("assay_request_success_total{model=\"mlp\""),
+        (3 + rounds) as f64,
+        "{metrics}"
+    );
+    assert_eq!(
+        sum("assay_request_failure_total{model=\"mlp\",version=\"1.0.0\",reason=\"bad_request\"}")
+            + sum(
+                "assay_request_failure_total{model=\"mlp\",version=\"1.1.0\",reason=\"bad_request\"}"
+            ),
+        1.0,
+        "{metrics}"
+    );
+    // The canary's windows hold the unpinned answers of both protocols (pinned ones are
+    // not an arm of the comparison).
+    // The analysis runs on its own tick (500 ms), so it is read until it has caught up.
+    let started = std::time::Instant::now();
+    let (a, windows) = loop {
+        let a = admin(&gw, "GET", "/admin/v1/models/mlp/analysis", None).json();
+        let windows = a["analysis"]["stable"]["requests"].as_u64().unwrap()
+            + a["analysis"]["candidate"]["requests"].as_u64().unwrap();
+        if windows >= 2 + rounds || started.elapsed() > Duration::from_secs(10) {
+            break (a, windows);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(windows, 2 + rounds, "{a}");
+    assert!(
+        a["analysis"]["candidate"]["requests"].as_u64().unwrap() > 0,
+        "{a}"
+    );
+}
+
+#[test]
 fn tls_serves_https_and_the_cli_trusts_a_given_ca() {
     let env = Env::new();
     // A private CA and a server certificate it signed, as a company would set it up.
@@ -1239,9 +1348,29 @@ fn tls_serves_https_and_the_cli_trusts_a_given_ca() {
             cert.to_str().unwrap(),
             "--tls-key",
             key.to_str().unwrap(),
+            "--grpc-listen",
+            "127.0.0.1:0",
         ],
     );
     assert_eq!(gw.scheme, "https");
+    assert!(
+        gw.log_text().contains("gRPC listening on grpcs://"),
+        "{}",
+        gw.log_text()
+    );
+    // gRPC is served with the same certificate: Triton's client trusts it through the CA.
+    let o = std::process::Command::new(root().join(".cache/venv-triton/bin/python"))
+        .args(["-c", "import sys, tritonclient.grpc as g\nc = g.InferenceServerClient(sys.argv[1], ssl=True, root_certificates=sys.argv[2])\nprint(c.is_server_live(), c.get_server_metadata().name)"])
+        .arg(format!("localhost:{}", gw.grpc_port.unwrap()))
+        .arg(&ca)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "True assay-gateway",
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let o = run(env
         .assay()
         .args([

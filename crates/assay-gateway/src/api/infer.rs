@@ -1,10 +1,6 @@
 //! Serving routes: health, metadata, Triton's model configuration, inference and metrics.
 
-use std::{
-    net::SocketAddr,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use futures_util::StreamExt;
 
@@ -24,18 +20,25 @@ use crate::{
     model::{IoSpec, LoadedVersion},
     protocol,
     registry::Registry,
+    serving::{self, Call, Protocol},
 };
 
-/// The header that makes routing sticky.
-pub const ROUTE_KEY: &str = "x-assay-route-key";
 /// The response header naming the version that served.
 pub const SERVED_BY: &str = "x-assay-model-version";
+
+/// The protocol extensions the server metadata names (REST and gRPC alike).
+pub(crate) const EXTENSIONS: [&str; 4] = [
+    "binary_tensor_data",
+    "model_configuration",
+    "assay_canary",
+    "assay_signed_releases",
+];
 
 pub async fn server_metadata() -> Json<Value> {
     Json(json!({
         "name": "assay-gateway",
         "version": env!("CARGO_PKG_VERSION"),
-        "extensions": ["binary_tensor_data", "model_configuration", "assay_canary", "assay_signed_releases"],
+        "extensions": EXTENSIONS,
     }))
 }
 
@@ -73,7 +76,7 @@ pub async fn version_ready(
     readiness(&app.registry, &model, Some(&version))
 }
 
-fn readiness(registry: &Registry, model: &str, version: Option<&str>) -> StatusCode {
+pub(crate) fn readiness(registry: &Registry, model: &str, version: Option<&str>) -> StatusCode {
     let known = registry
         .state()
         .models
@@ -88,8 +91,9 @@ fn readiness(registry: &Registry, model: &str, version: Option<&str>) -> StatusC
     }
 }
 
-fn metadata_json(registry: &Registry, v: &LoadedVersion, pinned: bool) -> Value {
-    let versions: Vec<String> = if pinned {
+/// The versions model metadata lists: the one asked for, or every release of the model.
+pub(crate) fn listed_versions(registry: &Registry, v: &LoadedVersion, pinned: bool) -> Vec<String> {
+    if pinned {
         vec![v.version.clone()]
     } else {
         registry
@@ -98,7 +102,11 @@ fn metadata_json(registry: &Registry, v: &LoadedVersion, pinned: bool) -> Value 
             .get(&v.model)
             .map(|m| m.releases.keys().cloned().collect())
             .unwrap_or_default()
-    };
+    }
+}
+
+fn metadata_json(registry: &Registry, v: &LoadedVersion, pinned: bool) -> Value {
+    let versions = listed_versions(registry, v, pinned);
     json!({
         "name": v.model,
         "versions": versions,
@@ -227,7 +235,6 @@ pub async fn infer_version(
     serve(app, model, Some(version), peer, headers, body).await
 }
 
-#[tracing::instrument(name = "infer", level = "info", skip_all, fields(model = %model, version = tracing::field::Empty, route = tracing::field::Empty, status = tracing::field::Empty))]
 async fn serve(
     app: App,
     model: String,
@@ -236,69 +243,26 @@ async fn serve(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let started = Instant::now();
-    if let Err(e) = app.auth.inference(&headers, Some(peer.ip())) {
-        app.metrics.unrouted_failure(e.reason());
-        return e.into_response();
-    }
-    let key = headers.get(ROUTE_KEY).and_then(|v| v.to_str().ok());
-    let (v, role) = match app.registry.route(&model, version.as_deref(), key).await {
+    let call = Call {
+        model: &model,
+        version: version.as_deref(),
+        headers: &headers,
+        peer: Some(peer.ip()),
+        protocol: Protocol::Rest,
+    };
+    let served = serving::serve(&app, call, |v| run(&app, v, &headers, body)).await;
+    let mut resp = match served.result {
         Ok(r) => r,
-        Err(e) => {
-            app.metrics.unrouted_failure(e.reason());
-            return e.into_response();
-        }
+        Err(e) => e.into_response(),
     };
-    let mut in_flight = InFlight {
-        metrics: &v.metrics,
-        finished: false,
-    };
-    let span = tracing::Span::current();
-    span.record("version", v.version.as_str());
-    span.record("route", role.as_str());
-    let result = run(&app, &v, &headers, body).await;
-    in_flight.finished = true;
-    let elapsed = started.elapsed();
-    let ok = result.is_ok();
-    let mut resp = match result {
-        Ok(r) => {
-            v.metrics.success.inc();
-            v.metrics.request_duration.observe(elapsed.as_secs_f64());
-            r
+    if let Some((v, role)) = served.routed {
+        let h = resp.headers_mut();
+        if let Ok(val) = HeaderValue::from_str(&v.version) {
+            h.insert(SERVED_BY, val);
         }
-        Err(e) => {
-            v.metrics.failed(e.reason());
-            e.into_response()
-        }
-    };
-    span.record("status", resp.status().as_u16());
-    // Client mistakes say nothing about the version; server-side failures count against it.
-    let counts = ok || resp.status().is_server_error();
-    if counts {
-        app.registry
-            .observe(&model, role, &v.version, ok, elapsed.as_secs_f64() * 1e3);
+        h.insert("x-assay-route", HeaderValue::from_static(role.as_str()));
     }
-    let h = resp.headers_mut();
-    if let Ok(val) = HeaderValue::from_str(&v.version) {
-        h.insert(SERVED_BY, val);
-    }
-    h.insert("x-assay-route", HeaderValue::from_static(role.as_str()));
     resp
-}
-
-/// Counts a request whose client went away before the answer: axum then drops the handler's
-/// future, and this guard is the only code that runs.
-struct InFlight<'a> {
-    metrics: &'a crate::metrics::VersionMetrics,
-    finished: bool,
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        if !self.finished {
-            self.metrics.failed(crate::error::FailureReason::Canceled);
-        }
-    }
 }
 
 /// How much of an oversized body is read (and dropped) before the 413 goes out, and for how
@@ -366,12 +330,12 @@ async fn read_limited(
 
 async fn run(
     app: &AppState,
-    v: &Arc<LoadedVersion>,
+    v: Arc<LoadedVersion>,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, GatewayError> {
     let bytes = read_limited(body, headers, app.config.max_request_bytes).await?;
-    let header_len = match headers.get(protocol::HEADER_LENGTH) {
+    let header_len = match headers.get(protocol::rest::HEADER_LENGTH) {
         None => None,
         Some(h) => Some(
             h.to_str()
@@ -384,10 +348,11 @@ async fn run(
                 })?,
         ),
     };
-    let mut req = protocol::parse(&bytes, header_len, &v.inputs, &v.outputs, v.has_batch_dim)?;
+    let mut req =
+        protocol::rest::parse(&bytes, header_len, &v.inputs, &v.outputs, v.has_batch_dim)?;
     drop(bytes);
     let done = v.infer(&mut req, app.config.request_timeout).await?;
-    let enc = protocol::encode(&v.model, &v.version, &req, &done.outputs)?;
+    let enc = protocol::rest::encode(&v.model, &v.version, &req, &done.outputs)?;
     let mut resp = Response::new(Body::from(enc.body));
     let h = resp.headers_mut();
     match enc.header_len {
@@ -396,7 +361,7 @@ async fn run(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/octet-stream"),
             );
-            h.insert(protocol::HEADER_LENGTH, HeaderValue::from(n));
+            h.insert(protocol::rest::HEADER_LENGTH, HeaderValue::from(n));
         }
         None => {
             h.insert(

@@ -1,7 +1,8 @@
-//! The HTTP surface: the Open Inference Protocol and Triton's configuration route
-//! ([`infer`]), `/metrics`, and the admin API ([`admin`]).
+//! The network surface: the Open Inference Protocol and Triton's configuration route over
+//! REST ([`infer`]) and gRPC ([`grpc`]), `/metrics`, and the admin API ([`admin`]).
 
 mod admin;
+mod grpc;
 mod infer;
 
 use axum::{
@@ -72,4 +73,12 @@ pub fn router(app: AppState) -> Router {
         .layer(DefaultBodyLimit::disable())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(Arc::new(app))
+}
+
+/// The gRPC Open Inference Protocol, as a router served beside (not inside) the REST one.
+pub fn grpc_router(app: AppState) -> Router {
+    tonic::service::Routes::new(grpc::service(Arc::new(app)))
+        .prepare()
+        .into_axum_router()
+        .layer(tower_http::trace::TraceLayer::new_for_grpc())
 }

@@ -53,7 +53,8 @@ impl Env {
         c
     }
 
-    /// `assay gateway activate` as a background process (to be killed mid-way).
+    /// `assay gateway activate --force` as a background process (to be killed mid-way;
+    /// forced, so a candidate with another signature gets as far as the crash).
     pub fn spawn_activate(&self, gw: &Gateway, model: &str, version: &str) -> Child {
         Command::new(assert_cmd::cargo::cargo_bin("assay"))
             .args([
@@ -61,6 +62,7 @@ impl Env {
                 "activate",
                 model,
                 version,
+                "--force",
                 "--gateway",
                 &gw.url(),
                 "--token-file",
@@ -135,6 +137,8 @@ pub struct Gateway {
     pub data: PathBuf,
     pub log: PathBuf,
     pub scheme: &'static str,
+    /// The gRPC port, when started with `--grpc-listen`.
+    pub grpc_port: Option<u16>,
 }
 
 /// The gateway under test: the binary cargo built for this test when the test belongs to the
@@ -230,10 +234,16 @@ impl Gateway {
         let started = Instant::now();
         loop {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let grpc_line = text
+                .lines()
+                .find(|l| l.starts_with("assay-gateway: gRPC listening on "));
+            let grpc_wanted = args.contains(&"--grpc-listen");
             if let Some(line) = text
                 .lines()
                 .find(|l| l.starts_with("assay-gateway: listening on "))
+                && (grpc_line.is_some() || !grpc_wanted)
             {
+                let grpc_port = grpc_line.map(|l| l.rsplit(':').next().unwrap().parse().unwrap());
                 let addr = line.rsplit('/').next().unwrap();
                 let port = addr.rsplit(':').next().unwrap().parse().unwrap();
                 let scheme = if line.contains("https://") {
@@ -247,6 +257,7 @@ impl Gateway {
                     data,
                     log,
                     scheme,
+                    grpc_port,
                 };
             }
             if started.elapsed() > Duration::from_secs(30)

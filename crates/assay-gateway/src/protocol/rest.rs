@@ -1,17 +1,15 @@
-//! The Open Inference Protocol's infer request and response, in JSON and with the binary
-//! tensor extension (a JSON header of `Inference-Header-Content-Length` bytes, then raw
-//! tensors in order).
-
-use std::collections::BTreeMap;
+//! The REST infer request and response, in JSON and with the binary tensor extension (a
+//! JSON header of `Inference-Header-Content-Length` bytes, then raw tensors in order).
 
 use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::{Gathered, InferRequest, bad, check_input, check_raw_size, wanted_outputs};
 use crate::{
     error::GatewayError,
     model::IoSpec,
-    tensor::{Datatype, JsonData, Tensor},
+    tensor::{JsonData, Tensor},
 };
 
 /// The header that carries the JSON part's length in a binary request or response.
@@ -46,21 +44,6 @@ struct OutputJson {
     parameters: Map<String, Value>,
 }
 
-/// A parsed, checked infer request: inputs in the model's order.
-#[derive(Debug)]
-pub struct InferRequest {
-    pub id: Option<String>,
-    pub inputs: Vec<Tensor>,
-    /// The outputs to send, in order, and whether each goes binary.
-    pub outputs: Vec<(String, bool)>,
-    /// Rows along the batch dimension (1 when the model has none).
-    pub rows: usize,
-}
-
-fn bad(m: impl Into<String>) -> GatewayError {
-    GatewayError::BadRequest(m.into())
-}
-
 /// Parses a request body. `header_len` is the `Inference-Header-Content-Length` value when
 /// the body is binary.
 pub fn parse(
@@ -82,39 +65,9 @@ pub fn parse(
     };
     let req: RequestJson = serde_json::from_slice(&json)
         .map_err(|e| bad(format!("the request is not a valid infer request: {e}")))?;
-    let mut by_name: BTreeMap<&str, Tensor> = BTreeMap::new();
+    let mut gathered = Gathered::default();
     for input in &req.inputs {
-        let spec = inputs
-            .iter()
-            .find(|s| s.name == input.name)
-            .ok_or_else(|| {
-                bad(format!(
-                    "unknown input '{}'; the model takes {}",
-                    input.name,
-                    names(inputs)
-                ))
-            })?;
-        let datatype = Datatype::parse(&input.datatype).ok_or_else(|| {
-            bad(format!(
-                "input '{}': unknown datatype '{}'",
-                input.name, input.datatype
-            ))
-        })?;
-        if datatype != spec.datatype {
-            return Err(bad(format!(
-                "input '{}': datatype {} but the model expects {}",
-                input.name,
-                datatype.name(),
-                spec.datatype.name()
-            )));
-        }
-        check_shape(spec, &input.shape)?;
-        let count = Tensor::element_count(&input.shape).ok_or_else(|| {
-            bad(format!(
-                "input '{}': shape {:?} is too large",
-                input.name, input.shape
-            ))
-        })?;
+        let (datatype, count) = check_input(inputs, &input.name, &input.datatype, &input.shape)?;
         let data = match input.parameters.get("binary_data_size") {
             Some(size) => {
                 let size = size.as_u64().ok_or_else(|| {
@@ -129,15 +82,14 @@ pub fn parse(
                         input.name
                     )));
                 }
-                let want = count.saturating_mul(datatype.size().unwrap_or(0));
-                if datatype == Datatype::Bytes || size != want {
-                    return Err(bad(format!(
-                        "input '{}': shape {:?} of {} needs {want} bytes but binary_data_size is {size}",
-                        input.name,
-                        input.shape,
-                        datatype.name()
-                    )));
-                }
+                check_raw_size(
+                    &input.name,
+                    datatype,
+                    &input.shape,
+                    count,
+                    size,
+                    "binary_data_size",
+                )?;
                 binary.split_to(size).to_vec()
             }
             None => {
@@ -151,15 +103,12 @@ pub fn parse(
                     .map_err(|e| bad(format!("input '{}': {e}", input.name)))?
             }
         };
-        let tensor = Tensor {
+        gathered.add(Tensor {
             name: input.name.clone(),
             datatype,
             shape: input.shape.clone(),
             data,
-        };
-        if by_name.insert(&input.name, tensor).is_some() {
-            return Err(bad(format!("input '{}' is given twice", input.name)));
-        }
+        })?;
     }
     if !binary.is_empty() {
         return Err(bad(format!(
@@ -167,94 +116,31 @@ pub fn parse(
             binary.len()
         )));
     }
-    let missing: Vec<&str> = inputs
-        .iter()
-        .filter(|s| !by_name.contains_key(s.name.as_str()))
-        .map(|s| s.name.as_str())
-        .collect();
-    if !missing.is_empty() {
-        return Err(bad(format!("missing input(s): {}", missing.join(", "))));
-    }
-    let ordered: Vec<Tensor> = inputs
-        .iter()
-        .map(|s| by_name.remove(s.name.as_str()).expect("checked above"))
-        .collect();
-    let rows = if batched && !ordered.is_empty() {
-        let rows = ordered[0].shape[0];
-        if let Some(t) = ordered.iter().find(|t| t.shape[0] != rows) {
-            return Err(bad(format!(
-                "input '{}' has {} rows but '{}' has {rows}; the batch dimension must agree",
-                t.name, t.shape[0], ordered[0].name
-            )));
-        }
-        if rows < 1 {
-            return Err(bad("a request must hold at least one row"));
-        }
-        rows as usize
-    } else {
-        1
-    };
+    let (ordered, rows) = gathered.finish(inputs, batched)?;
     let all_binary = flag(&req.parameters, "binary_data_output");
-    let wanted = match &req.outputs {
-        Some(list) if !list.is_empty() => list
-            .iter()
-            .map(|o| {
-                if outputs.iter().any(|s| s.name == o.name) {
-                    Ok((
-                        o.name.clone(),
-                        o.parameters
-                            .get("binary_data")
-                            .and_then(Value::as_bool)
-                            .unwrap_or(all_binary),
-                    ))
-                } else {
-                    Err(bad(format!(
-                        "unknown output '{}'; the model gives {}",
-                        o.name,
-                        names(outputs)
-                    )))
-                }
-            })
-            .collect::<Result<_, _>>()?,
-        _ => outputs
-            .iter()
-            .map(|s| (s.name.clone(), all_binary))
-            .collect(),
-    };
+    let asked = req
+        .outputs
+        .unwrap_or_default()
+        .into_iter()
+        .map(|o| {
+            let binary = o
+                .parameters
+                .get("binary_data")
+                .and_then(Value::as_bool)
+                .unwrap_or(all_binary);
+            (o.name, binary)
+        })
+        .collect();
     Ok(InferRequest {
         id: req.id,
         inputs: ordered,
-        outputs: wanted,
+        outputs: wanted_outputs(outputs, asked, all_binary)?,
         rows,
     })
 }
 
 fn flag(params: &Map<String, Value>, key: &str) -> bool {
     params.get(key).and_then(Value::as_bool).unwrap_or(false)
-}
-
-fn names(specs: &[IoSpec]) -> String {
-    specs
-        .iter()
-        .map(|s| format!("'{}'", s.name))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn check_shape(spec: &IoSpec, shape: &[i64]) -> Result<(), GatewayError> {
-    let fits = shape.len() == spec.shape.len()
-        && shape
-            .iter()
-            .zip(&spec.shape)
-            .all(|(&got, &want)| got >= 0 && (want < 0 || got == want));
-    if fits {
-        Ok(())
-    } else {
-        Err(bad(format!(
-            "input '{}': shape {shape:?} does not fit the model's {:?} (-1 is any size)",
-            spec.name, spec.shape
-        )))
-    }
 }
 
 #[derive(Serialize)]
@@ -340,6 +226,7 @@ pub fn encode(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tensor::Datatype;
 
     fn spec(name: &str, shape: &[i64]) -> IoSpec {
         IoSpec {

@@ -1,0 +1,133 @@
+//! One inference request through the core, whichever protocol brought it: the inference
+//! token and rate limit, routing (stable, canary, pinned or sticky), the version's metrics
+//! and the canary analysis's window. REST and gRPC differ only in how they decode the
+//! request and encode the answer, which they pass in as `work`; so both count in the same
+//! metrics and canary windows, and neither can forget a step.
+
+use std::{future::Future, net::IpAddr, sync::Arc, time::Instant};
+
+use axum::http::HeaderMap;
+
+use crate::{
+    app::AppState, error::GatewayError, metrics::VersionMetrics, model::LoadedVersion,
+    registry::Role,
+};
+
+/// The header that makes routing sticky (REST header and gRPC metadata alike).
+pub const ROUTE_KEY: &str = "x-assay-route-key";
+
+/// The protocol a request came in by, for the span.
+#[derive(Debug, Clone, Copy)]
+pub enum Protocol {
+    Rest,
+    Grpc,
+}
+
+impl Protocol {
+    fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Rest => "rest",
+            Protocol::Grpc => "grpc",
+        }
+    }
+}
+
+/// What a request is: who asks, for which model (and maybe version), how.
+pub struct Call<'a> {
+    pub model: &'a str,
+    pub version: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+    pub peer: Option<IpAddr>,
+    pub protocol: Protocol,
+}
+
+/// The outcome, with the version and route that served it when routing got that far.
+pub struct Served<T> {
+    pub result: Result<T, GatewayError>,
+    pub routed: Option<(Arc<LoadedVersion>, Role)>,
+}
+
+/// Checks, routes and runs `work` on the version the request is routed to, counting the
+/// outcome where the canary analysis and the metrics see it.
+#[tracing::instrument(name = "infer", level = "info", skip_all, fields(model = %call.model, protocol = call.protocol.as_str(), version = tracing::field::Empty, route = tracing::field::Empty, status = tracing::field::Empty))]
+pub async fn serve<T, F, Fut>(app: &AppState, call: Call<'_>, work: F) -> Served<T>
+where
+    F: FnOnce(Arc<LoadedVersion>) -> Fut,
+    Fut: Future<Output = Result<T, GatewayError>>,
+{
+    let started = Instant::now();
+    if let Err(e) = app.auth.inference(call.headers, call.peer) {
+        app.metrics.unrouted_failure(e.reason());
+        return Served {
+            result: Err(e),
+            routed: None,
+        };
+    }
+    let key = call.headers.get(ROUTE_KEY).and_then(|v| v.to_str().ok());
+    let (v, role) = match app.registry.route(call.model, call.version, key).await {
+        Ok(r) => r,
+        Err(e) => {
+            app.metrics.unrouted_failure(e.reason());
+            return Served {
+                result: Err(e),
+                routed: None,
+            };
+        }
+    };
+    let mut in_flight = InFlight {
+        metrics: &v.metrics,
+        finished: false,
+    };
+    let span = tracing::Span::current();
+    span.record("version", v.version.as_str());
+    span.record("route", role.as_str());
+    let result = work(v.clone()).await;
+    in_flight.finished = true;
+    drop(in_flight);
+    let elapsed = started.elapsed();
+    let ok = result.is_ok();
+    match &result {
+        Ok(_) => {
+            v.metrics.success.inc();
+            v.metrics.request_duration.observe(elapsed.as_secs_f64());
+            span.record("status", 200u16);
+        }
+        Err(e) => {
+            v.metrics.failed(e.reason());
+            span.record("status", e.status().as_u16());
+        }
+    }
+    // Client mistakes say nothing about the version; server-side failures count against it.
+    let counts = match &result {
+        Ok(_) => true,
+        Err(e) => e.status().is_server_error(),
+    };
+    if counts {
+        app.registry.observe(
+            call.model,
+            role,
+            &v.version,
+            ok,
+            elapsed.as_secs_f64() * 1e3,
+        );
+    }
+    Served {
+        result,
+        routed: Some((v, role)),
+    }
+}
+
+/// Counts a request whose client went away before the answer: the server then drops the
+/// handler's future, and this guard is the only code that runs.
+struct InFlight<'a> {
+    metrics: &'a VersionMetrics,
+    finished: bool,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.metrics.failed(crate::error::FailureReason::Canceled);
+        }
+    }
+}
