@@ -50,6 +50,7 @@ mod registry;
 mod serving;
 mod state;
 mod tensor;
+mod trace_context;
 mod uploads;
 
 use std::{future::Future, net::SocketAddr};

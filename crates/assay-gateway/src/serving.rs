@@ -6,11 +6,12 @@
 
 use std::{future::Future, net::IpAddr, sync::Arc, time::Instant};
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue};
+use tracing::Instrument;
 
 use crate::{
     app::AppState, error::GatewayError, metrics::VersionMetrics, model::LoadedVersion,
-    registry::Role,
+    registry::Role, trace_context,
 };
 
 /// The header that makes routing sticky (REST header and gRPC metadata alike).
@@ -45,12 +46,34 @@ pub struct Call<'a> {
 pub struct Served<T> {
     pub result: Result<T, GatewayError>,
     pub routed: Option<(Arc<LoadedVersion>, Role)>,
+    /// The W3C trace context to answer with (see [`trace_context::answer`]).
+    pub traceparent: Option<HeaderValue>,
 }
 
 /// Checks, routes and runs `work` on the version the request is routed to, counting the
-/// outcome where the canary analysis and the metrics see it.
-#[tracing::instrument(name = "infer", level = "info", skip_all, fields(model = %call.model, protocol = call.protocol.as_str(), version = tracing::field::Empty, route = tracing::field::Empty, status = tracing::field::Empty))]
+/// outcome where the canary analysis and the metrics see it. The span is the caller's
+/// child when the request carries a W3C `traceparent`.
 pub async fn serve<T, F, Fut>(app: &AppState, call: Call<'_>, work: F) -> Served<T>
+where
+    F: FnOnce(Arc<LoadedVersion>) -> Fut,
+    Fut: Future<Output = Result<T, GatewayError>>,
+{
+    let span = tracing::info_span!(
+        "infer",
+        model = %call.model,
+        protocol = call.protocol.as_str(),
+        version = tracing::field::Empty,
+        route = tracing::field::Empty,
+        status = tracing::field::Empty,
+    );
+    trace_context::adopt(&span, call.headers);
+    let headers = call.headers;
+    let mut served = run(app, call, work).instrument(span.clone()).await;
+    served.traceparent = trace_context::answer(&span, headers);
+    served
+}
+
+async fn run<T, F, Fut>(app: &AppState, call: Call<'_>, work: F) -> Served<T>
 where
     F: FnOnce(Arc<LoadedVersion>) -> Fut,
     Fut: Future<Output = Result<T, GatewayError>>,
@@ -61,6 +84,7 @@ where
         return Served {
             result: Err(e),
             routed: None,
+            traceparent: None,
         };
     }
     let key = call.headers.get(ROUTE_KEY).and_then(|v| v.to_str().ok());
@@ -71,6 +95,7 @@ where
             return Served {
                 result: Err(e),
                 routed: None,
+                traceparent: None,
             };
         }
     };
@@ -114,6 +139,7 @@ where
     Served {
         result,
         routed: Some((v, role)),
+        traceparent: None,
     }
 }
 

@@ -1416,15 +1416,27 @@ fn spans_go_to_an_otlp_collector_and_sigterm_drains_cleanly() {
     let spool = env.path("otlp");
     std::fs::create_dir_all(&spool).unwrap();
     let script = "import http.server, os, sys\nspool = sys.argv[1]\nclass H(http.server.BaseHTTPRequestHandler):\n    def do_POST(self):\n        body = self.rfile.read(int(self.headers.get('content-length', 0)))\n        n = len(os.listdir(spool))\n        open(os.path.join(spool, f'{n}-{self.path.strip(\"/\").replace(\"/\", \"_\")}-{self.headers.get(\"content-type\", \"\").replace(\"/\", \"_\")}'), 'wb').write(body)\n        self.send_response(200); self.send_header('content-type', 'application/x-protobuf'); self.end_headers()\n    def log_message(self, *a): pass\ns = http.server.HTTPServer(('127.0.0.1', 0), H)\nprint(s.server_port, flush=True)\ns.serve_forever()\n";
-    let mut collector = std::process::Command::new("python3")
-        .args(["-c", script])
-        .arg(&spool)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    // Killed on drop, so a failing assertion does not leave it running (holding the test
+    // harness's output open).
+    struct Collector(std::process::Child);
+    impl Drop for Collector {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut collector = Collector(
+        std::process::Command::new("python3")
+            .args(["-c", script])
+            .arg(&spool)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let mut line = String::new();
     std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(collector.stdout.take().unwrap()),
+        &mut std::io::BufReader::new(collector.0.stdout.take().unwrap()),
         &mut line,
     )
     .unwrap();
@@ -1434,7 +1446,14 @@ fn spans_go_to_an_otlp_collector_and_sigterm_drains_cleanly() {
         "gw",
         "",
         &[],
-        &["--otlp-endpoint", &endpoint, "--log-format", "json"],
+        &[
+            "--otlp-endpoint",
+            &endpoint,
+            "--log-format",
+            "json",
+            "--grpc-listen",
+            "127.0.0.1:0",
+        ],
     );
     assert_eq!(
         env.push(
@@ -1459,6 +1478,34 @@ fn spans_go_to_an_otlp_collector_and_sigterm_drains_cleanly() {
             200
         );
     }
+    // W3C trace context: a caller's traceparent, over REST and over gRPC, becomes the
+    // parent of the gateway's span, and REST answers with the gateway's span in the trace.
+    let rest_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let rest_parent = "00f067aa0ba902b7";
+    let r = infer(
+        &a,
+        &gw,
+        "/v2/models/lookup/infer",
+        lookup_request(&[[1.0; 4]]),
+        &[("traceparent", format!("00-{rest_trace}-{rest_parent}-01"))],
+    );
+    assert_eq!(r.status, 200);
+    let answered = r.header("traceparent").unwrap_or_default().to_string();
+    let parts: Vec<&str> = answered.split('-').collect();
+    assert!(
+        parts.len() == 4 && parts[1] == rest_trace && parts[2] != rest_parent,
+        "the answer's traceparent is not the gateway's span in the caller's trace: '{answered}'"
+    );
+    let gateway_span = parts[2].to_string();
+    let grpc_trace = "0af7651916cd43dd8448eb211c80319c";
+    let grpc_parent = "b7ad6b7169203331";
+    let o = std::process::Command::new(root().join(".cache/venv-triton/bin/python"))
+        .args(["-c", "import sys, numpy as np, tritonclient.grpc as g\nc = g.InferenceServerClient(sys.argv[1])\nt = g.InferInput('x', [1, 4], 'FP32')\nt.set_data_from_numpy(np.ones((1, 4), np.float32))\nc.infer('lookup', [t], headers={'traceparent': sys.argv[2]})\nprint('ok')"])
+        .arg(format!("127.0.0.1:{}", gw.grpc_port.unwrap()))
+        .arg(format!("00-{grpc_trace}-{grpc_parent}-01"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // SIGTERM: drain, flush the spans, exit 0.
     let mut gw = gw;
     unsafe { libc::kill(gw.child.id() as i32, libc::SIGTERM) };
@@ -1474,8 +1521,7 @@ fn spans_go_to_an_otlp_collector_and_sigterm_drains_cleanly() {
             )
         })
         .collect();
-    let _ = collector.kill();
-    let _ = collector.wait();
+    drop(collector);
     assert!(
         !bodies.is_empty(),
         "no spans reached the collector; log:\n{}",
@@ -1494,6 +1540,28 @@ fn spans_go_to_an_otlp_collector_and_sigterm_drains_cleanly() {
         has("assay-gateway") && has("infer") && has("lookup"),
         "the spans lack the service, span or model name"
     );
+    // OTLP carries ids as raw bytes: each caller's trace id and parent span id are in the
+    // export (a random 16- and 8-byte value shows only if it was propagated), and so is the
+    // span id the REST answer named.
+    let raw = |hex: &str| -> Vec<u8> {
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    let has_raw = |hex: &str| {
+        let needle = raw(hex);
+        all.windows(needle.len()).any(|w| w == needle.as_slice())
+    };
+    for (what, id) in [
+        ("REST trace id", rest_trace),
+        ("REST parent span id", rest_parent),
+        ("the gateway's REST span id", gateway_span.as_str()),
+        ("gRPC trace id", grpc_trace),
+        ("gRPC parent span id", grpc_parent),
+    ] {
+        assert!(has_raw(id), "the exported spans lack the {what} {id}");
+    }
     // JSON logs: every stderr line from tracing is one JSON object.
     let log = gw.log_text();
     let json_lines: Vec<&str> = log.lines().filter(|l| l.starts_with('{')).collect();

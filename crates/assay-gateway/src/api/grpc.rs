@@ -20,6 +20,7 @@ use crate::{
         pb::{self, grpc_inference_service_server::GrpcInferenceService},
     },
     serving::{self, Call, Protocol},
+    trace_context::TRACEPARENT,
 };
 
 /// The service over the gateway's parts.
@@ -155,6 +156,9 @@ impl GrpcInferenceService for Grpc {
         })
         .await;
         let routed = served.routed;
+        let traceparent = served
+            .traceparent
+            .and_then(|tp| MetadataValue::try_from(tp.as_bytes()).ok());
         let mut resp = match served.result {
             Ok(r) => Response::new(r),
             Err(e) => {
@@ -164,9 +168,15 @@ impl GrpcInferenceService for Grpc {
                 {
                     status.metadata_mut().insert(SERVED_BY, val);
                 }
+                if let Some(tp) = traceparent {
+                    status.metadata_mut().insert(TRACEPARENT, tp);
+                }
                 return Err(status);
             }
         };
+        if let Some(tp) = traceparent {
+            resp.metadata_mut().insert(TRACEPARENT, tp);
+        }
         if let Some((v, role)) = routed {
             let m = resp.metadata_mut();
             if let Ok(val) = MetadataValue::try_from(v.version.as_str()) {

@@ -21,6 +21,7 @@ use crate::{
     protocol,
     registry::Registry,
     serving::{self, Call, Protocol},
+    trace_context::TRACEPARENT,
 };
 
 /// The response header naming the version that served.
@@ -255,6 +256,9 @@ async fn serve(
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
+    if let Some(tp) = served.traceparent {
+        resp.headers_mut().insert(TRACEPARENT, tp);
+    }
     if let Some((v, role)) = served.routed {
         let h = resp.headers_mut();
         if let Ok(val) = HeaderValue::from_str(&v.version) {
