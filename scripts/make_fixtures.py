@@ -200,13 +200,15 @@ def lookup(flaky):
 def lookup_variants():
     """Versions of `lookup` whose signatures differ from it, one way each, for the gateway's
     compatibility check (crates/assay-gateway/tests/process.rs): each doubles its input.
-    Only `lookup_more_outputs` (an extra output) is a change old clients cannot notice."""
+    Only `lookup_more_outputs` (an extra output) is a change old clients cannot notice.
+    `lookup_perturbed` has lookup's signature but multiplies by 2.02, for the shadow's
+    output comparison (its error is 0.02·|x|)."""
 
     def variant(name, x="x", elem=TensorProto.FLOAT, width=4, batch="batch", extra_input=False,
-                y="y", extra_output=False):
+                y="y", extra_output=False, factor=2.0):
         inputs = [helper.make_tensor_value_info(x, elem, [batch, width])]
         np_type = helper.tensor_dtype_to_np_dtype(elem)
-        inits = [numpy_helper.from_array(np.array(2.0, dtype=np_type), "two")]
+        inits = [numpy_helper.from_array(np.array(factor, dtype=np_type), "two")]
         nodes = [helper.make_node("Mul", [x, "two"], ["doubled"], name="double")]
         if extra_input:
             inputs.append(helper.make_tensor_value_info("scale", elem, [batch, 1]))
@@ -227,6 +229,7 @@ def lookup_variants():
         variant("lookup_extra_input", extra_input=True),
         variant("lookup_renamed_output", y="doubled_x"),
         variant("lookup_more_outputs", extra_output=True),
+        variant("lookup_perturbed", factor=2.02),
     ])
 
 

@@ -408,6 +408,22 @@ test("the release is pushed to a real gateway, listed, and a canary is set", asy
   await setValue("#push-release", value, "change");
   await click(await findByText("[data-testid=gateway-panel] button", "Push"));
   await waitText("[data-testid=gateway-model]", /1\.1\.0/, 60000);
+  // First as a shadow: all of the stable's traffic is run again on 1.1.0 and compared;
+  // clients keep getting 1.0.0's answers.
+  await setValue("#canary-percent-sample-mlp", "100");
+  await click(await findByText("button", "Set shadow"));
+  await waitText("[data-testid=gateway-model]", /shadow 1\.1\.0 at 100%/, 30000);
+  {
+    const body = JSON.stringify({ inputs: [{ name: "input", shape: [1, 64], datatype: "FP32", data: Array(64).fill(0.25) }] });
+    for (let i = 0; i < 20; i++) {
+      const a = await fetch(`${url}/v2/models/sample-mlp/infer`, { method: "POST", headers: { "content-type": "application/json" }, body });
+      assert.equal(a.status, 200, await a.text());
+      assert.equal(a.headers.get("x-assay-model-version"), "1.0.0");
+    }
+  }
+  await waitText("[data-testid=shadow-report]", /100\.0% of 20 compared requests agree; 0 shadow errors, 0 dropped of 20 mirrored/, 30000);
+  await shot("gateways-shadow");
+  // Then as a canary: the shadow moves on to answering a share of clients.
   await setValue("#canary-percent-sample-mlp", "25");
   await click(await findByText("button", "Set canary"));
   await waitText("[data-testid=gateway-model]", /canary 1\.1\.0 at 25%/, 30000);
@@ -452,6 +468,7 @@ test("the release is pushed to a real gateway, listed, and a canary is set", asy
   assert.equal(m.stable, "1.0.0");
   assert.equal(m.canary.version, "1.1.0");
   assert.equal(m.canary.percent, 25);
+  assert.equal(m.shadow, null, "the shadow moved on to the canary");
   await shot("gateways");
 });
 

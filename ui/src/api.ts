@@ -52,6 +52,7 @@ import type { Verified } from "./bindings/Verified";
 import type { JobStarted } from "./bindings/JobStarted";
 import type { GatewayOverview } from "./bindings/GatewayOverview";
 import type { ModelOverview } from "./bindings/ModelOverview";
+import type { ShadowReport } from "./bindings/ShadowReport";
 import type { ChangeOutcome } from "./bindings/ChangeOutcome";
 import type { AccuracyEvent } from "./bindings/AccuracyEvent";
 import type { AccuracyReport } from "./bindings/AccuracyReport";
@@ -94,6 +95,7 @@ export type {
   JobStarted,
   GatewayOverview,
   ModelOverview,
+  ShadowReport,
   ChangeOutcome,
   UiError,
   ErrorKind,

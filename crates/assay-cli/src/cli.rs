@@ -209,6 +209,22 @@ pub enum GatewayCommand {
         #[command(flatten)]
         conn: GatewayConn,
     },
+    /// Mirror PERCENT of the traffic MODEL's stable release serves to VERSION and compare the
+    /// answers (outputs, latency, errors); clients only ever get the stable's (0 ends it).
+    #[command(
+        after_help = "Example:\n  assay gateway shadow mlp 1.1.0 100\n  assay gateway analysis mlp      # agreement, error sizes, latency on both sides\n  assay gateway canary mlp 1.1.0 10   # then let clients see it"
+    )]
+    Shadow {
+        model: String,
+        version: String,
+        percent: f64,
+        /// Shadow it even if its inputs or outputs break the stable release's clients
+        /// (forcing is audited).
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        conn: GatewayConn,
+    },
     /// Make the canary the stable release.
     Promote {
         model: String,
@@ -249,6 +265,7 @@ impl GatewayCommand {
             GatewayCommand::Releases { conn, .. }
             | GatewayCommand::Activate { conn, .. }
             | GatewayCommand::Canary { conn, .. }
+            | GatewayCommand::Shadow { conn, .. }
             | GatewayCommand::Promote { conn, .. }
             | GatewayCommand::Rollback { conn, .. }
             | GatewayCommand::Events { conn, .. }

@@ -30,6 +30,14 @@
 //! min_requests = 50
 //! alpha = 0.01
 //! non_inferiority_margin = 0.01
+//!
+//! [shadow]
+//! queue = 256                     # mirrored requests waiting; more are dropped (and counted)
+//! concurrency = 4                 # mirrored requests the shadow runs at once
+//! atol = 1e-5                     # output tolerance (NumPy's isclose, as `assay accuracy`)
+//! rtol = 1e-5
+//! max_disagreement = 0.01         # end the shadow automatically above this rate (optional)
+//! min_compared = 100              # ... once this many requests were compared
 //! ```
 
 use std::{
@@ -59,6 +67,8 @@ pub struct FileConfig {
     pub limits: LimitsFile,
     #[serde(default)]
     pub canary: CanaryFile,
+    #[serde(default)]
+    pub shadow: ShadowFile,
     #[serde(default)]
     pub defaults: ModelFile,
     #[serde(default)]
@@ -104,6 +114,27 @@ pub struct CanaryFile {
     pub interval_ms: Option<u64>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShadowFile {
+    pub queue: Option<usize>,
+    pub concurrency: Option<usize>,
+    pub atol: Option<f64>,
+    pub rtol: Option<f64>,
+    pub max_disagreement: Option<f64>,
+    pub min_compared: Option<u64>,
+}
+
+/// Shadow settings, resolved.
+#[derive(Debug, Clone)]
+pub struct ShadowSettings {
+    pub queue: usize,
+    pub concurrency: usize,
+    pub tolerance: assay_engine::accuracy::Tolerance,
+    pub max_disagreement: Option<f64>,
+    pub min_compared: u64,
+}
+
 /// Batching and limits for one model, resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelSettings {
@@ -145,6 +176,7 @@ pub struct Config {
     pub max_release_bytes: u64,
     pub rate_limit: Option<(u32, u32)>,
     pub canary: CanarySettings,
+    pub shadow: ShadowSettings,
     defaults: ModelFile,
     models: BTreeMap<String, ModelFile>,
 }
@@ -262,6 +294,30 @@ impl Config {
                 canary.alpha
             )));
         }
+        let sf = &f.shadow;
+        let shadow = ShadowSettings {
+            queue: sf.queue.unwrap_or(256).max(1),
+            concurrency: sf.concurrency.unwrap_or(4).max(1),
+            tolerance: assay_engine::accuracy::Tolerance {
+                atol: sf.atol.unwrap_or(1e-5),
+                rtol: sf.rtol.unwrap_or(1e-5),
+                check: assay_engine::accuracy::CheckStat::Elementwise,
+            },
+            max_disagreement: sf.max_disagreement,
+            min_compared: sf.min_compared.unwrap_or(100).max(1),
+        };
+        if let Some(m) = shadow.max_disagreement
+            && !(0.0..1.0).contains(&m)
+        {
+            return Err(ConfigError(format!(
+                "shadow.max_disagreement {m} must be in [0, 1)"
+            )));
+        }
+        if shadow.tolerance.atol < 0.0 || shadow.tolerance.rtol < 0.0 {
+            return Err(ConfigError(
+                "shadow.atol and shadow.rtol must not be negative".into(),
+            ));
+        }
         let config = Config {
             listen,
             grpc_listen,
@@ -278,6 +334,7 @@ impl Config {
                 .rate_limit_per_second
                 .map(|r| (r.max(1), limits.rate_limit_burst.unwrap_or(r).max(1))),
             canary,
+            shadow,
             defaults: f.defaults,
             models: f.models,
         };

@@ -48,6 +48,7 @@ mod model;
 mod protocol;
 mod registry;
 mod serving;
+mod shadow;
 mod state;
 mod tensor;
 mod trace_context;

@@ -36,7 +36,19 @@ struct ModelLabels {
     model: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    model: String,
+    version: String,
+    outcome: String,
+}
+
 type Hist = Family<VersionLabels, Histogram, fn() -> Histogram>;
+
+fn abs_errors() -> Histogram {
+    // 1e-9 to 1e3, two buckets a decade.
+    Histogram::new(exponential_buckets(1e-9, 10f64.sqrt(), 25))
+}
 
 fn seconds() -> Histogram {
     // 50 µs to ~52 s.
@@ -61,6 +73,19 @@ pub struct Metrics {
     batch_size: Hist,
     canary_percent: Family<ModelLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     canary_decisions: Family<FailureLabels, Counter>,
+    shadow_requests: Family<OutcomeLabels, Counter>,
+    shadow_abs_error: Hist,
+}
+
+/// One shadow version's handles: mirrored requests by outcome, and the largest absolute
+/// error of each compared request.
+#[derive(Clone)]
+pub struct ShadowMetrics {
+    pub agree: Counter,
+    pub disagree: Counter,
+    pub error: Counter,
+    pub dropped: Counter,
+    pub abs_error: Histogram,
 }
 
 /// One version's handles (cheap clones of shared atomics).
@@ -99,6 +124,8 @@ impl Metrics {
         let batch_size: Hist = Family::new_with_constructor(rows);
         let canary_percent = Family::default();
         let canary_decisions = Family::default();
+        let shadow_requests = Family::<OutcomeLabels, Counter>::default();
+        let shadow_abs_error: Hist = Family::new_with_constructor(abs_errors);
         registry.register(
             "request_success",
             "Inference requests that succeeded",
@@ -150,6 +177,16 @@ impl Metrics {
             "Automatic canary decisions (reason = rollback or promote)",
             canary_decisions.clone(),
         );
+        registry.register(
+            "shadow_requests",
+            "Requests mirrored to a shadow version, by outcome (agree, disagree, error, dropped)",
+            shadow_requests.clone(),
+        );
+        registry.register(
+            "shadow_abs_error",
+            "Largest absolute output error of each compared shadow request",
+            shadow_abs_error.clone(),
+        );
         Arc::new(Metrics {
             registry,
             success,
@@ -163,7 +200,35 @@ impl Metrics {
             batch_size,
             canary_percent,
             canary_decisions,
+            shadow_requests,
+            shadow_abs_error,
         })
+    }
+
+    /// The handles for a shadow version of `model`.
+    pub fn shadow(&self, model: &str, version: &str) -> ShadowMetrics {
+        let outcome = |o: &str| {
+            self.shadow_requests
+                .get_or_create(&OutcomeLabels {
+                    model: model.into(),
+                    version: version.into(),
+                    outcome: o.into(),
+                })
+                .clone()
+        };
+        ShadowMetrics {
+            agree: outcome("agree"),
+            disagree: outcome("disagree"),
+            error: outcome("error"),
+            dropped: outcome("dropped"),
+            abs_error: self
+                .shadow_abs_error
+                .get_or_create(&VersionLabels {
+                    model: model.into(),
+                    version: version.into(),
+                })
+                .clone(),
+        }
     }
 
     /// The handles for one model version.

@@ -17,7 +17,7 @@ use std::{
 
 use arc_swap::ArcSwap;
 use assay_engine::model::DimBindings;
-use assay_release::views::{CanarySplit, ChangeOutcome, PushOutcome};
+use assay_release::views::{CanarySplit, ChangeOutcome, PushOutcome, ShadowSplit};
 use sha2::{Digest, Sha256};
 
 use crate::{
@@ -28,6 +28,7 @@ use crate::{
     error::GatewayError,
     metrics::Metrics,
     model::{LoadedVersion, WarmUp},
+    shadow::Shadow,
     state::{Layout, ModelState, ReleaseRecord, State, StateError},
 };
 
@@ -64,6 +65,8 @@ pub struct Slot {
     pub monitor: Monitor,
     pub last_analysis: Mutex<Option<Analysis>>,
     counter: AtomicU64,
+    /// The running shadow, kept across routing changes so its record does.
+    pub shadow: arc_swap::ArcSwapOption<Shadow>,
 }
 
 impl Slot {
@@ -75,6 +78,7 @@ impl Slot {
             monitor: Monitor::new(window),
             last_analysis: Mutex::new(None),
             counter: AtomicU64::new(0),
+            shadow: arc_swap::ArcSwapOption::empty(),
         }
     }
 
@@ -376,16 +380,53 @@ impl Registry {
             ms.canary.as_ref().map(|c| c.version.as_str()),
         );
         slot.routing.store(Arc::new(Routing { stable, canary }));
+        self.apply_shadow(model, &slot, ms);
         let keep: Vec<&str> = ms
             .stable
             .iter()
             .map(String::as_str)
             .chain(ms.canary.as_ref().map(|c| c.version.as_str()))
+            .chain(ms.shadow.as_ref().map(|s| s.version.as_str()))
             .collect();
         slot.loaded
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|v, _| keep.contains(&v.as_str()));
+    }
+
+    /// Starts, changes or ends the model's shadow as `ms` says. A shadow of the same version
+    /// against the same stable keeps its record; any other is a new comparison.
+    fn apply_shadow(&self, model: &str, slot: &Slot, ms: &ModelState) {
+        let (Some(split), Some(stable)) = (&ms.shadow, &ms.stable) else {
+            slot.shadow.store(None);
+            return;
+        };
+        if let Some(cur) = slot.shadow.load_full()
+            && cur.version.version == split.version
+            && &cur.stable == stable
+        {
+            cur.set_percent(split.percent);
+            return;
+        }
+        let Some(version) = slot.loaded(&split.version) else {
+            slot.shadow.store(None);
+            return;
+        };
+        let shadow = Shadow::start(
+            version,
+            stable.clone(),
+            split.percent,
+            &self.config.shadow,
+            self.metrics.shadow(model, &split.version),
+            self.config.request_timeout,
+        );
+        slot.shadow.store(Some(shadow));
+    }
+
+    /// The shadow to mirror a request the stable release served to, when it is picked.
+    pub fn mirror(&self, model: &str) -> Option<Arc<Shadow>> {
+        let slot = self.existing_slot(model)?;
+        slot.shadow.load_full().filter(|s| s.pick())
     }
 
     /// Applies `change` to a copy of the model's state, loads and warms whatever that state
@@ -452,6 +493,7 @@ impl Registry {
             .stable
             .iter()
             .chain(ms.canary.as_ref().map(|c| &c.version))
+            .chain(ms.shadow.as_ref().map(|s| &s.version))
             .cloned()
             .collect();
         // Load with the changed state's records (an activation may bring warm-up values).
@@ -584,6 +626,9 @@ impl Registry {
             if ms.canary.as_ref().is_some_and(|c| c.version == v) {
                 ms.canary = None;
             }
+            if ms.shadow.as_ref().is_some_and(|s| s.version == v) {
+                ms.shadow = None;
+            }
             let detail = format!("{v} is now stable");
             Ok(ms.changed("activate", v, actor, detail))
         })
@@ -622,9 +667,22 @@ impl Registry {
                         "model '{model}' has no stable release to compare a canary with; activate one first"
                     )));
                 }
+                // Shadow, then canary: the version now answers clients, so it stops
+                // being compared in the background.
+                let from_shadow = percent > 0.0 && ms.shadow.take_if(|s| s.version == v).is_some();
                 let detail = if percent == 0.0 {
                     ms.canary = None;
                     format!("canary {v} set to 0%: all traffic on the stable release")
+                } else if from_shadow {
+                    let same = ms.canary.as_ref().is_some_and(|c| c.version == v);
+                    let since = if same { ms.canary.as_ref().map_or(0, |c| c.since) } else { crate::state::now() };
+                    ms.canary = Some(CanarySplit {
+                        version: v.clone(),
+                        percent,
+                        auto_promote_after,
+                        since,
+                    });
+                    format!("shadow {v} moved on to a canary at {percent}%")
                 } else {
                     let same = ms.canary.as_ref().is_some_and(|c| c.version == v);
                     let since = if same { ms.canary.as_ref().map_or(0, |c| c.since) } else { crate::state::now() };
@@ -644,6 +702,65 @@ impl Registry {
                 Ok(ms.changed("canary", v.clone(), actor, detail))
             })
             .await
+    }
+
+    /// Mirrors `percent` of the stable's traffic to `version` and compares the answers (0
+    /// ends the shadow). Checked for compatibility like a canary.
+    pub async fn set_shadow(
+        &self,
+        model: &str,
+        version: &str,
+        percent: f64,
+        force: bool,
+        actor: &str,
+    ) -> Result<ChangeOutcome, GatewayError> {
+        if !(0.0..=100.0).contains(&percent) || percent.is_nan() {
+            return Err(GatewayError::BadRequest(format!(
+                "percent {percent} is outside 0..=100"
+            )));
+        }
+        let v = version.to_string();
+        let gate = Gate {
+            candidate: version.to_string(),
+            force,
+        };
+        self.change(model, actor, "shadow", Some(version), Some(gate), |ms| {
+            Self::has_release(ms, model, &v)?;
+            if ms.stable.is_none() {
+                return Err(GatewayError::Conflict(format!(
+                    "model '{model}' has no stable release to shadow; activate one first"
+                )));
+            }
+            if ms.stable.as_deref() == Some(v.as_str()) {
+                return Err(GatewayError::Conflict(format!(
+                    "{v} is the stable release; a shadow must be another version"
+                )));
+            }
+            if ms.canary.as_ref().is_some_and(|c| c.version == v) {
+                return Err(GatewayError::Conflict(format!(
+                    "{v} is the canary, whose answers clients already get; a shadow comes before a canary"
+                )));
+            }
+            let detail = if percent == 0.0 {
+                ms.shadow = None;
+                format!("shadow {v} ended")
+            } else {
+                let since = match &ms.shadow {
+                    Some(s) if s.version == v => s.since,
+                    _ => crate::state::now(),
+                };
+                ms.shadow = Some(ShadowSplit {
+                    version: v.clone(),
+                    percent,
+                    since,
+                });
+                format!(
+                    "shadow {v} at {percent}%: a copy of that share of the stable's traffic, answers compared, never sent to clients"
+                )
+            };
+            Ok(ms.changed("shadow", v.clone(), actor, detail))
+        })
+        .await
     }
 
     /// Makes the canary the stable release.
@@ -706,6 +823,11 @@ impl Registry {
                 if ms.canary.as_ref().is_some_and(|c| c.version == v) {
                     return Err(GatewayError::Conflict(format!(
                         "{v} is the canary of '{model}'; roll it back first"
+                    )));
+                }
+                if ms.shadow.as_ref().is_some_and(|s| s.version == v) {
+                    return Err(GatewayError::Conflict(format!(
+                        "{v} is the shadow of '{model}'; end it first (shadow {v} 0)"
                     )));
                 }
                 ms.releases.remove(&v);
@@ -790,8 +912,63 @@ impl Registry {
         })
     }
 
+    /// Ends every shadow whose disagreement rate (over at least `shadow.min_compared`
+    /// compared requests) is above `shadow.max_disagreement`, when that is configured.
+    async fn judge_shadows(&self) {
+        let Some(limit) = self.config.shadow.max_disagreement else {
+            return;
+        };
+        let state = self.state();
+        for (model, ms) in &state.models {
+            let Some(split) = &ms.shadow else { continue };
+            let Some(shadow) = self.existing_slot(model).and_then(|s| s.shadow.load_full()) else {
+                continue;
+            };
+            let (judged, rate) = shadow.disagreement();
+            if judged < self.config.shadow.min_compared || rate <= limit {
+                continue;
+            }
+            let reason = format!(
+                "{:.1}% of {judged} compared requests disagreed with the stable release (limit {:.1}%){}",
+                rate * 100.0,
+                limit * 100.0,
+                shadow
+                    .report()
+                    .last_problem
+                    .map(|p| format!("; last: {p}"))
+                    .unwrap_or_default()
+            );
+            self.metrics
+                .canary_decision(model, &split.version, "shadow-rollback");
+            tracing::warn!(model, version = %split.version, "shadow ended automatically: {reason}");
+            let actor = "shadow-analysis";
+            let r = self
+                .change(
+                    model,
+                    actor,
+                    "auto-rollback",
+                    Some(&split.version),
+                    None,
+                    |ms| {
+                        let Some(cur) = ms.shadow.take_if(|cur| cur.version == split.version)
+                        else {
+                            return Ok((None, "the shadow changed meanwhile".into()));
+                        };
+                        let detail =
+                            format!("shadow {} ended automatically: {reason}", cur.version);
+                        Ok(ms.changed("auto-rollback", cur.version, actor, detail))
+                    },
+                )
+                .await;
+            if let Err(e) = r {
+                tracing::error!(model, error = %e, "ending the shadow failed");
+            }
+        }
+    }
+
     /// Runs the canary analysis of every model with a canary, acting on its verdict.
     pub async fn analyze_canaries(&self) {
+        self.judge_shadows().await;
         let state = self.state();
         for (model, ms) in &state.models {
             let Some(c) = &ms.canary else { continue };

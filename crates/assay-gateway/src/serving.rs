@@ -1,8 +1,8 @@
 //! One inference request through the core, whichever protocol brought it: the inference
-//! token and rate limit, routing (stable, canary, pinned or sticky), the version's metrics
-//! and the canary analysis's window. REST and gRPC differ only in how they decode the
-//! request and encode the answer, which they pass in as `work`; so both count in the same
-//! metrics and canary windows, and neither can forget a step.
+//! token and rate limit, routing (stable, canary, pinned or sticky), the run itself, the
+//! shadow's copy, the version's metrics and the canary analysis's window. REST and gRPC
+//! differ only in how they decode the request and encode the answer, which they pass in;
+//! so both count in the same metrics and canary windows, and neither can forget a step.
 
 use std::{future::Future, net::IpAddr, sync::Arc, time::Instant};
 
@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, HeaderValue};
 use tracing::Instrument;
 
 use crate::{
-    app::AppState, error::GatewayError, metrics::VersionMetrics, model::LoadedVersion,
-    registry::Role, trace_context,
+    app::AppState, backend::Done, error::GatewayError, metrics::VersionMetrics,
+    model::LoadedVersion, protocol::InferRequest, registry::Role, shadow::Mirror, trace_context,
 };
 
 /// The header that makes routing sticky (REST header and gRPC metadata alike).
@@ -53,10 +53,11 @@ pub struct Served<T> {
 /// Checks, routes and runs `work` on the version the request is routed to, counting the
 /// outcome where the canary analysis and the metrics see it. The span is the caller's
 /// child when the request carries a W3C `traceparent`.
-pub async fn serve<T, F, Fut>(app: &AppState, call: Call<'_>, work: F) -> Served<T>
+pub async fn serve<T, D, Fut, E>(app: &AppState, call: Call<'_>, decode: D, encode: E) -> Served<T>
 where
-    F: FnOnce(Arc<LoadedVersion>) -> Fut,
-    Fut: Future<Output = Result<T, GatewayError>>,
+    D: FnOnce(Arc<LoadedVersion>) -> Fut,
+    Fut: Future<Output = Result<InferRequest, GatewayError>>,
+    E: FnOnce(&LoadedVersion, &InferRequest, Done) -> Result<T, GatewayError>,
 {
     let span = tracing::info_span!(
         "infer",
@@ -68,15 +69,18 @@ where
     );
     trace_context::adopt(&span, call.headers);
     let headers = call.headers;
-    let mut served = run(app, call, work).instrument(span.clone()).await;
+    let mut served = run(app, call, decode, encode)
+        .instrument(span.clone())
+        .await;
     served.traceparent = trace_context::answer(&span, headers);
     served
 }
 
-async fn run<T, F, Fut>(app: &AppState, call: Call<'_>, work: F) -> Served<T>
+async fn run<T, D, Fut, E>(app: &AppState, call: Call<'_>, decode: D, encode: E) -> Served<T>
 where
-    F: FnOnce(Arc<LoadedVersion>) -> Fut,
-    Fut: Future<Output = Result<T, GatewayError>>,
+    D: FnOnce(Arc<LoadedVersion>) -> Fut,
+    Fut: Future<Output = Result<InferRequest, GatewayError>>,
+    E: FnOnce(&LoadedVersion, &InferRequest, Done) -> Result<T, GatewayError>,
 {
     let started = Instant::now();
     if let Err(e) = app.auth.inference(call.headers, call.peer) {
@@ -106,7 +110,26 @@ where
     let span = tracing::Span::current();
     span.record("version", v.version.as_str());
     span.record("route", role.as_str());
-    let result = work(v.clone()).await;
+    let result = async {
+        let mut req = decode(v.clone()).await?;
+        // A request the stable release serves may be mirrored to the shadow: its inputs
+        // are kept for it, and handed over once the stable has answered.
+        let shadow = (role == Role::Stable)
+            .then(|| app.registry.mirror(call.model))
+            .flatten();
+        let kept = shadow.as_ref().map(|_| (req.inputs.clone(), req.rows));
+        let done = v.infer(&mut req, app.config.request_timeout).await?;
+        if let (Some(shadow), Some((inputs, rows))) = (shadow, kept) {
+            shadow.offer(Mirror {
+                inputs,
+                rows,
+                stable_outputs: done.outputs.clone(),
+                stable_ms: started.elapsed().as_secs_f64() * 1e3,
+            });
+        }
+        encode(&v, &req, done)
+    }
+    .await;
     in_flight.finished = true;
     drop(in_flight);
     let elapsed = started.elapsed();

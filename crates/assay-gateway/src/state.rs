@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, io::Write, path::PathBuf};
 
 use assay_release::{
     metadata::ReleaseMetadata,
-    views::{CanarySplit, ModelRouting, ReleaseRole, ReleaseSummary},
+    views::{CanarySplit, ModelRouting, ReleaseRole, ReleaseSummary, ShadowSplit},
 };
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +45,8 @@ pub struct ModelState {
     #[serde(default)]
     pub previous: Vec<String>,
     pub canary: Option<CanarySplit>,
+    #[serde(default)]
+    pub shadow: Option<ShadowSplit>,
     #[serde(default)]
     pub events: Vec<Event>,
 }
@@ -97,6 +99,7 @@ impl ModelState {
         ModelRouting {
             stable: self.stable.clone(),
             canary: self.canary.clone(),
+            shadow: self.shadow.clone(),
             previous: self.previous.clone(),
             versions: self.releases.keys().cloned().collect(),
         }

@@ -1776,6 +1776,172 @@ fn a_version_that_breaks_the_stable_signature_is_refused_unless_forced() {
 }
 
 #[test]
+fn a_shadow_is_compared_never_answers_and_ends_itself_when_it_disagrees() {
+    let env = Env::new();
+    // Ended automatically above 50% disagreement, once 40 requests were compared.
+    let gw = Gateway::start(
+        &env,
+        "gw",
+        "[shadow]\nmax_disagreement = 0.5\nmin_compared = 40\n",
+        &[],
+    );
+    for (file, version) in [
+        ("lookup.onnx", "1.0.0"),
+        ("lookup.onnx", "1.1.0"),
+        ("lookup_perturbed.onnx", "2.0.0"),
+    ] {
+        let rel = env.release(&fixture(file), "lookup", version);
+        assert_eq!(env.push(&gw, &rel, &[]).code, 0, "{version}");
+    }
+    let a = agent();
+    // Every answer is the stable's: its version header, and exactly 2x (the perturbed
+    // shadow would give 2.02x).
+    let send = |n: usize| {
+        for _ in 0..n {
+            let r = infer(
+                &a,
+                &gw,
+                "/v2/models/lookup/infer",
+                lookup_request(&[[1.0, 2.0, 3.0, 4.0]]),
+                &[],
+            );
+            assert_eq!(r.status, 200, "{}", r.error());
+            assert_eq!(r.header("x-assay-model-version"), Some("1.0.0"));
+            assert_eq!(y_of(&r), vec![2.0, 4.0, 6.0, 8.0]);
+        }
+    };
+    let shadow_report = |compared: u64| -> Value {
+        let started = std::time::Instant::now();
+        loop {
+            let an = admin(&gw, "GET", "/admin/v1/models/lookup/analysis", None).json();
+            let sh = an["shadow"].clone();
+            let done = sh["compared"].as_u64().unwrap_or(0) + sh["errors"].as_u64().unwrap_or(0);
+            if done >= compared || started.elapsed() > Duration::from_secs(20) {
+                return sh;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+
+    // An identical candidate agrees on every request.
+    let o = env.gateway(&gw, &["shadow", "lookup", "1.1.0", "100"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("never sent to clients"), "{}", o.stdout);
+    send(30);
+    let sh = shadow_report(30);
+    assert_eq!(
+        (
+            sh["version"].as_str(),
+            sh["mirrored"].as_u64(),
+            sh["compared"].as_u64(),
+            sh["agreed"].as_u64(),
+            sh["errors"].as_u64(),
+            sh["dropped"].as_u64()
+        ),
+        (
+            Some("1.1.0"),
+            Some(30),
+            Some(30),
+            Some(30),
+            Some(0),
+            Some(0)
+        ),
+        "{sh}"
+    );
+    assert_eq!(sh["agreement"].as_f64(), Some(1.0), "{sh}");
+    assert_eq!(sh["abs_error_max"].as_f64(), Some(0.0), "{sh}");
+    assert!(sh["shadow_p50_ms"].as_f64().unwrap() > 0.0, "{sh}");
+
+    // A perturbed copy (2.02x) disagrees on every request, by 0.02·|x|: at most 0.08.
+    let o = env.gateway(&gw, &["shadow", "lookup", "2.0.0", "100"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    send(30);
+    let sh = shadow_report(30);
+    assert_eq!(
+        (
+            sh["version"].as_str(),
+            sh["compared"].as_u64(),
+            sh["agreed"].as_u64()
+        ),
+        (Some("2.0.0"), Some(30), Some(0)),
+        "{sh}"
+    );
+    let max = sh["abs_error_max"].as_f64().unwrap();
+    assert!((max - 0.08).abs() < 1e-5, "max |error| {max}: {sh}");
+    let p50 = sh["abs_error_p50"].as_f64().unwrap();
+    assert!((p50 - 0.08).abs() < 0.08 * 0.05, "p50 |error| {p50}: {sh}");
+    assert!(
+        sh["last_problem"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("output 'y': 4 of 4 elements outside tolerance")),
+        "{sh}"
+    );
+    let o = env.gateway(&gw, &["analysis", "lookup"]);
+    assert!(
+        o.stdout
+            .contains("shadow 2.0.0 against stable 1.0.0 at 100%")
+            && o.stdout.contains("0 of 30 compared agree (0.00%)"),
+        "{}",
+        o.stdout
+    );
+    let metrics =
+        String::from_utf8(http(&a, "GET", &format!("{}/metrics", gw.url()), None, &[], None).body)
+            .unwrap();
+    for line in [
+        "assay_shadow_requests_total{model=\"lookup\",version=\"2.0.0\",outcome=\"disagree\"} 30",
+        "assay_shadow_requests_total{model=\"lookup\",version=\"1.1.0\",outcome=\"agree\"} 30",
+        "assay_shadow_abs_error_count{model=\"lookup\",version=\"2.0.0\"} 30",
+    ] {
+        assert!(metrics.contains(line), "'{line}' missing from\n{metrics}");
+    }
+    // Ten more: 40 compared, all disagreeing, so the shadow ends itself.
+    send(10);
+    let started = std::time::Instant::now();
+    loop {
+        let st = admin(&gw, "GET", "/admin/v1/models/lookup", None).json();
+        if st["shadow"].is_null() {
+            let events = st["events"].to_string();
+            assert!(
+                events.contains(
+                    "shadow 2.0.0 ended automatically: 100.0% of 40 compared requests disagreed"
+                ),
+                "{events}"
+            );
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the shadow was not ended: {st}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Shadow, then canary: the version moves on to answering clients.
+    assert_eq!(
+        env.gateway(&gw, &["shadow", "lookup", "1.1.0", "50"]).code,
+        0
+    );
+    let o = env.gateway(&gw, &["canary", "lookup", "1.1.0", "10"]);
+    assert!(
+        o.stdout
+            .contains("shadow 1.1.0 moved on to a canary at 10%"),
+        "{}",
+        o.stdout
+    );
+    let st = admin(&gw, "GET", "/admin/v1/models/lookup", None).json();
+    assert!(
+        st["shadow"].is_null() && st["canary"]["version"] == "1.1.0",
+        "{st}"
+    );
+    // A canary is not shadowed, and a shadow's version cannot be deleted.
+    let o = env.gateway(&gw, &["shadow", "lookup", "1.1.0", "50"]);
+    assert!(
+        o.code == 1 && o.stderr.contains("is the canary"),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
 fn rate_limits_and_request_timeouts_answer_with_retry_after() {
     let env = Env::new();
     // Inference needs a token here; each valid token is a caller with its own budget.

@@ -21,6 +21,52 @@ pub struct CanarySplit {
     pub since: u64,
 }
 
+/// A shadow: `percent` of the requests the stable release serves are also run on `version`,
+/// and the two answers compared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ShadowSplit {
+    pub version: String,
+    pub percent: f64,
+    /// When the shadow started (Unix seconds).
+    pub since: u64,
+}
+
+/// How a shadow compares with the stable release so far (in the analysis endpoint).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ShadowReport {
+    pub version: String,
+    pub stable: String,
+    pub percent: f64,
+    /// Requests chosen for mirroring, and those dropped because the shadow's queue was full.
+    pub mirrored: u64,
+    pub dropped: u64,
+    /// Mirrored requests whose shadow answer was compared, and those whose every output
+    /// was within tolerance (the tolerance of `assay accuracy`: NumPy's isclose).
+    pub compared: u64,
+    pub agreed: u64,
+    /// `agreed / compared` (1 when nothing was compared yet).
+    pub agreement: f64,
+    /// Mirrored requests the shadow failed on (an error, or outputs of another shape).
+    pub errors: u64,
+    /// The largest absolute error of each compared request: its quantiles and maximum.
+    pub abs_error_p50: f64,
+    pub abs_error_p99: f64,
+    pub abs_error_max: f64,
+    /// Latency of the same requests on each side, in milliseconds (the stable's is the
+    /// client's; the shadow's is its own queue and compute).
+    pub stable_p50_ms: Option<f64>,
+    pub stable_p99_ms: Option<f64>,
+    pub shadow_p50_ms: Option<f64>,
+    pub shadow_p99_ms: Option<f64>,
+    /// The last disagreement or error, in words.
+    pub last_problem: Option<String>,
+    /// Tolerance used: absolute and relative.
+    pub atol: f64,
+    pub rtol: f64,
+}
+
 /// `GET /admin/v1/status`: the gateway, its runtime and keys, and a line per model.
 #[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 #[ts(export)]
@@ -65,6 +111,11 @@ pub struct ModelOverview {
     pub previous: Vec<String>,
     pub ready: bool,
     pub releases: Vec<ReleaseSummary>,
+    /// The shadow, and how it compares so far.
+    #[serde(default)]
+    pub shadow: Option<ShadowSplit>,
+    #[serde(default)]
+    pub shadow_report: Option<ShadowReport>,
 }
 
 /// Which side of the split a release is on.
@@ -115,6 +166,9 @@ pub struct ReleaseSummary {
 pub struct ModelRouting {
     pub stable: Option<String>,
     pub canary: Option<CanarySplit>,
+    /// A candidate that sees a copy of some stable traffic; clients never get its answers.
+    #[serde(default)]
+    pub shadow: Option<ShadowSplit>,
     pub previous: Vec<String>,
     pub versions: Vec<String>,
 }

@@ -113,11 +113,17 @@ pub enum Control {
         version: String,
         percent: f64,
     },
+    /// Mirror `percent` of the stable's traffic to `version` and compare (0 ends it).
+    Shadow {
+        version: String,
+        percent: f64,
+    },
     Promote,
     Rollback,
 }
 
-/// `gateway_control`: activate, canary (with its share), promote or roll back a model.
+/// `gateway_control`: activate, canary or shadow (with its share), promote or roll back a
+/// model.
 #[tauri::command]
 pub async fn gateway_control<R: tauri::Runtime>(
     app: tauri::AppHandle<R>,
@@ -145,6 +151,15 @@ pub async fn gateway_control<R: tauri::Runtime>(
                 }
                 client.post_as(
                     &format!("{base}/canary"),
+                    &json!({"version": version, "percent": percent}),
+                )?
+            }
+            Control::Shadow { version, percent } => {
+                if !(0.0..=100.0).contains(&percent) {
+                    return Err(UiError::usage("the shadow share must be within 0–100 %"));
+                }
+                client.post_as(
+                    &format!("{base}/shadow"),
                     &json!({"version": version, "percent": percent}),
                 )?
             }

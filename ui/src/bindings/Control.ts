@@ -3,4 +3,4 @@
 /**
  * A traffic change.
  */
-export type Control = { "action": "activate", version: string, dims: { [key in string]: number } | null, } | { "action": "canary", version: string, percent: number, } | { "action": "promote" } | { "action": "rollback" };
+export type Control = { "action": "activate", version: string, dims: { [key in string]: number } | null, } | { "action": "canary", version: string, percent: number, } | { "action": "shadow", version: string, percent: number, } | { "action": "promote" } | { "action": "rollback" };

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, asUiError, type PushEvent, type GatewayOverview, type MetricSample, type ModelOverview, type ReleaseView, type SavedGateway, type UiError } from "../api";
+import { api, asUiError, type PushEvent, type GatewayOverview, type MetricSample, type ModelOverview, type ReleaseView, type SavedGateway, type ShadowReport, type UiError } from "../api";
 import { ConfirmButton } from "../Confirm";
 import { ErrorNotice } from "../ErrorNotice";
 import { useOnShown } from "../visible";
@@ -114,6 +114,13 @@ function GatewayPanel({ gateway, onRemoved }: { gateway: SavedGateway; onRemoved
     refresh();
     loadReleases();
   }, [gateway.name]);
+  // A running shadow's comparison is followed live.
+  const shadowing = overview?.models.some((m) => m.shadow) ?? false;
+  useEffect(() => {
+    if (!shadowing) return;
+    const t = setInterval(refresh, 2000);
+    return () => clearInterval(t);
+  }, [shadowing, gateway.name]);
   // Back from Releases with a newly signed release: offer it.
   useOnShown(() => {
     refresh();
@@ -214,7 +221,9 @@ function ModelPanel({ gateway, model, onChange }: { gateway: string; model: Mode
       <h3>
         {model.name} · stable <strong>{model.stable ?? "none"}</strong>
         {model.canary && <> · canary <strong>{model.canary.version}</strong> at {model.canary.percent}%</>}
+        {model.shadow && <> · shadow <strong>{model.shadow.version}</strong> at {model.shadow.percent}%</>}
       </h3>
+      {model.shadow_report && <ShadowSummary report={model.shadow_report} />}
       <div class="table-wrap">
       <table>
         <thead><tr><th>Version</th><th>Role</th><th>Model file</th><th>Pushed</th><th class="num">Size</th><th>Signer</th><th /></tr></thead>
@@ -288,6 +297,19 @@ function ModelPanel({ gateway, model, onChange }: { gateway: string; model: Mode
             onInput={(e) => setPercent(Number(e.currentTarget.value))}
           />
           <button type="button" disabled={busy || !version} onClick={() => control({ action: "canary", version, percent })}>Set canary</button>
+          <button
+            type="button"
+            disabled={busy || !version || model.canary?.version === version}
+            title="Clients keep getting the stable's answers; the share is run again on this version and compared"
+            onClick={() => control({ action: "shadow", version, percent })}
+          >
+            Set shadow
+          </button>
+          {model.shadow && (
+            <button type="button" disabled={busy} onClick={() => control({ action: "shadow", version: model.shadow!.version, percent: 0 })}>
+              End shadow
+            </button>
+          )}
           <ConfirmButton
             disabled={busy || !model.canary}
             question={`Promote canary ${model.canary?.version ?? ""} to stable for all traffic?`}
@@ -308,6 +330,27 @@ function ModelPanel({ gateway, model, onChange }: { gateway: string; model: Mode
       )}
       {error && <ErrorNotice error={error} />}
     </article>
+  );
+}
+
+/** How the shadow's answers compare with the stable's so far. */
+function ShadowSummary({ report: r }: { report: ShadowReport }) {
+  const ms = (v: number | null) => (v == null ? "–" : `${v.toFixed(2)} ms`);
+  const disagree = r.compared - r.agreed;
+  return (
+    <div class="shadow-summary" data-testid="shadow-report">
+      <p>
+        Shadow <strong>{r.version}</strong> against {r.stable}: <strong>{(r.agreement * 100).toFixed(1)}%</strong> of {r.compared} compared
+        requests agree{disagree > 0 && <span class="flagged"> ({disagree} disagree)</span>}; {r.errors} shadow errors, {r.dropped} dropped of{" "}
+        {r.mirrored} mirrored.
+      </p>
+      <p class="muted">
+        |error| p50 {r.abs_error_p50.toExponential(2)}, p99 {r.abs_error_p99.toExponential(2)}, max {r.abs_error_max.toExponential(2)} (atol{" "}
+        {r.atol}, rtol {r.rtol}) · latency p50/p99: stable {ms(r.stable_p50_ms)} / {ms(r.stable_p99_ms)}, shadow {ms(r.shadow_p50_ms)} /{" "}
+        {ms(r.shadow_p99_ms)}
+      </p>
+      {r.last_problem && <p class="warning">Last: {r.last_problem}</p>}
+    </div>
   );
 }
 

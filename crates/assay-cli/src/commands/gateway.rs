@@ -126,6 +126,10 @@ pub fn run(c: &GatewayCommand) -> anyhow::Result<()> {
             &format!("{}/canary", m(model)),
             &json!({"version": version, "percent": percent, "auto_promote_after": auto_promote_after, "force": force}),
         )?,
+        GatewayCommand::Shadow { model, version, percent, force, .. } => gw.post(
+            &format!("{}/shadow", m(model)),
+            &json!({"version": version, "percent": percent, "force": force}),
+        )?,
         GatewayCommand::Promote { model, .. } => gw.post(&format!("{}/promote", m(model)), &Value::Null)?,
         GatewayCommand::Rollback { model, .. } => gw.post(&format!("{}/rollback", m(model)), &Value::Null)?,
         GatewayCommand::Events { model, .. } => gw.get(&format!("{}/events", m(model)))?,
@@ -167,35 +171,84 @@ pub fn run(c: &GatewayCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        GatewayCommand::Analysis { model, .. } => match out["analysis"].as_object() {
-            None => println!("{model}: no canary analysis yet (no canary, or no traffic)"),
-            Some(a) => {
-                for arm in ["stable", "candidate"] {
-                    let s = &a[arm];
-                    println!(
-                        "  {arm:<9} {} requests, {} errors ({:.2}%), p50 {} ms, p99 {} ms",
-                        s["requests"],
-                        s["errors"],
-                        s["error_rate"].as_f64().unwrap_or(0.0) * 100.0,
-                        s["p50_ms"],
-                        s["p99_ms"]
-                    );
-                }
-                println!(
-                    "  errors: Fisher exact p = {:.3e}; latency: Mann-Whitney p = {:.3e}",
-                    a["error_p_value"].as_f64().unwrap_or(1.0),
-                    a["latency_p_value"].as_f64().unwrap_or(1.0)
-                );
-                println!(
-                    "  verdict: {} ({})",
-                    a["verdict"]["action"].as_str().unwrap_or("?"),
-                    a["verdict"]["reason"].as_str().unwrap_or("")
-                );
+        GatewayCommand::Analysis { model, .. } => {
+            if let Some(sh) = out["shadow"].as_object() {
+                print_shadow(sh);
             }
-        },
+            analysis_text(model, &out);
+        }
         _ => println!("{}", out["detail"].as_str().unwrap_or("done")),
     }
     Ok(())
+}
+
+/// The shadow's comparison, in lines.
+fn print_shadow(sh: &serde_json::Map<String, Value>) {
+    let n = |k: &str| sh[k].as_u64().unwrap_or(0);
+    let ms = |k: &str| {
+        sh[k]
+            .as_f64()
+            .map_or("-".to_string(), |v| format!("{v:.2}"))
+    };
+    println!(
+        "shadow {} against stable {} at {}%: {} mirrored, {} dropped (queue full)",
+        sh["version"].as_str().unwrap_or("?"),
+        sh["stable"].as_str().unwrap_or("?"),
+        sh["percent"].as_f64().unwrap_or(0.0),
+        n("mirrored"),
+        n("dropped")
+    );
+    println!(
+        "  outputs: {} of {} compared agree ({:.2}%), |error| p50 {:.3e}, p99 {:.3e}, max {:.3e} (atol {:e}, rtol {:e}); {} shadow errors",
+        n("agreed"),
+        n("compared"),
+        sh["agreement"].as_f64().unwrap_or(1.0) * 100.0,
+        sh["abs_error_p50"].as_f64().unwrap_or(0.0),
+        sh["abs_error_p99"].as_f64().unwrap_or(0.0),
+        sh["abs_error_max"].as_f64().unwrap_or(0.0),
+        sh["atol"].as_f64().unwrap_or(0.0),
+        sh["rtol"].as_f64().unwrap_or(0.0),
+        n("errors")
+    );
+    println!(
+        "  latency: stable p50 {} ms, p99 {} ms; shadow p50 {} ms, p99 {} ms",
+        ms("stable_p50_ms"),
+        ms("stable_p99_ms"),
+        ms("shadow_p50_ms"),
+        ms("shadow_p99_ms")
+    );
+    if let Some(p) = sh["last_problem"].as_str() {
+        println!("  last problem: {p}");
+    }
+}
+
+fn analysis_text(model: &str, out: &Value) {
+    match out["analysis"].as_object() {
+        None => println!("{model}: no canary analysis yet (no canary, or no traffic)"),
+        Some(a) => {
+            for arm in ["stable", "candidate"] {
+                let s = &a[arm];
+                println!(
+                    "  {arm:<9} {} requests, {} errors ({:.2}%), p50 {} ms, p99 {} ms",
+                    s["requests"],
+                    s["errors"],
+                    s["error_rate"].as_f64().unwrap_or(0.0) * 100.0,
+                    s["p50_ms"],
+                    s["p99_ms"]
+                );
+            }
+            println!(
+                "  errors: Fisher exact p = {:.3e}; latency: Mann-Whitney p = {:.3e}",
+                a["error_p_value"].as_f64().unwrap_or(1.0),
+                a["latency_p_value"].as_f64().unwrap_or(1.0)
+            );
+            println!(
+                "  verdict: {} ({})",
+                a["verdict"]["action"].as_str().unwrap_or("?"),
+                a["verdict"]["reason"].as_str().unwrap_or("")
+            );
+        }
+    }
 }
 
 /// How long an admin read may take before the command gives up.

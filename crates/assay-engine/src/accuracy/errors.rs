@@ -168,6 +168,15 @@ pub struct ErrorStats {
     pub checked_bound: f64,
 }
 
+/// Compares one candidate tensor with its reference, as `assay accuracy` compares an output
+/// over one input set: the same statistics and the same tolerance check. The shapes must
+/// already match. For callers that compare one pair at a time (the gateway's shadow).
+pub fn compare(reference: &HostTensor, candidate: &HostTensor, tolerance: Tolerance) -> ErrorStats {
+    let mut acc = ErrorAccumulator::new(tolerance);
+    acc.add(0, reference, candidate);
+    acc.finish()
+}
+
 /// Running statistics of one output's errors.
 pub(crate) struct ErrorAccumulator {
     tolerance: Tolerance,

@@ -20,7 +20,7 @@ mod report;
 mod run;
 mod tolerance;
 
-pub use errors::{ErrorBin, ErrorPercentiles, ErrorStats, NonFinite, TopK, WorstElement};
+pub use errors::{ErrorBin, ErrorPercentiles, ErrorStats, NonFinite, TopK, WorstElement, compare};
 pub use plan::{AccuracyPlan, InputSource, Subject};
 pub use report::{
     ACCURACY_SCHEMA, AccuracyReport, CandidateReport, Divergence, InputsReport, NoiseFloor,

@@ -77,6 +77,12 @@ pub async fn models(State(app): State<App>, _admin: Admin) -> Answer<ModelList> 
             previous: ms.previous.clone(),
             ready: app.registry.is_ready(name, None),
             releases: ms.release_summaries(),
+            shadow: ms.shadow.clone(),
+            shadow_report: app
+                .registry
+                .existing_slot(name)
+                .and_then(|s| s.shadow.load_full())
+                .map(|s| s.report()),
         })
         .collect();
     Ok(Json(ModelList { models }))
@@ -206,6 +212,30 @@ pub async fn canary(
     ))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShadowBody {
+    version: String,
+    percent: f64,
+    /// Shadow it even if its signature breaks the stable's clients (audited).
+    #[serde(default)]
+    force: bool,
+}
+
+pub async fn shadow(
+    State(app): State<App>,
+    Admin(actor): Admin,
+    Path(model): Path<String>,
+    body: Body,
+) -> Answer<ChangeOutcome> {
+    let b: ShadowBody = json_body(body, 64 << 10).await?;
+    Ok(Json(
+        app.registry
+            .set_shadow(&model, &b.version, b.percent, b.force, &actor)
+            .await?,
+    ))
+}
+
 pub async fn promote(
     State(app): State<App>,
     Admin(actor): Admin,
@@ -235,11 +265,17 @@ pub async fn analysis(State(app): State<App>, _admin: Admin, Path(model): Path<S
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     });
+    let shadow = app
+        .registry
+        .existing_slot(&model)
+        .and_then(|s| s.shadow.load_full())
+        .map(|s| s.report());
     Ok(Json(json!({
         "model": model,
         "stable": ms.stable,
         "canary": ms.canary,
         "analysis": last,
+        "shadow": shadow,
     })))
 }
 

@@ -149,11 +149,12 @@ impl GrpcInferenceService for Grpc {
             protocol: Protocol::Grpc,
         };
         let app = &self.app;
-        let served = serving::serve(app, call, |v| async move {
-            let mut parsed = wire::parse(message, &v.inputs, &v.outputs, v.has_batch_dim)?;
-            let done = v.infer(&mut parsed, app.config.request_timeout).await?;
-            wire::encode(&v, &parsed, done.outputs)
-        })
+        let served = serving::serve(
+            app,
+            call,
+            |v| async move { wire::parse(message, &v.inputs, &v.outputs, v.has_batch_dim) },
+            |v, parsed, done| wire::encode(v, parsed, done.outputs),
+        )
         .await;
         let routed = served.routed;
         let traceparent = served

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use crate::{
     api::App,
     app::AppState,
+    backend::Done,
     error::GatewayError,
     model::{IoSpec, LoadedVersion},
     protocol,
@@ -251,7 +252,7 @@ async fn serve(
         peer: Some(peer.ip()),
         protocol: Protocol::Rest,
     };
-    let served = serving::serve(&app, call, |v| run(&app, v, &headers, body)).await;
+    let served = serving::serve(&app, call, |v| decode(&app, v, &headers, body), encode).await;
     let mut resp = match served.result {
         Ok(r) => r,
         Err(e) => e.into_response(),
@@ -332,12 +333,13 @@ async fn read_limited(
     Ok(first.unwrap_or_else(|| buf.freeze()))
 }
 
-async fn run(
+/// Reads and parses a REST infer request against the version's signature.
+async fn decode(
     app: &AppState,
     v: Arc<LoadedVersion>,
     headers: &HeaderMap,
     body: Body,
-) -> Result<Response, GatewayError> {
+) -> Result<protocol::InferRequest, GatewayError> {
     let bytes = read_limited(body, headers, app.config.max_request_bytes).await?;
     let header_len = match headers.get(protocol::rest::HEADER_LENGTH) {
         None => None,
@@ -352,11 +354,16 @@ async fn run(
                 })?,
         ),
     };
-    let mut req =
-        protocol::rest::parse(&bytes, header_len, &v.inputs, &v.outputs, v.has_batch_dim)?;
-    drop(bytes);
-    let done = v.infer(&mut req, app.config.request_timeout).await?;
-    let enc = protocol::rest::encode(&v.model, &v.version, &req, &done.outputs)?;
+    protocol::rest::parse(&bytes, header_len, &v.inputs, &v.outputs, v.has_batch_dim)
+}
+
+/// The REST answer: JSON, or binary tensors after a JSON header, with the timing header.
+fn encode(
+    v: &LoadedVersion,
+    req: &protocol::InferRequest,
+    done: Done,
+) -> Result<Response, GatewayError> {
+    let enc = protocol::rest::encode(&v.model, &v.version, req, &done.outputs)?;
     let mut resp = Response::new(Body::from(enc.body));
     let h = resp.headers_mut();
     match enc.header_len {

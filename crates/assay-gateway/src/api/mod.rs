@@ -55,6 +55,7 @@ pub fn router(app: AppState) -> Router {
         )
         .route("/admin/v1/models/{model}/activate", post(admin::activate))
         .route("/admin/v1/models/{model}/canary", post(admin::canary))
+        .route("/admin/v1/models/{model}/shadow", post(admin::shadow))
         .route("/admin/v1/models/{model}/promote", post(admin::promote))
         .route("/admin/v1/models/{model}/rollback", post(admin::rollback))
         .route("/admin/v1/models/{model}/events", get(admin::events))
