@@ -282,7 +282,7 @@ function ModelPanel({ gateway, model, onChange }: { gateway: string; model: Mode
       </div>
       {others.length > 0 && (
         <div class="row">
-          <label for={`canary-version-${model.name}`}>Canary</label>
+          <label for={`canary-version-${model.name}`}>Candidate</label>
           <select id={`canary-version-${model.name}`} value={version} onChange={(e) => setVersion(e.currentTarget.value)}>
             {others.map((r) => <option key={r.version} value={r.version}>{r.version}</option>)}
           </select>
