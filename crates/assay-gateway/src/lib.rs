@@ -47,6 +47,7 @@ mod metrics;
 mod model;
 mod protocol;
 mod registry;
+mod self_profile;
 mod serving;
 mod shadow;
 mod state;

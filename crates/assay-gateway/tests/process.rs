@@ -1942,6 +1942,107 @@ fn a_shadow_is_compared_never_answers_and_ends_itself_when_it_disagrees() {
 }
 
 #[test]
+fn the_gateway_profiles_itself_under_load_as_pprof_and_folded_stacks() {
+    let env = Env::new();
+    let gw = Gateway::start(&env, "gw", "", &[]);
+    let rel = env.release(&fixture("mlp.onnx"), "mlp", "1.0.0");
+    assert_eq!(env.push(&gw, &rel, &[]).code, 0);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = (0..3)
+        .map(|_| {
+            let (stop, url) = (stop.clone(), gw.url());
+            std::thread::spawn(move || {
+                let a = agent();
+                let (body, headers) = binary_mlp_request(4);
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let r = http(
+                        &a,
+                        "POST",
+                        &format!("{url}/v2/models/mlp/infer"),
+                        None,
+                        &headers,
+                        Some(body.clone()),
+                    );
+                    assert_eq!(r.status, 200);
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let get = |query: &str| {
+        http(
+            &agent(),
+            "GET",
+            &format!("{}/admin/v1/debug/profile?{query}", gw.url()),
+            Some(TOKEN),
+            &[],
+            None,
+        )
+    };
+    let folded = get("seconds=3&format=folded");
+    let pprof = get("seconds=2");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let served: u64 = load.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!(served > 0);
+    assert_eq!(
+        folded.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&folded.body)
+    );
+    let text = String::from_utf8(folded.body).unwrap();
+    let mut samples = 0u64;
+    let mut own = 0u64;
+    for line in text.lines() {
+        let (stack, n) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("not folded: {line}"));
+        let n: u64 = n.parse().unwrap_or_else(|_| panic!("no count: {line}"));
+        samples += n;
+        if stack.contains("assay_gateway::") {
+            own += n;
+        }
+    }
+    // 99 Hz over 3 s on a busy process: well over a hundred samples, and the gateway's own
+    // code (serving, the batcher) among them.
+    assert!(samples > 100, "{samples} samples:\n{text}");
+    assert!(own > 0, "no assay_gateway frame in:\n{text}");
+    assert!(text.contains("assay_gateway::backend::batcher"), "{text}");
+    // pprof's protobuf: its string table names the same functions.
+    assert_eq!(pprof.status, 200);
+    assert_eq!(
+        pprof.header("content-type"),
+        Some("application/octet-stream")
+    );
+    assert!(pprof.body.len() > 1000, "{} bytes", pprof.body.len());
+    assert!(
+        pprof.body.windows(15).any(|w| w == b"assay_gateway::"),
+        "the pprof profile names no gateway function"
+    );
+    // Bad requests are named; a stranger gets nothing.
+    let r = get("seconds=0");
+    assert_eq!(r.status, 400);
+    assert!(r.error().contains("1 to 60 seconds"), "{}", r.error());
+    let r = get("seconds=1&format=svg");
+    assert!(
+        r.status == 400 && r.error().contains("`pprof`"),
+        "{}",
+        r.error()
+    );
+    let r = http(
+        &agent(),
+        "GET",
+        &format!("{}/admin/v1/debug/profile?seconds=1", gw.url()),
+        None,
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 401);
+}
+
+#[test]
 fn rate_limits_and_request_timeouts_answer_with_retry_after() {
     let env = Env::new();
     // Inference needs a token here; each valid token is a caller with its own budget.

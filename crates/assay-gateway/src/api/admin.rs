@@ -341,3 +341,59 @@ pub async fn commit(
 ) -> Answer<PushOutcome> {
     Ok(Json(app.uploads.commit(&id, q.activate, &actor).await?))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileQuery {
+    #[serde(default = "default_seconds")]
+    seconds: u64,
+    /// `pprof` (protobuf, the default) or `folded` (text, for flame graphs).
+    #[serde(default)]
+    format: Option<String>,
+}
+
+fn default_seconds() -> u64 {
+    10
+}
+
+/// `GET /admin/v1/debug/profile?seconds=N&format=pprof|folded`: the gateway's own CPU
+/// profile over the next N seconds.
+pub async fn profile(
+    State(app): State<App>,
+    Admin(actor): Admin,
+    Query(q): Query<ProfileQuery>,
+) -> Result<axum::response::Response, GatewayError> {
+    use axum::{http::header, response::IntoResponse};
+    let format = q.format.as_deref().unwrap_or("pprof");
+    if !matches!(format, "pprof" | "folded") {
+        return Err(GatewayError::BadRequest(format!(
+            "format={format}: the profile comes as `pprof` (protobuf) or `folded` (text)"
+        )));
+    }
+    let p = crate::self_profile::CpuProfile::take(q.seconds).await?;
+    app.audit.record(
+        &actor,
+        "profile",
+        None,
+        None,
+        Ok(&format!("{} s CPU profile ({format})", q.seconds)),
+    );
+    Ok(match format {
+        "folded" => (
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            p.folded(),
+        )
+            .into_response(),
+        _ => (
+            [
+                (header::CONTENT_TYPE, "application/octet-stream"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"assay-gateway.pb\"",
+                ),
+            ],
+            p.pprof()?,
+        )
+            .into_response(),
+    })
+}

@@ -67,6 +67,7 @@ pub fn router(app: AppState) -> Router {
         )
         .route("/admin/v1/uploads/{id}/files/{*path}", put(admin::put_file))
         .route("/admin/v1/uploads/{id}/commit", post(admin::commit))
+        .route("/admin/v1/debug/profile", get(admin::profile))
         .route("/admin/v1/{*rest}", any(admin::not_found));
     v2.merge(admin)
         .fallback(infer::no_route)
