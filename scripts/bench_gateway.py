@@ -9,6 +9,10 @@ is held to:
   (c) p99 during hot swaps / steady-state p99, at concurrency 16                       <= 2
   (d) gateway / FastAPI throughput at concurrency 16 (and both p99s)                   >= 10
 
+`--grpc-shadow` instead measures what gRPC and shadows cost, side by side on one gateway:
+REST against gRPC at concurrency 1 (per-request overhead) and 16, and the stable's p99 with
+a 100% shadow against without one (target: at most 1.1x).
+
 `--against OLD_GATEWAY_BINARY` instead compares two gateway builds side by side under the
 same load (batching on, concurrency 16, the figure a change must keep within 3%): each
 round runs the old and then the new gateway over its own data folder, and the medians and
@@ -57,10 +61,10 @@ def wait_http(url, seconds=30):
     sys.exit(f"{url} never answered")
 
 
-def perf(model, port, concurrency, extra=(), stability=None):
+def perf(model, port, concurrency, extra=(), stability=None, protocol="http"):
     out = tempfile.mktemp(suffix=".csv")
     env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(CACHE, "perf_analyzer/lib"))
-    args = [PERF, "-m", model, "-u", f"127.0.0.1:{port}", "-i", "http",
+    args = [PERF, "-m", model, "-u", f"127.0.0.1:{port}", "-i", protocol,
             "--concurrency-range", f"{concurrency}:{concurrency}",
             "--measurement-interval", str(INTERVAL_MS), "--max-trials", "6", "-f", out,
             *(("-s", str(stability)) if stability else ()),
@@ -102,10 +106,10 @@ def prepare():
     return work, dylib, env, releases
 
 
-def start_gateway(binary, work, data, dylib, port):
+def start_gateway(binary, work, data, dylib, port, extra=()):
     gw = subprocess.Popen([binary, "--config", os.path.join(work, "gateway.toml"), "--listen", f"127.0.0.1:{port}",
                            "--data", os.path.join(work, data), "--trusted-keys", os.path.join(work, "trusted"),
-                           "--token-file", os.path.join(work, "token"), "--runtime", dylib],
+                           "--token-file", os.path.join(work, "token"), "--runtime", dylib, *extra],
                           stderr=open(os.path.join(work, f"{data}.log"), "a"))
     wait_http(f"http://127.0.0.1:{port}/v2/health/live")
     return gw
@@ -159,7 +163,62 @@ def compare(old, rounds):
     print(f"change at c=16 with batching: {change:+.1f}%   (target: within 3%)   {'PASS' if change >= -3 else 'MISS'}")
 
 
+def grpc_and_shadow():
+    """REST against gRPC, and the stable's p99 with and without a 100% shadow."""
+    work, dylib, env, releases = prepare()
+    port, grpc_port = 18700, 18701
+    gw = start_gateway(GATEWAY, work, "data", dylib, port, ("--grpc-listen", f"127.0.0.1:{grpc_port}"))
+    url = f"http://127.0.0.1:{port}"
+    rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
+    rows = {}
+    try:
+        for name, version, d in releases:
+            sh([ASSAY, "push", d, "--signature", d + ".sig", "--gateway", url, "--token", TOKEN], env)
+        # Alternating rounds, medians: drift on a shared machine hits both sides alike.
+        for n in range(rounds):
+            for c in (1, 16):
+                for proto, p in (("rest", port), ("grpc", grpc_port)):
+                    r = perf("mlp", p, c, protocol="http" if proto == "rest" else "grpc")
+                    rows.setdefault((proto, c), []).append(r)
+                    print(f"  round {n + 1} {proto:<4} c={c:<3} {r['throughput']:>9.0f} infer/s  p50 {r['p50_ms']:.3f} ms  p99 {r['p99_ms']:.3f} ms", flush=True)
+            for label, percent in (("no shadow", 0), ("100% shadow", 100)):
+                sh([ASSAY, "gateway", "shadow", "mlp", "1.0.1", str(percent), "--gateway", url, "--token", TOKEN], env)
+                r = perf("mlp", port, 16)
+                rows.setdefault(label, []).append(r)
+                print(f"  round {n + 1} stable c=16 {label:<12} {r['throughput']:>9.0f} infer/s  p50 {r['p50_ms']:.3f} ms  p99 {r['p99_ms']:.3f} ms", flush=True)
+        analysis = json.loads(sh([ASSAY, "gateway", "analysis", "mlp", "--json", "--gateway", url, "--token", TOKEN], env))
+    finally:
+        stop_gateway(gw)
+
+    def med(key, field):
+        v = sorted(r[field] for r in rows[key])
+        return v[len(v) // 2]
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    print()
+    print(f"machine: {cpu}, {os.cpu_count()} CPUs; {platform.platform()}; perf_analyzer from tritonclient 2.50.0, "
+          f"{INTERVAL_MS} ms windows, medians of {rounds} alternating rounds")
+    for c in (1, 16):
+        rest, grpc = (("rest", c), ("grpc", c))
+        print(f"c={c:<3} REST {med(rest, 'throughput'):>7.0f} infer/s p50 {med(rest, 'p50_ms'):.3f} ms p99 {med(rest, 'p99_ms'):.3f} ms | "
+              f"gRPC {med(grpc, 'throughput'):>7.0f} infer/s p50 {med(grpc, 'p50_ms'):.3f} ms p99 {med(grpc, 'p99_ms'):.3f} ms")
+    overhead_us = (med(("grpc", 1), "p50_ms") - med(("rest", 1), "p50_ms")) * 1e3
+    print(f"gRPC - REST per-request p50 at c=1: {overhead_us:+.0f} us")
+    ratio = med("100% shadow", "p99_ms") / med("no shadow", "p99_ms")
+    sh_ = (analysis.get("shadow") or {})
+    print(f"stable p99 at c=16: {med('no shadow', 'p99_ms'):.3f} ms without a shadow, {med('100% shadow', 'p99_ms'):.3f} ms "
+          f"with a 100% shadow: {ratio:.2f}x (target <= 1.1)  {'PASS' if ratio <= 1.1 else 'MISS'}")
+    print(f"  the shadow compared {sh_.get('compared')} of {sh_.get('mirrored')} mirrored requests "
+          f"({sh_.get('dropped')} dropped when its queue was full), agreement {sh_.get('agreement')}")
+
+
 def main():
+    if len(sys.argv) >= 2 and sys.argv[1] == "--grpc-shadow":
+        return grpc_and_shadow()
     if len(sys.argv) >= 3 and sys.argv[1] == "--against":
         rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
         return compare(sys.argv[2], rounds)

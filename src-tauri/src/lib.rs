@@ -59,6 +59,7 @@ pub fn app_builder<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Buil
             gateways::gateway_overview,
             gateways::gateway_control,
             gateways::gateway_metrics,
+            gateways::gateway_profile,
             files::export_file,
             viewer::open_viewer,
             profiles::profile_timeline,

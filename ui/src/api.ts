@@ -53,6 +53,7 @@ import type { JobStarted } from "./bindings/JobStarted";
 import type { GatewayOverview } from "./bindings/GatewayOverview";
 import type { ModelOverview } from "./bindings/ModelOverview";
 import type { ShadowReport } from "./bindings/ShadowReport";
+import type { CpuProfile } from "./bindings/CpuProfile";
 import type { ChangeOutcome } from "./bindings/ChangeOutcome";
 import type { AccuracyEvent } from "./bindings/AccuracyEvent";
 import type { AccuracyReport } from "./bindings/AccuracyReport";
@@ -96,6 +97,7 @@ export type {
   GatewayOverview,
   ModelOverview,
   ShadowReport,
+  CpuProfile,
   ChangeOutcome,
   UiError,
   ErrorKind,
@@ -167,6 +169,7 @@ export const api = {
   gatewayOverview: (name: string) => invoke<GatewayOverview>("gateway_overview", { name }),
   gatewayControl: (name: string, model: string, control: Control) => invoke<ChangeOutcome>("gateway_control", { name, model, control }),
   gatewayMetrics: (name: string) => invoke<MetricSample[]>("gateway_metrics", { name }),
+  gatewayProfile: (name: string, seconds: number) => invoke<CpuProfile>("gateway_profile", { name, seconds }),
   profileTimeline: (path: string) => invoke<Timeline | null>("profile_timeline", { path }),
   exportFile: (from: string, to: string) => invoke<number>("export_file", { from, to }),
 };

@@ -99,6 +99,17 @@ impl LoadedVersion {
         }
     }
 
+    /// An input's or output's dims in Triton's model configuration: without the batch
+    /// dimension when the version batches (`max_batch_size` > 0), which is how perf_analyzer
+    /// and tritonclient shape their requests.
+    pub fn config_dims(&self, spec: &IoSpec) -> Vec<i64> {
+        if self.max_batch_size() > 0 {
+            spec.shape[1..].to_vec()
+        } else {
+            spec.shape.clone()
+        }
+    }
+
     /// Queues the request and waits for its outputs, at most `timeout` in all.
     pub async fn infer(
         &self,

@@ -99,6 +99,22 @@ struct Gate {
     force: bool,
 }
 
+impl Gate {
+    /// The gate of a change that sends `percent` of traffic to `version` (a canary, a
+    /// shadow), once the share is checked.
+    fn share(version: &str, percent: f64, force: bool) -> Result<Gate, GatewayError> {
+        if !(0.0..=100.0).contains(&percent) || percent.is_nan() {
+            return Err(GatewayError::BadRequest(format!(
+                "percent {percent} is outside 0..=100"
+            )));
+        }
+        Ok(Gate {
+            candidate: version.to_string(),
+            force,
+        })
+    }
+}
+
 pub struct Registry {
     pub config: Arc<Config>,
     pub backend: Arc<dyn Backend>,
@@ -645,16 +661,8 @@ impl Registry {
         force: bool,
         actor: &str,
     ) -> Result<ChangeOutcome, GatewayError> {
-        if !(0.0..=100.0).contains(&percent) || percent.is_nan() {
-            return Err(GatewayError::BadRequest(format!(
-                "percent {percent} is outside 0..=100"
-            )));
-        }
+        let gate = Gate::share(version, percent, force)?;
         let v = version.to_string();
-        let gate = Gate {
-            candidate: version.to_string(),
-            force,
-        };
         self.change(model, actor, "canary", Some(version), Some(gate), |ms| {
                 Self::has_release(ms, model, &v)?;
                 if ms.stable.as_deref() == Some(v.as_str()) {
@@ -714,16 +722,8 @@ impl Registry {
         force: bool,
         actor: &str,
     ) -> Result<ChangeOutcome, GatewayError> {
-        if !(0.0..=100.0).contains(&percent) || percent.is_nan() {
-            return Err(GatewayError::BadRequest(format!(
-                "percent {percent} is outside 0..=100"
-            )));
-        }
+        let gate = Gate::share(version, percent, force)?;
         let v = version.to_string();
-        let gate = Gate {
-            candidate: version.to_string(),
-            force,
-        };
         self.change(model, actor, "shadow", Some(version), Some(gate), |ms| {
             Self::has_release(ms, model, &v)?;
             if ms.stable.is_none() {

@@ -233,9 +233,7 @@ fn a_signed_release_is_pushed_then_served_in_json_and_binary() {
     assert!(o.stdout.contains("already on the gateway"), "{}", o.stdout);
 
     // The metrics saw it all.
-    let text =
-        String::from_utf8(http(&a, "GET", &format!("{}/metrics", gw.url()), None, &[], None).body)
-            .unwrap();
+    let text = gw.metrics_text();
     assert!(
         text.contains("assay_request_success_total{model=\"lookup\",version=\"1.0.0\"} 3"),
         "{text}"
@@ -721,9 +719,7 @@ fn a_failing_canary_is_rolled_back_and_a_good_one_promoted_automatically() {
             (200, Some("1.0.0"))
         );
     }
-    let metrics =
-        String::from_utf8(http(&a, "GET", &format!("{}/metrics", gw.url()), None, &[], None).body)
-            .unwrap();
+    let metrics = gw.metrics_text();
     assert!(
         metrics.contains(
             "assay_canary_decisions_total{model=\"lookup\",version=\"2.0.0\",reason=\"rollback\"} 1"
@@ -891,18 +887,7 @@ fn a_full_queue_answers_429_with_retry_after() {
         assert_eq!(r.1.as_deref(), Some("1"));
         assert!(r.2.contains("queue is full"), "{}", r.2);
     }
-    let metrics = String::from_utf8(
-        http(
-            &agent(),
-            "GET",
-            &format!("{}/metrics", gw.url()),
-            None,
-            &[],
-            None,
-        )
-        .body,
-    )
-    .unwrap();
+    let metrics = gw.metrics_text();
     assert!(metrics.contains("reason=\"rejected\"} "), "{metrics}");
 }
 
@@ -1214,18 +1199,7 @@ fn tritonclient_grpc_infers_like_rest_and_counts_in_the_same_metrics_and_canary(
     // Every answered request counts in the versions' metrics, whichever protocol: one gRPC
     // and one REST inference, one pinned and `rounds` more over gRPC; the short tensor is
     // a bad request of a version, the unknown model fails unrouted.
-    let metrics = String::from_utf8(
-        http(
-            &agent(),
-            "GET",
-            &format!("{}/metrics", gw.url()),
-            None,
-            &[],
-            None,
-        )
-        .body,
-    )
-    .unwrap();
+    let metrics = gw.metrics_text();
     let sum = |prefix: &str| -> f64 {
         metrics
             .lines()
@@ -1884,9 +1858,7 @@ fn a_shadow_is_compared_never_answers_and_ends_itself_when_it_disagrees() {
         "{}",
         o.stdout
     );
-    let metrics =
-        String::from_utf8(http(&a, "GET", &format!("{}/metrics", gw.url()), None, &[], None).body)
-            .unwrap();
+    let metrics = gw.metrics_text();
     for line in [
         "assay_shadow_requests_total{model=\"lookup\",version=\"2.0.0\",outcome=\"disagree\"} 30",
         "assay_shadow_requests_total{model=\"lookup\",version=\"1.1.0\",outcome=\"agree\"} 30",

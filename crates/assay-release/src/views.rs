@@ -67,6 +67,47 @@ pub struct ShadowReport {
     pub rtol: f64,
 }
 
+/// A gateway's own CPU profile (`GET /admin/v1/debug/profile?format=folded`), read into
+/// stacks for a flame graph.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct CpuProfile {
+    pub seconds: u64,
+    /// Samples in all (at 99 per second per busy thread).
+    pub samples: u64,
+    /// `thread;outermost;…;innermost` and its samples, heaviest first.
+    pub stacks: Vec<FoldedStack>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct FoldedStack {
+    pub stack: String,
+    pub weight: u64,
+}
+
+impl CpuProfile {
+    /// Reads folded stacks (`frame;…;frame COUNT` per line); other lines are skipped.
+    pub fn from_folded(text: &str, seconds: u64) -> CpuProfile {
+        let mut stacks: Vec<FoldedStack> = text
+            .lines()
+            .filter_map(|l| {
+                let (stack, n) = l.trim_end().rsplit_once(' ')?;
+                Some(FoldedStack {
+                    stack: stack.to_string(),
+                    weight: n.parse().ok()?,
+                })
+            })
+            .collect();
+        stacks.sort_by_key(|s| std::cmp::Reverse(s.weight));
+        CpuProfile {
+            seconds,
+            samples: stacks.iter().map(|s| s.weight).sum(),
+            stacks,
+        }
+    }
+}
+
 /// `GET /admin/v1/status`: the gateway, its runtime and keys, and a line per model.
 #[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 #[ts(export)]

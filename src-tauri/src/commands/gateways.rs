@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 
 use assay_release::{
     remote::GatewayClient,
-    views::{ChangeOutcome, GatewayStatus, ModelList, ModelOverview},
+    views::{ChangeOutcome, CpuProfile, GatewayStatus, ModelList, ModelOverview},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -166,6 +166,34 @@ pub async fn gateway_control<R: tauri::Runtime>(
             Control::Promote => client.post_as(&format!("{base}/promote"), &Value::Null)?,
             Control::Rollback => client.post_as(&format!("{base}/rollback"), &Value::Null)?,
         })
+    })
+    .await
+}
+
+/// `gateway_profile`: the gateway's own CPU profile over the next `seconds`, as stacks for
+/// a flame graph.
+#[tauri::command]
+pub async fn gateway_profile<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    name: String,
+    seconds: u64,
+) -> Result<CpuProfile, UiError> {
+    if !(1..=60).contains(&seconds) {
+        return Err(UiError::usage("a profile lasts 1 to 60 seconds"));
+    }
+    let client = client(&app, name).await?;
+    blocking(move || {
+        let path = format!("/admin/v1/debug/profile?seconds={seconds}&format=folded");
+        match client.get_within(&path, Duration::from_secs(seconds + 30))? {
+            Value::String(text) => Ok(CpuProfile::from_folded(&text, seconds)),
+            other => Err(UiError {
+                kind: ErrorKind::Gateway,
+                message:
+                    "the gateway did not answer with a profile (is it older than this console?)"
+                        .into(),
+                detail: Some(other.to_string()),
+            }),
+        }
     })
     .await
 }

@@ -1,5 +1,8 @@
-// An interactive flame graph (icicle: the whole inference on top): click or Enter to zoom,
-// search to highlight, hover or focus for the operator, shapes, time and share.
+// An interactive flame graph (icicle: the whole on top): click or Enter to zoom, search to
+// highlight, hover or focus for the frame's path, weight and share. `FlameGraph` draws a
+// profile's operators (kernel time per inference); `StackFlame` any weighted stacks (a
+// gateway's CPU samples).
+import type { JSX } from "preact";
 import { useMemo, useState } from "preact/hooks";
 import type { NodeStats } from "../api";
 import { us } from "../format";
@@ -7,14 +10,63 @@ import { buildTree, costliestLeaf, layout, pathOf, type Frame } from "./flame";
 
 const ROW = 20;
 
+/** A profile's operators, by scope, weighted by kernel time per inference. */
 export function FlameGraph({ nodes }: { nodes: NodeStats[] }) {
-  const root = useMemo(
-    () => buildTree(nodes.map((n) => ({ stack: n.stack || `${n.op_type};${n.name}`, weight: n.per_inference_us, item: n }))),
+  const items = useMemo(
+    () => nodes.map((n) => ({ stack: n.stack || `${n.op_type};${n.name}`, weight: n.per_inference_us, item: n })),
     [nodes],
   );
-  const [zoom, setZoom] = useState<Frame<NodeStats>>(root);
+  return (
+    <Flame
+      items={items}
+      weight={(v) => `${us(v)} per inference`}
+      whole="kernel time"
+      placeholder="MatMul, /encoder/layer.0…"
+      empty="The profile recorded no kernel time."
+      kind={(n) => n.op_type}
+      details={(n) => (
+        <div>
+          {n.op_type} on {n.provider} · {n.calls} calls
+          <br />in {n.input_shapes || "?"} → out {n.output_shapes || "?"}
+        </div>
+      )}
+    />
+  );
+}
+
+/** Weighted stacks (`frame;frame;leaf`) counted in `unit`, e.g. CPU samples. */
+export function StackFlame({ stacks, unit, whole }: { stacks: { stack: string; weight: number }[]; unit: string; whole: string }) {
+  const items = useMemo(() => stacks.map((s) => ({ ...s, item: null })), [stacks]);
+  return (
+    <Flame
+      items={items}
+      weight={(v) => `${v.toLocaleString()} ${unit}`}
+      whole={whole}
+      placeholder="a function or thread name"
+      empty={`No ${unit} were recorded.`}
+    />
+  );
+}
+
+interface FlameProps<T> {
+  items: { stack: string; weight: number; item: T }[];
+  /** A weight in words ("12 µs per inference", "40 samples"). */
+  weight: (v: number) => string;
+  /** What the whole is ("kernel time", "CPU samples"). */
+  whole: string;
+  placeholder: string;
+  empty: string;
+  /** The kind of a frame's item, shown beside the costliest frame. */
+  kind?: (item: T) => string;
+  /** More about a frame's item, in its tooltip. */
+  details?: (item: T) => JSX.Element;
+}
+
+function Flame<T>({ items, weight, whole, placeholder, empty, kind, details }: FlameProps<T>) {
+  const root = useMemo(() => buildTree(items), [items]);
+  const [zoom, setZoom] = useState<Frame<T>>(root);
   const [query, setQuery] = useState("");
-  const [hover, setHover] = useState<{ f: Frame<NodeStats>; x: number; y: number } | null>(null);
+  const [hover, setHover] = useState<{ f: Frame<T>; x: number; y: number } | null>(null);
   const placed = useMemo(() => layout(root, zoom), [root, zoom]);
   const rows = placed.reduce((m, p) => Math.max(m, p.row), 0) + 1;
   const costliest = useMemo(() => costliestLeaf(root), [root]);
@@ -22,7 +74,7 @@ export function FlameGraph({ nodes }: { nodes: NodeStats[] }) {
   const matched = useMemo(() => {
     if (!q) return 0;
     let total = 0;
-    const walk = (f: Frame<NodeStats>) => {
+    const walk = (f: Frame<T>) => {
       if (f.name.toLowerCase().includes(q)) total += f.value;
       else f.children.forEach(walk);
     };
@@ -30,22 +82,22 @@ export function FlameGraph({ nodes }: { nodes: NodeStats[] }) {
     return total;
   }, [root, q]);
 
-  if (root.value === 0) return <p>The profile recorded no kernel time.</p>;
-  const share = (f: Frame<NodeStats>) => (100 * f.value) / root.value;
+  if (root.value === 0) return <p>{empty}</p>;
+  const share = (f: { value: number }) => (100 * f.value) / root.value;
 
   return (
     <div class="flame" data-testid="flame-graph">
       <div class="row">
         <label for="flame-search">Search frames</label>
-        <input id="flame-search" value={query} placeholder="MatMul, /encoder/layer.0…" onInput={(e) => setQuery(e.currentTarget.value)} />
-        {q && <span aria-live="polite">{share({ value: matched } as Frame<NodeStats>).toFixed(1)}% of the time matches</span>}
+        <input id="flame-search" value={query} placeholder={placeholder} onInput={(e) => setQuery(e.currentTarget.value)} />
+        {q && <span aria-live="polite">{share({ value: matched }).toFixed(1)}% of the {whole} matches</span>}
         {zoom !== root && <button type="button" onClick={() => setZoom(root)}>Reset zoom</button>}
       </div>
       {costliest && (
         <p data-testid="costliest-frame">
           Costliest frame: <strong>{costliest.name}</strong>
-          {costliest.item && <> ({costliest.item.op_type})</>} — {us(costliest.value)} per inference,{" "}
-          {share(costliest).toFixed(1)}% of kernel time{" "}
+          {costliest.item != null && kind && <> ({kind(costliest.item)})</>} — {weight(costliest.value)},{" "}
+          {share(costliest).toFixed(1)}% of {whole}{" "}
           <button type="button" class="link" onClick={() => setZoom(costliest.parent ?? root)}>Zoom to it</button>
         </p>
       )}
@@ -63,7 +115,7 @@ export function FlameGraph({ nodes }: { nodes: NodeStats[] }) {
               // Only labelled frames are tab stops: slivers would add hundreds of them.
               tabIndex={p.w > 0.02 ? 0 : -1}
               role="button"
-              aria-label={`${f.name}: ${us(f.value)}, ${share(f).toFixed(1)}%`}
+              aria-label={`${f.name}: ${weight(f.value)}, ${share(f).toFixed(1)}%`}
               style={{ left: `${p.x * 100}%`, width: `${p.w * 100}%`, top: `${p.row * ROW}px`, height: `${ROW - 2}px`, background: color(f.name, !!hit) }}
               onClick={() => setZoom(f.children.length ? f : f.parent ?? root)}
               onKeyDown={(e) => {
@@ -87,13 +139,10 @@ export function FlameGraph({ nodes }: { nodes: NodeStats[] }) {
       {hover && (
         <div class="tooltip" role="tooltip" style={{ left: `${hover.x + 12}px`, top: `${hover.y + 12}px` }}>
           <strong>{pathOf(hover.f) || "all"}</strong>
-          <div>{us(hover.f.value)} per inference · {share(hover.f).toFixed(2)}% of kernel time</div>
-          {hover.f.item && (
-            <div>
-              {hover.f.item.op_type} on {hover.f.item.provider} · {hover.f.item.calls} calls
-              <br />in {hover.f.item.input_shapes || "?"} → out {hover.f.item.output_shapes || "?"}
-            </div>
-          )}
+          <div>
+            {weight(hover.f.value)} · {share(hover.f).toFixed(2)}% of {whole}
+          </div>
+          {hover.f.item != null && details?.(hover.f.item)}
         </div>
       )}
     </div>

@@ -1,9 +1,10 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, asUiError, type PushEvent, type GatewayOverview, type MetricSample, type ModelOverview, type ReleaseView, type SavedGateway, type ShadowReport, type UiError } from "../api";
+import { api, asUiError, type PushEvent, type GatewayOverview, type MetricSample, type ModelOverview, type ReleaseView, type SavedGateway, type ShadowReport, type CpuProfile, type UiError } from "../api";
 import { ConfirmButton } from "../Confirm";
 import { ErrorNotice } from "../ErrorNotice";
 import { useOnShown } from "../visible";
 import { LineChart } from "../charts/LineChart";
+import { StackFlame } from "../charts/FlameGraph";
 import { between } from "../charts/metrics";
 import { bytes } from "../format";
 import { useJob } from "../useJob";
@@ -188,6 +189,7 @@ function GatewayPanel({ gateway, onRemoved }: { gateway: SavedGateway; onRemoved
       {push.error && <ErrorNotice error={push.error} />}
       {overview?.models.map((m) => <ModelPanel key={m.name} gateway={gateway.name} model={m} onChange={refresh} />)}
       <LiveMetrics gateway={gateway.name} />
+      <SelfProfile gateway={gateway.name} />
     </div>
   );
 }
@@ -330,6 +332,47 @@ function ModelPanel({ gateway, model, onChange }: { gateway: string; model: Mode
       )}
       {error && <ErrorNotice error={error} />}
     </article>
+  );
+}
+
+/** The gateway's own CPU profile over a few seconds, as a flame graph. */
+function SelfProfile({ gateway }: { gateway: string }) {
+  const [seconds, setSeconds] = useState(5);
+  const [profile, setProfile] = useState<CpuProfile | null>(null);
+  const [error, setError] = useState<UiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  async function take() {
+    setBusy(true);
+    setError(null);
+    try {
+      setProfile(await api.gatewayProfile(gateway, seconds));
+    } catch (e) {
+      setError(asUiError(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+  return (
+    <section data-testid="gateway-profile">
+      <h3>Where the gateway spends its CPU</h3>
+      <div class="row">
+        <label for="gw-profile-seconds">Seconds</label>
+        <input id="gw-profile-seconds" type="number" min={1} max={60} style={{ width: "5em" }} value={seconds} onInput={(e) => setSeconds(Number(e.currentTarget.value))} />
+        <button type="button" disabled={busy} onClick={take}>
+          Profile the gateway
+        </button>
+        {busy && <progress aria-label="Profiling the gateway" />}
+      </div>
+      {error && <ErrorNotice error={error} />}
+      {profile && (
+        <>
+          <p class="muted">
+            {profile.samples.toLocaleString()} samples over {profile.seconds} s (99 per second per busy thread); the first frame is the thread.
+          </p>
+          <StackFlame key={profile.samples} stacks={profile.stacks} unit="samples" whole="CPU samples" />
+        </>
+      )}
+    </section>
   );
 }
 

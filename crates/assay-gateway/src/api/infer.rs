@@ -142,13 +142,7 @@ pub async fn version_metadata(
 /// dimension, which is how perf_analyzer and tritonclient shape their requests.
 fn config_json(v: &LoadedVersion) -> Value {
     let max_batch = v.max_batch_size();
-    let dims = |s: &IoSpec| -> Vec<i64> {
-        if max_batch > 0 {
-            s.shape[1..].to_vec()
-        } else {
-            s.shape.clone()
-        }
-    };
+    let dims = |s: &IoSpec| v.config_dims(s);
     let io = |specs: &[IoSpec]| -> Vec<Value> {
         specs
             .iter()

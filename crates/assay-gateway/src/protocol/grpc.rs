@@ -235,13 +235,7 @@ pub fn metadata(v: &LoadedVersion, versions: Vec<String>) -> pb::ModelMetadataRe
 /// dims leave out the batch dimension, which is how perf_analyzer shapes its requests.
 pub fn model_config(v: &LoadedVersion) -> pb::ModelConfig {
     let max_batch = v.max_batch_size();
-    let dims = |s: &IoSpec| -> Vec<i64> {
-        if max_batch > 0 {
-            s.shape[1..].to_vec()
-        } else {
-            s.shape.clone()
-        }
-    };
+    let dims = |s: &IoSpec| v.config_dims(s);
     let data_type = |d: Datatype| {
         pb::DataType::from_str_name(&d.triton_name()).unwrap_or(pb::DataType::TypeInvalid) as i32
     };

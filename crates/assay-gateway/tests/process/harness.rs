@@ -275,6 +275,22 @@ impl Gateway {
         format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }
 
+    /// One scrape of `/metrics`.
+    pub fn metrics_text(&self) -> String {
+        String::from_utf8(
+            http(
+                &agent(),
+                "GET",
+                &format!("{}/metrics", self.url()),
+                None,
+                &[],
+                None,
+            )
+            .body,
+        )
+        .unwrap()
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
