@@ -181,15 +181,21 @@ async fn listen(
         Wire::Rest => eprintln!("assay-gateway: listening on {scheme}://{bound}"),
         Wire::Grpc => eprintln!("assay-gateway: gRPC listening on {scheme}://{bound}"),
     }
+    // TCP_NODELAY on every connection: an HTTP/2 answer goes out as several small frames
+    // (headers, data, trailers), which Nagle's algorithm would hold for the client's
+    // delayed ACK, 40 ms on Linux.
+    let nodelay = axum_server::accept::NoDelayAcceptor::new();
     let result = match tls {
         Some(tls) => {
-            axum_server::from_tcp_rustls(listener, tls)
+            axum_server::from_tcp(listener)
+                .acceptor(axum_server::tls_rustls::RustlsAcceptor::new(tls).acceptor(nodelay))
                 .handle(handle)
                 .serve(service)
                 .await
         }
         None => {
             axum_server::from_tcp(listener)
+                .acceptor(nodelay)
                 .handle(handle)
                 .serve(service)
                 .await
