@@ -166,10 +166,12 @@ impl Registry {
         });
         for (name, ms) in &state.models {
             let slot = gw.slot(name);
+            // A shadow survives restarts like a canary does.
             for v in ms
                 .stable
                 .iter()
                 .chain(ms.canary.as_ref().map(|c| &c.version))
+                .chain(ms.shadow.as_ref().map(|s| &s.version))
             {
                 match gw.ensure_loaded(&slot, name, v).await {
                     Ok(_) => gw.note_load(name, v, None),

@@ -1911,6 +1911,26 @@ fn a_shadow_is_compared_never_answers_and_ends_itself_when_it_disagrees() {
         "{}",
         o.stderr
     );
+    let o = env.gateway(&gw, &["rm", "lookup", "2.0.0"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    // A shadow survives a restart: loaded again, and comparing.
+    let rel = env.release(&fixture("lookup_perturbed.onnx"), "lookup", "2.0.1");
+    assert_eq!(env.push(&gw, &rel, &[]).code, 0);
+    assert_eq!(
+        env.gateway(&gw, &["shadow", "lookup", "2.0.1", "20"]).code,
+        0
+    );
+    let o = env.gateway(&gw, &["rm", "lookup", "2.0.1"]);
+    assert!(
+        o.code == 1 && o.stderr.contains("is the shadow"),
+        "{}",
+        o.stderr
+    );
+    gw.kill();
+    let gw = Gateway::start(&env, "gw", "", &[]);
+    let an = admin(&gw, "GET", "/admin/v1/models/lookup/analysis", None).json();
+    assert_eq!(an["shadow"]["version"], "2.0.1", "{an}");
+    assert_eq!(an["shadow"]["percent"], 20.0, "{an}");
 }
 
 #[test]
