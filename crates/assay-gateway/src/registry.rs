@@ -419,6 +419,10 @@ impl Registry {
             slot.shadow.store(None);
             return;
         };
+        if &split.version == stable {
+            slot.shadow.store(None);
+            return;
+        }
         if let Some(cur) = slot.shadow.load_full()
             && cur.version.version == split.version
             && &cur.stable == stable
@@ -591,7 +595,11 @@ impl Registry {
             || ms
                 .canary
                 .as_ref()
-                .is_some_and(|c| c.version == gate.candidate);
+                .is_some_and(|c| c.version == gate.candidate)
+            || ms
+                .shadow
+                .as_ref()
+                .is_some_and(|s| s.version == gate.candidate);
         if !routed_now {
             slot.loaded
                 .lock()
@@ -744,8 +752,17 @@ impl Registry {
                 )));
             }
             let detail = if percent == 0.0 {
-                ms.shadow = None;
-                format!("shadow {v} ended")
+                match ms.shadow.take_if(|s| s.version == v) {
+                    Some(_) => format!("shadow {v} ended"),
+                    None => {
+                        return Err(GatewayError::Conflict(format!(
+                            "{v} is not the shadow of '{model}' ({})",
+                            ms.shadow
+                                .as_ref()
+                                .map_or("it has none".to_string(), |s| format!("that is {}", s.version))
+                        )));
+                    }
+                }
             } else {
                 let since = match &ms.shadow {
                     Some(s) if s.version == v => s.since,
@@ -795,6 +812,8 @@ impl Registry {
                 ))
             })?;
             let from = ms.stable.replace(prev.clone());
+            // The stable release is never its own shadow.
+            ms.shadow.take_if(|s| s.version == prev);
             let detail = format!(
                 "rolled back from {} to {prev}",
                 from.as_deref().unwrap_or("-")

@@ -19,6 +19,15 @@ pub const MAX_SECONDS: u64 = 60;
 /// One profile at a time: the sampler is process-wide.
 static BUSY: AtomicBool = AtomicBool::new(false);
 
+/// Holds [`BUSY`] while a profile is taken.
+struct Busy;
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        BUSY.store(false, Ordering::Release);
+    }
+}
+
 /// A finished profile.
 pub struct CpuProfile {
     report: pprof::Report,
@@ -38,7 +47,11 @@ impl CpuProfile {
                 "a profile is being taken already; try again when it is done".into(),
             ));
         }
+        // Released by the sampling thread when it ends, even if the caller went away and
+        // this future was dropped meanwhile.
+        let busy = Busy;
         let result = tokio::task::spawn_blocking(move || {
+            let _busy = busy;
             let guard = pprof::ProfilerGuardBuilder::default()
                 .frequency(FREQUENCY)
                 // Unwinding through these from a signal handler can deadlock.
@@ -52,7 +65,6 @@ impl CpuProfile {
                 .map_err(|e| GatewayError::internal("building the CPU profile", e))
         })
         .await;
-        BUSY.store(false, Ordering::Release);
         let report = result.map_err(|e| GatewayError::internal("the profiler thread", e))??;
         Ok(CpuProfile { report })
     }

@@ -116,13 +116,13 @@ where
         // are kept for it, and handed over once the stable has answered.
         let shadow = (role == Role::Stable)
             .then(|| app.registry.mirror(call.model))
-            .flatten();
-        let kept = shadow.as_ref().map(|_| (req.inputs.clone(), req.rows));
+            .flatten()
+            .filter(|s| s.has_room());
+        let kept = shadow.as_ref().map(|_| req.inputs.clone());
         let done = v.infer(&mut req, app.config.request_timeout).await?;
-        if let (Some(shadow), Some((inputs, rows))) = (shadow, kept) {
+        if let (Some(shadow), Some(inputs)) = (shadow, kept) {
             shadow.offer(Mirror {
                 inputs,
-                rows,
                 stable_outputs: done.outputs.clone(),
                 stable_ms: started.elapsed().as_secs_f64() * 1e3,
             });

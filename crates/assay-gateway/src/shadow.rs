@@ -35,7 +35,6 @@ const WINDOW: usize = 10_000;
 /// One request as the stable served it, for the shadow to run again.
 pub struct Mirror {
     pub inputs: Vec<Tensor>,
-    pub rows: usize,
     pub stable_outputs: Vec<Tensor>,
     pub stable_ms: f64,
 }
@@ -134,6 +133,19 @@ impl Shadow {
         let p = self.percent() / 100.0;
         let n = self.counter.fetch_add(1, Ordering::Relaxed) as f64;
         ((n + 1.0) * p).floor() > (n * p).floor()
+    }
+
+    /// Whether the queue has room for a mirrored request. When it has none, the request is
+    /// counted as mirrored and dropped here, before anything is copied for it.
+    pub fn has_room(&self) -> bool {
+        if self.tx.capacity() > 0 {
+            return true;
+        }
+        let mut t = self.record.inner.lock().unwrap_or_else(|p| p.into_inner());
+        t.mirrored += 1;
+        t.dropped += 1;
+        self.record.metrics.dropped.inc();
+        false
     }
 
     /// Hands a request over, or drops it (counted) when the queue is full.
@@ -265,27 +277,86 @@ async fn run_one(
     tolerance: Tolerance,
     timeout: Duration,
 ) {
-    let mut req = InferRequest {
-        id: None,
-        inputs: m.inputs,
-        outputs: Vec::new(),
-        rows: m.rows,
-    };
     let started = Instant::now();
-    let verdict = match version.infer(&mut req, timeout).await {
+    let verdict = match fit(version, m.inputs) {
+        Err(why) => Verdict::Failed(why),
+        Ok(mut req) => {
+            run_fitted(
+                version,
+                &mut req,
+                m.stable_outputs,
+                m.stable_ms,
+                started,
+                record,
+                tolerance,
+                timeout,
+            )
+            .await
+        }
+    };
+    record_verdict(record, verdict);
+}
+
+/// The stable's inputs as the shadow takes them: by name, in the shadow's order, each
+/// checked against its signature (the compatibility check can be forced past), with the
+/// shadow's own batch rows.
+fn fit(version: &LoadedVersion, inputs: Vec<Tensor>) -> Result<InferRequest, String> {
+    let mut by_name: std::collections::HashMap<String, Tensor> =
+        inputs.into_iter().map(|t| (t.name.clone(), t)).collect();
+    let mut ordered = Vec::with_capacity(version.inputs.len());
+    for spec in &version.inputs {
+        let t = by_name.remove(&spec.name).ok_or_else(|| {
+            format!(
+                "the shadow takes input '{}', which the stable's request lacks",
+                spec.name
+            )
+        })?;
+        crate::protocol::check_input(&version.inputs, &t.name, t.datatype.name(), &t.shape)
+            .map_err(|e| format!("the shadow cannot take the stable's request: {e}"))?;
+        ordered.push(t);
+    }
+    // Checked above: with a batch dimension every input has rank >= 1.
+    let rows = match ordered.first() {
+        Some(t) if version.has_batch_dim => t.shape[0].max(1) as usize,
+        _ => 1,
+    };
+    Ok(InferRequest {
+        id: None,
+        inputs: ordered,
+        outputs: Vec::new(),
+        rows,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_fitted(
+    version: &LoadedVersion,
+    req: &mut InferRequest,
+    stable_outputs: Vec<Tensor>,
+    stable_ms: f64,
+    started: Instant,
+    record: &Record,
+    tolerance: Tolerance,
+    timeout: Duration,
+) -> Verdict {
+    match version.infer(req, timeout).await {
         Err(e) => Verdict::Failed(format!("the shadow failed: {e}")),
         Ok(done) => {
             let shadow_ms = started.elapsed().as_secs_f64() * 1e3;
-            let stable = m.stable_outputs;
-            let v = tokio::task::spawn_blocking(move || judge(&stable, &done.outputs, tolerance))
-                .await
-                .unwrap_or_else(|e| Verdict::Failed(format!("the comparison failed: {e}")));
+            let v = tokio::task::spawn_blocking(move || {
+                judge(&stable_outputs, &done.outputs, tolerance)
+            })
+            .await
+            .unwrap_or_else(|e| Verdict::Failed(format!("the comparison failed: {e}")));
             let mut t = record.inner.lock().unwrap_or_else(|p| p.into_inner());
-            push(&mut t.stable_ms, m.stable_ms);
+            push(&mut t.stable_ms, stable_ms);
             push(&mut t.shadow_ms, shadow_ms);
             v
         }
-    };
+    }
+}
+
+fn record_verdict(record: &Record, verdict: Verdict) {
     let mut t = record.inner.lock().unwrap_or_else(|p| p.into_inner());
     match verdict {
         Verdict::Failed(why) => {

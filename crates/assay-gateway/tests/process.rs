@@ -1226,8 +1226,9 @@ fn tritonclient_grpc_infers_like_rest_and_counts_in_the_same_metrics_and_canary(
     let started = std::time::Instant::now();
     let (a, windows) = loop {
         let a = admin(&gw, "GET", "/admin/v1/models/mlp/analysis", None).json();
-        let windows = a["analysis"]["stable"]["requests"].as_u64().unwrap()
-            + a["analysis"]["candidate"]["requests"].as_u64().unwrap();
+        // Null until the first tick has run.
+        let windows = a["analysis"]["stable"]["requests"].as_u64().unwrap_or(0)
+            + a["analysis"]["candidate"]["requests"].as_u64().unwrap_or(0);
         if windows >= 2 + rounds || started.elapsed() > Duration::from_secs(10) {
             break (a, windows);
         }

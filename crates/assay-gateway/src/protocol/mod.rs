@@ -166,7 +166,10 @@ pub(crate) fn wanted_outputs(
             .map(|s| (s.name.clone(), all_binary))
             .collect());
     }
-    for (name, _) in &asked {
+    for (i, (name, _)) in asked.iter().enumerate() {
+        if asked[..i].iter().any(|(n, _)| n == name) {
+            return Err(bad(format!("output '{name}' is asked for twice")));
+        }
         if !outputs.iter().any(|s| &s.name == name) {
             return Err(bad(format!(
                 "unknown output '{name}'; the model gives {}",

@@ -301,5 +301,10 @@ mod tests {
             None,
         );
         assert!(e.contains("unknown output 'q'"), "{e}");
+        let e = err(
+            serde_json::json!({"inputs":[{"name":"a","shape":[1,2],"datatype":"FP32","data":[1,2]}],"outputs":[{"name":"y"},{"name":"y"}]}),
+            None,
+        );
+        assert!(e.contains("output 'y' is asked for twice"), "{e}");
     }
 }
