@@ -1100,6 +1100,41 @@ fn crash_during_activation(env: &Env, gw: Gateway, failpoint: &str) -> Gateway {
     gw
 }
 
+/// Three rows of inputs for the MLP fixture and the outputs onnxruntime (Python) gives
+/// for them, as .npy files.
+fn mlp_inputs_and_expected(env: &Env) -> (std::path::PathBuf, std::path::PathBuf) {
+    let inputs = env.path("x.npy");
+    let expected = env.path("expected.npy");
+    let o = std::process::Command::new(root().join(".cache/venv/bin/python"))
+        .args(["-c", "import sys, numpy as np, onnxruntime as ort\nx = np.random.default_rng(5).standard_normal((3, 512)).astype(np.float32)\nnp.save(sys.argv[2], x)\ns = ort.InferenceSession(sys.argv[1])\nnp.save(sys.argv[3], s.run(None, {'input': x})[0])"])
+        .arg(fixture("mlp.onnx")).arg(&inputs).arg(&expected)
+        .output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (inputs, expected)
+}
+
+/// Runs one of tests/gateway/'s Triton client scripts; its stdout, once it succeeded.
+fn triton_client(script: &str, args: &[&std::ffi::OsStr]) -> String {
+    let python = root().join(".cache/venv-triton/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run `make setup`",
+        python.display()
+    );
+    let o = std::process::Command::new(python)
+        .arg(root().join("tests/gateway").join(script))
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    stdout
+}
+
 #[test]
 fn tritonclient_reads_metadata_and_infers_in_json_and_binary_like_onnxruntime() {
     let env = Env::new();
@@ -1110,32 +1145,15 @@ fn tritonclient_reads_metadata_and_infers_in_json_and_binary_like_onnxruntime() 
         0
     );
     // The model's own outputs, from onnxruntime in Python.
-    let inputs = env.path("x.npy");
-    let expected = env.path("expected.npy");
-    let o = std::process::Command::new(root().join(".cache/venv/bin/python"))
-        .args(["-c", "import sys, numpy as np, onnxruntime as ort\nx = np.random.default_rng(5).standard_normal((3, 512)).astype(np.float32)\nnp.save(sys.argv[2], x)\ns = ort.InferenceSession(sys.argv[1])\nnp.save(sys.argv[3], s.run(None, {'input': x})[0])"])
-        .arg(fixture("mlp.onnx")).arg(&inputs).arg(&expected)
-        .output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let python = root().join(".cache/venv-triton/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run `make setup`",
-        python.display()
-    );
-    let o = std::process::Command::new(python)
-        .arg(root().join("tests/gateway/triton_client.py"))
-        .arg(format!("127.0.0.1:{}", gw.port))
-        .args(["mlp"])
-        .arg(&inputs)
-        .arg(&expected)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&o.stderr)
+    let (inputs, expected) = mlp_inputs_and_expected(&env);
+    let stdout = triton_client(
+        "triton_client.py",
+        &[
+            format!("127.0.0.1:{}", gw.port).as_ref(),
+            "mlp".as_ref(),
+            inputs.as_ref(),
+            expected.as_ref(),
+        ],
     );
     for line in [
         "server: assay-gateway",
@@ -1159,29 +1177,18 @@ fn tritonclient_grpc_infers_like_rest_and_counts_in_the_same_metrics_and_canary(
         assert_eq!(env.push(&gw, &rel, &[]).code, 0);
     }
     assert_eq!(env.gateway(&gw, &["canary", "mlp", "1.1.0", "50"]).code, 0);
-    let inputs = env.path("x.npy");
-    let expected = env.path("expected.npy");
-    let o = std::process::Command::new(root().join(".cache/venv/bin/python"))
-        .args(["-c", "import sys, numpy as np, onnxruntime as ort\nx = np.random.default_rng(5).standard_normal((3, 512)).astype(np.float32)\nnp.save(sys.argv[2], x)\ns = ort.InferenceSession(sys.argv[1])\nnp.save(sys.argv[3], s.run(None, {'input': x})[0])"])
-        .arg(fixture("mlp.onnx")).arg(&inputs).arg(&expected)
-        .output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (inputs, expected) = mlp_inputs_and_expected(&env);
     let rounds = 20;
-    let o = std::process::Command::new(root().join(".cache/venv-triton/bin/python"))
-        .arg(root().join("tests/gateway/triton_grpc_client.py"))
-        .arg(format!("127.0.0.1:{grpc_port}"))
-        .arg(format!("127.0.0.1:{}", gw.port))
-        .arg("mlp")
-        .arg(&inputs)
-        .arg(&expected)
-        .arg(rounds.to_string())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&o.stderr)
+    let stdout = triton_client(
+        "triton_grpc_client.py",
+        &[
+            format!("127.0.0.1:{grpc_port}").as_ref(),
+            format!("127.0.0.1:{}", gw.port).as_ref(),
+            "mlp".as_ref(),
+            inputs.as_ref(),
+            expected.as_ref(),
+            rounds.to_string().as_ref(),
+        ],
     );
     for line in [
         "server: assay-gateway",
