@@ -46,11 +46,12 @@ bench-signing: setup
 
 # The gateway under Triton's perf_analyzer, next to in-process and a FastAPI baseline.
 # `make bench-gateway AGAINST=/path/to/old/assay-gateway` compares two builds instead;
-# `make bench-gateway GRPC_SHADOW=1` measures REST against gRPC, and a 100% shadow's cost.
+# `make bench-gateway GRPC_SHADOW=1` measures REST against gRPC, and a 100% shadow's cost;
+# `make bench-gateway CLIENT_COST=1` what `assay load` costs per request next to perf_analyzer.
 bench-gateway: setup
 	@bash scripts/setup-bench-gateway.sh
 	$(CARGO) build --release -q -p assay-cli -p assay-gateway
-	python3 scripts/bench_gateway.py $(if $(AGAINST),--against $(AGAINST)) $(if $(GRPC_SHADOW),--grpc-shadow)
+	python3 scripts/bench_gateway.py $(if $(AGAINST),--against $(AGAINST)) $(if $(GRPC_SHADOW),--grpc-shadow)$(if $(CLIENT_COST),--client-cost)
 
 # Output comparison next to Polygraphy: speed on 200 input sets, and the peak memory of the
 # first-diverging-node search next to a plain comparison and to marking every tensor.

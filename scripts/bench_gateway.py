@@ -13,6 +13,11 @@ is held to:
 REST against gRPC at concurrency 1 (per-request overhead) and 16, and the stable's p99 with
 a 100% shadow against without one (target: at most 1.1x).
 
+`--client-cost` measures what the load generators themselves cost: `assay load` against
+perf_analyzer on the same gateway and load (REST and gRPC, concurrency 1 and 16), as each
+client process's CPU time per request the gateway answered (target: assay load at most a
+quarter of perf_analyzer's).
+
 `--against OLD_GATEWAY_BINARY` instead compares two gateway builds side by side under the
 same load (batching on, concurrency 16, the figure a change must keep within 3%): each
 round runs the old and then the new gateway over its own data folder, and the medians and
@@ -223,9 +228,86 @@ def grpc_and_shadow():
           f"({sh_.get('dropped')} dropped when its queue was full), agreement {sh_.get('agreement')}")
 
 
+def answered(url, model):
+    """The gateway's count of answered requests of a model (its Prometheus metrics)."""
+    text = urllib.request.urlopen(f"{url}/metrics", timeout=10).read().decode()
+    prefix = f'assay_request_success_total{{model="{model}"'
+    return sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l.startswith(prefix))
+
+
+def measured_child(args, env=None):
+    """Runs a client to completion (its CPU time then shows in RUSAGE_CHILDREN); its stdout."""
+    p = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = p.communicate()
+    if p.returncode != 0:
+        sys.exit(f"{args[0]} failed:\n{out[-3000:]}\n{err[-2000:]}")
+    return out
+
+
+def client_cost():
+    """What each client spends per request on the same gateway and load: assay load against
+    perf_analyzer, the client's whole process CPU time over the requests the gateway answered."""
+    import resource
+    work, dylib, env, releases = prepare()
+    port, grpc_port = 18710, 18711
+    gw = start_gateway(GATEWAY, work, "data", dylib, port, ("--grpc-listen", f"127.0.0.1:{grpc_port}"))
+    url = f"http://127.0.0.1:{port}"
+    pa_env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(CACHE, "perf_analyzer/lib"))
+    rows = []
+    try:
+        for name, version, d in releases[:1]:
+            sh([ASSAY, "push", d, "--signature", d + ".sig", "--gateway", url, "--token", TOKEN], env)
+        for c in (1, 16):
+            for proto, p in (("rest", port), ("grpc", grpc_port)):
+                row = {"c": c, "proto": proto}
+                for client in ("perf_analyzer", "assay load"):
+                    if client == "perf_analyzer":
+                        args = [PERF, "-m", "mlp", "-u", f"127.0.0.1:{p}", "-i", "http" if proto == "rest" else "grpc",
+                                "--concurrency-range", f"{c}:{c}", "--measurement-interval", str(INTERVAL_MS), "-b", "1"]
+                        e = pa_env
+                    else:
+                        target = f"http://127.0.0.1:{p}" if proto == "rest" else f"grpc://127.0.0.1:{p}"
+                        args = [ASSAY, "load", target, "mlp", "--concurrency", str(c), "--duration", f"{INTERVAL_MS * 3}ms",
+                                "--no-save", "--json", *(["--binary"] if proto == "rest" else [])]
+                        e = env
+                    before = answered(url, "mlp")
+                    t0 = time.time()
+                    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                    out = measured_child(args, e)
+                    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                    wall = time.time() - t0
+                    n = answered(url, "mlp") - before
+                    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+                    row[client] = {"us_per_req": cpu / max(n, 1) * 1e6, "requests": n, "cores": cpu / wall}
+                    if client == "assay load":
+                        row["own"] = json.loads(out)["results"][0]["load"]["client_cpu_us_per_request"]
+                rows.append(row)
+                pa, al = row["perf_analyzer"], row["assay load"]
+                print(f"  c={c:<3} {proto:<4} perf_analyzer {pa['us_per_req']:>6.1f} us/req ({pa['cores']:.2f} cores, {pa['requests']:.0f} req) | "
+                      f"assay load {al['us_per_req']:>6.1f} us/req ({al['cores']:.2f} cores, {al['requests']:.0f} req; "
+                      f"its own figure for the measured window {row['own']:.1f})", flush=True)
+    finally:
+        stop_gateway(gw)
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    print()
+    print(f"machine: {cpu}, {os.cpu_count()} CPUs; {platform.platform()}; the MLP on a release assay-gateway; "
+          "client CPU = the client process's user + system time over the requests the gateway answered")
+    print(f"{'load':<10} {'perf_analyzer':>16} {'assay load':>14} {'ratio':>7}  target <= 0.25")
+    for row in rows:
+        pa, al = row["perf_analyzer"]["us_per_req"], row["assay load"]["us_per_req"]
+        print(f"c={row['c']:<3} {row['proto']:<5} {pa:>12.1f} us {al:>10.1f} us {al / pa:>7.2f}  {'PASS' if al / pa <= 0.25 else 'MISS'}")
+
+
 def main():
     if len(sys.argv) >= 2 and sys.argv[1] == "--grpc-shadow":
         return grpc_and_shadow()
+    if len(sys.argv) >= 2 and sys.argv[1] == "--client-cost":
+        return client_cost()
     if len(sys.argv) >= 3 and sys.argv[1] == "--against":
         rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
         return compare(sys.argv[2], rounds)

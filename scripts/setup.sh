@@ -60,6 +60,11 @@ ensure_venv "$cache/venv-explorer" "ai-edge-model-explorer==0.1.34"
 # (Triton's own HTTP and gRPC client, .cache/venv-triton, was made in step 0: the tests use
 # it to check that the gateway is a drop-in Open Inference Protocol server.)
 
+# Triton's perf_analyzer and the FastAPI + onnxruntime baseline server: `assay load`'s
+# throughput is checked against perf_analyzer's on the gateway and on the baseline
+# (crates/assay-gateway/tests/process/load.rs); `make bench-gateway` uses both too.
+bash "$root/scripts/setup-bench-gateway.sh"
+
 # --- 3. Fixtures and third-party models ----------------------------------------------
 fixtures="$cache/fixtures"
 if [ ! -f "$fixtures/.stamp" ] || [ scripts/make_fixtures.py -nt "$fixtures/.stamp" ]; then

@@ -73,6 +73,21 @@ pub enum JobSpec {
         #[serde(default)]
         no_activate: bool,
     },
+    /// `assay load` against a saved gateway's model (REST): a closed-loop concurrency sweep,
+    /// or open-loop rates.
+    Load {
+        gateway: String,
+        model: String,
+        /// Comma-separated concurrency levels (closed loop).
+        concurrency: Option<String>,
+        /// Comma-separated request rates per second (open loop); wins over `concurrency`.
+        rate: Option<String>,
+        /// Measurement time per level (`5s`).
+        duration: Option<String>,
+        /// Tensors as raw bytes after a JSON header instead of JSON arrays.
+        #[serde(default)]
+        binary: bool,
+    },
     /// `assay runtime install` (CPU, or the GPU build with its CUDA wheels).
     InstallRuntime {
         #[serde(default)]
@@ -369,6 +384,39 @@ impl JobSpec {
                 a.push(dir.into());
                 a
             }
+            JobSpec::Load {
+                model,
+                concurrency,
+                rate,
+                duration,
+                binary,
+                ..
+            } => {
+                nonempty("the model", model)?;
+                let (url, _, _) = ctx
+                    .gateway
+                    .clone()
+                    .ok_or_else(|| UiError::usage("choose a gateway to load"))?;
+                let mut a = vec!["load".into(), db, "--events".into()];
+                match (
+                    rate.as_deref().map(str::trim),
+                    concurrency.as_deref().map(str::trim),
+                ) {
+                    (Some(r), _) if !r.is_empty() => a.push(flag("rate", r)),
+                    (_, Some(c)) if !c.is_empty() => a.push(flag("concurrency", c)),
+                    _ => {}
+                }
+                if let Some(d) = duration.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+                    a.push(flag("duration", d));
+                }
+                if *binary {
+                    a.push("--binary".into());
+                }
+                a.push("--".into());
+                a.push(url.into());
+                a.push(model.into());
+                a
+            }
             JobSpec::InstallRuntime { gpu } => {
                 let mut a = vec!["runtime".into(), "install".into(), "--events".into()];
                 if *gpu {
@@ -437,6 +485,54 @@ mod tests {
         assert!(args.contains(&"--dim=-x".to_string()));
         // The model path comes after `--`, so it is a path even when it looks like a flag.
         assert_eq!(&args[args.len() - 2..], ["--", "--help"]);
+    }
+
+    #[test]
+    fn a_load_test_goes_to_the_saved_gateways_url_with_its_levels() {
+        let spec: JobSpec = serde_json::from_value(serde_json::json!({
+            "kind": "load", "gateway": "local", "model": "mlp",
+            "concurrency": "1,4", "rate": " ", "duration": "3s", "binary": true
+        }))
+        .unwrap();
+        // No gateway resolved: a sentence, not a worker started on nothing.
+        assert_eq!(spec.invocation(&ctx()).unwrap_err().kind, ErrorKind::Usage);
+        let with_gateway = JobContext {
+            gateway: Some(("http://127.0.0.1:8000".into(), "secret-token".into(), None)),
+            ..ctx()
+        };
+        let inv = spec.invocation(&with_gateway).unwrap();
+        let args: Vec<String> = inv
+            .args
+            .iter()
+            .map(|a| a.to_string_lossy().into())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "load",
+                "--db=/data/assay.db",
+                "--events",
+                "--concurrency=1,4",
+                "--duration=3s",
+                "--binary",
+                "--",
+                "http://127.0.0.1:8000",
+                "mlp"
+            ]
+        );
+        // The admin token is not an inference credential: it is not passed on.
+        assert!(inv.envs.is_empty());
+        let open: JobSpec = serde_json::from_value(serde_json::json!({
+            "kind": "load", "gateway": "local", "model": "mlp", "concurrency": "4", "rate": "200"
+        }))
+        .unwrap();
+        let args = open.invocation(&with_gateway).unwrap().args;
+        assert!(args.contains(&"--rate=200".into()));
+        assert!(
+            !args
+                .iter()
+                .any(|a| a.to_string_lossy().starts_with("--concurrency"))
+        );
     }
 
     #[test]

@@ -65,6 +65,8 @@ import type { ErrorBin } from "./bindings/ErrorBin";
 import type { Verdict } from "./bindings/Verdict";
 import type { RowAccuracy } from "./bindings/RowAccuracy";
 import type { InputSettings } from "./bindings/InputSettings";
+import type { ServedTarget } from "./bindings/ServedTarget";
+import type { LoadFigures } from "./bindings/LoadFigures";
 export type {
   AccuracyEvent,
   AccuracyReport,
@@ -76,6 +78,8 @@ export type {
   Verdict,
   RowAccuracy,
   InputSettings,
+  ServedTarget,
+  LoadFigures,
   JobEvent,
   ErrorEvent,
   ConsoleEvent,

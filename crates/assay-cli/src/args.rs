@@ -149,6 +149,16 @@ pub fn input(s: &str) -> Result<(String, PathBuf), String> {
     }
 }
 
+/// How an open loop spaces its requests: `poisson` or `constant`.
+pub fn arrivals(s: &str) -> Result<assay_engine::bench::Arrivals, String> {
+    use assay_engine::bench::Arrivals;
+    match s {
+        "poisson" => Ok(Arrivals::Poisson),
+        "constant" => Ok(Arrivals::Constant),
+        _ => Err(format!("'{s}' is not poisson or constant")),
+    }
+}
+
 /// A duration in humantime's words (`500ms`, `2s`, `1m 30s`), or plain seconds (`2`, `1.5`).
 pub fn duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();

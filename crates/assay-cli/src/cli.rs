@@ -5,6 +5,7 @@ use std::{path::PathBuf, time::Duration};
 
 use assay_engine::{
     accuracy::{ToleranceField, Tolerances},
+    bench::Arrivals,
     inputs::Fill,
     session::{OptLevel, Provider},
 };
@@ -58,6 +59,13 @@ pub enum Command {
         after_help = "Examples:\n  assay profile assets/sample-mlp.onnx --out prof/\n  assay profile model.onnx --batch 8 --no-optimize --out prof-unopt/"
     )]
     Profile(ProfileArgs),
+
+    /// Load any Open Inference Protocol server (assay-gateway, Triton, KServe, MLServer)
+    /// over REST or gRPC: a closed-loop concurrency sweep or open-loop Poisson arrivals.
+    #[command(
+        after_help = "Examples:\n  assay load http://127.0.0.1:8000 mlp --concurrency 1,16,64\n  assay load grpc://127.0.0.1:8001 mlp --rate 200,400 --duration 10s\n  assay load http://127.0.0.1:8000 mlp --binary --input x=batch.npy --events\n  assay load http://127.0.0.1:8000 mlp --model-file mlp.onnx    # then: assay compare BENCH_RUN LOAD_RUN\n\nLatencies are corrected for coordinated omission: open-loop requests are timed from their scheduled send, and closed-loop stalls stand for the requests they held back. The run is recorded in the history as a `load` run; `assay compare` and `assay report` read it like a benchmark."
+    )]
+    Load(LoadArgs),
 
     /// List, show, export or delete recorded runs.
     #[command(subcommand)]
@@ -508,6 +516,69 @@ pub struct BenchArgs {
     /// Tolerances of the check (with --check-against).
     #[command(flatten)]
     pub tolerance: ToleranceArgs,
+    #[command(flatten)]
+    pub output: DocumentArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The server: http://HOST:PORT (REST) or grpc://HOST:PORT (gRPC).
+    pub url: String,
+    /// The model's name on the server.
+    pub model: String,
+    /// The model version (default: the server's choice, e.g. a gateway's canary split).
+    #[arg(long, value_name = "VERSION")]
+    pub model_version: Option<String>,
+    /// REST only: send tensors as raw bytes after a JSON header (the binary extension).
+    #[arg(long)]
+    pub binary: bool,
+    /// Closed loop: concurrency levels to sweep (comma-separated; the default is 1).
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        conflicts_with = "rate"
+    )]
+    pub concurrency: Vec<usize>,
+    /// Open loop: requests per second, Poisson arrivals (comma-separated levels).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub rate: Vec<f64>,
+    /// Open loop: how requests are spaced: poisson (independent arrivals, as real traffic)
+    /// or constant (evenly spaced).
+    #[arg(long, default_value = "poisson", value_name = "KIND", value_parser = args::arrivals, requires = "rate")]
+    pub arrivals: Arrivals,
+    /// Open loop: the most requests in flight at once.
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    pub max_in_flight: usize,
+    /// Batch size (binds the batch dimension of the served model's inputs).
+    #[arg(long, value_name = "N")]
+    pub batch: Option<i64>,
+    #[command(flatten)]
+    pub inputs: InputArgs,
+    /// Load before each level's measurement, not measured.
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = args::duration)]
+    pub warmup_time: Duration,
+    /// How long each level is measured.
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = args::duration)]
+    pub duration: Duration,
+    /// A request that takes longer counts as an error.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = args::duration)]
+    pub timeout: Duration,
+    /// The .onnx file the server serves: records the run under its digest, so `assay
+    /// compare` pairs it with in-process benchmarks of the same model.
+    #[arg(long, value_name = "FILE")]
+    pub model_file: Option<PathBuf>,
+    /// Bearer token for a server that wants one.
+    #[arg(
+        long,
+        env = "ASSAY_LOAD_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
+    /// Do not record the run in the history database.
+    #[arg(long)]
+    pub no_save: bool,
     #[command(flatten)]
     pub output: DocumentArgs,
 }

@@ -178,6 +178,8 @@ fn flag(s: Setting) -> &'static str {
         Setting::Tolerance => "--atol/--rtol/--check",
         Setting::InputSets => "--sets",
         Setting::CheckSets => "--check-sets",
+        Setting::Target => "the target URL",
+        Setting::Rate => "--rate",
     }
 }
 
@@ -187,6 +189,8 @@ fn kind_of(err: &anyhow::Error) -> ErrorKind {
     if let Some(e) = err.downcast_ref::<EngineError>() {
         e.kind()
     } else if let Some(e) = err.downcast_ref::<assay_store::StoreError>() {
+        e.kind()
+    } else if let Some(e) = err.downcast_ref::<assay_load::LoadError>() {
         e.kind()
     } else if let Some(e) = err.downcast_ref::<assay_release::ReleaseError>() {
         e.kind()

@@ -105,8 +105,35 @@ impl Comparison {
 
 /// Compares run B against run A. Samples must be present in every row.
 pub fn compare(a_id: &str, a: &BenchReport, b_id: &str, b: &BenchReport) -> Result<Comparison> {
-    let key = |r: &BenchResult| (r.provider.clone(), r.batch, r.concurrency);
+    // An in-process benchmark against a served load run: rows pair by batch and
+    // concurrency, whatever ran them (`cpu` against `grpc`). Open-loop rows pair by rate.
+    let across = a.served.is_some() != b.served.is_some();
+    let key = |r: &BenchResult| {
+        (
+            if across {
+                String::new()
+            } else {
+                r.provider.clone()
+            },
+            r.batch,
+            r.concurrency,
+            r.load
+                .as_ref()
+                .and_then(|l| l.offered_per_s)
+                .map_or(0, f64::to_bits),
+        )
+    };
     let mut warnings = Vec::new();
+    if across {
+        let (local, served) = if a.served.is_some() {
+            (b_id, a_id)
+        } else {
+            (a_id, b_id)
+        };
+        warnings.push(format!(
+            "{local} ran the model in process and {served} through a server: the difference is what serving costs (the protocol, the network stack, the server's queueing and batching)"
+        ));
+    }
     if a.model.sha256 != b.model.sha256 {
         warnings.push(format!(
             "the runs measured different models ({} in {a_id}, {} in {b_id}); the comparison shows the difference between the models",
@@ -115,7 +142,7 @@ pub fn compare(a_id: &str, a: &BenchReport, b_id: &str, b: &BenchReport) -> Resu
         ));
     }
     if a.environment.cpu_model != b.environment.cpu_model
-        || a.environment.ort_version != b.environment.ort_version
+        || (!across && a.environment.ort_version != b.environment.ort_version)
     {
         warnings.push(format!(
             "the environments differ ({} / ONNX Runtime {} vs {} / ONNX Runtime {})",
@@ -194,7 +221,11 @@ fn compare_rows(a: &BenchResult, b: &BenchResult, seed: u64) -> Result<RowCompar
         Verdict::NoSignificantDifference
     };
     Ok(RowComparison {
-        provider: a.provider.clone(),
+        provider: if a.provider == b.provider {
+            a.provider.clone()
+        } else {
+            format!("{} vs {}", a.provider, b.provider)
+        },
         batch: a.batch,
         concurrency: a.concurrency,
         samples: [sa.len(), sb.len()],

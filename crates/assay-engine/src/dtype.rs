@@ -55,6 +55,40 @@ impl ElementType {
         Some(each.repeat(n))
     }
 
+    /// The Open Inference Protocol's name (`FP32`, `INT64`, `BYTES`); `None` for types the
+    /// protocol has no name for.
+    pub fn oip_name(self) -> Option<&'static str> {
+        use ElementType::*;
+        Some(match self {
+            Bool => "BOOL",
+            Uint8 => "UINT8",
+            Uint16 => "UINT16",
+            Uint32 => "UINT32",
+            Uint64 => "UINT64",
+            Int8 => "INT8",
+            Int16 => "INT16",
+            Int32 => "INT32",
+            Int64 => "INT64",
+            Float16 => "FP16",
+            Float => "FP32",
+            Double => "FP64",
+            Bfloat16 => "BF16",
+            String => "BYTES",
+            _ => return None,
+        })
+    }
+
+    /// The type an Open Inference Protocol name (`FP32`) stands for.
+    pub fn from_oip_name(name: &str) -> Option<Self> {
+        use ElementType::*;
+        [
+            Bool, Uint8, Uint16, Uint32, Uint64, Int8, Int16, Int32, Int64, Float16, Float, Double,
+            Bfloat16, String,
+        ]
+        .into_iter()
+        .find(|t| t.oip_name() == Some(name))
+    }
+
     /// Maps the `TensorProto.DataType` code from the ONNX schema.
     pub fn from_onnx(code: i32) -> Self {
         use ElementType::*;

@@ -159,7 +159,8 @@ impl EngineError {
         }
     }
 
-    pub(crate) fn invalid(option: Setting, message: impl Into<String>) -> Self {
+    /// A bad value for a setting (also what other crates report their settings with).
+    pub fn invalid(option: Setting, message: impl Into<String>) -> Self {
         EngineError::InvalidOption {
             option,
             message: message.into(),

@@ -29,7 +29,6 @@ pub struct Environment {
     pub gpus: Vec<crate::gpu::Gpu>,
 }
 
-/// Collects the fingerprint for the loaded runtime.
 /// Unix time now, in seconds (0 on a clock set before 1970): when a run, a release or an
 /// event happened.
 pub fn unix_now() -> u64 {
@@ -39,7 +38,30 @@ pub fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
+/// Collects the fingerprint for the loaded runtime.
 pub fn collect(rt: &Runtime) -> Environment {
+    let mut env = collect_host();
+    env.provider_versions
+        .insert("onnxruntime".to_string(), rt.info.version.clone());
+    if let Some(manifest) = install_manifest_for(&rt.info.library) {
+        for w in manifest.wheels.iter().skip(1) {
+            let mut parts = w.filename.split('-');
+            if let (Some(name), Some(version)) = (parts.next(), parts.next()) {
+                env.provider_versions
+                    .insert(name.replace('_', "-"), version.to_string());
+            }
+        }
+    }
+    env.gpus = crate::gpu::list_gpus(&mut env.provider_versions);
+    env.ort_version = rt.info.version.clone();
+    env.ort_library = rt.info.library.display().to_string();
+    env.ort_providers = rt.info.providers.clone();
+    env
+}
+
+/// The machine's facts without a runtime: the client side of a served load run
+/// (`assay load`), where ONNX Runtime runs in the server, not here. Its runtime fields say so.
+pub fn collect_host() -> Environment {
     use sysinfo::System;
     let mut sys = System::new();
     sys.refresh_cpu_all();
@@ -50,17 +72,6 @@ pub fn collect(rt: &Runtime) -> Environment {
         .map(|c| c.brand().trim().to_string())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown".into());
-    let mut provider_versions = BTreeMap::new();
-    provider_versions.insert("onnxruntime".to_string(), rt.info.version.clone());
-    if let Some(manifest) = install_manifest_for(&rt.info.library) {
-        for w in manifest.wheels.iter().skip(1) {
-            let mut parts = w.filename.split('-');
-            if let (Some(name), Some(version)) = (parts.next(), parts.next()) {
-                provider_versions.insert(name.replace('_', "-"), version.to_string());
-            }
-        }
-    }
-    let gpus = crate::gpu::list_gpus(&mut provider_versions);
     Environment {
         assay_version: env!("CARGO_PKG_VERSION").to_string(),
         cpu_model,
@@ -70,11 +81,11 @@ pub fn collect(rt: &Runtime) -> Environment {
         os: System::long_os_version().unwrap_or_else(|| std::env::consts::OS.to_string()),
         kernel: System::kernel_version(),
         arch: std::env::consts::ARCH.to_string(),
-        ort_version: rt.info.version.clone(),
-        ort_library: rt.info.library.display().to_string(),
-        ort_providers: rt.info.providers.clone(),
-        provider_versions,
-        gpus,
+        ort_version: "served".into(),
+        ort_library: String::new(),
+        ort_providers: Vec::new(),
+        provider_versions: BTreeMap::new(),
+        gpus: Vec::new(),
     }
 }
 

@@ -356,6 +356,44 @@ pub(crate) fn prepare(
     Ok((out, batch))
 }
 
+/// An input as a server describes it in its Open Inference Protocol metadata: a dimension
+/// of `-1` is dynamic (and has no symbol, so it is bound as `input.axis`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServedInput {
+    pub name: String,
+    pub ty: ElementType,
+    pub shape: Vec<i64>,
+}
+
+/// The inputs of a served model (`assay load`), made by the rules of a local run: synthetic
+/// data or `.npy`/`.npz` files, dynamic dimensions bound by the plan, the batch given or
+/// taken from the files (else 1). `what` names the model in errors (its URL). Returns the
+/// tensors in the server's input order, and the batch size.
+pub fn prepare_served(
+    inputs: &[ServedInput],
+    what: &Path,
+    plan: &InputPlan,
+    batch: Option<i64>,
+) -> Result<(Vec<HostTensor>, i64)> {
+    let specs: Vec<InputSpec> = inputs
+        .iter()
+        .map(|i| InputSpec {
+            name: i.name.clone(),
+            ty: i.ty,
+            dims: i
+                .shape
+                .iter()
+                .map(|&d| ((d >= 0).then_some(d), String::new()))
+                .collect(),
+        })
+        .collect();
+    plan.validate()?;
+    check_names(&specs, plan)?;
+    let batch_dim = batch_dim(&specs, plan)?;
+    let (prepared, batch) = prepare(&specs, what, plan, batch, &batch_dim)?;
+    Ok((prepared.into_iter().map(|p| p.tensor).collect(), batch))
+}
+
 fn is_batch_dim(batch_dim: &BatchDim, k: usize, sym: &str) -> bool {
     match batch_dim {
         BatchDim::Symbol(b) => b == sym,

@@ -36,6 +36,10 @@ pub enum Setting {
     InputSets,
     /// The input sets a benchmark's accuracy check runs on.
     CheckSets,
+    /// The server a load run is sent to (its URL).
+    Target,
+    /// The request rates of an open-loop load run.
+    Rate,
 }
 
 impl Setting {
@@ -63,6 +67,8 @@ impl Setting {
             Tolerance => "a tolerance",
             InputSets => "the input sets",
             CheckSets => "the accuracy check's input sets",
+            Target => "the target server",
+            Rate => "the request rate",
         }
     }
 }

@@ -8,6 +8,8 @@
 mod common;
 #[path = "process/harness.rs"]
 mod harness;
+#[path = "process/load.rs"]
+mod load;
 
 use std::{
     collections::BTreeMap,

@@ -17,14 +17,17 @@ use crate::{Store, codec, error::StoreError};
 pub enum RunKind {
     Bench,
     Profile,
+    /// A served load run (`assay load`): a benchmark of a server, seen from a client.
+    Load,
 }
 
 impl RunKind {
-    /// `bench` or `profile`; `None` for anything else.
+    /// `bench`, `profile` or `load`; `None` for anything else.
     pub fn parse(s: &str) -> Option<RunKind> {
         match s {
             "bench" => Some(RunKind::Bench),
             "profile" => Some(RunKind::Profile),
+            "load" => Some(RunKind::Load),
             _ => None,
         }
     }
@@ -33,6 +36,7 @@ impl RunKind {
         match self {
             RunKind::Bench => "bench",
             RunKind::Profile => "profile",
+            RunKind::Load => "load",
         }
     }
 }
@@ -118,16 +122,17 @@ pub struct StoredRun {
 }
 
 impl Store {
-    /// Records a benchmark (or, with `profile`, a profile run) and returns its new id.
+    /// Records a benchmark (with `profile`, a profile run; a report with `served`, a load
+    /// run) and returns its new id.
     pub async fn save_bench(
         &self,
         report: &BenchReport,
         profile: Option<&ProfileRecord>,
     ) -> Result<String, StoreError> {
-        let kind = if profile.is_some() {
-            RunKind::Profile
-        } else {
-            RunKind::Bench
+        let kind = match (profile, &report.served) {
+            (Some(_), _) => RunKind::Profile,
+            (None, Some(_)) => RunKind::Load,
+            (None, None) => RunKind::Bench,
         };
         let now = report.started_at as i64;
         let summary = serde_json::to_string(report).expect("report serializes");

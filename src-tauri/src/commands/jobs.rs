@@ -32,7 +32,7 @@ pub async fn start_job<R: tauri::Runtime>(
     let dirs = DataDirs::of(&app)?;
     let gateway = match &spec {
         // The token comes from the keychain, which may block: off the UI thread.
-        JobSpec::Push { gateway, .. } => {
+        JobSpec::Push { gateway, .. } | JobSpec::Load { gateway, .. } => {
             let (book, name) = (GatewayBook::open(dirs.gateways.clone()), gateway.clone());
             Some(super::blocking(move || book.resolve(&name)).await?)
         }

@@ -2,6 +2,7 @@
 import type { BenchResult } from "./BenchResult";
 import type { Environment } from "./Environment";
 import type { ModelRef } from "./ModelRef";
+import type { ServedTarget } from "./ServedTarget";
 import type { Settings } from "./Settings";
 
 /**
@@ -27,4 +28,9 @@ warnings: Array<string>,
 /**
  * Unix time (seconds) when the run started.
  */
-started_at: number, total_s: number, };
+started_at: number, total_s: number, 
+/**
+ * Set for a served load run (`assay load`): the server, model and load that were
+ * measured. Its rows' latencies are then request round trips seen by the client.
+ */
+served?: ServedTarget, };

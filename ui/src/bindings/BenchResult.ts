@@ -2,6 +2,7 @@
 import type { ConfidenceIntervals } from "./ConfidenceIntervals";
 import type { GpuUsage } from "./GpuUsage";
 import type { LatencyStats } from "./LatencyStats";
+import type { LoadFigures } from "./LoadFigures";
 import type { RowAccuracy } from "./RowAccuracy";
 import type { Throughput } from "./Throughput";
 
@@ -32,4 +33,8 @@ overhead_us: number, peak_rss_bytes: number | null, gpu: GpuUsage | null, load_m
 /**
  * This row's session compared against a reference (`--check-against`).
  */
-accuracy?: RowAccuracy, warnings: Array<string>, };
+accuracy?: RowAccuracy, 
+/**
+ * A served load run's own figures (`assay load`).
+ */
+load?: LoadFigures, warnings: Array<string>, };

@@ -37,4 +37,20 @@ evidence?: string,
 /**
  * Serving values of dynamic dimensions (`NAME=VALUE`); default: the evidence run's.
  */
-dims: Array<string>, } | { "kind": "sign", dir: string, key: string, passphrase: string, } | { "kind": "push", dir: string, signature: string, gateway: string, no_activate: boolean, } | { "kind": "install_runtime", gpu: boolean, } | { "kind": "report", run: string, out: string, };
+dims: Array<string>, } | { "kind": "sign", dir: string, key: string, passphrase: string, } | { "kind": "push", dir: string, signature: string, gateway: string, no_activate: boolean, } | { "kind": "load", gateway: string, model: string, 
+/**
+ * Comma-separated concurrency levels (closed loop).
+ */
+concurrency?: string, 
+/**
+ * Comma-separated request rates per second (open loop); wins over `concurrency`.
+ */
+rate?: string, 
+/**
+ * Measurement time per level (`5s`).
+ */
+duration?: string, 
+/**
+ * Tensors as raw bytes after a JSON header instead of JSON arrays.
+ */
+binary: boolean, } | { "kind": "install_runtime", gpu: boolean, } | { "kind": "report", run: string, out: string, };

@@ -3,4 +3,4 @@
 /**
  * What kind of run a record is.
  */
-export type RunKind = "bench" | "profile";
+export type RunKind = "bench" | "profile" | "load";

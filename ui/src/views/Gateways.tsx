@@ -8,6 +8,7 @@ import { StackFlame } from "../charts/FlameGraph";
 import { between } from "../charts/metrics";
 import { bytes } from "../format";
 import { useJob } from "../useJob";
+import { LoadTest } from "./LoadTest";
 
 /** `height=640 width=640` (or commas) as dimension values; undefined when empty. */
 export function parseDims(text: string | undefined): Record<string, number> | undefined {
@@ -331,6 +332,7 @@ function ModelPanel({ gateway, model, onChange }: { gateway: string; model: Mode
         </div>
       )}
       {error && <ErrorNotice error={error} />}
+      {model.stable && <LoadTest gateway={gateway} model={model.name} />}
     </article>
   );
 }

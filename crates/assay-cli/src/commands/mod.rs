@@ -6,6 +6,7 @@ mod compare;
 mod gateway;
 mod inspect;
 mod key;
+mod load;
 mod plan;
 mod profile;
 mod release;
@@ -26,6 +27,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Inspect(a) => inspect::run(cli, a),
         Command::Bench(a) => bench::run(cli, a),
         Command::Profile(a) => profile::run(cli, a),
+        Command::Load(a) => load::run(cli, a),
         Command::Runs(c) => runs::run(cli, c),
         Command::Compare(a) => compare::run(cli, a),
         Command::Accuracy(a) => accuracy::run(cli, a),
@@ -49,6 +51,8 @@ pub fn machine_output(command: &Command) -> Machine {
         Command::Bench(a) if a.output.events => Machine::Events,
         Command::Bench(a) if a.output.json => Machine::Json,
         Command::Profile(a) if a.events => Machine::Events,
+        Command::Load(a) if a.output.events => Machine::Events,
+        Command::Load(a) if a.output.json => Machine::Json,
         Command::Profile(a) if a.json => Machine::Json,
         Command::Compare(a) if a.json => Machine::Json,
         Command::Accuracy(a) if a.output.events => Machine::Events,

@@ -25,5 +25,8 @@ pub(crate) mod runner;
 pub use check::{AccuracyCheck, RowAccuracy};
 pub use plan::BenchmarkPlan;
 pub use progress::{BenchEvent, BenchObserver, NoProgress, Phase};
-pub use report::{BENCH_SCHEMA, BenchReport, BenchResult, ModelRef, Settings, Throughput};
+pub use report::{
+    Arrivals, BENCH_SCHEMA, BenchReport, BenchResult, CoCorrection, LoadFigures, LoadMode,
+    ModelRef, ServedProtocol, ServedTarget, Settings, Throughput,
+};
 pub use runner::run_benchmark;

@@ -36,6 +36,11 @@ pub struct BenchReport {
     /// Unix time (seconds) when the run started.
     pub started_at: u64,
     pub total_s: f64,
+    /// Set for a served load run (`assay load`): the server, model and load that were
+    /// measured. Its rows' latencies are then request round trips seen by the client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub served: Option<ServedTarget>,
     /// The full comparisons behind the rows' `accuracy` (`--check-against`), which the
     /// history keeps as comparisons of their own. Kept out of the JSON document.
     #[serde(skip)]
@@ -124,6 +129,10 @@ pub struct BenchResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub accuracy: Option<RowAccuracy>,
+    /// A served load run's own figures (`assay load`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub load: Option<LoadFigures>,
     pub warnings: Vec<String>,
     /// Every latency sample in nanoseconds, in measurement order (stream by stream). Kept
     /// out of the JSON document (the store keeps them, compactly encoded).
@@ -137,4 +146,115 @@ pub struct BenchResult {
 pub struct Throughput {
     pub inferences_per_s: f64,
     pub samples_per_s: f64,
+}
+
+/// What a served load run (`assay load`) measured: which server, model and protocol, and
+/// how the load was offered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ServedTarget {
+    /// The server's base URL (`http://127.0.0.1:8000`, `grpc://127.0.0.1:8001`).
+    pub url: String,
+    pub protocol: ServedProtocol,
+    pub model: String,
+    /// The version asked for; `None` lets the server route (a gateway's canary split).
+    pub version: Option<String>,
+    /// The server's name and version from its metadata (`assay-gateway 0.1.0`, `triton 2.50`).
+    pub server: String,
+    pub mode: LoadMode,
+    /// Seconds of warm-up load before each level's measurement.
+    pub warmup_s: f64,
+    /// Seconds each level is measured.
+    pub duration_s: f64,
+}
+
+/// How requests went over the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServedProtocol {
+    /// REST with tensors as JSON arrays.
+    RestJson,
+    /// REST with tensors as raw bytes after a JSON header (Triton's binary extension).
+    RestBinary,
+    /// gRPC `ModelInfer` with `raw_input_contents`.
+    Grpc,
+}
+
+impl ServedProtocol {
+    /// The row label that stands where a local run has its provider.
+    pub fn label(self) -> &'static str {
+        match self {
+            ServedProtocol::RestJson => "rest-json",
+            ServedProtocol::RestBinary => "rest-binary",
+            ServedProtocol::Grpc => "grpc",
+        }
+    }
+}
+
+/// Closed loop (a fixed number of requests in flight, each sent when the last returns) or
+/// open loop (Poisson arrivals at a fixed rate, whatever the server does).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+#[serde(tag = "loop", rename_all = "snake_case")]
+pub enum LoadMode {
+    Closed {
+        concurrency: Vec<usize>,
+    },
+    Open {
+        rates: Vec<f64>,
+        #[serde(default)]
+        arrivals: Arrivals,
+    },
+}
+
+/// How an open loop spaces its requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+#[serde(rename_all = "snake_case")]
+pub enum Arrivals {
+    /// Exponential gaps: independent users, as real traffic arrives.
+    #[default]
+    Poisson,
+    /// Evenly spaced: the same count in every window (comparing clients, wrk2's default).
+    Constant,
+}
+
+/// A load level's figures that a local run has no counterpart for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct LoadFigures {
+    /// Requests per second offered (open loop); `None` in a closed loop.
+    pub offered_per_s: Option<f64>,
+    /// Requests sent and answered with success in the measurement window.
+    pub completed: u64,
+    /// Requests that failed (an error status, a transport error, a timeout).
+    pub errors: u64,
+    /// The first few distinct error messages, with their counts.
+    pub error_examples: Vec<(String, u64)>,
+    /// The client's own CPU time (user + system) per completed request, in microseconds.
+    pub client_cpu_us_per_request: f64,
+    /// The client's CPU use over the window, in cores (1.0 = one core busy).
+    pub client_cpu_cores: f64,
+    /// Coordinated-omission correction. Open loop: every latency is measured from the
+    /// request's scheduled send time, so a stalled server is charged for the requests it
+    /// delayed. Closed loop: HdrHistogram's correction, with the level's median round trip as
+    /// the expected interval, adds the requests a stall kept from being sent.
+    pub coordinated_omission: CoCorrection,
+    /// The most requests in flight at once.
+    pub peak_in_flight: usize,
+}
+
+/// What the coordinated-omission correction did to a level.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct CoCorrection {
+    /// Latencies measured from the scheduled send time (open loop).
+    pub from_schedule: bool,
+    /// The expected interval used to fill in stalls (closed loop), in milliseconds.
+    pub expected_interval_ms: Option<f64>,
+    /// Samples added by the correction (they enter the percentiles, not `samples_ns`).
+    pub added_samples: u64,
+    /// The p99 of the measured round trips alone, before the correction.
+    pub uncorrected_p99_ms: f64,
 }

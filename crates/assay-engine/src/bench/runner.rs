@@ -179,6 +179,7 @@ pub fn run_benchmark(
         results,
         started_at,
         total_s: started.elapsed().as_secs_f64(),
+        served: None,
         comparisons: checks.into_reports(),
     };
     Ok(report)
@@ -421,6 +422,7 @@ fn run_config(
         first_inference_ms,
         measured_s,
         accuracy: None,
+        load: None,
         warnings,
         samples_ns: all,
     })

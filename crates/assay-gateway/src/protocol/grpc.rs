@@ -12,11 +12,7 @@ use crate::{
     tensor::{Datatype, Tensor},
 };
 
-/// The protocol's messages and the service trait, as tonic generated them.
-#[allow(clippy::all, clippy::pedantic, missing_docs)]
-pub mod pb {
-    tonic::include_proto!("inference");
-}
+pub use assay_protocol::pb;
 
 /// Decodes a request against the version's signature. Inputs come either all as
 /// `raw_input_contents` (what tritonclient and perf_analyzer send) or each with typed

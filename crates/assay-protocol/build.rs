@@ -1,4 +1,4 @@
-//! Generates the gRPC Open Inference Protocol server (KServe v2's
+//! Generates the gRPC Open Inference Protocol's server and client (KServe v2's
 //! `inference.GRPCInferenceService`, with Triton's model configuration) with tonic, from the
 //! descriptors that ship in the `tritonclient` wheel. `scripts/setup.sh` (run by `make test`)
 //! writes them to `.cache/grpc/inference.fds` with `scripts/grpc_descriptors.py`;
@@ -30,7 +30,7 @@ fn main() {
     let files = prost_types::FileDescriptorSet::decode(bytes.as_slice())
         .unwrap_or_else(|e| panic!("{} is not a FileDescriptorSet: {e}", path.display()));
     tonic_prost_build::configure()
-        .build_client(false)
+        .build_client(true)
         .build_server(true)
         // Only what the gateway serves is written by hand; the rest (repository control,
         // shared memory, streaming, trace and log settings) answers UNIMPLEMENTED.

@@ -1,0 +1,267 @@
+//! One connection to the server and the one request it sends: an HTTP/1.1 keep-alive
+//! connection (hyper) or a gRPC channel (tonic). Each request in flight has a connection of
+//! its own, as a load generator's clients would.
+
+use std::time::Duration;
+
+use assay_engine::ErrorKind;
+use assay_protocol::pb::grpc_inference_service_client::GrpcInferenceServiceClient;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{
+    Request,
+    header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue},
+};
+use hyper_util::rt::TokioIo;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::{error::LoadError, request::Encoded, target::Target};
+
+/// Why one request failed: how to classify it, and what to tell the user.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Failure {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// The connection is gone (a transport error): the next request needs a new one.
+    pub broken: bool,
+}
+
+/// A connection, ready to send.
+pub(crate) enum Conn {
+    Http(hyper::client::conn::http1::SendRequest<Full<Bytes>>),
+    Grpc(GrpcInferenceServiceClient<Channel>),
+}
+
+/// Headers and paths every request of a target repeats, made once.
+pub(crate) struct Prepared {
+    host: HeaderValue,
+    auth: Option<HeaderValue>,
+    infer_path: String,
+}
+
+impl Prepared {
+    pub(crate) fn new(target: &Target) -> Result<Prepared, LoadError> {
+        let bad = |m: String| {
+            LoadError::Engine(assay_engine::EngineError::invalid(
+                assay_engine::Setting::Target,
+                m,
+            ))
+        };
+        Ok(Prepared {
+            host: HeaderValue::from_str(&target.authority())
+                .map_err(|_| bad(format!("'{}' is not a valid host", target.host)))?,
+            auth: target
+                .token
+                .as_ref()
+                .map(|t| HeaderValue::from_str(&format!("Bearer {t}")))
+                .transpose()
+                .map_err(|_| bad("the token holds characters a header cannot".into()))?,
+            infer_path: format!("{}/infer", target.model_path()),
+        })
+    }
+}
+
+/// Opens a connection to the target.
+pub(crate) async fn connect(target: &Target) -> Result<Conn, LoadError> {
+    let unreachable = |message: String| LoadError::Unreachable {
+        url: target.url.clone(),
+        message,
+    };
+    match target.protocol {
+        assay_engine::bench::ServedProtocol::Grpc => {
+            let endpoint = Endpoint::from_shared(format!("http://{}", target.authority()))
+                .map_err(|e| unreachable(e.to_string()))?
+                .tcp_nodelay(true)
+                .connect_timeout(Duration::from_secs(10));
+            let channel = endpoint
+                .connect()
+                .await
+                .map_err(|e| unreachable(source_chain(&e)))?;
+            Ok(Conn::Grpc(
+                GrpcInferenceServiceClient::new(channel)
+                    .max_decoding_message_size(usize::MAX)
+                    .max_encoding_message_size(usize::MAX),
+            ))
+        }
+        _ => {
+            let stream = tokio::time::timeout(
+                Duration::from_secs(10),
+                tokio::net::TcpStream::connect((target.host.as_str(), target.port)),
+            )
+            .await
+            .map_err(|_| unreachable("no answer to the connection in 10 s".into()))?
+            .map_err(|e| unreachable(e.to_string()))?;
+            stream.set_nodelay(true).ok();
+            let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .map_err(|e| unreachable(e.to_string()))?;
+            // The connection's own task reads and writes the socket; it ends when the sender
+            // is dropped or the server closes it.
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            Ok(Conn::Http(sender))
+        }
+    }
+}
+
+/// The error's message with its causes (tonic's transport errors say little on their own).
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+impl Conn {
+    /// Sends the request and reads the whole answer.
+    pub(crate) async fn send(
+        &mut self,
+        prepared: &Prepared,
+        request: &Encoded,
+    ) -> Result<(), Failure> {
+        match (self, request) {
+            (Conn::Http(sender), Encoded::Rest { body, header_len }) => {
+                let mut b =
+                    Request::post(prepared.infer_path.as_str()).header(HOST, prepared.host.clone());
+                b = match header_len {
+                    Some(n) => b
+                        .header(CONTENT_TYPE, "application/octet-stream")
+                        .header("inference-header-content-length", *n),
+                    None => b.header(CONTENT_TYPE, "application/json"),
+                };
+                if let Some(a) = &prepared.auth {
+                    b = b.header(AUTHORIZATION, a.clone());
+                }
+                let req = b
+                    .body(Full::new(body.clone()))
+                    .expect("a request from checked parts");
+                let broken = |e: hyper::Error| Failure {
+                    kind: ErrorKind::Unreachable,
+                    message: format!("the connection failed: {}", source_chain(&e)),
+                    broken: true,
+                };
+                sender.ready().await.map_err(broken)?;
+                let resp = sender.send_request(req).await.map_err(broken)?;
+                let status = resp.status();
+                let body = resp.into_body().collect().await.map_err(broken)?.to_bytes();
+                if status.is_success() {
+                    return Ok(());
+                }
+                Err(Failure {
+                    kind: crate::error::kind_of_status(status.as_u16()),
+                    message: format!("HTTP {}: {}", status.as_u16(), error_text(&body)),
+                    broken: false,
+                })
+            }
+            (Conn::Grpc(client), Encoded::Grpc(message)) => {
+                let mut req = tonic::Request::new(message.clone());
+                if let Some(a) = &prepared.auth
+                    && let Ok(v) = a.to_str().unwrap_or_default().parse()
+                {
+                    req.metadata_mut().insert("authorization", v);
+                }
+                client
+                    .model_infer(req)
+                    .await
+                    .map(drop)
+                    .map_err(|s| status_failure(&s))
+            }
+            _ => unreachable!("a request is encoded for its target's protocol"),
+        }
+    }
+
+    /// A GET of a REST path, decoded as `T`.
+    pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
+        &mut self,
+        target: &Target,
+        prepared: &Prepared,
+        path: &str,
+    ) -> Result<T, LoadError> {
+        let Conn::Http(sender) = self else {
+            unreachable!("REST metadata on a REST connection")
+        };
+        let mut b = Request::get(path).header(HOST, prepared.host.clone());
+        if let Some(a) = &prepared.auth {
+            b = b.header(AUTHORIZATION, a.clone());
+        }
+        let req = b.body(Full::new(Bytes::new())).expect("a request");
+        let unreachable = |e: hyper::Error| LoadError::Unreachable {
+            url: target.url.clone(),
+            message: source_chain(&e),
+        };
+        sender.ready().await.map_err(unreachable)?;
+        let resp = sender.send_request(req).await.map_err(unreachable)?;
+        let status = resp.status();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(unreachable)?
+            .to_bytes();
+        if !status.is_success() {
+            return Err(LoadError::Server {
+                url: format!("{}{path}", target.url),
+                status: format!("HTTP {}", status.as_u16()),
+                message: error_text(&body),
+                kind: crate::error::kind_of_status(status.as_u16()),
+            });
+        }
+        serde_json::from_slice(&body).map_err(|e| LoadError::Protocol {
+            url: format!("{}{path}", target.url),
+            message: format!("GET {path} answered with {e}"),
+        })
+    }
+
+    /// The gRPC client (metadata calls).
+    pub(crate) fn grpc(&mut self) -> &mut GrpcInferenceServiceClient<Channel> {
+        match self {
+            Conn::Grpc(c) => c,
+            Conn::Http(_) => unreachable!("gRPC metadata on a gRPC connection"),
+        }
+    }
+
+    /// A second handle on the same connection (gRPC multiplexes; HTTP/1.1 cannot).
+    pub(crate) fn share(&self) -> Option<Conn> {
+        match self {
+            Conn::Grpc(c) => Some(Conn::Grpc(c.clone())),
+            Conn::Http(_) => None,
+        }
+    }
+}
+
+/// A gRPC status as a failure, classified like an HTTP one.
+pub(crate) fn status_failure(s: &tonic::Status) -> Failure {
+    use tonic::Code::*;
+    let kind = match s.code() {
+        InvalidArgument | OutOfRange | FailedPrecondition => ErrorKind::Usage,
+        NotFound => ErrorKind::NotFound,
+        Unauthenticated | PermissionDenied => ErrorKind::Unauthorized,
+        ResourceExhausted => ErrorKind::Overloaded,
+        Unavailable => ErrorKind::Unavailable,
+        DeadlineExceeded => ErrorKind::Unavailable,
+        _ => ErrorKind::Gateway,
+    };
+    Failure {
+        kind,
+        message: format!("gRPC {:?}: {}", s.code(), s.message()),
+        // A transport failure shows as UNAVAILABLE or UNKNOWN with no server message.
+        broken: matches!(s.code(), Unavailable | Unknown) && s.metadata().is_empty(),
+    }
+}
+
+/// The `error` of an Open Inference Protocol error body, or the body's start.
+fn error_text(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct ErrorBody {
+        error: String,
+    }
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(b) => b.error,
+        Err(_) => String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+    }
+}
