@@ -471,6 +471,34 @@ test("the release is pushed to a real gateway, listed, and a canary is set", asy
   }
   assert.ok(served > 0);
 
+  // A load test from the console: `assay load` in the worker against this gateway's model,
+  // charted while it runs; its requests are ones the gateway really answered.
+  const answered = async () => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    return text.split("\n").filter((l) => l.startsWith('assay_request_success_total{model="sample-mlp"')).reduce((n, l) => n + Number(l.split(" ").pop()), 0);
+  };
+  const before = await answered();
+  await setValue("#load-sample-mlp-concurrency", "1,4");
+  await setValue("#load-sample-mlp-duration", "2s");
+  await click(await findByText("[data-testid=load-test] button", "Run load test"));
+  await waitText("[data-testid=load-test]", /Load test progress|in flight/, 30000);
+  await waitText("[data-testid=load-results]", /saved as run [0-9a-f]{8}/, 90000);
+  const loadRows = await rows("[data-testid=load-row]");
+  assert.deepEqual(loadRows.map((r) => r[0]), ["1 in flight", "4 in flight"]);
+  let measured = 0;
+  for (const r of loadRows) {
+    const requests = Number(r[1].replace(/,/g, ""));
+    assert.ok(requests > 100, `a 2 s level answered only ${requests}: ${r}`);
+    assert.equal(r[2], "0", `errors: ${r}`);
+    assert.match(r[5], /^\d+ req\/s$/);
+    measured += requests;
+  }
+  assert.ok((await answered()) - before >= measured, "every measured request was answered by the gateway");
+  const charts = await exec("return document.querySelectorAll('[data-testid=load-test] .chart').length");
+  assert.equal(charts, 2, "the live throughput and latency charts");
+  await exec("document.querySelector('[data-testid=load-test]').scrollIntoView()");
+  await shot("gateways-load-test");
+
   // The gateway itself, asked directly, agrees.
   const models = await (await fetch(`${url}/admin/v1/models`, { headers: { authorization: "Bearer e2e-admin-token-0123456789" } })).json();
   const m = models.models.find((x) => x.name === "sample-mlp");

@@ -12,6 +12,7 @@ import { ModelContext } from "./model";
 import { Benchmark, estimate } from "./views/Benchmark";
 import { Gateways, parseDims } from "./views/Gateways";
 import { Releases } from "./views/Releases";
+import { LoadTest, levels } from "./views/LoadTest";
 import { inFieldWords } from "./InputFields";
 
 function setInput(el: HTMLInputElement, value: string) {
@@ -206,6 +207,44 @@ describe("Gateways", () => {
     await settle();
     expect(controls).toEqual([{ action: "activate", version: "1.0.0", dims: { height: 320, width: 320 } }]);
     expect(() => parseDims("height=tall")).toThrow();
+  });
+});
+
+describe("Load test", () => {
+  it("refuses levels that are not numbers, then starts one load job with the levels and the mode", async () => {
+    const jobs: any[] = [];
+    mockIPC((cmd, args: any) => {
+      if (cmd === "start_job") {
+        jobs.push(args.spec);
+        return { id: 1, output: null };
+      }
+      throw new Error(cmd);
+    });
+    let { root } = mount(<LoadTest gateway="local" model="mlp" />);
+    await act(() => setInput(root.querySelector<HTMLInputElement>("#load-mlp-concurrency")!, "1, 4, x"));
+    await act(() => button(root, "Run load test").click());
+    expect(root.textContent).toContain("Concurrency: “x” is not a whole number above 0");
+    expect(jobs).toEqual([]);
+    await act(() => setInput(root.querySelector<HTMLInputElement>("#load-mlp-concurrency")!, "1, 4,16"));
+    await act(() => button(root, "Run load test").click());
+    await settle();
+    expect(jobs).toEqual([{ kind: "load", gateway: "local", model: "mlp", concurrency: "1,4,16", rate: undefined, duration: "5s", binary: false }]);
+    // While it runs, a second one cannot start.
+    expect(button(root, "Run load test").disabled).toBe(true);
+    // Open loop: the rate goes instead, and may be fractional.
+    document.body.innerHTML = "";
+    ({ root } = mount(<LoadTest gateway="local" model="mlp" />));
+    const mode = root.querySelector<HTMLSelectElement>("#load-mlp-mode")!;
+    await act(() => {
+      mode.value = "open";
+      mode.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+    await act(() => setInput(root.querySelector<HTMLInputElement>("#load-mlp-rate")!, "12.5"));
+    await act(() => button(root, "Run load test").click());
+    await settle();
+    expect(jobs[1]).toMatchObject({ kind: "load", concurrency: undefined, rate: "12.5" });
+    expect(() => levels("Rate", "0", false)).toThrow();
+    expect(levels("Concurrency", " ", true)).toBeUndefined();
   });
 });
 

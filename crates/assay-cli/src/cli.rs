@@ -251,6 +251,18 @@ pub enum GatewayCommand {
         #[command(flatten)]
         conn: GatewayConn,
     },
+    /// The gateway's own CPU profile over the next seconds, as folded stacks (flamegraph.pl,
+    /// inferno and speedscope read them); the heaviest stacks are printed.
+    Profile {
+        /// How long to sample (1 to 60 s).
+        #[arg(long, default_value_t = 10, value_name = "N")]
+        seconds: u64,
+        /// Write the folded stacks to FILE.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        conn: GatewayConn,
+    },
     /// The live canary analysis of a model.
     Analysis {
         model: String,
@@ -278,6 +290,7 @@ impl GatewayCommand {
             | GatewayCommand::Rollback { conn, .. }
             | GatewayCommand::Events { conn, .. }
             | GatewayCommand::Analysis { conn, .. }
+            | GatewayCommand::Profile { conn, .. }
             | GatewayCommand::Rm { conn, .. } => conn,
         }
     }

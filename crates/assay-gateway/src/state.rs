@@ -111,6 +111,8 @@ impl ModelState {
             ReleaseRole::Stable
         } else if self.canary.as_ref().is_some_and(|c| c.version == version) {
             ReleaseRole::Canary
+        } else if self.shadow.as_ref().is_some_and(|s| s.version == version) {
+            ReleaseRole::Shadow
         } else {
             ReleaseRole::Idle
         }

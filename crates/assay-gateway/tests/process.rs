@@ -1811,6 +1811,25 @@ fn a_shadow_is_compared_never_answers_and_ends_itself_when_it_disagrees() {
     let o = env.gateway(&gw, &["shadow", "lookup", "1.1.0", "100"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.contains("never sent to clients"), "{}", o.stdout);
+    // The release list says which version shadows.
+    let models = admin(&gw, "GET", "/admin/v1/models", None).json();
+    let roles: Vec<(String, String)> = models["models"][0]["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["version"].as_str().unwrap().into(),
+                r["role"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        roles,
+        [("1.0.0", "stable"), ("1.1.0", "shadow"), ("2.0.0", "idle")]
+            .map(|(v, r)| (v.to_string(), r.to_string())),
+        "{models}"
+    );
     send(30);
     let sh = shadow_report(30);
     assert_eq!(
@@ -1985,7 +2004,32 @@ fn the_gateway_profiles_itself_under_load_as_pprof_and_folded_stacks() {
     };
     let folded = get("seconds=3&format=folded");
     let pprof = get("seconds=2");
+    // And through the CLI: the heaviest stacks printed, all of them written.
+    let stacks = env.path("gateway.folded");
+    let o = env.gateway(
+        &gw,
+        &[
+            "profile",
+            "--seconds",
+            "1",
+            "--out",
+            stacks.to_str().unwrap(),
+        ],
+    );
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains(" samples over 1 s"), "{}", o.stdout);
+    assert!(
+        o.stdout
+            .lines()
+            .any(|l| l.trim_start().ends_with(']') && l.contains('%')),
+        "{}",
+        o.stdout
+    );
+    let written = std::fs::read_to_string(&stacks).unwrap();
+    assert!(written.contains("assay_gateway"), "{written}");
+    let o = env.gateway(&gw, &["profile", "--seconds", "0"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
     let served: u64 = load.into_iter().map(|t| t.join().unwrap()).sum();
     assert!(served > 0);
     assert_eq!(

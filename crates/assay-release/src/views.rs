@@ -166,6 +166,8 @@ pub struct ModelOverview {
 pub enum ReleaseRole {
     Stable,
     Canary,
+    /// Run on a copy of the stable's traffic and compared; it answers no client.
+    Shadow,
     /// Held, and serving nothing (older gateways say `""`).
     #[default]
     #[serde(alias = "")]

@@ -3,4 +3,4 @@
 /**
  * Which side of the split a release is on.
  */
-export type ReleaseRole = "stable" | "canary" | "idle";
+export type ReleaseRole = "stable" | "canary" | "shadow" | "idle";

@@ -107,10 +107,13 @@ pub fn run(c: &GatewayCommand) -> anyhow::Result<()> {
             let list: ModelList = gw.get_as("/admin/v1/models", ADMIN_TIMEOUT)?;
             return show(conn, &list, print_releases);
         }
+        GatewayCommand::Profile { seconds, out, .. } => return profile(&gw, conn, *seconds, out),
         _ => {}
     }
     let out: Value = match c {
-        GatewayCommand::Status(_) | GatewayCommand::Releases { model: None, .. } => {
+        GatewayCommand::Status(_)
+        | GatewayCommand::Releases { model: None, .. }
+        | GatewayCommand::Profile { .. } => {
             unreachable!("answered above")
         }
         GatewayCommand::Releases { model: Some(model), .. } => gw.get(&m(model))?,
@@ -178,6 +181,59 @@ pub fn run(c: &GatewayCommand) -> anyhow::Result<()> {
             analysis_text(model, &out);
         }
         _ => println!("{}", out["detail"].as_str().unwrap_or("done")),
+    }
+    Ok(())
+}
+
+/// `assay gateway profile`: the gateway samples itself for `seconds`; the folded stacks go to
+/// `out`, the heaviest are printed.
+fn profile(
+    gw: &GatewayClient,
+    conn: &GatewayConn,
+    seconds: u64,
+    out: &Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    if !(1..=60).contains(&seconds) {
+        return Err(UsageError(format!(
+            "--seconds {seconds}: a profile lasts 1 to 60 seconds"
+        ))
+        .into());
+    }
+    let path = format!("/admin/v1/debug/profile?seconds={seconds}&format=folded");
+    let text = match gw.get_within(&path, std::time::Duration::from_secs(seconds + 30))? {
+        Value::String(text) => text,
+        _ => {
+            anyhow::bail!("the gateway did not answer with a profile (is it older than this CLI?)")
+        }
+    };
+    if let Some(out) = out {
+        crate::format::write_atomic(out, text.as_bytes())?;
+    }
+    let p = assay_release::views::CpuProfile::from_folded(&text, seconds);
+    if conn.json {
+        println!("{}", serde_json::to_string_pretty(&p)?);
+        return Ok(());
+    }
+    println!(
+        "{} samples over {seconds} s (99 a second per busy thread)",
+        p.samples
+    );
+    for s in p.stacks.iter().take(10) {
+        // The innermost frames say where the time went; the thread comes first.
+        let frames: Vec<&str> = s.stack.split(';').collect();
+        let tail = frames[frames.len().saturating_sub(3)..].join(" ← ");
+        println!(
+            "{:>6.1}%  {}  [{}]",
+            s.weight as f64 * 100.0 / p.samples.max(1) as f64,
+            tail,
+            frames[0]
+        );
+    }
+    if let Some(out) = out {
+        println!(
+            "folded stacks written to {} (flamegraph.pl, inferno-flamegraph and speedscope read them)",
+            out.display()
+        );
     }
     Ok(())
 }
@@ -296,6 +352,7 @@ fn print_releases(list: &ModelList) {
             let role = match r.role {
                 ReleaseRole::Stable => "stable",
                 ReleaseRole::Canary => "canary",
+                ReleaseRole::Shadow => "shadow",
                 ReleaseRole::Idle => "",
             };
             // The signed accuracy evidence, to look at before activating or canarying it.
