@@ -9,7 +9,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 ASSAY := target/debug/assay
 
-.PHONY: setup setup-run run test lint bench bench-overhead bench-profile bench-signing bench-gateway bench-console bench-accuracy bench-viewer deb fixtures clean-cache
+.PHONY: setup setup-run run test lint bench bench-overhead bench-profile bench-signing bench-gateway bench-servers bench-console bench-accuracy bench-viewer deb fixtures clean-cache
 
 # Everything the tests need (includes setup-run).
 setup:
@@ -48,6 +48,14 @@ bench-signing: setup
 # `make bench-gateway AGAINST=/path/to/old/assay-gateway` compares two builds instead;
 # `make bench-gateway GRPC_SHADOW=1` measures REST against gRPC, and a 100% shadow's cost;
 # `make bench-gateway CLIENT_COST=1` what `assay load` costs per request next to perf_analyzer.
+# The gateway against Triton (nvidia-pytriton's tritonserver), MLServer, KServe and the FastAPI
+# baseline, all serving the same models through onnxruntime, all driven by `assay load`.
+bench-servers: setup
+	@bash scripts/setup-bench-gateway.sh
+	@bash scripts/setup-bench-servers.sh
+	$(CARGO) build --release -q -p assay-cli -p assay-gateway
+	python3 scripts/bench_servers.py
+
 bench-gateway: setup
 	@bash scripts/setup-bench-gateway.sh
 	$(CARGO) build --release -q -p assay-cli -p assay-gateway

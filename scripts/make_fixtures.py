@@ -108,6 +108,41 @@ def convnet(rng):
     return _model(graph)
 
 
+def convnet_serving(rng):
+    """The servers benchmark's conv net (`make bench-servers`): three Conv-ReLU-MaxPool blocks
+    (3→48→96→96 channels) on NCHW 3x96x96 images and a Gemm head, about 2 ms per image on one
+    core, so that serving overhead is small next to the model, as in production."""
+    def conv_w(cout, cin, k):
+        return (rng.standard_normal((cout, cin, k, k)) / np.sqrt(cin * k * k)).astype(np.float32)
+
+    channels = [3, 48, 96, 96]
+    inits, nodes, x = [], [], "image"
+    for i in range(3):
+        inits += [numpy_helper.from_array(conv_w(channels[i + 1], channels[i], 3), f"features.{i}.weight"),
+                  numpy_helper.from_array(np.zeros(channels[i + 1], np.float32), f"features.{i}.bias")]
+        s = f"/features/block.{i}"
+        nodes += [
+            helper.make_node("Conv", [x, f"features.{i}.weight", f"features.{i}.bias"], [f"{s}/conv/Conv_output_0"], name=f"{s}/conv/Conv", pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+            helper.make_node("Relu", [f"{s}/conv/Conv_output_0"], [f"{s}/act/Relu_output_0"], name=f"{s}/act/Relu"),
+            helper.make_node("MaxPool", [f"{s}/act/Relu_output_0"], [f"{s}/pool/MaxPool_output_0"], name=f"{s}/pool/MaxPool", kernel_shape=[2, 2], strides=[2, 2]),
+        ]
+        x = f"{s}/pool/MaxPool_output_0"
+    inits += [numpy_helper.from_array((rng.standard_normal((10, 96 * 12 * 12)) * 0.01).astype(np.float32), "classifier.weight"),
+              numpy_helper.from_array(np.zeros(10, np.float32), "classifier.bias")]
+    nodes += [
+        helper.make_node("Flatten", [x], ["/classifier/Flatten_output_0"], name="/classifier/Flatten", axis=1),
+        helper.make_node("Gemm", ["/classifier/Flatten_output_0", "classifier.weight", "classifier.bias"], ["scores"], name="/classifier/Gemm", transB=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "convnet_serving",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, 96, 96])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", 10])],
+        initializer=inits,
+    )
+    return _model(graph)
+
+
 def multi_input(rng):
     """Token ids (int64), a boolean mask and a float scale: an embedding bag, three dtypes, two symbolic dims."""
     emb = rng.standard_normal((32, 16)).astype(np.float32)
@@ -430,6 +465,10 @@ def main():
         big_external(out)
         write_inputs(out, rng)
         accuracy_fixtures(out, models["convnet.onnx"])
+        # The servers benchmark's 2 ms conv net (its own generator: the others' weights stay).
+        serving = convnet_serving(np.random.default_rng(2))
+        onnx.checker.check_model(serving)
+        onnx.save_model(serving, os.path.join(out, "convnet_serving.onnx"))
         # The graph viewer's large model: 20,640 nodes.
         big = transformer(np.random.default_rng(20), blocks=24, layers_per_block=20)
         onnx.checker.check_model(big)

@@ -1,8 +1,14 @@
 //! One connection to the server and the one request it sends: an HTTP/1.1 keep-alive
-//! connection (hyper) or a gRPC channel (tonic). Each request in flight has a connection of
-//! its own, as a load generator's clients would.
+//! connection, or an HTTP/2 connection for gRPC (hyper both), through which tonic's
+//! generated client calls. In a closed loop each worker has a connection of its own; in an
+//! open loop HTTP/1.1 takes a free one from a pool and gRPC multiplexes on one.
 
-use std::time::Duration;
+use std::{
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+    time::Duration,
+};
 
 use assay_engine::ErrorKind;
 use assay_protocol::pb::grpc_inference_service_client::GrpcInferenceServiceClient;
@@ -12,8 +18,7 @@ use hyper::{
     Request,
     header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue},
 };
-use hyper_util::rt::TokioIo;
-use tonic::transport::{Channel, Endpoint};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use crate::{error::LoadError, request::Encoded, target::Target};
 
@@ -29,7 +34,27 @@ pub(crate) struct Failure {
 /// A connection, ready to send.
 pub(crate) enum Conn {
     Http(hyper::client::conn::http1::SendRequest<Full<Bytes>>),
-    Grpc(GrpcInferenceServiceClient<Channel>),
+    Grpc(GrpcInferenceServiceClient<H2>),
+}
+
+/// An HTTP/2 connection as the service tonic's generated client calls. Each call goes
+/// straight to hyper's connection: tonic's own `Channel` puts a buffer task in between, one
+/// more task hop per request, which a load generator pays for on every request.
+#[derive(Clone)]
+pub(crate) struct H2(hyper::client::conn::http2::SendRequest<tonic::body::Body>);
+
+impl tower_service::Service<http::Request<tonic::body::Body>> for H2 {
+    type Response = http::Response<hyper::body::Incoming>;
+    type Error = hyper::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, hyper::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), hyper::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
+        Box::pin(self.0.send_request(req))
+    }
 }
 
 /// Headers and paths every request of a target repeats, made once.
@@ -67,41 +92,41 @@ pub(crate) async fn connect(target: &Target) -> Result<Conn, LoadError> {
         url: target.url.clone(),
         message,
     };
-    match target.protocol {
-        assay_engine::bench::ServedProtocol::Grpc => {
-            let endpoint = Endpoint::from_shared(format!("http://{}", target.authority()))
-                .map_err(|e| unreachable(e.to_string()))?
-                .tcp_nodelay(true)
-                .connect_timeout(Duration::from_secs(10));
-            let channel = endpoint
-                .connect()
-                .await
-                .map_err(|e| unreachable(source_chain(&e)))?;
-            Ok(Conn::Grpc(
-                GrpcInferenceServiceClient::new(channel)
-                    .max_decoding_message_size(usize::MAX)
-                    .max_encoding_message_size(usize::MAX),
-            ))
-        }
-        _ => {
-            let stream = tokio::time::timeout(
-                Duration::from_secs(10),
-                tokio::net::TcpStream::connect((target.host.as_str(), target.port)),
-            )
+    let stream = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::net::TcpStream::connect((target.host.as_str(), target.port)),
+    )
+    .await
+    .map_err(|_| unreachable("no answer to the connection in 10 s".into()))?
+    .map_err(|e| unreachable(e.to_string()))?;
+    stream.set_nodelay(true).ok();
+    let io = TokioIo::new(stream);
+    // Each connection's own task reads and writes the socket; it ends when the last sender
+    // is dropped or the server closes it.
+    if target.protocol == assay_engine::bench::ServedProtocol::Grpc {
+        let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+            .handshake(io)
             .await
-            .map_err(|_| unreachable("no answer to the connection in 10 s".into()))?
+            .map_err(|e| unreachable(source_chain(&e)))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let origin: http::Uri = format!("http://{}", target.authority())
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| unreachable(e.to_string()))?;
+        Ok(Conn::Grpc(
+            GrpcInferenceServiceClient::with_origin(H2(sender), origin)
+                .max_decoding_message_size(usize::MAX)
+                .max_encoding_message_size(usize::MAX),
+        ))
+    } else {
+        let (sender, conn) = hyper::client::conn::http1::handshake(io)
+            .await
             .map_err(|e| unreachable(e.to_string()))?;
-            stream.set_nodelay(true).ok();
-            let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                .await
-                .map_err(|e| unreachable(e.to_string()))?;
-            // The connection's own task reads and writes the socket; it ends when the sender
-            // is dropped or the server closes it.
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-            Ok(Conn::Http(sender))
-        }
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(Conn::Http(sender))
     }
 }
 
@@ -218,7 +243,7 @@ impl Conn {
     }
 
     /// The gRPC client (metadata calls).
-    pub(crate) fn grpc(&mut self) -> &mut GrpcInferenceServiceClient<Channel> {
+    pub(crate) fn grpc(&mut self) -> &mut GrpcInferenceServiceClient<H2> {
         match self {
             Conn::Grpc(c) => c,
             Conn::Http(_) => unreachable!("gRPC metadata on a gRPC connection"),
