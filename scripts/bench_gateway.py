@@ -48,6 +48,15 @@ TOKEN = "bench-admin-token-0123456789abcdef"
 INTERVAL_MS = int(os.environ.get("BENCH_INTERVAL_MS", "3000"))
 
 
+def cpu_model():
+    """The CPU's model name, for the machine line every benchmark prints."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
 def sh(args, env=None, check=True):
     p = subprocess.run(args, env=env, capture_output=True, text=True)
     if check and p.returncode != 0:
@@ -163,7 +172,7 @@ def compare(old, rounds):
     bp = median([r["p99_ms"] for r in figures["before"]])
     ap = median([r["p99_ms"] for r in figures["after"]])
     change = (a / b - 1) * 100
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
+    cpu = cpu_model()
     print()
     print(f"machine: {cpu}, {os.cpu_count()} CPUs; {platform.platform()}; {rounds} alternating rounds, {INTERVAL_MS} ms windows")
     print(f"before {old}: median {b:.0f} infer/s, p99 {bp:.3f} ms")
@@ -205,12 +214,7 @@ def grpc_and_shadow():
     def med(key, field):
         v = sorted(r[field] for r in rows.get(key, [])) or [float("nan")]
         return v[len(v) // 2]
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_model()
     print()
     print(f"machine: {cpu}, {os.cpu_count()} CPUs; {platform.platform()}; perf_analyzer from tritonclient 2.50.0, "
           f"{INTERVAL_MS} ms windows, medians of {rounds} alternating rounds")
@@ -288,12 +292,7 @@ def client_cost():
                       f"its own figure for the measured window {row['own']:.1f})", flush=True)
     finally:
         stop_gateway(gw)
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_model()
     print()
     print(f"machine: {cpu}, {os.cpu_count()} CPUs; {platform.platform()}; the MLP on a release assay-gateway; "
           "client CPU = the client process's user + system time over the requests the gateway answered")
@@ -375,7 +374,7 @@ def main():
     share = on64["throughput"] / in_process
     swap_ratio = swapping["p99_ms"] / on16["p99_ms"]
     vs_base = on16["throughput"] / b16["throughput"]
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
+    cpu = cpu_model()
     print()
     print(f"machine: {cpu}, {os.cpu_count()} CPUs; {platform.platform()}; perf_analyzer from tritonclient 2.50.0, {INTERVAL_MS} ms windows")
     print(f"(a) batching gain at c=64:             {gain:.2f}x   (target >= 3)          {'PASS' if gain >= 3 else 'MISS'}")

@@ -36,7 +36,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_gateway import ASSAY, CACHE, GATEWAY, ROOT, TOKEN, sh, wait_http  # noqa: E402
+from bench_gateway import ASSAY, CACHE, GATEWAY, ROOT, TOKEN, cpu_model, sh  # noqa: E402
 
 MODELS = {"mlp": os.path.join(CACHE, "fixtures/mlp.onnx"), "conv": os.path.join(CACHE, "fixtures/convnet_serving.onnx")}
 LEVELS = (1, 16, 64)
@@ -159,12 +159,7 @@ def main():
     rows = {r["batch"]: r["throughput"]["samples_per_s"] for r in bench["results"]}
     best_batch = max(rows, key=rows.get)
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_model()
     print()
     print(f"machine: {cpu}, {os.cpu_count()} CPUs; {platform.platform()}; assay load (release), {DURATION} per level after 1 s of warm-up")
     labels = ["assay-gateway", "Triton (pytriton)", "MLServer", "KServe", "FastAPI baseline"]

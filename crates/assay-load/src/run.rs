@@ -64,7 +64,16 @@ pub async fn run_load(
 
     // The first (cold) request, which also shows at once whether the server accepts it.
     let first = Instant::now();
-    conn.send(&prepared, &encoded).await.map_err(|f| {
+    let answered = tokio::time::timeout(plan.timeout, conn.send(&prepared, &encoded))
+        .await
+        .unwrap_or_else(|_| {
+            Err(Failure {
+                kind: assay_engine::ErrorKind::Unavailable,
+                message: format!("timed out: no answer within {:?}", plan.timeout),
+                broken: true,
+            })
+        });
+    answered.map_err(|f| {
         // "HTTP 400: what the server said" → the status, and what it said.
         let (status, said) = f.message.split_once(": ").unwrap_or(("failed", &f.message));
         LoadError::Server {
@@ -317,17 +326,40 @@ async fn send_once(ctx: &Context, conn: &mut Conn) -> Result<(), Failure> {
     }
 }
 
-/// Reports progress every tick until `end`, switching from warm-up to measurement at
-/// `measure_from`; returns the process CPU time at the measurement's start and end.
-async fn tick_until(
-    index: usize,
-    counters: &Counters,
+/// A level's times: its start, the end of its warm-up, the end of its measurement.
+#[derive(Clone, Copy)]
+struct Window {
     started: Instant,
     measure_from: Instant,
     end: Instant,
+}
+
+impl Window {
+    fn from_now(plan: &LoadPlan) -> Window {
+        let started = Instant::now();
+        let measure_from = started + plan.warmup;
+        Window {
+            started,
+            measure_from,
+            end: measure_from + plan.duration,
+        }
+    }
+}
+
+/// Reports progress every tick until the window's end, switching from warm-up to
+/// measurement on the way; returns the process CPU time over the measurement.
+async fn tick_until(
+    index: usize,
+    counters: &Counters,
+    window: Window,
     duration: Duration,
     observer: &mut dyn BenchObserver,
-) -> (Duration, Duration) {
+) -> Duration {
+    let Window {
+        started,
+        measure_from,
+        end,
+    } = window;
     observer.event(BenchEvent::Phase {
         index,
         phase: Phase::Warmup,
@@ -353,7 +385,7 @@ async fn tick_until(
             });
         }
         if now >= end {
-            return (cpu_start, cpu::process_cpu());
+            return cpu::process_cpu().saturating_sub(cpu_start);
         }
         if now >= next {
             let done = counters.done.load(Ordering::Relaxed);
@@ -394,9 +426,10 @@ async fn closed_level(
         conns.push(wire::connect(&ctx.target).await?);
     }
     let counters = Arc::new(Counters::default());
-    let started = Instant::now();
-    let measure_from = started + ctx.plan.warmup;
-    let end = measure_from + ctx.plan.duration;
+    let window = Window::from_now(&ctx.plan);
+    let Window {
+        measure_from, end, ..
+    } = window;
     let mut workers = Vec::with_capacity(c);
     for mut conn in conns {
         let counters = counters.clone();
@@ -431,27 +464,12 @@ async fn closed_level(
             record
         }));
     }
-    let (cpu_start, cpu_end) = tick_until(
-        index,
-        &counters,
-        started,
-        measure_from,
-        end,
-        ctx.plan.duration,
-        observer,
-    )
-    .await;
+    let cpu = tick_until(index, &counters, window, ctx.plan.duration, observer).await;
     let mut record = Record::default();
     for w in workers {
         record.merge(w.await.expect("a load worker does not panic"));
     }
-    Ok(outcome(
-        record,
-        &counters,
-        measure_from,
-        end,
-        cpu_end - cpu_start,
-    ))
+    Ok(outcome(record, &counters, measure_from, end, cpu))
 }
 
 /// An open loop: Poisson arrivals at `rate` per second, each request sent at its scheduled
@@ -472,9 +490,12 @@ async fn open_level(
     let counters = Arc::new(Counters::default());
     let records = Arc::new(Mutex::new(Record::default()));
     let shared = ctx.clone();
-    let started = Instant::now();
-    let measure_from = started + ctx.plan.warmup;
-    let end = measure_from + ctx.plan.duration;
+    let window = Window::from_now(&ctx.plan);
+    let Window {
+        started,
+        measure_from,
+        end,
+    } = window;
     let gaps = Exp::new(rate).expect("a checked positive rate");
     let mut rng = rand::rngs::StdRng::seed_from_u64(ctx.plan.seed ^ rate.to_bits());
     let poisson = !matches!(
@@ -580,16 +601,7 @@ async fn open_level(
         }
     };
     let scheduler = tokio::spawn(scheduler);
-    let (cpu_start, cpu_end) = tick_until(
-        index,
-        &counters,
-        started,
-        measure_from,
-        end,
-        ctx.plan.duration,
-        observer,
-    )
-    .await;
+    let cpu = tick_until(index, &counters, window, ctx.plan.duration, observer).await;
     scheduler.await.expect("the scheduler does not panic");
     // Let the requests still in flight finish (each has the run's timeout).
     let _ = tokio::time::timeout(
@@ -598,13 +610,7 @@ async fn open_level(
     )
     .await;
     let record = std::mem::take(&mut *records.lock().expect("records lock"));
-    Ok(outcome(
-        record,
-        &counters,
-        measure_from,
-        end,
-        cpu_end - cpu_start,
-    ))
+    Ok(outcome(record, &counters, measure_from, end, cpu))
 }
 
 fn outcome(

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{
     Request,
-    header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue},
+    header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderName, HeaderValue},
 };
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
@@ -153,11 +153,18 @@ impl Conn {
             (Conn::Http(sender), Encoded::Rest { body, header_len }) => {
                 let mut b =
                     Request::post(prepared.infer_path.as_str()).header(HOST, prepared.host.clone());
+                // Typed names and static values: nothing is parsed per request.
                 b = match header_len {
                     Some(n) => b
-                        .header(CONTENT_TYPE, "application/octet-stream")
-                        .header("inference-header-content-length", *n),
-                    None => b.header(CONTENT_TYPE, "application/json"),
+                        .header(
+                            CONTENT_TYPE,
+                            HeaderValue::from_static("application/octet-stream"),
+                        )
+                        .header(
+                            HeaderName::from_static("inference-header-content-length"),
+                            HeaderValue::from(*n),
+                        ),
+                    None => b.header(CONTENT_TYPE, HeaderValue::from_static("application/json")),
                 };
                 if let Some(a) = &prepared.auth {
                     b = b.header(AUTHORIZATION, a.clone());

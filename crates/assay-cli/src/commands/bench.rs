@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{emit_line, plan::plan_from_args, store::History};
 use crate::{
-    cli::{BenchArgs, Cli},
+    cli::{BenchArgs, Cli, DocumentArgs},
     exit::UsageError,
     format,
 };
@@ -73,22 +73,33 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
         report.link_comparisons(&ids);
         h.run(h.store.save_bench(&report, None))
     });
+    deliver(report, saved, &args.output, print_human)
+}
+
+/// Hands a finished benchmark or load report out: its history id, the `--out` file, then
+/// the `result` event, the JSON document or the table. A failed save is reported after the
+/// results are out, so the measurement is never lost.
+pub(crate) fn deliver(
+    mut report: BenchReport,
+    saved: Option<Result<String, assay_store::StoreError>>,
+    output: &DocumentArgs,
+    print: fn(&BenchReport),
+) -> anyhow::Result<()> {
     if let Some(Ok(id)) = &saved {
         report.run_id = Some(id.clone());
     }
-
-    if let Some(out) = &args.output.out {
+    if let Some(out) = &output.out {
         format::write_atomic(out, &serde_json::to_vec_pretty(&report)?)?;
     }
-    if args.output.events {
+    if output.events {
         emit_line(&BenchEvent::Result {
             report: Box::new(report),
         });
-    } else if args.output.json {
+    } else if output.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_human(&report);
-        if let Some(out) = &args.output.out {
+        print(&report);
+        if let Some(out) = &output.out {
             println!("result written to {}", out.display());
         }
         if let Some(id) = &report.run_id {

@@ -2,13 +2,12 @@
 
 use std::io::IsTerminal;
 
-use assay_engine::bench::{Arrivals, BenchEvent, BenchReport, LoadMode};
+use assay_engine::bench::{Arrivals, BenchReport, LoadMode};
 use assay_load::{LoadError, LoadPlan, Target};
 use comfy_table::{CellAlignment, Table, presets::UTF8_BORDERS_ONLY};
 
 use super::{
     bench::{BarObserver, EventsObserver},
-    emit_line,
     plan::input_plan,
     store::History,
 };
@@ -73,7 +72,7 @@ pub fn run(cli: &Cli, args: &LoadArgs) -> anyhow::Result<()> {
         bar.finish();
         r
     };
-    let mut report = outcome.map_err(|e| match e {
+    let report = outcome.map_err(|e| match e {
         // Its setting is named as a flag by the exit module.
         LoadError::Engine(e) => anyhow::Error::from(e),
         e => anyhow::Error::from(e),
@@ -81,31 +80,7 @@ pub fn run(cli: &Cli, args: &LoadArgs) -> anyhow::Result<()> {
     let saved = history
         .as_ref()
         .map(|h| h.run(h.store.save_bench(&report, None)));
-    if let Some(Ok(id)) = &saved {
-        report.run_id = Some(id.clone());
-    }
-    if let Some(out) = &args.output.out {
-        format::write_atomic(out, &serde_json::to_vec_pretty(&report)?)?;
-    }
-    if args.output.events {
-        emit_line(&BenchEvent::Result {
-            report: Box::new(report),
-        });
-    } else if args.output.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_human(&report);
-        if let Some(out) = &args.output.out {
-            println!("result written to {}", out.display());
-        }
-        if let Some(id) = &report.run_id {
-            println!("saved as run {id}");
-        }
-    }
-    match saved {
-        Some(Err(e)) => Err(e.into()),
-        _ => Ok(()),
-    }
+    super::bench::deliver(report, saved, &args.output, print_human)
 }
 
 pub(crate) fn print_human(r: &BenchReport) {

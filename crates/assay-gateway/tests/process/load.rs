@@ -410,6 +410,12 @@ fn assay_load_agrees_with_perf_analyzer_on_the_gateway_and_the_fastapi_baseline(
                 "constant",
                 "--measurement-interval",
                 "3000",
+                // Its windows' latencies need not agree within 10% (the default) for the
+                // throughput to be measured: other tests share the machine.
+                "-s",
+                "100",
+                "--max-trials",
+                "10",
             ],
         );
         eprintln!("{server}: assay load {ours:.1} requests/s, perf_analyzer {theirs:.1}");
