@@ -4,8 +4,11 @@
 //! Requests wait in one bounded queue. A free session thread takes the batch-forming turn:
 //! it takes the oldest request, then everything already queued that fits, and, if the batch
 //! is still short of `max_batch_size` (or a preferred size), waits until the oldest request
-//! has waited `max_queue_delay`. Then it hands the turn on and runs the batch, so the next
-//! batch forms while this one computes. When a batch fails, its requests are re-run one by
+//! has waited `max_queue_delay`, but only while another session is computing: requests
+//! answered soon bring their clients' next ones, whereas with every other session idle
+//! nothing is known to be coming, and a lone request (concurrency 1) would only pay the
+//! delay. Then it hands the turn on and runs the batch, so the next batch forms while this
+//! one computes. When a batch fails, its requests are re-run one by
 //! one, so one bad request never fails its neighbours.
 //!
 //! Dropping the [`Batcher`] closes the queue; the threads finish what is queued (the
@@ -13,7 +16,10 @@
 
 use std::{
     panic::AssertUnwindSafe,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -68,11 +74,13 @@ impl Batcher {
     ) -> Batcher {
         let (tx, rx) = crossbeam_channel::bounded(queue_size);
         let turn = Arc::new(Mutex::new(None::<Job>));
+        let computing = Arc::new(AtomicUsize::new(0));
         for (i, session) in sessions.into_iter().enumerate() {
             let worker = Worker {
                 session,
                 rx: rx.clone(),
                 turn: turn.clone(),
+                computing: computing.clone(),
                 policy: policy.clone(),
                 outputs: output_names.clone(),
                 metrics: metrics.clone(),
@@ -116,6 +124,8 @@ struct Worker {
     rx: Receiver<Job>,
     /// Whoever holds this forms the next batch; it also keeps a request that did not fit.
     turn: Arc<Mutex<Option<Job>>>,
+    /// Sessions running a batch right now (the one forming a batch is not among them).
+    computing: Arc<AtomicUsize>,
     policy: Policy,
     outputs: Vec<String>,
     metrics: VersionMetrics,
@@ -160,7 +170,10 @@ impl Worker {
                 Ok(j) => self.take(j),
                 Err(TryRecvError::Disconnected) => break,
                 Err(TryRecvError::Empty) => {
-                    if self.policy.preferred.contains(&rows) || Instant::now() >= deadline {
+                    if self.policy.preferred.contains(&rows)
+                        || Instant::now() >= deadline
+                        || self.computing.load(Ordering::Acquire) == 0
+                    {
                         break;
                     }
                     match self.rx.recv_deadline(deadline) {
@@ -180,6 +193,12 @@ impl Worker {
     }
 
     fn execute(&mut self, batch: Vec<Job>) {
+        self.computing.fetch_add(1, Ordering::AcqRel);
+        self.execute_counted(batch);
+        self.computing.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    fn execute_counted(&mut self, batch: Vec<Job>) {
         let now = Instant::now();
         let mut live = Vec::with_capacity(batch.len());
         for job in batch {
