@@ -359,7 +359,7 @@ function SelfProfile({ gateway }: { gateway: string }) {
       <h3>Where the gateway spends its CPU</h3>
       <div class="row">
         <label for="gw-profile-seconds">Seconds</label>
-        <input id="gw-profile-seconds" type="number" min={1} max={60} style={{ width: "5em" }} value={seconds} onInput={(e) => setSeconds(Number(e.currentTarget.value))} />
+        <input class="compact" id="gw-profile-seconds" type="number" min={1} max={60} style={{ width: "5em" }} value={seconds} onInput={(e) => setSeconds(Number(e.currentTarget.value))} />
         <button type="button" disabled={busy} onClick={take}>
           Profile the gateway
         </button>

@@ -106,12 +106,12 @@ export function LoadTest({ gateway, model }: { gateway: string; model: string })
           <option value="open">requests per second (open loop)</option>
         </select>
         {form.mode === "closed" ? (
-          <input id={id("concurrency")} aria-label="Concurrency levels" style={{ width: "7em" }} value={form.concurrency} onInput={(e) => setForm({ ...form, concurrency: e.currentTarget.value })} />
+          <input class="compact" id={id("concurrency")} aria-label="Concurrency levels" style={{ width: "7em" }} value={form.concurrency} onInput={(e) => setForm({ ...form, concurrency: e.currentTarget.value })} />
         ) : (
-          <input id={id("rate")} aria-label="Requests per second" style={{ width: "7em" }} value={form.rate} onInput={(e) => setForm({ ...form, rate: e.currentTarget.value })} />
+          <input class="compact" id={id("rate")} aria-label="Requests per second" style={{ width: "7em" }} value={form.rate} onInput={(e) => setForm({ ...form, rate: e.currentTarget.value })} />
         )}
         <label for={id("duration")}>for</label>
-        <input id={id("duration")} style={{ width: "4em" }} value={form.duration} onInput={(e) => setForm({ ...form, duration: e.currentTarget.value })} />
+        <input class="compact" id={id("duration")} style={{ width: "4em" }} value={form.duration} onInput={(e) => setForm({ ...form, duration: e.currentTarget.value })} />
         <label>
           <input type="checkbox" checked={form.binary} onChange={(e) => setForm({ ...form, binary: e.currentTarget.checked })} /> binary tensors
         </label>
