@@ -178,8 +178,12 @@ async fn listen(
     tracing::info!(%bound, scheme, "serving");
     // The first line is what scripts and tests wait for.
     match wire {
-        Wire::Rest => eprintln!("assay-gateway: listening on {scheme}://{bound}"),
-        Wire::Grpc => eprintln!("assay-gateway: gRPC listening on {scheme}://{bound}"),
+        // Formatted first and written whole (`eprintln!` writes piece by piece): whoever
+        // waits for this line (a supervisor, the tests) never reads half of it.
+        Wire::Rest => say_whole(&format!("assay-gateway: listening on {scheme}://{bound}\n")),
+        Wire::Grpc => say_whole(&format!(
+            "assay-gateway: gRPC listening on {scheme}://{bound}\n"
+        )),
     }
     // TCP_NODELAY on every connection: an HTTP/2 answer goes out as several small frames
     // (headers, data, trailers), which Nagle's algorithm would hold for the client's
@@ -202,4 +206,10 @@ async fn listen(
         }
     };
     result.map_err(ServeError::Serve)
+}
+
+/// Writes a line to stderr in one write.
+fn say_whole(line: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }

@@ -233,7 +233,9 @@ impl Gateway {
         let mut child = cmd.spawn().unwrap();
         let started = Instant::now();
         loop {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let read = std::fs::read_to_string(&log).unwrap_or_default();
+            // Only whole lines: the gateway may be half-way through writing one.
+            let text = &read[..read.rfind('\n').map_or(0, |i| i + 1)];
             let grpc_line = text
                 .lines()
                 .find(|l| l.starts_with("assay-gateway: gRPC listening on "));
