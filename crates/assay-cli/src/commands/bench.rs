@@ -222,6 +222,32 @@ impl BenchObserver for BarObserver {
     }
 }
 
+/// A percentile's cell: in parentheses with a † (and `footnote` set) when the sample count
+/// cannot support it.
+pub(crate) fn percentile_cell(
+    row: &assay_engine::bench::BenchResult,
+    name: &str,
+    v: f64,
+    footnote: &mut bool,
+) -> String {
+    if row.unsupported_percentiles.iter().any(|u| u == name) {
+        *footnote = true;
+        format!("({})†", format::ms(v))
+    } else {
+        format::ms(v)
+    }
+}
+
+/// A percentile with its 95% interval.
+pub(crate) fn with_interval(v: f64, ci: [f64; 2]) -> String {
+    format!(
+        "{} [{}–{}]",
+        format::ms(v),
+        format::ms(ci[0]),
+        format::ms(ci[1])
+    )
+}
+
 pub(crate) fn print_human(r: &BenchReport) {
     let e = &r.environment;
     println!(
@@ -278,30 +304,13 @@ pub(crate) fn print_human(r: &BenchReport) {
     t.load_preset(UTF8_BORDERS_ONLY).set_header(header);
     let mut footnote = false;
     for row in &r.results {
-        let mut flag = |name: &str, v: f64| {
-            if row.unsupported_percentiles.iter().any(|u| u == name) {
-                footnote = true;
-                format!("({})†", format::ms(v))
-            } else {
-                format::ms(v)
-            }
-        };
+        let mut flag = |name: &str, v: f64| percentile_cell(row, name, v, &mut footnote);
         let l = &row.latency_ms;
-        let p50 = format!(
-            "{} [{}–{}]",
-            format::ms(l.p50),
-            format::ms(row.ci95_ms.p50[0]),
-            format::ms(row.ci95_ms.p50[1])
-        );
+        let p50 = with_interval(l.p50, row.ci95_ms.p50);
         let p99 = if row.unsupported_percentiles.iter().any(|u| u == "p99") {
             flag("p99", l.p99)
         } else {
-            format!(
-                "{} [{}–{}]",
-                format::ms(l.p99),
-                format::ms(row.ci95_ms.p99[0]),
-                format::ms(row.ci95_ms.p99[1])
-            )
+            with_interval(l.p99, row.ci95_ms.p99)
         };
         let provider = match &row.fallback {
             Some(_) => format!("{} → cpu", row.provider),

@@ -7,7 +7,7 @@ use assay_load::{LoadError, LoadPlan, Target};
 use comfy_table::{CellAlignment, Table, presets::UTF8_BORDERS_ONLY};
 
 use super::{
-    bench::{BarObserver, EventsObserver},
+    bench::{BarObserver, EventsObserver, percentile_cell, with_interval},
     plan::input_plan,
     store::History,
 };
@@ -138,23 +138,11 @@ pub(crate) fn print_human(r: &BenchReport) {
     let mut footnote = false;
     for row in &r.results {
         let l = &row.latency_ms;
-        let mut flag = |name: &str, v: f64| {
-            if row.unsupported_percentiles.iter().any(|u| u == name) {
-                footnote = true;
-                format!("({})†", format::ms(v))
-            } else {
-                format::ms(v)
-            }
-        };
+        let mut flag = |name: &str, v: f64| percentile_cell(row, name, v, &mut footnote);
         let p99 = if row.unsupported_percentiles.iter().any(|u| u == "p99") {
             flag("p99", l.p99)
         } else {
-            format!(
-                "{} [{}–{}]",
-                format::ms(l.p99),
-                format::ms(row.ci95_ms.p99[0]),
-                format::ms(row.ci95_ms.p99[1])
-            )
+            with_interval(l.p99, row.ci95_ms.p99)
         };
         let lf = row.load.as_ref();
         t.add_row(vec![
@@ -166,12 +154,7 @@ pub(crate) fn print_human(r: &BenchReport) {
             },
             format::count(row.samples as u64),
             lf.map(|f| f.errors.to_string()).unwrap_or_default(),
-            format!(
-                "{} [{}–{}]",
-                format::ms(l.p50),
-                format::ms(row.ci95_ms.p50[0]),
-                format::ms(row.ci95_ms.p50[1])
-            ),
+            with_interval(l.p50, row.ci95_ms.p50),
             flag("p90", l.p90),
             p99,
             flag("p999", l.p999),
