@@ -112,15 +112,15 @@ pub enum Command {
     )]
     Sign(SignArgs),
 
-    /// Verify a release folder against its signature, in model_signing's order.
+    /// Verify a release folder, or a release in an OCI registry, against its signature.
     #[command(
-        after_help = "Examples:\n  assay verify releases/mlp-1.0.0 --signature releases/mlp-1.0.0.sig --public-key release.pub.pem\n  assay verify rel/ --signature rel.sig --trusted-keys trusted/ --json\nExit code 5 when the release does not verify."
+        after_help = "Examples:\n  assay verify releases/mlp-1.0.0 --signature releases/mlp-1.0.0.sig --public-key release.pub.pem\n  assay verify oci://registry.example:5000/models/mlp:1.0.0 --trusted-keys trusted/\n  assay verify rel/ --signature rel.sig --trusted-keys trusted/ --json\nExit code 5 when the release does not verify."
     )]
     Verify(VerifyArgs),
 
-    /// Push a signed release to an assay-gateway (resumable; progress on a TTY).
+    /// Push a signed release to an assay-gateway or an OCI registry (resumable; progress on a TTY).
     #[command(
-        after_help = "Examples:\n  assay push releases/mlp-1.0.0 --signature releases/mlp-1.0.0.sig --gateway http://gw:8000 --token-file admin.token\n  ASSAY_GATEWAY_URL=https://gw ASSAY_GATEWAY_TOKEN=... assay push rel/ --signature rel.sig --no-activate\nRe-running an interrupted push resumes it. The first release of a model becomes its stable release unless --no-activate.\nExit code 5 when the gateway refuses the release (verification)."
+        after_help = "Examples:\n  assay push releases/mlp-1.0.0 --signature releases/mlp-1.0.0.sig --gateway http://gw:8000 --token-file admin.token\n  assay push releases/mlp-1.0.0 --signature releases/mlp-1.0.0.sig oci://registry.example:5000/models/mlp:1.0.0\n  ASSAY_GATEWAY_URL=https://gw ASSAY_GATEWAY_TOKEN=... assay push rel/ --signature rel.sig --no-activate\nRe-running an interrupted push resumes it. The first release of a model becomes its stable release unless --no-activate.\nExit code 5 when the gateway refuses the release (verification)."
     )]
     Push(PushArgs),
 
@@ -134,7 +134,7 @@ pub enum Command {
 pub struct GatewayConn {
     /// The gateway's base URL.
     #[arg(long, env = "ASSAY_GATEWAY_URL", value_name = "URL")]
-    pub gateway: String,
+    pub gateway: Option<String>,
     /// Admin token (prefer --token-file or ASSAY_GATEWAY_TOKEN: a flag shows in `ps`).
     #[arg(
         long,
@@ -154,13 +154,31 @@ pub struct GatewayConn {
     pub json: bool,
 }
 
+/// How to reach an OCI registry (credentials come from Docker's config, as for `docker`
+/// and `oras`).
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// Extra CA certificate (PEM) for a registry with a private TLS certificate.
+    #[arg(long, env = "ASSAY_REGISTRY_CA", value_name = "FILE")]
+    pub registry_ca: Option<PathBuf>,
+    /// Talk plain HTTP to the registry (a registry on a private network; ORAS's --plain-http).
+    #[arg(long)]
+    pub plain_http: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct PushArgs {
     /// The release folder (from `assay release create`).
     pub dir: PathBuf,
+    /// Push to this OCI registry instead of a gateway: oci://REGISTRY/REPOSITORY[:TAG]
+    /// (the tag defaults to the release's version).
+    #[arg(value_name = "OCI_REFERENCE")]
+    pub target: Option<String>,
     /// Its signature bundle (from `assay sign`).
     #[arg(long, value_name = "FILE")]
     pub signature: PathBuf,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     /// Store the release without making it stable, even if it is the model's first.
     #[arg(long)]
     pub no_activate: bool,
@@ -406,9 +424,15 @@ pub struct SignArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
+    /// A release folder, or a release in a registry: oci://REGISTRY/REPOSITORY:TAG (its
+    /// signature is the referrer `assay push` attached; every layer is streamed and checked).
+    #[arg(value_name = "DIR|OCI_REFERENCE")]
     pub dir: PathBuf,
+    /// The signature bundle (for a folder).
     #[arg(long, value_name = "PATH")]
-    pub signature: PathBuf,
+    pub signature: Option<PathBuf>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     /// The signer's public key (SPKI PEM), or a key name from `assay key list`.
     #[arg(
         long,

@@ -81,6 +81,30 @@ pub enum ReleaseError {
     #[error("cannot reach the gateway at {url}: {message}")]
     Unreachable { url: String, message: String },
 
+    /// A release in a registry has no model_signing bundle attached to it.
+    #[error(
+        "no signature: {reference} has no signature attached (no referrer of type application/vnd.dev.sigstore.bundle.v0.3+json); push it with `assay push DIR --signature SIG oci://...`"
+    )]
+    NoSignature { reference: String },
+
+    /// An OCI registry refused the credentials (or asked for some and none were found).
+    #[error(
+        "the registry {registry} refused the credentials: {message} (credentials come from ~/.docker/config.json or $DOCKER_CONFIG: `docker login` or `oras login`)"
+    )]
+    RegistryUnauthorized { registry: String, message: String },
+
+    /// The reference names a repository, tag or blob the registry does not hold.
+    #[error("not found in the registry: {what}")]
+    RegistryNotFound { what: String },
+
+    /// An OCI registry answered with an error of its own.
+    #[error("the registry refused {reference}: {message}")]
+    Registry { reference: String, message: String },
+
+    /// An OCI registry could not be reached (or its TLS certificate was not trusted).
+    #[error("cannot reach the registry {registry}: {message}")]
+    RegistryUnreachable { registry: String, message: String },
+
     /// A read or write failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -110,7 +134,12 @@ impl ReleaseError {
                 ..
             } => K::Verification,
             ReleaseError::Remote { .. } | ReleaseError::UnreadableAnswer { .. } => K::Gateway,
-            ReleaseError::Unreachable { .. } => K::Unreachable,
+            ReleaseError::Unreachable { .. } | ReleaseError::RegistryUnreachable { .. } => {
+                K::Unreachable
+            }
+            ReleaseError::RegistryUnauthorized { .. } => K::Unauthorized,
+            ReleaseError::RegistryNotFound { .. } => K::NotFound,
+            ReleaseError::Registry { .. } => K::Gateway,
             ReleaseError::Io { .. } => K::Io,
             _ => K::Release,
         }
@@ -133,6 +162,7 @@ impl ReleaseError {
                 | SymlinkRefused { .. }
                 | HostileName { .. }
                 | MalformedBundle(_)
+                | NoSignature { .. }
         )
     }
 }

@@ -10,6 +10,8 @@
 //!   statement in a DSSE envelope in a Sigstore bundle v0.3), verified in model_signing's
 //!   order, with one error variant per way a release can be wrong ([`ReleaseError`]);
 //! - [`manifest`]: streamed, parallel hashing of a folder, with a digest cache for re-signs;
+//! - [`oci`]: releases in OCI registries (ModelPack artifacts, the signature as a referrer),
+//!   pushed and verified in place with every layer streamed;
 //! - [`remote`]: the gateway's release API, its wire types and a client that pushes with
 //!   resume.
 //!
@@ -30,6 +32,7 @@ pub mod keys;
 pub mod keystore;
 pub mod manifest;
 pub mod metadata;
+pub mod oci;
 pub mod release;
 pub mod remote;
 pub mod signing;

@@ -33,7 +33,9 @@ fn client(c: &GatewayConn) -> anyhow::Result<GatewayClient> {
         }
     };
     Ok(GatewayClient::new(
-        &c.gateway,
+        c.gateway.as_deref().ok_or_else(|| {
+            UsageError("no gateway: give --gateway URL or set ASSAY_GATEWAY_URL".into())
+        })?,
         &token,
         c.ca_cert.as_deref(),
     )?)
@@ -42,6 +44,9 @@ fn client(c: &GatewayConn) -> anyhow::Result<GatewayClient> {
 pub fn push(a: &PushArgs) -> anyhow::Result<()> {
     if !a.dir.is_dir() {
         return Err(UsageError(format!("{} is not a release folder", a.dir.display())).into());
+    }
+    if let Some(target) = &a.target {
+        return super::registry::push(a, target);
     }
     let gw = client(&a.conn)?;
     let bar = super::release::bar(

@@ -9,6 +9,7 @@ mod key;
 mod load;
 mod plan;
 mod profile;
+mod registry;
 mod release;
 mod report;
 mod runs;

@@ -6,6 +6,7 @@ use assay_release::{
     cache::DigestCache,
     keys::PublicKey,
     metadata::{AccuracyEvidence, BenchEvidence},
+    oci::OciReference,
     release::{self, ReleaseSpec},
     signing::{self, DEFAULT_SIGNATURE, Trust},
 };
@@ -198,8 +199,9 @@ struct VerifiedOutput<'a> {
     details: &'a signing::Verified,
 }
 
-pub fn verify(a: &VerifyArgs) -> anyhow::Result<()> {
-    let trust = match (&a.public_key, &a.trusted_keys) {
+/// The keys `assay verify` trusts: one key (a PEM file or a key store name) or a folder.
+fn trust(a: &VerifyArgs) -> anyhow::Result<Trust> {
+    Ok(match (&a.public_key, &a.trusted_keys) {
         (Some(k), _) => {
             let path = std::path::Path::new(k);
             if path.is_file() {
@@ -212,7 +214,18 @@ pub fn verify(a: &VerifyArgs) -> anyhow::Result<()> {
         }
         (None, Some(dir)) => Trust::from_dir(dir)?,
         (None, None) => unreachable!("clap requires one of them"),
-    };
+    })
+}
+
+pub fn verify(a: &VerifyArgs) -> anyhow::Result<()> {
+    let trust = trust(a)?;
+    if let Some(r) = a.dir.to_str().filter(|s| OciReference::is_oci(s)) {
+        return super::registry::verify(a, r, &trust);
+    }
+    let signature = a
+        .signature
+        .as_deref()
+        .ok_or_else(|| UsageError("give the folder's signature with --signature FILE".into()))?;
     let pb = bar(!a.json && std::io::stderr().is_terminal(), "verifying");
     let progress = |done: u64, total: u64| {
         if let Some(b) = &pb {
@@ -220,7 +233,7 @@ pub fn verify(a: &VerifyArgs) -> anyhow::Result<()> {
             b.set_position(done);
         }
     };
-    let result = signing::verify(&a.dir, &a.signature, &trust, Some(&progress));
+    let result = signing::verify(&a.dir, signature, &trust, Some(&progress));
     if let Some(b) = pb {
         b.finish_and_clear();
     }
@@ -235,21 +248,34 @@ pub fn verify(a: &VerifyArgs) -> anyhow::Result<()> {
                     })?
                 );
             } else {
-                let what = v
-                    .release
-                    .as_ref()
-                    .map(|r| format!("release {} {}", r.name, r.version))
-                    .unwrap_or_else(|| "folder".into());
-                println!(
-                    "Verification succeeded: {what}, {} files ({}), key {}",
-                    v.files,
-                    format::bytes(v.bytes),
-                    v.key_hint
-                );
+                println!("{}", verified_line(&v, "folder"));
             }
             Ok(())
         }
-        Err(e) if e.is_verification_failure() => Err(VerificationFailed(e.to_string()).into()),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(verification_error(e)),
+    }
+}
+
+/// The one line `assay verify` prints on success.
+pub(crate) fn verified_line(v: &signing::Verified, otherwise: &str) -> String {
+    let what = v
+        .release
+        .as_ref()
+        .map(|r| format!("release {} {}", r.name, r.version))
+        .unwrap_or_else(|| otherwise.into());
+    format!(
+        "Verification succeeded: {what}, {} files ({}), key {}",
+        v.files,
+        format::bytes(v.bytes),
+        v.key_hint
+    )
+}
+
+/// A failed verification exits 5; anything else keeps its own kind.
+pub(crate) fn verification_error(e: assay_release::ReleaseError) -> anyhow::Error {
+    if e.is_verification_failure() {
+        VerificationFailed(e.to_string()).into()
+    } else {
+        e.into()
     }
 }

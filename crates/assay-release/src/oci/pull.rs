@@ -1,0 +1,280 @@
+//! Verifying a release where it lies in a registry, and pulling one into a folder: the
+//! signature from the referrer first, then the manifest's layers against the signed file
+//! list, then every byte of every layer, streamed. Nothing is trusted before it is checked,
+//! and nothing is held in memory whole.
+
+use std::{
+    collections::BTreeSet,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Instant,
+};
+
+use futures_util::StreamExt;
+use oci_client::manifest::{OCI_IMAGE_MEDIA_TYPE, OciImageManifest};
+use serde::Serialize;
+use sha2::Digest;
+use tokio::io::AsyncWriteExt;
+
+use super::{
+    layout::{self, MAX_DOCUMENT_BYTES, MODEL_ARTIFACT_TYPE, MODEL_CONFIG_MEDIA_TYPE},
+    reference::OciReference,
+    referrers,
+    registry::{Registry, RegistryOptions},
+};
+use crate::{
+    SignedStatement,
+    error::{ReleaseError, Result},
+    keys::PublicKey,
+    manifest,
+    signing::{self, Trust, Verified},
+};
+
+/// Bytes checked so far and the release's size.
+pub type PullProgressFn = Arc<dyn Fn(u64, u64) + Send + Sync>;
+
+/// What `assay verify oci://…` proves (and a gateway's pull reports).
+#[derive(Debug, Clone, Serialize)]
+pub struct OciVerified {
+    /// The reference as given, and pinned to the manifest digest that was verified.
+    pub reference: String,
+    pub pinned: String,
+    pub digest: String,
+    /// The signature check: key, files, bytes, root digest, release metadata.
+    #[serde(flatten)]
+    pub verified: Verified,
+    /// Signature referrers found (one of them verified).
+    pub signatures: usize,
+    pub seconds: f64,
+}
+
+/// Where pulled files go: the layer's file path under `dest`, written to `*.partial` and
+/// renamed once its bytes are checked.
+pub struct PullTo<'a> {
+    pub dest: &'a Path,
+}
+
+/// Verifies `reference` against `trust` in the registry, and with `into` writes the
+/// checked files there. Returns once every layer has been streamed and re-hashed.
+pub async fn verify(
+    reference: &OciReference,
+    opts: &RegistryOptions,
+    trust: &Trust,
+    into: Option<PullTo<'_>>,
+    progress: Option<PullProgressFn>,
+) -> Result<OciVerified> {
+    let started = Instant::now();
+    let reg = Registry::connect(reference, opts, false).await?;
+    let (raw, _) = reg
+        .client
+        .pull_manifest_raw(&reference.client_ref(), &reg.auth, &[OCI_IMAGE_MEDIA_TYPE])
+        .await
+        .map_err(|e| reg.error(&reference.to_string(), e))?;
+    if raw.len() > MAX_DOCUMENT_BYTES {
+        return Err(not_a_release(reference, "its manifest is over 4 MiB"));
+    }
+    // The registry's digest header is not trusted: the pinned digest is the bytes' own.
+    let digest = layout::oci_digest(&sha2::Sha256::digest(&raw));
+    if let Some(want) = &reference.digest
+        && *want != digest
+    {
+        return Err(ReleaseError::DigestMismatch {
+            file: format!("the manifest of {reference}"),
+        });
+    }
+    let manifest: OciImageManifest = serde_json::from_slice(&raw)
+        .map_err(|e| not_a_release(reference, &format!("its manifest is unreadable: {e}")))?;
+    if manifest.artifact_type.as_deref() != Some(MODEL_ARTIFACT_TYPE)
+        && manifest.config.media_type != MODEL_CONFIG_MEDIA_TYPE
+    {
+        return Err(not_a_release(
+            reference,
+            &format!(
+                "its artifact type is {}, not a ModelPack model ({MODEL_ARTIFACT_TYPE})",
+                manifest
+                    .artifact_type
+                    .as_deref()
+                    .unwrap_or(&manifest.config.media_type)
+            ),
+        ));
+    }
+    let pinned = reference.with_digest(&digest);
+
+    let bundles = referrers::bundles(&reg, reference, &digest).await?;
+    if bundles.is_empty() {
+        return Err(ReleaseError::NoSignature {
+            reference: reference.to_string(),
+        });
+    }
+    let mut first_err = None;
+    let mut accepted: Option<(SignedStatement, PublicKey)> = None;
+    for b in &bundles {
+        match signing::verify_signature(b, trust) {
+            Ok(ok) => {
+                accepted = Some(ok);
+                break;
+            }
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    let Some((stmt, key)) = accepted else {
+        return Err(first_err.expect("at least one bundle was tried"));
+    };
+
+    // The manifest must list exactly the signed files, each with its signed digest.
+    let mut seen = BTreeSet::new();
+    for layer in &manifest.layers {
+        let name = layout::layer_path(layer).ok_or_else(|| ReleaseError::ExtraFile {
+            file: format!("a layer with no file path ({})", layer.digest),
+        })?;
+        manifest::check_name(name)?;
+        let Some(want) = stmt.manifest.files.get(name) else {
+            return Err(ReleaseError::ExtraFile { file: name.into() });
+        };
+        if layer.digest != layout::oci_digest(want) {
+            return Err(ReleaseError::DigestMismatch { file: name.into() });
+        }
+        if !seen.insert(name.to_string()) {
+            return Err(ReleaseError::ExtraFile {
+                file: format!("{name} (listed twice)"),
+            });
+        }
+        if layer.size < 0 {
+            return Err(not_a_release(reference, "a layer has a negative size"));
+        }
+    }
+    if let Some(missing) = stmt.manifest.files.keys().find(|n| !seen.contains(*n)) {
+        return Err(ReleaseError::MissingFile {
+            file: missing.clone(),
+        });
+    }
+
+    let total: u64 = manifest.layers.iter().map(|l| l.size as u64).sum();
+    let mut done = 0u64;
+    for layer in &manifest.layers {
+        let name = layout::layer_path(layer).expect("checked above");
+        let out = into.as_ref().map(|p| p.dest.join(name));
+        fetch_layer(
+            &reg,
+            &pinned,
+            layer,
+            name,
+            out.as_deref(),
+            &mut done,
+            total,
+            &progress,
+        )
+        .await?;
+    }
+
+    Ok(OciVerified {
+        reference: reference.to_string(),
+        pinned: pinned.to_string(),
+        digest,
+        verified: Verified {
+            key_hint: key.hint(),
+            files: manifest.layers.len(),
+            bytes: total,
+            root_digest: hex::encode(stmt.manifest.root_digest()),
+            release: stmt.assay,
+        },
+        signatures: bundles.len(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Streams one layer, hashing as it goes, into `out` (when pulling). The size is capped at
+/// the manifest's: a registry that sends more is cut off, not buffered.
+#[allow(clippy::too_many_arguments)]
+async fn fetch_layer(
+    reg: &Registry,
+    at: &OciReference,
+    layer: &oci_client::manifest::OciDescriptor,
+    name: &str,
+    out: Option<&Path>,
+    done: &mut u64,
+    total: u64,
+    progress: &Option<PullProgressFn>,
+) -> Result<()> {
+    let mismatch = || ReleaseError::DigestMismatch { file: name.into() };
+    let mut stream = reg
+        .client
+        .pull_blob_stream(&at.client_ref(), layer)
+        .await
+        .map_err(|e| reg.error(&format!("{at} ({name})"), e))?;
+    let mut file = match out {
+        Some(path) => {
+            let partial = partial_path(path);
+            if let Some(parent) = partial.parent() {
+                tokio::fs::create_dir_all(parent)
+                    .await
+                    .map_err(|e| ReleaseError::io(parent, e))?;
+            }
+            let f = tokio::fs::File::create(&partial)
+                .await
+                .map_err(|e| ReleaseError::io(&partial, e))?;
+            Some((f, partial, path))
+        }
+        None => None,
+    };
+    let mut hasher = sha2::Sha256::new();
+    let mut got = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            // oci-client's own check at the end of the stream: the bytes are not the digest.
+            if e.get_ref()
+                .is_some_and(|i| i.is::<oci_client::errors::DigestError>())
+            {
+                mismatch()
+            } else {
+                ReleaseError::Registry {
+                    reference: format!("{at} ({name})"),
+                    message: e.to_string(),
+                }
+            }
+        })?;
+        got += chunk.len() as u64;
+        if got > layer.size as u64 {
+            return Err(mismatch());
+        }
+        hasher.update(&chunk);
+        if let Some((f, partial, _)) = &mut file {
+            f.write_all(&chunk)
+                .await
+                .map_err(|e| ReleaseError::io(partial.as_path(), e))?;
+        }
+        *done += chunk.len() as u64;
+        if let Some(p) = progress {
+            p(*done, total);
+        }
+    }
+    if got != layer.size as u64 || layout::oci_digest(&hasher.finalize()) != layer.digest {
+        return Err(mismatch());
+    }
+    if let Some((mut f, partial, path)) = file {
+        f.flush().await.map_err(|e| ReleaseError::io(&partial, e))?;
+        f.sync_all()
+            .await
+            .map_err(|e| ReleaseError::io(&partial, e))?;
+        drop(f);
+        tokio::fs::rename(&partial, path)
+            .await
+            .map_err(|e| ReleaseError::io(path, e))?;
+    }
+    Ok(())
+}
+
+fn partial_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".partial");
+    PathBuf::from(s)
+}
+
+fn not_a_release(reference: &OciReference, why: &str) -> ReleaseError {
+    ReleaseError::Registry {
+        reference: reference.to_string(),
+        message: format!("not an Assay release: {why}"),
+    }
+}
