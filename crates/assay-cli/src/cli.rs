@@ -281,6 +281,21 @@ pub enum GatewayCommand {
         #[command(flatten)]
         conn: GatewayConn,
     },
+    /// Have the gateway pull a signed release from an OCI registry, verify it against its
+    /// trusted keys, and list it (the first release of a model becomes stable).
+    #[command(
+        after_help = "Examples:\n  assay gateway pull mlp oci://registry.example:5000/models/mlp:1.1.0\n  assay gateway pull mlp oci://registry.example:5000/models/mlp@sha256:… --no-activate\nThe gateway uses its own registry credentials and CA ([registry] in its config). Exit code 5 when the release does not verify."
+    )]
+    Pull {
+        model: String,
+        /// oci://REGISTRY/REPOSITORY:TAG, or @sha256:DIGEST to pin one manifest.
+        reference: String,
+        /// Keep it out of serving even if it is the model's first release.
+        #[arg(long)]
+        no_activate: bool,
+        #[command(flatten)]
+        conn: GatewayConn,
+    },
     /// The live canary analysis of a model.
     Analysis {
         model: String,
@@ -309,6 +324,7 @@ impl GatewayCommand {
             | GatewayCommand::Events { conn, .. }
             | GatewayCommand::Analysis { conn, .. }
             | GatewayCommand::Profile { conn, .. }
+            | GatewayCommand::Pull { conn, .. }
             | GatewayCommand::Rm { conn, .. } => conn,
         }
     }

@@ -12,6 +12,7 @@ use crate::{
     backend::{Backend, BackendInfo},
     config::Config,
     metrics::Metrics,
+    pulls::Pulls,
     registry::Registry,
     state::{Layout, StateError},
     uploads::Uploads,
@@ -30,6 +31,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Resumable, verified pushes.
     pub uploads: Arc<Uploads>,
+    /// Verified pulls from OCI registries, and the repositories watched.
+    pub pulls: Arc<Pulls>,
     /// The keys a release must be signed by.
     pub trust: Arc<Trust>,
     pub backend: BackendInfo,
@@ -85,6 +88,13 @@ impl AppState {
             audit.clone(),
             config.max_release_bytes,
         ));
+        let pulls = Arc::new(Pulls::new(
+            registry.clone(),
+            uploads.clone(),
+            trust.clone(),
+            audit.clone(),
+            config.registry.clone(),
+        ));
         Ok(AppState {
             config,
             registry,
@@ -92,6 +102,7 @@ impl AppState {
             audit,
             metrics,
             uploads,
+            pulls,
             trust,
             backend: info,
             started: Instant::now(),

@@ -38,6 +38,18 @@
 //! rtol = 1e-5
 //! max_disagreement = 0.01         # end the shadow automatically above this rate (optional)
 //! min_compared = 100              # ... once this many requests were compared
+//!
+//! [registry]                      # OCI registries releases are pulled from
+//! ca_cert = "/etc/assay/registry-ca.pem"   # a private CA (else the system's roots)
+//! plain_http = false
+//! username = "robot"              # else Docker's config ($DOCKER_CONFIG/config.json)
+//! password_file = "/etc/assay/registry-password"
+//!
+//! [[watch]]                       # pull and serve new tags of a repository, polling
+//! model = "sentiment"
+//! repository = "oci://registry.example:5000/models/sentiment"
+//! tags = "1.*"                    # a glob; the highest semantic version that matches wins
+//! interval_s = 30
 //! ```
 
 use std::{
@@ -69,6 +81,10 @@ pub struct FileConfig {
     pub canary: CanaryFile,
     #[serde(default)]
     pub shadow: ShadowFile,
+    #[serde(default)]
+    pub registry: RegistryFile,
+    #[serde(default)]
+    pub watch: Vec<WatchFile>,
     #[serde(default)]
     pub defaults: ModelFile,
     #[serde(default)]
@@ -125,6 +141,34 @@ pub struct ShadowFile {
     pub min_compared: Option<u64>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryFile {
+    pub ca_cert: Option<PathBuf>,
+    pub plain_http: Option<bool>,
+    pub username: Option<String>,
+    pub password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchFile {
+    pub model: String,
+    pub repository: String,
+    pub tags: Option<String>,
+    pub interval_s: Option<u64>,
+}
+
+/// A repository the gateway follows: the newest matching tag is pulled, verified and made
+/// stable, so every replica with the same watch converges on the same signed version.
+#[derive(Debug, Clone)]
+pub struct Watch {
+    pub model: String,
+    pub repository: assay_release::oci::OciReference,
+    pub tags: glob::Pattern,
+    pub interval: Duration,
+}
+
 /// Shadow settings, resolved.
 #[derive(Debug, Clone)]
 pub struct ShadowSettings {
@@ -177,6 +221,9 @@ pub struct Config {
     pub rate_limit: Option<(u32, u32)>,
     pub canary: CanarySettings,
     pub shadow: ShadowSettings,
+    /// How to reach the registries releases are pulled from.
+    pub registry: assay_release::oci::RegistryOptions,
+    pub watches: Vec<Watch>,
     defaults: ModelFile,
     models: BTreeMap<String, ModelFile>,
 }
@@ -318,6 +365,49 @@ impl Config {
                 "shadow.atol and shadow.rtol must not be negative".into(),
             ));
         }
+        let rf = &f.registry;
+        let credentials = match (&rf.username, &rf.password_file) {
+            (Some(u), Some(p)) => {
+                let text = std::fs::read_to_string(p).map_err(|e| {
+                    ConfigError(format!("registry.password_file {}: {e}", p.display()))
+                })?;
+                Some((u.clone(), text.trim_end_matches(['\r', '\n']).to_string()))
+            }
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError(
+                    "registry.username and registry.password_file go together".into(),
+                ));
+            }
+        };
+        let registry = assay_release::oci::RegistryOptions {
+            ca_cert: rf.ca_cert.clone(),
+            plain_http: rf.plain_http.unwrap_or(false),
+            credentials,
+        };
+        let mut watches = Vec::new();
+        for w in &f.watch {
+            let repository = assay_release::oci::OciReference::parse(&w.repository)
+                .map_err(|e| ConfigError(format!("watch for {}: {e}", w.model)))?;
+            if repository.tag.is_some() || repository.digest.is_some() {
+                return Err(ConfigError(format!(
+                    "watch for {}: {} names a tag or digest; give the repository, and the tags to follow with tags = \"1.*\"",
+                    w.model, w.repository
+                )));
+            }
+            assay_release::release::check_release_name(&w.model)
+                .map_err(|e| ConfigError(format!("watch: {e}")))?;
+            let pattern = w.tags.clone().unwrap_or_else(|| "*".into());
+            let tags = glob::Pattern::new(&pattern).map_err(|e| {
+                ConfigError(format!("watch for {}: tags '{pattern}': {e}", w.model))
+            })?;
+            watches.push(Watch {
+                model: w.model.clone(),
+                repository,
+                tags,
+                interval: Duration::from_secs(w.interval_s.unwrap_or(30).max(1)),
+            });
+        }
         let config = Config {
             listen,
             grpc_listen,
@@ -335,6 +425,8 @@ impl Config {
                 .map(|r| (r.max(1), limits.rate_limit_burst.unwrap_or(r).max(1))),
             canary,
             shadow,
+            registry,
+            watches,
             defaults: f.defaults,
             models: f.models,
         };

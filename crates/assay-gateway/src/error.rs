@@ -65,6 +65,10 @@ pub enum GatewayError {
     Unavailable { message: String, retry_after_s: u64 },
     #[error("inference failed: {0}")]
     Backend(String),
+    /// A registry the gateway pulls from failed or refused (its credentials, its TLS, its
+    /// own errors): the gateway is fine, its upstream is not.
+    #[error("{0}")]
+    Upstream(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -88,6 +92,7 @@ impl GatewayError {
             GatewayError::Overloaded { .. } => ErrorKind::Overloaded,
             GatewayError::Unavailable { .. } => ErrorKind::Unavailable,
             GatewayError::Backend(_) => ErrorKind::Runtime,
+            GatewayError::Upstream(_) => ErrorKind::Gateway,
             GatewayError::Internal(_) => ErrorKind::Io,
         }
     }
@@ -148,7 +153,7 @@ impl From<GatewayError> for tonic::Status {
             GatewayError::Unauthorized(_) => Code::Unauthenticated,
             GatewayError::TooLarge(_) | GatewayError::Overloaded { .. } => Code::ResourceExhausted,
             GatewayError::Refused(_) => Code::PermissionDenied,
-            GatewayError::Unavailable { .. } => Code::Unavailable,
+            GatewayError::Unavailable { .. } | GatewayError::Upstream(_) => Code::Unavailable,
             GatewayError::Backend(_) | GatewayError::Internal(_) => Code::Internal,
         };
         let retry = match &e {

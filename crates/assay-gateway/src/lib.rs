@@ -12,8 +12,9 @@
 //! - **Core**: `registry` (loaded versions, stable/canary routing swapped atomically, the
 //!   lifecycle of activate, canary, promote, rollback and delete), `canary` (the statistical
 //!   analysis behind automatic rollback and promotion), `uploads` (resumable pushes,
-//!   verified against the trusted keys before anything is listed) and `state` (the durable
-//!   state, written atomically).
+//!   verified against the trusted keys before anything is listed), `pulls` (releases pulled
+//!   from OCI registries, on request or by watching a repository, verified the same way) and
+//!   `state` (the durable state, written atomically).
 //! - **Backend** ([`backend`]): the [`backend::Backend`] trait the core loads versions
 //!   through; [`backend::OnnxBackend`] runs ONNX Runtime sessions behind a dynamic batcher.
 //!
@@ -46,6 +47,7 @@ mod failpoint;
 mod metrics;
 mod model;
 mod protocol;
+mod pulls;
 mod registry;
 mod self_profile;
 mod serving;
@@ -115,6 +117,7 @@ pub async fn serve(
             }
         })
     };
+    pulls::spawn_watches(app.pulls.clone(), app.config.watches.clone());
     let handles = [axum_server::Handle::new(), axum_server::Handle::new()];
     {
         let handles = handles.clone();

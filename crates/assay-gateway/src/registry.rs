@@ -153,6 +153,7 @@ impl Registry {
         let state = layout.load()?;
         layout.remove_orphans(&state);
         layout.remove_stale_uploads(std::time::Duration::from_secs(7 * 24 * 3600));
+        crate::pulls::sweep_blobs(&layout.blobs());
         let gw = Arc::new(Registry {
             state: ArcSwap::from_pointee(state.clone()),
             admin: tokio::sync::Mutex::new(()),
@@ -861,6 +862,7 @@ impl Registry {
         if let Err(e) = std::fs::remove_dir_all(&dir) {
             tracing::warn!(path = %dir.display(), error = %e, "could not remove a deleted release's folder");
         }
+        crate::pulls::sweep_blobs(&self.layout.blobs());
         Ok(out)
     }
 

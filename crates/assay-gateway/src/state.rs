@@ -200,6 +200,10 @@ impl Layout {
     pub fn uploads(&self) -> PathBuf {
         self.root.join("uploads")
     }
+    /// Pulled files by sha256, hard-linked into every release that has them.
+    pub fn blobs(&self) -> PathBuf {
+        self.root.join("blobs")
+    }
     pub fn audit(&self) -> PathBuf {
         self.root.join("audit.log")
     }

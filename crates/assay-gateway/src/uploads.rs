@@ -30,9 +30,9 @@ use tokio::io::AsyncWriteExt;
 
 use crate::{audit::AuditLog, error::GatewayError, registry::Registry, state::ReleaseRecord};
 
-const BUNDLE: &str = "bundle.sigstore.json";
+pub(crate) const BUNDLE: &str = "bundle.sigstore.json";
 const META: &str = "upload.json";
-const FILES: &str = "files";
+pub(crate) const FILES: &str = "files";
 const UPLOAD_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What the gateway remembers about an upload.
@@ -408,15 +408,42 @@ impl Uploads {
                 return Err(refused(reason));
             }
         };
+        self.place(
+            &dir,
+            &meta.name,
+            &meta.version,
+            verified,
+            activate,
+            actor,
+            Some(id),
+        )
+        .await
+    }
+
+    /// Moves a verified release folder (`files/` and the bundle) into
+    /// `releases/<model>/<version>/` and records it: the one way a release becomes listed,
+    /// for pushes and pulls alike. `upload` names the push's upload, which a concurrent
+    /// commit may have placed already. The folder is deleted when the release is refused.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn place(
+        &self,
+        dir: &std::path::Path,
+        name: &str,
+        version: &str,
+        verified: signing::Verified,
+        activate: bool,
+        actor: &str,
+        upload: Option<&str>,
+    ) -> Result<assay_release::views::PushOutcome, GatewayError> {
         let Some(release) = verified.release.clone() else {
-            let _ = std::fs::remove_dir_all(&dir);
+            let _ = std::fs::remove_dir_all(dir);
             return Err(refused(
                 "the release carries no assay-release.json; create releases with `assay release create`",
             ));
         };
         let model_file = release.model.file.clone();
         if model_file.is_empty() || !dir.join(FILES).join(&model_file).is_file() {
-            let _ = std::fs::remove_dir_all(&dir);
+            let _ = std::fs::remove_dir_all(dir);
             return Err(refused(format!(
                 "the release names model file '{model_file}', which it does not contain"
             )));
@@ -424,7 +451,9 @@ impl Uploads {
         // From here to the record, one placement at a time: two commits (of this upload, or of
         // two uploads of one version) must not move or remove each other's files.
         let _placing = self.registry.placement.lock().await;
-        if !dir.join(META).is_file() {
+        if let Some(id) = upload
+            && !dir.join(META).is_file()
+        {
             return Err(GatewayError::Conflict(format!(
                 "upload {id} was committed by another request"
             )));
@@ -433,28 +462,27 @@ impl Uploads {
             .registry
             .state()
             .models
-            .get(&meta.name)
-            .is_some_and(|m| m.releases.contains_key(&meta.version))
+            .get(name)
+            .is_some_and(|m| m.releases.contains_key(version))
         {
-            let _ = std::fs::remove_dir_all(&dir);
+            let _ = std::fs::remove_dir_all(dir);
             return Err(GatewayError::Conflict(format!(
-                "{} {} was pushed meanwhile",
-                meta.name, meta.version
+                "{name} {version} was pushed meanwhile"
             )));
         }
-        let target = self.registry.layout.release(&meta.name, &meta.version);
+        let target = self.registry.layout.release(name, version);
         let io = |e| GatewayError::internal("moving the release into place", e);
         std::fs::create_dir_all(target.parent().expect("has a parent")).map_err(io)?;
         if target.exists() {
             // Not in the state, and no other placement runs: left by a crash before its record.
             std::fs::remove_dir_all(&target).map_err(io)?;
         }
-        std::fs::rename(&dir, &target).map_err(io)?;
+        std::fs::rename(dir, &target).map_err(io)?;
         durable::sync_dir(target.parent().expect("has a parent")).map_err(io)?;
         durable::sync_dir(&self.registry.layout.uploads()).map_err(io)?;
         crate::failpoint::hit("push-moved");
         let record = ReleaseRecord {
-            version: meta.version.clone(),
+            version: version.to_string(),
             pushed_at: crate::state::now(),
             signer: verified.key_hint,
             root_digest: verified.root_digest,
@@ -466,7 +494,7 @@ impl Uploads {
             warm_dims: Default::default(),
         };
         self.registry
-            .add_release(&meta.name, record, activate, actor)
+            .add_release(name, record, activate, actor)
             .await
     }
 

@@ -244,6 +244,29 @@ pub struct PushOutcome {
     pub activated: Option<bool>,
 }
 
+/// The answer to `POST /admin/v1/models/{m}/pull`: what the gateway now holds, and where
+/// it came from.
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct PullOutcome {
+    pub outcome: PushOutcome,
+    pub source: PulledFrom,
+}
+
+/// Where a pulled release came from, and what the pull cost.
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct PulledFrom {
+    /// The reference as asked for, and pinned to the manifest digest that was verified.
+    pub reference: String,
+    pub pinned: String,
+    /// Bytes fetched from the registry, and files linked from the gateway's blob store
+    /// (held by another version) instead.
+    pub bytes_fetched: u64,
+    pub files_reused: usize,
+    pub seconds: f64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

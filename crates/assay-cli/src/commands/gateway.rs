@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use anyhow::Context;
 use assay_release::{
     remote::{GatewayClient, PushEvent, encode_segment},
-    views::{GatewayStatus, ModelList, ReleaseRole},
+    views::{GatewayStatus, ModelList, PullOutcome, ReleaseRole},
 };
 use serde_json::{Value, json};
 
@@ -113,12 +113,27 @@ pub fn run(c: &GatewayCommand) -> anyhow::Result<()> {
             return show(conn, &list, print_releases);
         }
         GatewayCommand::Profile { seconds, out, .. } => return profile(&gw, conn, *seconds, out),
+        GatewayCommand::Pull {
+            model,
+            reference,
+            no_activate,
+            ..
+        } => {
+            let out: PullOutcome = gw
+                .post_as(
+                    &format!("{}/pull", m(model)),
+                    &json!({"reference": reference, "activate": !no_activate}),
+                )
+                .map_err(super::release::verification_error)?;
+            return show(conn, &out, print_pull);
+        }
         _ => {}
     }
     let out: Value = match c {
         GatewayCommand::Status(_)
         | GatewayCommand::Releases { model: None, .. }
-        | GatewayCommand::Profile { .. } => {
+        | GatewayCommand::Profile { .. }
+        | GatewayCommand::Pull { .. } => {
             unreachable!("answered above")
         }
         GatewayCommand::Releases { model: Some(model), .. } => gw.get(&m(model))?,
@@ -323,6 +338,29 @@ fn show<T: serde::Serialize>(conn: &GatewayConn, answer: &T, text: fn(&T)) -> an
         text(answer);
     }
     Ok(())
+}
+
+fn print_pull(p: &PullOutcome) {
+    let o = &p.outcome;
+    if o.already_present {
+        println!(
+            "{} {} is already on the gateway (same signed contents)",
+            o.model, o.version
+        );
+    } else {
+        println!(
+            "pulled {} {} from {}: verified, {} fetched, {} file(s) shared with other versions, {:.1} s",
+            o.model,
+            o.version,
+            p.source.pinned,
+            crate::format::bytes(p.source.bytes_fetched),
+            p.source.files_reused,
+            p.source.seconds
+        );
+        if o.activated == Some(true) {
+            println!("it is now the stable release");
+        }
+    }
 }
 
 fn print_status(s: &GatewayStatus) {

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::{api::App, error::GatewayError, registry::Registry};
 use assay_release::views::{
-    ChangeOutcome, GatewayStatus, ModelList, ModelOverview, ModelStatus, PushOutcome,
+    ChangeOutcome, GatewayStatus, ModelList, ModelOverview, ModelStatus, PullOutcome, PushOutcome,
 };
 
 type Answer<T = Value> = Result<Json<T>, GatewayError>;
@@ -340,6 +340,31 @@ pub async fn commit(
     Query(q): Query<CommitQuery>,
 ) -> Answer<PushOutcome> {
     Ok(Json(app.uploads.commit(&id, q.activate, &actor).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullBody {
+    /// `oci://REGISTRY/REPOSITORY:TAG` (or `@sha256:…`).
+    reference: String,
+    /// Make it stable when it is the model's first release (as a push does).
+    #[serde(default = "yes")]
+    activate: bool,
+}
+
+/// `POST /admin/v1/models/{m}/pull`: pulls a signed release from an OCI registry, verifies
+/// it against the trusted keys, and lists it (nothing is visible before that).
+pub async fn pull(
+    State(app): State<App>,
+    Admin(actor): Admin,
+    Path(model): Path<String>,
+    Json(body): Json<PullBody>,
+) -> Answer<PullOutcome> {
+    Ok(Json(
+        app.pulls
+            .pull(&model, &body.reference, body.activate, &actor)
+            .await?,
+    ))
 }
 
 #[derive(Deserialize)]

@@ -54,6 +54,7 @@ pub fn router(app: AppState) -> Router {
             get(admin::release).delete(admin::delete_release),
         )
         .route("/admin/v1/models/{model}/activate", post(admin::activate))
+        .route("/admin/v1/models/{model}/pull", post(admin::pull))
         .route("/admin/v1/models/{model}/canary", post(admin::canary))
         .route("/admin/v1/models/{model}/shadow", post(admin::shadow))
         .route("/admin/v1/models/{model}/promote", post(admin::promote))

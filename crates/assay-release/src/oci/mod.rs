@@ -19,4 +19,4 @@ pub mod registry;
 pub use pull::{OciVerified, PullTo, verify};
 pub use push::{OciPushed, push};
 pub use reference::OciReference;
-pub use registry::RegistryOptions;
+pub use registry::{RegistryOptions, list_tags};

@@ -45,13 +45,22 @@ pub struct OciVerified {
     pub verified: Verified,
     /// Signature referrers found (one of them verified).
     pub signatures: usize,
+    /// Bytes fetched from the registry, and files taken from the local blob store instead.
+    pub bytes_fetched: u64,
+    pub files_reused: usize,
     pub seconds: f64,
+    /// The bundle that verified, byte for byte (a gateway keeps it with the release).
+    #[serde(skip)]
+    pub bundle: Vec<u8>,
 }
 
 /// Where pulled files go: the layer's file path under `dest`, written to `*.partial` and
 /// renamed once its bytes are checked.
 pub struct PullTo<'a> {
     pub dest: &'a Path,
+    /// A content-addressed store (`<hex sha256>` files) shared between versions: a file found
+    /// there is hard-linked instead of fetched, and a fetched one is linked in.
+    pub blobs: Option<&'a Path>,
 }
 
 /// Verifies `reference` against `trust` in the registry, and with `into` writes the
@@ -107,11 +116,11 @@ pub async fn verify(
         });
     }
     let mut first_err = None;
-    let mut accepted: Option<(SignedStatement, PublicKey)> = None;
+    let mut accepted: Option<(SignedStatement, PublicKey, Vec<u8>)> = None;
     for b in &bundles {
         match signing::verify_signature(b, trust) {
-            Ok(ok) => {
-                accepted = Some(ok);
+            Ok((stmt, key)) => {
+                accepted = Some((stmt, key, b.clone()));
                 break;
             }
             Err(e) => {
@@ -119,7 +128,7 @@ pub async fn verify(
             }
         }
     }
-    let Some((stmt, key)) = accepted else {
+    let Some((stmt, key, bundle)) = accepted else {
         return Err(first_err.expect("at least one bundle was tried"));
     };
 
@@ -153,9 +162,22 @@ pub async fn verify(
 
     let total: u64 = manifest.layers.iter().map(|l| l.size as u64).sum();
     let mut done = 0u64;
+    let (mut files_reused, mut reused_bytes) = (0, 0u64);
     for layer in &manifest.layers {
         let name = layout::layer_path(layer).expect("checked above");
         let out = into.as_ref().map(|p| p.dest.join(name));
+        let blobs = into.as_ref().and_then(|p| p.blobs);
+        if let (Some(out), Some(blobs)) = (&out, blobs)
+            && reuse(blobs, layer, out)?
+        {
+            files_reused += 1;
+            reused_bytes += layer.size as u64;
+            done += layer.size as u64;
+            if let Some(p) = &progress {
+                p(done, total);
+            }
+            continue;
+        }
         fetch_layer(
             &reg,
             &pinned,
@@ -167,6 +189,9 @@ pub async fn verify(
             &progress,
         )
         .await?;
+        if let (Some(out), Some(blobs)) = (&out, blobs) {
+            share(blobs, layer, out)?;
+        }
     }
 
     Ok(OciVerified {
@@ -181,8 +206,45 @@ pub async fn verify(
             release: stmt.assay,
         },
         signatures: bundles.len(),
+        bytes_fetched: total - reused_bytes,
+        files_reused,
         seconds: started.elapsed().as_secs_f64(),
+        bundle,
     })
+}
+
+fn blob_path(blobs: &Path, layer: &oci_client::manifest::OciDescriptor) -> PathBuf {
+    blobs.join(layer.digest.trim_start_matches("sha256:"))
+}
+
+/// Links a file the store already holds into place; false when it holds none (or one of
+/// another size, which is left for the download to replace).
+fn reuse(blobs: &Path, layer: &oci_client::manifest::OciDescriptor, out: &Path) -> Result<bool> {
+    let src = blob_path(blobs, layer);
+    match std::fs::metadata(&src) {
+        Ok(m) if m.len() == layer.size as u64 => {}
+        _ => return Ok(false),
+    }
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| ReleaseError::io(parent, e))?;
+    }
+    let _ = std::fs::remove_file(out);
+    if std::fs::hard_link(&src, out).is_err() {
+        std::fs::copy(&src, out).map_err(|e| ReleaseError::io(out, e))?;
+    }
+    Ok(true)
+}
+
+/// Adds a checked file to the store, so the next version that has it links it.
+fn share(blobs: &Path, layer: &oci_client::manifest::OciDescriptor, out: &Path) -> Result<()> {
+    std::fs::create_dir_all(blobs).map_err(|e| ReleaseError::io(blobs, e))?;
+    let dst = blob_path(blobs, layer);
+    match std::fs::hard_link(out, &dst) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        // Another file system: sharing is an optimisation, not a requirement.
+        Err(_) => Ok(()),
+    }
 }
 
 /// Streams one layer, hashing as it goes, into `out` (when pulling). The size is capped at

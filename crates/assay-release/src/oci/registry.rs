@@ -214,3 +214,20 @@ fn credentials(host: &str, opts: &RegistryOptions) -> Result<RegistryAuth> {
         }),
     }
 }
+
+/// The tags of `repository` (what a gateway's watch polls), with the referrers tag schema's
+/// `sha256-…` tags left out.
+pub async fn list_tags(repository: &OciReference, opts: &RegistryOptions) -> Result<Vec<String>> {
+    let reg = Registry::connect(repository, opts, false).await?;
+    let r = repository.client_ref();
+    let list = reg
+        .client
+        .list_tags(&r, &reg.auth, None, None)
+        .await
+        .map_err(|e| reg.error(&repository.to_string(), e))?;
+    Ok(list
+        .tags
+        .into_iter()
+        .filter(|t| !t.starts_with("sha256-"))
+        .collect())
+}

@@ -1,0 +1,274 @@
+//! Releases pulled from OCI registries: on request (`POST /admin/v1/models/{m}/pull`) and by
+//! watching a repository. A pull lands in a staging folder under `uploads/` (`.new-pull-*`,
+//! which start-up deletes, so a gateway killed mid-pull restarts the pull cleanly), is
+//! verified against the trusted keys while it streams, and only then is placed and listed
+//! like a push. Files already held by another version come from the blob store
+//! (`blobs/<sha256>`, hard links) instead of the network.
+
+use std::sync::Arc;
+
+use assay_release::{
+    ReleaseError,
+    oci::{self, OciReference, PullTo},
+    signing::Trust,
+    views::{PullOutcome, PulledFrom, PushOutcome},
+};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    audit::AuditLog, config::Watch, error::GatewayError, registry::Registry, uploads::Uploads,
+};
+
+/// Pulls into the gateway, with its registry settings and trusted keys.
+pub struct Pulls {
+    registry: Arc<Registry>,
+    uploads: Arc<Uploads>,
+    trust: Arc<Trust>,
+    audit: Arc<AuditLog>,
+    options: oci::RegistryOptions,
+}
+
+/// A registry failure, as the gateway answers it: a release that does not verify is
+/// refused (422), a name the registry lacks is not found, and the registry's own trouble
+/// (credentials, TLS, errors) is an upstream failure (502), never the admin's 401.
+fn pull_error(e: ReleaseError) -> GatewayError {
+    match e {
+        e if e.is_verification_failure() => GatewayError::Refused(e.to_string()),
+        e @ ReleaseError::RegistryNotFound { .. } => GatewayError::NotFound(e.to_string()),
+        e @ ReleaseError::Invalid { .. } => GatewayError::BadRequest(e.to_string()),
+        e @ ReleaseError::Io { .. } => GatewayError::internal("pulling", e),
+        e => GatewayError::Upstream(e.to_string()),
+    }
+}
+
+impl Pulls {
+    pub fn new(
+        registry: Arc<Registry>,
+        uploads: Arc<Uploads>,
+        trust: Arc<Trust>,
+        audit: Arc<AuditLog>,
+        options: oci::RegistryOptions,
+    ) -> Pulls {
+        Pulls {
+            registry,
+            uploads,
+            trust,
+            audit,
+            options,
+        }
+    }
+
+    /// Pulls `reference` as a release of `model`. The first release of a model becomes its
+    /// stable release when `activate`, as with a push.
+    pub async fn pull(
+        &self,
+        model: &str,
+        reference: &str,
+        activate: bool,
+        actor: &str,
+    ) -> Result<PullOutcome, GatewayError> {
+        let r = OciReference::parse(reference).map_err(pull_error)?;
+        let result = self.pull_parsed(model, &r, activate, actor).await;
+        if let Err(e) = &result {
+            self.audit
+                .record(actor, "pull", Some(model), None, Err(&format!("{r}: {e}")));
+            tracing::warn!(model, reference = %r, "pull refused: {e}");
+        }
+        result
+    }
+
+    async fn pull_parsed(
+        &self,
+        model: &str,
+        r: &OciReference,
+        activate: bool,
+        actor: &str,
+    ) -> Result<PullOutcome, GatewayError> {
+        let layout = &self.registry.layout;
+        let staging = layout.uploads().join(staging_name(r));
+        let files = staging.join(crate::uploads::FILES);
+        let io = |e| GatewayError::internal("staging a pull", e);
+        std::fs::create_dir_all(&files).map_err(io)?;
+        let blobs = layout.blobs();
+        let verified = oci::verify(
+            r,
+            &self.options,
+            &self.trust,
+            Some(PullTo {
+                dest: &files,
+                blobs: Some(&blobs),
+            }),
+            None,
+        )
+        .await;
+        let v = match verified {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&staging);
+                return Err(pull_error(e));
+            }
+        };
+        let refuse = |msg: String| {
+            let _ = std::fs::remove_dir_all(&staging);
+            GatewayError::Refused(msg)
+        };
+        let Some(meta) = v.verified.release.clone() else {
+            return Err(refuse(format!(
+                "{r} carries no signed assay-release.json; create releases with `assay release create`"
+            )));
+        };
+        if meta.name != model {
+            return Err(refuse(format!(
+                "{r} is a release of model '{}', not '{model}'",
+                meta.name
+            )));
+        }
+        let source = PulledFrom {
+            reference: r.to_string(),
+            pinned: v.pinned.clone(),
+            bytes_fetched: v.bytes_fetched,
+            files_reused: v.files_reused,
+            seconds: v.seconds,
+        };
+        if let Some(existing) = self
+            .registry
+            .state()
+            .models
+            .get(model)
+            .and_then(|m| m.releases.get(&meta.version))
+        {
+            let _ = std::fs::remove_dir_all(&staging);
+            if existing.root_digest == v.verified.root_digest {
+                return Ok(PullOutcome {
+                    outcome: PushOutcome {
+                        model: model.into(),
+                        version: meta.version,
+                        already_present: true,
+                        release: None,
+                        state: None,
+                        activated: Some(false),
+                    },
+                    source,
+                });
+            }
+            return Err(GatewayError::Conflict(format!(
+                "{model} {} already exists with different contents; versions are immutable",
+                meta.version
+            )));
+        }
+        std::fs::write(staging.join(crate::uploads::BUNDLE), &v.bundle).map_err(io)?;
+        crate::failpoint::hit("pull-staged");
+        tracing::info!(model, version = %meta.version, reference = %v.pinned, fetched = v.bytes_fetched, reused = v.files_reused, "pulled and verified");
+        let outcome = self
+            .uploads
+            .place(
+                &staging,
+                model,
+                &meta.version,
+                v.verified,
+                activate,
+                actor,
+                None,
+            )
+            .await?;
+        Ok(PullOutcome { outcome, source })
+    }
+
+    /// One round of a watch: the newest matching tag, pulled if the gateway lacks it, and made
+    /// stable if it is not already. Errors are logged and retried next round.
+    pub async fn follow(&self, w: &Watch) -> Result<Option<String>, GatewayError> {
+        let tags = oci::list_tags(&w.repository, &self.options)
+            .await
+            .map_err(pull_error)?;
+        let Some((newest, tag)) = tags
+            .iter()
+            .filter(|t| w.tags.matches(t))
+            .filter_map(|t| semver::Version::parse(t).ok().map(|v| (v, t.clone())))
+            .max()
+        else {
+            return Ok(None);
+        };
+        let version = newest.to_string();
+        let held = |v: &str| {
+            self.registry
+                .state()
+                .models
+                .get(&w.model)
+                .is_some_and(|m| m.releases.contains_key(v))
+        };
+        if !held(&version) {
+            self.pull(
+                &w.model,
+                &w.repository.with_tag(&tag).to_string(),
+                true,
+                "watch",
+            )
+            .await?;
+        }
+        let stable = self
+            .registry
+            .state()
+            .models
+            .get(&w.model)
+            .and_then(|m| m.stable.clone());
+        if stable.as_deref() != Some(version.as_str()) {
+            self.registry
+                .activate(&w.model, &version, None, false, "watch")
+                .await?;
+            tracing::info!(model = %w.model, version, "watch: now stable");
+        }
+        Ok(Some(version))
+    }
+}
+
+/// A staging folder per pull, named so that start-up's sweep of `.new-*` removes it.
+fn staging_name(r: &OciReference) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let h = Sha256::digest(format!("{r} {nanos} {}", std::process::id()));
+    format!(".new-pull-{}", hex::encode(&h[..8]))
+}
+
+/// Runs every watch of the config forever, each on its own interval.
+pub fn spawn_watches(pulls: Arc<Pulls>, watches: Vec<Watch>) {
+    for w in watches {
+        let pulls = pulls.clone();
+        tokio::spawn(async move {
+            let mut last_error: Option<String> = None;
+            loop {
+                match pulls.follow(&w).await {
+                    Ok(_) => last_error = None,
+                    Err(e) => {
+                        let msg = e.to_string();
+                        // Once per distinct failure, not every interval.
+                        if last_error.as_deref() != Some(msg.as_str()) {
+                            tracing::warn!(model = %w.model, repository = %w.repository, "watch: {msg}");
+                        }
+                        last_error = Some(msg);
+                    }
+                }
+                tokio::time::sleep(w.interval).await;
+            }
+        });
+    }
+}
+
+/// Removes blobs no release links any more (a hard-link count of one: the store's own).
+#[cfg(unix)]
+pub fn sweep_blobs(blobs: &std::path::Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(blobs) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.metadata().is_ok_and(|m| m.is_file() && m.nlink() == 1) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Without hard-link counts, the store is kept (it only saves downloads).
+#[cfg(not(unix))]
+pub fn sweep_blobs(_blobs: &std::path::Path) {}
