@@ -42,6 +42,9 @@ ensure_apt --no-install-recommends xvfb xauth webkit2gtk-driver imagemagick
 # The native viewer: its window libraries, and Mesa's software Vulkan (lavapipe), on which
 # its interaction tests render (docs: ../shared/specs/egui-on-debian.md).
 ensure_apt --no-install-recommends libx11-6 libx11-xcb1 libxcursor1 libxi6 libxkbcommon-x11-0 libvulkan1 mesa-vulkan-drivers
+# A real OCI registry (the CNCF distribution server) for the release-distribution tests, and
+# htpasswd for its bcrypt password file.
+ensure_apt --no-install-recommends docker-registry apache2-utils
 
 # --- 2. Python venv ------------------------------------------------------------------
 venv="$cache/venv"
@@ -52,6 +55,10 @@ ensure_venv "$venv" "numpy onnx==$ONNX_VERSION onnxruntime==$ORT_VERSION onnxcon
 # The signing interop tools, in a venv of their own: model_signing verifies Assay's bundles
 # and signs bundles for Assay to verify (pyOpenSSL is a dependency it forgets to declare).
 ensure_venv "$cache/venv-signing" "model-signing==1.1.1 pyOpenSSL"
+
+# ORAS's Python SDK: a third-party client that lists and pulls what `assay push oci://`
+# writes and follows its signature referrer (crates/assay-gateway/tests/process/registry.rs).
+ensure_venv "$cache/venv-oras" "oras==0.2.43"
 
 # Google's Model Explorer, whose own node data types (checked strictly with dacite, its
 # dependency) read the viewer's exports, and whose builder writes the files it imports.

@@ -98,7 +98,12 @@ impl Pulls {
                 dest: &files,
                 blobs: Some(&blobs),
             }),
-            None,
+            // The crash tests stop here, with a layer half written.
+            Some(Arc::new(|done: u64, total: u64| {
+                if done < total {
+                    crate::failpoint::hit("pull-fetching");
+                }
+            })),
         )
         .await;
         let v = match verified {

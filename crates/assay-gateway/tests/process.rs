@@ -10,6 +10,8 @@ mod common;
 mod harness;
 #[path = "process/load.rs"]
 mod load;
+#[path = "process/registry.rs"]
+mod registry;
 
 use std::{
     collections::BTreeMap,

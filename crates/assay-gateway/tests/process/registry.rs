@@ -1,0 +1,701 @@
+//! Releases through a real OCI registry: Debian's `docker-registry` (the CNCF distribution
+//! server) on 127.0.0.1 with TLS from a private CA and htpasswd auth. `assay push` writes
+//! ModelPack artifacts with the signature as a referrer, `assay verify` checks them in
+//! place, ORAS's Python SDK reads them, and gateways pull them, verify them and serve them,
+//! or refuse them with nothing visible.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+use sha2::Digest;
+
+use crate::{common::*, harness::*};
+
+const USER: &str = "alice";
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A registry process, killed when dropped.
+pub struct Registry {
+    child: Child,
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+impl Registry {
+    pub fn start(env: &Env) -> Registry {
+        let dir = env.path("registry");
+        std::fs::create_dir_all(&dir).unwrap();
+        let sh = |script: &str| {
+            let o = Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .current_dir(&dir)
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "{script}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        };
+        // A private CA and a server certificate it signed, and one user in htpasswd (bcrypt,
+        // the only kind the registry reads).
+        sh(
+            "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nbasicConstraints=critical,CA:FALSE\\n' > san.ext \
+            && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj '/CN=Registry Test CA' -keyout ca.key -out ca.pem 2>/dev/null \
+            && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost -keyout key.pem -out req.csr 2>/dev/null \
+            && openssl x509 -req -in req.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out cert.pem 2>/dev/null",
+        );
+        sh(&format!("htpasswd -Bbn {USER} '{PASSWORD}' > htpasswd"));
+        std::fs::write(dir.join("password"), format!("{PASSWORD}\n")).unwrap();
+        // Docker's config with the right credentials, as `docker login` writes it.
+        let auth = base64_encode(format!("{USER}:{PASSWORD}").as_bytes());
+        std::fs::create_dir_all(dir.join("docker")).unwrap();
+        let started = Instant::now();
+        loop {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            std::fs::write(
+                dir.join("docker/config.json"),
+                format!(r#"{{"auths": {{"127.0.0.1:{port}": {{"auth": "{auth}"}}}}}}"#),
+            )
+            .unwrap();
+            let d = dir.display();
+            std::fs::write(
+                dir.join("config.yml"),
+                format!(
+                    "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {d}/data\n\
+                     http:\n  addr: 127.0.0.1:{port}\n  tls:\n    certificate: {d}/cert.pem\n    key: {d}/key.pem\n\
+                     auth:\n  htpasswd:\n    realm: assay-test\n    path: {d}/htpasswd\n"
+                ),
+            )
+            .unwrap();
+            let log = dir.join("registry.log");
+            let mut child = Command::new("docker-registry")
+                .arg("serve")
+                .arg(dir.join("config.yml"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .expect("docker-registry is missing: run `make setup` (Debian's docker-registry)");
+            let up = Instant::now();
+            while up.elapsed() < Duration::from_secs(10) {
+                if std::fs::read_to_string(&log)
+                    .unwrap_or_default()
+                    .contains("listening on")
+                    && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                {
+                    return Registry { child, port, dir };
+                }
+                if child.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            // The port was taken between the probe and the start: try another.
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the registry did not start:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn reference(&self, repo_tag: &str) -> String {
+        format!("oci://{}/{repo_tag}", self.host())
+    }
+
+    pub fn ca(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    /// `assay` with Docker's credentials for this registry and its CA.
+    pub fn assay(&self, env: &Env) -> assert_cmd::Command {
+        let mut c = env.assay();
+        c.env("DOCKER_CONFIG", self.dir.join("docker"))
+            .env("ASSAY_REGISTRY_CA", self.ca());
+        c
+    }
+
+    /// The gateway's `[registry]` section for this registry.
+    pub fn gateway_config(&self, password_file: &Path) -> String {
+        format!(
+            "[registry]\nca_cert = \"{}\"\nusername = \"{USER}\"\npassword_file = \"{}\"\n",
+            self.ca().display(),
+            password_file.display()
+        )
+    }
+
+    /// A blob's file in the registry's storage.
+    pub fn blob_file(&self, sha256_hex: &str) -> PathBuf {
+        self.dir.join(format!(
+            "data/docker/registry/v2/blobs/sha256/{}/{sha256_hex}/data",
+            &sha256_hex[..2]
+        ))
+    }
+
+    /// `oci_tools.py` (ORAS's SDK and plain registry calls) against this registry.
+    pub fn tool(&self, args: &[&str]) -> String {
+        let py = root().join(".cache/venv-oras/bin/python");
+        assert!(py.exists(), "{} is missing: run `make setup`", py.display());
+        let o = Command::new(py)
+            .arg(root().join("crates/assay-gateway/tests/process/oci_tools.py"))
+            .arg(args[0])
+            .arg(self.host())
+            .arg(args[1])
+            .arg(args[2])
+            .arg(self.ca())
+            .args([USER, PASSWORD])
+            .args(&args[3..])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "oci_tools.py {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn base64_encode(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+fn sha256_hex(path: &Path) -> String {
+    hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+fn json_of(o: &Outcome) -> Value {
+    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+    serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", o.stdout))
+}
+
+/// `assay push DIR --signature SIG REFERENCE --json`.
+fn push(reg: &Registry, env: &Env, rel: &(PathBuf, PathBuf), reference: &str) -> Outcome {
+    run(reg
+        .assay(env)
+        .arg("push")
+        .arg(&rel.0)
+        .arg("--signature")
+        .arg(&rel.1)
+        .arg(reference)
+        .arg("--json"))
+}
+
+fn pull(env: &Env, gw: &Gateway, model: &str, reference: &str) -> Outcome {
+    env.gateway(gw, &["pull", model, reference, "--json"])
+}
+
+/// One row through the sample model; the status and the serving version.
+fn infer_sample(gw: &Gateway) -> (u16, Option<String>) {
+    let body = serde_json::json!({"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": vec![0.5f32; 64]}]});
+    let r = infer(
+        &agent(),
+        gw,
+        "/v2/models/sample/infer",
+        body.to_string().into_bytes(),
+        &[("content-type", "application/json".into())],
+    );
+    (
+        r.status,
+        r.json()["model_version"].as_str().map(String::from),
+    )
+}
+
+/// The versions a gateway lists for `model`.
+fn versions(env: &Env, gw: &Gateway, model: &str) -> Vec<String> {
+    let o = env.gateway(gw, &["releases", "--json"]);
+    let v = json_of(&o);
+    v["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["name"] == model)
+        .flat_map(|m| m["releases"].as_array().unwrap().clone())
+        .map(|r| r["version"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Nothing of a refused pull is left in the gateway's staging area.
+fn no_staging_left(gw: &Gateway) {
+    let left: Vec<_> = std::fs::read_dir(gw.data.join("uploads"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.is_empty(), "staging left behind: {left:?}");
+}
+
+#[test]
+fn a_release_goes_through_a_registry_into_a_gateway() {
+    let env = Env::new();
+    let reg = Registry::start(&env);
+    let rel1 = env.release(&sample_model(), "sample", "1.0.0");
+    let rel2 = env.release(&sample_model(), "sample", "1.1.0");
+    let repo = reg.reference("team/sample");
+
+    // The first version: every signed file is one layer, sent once. No tag given: the
+    // release's version is the tag.
+    let first = json_of(&push(&reg, &env, &rel1, &repo));
+    let model_bytes = std::fs::metadata(rel1.0.join("sample-mlp.onnx"))
+        .unwrap()
+        .len();
+    let meta1 = std::fs::metadata(rel1.0.join("assay-release.json"))
+        .unwrap()
+        .len();
+    assert_eq!(first["reference"], format!("{repo}:1.0.0"));
+    assert_eq!(
+        (first["files"].as_u64(), first["blobs_sent"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(first["bytes_sent"].as_u64(), Some(model_bytes + meta1));
+    // docker-registry 2.8 has no referrers API: the signature goes to the tag schema.
+    assert_eq!(first["referrers"], "tag_schema");
+
+    // The second version changes one small file: only that one is uploaded.
+    let second = json_of(&push(&reg, &env, &rel2, &format!("{repo}:1.1.0")));
+    let meta2 = std::fs::metadata(rel2.0.join("assay-release.json"))
+        .unwrap()
+        .len();
+    assert_eq!(
+        (
+            second["blobs_sent"].as_u64(),
+            second["blobs_present"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(second["bytes_sent"].as_u64(), Some(meta2), "{second}");
+    // Pushing it again sends nothing and attaches nothing new.
+    let again = json_of(&push(&reg, &env, &rel2, &format!("{repo}:1.1.0")));
+    assert_eq!(again["bytes_sent"].as_u64(), Some(0));
+    assert_eq!(again["digest"], second["digest"]);
+
+    // Verified in place: the signature from the referrer, every layer streamed.
+    let trusted = env.path("trusted/release.pub.pem");
+    let v = json_of(&run(reg
+        .assay(&env)
+        .args(["verify", &format!("{repo}:1.1.0"), "--public-key"])
+        .arg(&trusted)
+        .arg("--json")));
+    assert_eq!(v["verified"], true);
+    assert_eq!(v["files"].as_u64(), Some(2));
+    assert_eq!(v["release"]["version"], "1.1.0");
+    assert_eq!(v["digest"], second["digest"]);
+    assert_eq!(v["signatures"].as_u64(), Some(1));
+
+    // ORAS's own SDK lists and pulls what Assay wrote and finds the signature.
+    let seen: Value =
+        serde_json::from_str(&reg.tool(&["inspect", "team/sample", "1.0.0"])).unwrap();
+    let tags: Vec<&str> = seen["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(
+        tags.contains(&"1.0.0") && tags.contains(&"1.1.0"),
+        "{tags:?}"
+    );
+    assert_eq!(
+        seen["artifact_type"],
+        "application/vnd.cncf.model.manifest.v1+json"
+    );
+    assert_eq!(
+        seen["files"]["sample-mlp.onnx"],
+        sha256_hex(&rel1.0.join("sample-mlp.onnx"))
+    );
+    assert_eq!(
+        seen["files"]["assay-release.json"],
+        sha256_hex(&rel1.0.join("assay-release.json"))
+    );
+    assert_eq!(seen["digest"], first["digest"]);
+    assert_eq!(seen["subject"], first["digest"]);
+    assert_eq!(
+        seen["bundle_sha256"],
+        sha256_hex(&rel1.1),
+        "the referrer is the signature, byte for byte"
+    );
+
+    // A gateway pulls, verifies and serves; the first release becomes stable.
+    let gw = Gateway::start(
+        &env,
+        "gw",
+        &reg.gateway_config(&reg.dir.join("password")),
+        &[],
+    );
+    let p = json_of(&pull(&env, &gw, "sample", &format!("{repo}:1.0.0")));
+    assert_eq!(p["outcome"]["activated"], true, "{p}");
+    assert_eq!(
+        p["source"]["bytes_fetched"].as_u64(),
+        Some(model_bytes + meta1)
+    );
+    assert_eq!(
+        p["source"]["pinned"],
+        format!("{repo}@{}", first["digest"].as_str().unwrap())
+    );
+    assert_eq!(infer_sample(&gw), (200, Some("1.0.0".into())));
+    // The next version shares the model file on disk with the first: only the small file
+    // comes over the network.
+    let p = json_of(&pull(&env, &gw, "sample", &format!("{repo}:1.1.0")));
+    assert_eq!(p["source"]["files_reused"].as_u64(), Some(1), "{p}");
+    assert_eq!(p["source"]["bytes_fetched"].as_u64(), Some(meta2));
+    assert_eq!(versions(&env, &gw, "sample"), ["1.0.0", "1.1.0"]);
+    let o = env.gateway(&gw, &["activate", "sample", "1.1.0"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(infer_sample(&gw), (200, Some("1.1.0".into())));
+    let files = |v: &str| {
+        gw.data
+            .join(format!("releases/sample/{v}/files/sample-mlp.onnx"))
+    };
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        std::fs::metadata(files("1.0.0")).unwrap().ino(),
+        std::fs::metadata(files("1.1.0")).unwrap().ino(),
+        "the versions share one copy of the model"
+    );
+    // Pulling what the gateway holds is a no-op, not an error.
+    let p = json_of(&pull(&env, &gw, "sample", &format!("{repo}:1.1.0")));
+    assert_eq!(p["outcome"]["already_present"], true);
+    no_staging_left(&gw);
+    // The pull is audited.
+    let audit = std::fs::read_to_string(gw.data.join("audit.log")).unwrap();
+    assert!(
+        audit.contains("\"push\"") && audit.contains("1.1.0"),
+        "{audit}"
+    );
+}
+
+#[test]
+fn what_does_not_verify_is_refused_with_nothing_visible() {
+    let env = Env::new();
+    let reg = Registry::start(&env);
+    let gw = Gateway::start(
+        &env,
+        "gw",
+        &reg.gateway_config(&reg.dir.join("password")),
+        &[],
+    );
+    let trusted_dir = env.path("trusted");
+    let verify = |reference: &str| {
+        run(reg
+            .assay(&env)
+            .args(["verify", reference, "--trusted-keys"])
+            .arg(&trusted_dir))
+    };
+    let refused = |reference: &str, model: &str, needle: &str| {
+        let o = pull(&env, &gw, model, reference);
+        assert_eq!(o.code, 5, "{reference}: {}\n{}", o.stdout, o.stderr);
+        assert!(o.stderr.contains(needle), "{reference}: {}", o.stderr);
+        let o = verify(reference);
+        assert_eq!(o.code, 5, "{reference}: {}", o.stderr);
+        assert!(o.stderr.contains(needle), "{reference}: {}", o.stderr);
+        assert!(
+            versions(&env, &gw, model).is_empty(),
+            "{reference} became visible"
+        );
+        no_staging_left(&gw);
+    };
+
+    // Signed by a key the gateway does not trust.
+    let o = run(env.assay().args(["key", "generate", "stranger"]));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let rel = env.release_with(&sample_model(), "sample", "1.0.0", "stranger");
+    json_of(&push(
+        &reg,
+        &env,
+        &rel,
+        &reg.reference("team/untrusted:1.0.0"),
+    ));
+    refused(
+        &reg.reference("team/untrusted:1.0.0"),
+        "sample",
+        "unknown key",
+    );
+
+    // A release whose signature referrer is gone (deleted, or never pushed).
+    let rel = env.release(&sample_model(), "sample", "1.0.0");
+    let pushed = json_of(&push(
+        &reg,
+        &env,
+        &rel,
+        &reg.reference("team/unsigned:1.0.0"),
+    ));
+    let tag = pushed["digest"].as_str().unwrap().replace(':', "-");
+    std::fs::remove_dir_all(reg.dir.join(format!(
+        "data/docker/registry/v2/repositories/team/unsigned/_manifests/tags/{tag}"
+    )))
+    .unwrap();
+    refused(
+        &reg.reference("team/unsigned:1.0.0"),
+        "sample",
+        "no signature",
+    );
+
+    // A layer changed in the registry's storage after the push.
+    json_of(&push(
+        &reg,
+        &env,
+        &rel,
+        &reg.reference("team/tampered:1.0.0"),
+    ));
+    let blob = reg.blob_file(&sha256_hex(&rel.0.join("sample-mlp.onnx")));
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    std::fs::write(&blob, bytes).unwrap();
+    refused(
+        &reg.reference("team/tampered:1.0.0"),
+        "sample",
+        "digest mismatch: sample-mlp.onnx",
+    );
+
+    // A manifest that names a file the signature does not, under the genuine signature.
+    json_of(&push(&reg, &env, &rel, &reg.reference("team/forged:1.0.0")));
+    reg.tool(&["forge", "team/forged", "1.0.0", "1.0.1"]);
+    refused(
+        &reg.reference("team/forged:1.0.1"),
+        "sample",
+        "extra file: extra.txt",
+    );
+
+    // Wrong registry credentials: the gateway says so (502, exit 1), and so does the CLI.
+    std::fs::write(env.path("wrong-password"), "not it\n").unwrap();
+    let bad = Gateway::start(
+        &env,
+        "bad",
+        &reg.gateway_config(&env.path("wrong-password")),
+        &[],
+    );
+    let o = pull(&env, &bad, "sample", &reg.reference("team/unsigned:1.0.0"));
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("(502)") && o.stderr.contains("refused the credentials"),
+        "{}",
+        o.stderr
+    );
+    std::fs::create_dir_all(env.path("docker-wrong")).unwrap();
+    std::fs::write(
+        env.path("docker-wrong/config.json"),
+        format!(
+            r#"{{"auths": {{"{}": {{"auth": "{}"}}}}}}"#,
+            reg.host(),
+            base64_encode(b"alice:not it")
+        ),
+    )
+    .unwrap();
+    let o = run(reg
+        .assay(&env)
+        .env("DOCKER_CONFIG", env.path("docker-wrong"))
+        .args([
+            "verify",
+            &reg.reference("team/unsigned:1.0.0"),
+            "--trusted-keys",
+        ])
+        .arg(&trusted_dir));
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("refused the credentials"), "{}", o.stderr);
+    // Without the private CA, the certificate is not trusted, and the error says what to do.
+    let o = run(reg
+        .assay(&env)
+        .env_remove("ASSAY_REGISTRY_CA")
+        .args([
+            "verify",
+            &reg.reference("team/unsigned:1.0.0"),
+            "--trusted-keys",
+        ])
+        .arg(&trusted_dir));
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stderr.contains("--registry-ca"), "{}", o.stderr);
+    assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
+}
+
+#[test]
+fn a_gateway_killed_mid_pull_keeps_serving_its_stable_and_pulls_again() {
+    let env = Env::new();
+    let reg = Registry::start(&env);
+    let config = reg.gateway_config(&reg.dir.join("password"));
+    // The second version carries a side file of several chunks, so the pull is caught with
+    // a layer half written.
+    let rel1 = env.release(&sample_model(), "sample", "1.0.0");
+    let big = env.path("vocabulary.bin");
+    std::fs::write(
+        &big,
+        (0..6u32 << 20)
+            .map(|i| i.wrapping_mul(2654435761) as u8 >> 3)
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let dir = env.path("rel/sample-1.1.0");
+    let sig = env.path("rel/sample-1.1.0.sig");
+    let o = run(env
+        .assay()
+        .args(["release", "create"])
+        .arg(sample_model())
+        .args(["--name", "sample", "--version", "1.1.0", "--include"])
+        .arg(&big)
+        .arg("--out")
+        .arg(&dir));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = run(env
+        .assay()
+        .arg("sign")
+        .arg(&dir)
+        .args(["--key", "release", "--signature"])
+        .arg(&sig));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    json_of(&push(
+        &reg,
+        &env,
+        &rel1,
+        &reg.reference("team/sample:1.0.0"),
+    ));
+    json_of(&push(
+        &reg,
+        &env,
+        &(dir, sig),
+        &reg.reference("team/sample:1.1.0"),
+    ));
+
+    let gw = Gateway::start(&env, "gw", &config, &[]);
+    json_of(&pull(
+        &env,
+        &gw,
+        "sample",
+        &reg.reference("team/sample:1.0.0"),
+    ));
+    gw.kill();
+
+    let gw = Gateway::start(
+        &env,
+        "gw",
+        &config,
+        &[("ASSAY_GATEWAY_FAILPOINTS", "pull-fetching")],
+    );
+    let mut cli = Command::new(assert_cmd::cargo::cargo_bin("assay"))
+        .args([
+            "gateway",
+            "pull",
+            "sample",
+            &reg.reference("team/sample:1.1.0"),
+            "--gateway",
+            &gw.url(),
+            "--token-file",
+        ])
+        .arg(env.path("admin.token"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    gw.wait_for_log("failpoint pull-fetching reached", Duration::from_secs(60));
+    let partial = walk(&gw.data.join("uploads"))
+        .into_iter()
+        .find(|p| p.to_string_lossy().ends_with(".partial"));
+    assert!(
+        partial.is_some(),
+        "no half-written layer to kill the gateway over"
+    );
+    let data = gw.data.clone();
+    gw.kill();
+    let _ = cli.kill();
+    let _ = cli.wait();
+
+    // Restarted: the stable serves, nothing of the half pull is listed or left, and the pull
+    // runs again from the start.
+    let gw = Gateway::start(&env, "gw", &config, &[]);
+    assert_eq!(gw.data, data);
+    no_staging_left(&gw);
+    assert_eq!(versions(&env, &gw, "sample"), ["1.0.0"]);
+    assert_eq!(infer_sample(&gw), (200, Some("1.0.0".into())));
+    let p = json_of(&pull(
+        &env,
+        &gw,
+        "sample",
+        &reg.reference("team/sample:1.1.0"),
+    ));
+    assert_eq!(p["source"]["files_reused"].as_u64(), Some(1), "{p}");
+    assert_eq!(versions(&env, &gw, "sample"), ["1.0.0", "1.1.0"]);
+    assert!(
+        gw.data
+            .join("releases/sample/1.1.0/files/vocabulary.bin")
+            .is_file()
+    );
+}
+
+#[test]
+fn a_watching_gateway_converges_on_the_newest_signed_tag() {
+    let env = Env::new();
+    let reg = Registry::start(&env);
+    let config = format!(
+        "{}\n[[watch]]\nmodel = \"sample\"\nrepository = \"{}\"\ntags = \"1.*\"\ninterval_s = 1\n",
+        reg.gateway_config(&reg.dir.join("password")),
+        reg.reference("team/watched")
+    );
+    let gw = Gateway::start(&env, "gw", &config, &[]);
+    let stable_becomes = |v: &str| {
+        let started = Instant::now();
+        loop {
+            if infer_sample(&gw).1.as_deref() == Some(v) {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the gateway never served {v}:\n{}",
+                gw.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    for v in ["1.0.0", "1.1.0"] {
+        let rel = env.release(&sample_model(), "sample", v);
+        json_of(&push(&reg, &env, &rel, &reg.reference("team/watched")));
+        stable_becomes(v);
+    }
+    // A newer tag signed by a key the gateway does not trust is refused, and one outside
+    // the pattern is ignored: the gateway stays on 1.1.0.
+    let o = run(env.assay().args(["key", "generate", "stranger"]));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let rel = env.release_with(&sample_model(), "sample", "1.2.0", "stranger");
+    json_of(&push(&reg, &env, &rel, &reg.reference("team/watched")));
+    let rel = env.release(&sample_model(), "sample", "2.0.0");
+    json_of(&push(&reg, &env, &rel, &reg.reference("team/watched")));
+    gw.wait_for_log("unknown key", Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(infer_sample(&gw), (200, Some("1.1.0".into())));
+    assert_eq!(versions(&env, &gw, "sample"), ["1.0.0", "1.1.0"]);
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
