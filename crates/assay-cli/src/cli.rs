@@ -127,6 +127,10 @@ pub enum Command {
     /// Ask or steer an assay-gateway: status, releases, activate, canary, promote, rollback.
     #[command(subcommand)]
     Gateway(GatewayCommand),
+
+    /// Roll a release out across a fleet of gateways in waves (fleet file: docs/FLEET.md).
+    #[command(subcommand)]
+    Fleet(FleetCommand),
 }
 
 /// How to reach a gateway's admin API.
@@ -328,6 +332,63 @@ impl GatewayCommand {
             | GatewayCommand::Rm { conn, .. } => conn,
         }
     }
+}
+
+/// Where a fleet rollout's progress is saved.
+#[derive(Debug, Args)]
+pub struct FleetStateArgs {
+    /// The saved rollout (default: <data dir>/assay/fleet/<fleet>/<model>.json).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FleetCommand {
+    /// Every gateway of the fleet now (health, stable and canary versions), and the saved
+    /// rollout of MODEL.
+    Status {
+        fleet: PathBuf,
+        /// Also show the saved rollout of this model.
+        #[arg(long)]
+        model: Option<String>,
+        #[command(flatten)]
+        state: FleetStateArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Roll REFERENCE out as MODEL, wave by wave: each gateway pulls and verifies it, runs it
+    /// as a canary and waits for its analysis. Run again to resume an interrupted rollout.
+    #[command(
+        after_help = "Examples:\n  assay fleet rollout fleet.toml sentiment oci://registry.example:5000/models/sentiment:1.4.0\n  assay fleet rollout fleet.toml sentiment oci://…@sha256:… --events   # NDJSON progress\nExit code 4 when a gateway's analysis fails (every changed gateway is rolled back); 1 when halted."
+    )]
+    Rollout {
+        fleet: PathBuf,
+        model: String,
+        reference: String,
+        #[command(flatten)]
+        state: FleetStateArgs,
+        /// NDJSON progress events on stdout (the console's worker protocol).
+        #[arg(long)]
+        events: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask a running rollout to stop at its next look; gateways stay as they are.
+    Halt {
+        fleet: PathBuf,
+        model: String,
+        #[command(flatten)]
+        state: FleetStateArgs,
+    },
+    /// Undo the saved rollout of MODEL on every gateway it changed.
+    Rollback {
+        fleet: PathBuf,
+        model: String,
+        #[command(flatten)]
+        state: FleetStateArgs,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Where a passphrase comes from: --passphrase-file, ASSAY_KEY_PASSPHRASE, or a prompt.

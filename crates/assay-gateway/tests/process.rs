@@ -26,7 +26,7 @@ use common::*;
 use harness::*;
 use serde_json::{Value, json};
 
-const FAST_CANARY: &str = "[canary]\nmin_requests = 30\ninterval_ms = 100\n";
+pub(crate) const FAST_CANARY: &str = "[canary]\nmin_requests = 30\ninterval_ms = 100\n";
 
 fn y_of(r: &Reply) -> Vec<f64> {
     let v = r.json();
@@ -38,7 +38,7 @@ fn y_of(r: &Reply) -> Vec<f64> {
         .collect()
 }
 
-fn admin(gw: &Gateway, method: &str, path: &str, body: Option<Value>) -> Reply {
+pub(crate) fn admin(gw: &Gateway, method: &str, path: &str, body: Option<Value>) -> Reply {
     http(
         &agent(),
         method,

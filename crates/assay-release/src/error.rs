@@ -105,6 +105,14 @@ pub enum ReleaseError {
     #[error("cannot reach the registry {registry}: {message}")]
     RegistryUnreachable { registry: String, message: String },
 
+    /// A fleet rollout's analysis failed on a gateway; the changed gateways were rolled back.
+    #[error("the rollout failed: {0}")]
+    RolloutFailed(String),
+
+    /// A fleet rollout stopped before the end (halted), and can be resumed.
+    #[error("the rollout stopped: {0}")]
+    RolloutStopped(String),
+
     /// A read or write failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -140,6 +148,8 @@ impl ReleaseError {
             ReleaseError::RegistryUnauthorized { .. } => K::Unauthorized,
             ReleaseError::RegistryNotFound { .. } => K::NotFound,
             ReleaseError::Registry { .. } => K::Gateway,
+            ReleaseError::RolloutFailed(_) => K::Regression,
+            ReleaseError::RolloutStopped(_) => K::Conflict,
             ReleaseError::Io { .. } => K::Io,
             _ => K::Release,
         }

@@ -12,6 +12,8 @@
 //! - [`manifest`]: streamed, parallel hashing of a folder, with a digest cache for re-signs;
 //! - [`oci`]: releases in OCI registries (ModelPack artifacts, the signature as a referrer),
 //!   pushed and verified in place with every layer streamed;
+//! - [`fleet`]: staged rollouts across many gateways (waves, canaries, rollback of every
+//!   changed gateway), saved step by step so an interrupted rollout resumes;
 //! - [`remote`]: the gateway's release API, its wire types and a client that pushes with
 //!   resume.
 //!
@@ -27,6 +29,7 @@
 mod bundle;
 pub mod cache;
 mod error;
+pub mod fleet;
 pub mod keychain;
 pub mod keys;
 pub mod keystore;

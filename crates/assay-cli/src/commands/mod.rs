@@ -3,6 +3,7 @@
 mod accuracy;
 mod bench;
 mod compare;
+mod fleet;
 mod gateway;
 mod inspect;
 mod key;
@@ -18,7 +19,7 @@ mod store;
 mod view;
 
 use crate::{
-    cli::{Cli, Command, KeyCommand, ReleaseCommand, RunsCommand, RuntimeCommand},
+    cli::{Cli, Command, FleetCommand, KeyCommand, ReleaseCommand, RunsCommand, RuntimeCommand},
     exit::Machine,
 };
 
@@ -40,6 +41,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Verify(a) => release::verify(a),
         Command::Push(a) => gateway::push(a),
         Command::Gateway(c) => gateway::run(c),
+        Command::Fleet(c) => fleet::run(c),
         Command::Runtime(RuntimeCommand::Install(a)) => runtime::install(a),
         Command::Runtime(RuntimeCommand::List(a)) => runtime::list(cli, a),
     }
@@ -64,6 +66,12 @@ pub fn machine_output(command: &Command) -> Machine {
         Command::Push(a) if a.events => Machine::Events,
         Command::Push(a) if a.conn.json => Machine::Json,
         Command::Gateway(c) if c.conn().json => Machine::Json,
+        Command::Fleet(FleetCommand::Rollout { events: true, .. }) => Machine::Events,
+        Command::Fleet(
+            FleetCommand::Status { json: true, .. }
+            | FleetCommand::Rollout { json: true, .. }
+            | FleetCommand::Rollback { json: true, .. },
+        ) => Machine::Json,
         Command::Release(ReleaseCommand::Create(a)) if a.json => Machine::Json,
         Command::Key(
             KeyCommand::Generate { json: true, .. }

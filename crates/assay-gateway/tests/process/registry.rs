@@ -13,7 +13,7 @@ use std::{
 use serde_json::Value;
 use sha2::Digest;
 
-use crate::{common::*, harness::*};
+use crate::{admin, common::*, harness::*};
 
 const USER: &str = "alice";
 const PASSWORD: &str = "correct horse battery staple";
@@ -698,4 +698,193 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// Lookup requests to every gateway until stopped: the traffic the canary analyses judge.
+/// Values up to 12: the flaky lookup model fails on about a third of them.
+fn traffic(
+    gws: Vec<String>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let a = agent();
+        let mut i = 0u32;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            for url in &gws {
+                let v = (i % 13) as f32;
+                // Errors are the point for the flaky release, and a gateway may be gone.
+                let _ = a
+                    .post(format!("{url}/v2/models/lookup/infer"))
+                    .header("content-type", "application/json")
+                    .send(&lookup_request(&[[v, 0.0, 1.0, 2.0]])[..]);
+            }
+            i += 1;
+        }
+    })
+}
+
+fn stable_of(env: &Env, gw: &Gateway, model: &str) -> Option<String> {
+    let v = json_of(&env.gateway(gw, &["status", "--json"]));
+    v["models"][model]["stable"].as_str().map(String::from)
+}
+
+#[test]
+fn a_fleet_rollout_goes_in_waves_resumes_after_a_kill_and_rolls_back_a_failing_release() {
+    let env = Env::new();
+    let reg = Registry::start(&env);
+    let config = format!(
+        "{}{}",
+        crate::FAST_CANARY,
+        reg.gateway_config(&reg.dir.join("password"))
+    );
+    let gws: Vec<Gateway> = ["g1", "g2", "g3"]
+        .iter()
+        .map(|n| Gateway::start(&env, n, &config, &[]))
+        .collect();
+    for (v, model) in [
+        ("1.0.0", "lookup.onnx"),
+        ("2.0.0", "lookup_flaky.onnx"),
+        ("3.0.0", "lookup.onnx"),
+    ] {
+        let rel = env.release(&fixture(model), "lookup", v);
+        json_of(&push(&reg, &env, &rel, &reg.reference("team/lookup")));
+    }
+    for gw in &gws {
+        json_of(&pull(
+            &env,
+            gw,
+            "lookup",
+            &reg.reference("team/lookup:1.0.0"),
+        ));
+    }
+    let mut fleet = String::from(
+        "name = \"test\"\n[rollout]\nwaves = [\"1\", \"2\", \"100%\"]\ncanary_percent = 50\nrequests = 30\ntimeout_s = 60\npoll_ms = 100\n",
+    );
+    for (n, gw) in ["g1", "g2", "g3"].iter().zip(&gws) {
+        fleet.push_str(&format!(
+            "[[gateway]]\nname = \"{n}\"\nurl = \"{}\"\ntoken_file = \"{}\"\nlabels = {{ zone = \"{n}\" }}\n",
+            gw.url(),
+            env.path("admin.token").display()
+        ));
+    }
+    let fleet_file = env.path("fleet.toml");
+    std::fs::write(&fleet_file, fleet).unwrap();
+    let state = env.path("rollout.json");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = traffic(gws.iter().map(|g| g.url()).collect(), stop.clone());
+    let rollout = |reference: &str| {
+        run(reg
+            .assay(&env)
+            .args(["fleet", "rollout"])
+            .arg(&fleet_file)
+            .args(["lookup", reference, "--json", "--state"])
+            .arg(&state))
+    };
+
+    // A healthy release, interrupted once wave 1 is done: the CLI is killed, and run again
+    // it resumes at wave 2 and finishes.
+    let mut cli = Command::new(assert_cmd::cargo::cargo_bin("assay"))
+        .args(["fleet", "rollout"])
+        .arg(&fleet_file)
+        .args([
+            "lookup",
+            &reg.reference("team/lookup:3.0.0"),
+            "--events",
+            "--state",
+        ])
+        .arg(&state)
+        .env("XDG_DATA_HOME", env.path("xdg"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let s: Value = std::fs::read(&state)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(Value::Null);
+        if s["waves"][0]["done"] == true {
+            break;
+        }
+        assert!(
+            cli.try_wait().unwrap().is_none(),
+            "the rollout ended before its first wave was done: {s}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "wave 1 never finished: {s}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    cli.kill().unwrap();
+    cli.wait().unwrap();
+    assert_eq!(stable_of(&env, &gws[0], "lookup").as_deref(), Some("3.0.0"));
+    assert_eq!(stable_of(&env, &gws[2], "lookup").as_deref(), Some("1.0.0"));
+    let o = rollout(&reg.reference("team/lookup:3.0.0"));
+    let done = json_of(&o);
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(done["version"], "3.0.0");
+    for gw in &gws {
+        assert_eq!(stable_of(&env, gw, "lookup").as_deref(), Some("3.0.0"));
+    }
+    for g in ["g1", "g2", "g3"] {
+        assert_eq!(done["gateways"][g]["step"], "promoted", "{done}");
+        assert_eq!(done["gateways"][g]["prior_stable"], "1.0.0", "{done}");
+    }
+    assert!(done["seconds"]["pulling"].as_f64().unwrap() > 0.0);
+    assert!(done["seconds"]["analysis"].as_f64().unwrap() > 0.0);
+    // g1 was not taken through its canary twice.
+    let events = admin(&gws[0], "GET", "/admin/v1/models/lookup/events", None).json();
+    let canaries = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "canary" && e["version"] == "3.0.0")
+        .count();
+    assert_eq!(canaries, 1, "{events}");
+    // Run again, a finished rollout is left as it is.
+    assert_eq!(
+        json_of(&rollout(&reg.reference("team/lookup:3.0.0")))["status"],
+        "done"
+    );
+
+    // A release that fails on some inputs: wave 1's gateway rolls its canary back, the
+    // rollout halts there, and the other gateways never see it.
+    let o = rollout(&reg.reference("team/lookup:2.0.0"));
+    assert_eq!(o.code, 4, "{}\n{}", o.stdout, o.stderr);
+    // The state, then (as for every failed gate with --json) the error as its own document.
+    let mut docs = serde_json::Deserializer::from_str(&o.stdout).into_iter::<Value>();
+    let failed = docs.next().unwrap().unwrap();
+    assert_eq!(docs.next().unwrap().unwrap()["error"]["kind"], "regression");
+    assert_eq!(failed["status"], "failed");
+    assert!(
+        failed["error"].as_str().unwrap().contains("wave 1 failed"),
+        "{failed}"
+    );
+    assert_eq!(failed["gateways"]["g1"]["step"], "rolled_back", "{failed}");
+    assert_eq!(failed["gateways"]["g2"]["step"], "pending");
+    assert!(o.stderr.contains("the rollout failed"), "{}", o.stderr);
+    for gw in &gws {
+        assert_eq!(stable_of(&env, gw, "lookup").as_deref(), Some("3.0.0"));
+    }
+    assert!(versions(&env, &gws[0], "lookup").contains(&"2.0.0".to_string()));
+    assert!(!versions(&env, &gws[1], "lookup").contains(&"2.0.0".to_string()));
+    assert!(!versions(&env, &gws[2], "lookup").contains(&"2.0.0".to_string()));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    load.join().unwrap();
+
+    // The fleet as the status command shows it.
+    let st = json_of(&run(reg
+        .assay(&env)
+        .args(["fleet", "status"])
+        .arg(&fleet_file)
+        .args(["--model", "lookup", "--json", "--state"])
+        .arg(&state)));
+    assert_eq!(st["gateways"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        st["gateways"][1]["status"]["models"]["lookup"]["stable"],
+        "3.0.0"
+    );
+    assert_eq!(st["rollout"]["status"], "failed");
 }
