@@ -60,6 +60,10 @@ ensure_venv "$cache/venv-signing" "model-signing==1.1.1 pyOpenSSL"
 # writes and follows its signature referrer (crates/assay-gateway/tests/process/registry.rs).
 ensure_venv "$cache/venv-oras" "oras==0.2.43"
 
+# The Kubernetes schema, offline: deploy/kubernetes/ is validated with kubernetes-validate
+# (crates/assay-gateway/tests/process/kubernetes.rs), because no cluster runs here.
+ensure_venv "$cache/venv-k8s" "kubernetes-validate==1.34.1"
+
 # Google's Model Explorer, whose own node data types (checked strictly with dacite, its
 # dependency) read the viewer's exports, and whose builder writes the files it imports.
 ensure_venv "$cache/venv-explorer" "ai-edge-model-explorer==0.1.34"

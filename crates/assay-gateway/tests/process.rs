@@ -8,6 +8,8 @@
 mod common;
 #[path = "process/harness.rs"]
 mod harness;
+#[path = "process/kubernetes.rs"]
+mod kubernetes;
 #[path = "process/load.rs"]
 mod load;
 #[path = "process/registry.rs"]
