@@ -109,6 +109,19 @@ impl AppState {
         })
     }
 
+    /// Ready to take traffic: every model with a stable release serves it, and every watched
+    /// model has one (a new replica is not ready before its first verified pull).
+    pub fn ready(&self) -> bool {
+        self.registry.ready()
+            && self.config.watches.iter().all(|w| {
+                self.registry
+                    .state()
+                    .models
+                    .get(&w.model)
+                    .is_some_and(|m| m.stable.is_some())
+            })
+    }
+
     /// One round of the background work: the canary analysis of every model (acting on its
     /// verdicts) and forgetting idle rate-limit buckets.
     pub async fn tick(&self) {

@@ -55,7 +55,7 @@ pub async fn status(State(app): State<App>, _admin: Admin) -> Answer<GatewayStat
         name: "assay-gateway".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         uptime_s: app.started.elapsed().as_secs(),
-        ready: app.registry.ready(),
+        ready: app.ready(),
         onnxruntime: app.backend.version.clone(),
         trusted_keys: match &*app.trust {
             assay_release::signing::Trust::Keys(k) => k.iter().map(|k| k.hint()).collect(),

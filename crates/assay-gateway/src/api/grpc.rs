@@ -64,7 +64,7 @@ impl GrpcInferenceService for Grpc {
         _: Request<pb::ServerReadyRequest>,
     ) -> Result<Response<pb::ServerReadyResponse>, Status> {
         Ok(Response::new(pb::ServerReadyResponse {
-            ready: self.app.registry.ready(),
+            ready: self.app.ready(),
         }))
     }
 

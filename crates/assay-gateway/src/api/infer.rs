@@ -49,7 +49,7 @@ pub async fn live() -> StatusCode {
 }
 
 pub async fn ready(State(app): State<App>) -> StatusCode {
-    if app.registry.ready() {
+    if app.ready() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

@@ -668,10 +668,24 @@ fn a_watching_gateway_converges_on_the_newest_signed_tag() {
             std::thread::sleep(Duration::from_millis(200));
         }
     };
+    // Not ready before the first verified pull: a new replica takes no traffic empty-handed.
+    let ready = || {
+        http(
+            &agent(),
+            "GET",
+            &format!("{}/v2/health/ready", gw.url()),
+            None,
+            &[],
+            None,
+        )
+        .status
+    };
+    assert_eq!(ready(), 503);
     for v in ["1.0.0", "1.1.0"] {
         let rel = env.release(&sample_model(), "sample", v);
         json_of(&push(&reg, &env, &rel, &reg.reference("team/watched")));
         stable_becomes(v);
+        assert_eq!(ready(), 200);
     }
     // A newer tag signed by a key the gateway does not trust is refused, and one outside
     // the pattern is ignored: the gateway stays on 1.1.0.
