@@ -88,6 +88,14 @@ pub enum JobSpec {
         #[serde(default)]
         binary: bool,
     },
+    /// `assay fleet rollout`: a release from a registry, wave by wave across a fleet file's
+    /// gateways (their tokens come from the fleet file's own references).
+    FleetRollout {
+        fleet: String,
+        model: String,
+        /// `oci://REGISTRY/REPOSITORY:TAG`.
+        reference: String,
+    },
     /// `assay runtime install` (CPU, or the GPU build with its CUDA wheels).
     InstallRuntime {
         #[serde(default)]
@@ -416,6 +424,24 @@ impl JobSpec {
                 a.push(url.into());
                 a.push(model.into());
                 a
+            }
+            JobSpec::FleetRollout {
+                fleet,
+                model,
+                reference,
+            } => {
+                nonempty("the fleet file", fleet)?;
+                nonempty("the model", model)?;
+                assay_release::oci::OciReference::parse(reference.trim()).map_err(UiError::from)?;
+                vec![
+                    "fleet".into(),
+                    "rollout".into(),
+                    "--events".into(),
+                    "--".into(),
+                    fleet.trim().into(),
+                    model.trim().into(),
+                    reference.trim().into(),
+                ]
             }
             JobSpec::InstallRuntime { gpu } => {
                 let mut a = vec!["runtime".into(), "install".into(), "--events".into()];

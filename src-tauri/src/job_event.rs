@@ -9,7 +9,7 @@ use assay_engine::{
     ErrorEvent, accuracy::AccuracyEvent, bench::BenchEvent, profile::ProfileEvent,
     runtime::install::InstallEvent,
 };
-use assay_release::{release::Created, remote::PushEvent, signing::Signed};
+use assay_release::{fleet::FleetEvent, release::Created, remote::PushEvent, signing::Signed};
 use serde::{Deserialize, Serialize};
 
 /// One event of a job.
@@ -22,6 +22,8 @@ pub enum JobEvent {
     Accuracy(AccuracyEvent),
     Install(InstallEvent),
     Push(PushEvent),
+    /// `fleet rollout --events`: what happened, and the whole rollout after it.
+    Fleet(FleetEvent),
     /// The worker's `error` event, or the console's when the worker died without one.
     Error(ErrorEvent),
     /// A verb that prints one JSON document (`sign --json`, `release create --json`).

@@ -60,6 +60,7 @@ pub fn app_builder<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Buil
             gateways::gateway_control,
             gateways::gateway_metrics,
             gateways::gateway_profile,
+            fleet::fleet_status,
             files::export_file,
             viewer::open_viewer,
             profiles::profile_timeline,

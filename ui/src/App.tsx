@@ -9,6 +9,7 @@ import { ShownContext } from "./visible";
 import { savedTheme, applyTheme } from "./theme";
 import { Accuracy } from "./views/Accuracy";
 import { Benchmark } from "./views/Benchmark";
+import { Fleet } from "./views/Fleet";
 import { Gateways } from "./views/Gateways";
 import { Models } from "./views/Models";
 import { Profile } from "./views/Profile";
@@ -24,12 +25,13 @@ const VIEWS = {
   runs: ["Runs", Runs],
   releases: ["Releases", Releases],
   gateways: ["Gateways", Gateways],
+  fleet: ["Fleet", Fleet],
   settings: ["Settings", Settings],
 } as const;
 type View = keyof typeof VIEWS;
 const ORDER = Object.keys(VIEWS) as View[];
 
-/** The console window: a navigation rail and the current view; Ctrl+1…8 switch views. */
+/** The console window: a navigation rail and the current view; Ctrl+1…9 switch views. */
 export function App() {
   const [view, setView] = useState<View>("models");
   const [open, setOpen] = useState<{ path: string; report: ModelReport | null } | null>(null);

@@ -10,6 +10,7 @@ const VIEWS: [string, string][] = [
   ["Runs", "the history shared with the assay CLI; compare two runs"],
   ["Releases", "a model plus evidence, signed and verified; signing keys"],
   ["Gateways", "push, activate, canary, promote, roll back; live traffic"],
+  ["Fleet", "every gateway of a fleet file; roll a release out wave by wave"],
   ["Settings", "runtimes, providers, data locations, theme"],
 ];
 

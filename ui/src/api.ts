@@ -51,6 +51,11 @@ import type { KeysView } from "./bindings/KeysView";
 import type { Verified } from "./bindings/Verified";
 import type { JobStarted } from "./bindings/JobStarted";
 import type { GatewayOverview } from "./bindings/GatewayOverview";
+import type { FleetStatus } from "./bindings/FleetStatus";
+import type { FleetMember } from "./bindings/FleetMember";
+import type { FleetEvent } from "./bindings/FleetEvent";
+import type { RolloutState } from "./bindings/RolloutState";
+import type { GatewayStep } from "./bindings/GatewayStep";
 import type { ModelOverview } from "./bindings/ModelOverview";
 import type { ShadowReport } from "./bindings/ShadowReport";
 import type { CpuProfile } from "./bindings/CpuProfile";
@@ -99,6 +104,11 @@ export type {
   Verified,
   JobStarted,
   GatewayOverview,
+  FleetStatus,
+  FleetMember,
+  FleetEvent,
+  RolloutState,
+  GatewayStep,
   ModelOverview,
   ShadowReport,
   CpuProfile,
@@ -174,6 +184,7 @@ export const api = {
   gatewayControl: (name: string, model: string, control: Control) => invoke<ChangeOutcome>("gateway_control", { name, model, control }),
   gatewayMetrics: (name: string) => invoke<MetricSample[]>("gateway_metrics", { name }),
   gatewayProfile: (name: string, seconds: number) => invoke<CpuProfile>("gateway_profile", { name, seconds }),
+  fleetStatus: (path: string, model?: string) => invoke<FleetStatus>("fleet_status", { path, model }),
   profileTimeline: (path: string) => invoke<Timeline | null>("profile_timeline", { path }),
   exportFile: (from: string, to: string) => invoke<number>("export_file", { from, to }),
 };

@@ -6,6 +6,7 @@ import { button, settle, until } from "./test-utils";
 import { Runs } from "./views/Runs";
 import { Gateways } from "./views/Gateways";
 import { Accuracy } from "./views/Accuracy";
+import { Fleet } from "./views/Fleet";
 import { ModelContext } from "./model";
 
 function mount(el: preact.JSX.Element) {
@@ -138,5 +139,64 @@ describe("Accuracy", () => {
         kind: "accuracy", model: "/m/sample.onnx", reference: "cpu", candidates: ["cuda", "other.onnx@cpu"], sets: 8, atol: "logits=1e-3",
       }),
     ]);
+  });
+});
+
+describe("Fleet", () => {
+  it("shows each gateway's versions and the saved rollout's waves, and rolls out only an oci:// reference", async () => {
+    localStorage.setItem("assay.fleet", JSON.stringify({ file: "/f/fleet.toml", model: "mlp", reference: "" }));
+    const jobs: any[] = [];
+    const progress = (step: string) => ({ step, prior_stable: "1.0.0", detail: step, candidate_requests: 0, updated_at: 1 });
+    mockIPC((cmd, args: any) => {
+      if (cmd === "fleet_status") {
+        expect(args).toEqual({ path: "/f/fleet.toml", model: "mlp" });
+        const gw = (name: string, stable: string, canary: any) => ({
+          name, url: `http://${name}:8000`, labels: { zone: name }, error: null,
+          status: { name: "assay-gateway", version: "0.1.0", uptime_s: 1, ready: true, onnxruntime: "1.31.1", trusted_keys: [],
+            models: { mlp: { stable, canary, releases: 2, ready: true } } },
+        });
+        return {
+          fleet: "prod",
+          gateways: [gw("g1", "1.1.0", null), gw("g2", "1.0.0", { version: "1.1.0", percent: 10, auto_promote_after: 50, since: 1 }),
+            { name: "g3", url: "http://g3:8000", labels: {}, status: null, error: "cannot reach the gateway" }],
+          rollout: {
+            fleet: "prod", model: "mlp", reference: "oci://r/mlp:1.1.0", version: "1.1.0", status: "running", error: null,
+            waves: [{ gateways: ["g1"], done: true }, { gateways: ["g2", "g3"], done: false }],
+            gateways: { g1: progress("promoted"), g2: progress("canary"), g3: progress("pending") },
+            started_at: 1, updated_at: 2, seconds: { pulling: 1, warming: 0.5, analysis: 3 },
+          },
+          halt_requested: false,
+        };
+      }
+      if (cmd === "start_job") {
+        jobs.push(args.spec);
+        return { id: 1, output: null };
+      }
+      throw new Error(cmd);
+    });
+    const root = mount(<Fleet />);
+    await until(root, "[data-testid=fleet-gateways]");
+    const rows = [...root.querySelectorAll("[data-testid=fleet-gateways] tbody tr")].map((r) => r.textContent);
+    expect(rows[0]).toContain("1.1.0");
+    expect(rows[1]).toContain("1.1.0 at 10%");
+    expect(rows[2]).toContain("unreachable");
+    const waves = [...root.querySelectorAll("[data-testid=fleet-wave]")].map((w) => w.textContent);
+    expect(waves).toHaveLength(2);
+    expect(waves[0]).toContain("g1: promoted");
+    expect(waves[1]).toContain("g2: canary");
+    expect(button(root, "Roll out").disabled).toBe(true);
+    const input = root.querySelector<HTMLInputElement>("#fleet-reference")!;
+    await act(() => {
+      input.value = "registry/mlp:1.2.0";
+      input.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+    expect(button(root, "Roll out").disabled).toBe(true);
+    await act(() => {
+      input.value = "oci://registry/mlp:1.2.0";
+      input.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+    await act(() => button(root, "Roll out").click());
+    await settle();
+    expect(jobs).toEqual([{ kind: "fleet_rollout", fleet: "/f/fleet.toml", model: "mlp", reference: "oci://registry/mlp:1.2.0" }]);
   });
 });

@@ -5,6 +5,7 @@ use crate::error::UiError;
 use assay_engine::ErrorKind;
 
 pub mod files;
+pub mod fleet;
 pub mod gateways;
 pub mod jobs;
 pub mod keys;

@@ -4,6 +4,7 @@ import type { BenchEvent } from "./BenchEvent";
 import type { ConsoleEvent } from "./ConsoleEvent";
 import type { DocumentEvent } from "./DocumentEvent";
 import type { ErrorEvent } from "./ErrorEvent";
+import type { FleetEvent } from "./FleetEvent";
 import type { InstallEvent } from "./InstallEvent";
 import type { ProfileEvent } from "./ProfileEvent";
 import type { PushEvent } from "./PushEvent";
@@ -11,4 +12,4 @@ import type { PushEvent } from "./PushEvent";
 /**
  * One event of a job.
  */
-export type JobEvent = BenchEvent | ProfileEvent | AccuracyEvent | InstallEvent | PushEvent | ErrorEvent | DocumentEvent | ConsoleEvent;
+export type JobEvent = BenchEvent | ProfileEvent | AccuracyEvent | InstallEvent | PushEvent | FleetEvent | ErrorEvent | DocumentEvent | ConsoleEvent;

@@ -53,4 +53,8 @@ duration?: string,
 /**
  * Tensors as raw bytes after a JSON header instead of JSON arrays.
  */
-binary: boolean, } | { "kind": "install_runtime", gpu: boolean, } | { "kind": "report", run: string, out: string, };
+binary: boolean, } | { "kind": "fleet_rollout", fleet: string, model: string, 
+/**
+ * `oci://REGISTRY/REPOSITORY:TAG`.
+ */
+reference: string, } | { "kind": "install_runtime", gpu: boolean, } | { "kind": "report", run: string, out: string, };
