@@ -8,6 +8,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { createServer } from "node:net";
 
 const root = resolve(import.meta.dirname, "../..");
 const APP = process.env.APP ?? join(root, "target/debug/assay-console");
@@ -76,6 +77,8 @@ const home = mkdtempSync(join(tmpdir(), "assay-e2e-"));
 const runtime = JSON.parse(execFileSync(WORKER, ["runtime", "list", "--json"])).active.library;
 const env = { ...process.env, XDG_DATA_HOME: join(home, "data"), ASSAY_KEYCHAIN: "off", ASSAY_ORT_DYLIB: runtime, ASSAY_WORKER: WORKER };
 let gateway;
+// The Fleet test's registry and gateways.
+const fleetProcs = [];
 
 before(async () => {
   driver = spawn(DRIVER, ["--port", String(PORT)], { stdio: "ignore", env });
@@ -99,6 +102,7 @@ after(async () => {
   if (session) await wd("DELETE", `/session/${session}`).catch(() => {});
   driver?.kill();
   gateway?.kill();
+  for (const p of fleetProcs) p.kill();
   writeFileSync(PERF, JSON.stringify(perf, null, 2));
   console.log("e2e perf:", JSON.stringify(perf));
 });
@@ -507,6 +511,87 @@ test("the release is pushed to a real gateway, listed, and a canary is set", asy
   assert.equal(m.canary.percent, 25);
   assert.equal(m.shadow, null, "the shadow moved on to the canary");
   await shot("gateways");
+});
+
+/** A gateway process on a free port; resolves to its URL once it listens. */
+function startGateway(args) {
+  const p = spawn(GATEWAY, ["--listen", "127.0.0.1:0", ...args], {
+    env: Object.fromEntries(Object.entries(env).filter(([k]) => k !== "ASSAY_GATEWAY_TOKEN")),
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  fleetProcs.push(p);
+  let stderr = "";
+  return new Promise((ok, fail) => {
+    p.stderr.on("data", (d) => {
+      stderr += d;
+      const m = stderr.match(/listening on (http:\/\/[0-9.]+:\d+)\s/);
+      if (m) ok(m[1]);
+    });
+    p.on("exit", () => fail(new Error(`the gateway exited: ${stderr}`)));
+  });
+}
+
+test("a release goes from a registry to a fleet of two gateways, wave by wave, in the Fleet view", async () => {
+  // A real OCI registry (Debian's docker-registry) on a free loopback port.
+  const dir = join(home, "registry");
+  mkdirSync(dir, { recursive: true });
+  const port = await new Promise((ok) => {
+    const srv = createServer().listen(0, "127.0.0.1", () => {
+      const p = srv.address().port;
+      srv.close(() => ok(p));
+    });
+  });
+  writeFileSync(join(dir, "config.yml"), `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n`);
+  fleetProcs.push(spawn("docker-registry", ["serve", join(dir, "config.yml")], { stdio: "ignore" }));
+  for (let i = 0; ; i++) {
+    const up = await fetch(`http://127.0.0.1:${port}/v2/`).then((r) => r.ok, () => false);
+    if (up) break;
+    assert.ok(i < 200, "the registry did not start");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  // The console's signed releases, pushed with the CLI as a release manager would.
+  const repo = `oci://127.0.0.1:${port}/e2e/sample-mlp`;
+  for (const v of ["1.0.0", "1.1.0"]) {
+    const rel = execFileSync("find", [home, "-type", "d", "-name", `sample-mlp-${v}`]).toString().trim().split("\n")[0];
+    assert.ok(rel, `the console's release ${v}`);
+    const out = JSON.parse(execFileSync(WORKER, ["push", rel, "--signature", `${rel}.sig`, `${repo}:${v}`, "--plain-http", "--json"], { env }));
+    assert.equal(out.files, 2);
+  }
+  // Two gateways that trust the console's key and pull from the registry, both on 1.0.0.
+  const config = join(home, "fleet-gateway.toml");
+  writeFileSync(config, "[registry]\nplain_http = true\n");
+  const urls = [];
+  for (const n of ["east", "west"]) {
+    const url = await startGateway(["--config", config, "--data", join(home, `fleet-${n}`), "--trusted-keys", join(home, "trusted"), "--token-file", join(home, "admin.token")]);
+    execFileSync(WORKER, ["gateway", "pull", "sample-mlp", `${repo}:1.0.0`, "--gateway", url, "--token-file", join(home, "admin.token")], { env });
+    urls.push([n, url]);
+  }
+  const fleet = join(home, "fleet.toml");
+  writeFileSync(
+    fleet,
+    `name = "e2e"\n[rollout]\nwaves = ["1", "100%"]\ncanary_percent = 50\nhold_s = 1\npoll_ms = 200\n` +
+      urls.map(([n, u]) => `[[gateway]]\nname = "${n}"\nurl = "${u}"\ntoken_file = "${join(home, "admin.token")}"\nlabels = { region = "${n}" }\n`).join(""),
+  );
+
+  await view("Fleet");
+  await type("#fleet-file", fleet);
+  await type("#fleet-model", "sample-mlp");
+  await click(await findByText("button", "Refresh"));
+  await waitText("[data-testid=fleet-gateways]", /east.*ready.*1\.0\.0.*west.*ready.*1\.0\.0/s, 30000);
+  await type("#fleet-reference", `${repo}:1.1.0`);
+  await click(await findByText("button", "Roll out"));
+  await waitText("[data-testid=rollout-status]", /^done$/, 90000);
+  const waves = await exec("return [...document.querySelectorAll('[data-testid=fleet-wave]')].map(w => w.textContent)");
+  assert.equal(waves.length, 2);
+  assert.match(waves[0], /east: promoted/);
+  assert.match(waves[1], /west: promoted/);
+  // The table, refreshed from the gateways themselves, shows both on the new version.
+  await waitText("[data-testid=fleet-gateways]", /east.*1\.1\.0.*west.*1\.1\.0/s, 30000);
+  for (const [, url] of urls) {
+    const st = await (await fetch(`${url}/admin/v1/status`, { headers: { authorization: "Bearer e2e-admin-token-0123456789" } })).json();
+    assert.equal(st.models["sample-mlp"].stable, "1.1.0");
+  }
+  await shot("fleet");
 });
 
 // A real third-party detector (YOLOv8n, from the nudenet wheel) with symbolic batch, height
