@@ -9,7 +9,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 ASSAY := target/debug/assay
 
-.PHONY: setup setup-run run test lint bench bench-overhead bench-profile bench-signing bench-gateway bench-servers bench-console bench-accuracy bench-viewer deb fixtures clean-cache
+.PHONY: setup setup-run run test lint bench bench-overhead bench-profile bench-signing bench-gateway bench-servers bench-registry bench-console bench-accuracy bench-viewer deb fixtures clean-cache
 
 # Everything the tests need (includes setup-run).
 setup:
@@ -55,6 +55,12 @@ bench-servers: setup
 	@bash scripts/setup-bench-servers.sh
 	$(CARGO) build --release -q -p assay-cli -p assay-gateway
 	python3 scripts/bench_servers.py
+
+# A 2 GiB release through a real registry next to ORAS: push, verified pull with the gateway's
+# memory, the bytes a one-file change sends, and a three-gateway rollout split by phase.
+bench-registry: setup
+	$(CARGO) build --release -q -p assay-cli -p assay-gateway
+	python3 scripts/bench_registry.py
 
 bench-gateway: setup
 	@bash scripts/setup-bench-gateway.sh

@@ -61,6 +61,10 @@ impl Ctx<'_> {
         f(&self.state.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
+    fn into_state(self) -> RolloutState {
+        self.state.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn halted(&self) -> bool {
         halt_marker(self.path).exists()
     }
@@ -197,7 +201,7 @@ pub fn rollout(
                 s.status = RolloutStatus::Halted;
                 s.error = Some("halted by `assay fleet halt`".into());
             })?;
-            return Ok(ctx.state.into_inner().unwrap_or_else(|p| p.into_inner()));
+            return Ok(ctx.into_state());
         }
         let failures: Vec<String> = outcomes
             .iter()
@@ -223,7 +227,7 @@ pub fn rollout(
                 },
             )?;
             undo_all(&ctx);
-            return Ok(ctx.state.into_inner().unwrap_or_else(|p| p.into_inner()));
+            return Ok(ctx.into_state());
         }
         ctx.update(&format!("wave {} of {n} done", w + 1), |s| {
             s.waves[w].done = true
@@ -234,7 +238,7 @@ pub fn rollout(
         &format!("done: every gateway serves {model} {version}"),
         |s| s.status = RolloutStatus::Done,
     )?;
-    Ok(ctx.state.into_inner().unwrap_or_else(|p| p.into_inner()))
+    Ok(ctx.into_state())
 }
 
 /// Takes one gateway from wherever it is to serving the release as stable.
@@ -540,5 +544,5 @@ pub fn rollback(
     };
     undo_all(&ctx);
     ctx.update("rolled back", |s| s.status = RolloutStatus::RolledBack)?;
-    Ok(ctx.state.into_inner().unwrap_or_else(|p| p.into_inner()))
+    Ok(ctx.into_state())
 }
