@@ -151,7 +151,7 @@ c.push(target=sys.argv[2], files=sorted(os.listdir('.')), disable_path_validatio
     # (b) Pull: a gateway's verified pull (not activated: the pull alone), its memory sampled,
     # against `oras pull` of the same artifact.
     with open(os.path.join(work, "gateway.toml"), "w") as f:
-        f.write("[registry]\nplain_http = true\n[canary]\ninterval_ms = 100\n")
+        f.write(f'[registry]\nhost = "{host_a}"\nplain_http = true\n[canary]\ninterval_ms = 100\n')
 
     def gateway(name):
         port = free_port()
@@ -196,7 +196,7 @@ c.push(target=sys.argv[2], files=sorted(os.listdir('.')), disable_path_validatio
         sh([ASSAY, "gateway", "pull", "big", f"oci://{host_a}/bench/big:1.0.0", "--gateway", u, "--token", TOKEN], env)
     fleet = os.path.join(work, "fleet.toml")
     with open(fleet, "w") as f:
-        f.write('name = "bench"\n[rollout]\nwaves = ["1", "2", "100%"]\ncanary_percent = 20\nhold_s = 2\npoll_ms = 100\n')
+        f.write('name = "bench"\n[registry]\nplain_http = true\n[rollout]\nwaves = ["1", "2", "100%"]\ncanary_percent = 20\nhold_s = 2\npoll_ms = 100\n')
         for i, (_, u) in enumerate(gws):
             f.write(f'[[gateway]]\nname = "g{i}"\nurl = "{u}"\ntoken_file = "{os.path.join(work, "token")}"\n')
     t_rollout, rollout = timed(lambda: json.loads(sh([ASSAY, "fleet", "rollout", fleet, "big", f"oci://{host_a}/bench/big:1.1.0",

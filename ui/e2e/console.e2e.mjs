@@ -559,7 +559,7 @@ test("a release goes from a registry to a fleet of two gateways, wave by wave, i
   }
   // Two gateways that trust the console's key and pull from the registry, both on 1.0.0.
   const config = join(home, "fleet-gateway.toml");
-  writeFileSync(config, "[registry]\nplain_http = true\n");
+  writeFileSync(config, `[registry]\nhost = "127.0.0.1:${port}"\nplain_http = true\n`);
   const urls = [];
   for (const n of ["east", "west"]) {
     const url = await startGateway(["--config", config, "--data", join(home, `fleet-${n}`), "--trusted-keys", join(home, "trusted"), "--token-file", join(home, "admin.token")]);
@@ -569,7 +569,7 @@ test("a release goes from a registry to a fleet of two gateways, wave by wave, i
   const fleet = join(home, "fleet.toml");
   writeFileSync(
     fleet,
-    `name = "e2e"\n[rollout]\nwaves = ["1", "100%"]\ncanary_percent = 50\nhold_s = 1\npoll_ms = 200\n` +
+    `name = "e2e"\n[registry]\nplain_http = true\n[rollout]\nwaves = ["1", "100%"]\ncanary_percent = 50\nhold_s = 1\npoll_ms = 200\n` +
       urls.map(([n, u]) => `[[gateway]]\nname = "${n}"\nurl = "${u}"\ntoken_file = "${join(home, "admin.token")}"\nlabels = { region = "${n}" }\n`).join(""),
   );
 

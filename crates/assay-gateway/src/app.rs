@@ -94,6 +94,7 @@ impl AppState {
             trust.clone(),
             audit.clone(),
             config.registry.clone(),
+            config.max_release_bytes,
         ));
         Ok(AppState {
             config,

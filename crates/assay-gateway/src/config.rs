@@ -40,6 +40,7 @@
 //! min_compared = 100              # ... once this many requests were compared
 //!
 //! [registry]                      # OCI registries releases are pulled from
+//! host = "registry.example:5000"  # the registry the credentials and plain_http are for
 //! ca_cert = "/etc/assay/registry-ca.pem"   # a private CA (else the system's roots)
 //! plain_http = false
 //! username = "robot"              # else Docker's config ($DOCKER_CONFIG/config.json)
@@ -144,6 +145,8 @@ pub struct ShadowFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegistryFile {
+    /// The registry (`host[:port]`) the credentials and `plain_http` are for.
+    pub host: Option<String>,
     pub ca_cert: Option<PathBuf>,
     pub plain_http: Option<bool>,
     pub username: Option<String>,
@@ -380,10 +383,17 @@ impl Config {
                 ));
             }
         };
+        let plain_http = rf.plain_http.unwrap_or(false);
+        if (credentials.is_some() || plain_http) && rf.host.is_none() {
+            return Err(ConfigError(
+                "registry.host is required with registry credentials or plain_http: they are for that registry only, so a pull from any other host never receives the password".into(),
+            ));
+        }
         let registry = assay_release::oci::RegistryOptions {
             ca_cert: rf.ca_cert.clone(),
-            plain_http: rf.plain_http.unwrap_or(false),
+            plain_http,
             credentials,
+            host: rf.host.clone(),
         };
         let mut watches = Vec::new();
         for w in &f.watch {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use assay_release::{
     ReleaseError,
     oci::{self, OciReference, PullTo},
+    release::{check_release_name, check_semver},
     signing::Trust,
     views::{PullOutcome, PulledFrom, PushOutcome},
 };
@@ -26,6 +27,7 @@ pub struct Pulls {
     trust: Arc<Trust>,
     audit: Arc<AuditLog>,
     options: oci::RegistryOptions,
+    max_release_bytes: u64,
 }
 
 /// A registry failure, as the gateway answers it: a release that does not verify is
@@ -48,6 +50,7 @@ impl Pulls {
         trust: Arc<Trust>,
         audit: Arc<AuditLog>,
         options: oci::RegistryOptions,
+        max_release_bytes: u64,
     ) -> Pulls {
         Pulls {
             registry,
@@ -55,6 +58,7 @@ impl Pulls {
             trust,
             audit,
             options,
+            max_release_bytes,
         }
     }
 
@@ -84,40 +88,12 @@ impl Pulls {
         activate: bool,
         actor: &str,
     ) -> Result<PullOutcome, GatewayError> {
-        let layout = &self.registry.layout;
-        let staging = layout.uploads().join(staging_name(r));
-        let files = staging.join(crate::uploads::FILES);
-        let io = |e| GatewayError::internal("staging a pull", e);
-        std::fs::create_dir_all(&files).map_err(io)?;
-        let blobs = layout.blobs();
-        let verified = oci::verify(
-            r,
-            &self.options,
-            &self.trust,
-            Some(PullTo {
-                dest: &files,
-                blobs: Some(&blobs),
-            }),
-            // The crash tests stop here, with a layer half written.
-            Some(Arc::new(|done: u64, total: u64| {
-                if done < total {
-                    crate::failpoint::hit("pull-fetching");
-                }
-            })),
-        )
-        .await;
-        let v = match verified {
-            Ok(v) => v,
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&staging);
-                return Err(pull_error(e));
-            }
-        };
-        let refuse = |msg: String| {
-            let _ = std::fs::remove_dir_all(&staging);
-            GatewayError::Refused(msg)
-        };
-        let Some(meta) = v.verified.release.clone() else {
+        // The signature and the layer list first: a release that is refused costs no download.
+        let opened = oci::open(r, &self.options, &self.trust)
+            .await
+            .map_err(pull_error)?;
+        let refuse = |msg: String| GatewayError::Refused(msg);
+        let Some(meta) = opened.statement().assay.clone() else {
             return Err(refuse(format!(
                 "{r} carries no signed assay-release.json; create releases with `assay release create`"
             )));
@@ -128,12 +104,27 @@ impl Pulls {
                 meta.name
             )));
         }
-        let source = PulledFrom {
-            reference: r.to_string(),
-            pinned: v.pinned.clone(),
-            bytes_fetched: v.bytes_fetched,
-            files_reused: v.files_reused,
-            seconds: v.seconds,
+        check_release_name(&meta.name)
+            .and_then(|_| check_semver(&meta.version))
+            .map_err(|e| refuse(e.to_string()))?;
+        if opened.total_bytes() > self.max_release_bytes {
+            return Err(GatewayError::TooLarge(format!(
+                "{r} is {} bytes, over the gateway's max_release_bytes ({})",
+                opened.total_bytes(),
+                self.max_release_bytes
+            )));
+        }
+        let root = hex::encode(opened.statement().manifest.root_digest());
+        let unchanged = |source: PulledFrom| PullOutcome {
+            outcome: PushOutcome {
+                model: model.into(),
+                version: meta.version.clone(),
+                already_present: true,
+                release: None,
+                state: None,
+                activated: Some(false),
+            },
+            source,
         };
         if let Some(existing) = self
             .registry
@@ -142,32 +133,57 @@ impl Pulls {
             .get(model)
             .and_then(|m| m.releases.get(&meta.version))
         {
-            let _ = std::fs::remove_dir_all(&staging);
-            if existing.root_digest == v.verified.root_digest {
-                return Ok(PullOutcome {
-                    outcome: PushOutcome {
-                        model: model.into(),
-                        version: meta.version,
-                        already_present: true,
-                        release: None,
-                        state: None,
-                        activated: Some(false),
-                    },
-                    source,
-                });
+            if existing.root_digest == root {
+                return Ok(unchanged(PulledFrom {
+                    reference: r.to_string(),
+                    pinned: r.to_string(),
+                    bytes_fetched: 0,
+                    files_reused: 0,
+                    seconds: 0.0,
+                }));
             }
             return Err(GatewayError::Conflict(format!(
                 "{model} {} already exists with different contents; versions are immutable",
                 meta.version
             )));
         }
-        std::fs::write(staging.join(crate::uploads::BUNDLE), &v.bundle).map_err(io)?;
+
+        let layout = &self.registry.layout;
+        // Removed on every way out but a placement, a dropped request included.
+        let staging = Staging(layout.uploads().join(staging_name(r)));
+        let files = staging.0.join(crate::uploads::FILES);
+        let io = |e| GatewayError::internal("staging a pull", e);
+        std::fs::create_dir_all(&files).map_err(io)?;
+        let blobs = layout.blobs();
+        let v = opened
+            .fetch(
+                Some(PullTo {
+                    dest: &files,
+                    blobs: Some(&blobs),
+                }),
+                // The crash tests stop here, with a layer half written.
+                Some(Arc::new(|done: u64, total: u64| {
+                    if done < total {
+                        crate::failpoint::hit("pull-fetching");
+                    }
+                })),
+            )
+            .await
+            .map_err(pull_error)?;
+        let source = PulledFrom {
+            reference: r.to_string(),
+            pinned: v.pinned.clone(),
+            bytes_fetched: v.bytes_fetched,
+            files_reused: v.files_reused,
+            seconds: v.seconds,
+        };
+        std::fs::write(staging.0.join(crate::uploads::BUNDLE), &v.bundle).map_err(io)?;
         crate::failpoint::hit("pull-staged");
         tracing::info!(model, version = %meta.version, reference = %v.pinned, fetched = v.bytes_fetched, reused = v.files_reused, "pulled and verified");
         let outcome = self
             .uploads
             .place(
-                &staging,
+                &staging.0,
                 model,
                 &meta.version,
                 v.verified,
@@ -180,20 +196,28 @@ impl Pulls {
     }
 
     /// One round of a watch: the newest matching tag, pulled if the gateway lacks it, and made
-    /// stable if it is not already. Errors are logged and retried next round.
-    pub async fn follow(&self, w: &Watch) -> Result<Option<String>, GatewayError> {
+    /// stable if it is not already. Pre-releases are followed only when the pattern names one
+    /// (`tags = "2.0.0-*"`). A tag whose signed version is another is refused once and then
+    /// skipped. Errors are logged and retried next round.
+    pub async fn follow(
+        &self,
+        w: &Watch,
+        skip: &mut std::collections::BTreeSet<String>,
+    ) -> Result<Option<String>, GatewayError> {
         let tags = oci::list_tags(&w.repository, &self.options)
             .await
             .map_err(pull_error)?;
+        let pre = w.tags.as_str().contains('-');
         let Some((newest, tag)) = tags
             .iter()
-            .filter(|t| w.tags.matches(t))
+            .filter(|t| w.tags.matches(t) && !skip.contains(*t))
             .filter_map(|t| semver::Version::parse(t).ok().map(|v| (v, t.clone())))
+            .filter(|(v, _)| pre || v.pre.is_empty())
             .max()
         else {
             return Ok(None);
         };
-        let version = newest.to_string();
+        let mut version = newest.to_string();
         let held = |v: &str| {
             self.registry
                 .state()
@@ -202,13 +226,22 @@ impl Pulls {
                 .is_some_and(|m| m.releases.contains_key(v))
         };
         if !held(&version) {
-            self.pull(
-                &w.model,
-                &w.repository.with_tag(&tag).to_string(),
-                true,
-                "watch",
-            )
-            .await?;
+            let pulled = self
+                .pull(
+                    &w.model,
+                    &w.repository.with_tag(&tag).to_string(),
+                    true,
+                    "watch",
+                )
+                .await?;
+            if pulled.outcome.version != version {
+                skip.insert(tag.clone());
+                return Err(GatewayError::Refused(format!(
+                    "tag {tag} of {} holds version {}; a watch follows tags that name their version, so it is skipped",
+                    w.repository, pulled.outcome.version
+                )));
+            }
+            version = pulled.outcome.version;
         }
         let stable = self
             .registry
@@ -223,6 +256,18 @@ impl Pulls {
             tracing::info!(model = %w.model, version, "watch: now stable");
         }
         Ok(Some(version))
+    }
+}
+
+/// A pull's staging folder, deleted when dropped: after an error, and when the request is
+/// abandoned mid-pull. A placed release has been moved away, so there is nothing to delete.
+struct Staging(std::path::PathBuf);
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if self.0.exists() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 }
 
@@ -242,8 +287,9 @@ pub fn spawn_watches(pulls: Arc<Pulls>, watches: Vec<Watch>) {
         let pulls = pulls.clone();
         tokio::spawn(async move {
             let mut last_error: Option<String> = None;
+            let mut skip = std::collections::BTreeSet::new();
             loop {
-                match pulls.follow(&w).await {
+                match pulls.follow(&w, &mut skip).await {
                     Ok(_) => last_error = None,
                     Err(e) => {
                         let msg = e.to_string();

@@ -458,16 +458,27 @@ impl Uploads {
                 "upload {id} was committed by another request"
             )));
         }
-        if self
+        if let Some(existing) = self
             .registry
             .state()
             .models
             .get(name)
-            .is_some_and(|m| m.releases.contains_key(version))
+            .and_then(|m| m.releases.get(version))
         {
             let _ = std::fs::remove_dir_all(dir);
+            // Two pulls (or pushes) of one release at once: the second finds it there.
+            if existing.root_digest == verified.root_digest {
+                return Ok(assay_release::views::PushOutcome {
+                    model: name.to_string(),
+                    version: version.to_string(),
+                    already_present: true,
+                    release: None,
+                    state: None,
+                    activated: Some(false),
+                });
+            }
             return Err(GatewayError::Conflict(format!(
-                "{name} {version} was pushed meanwhile"
+                "{name} {version} was pushed meanwhile, with other contents"
             )));
         }
         let target = self.registry.layout.release(name, version);

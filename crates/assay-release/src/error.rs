@@ -81,6 +81,11 @@ pub enum ReleaseError {
     #[error("cannot reach the gateway at {url}: {message}")]
     Unreachable { url: String, message: String },
 
+    /// What a registry serves under a reference is not an Assay release (another artifact
+    /// type, a manifest over the size cap, layers of negative or absurd sizes).
+    #[error("not an Assay release: {reference}: {why}")]
+    NotARelease { reference: String, why: String },
+
     /// A release in a registry has no model_signing bundle attached to it.
     #[error(
         "no signature: {reference} has no signature attached (no referrer of type application/vnd.dev.sigstore.bundle.v0.3+json); push it with `assay push DIR --signature SIG oci://...`"
@@ -89,7 +94,7 @@ pub enum ReleaseError {
 
     /// An OCI registry refused the credentials (or asked for some and none were found).
     #[error(
-        "the registry {registry} refused the credentials: {message} (credentials come from ~/.docker/config.json or $DOCKER_CONFIG: `docker login` or `oras login`)"
+        "the registry {registry} refused the credentials: {message} (the CLI takes them from ~/.docker/config.json or $DOCKER_CONFIG, as `docker login` and `oras login` write them; a gateway from [registry] username and password_file in its config)"
     )]
     RegistryUnauthorized { registry: String, message: String },
 
@@ -173,6 +178,7 @@ impl ReleaseError {
                 | HostileName { .. }
                 | MalformedBundle(_)
                 | NoSignature { .. }
+                | NotARelease { .. }
         )
     }
 }

@@ -13,4 +13,9 @@ detail: string,
 /**
  * Canary requests seen so far, from the gateway's analysis.
  */
-candidate_requests: number, updated_at: number, };
+candidate_requests: number, 
+/**
+ * Whether the rollout changed this gateway (a pull or a canary), so a rollback must
+ * undo it. A gateway that already served the release was not changed.
+ */
+changed: boolean, updated_at: number, };

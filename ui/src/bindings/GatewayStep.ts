@@ -3,4 +3,4 @@
 /**
  * Where one gateway stands.
  */
-export type GatewayStep = "pending" | "pulling" | "canary" | "promoted" | "failed" | "rolled_back";
+export type GatewayStep = "pending" | "pulling" | "canary" | "promoted" | "failed" | "rolled_back" | "undo_failed";

@@ -9,7 +9,12 @@ import type { WaveState } from "./WaveState";
  */
 export type RolloutState = { fleet: string, model: string, reference: string, 
 /**
- * The release's version, once the first pull has read it.
+ * The reference pinned to its manifest digest when the rollout started: what every
+ * gateway pulls, so a tag that moves meanwhile changes nothing.
+ */
+pinned: string | null, 
+/**
+ * The release's version, from its config when the rollout started.
  */
 version: string | null, status: RolloutStatus, waves: Array<WaveState>, gateways: { [key in string]: GatewayProgress }, 
 /**

@@ -22,6 +22,7 @@ const STEP_CLASS: Record<GatewayStep, string> = {
   promoted: "ok",
   failed: "bad",
   rolled_back: "bad",
+  undo_failed: "bad",
 };
 
 /** Fleet: every gateway of a fleet file with its versions and health, and rollouts wave by wave. */

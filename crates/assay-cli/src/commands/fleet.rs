@@ -150,7 +150,10 @@ pub fn run(c: &FleetCommand) -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&out)?);
             }
-            Ok(())
+            match out.status {
+                RolloutStatus::RolledBack => Ok(()),
+                _ => Err(ReleaseError::RolloutStopped(out.error.unwrap_or_default()).into()),
+            }
         }
     }
 }

@@ -19,6 +19,7 @@ fn options(r: &RegistryArgs) -> RegistryOptions {
         ca_cert: r.registry_ca.clone(),
         plain_http: r.plain_http,
         credentials: None,
+        host: None,
     }
 }
 

@@ -134,7 +134,8 @@ impl Registry {
     /// The gateway's `[registry]` section for this registry.
     pub fn gateway_config(&self, password_file: &Path) -> String {
         format!(
-            "[registry]\nca_cert = \"{}\"\nusername = \"{USER}\"\npassword_file = \"{}\"\n",
+            "[registry]\nhost = \"{}\"\nca_cert = \"{}\"\nusername = \"{USER}\"\npassword_file = \"{}\"\n",
+            self.host(),
             self.ca().display(),
             password_file.display()
         )
@@ -481,6 +482,27 @@ fn what_does_not_verify_is_refused_with_nothing_visible() {
         "extra file: extra.txt",
     );
 
+    // A release over the gateway's size limit is refused before a layer is fetched.
+    let small = Gateway::start(
+        &env,
+        "small",
+        &format!(
+            "{}[limits]\nmax_release_bytes = 4096\n",
+            reg.gateway_config(&reg.dir.join("password"))
+        ),
+        &[],
+    );
+    json_of(&push(&reg, &env, &rel, &reg.reference("team/big:1.0.0")));
+    let o = pull(&env, &small, "sample", &reg.reference("team/big:1.0.0"));
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("(413)") && o.stderr.contains("max_release_bytes"),
+        "{}",
+        o.stderr
+    );
+    assert!(versions(&env, &small, "sample").is_empty());
+    no_staging_left(&small);
+
     // Wrong registry credentials: the gateway says so (502, exit 1), and so does the CLI.
     std::fs::write(env.path("wrong-password"), "not it\n").unwrap();
     let bad = Gateway::start(
@@ -808,6 +830,8 @@ fn a_fleet_rollout_goes_in_waves_resumes_after_a_kill_and_rolls_back_a_failing_r
         ])
         .arg(&state)
         .env("XDG_DATA_HOME", env.path("xdg"))
+        .env("DOCKER_CONFIG", reg.dir.join("docker"))
+        .env("ASSAY_REGISTRY_CA", reg.ca())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -4,6 +4,10 @@
 //! ```toml
 //! name = "prod"                         # names the saved rollout state
 //!
+//! [registry]                            # how this machine reads the release (optional;
+//! ca_cert = "registry-ca.pem"           # credentials come from Docker's config)
+//! plain_http = false
+//!
 //! [[gateway]]
 //! name = "eu-1"
 //! url = "https://gw-eu-1.example:8000"
@@ -76,11 +80,23 @@ fn default_poll() -> u64 {
     500
 }
 
+/// How the rollout reads the release's manifest to pin it (the gateways use their own
+/// registry settings to pull it).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetRegistry {
+    pub ca_cert: Option<PathBuf>,
+    #[serde(default)]
+    pub plain_http: bool,
+}
+
 /// A parsed fleet file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FleetFile {
     pub name: String,
+    #[serde(default)]
+    pub registry: FleetRegistry,
     #[serde(rename = "gateway")]
     pub gateways: Vec<FleetGateway>,
     pub rollout: RolloutPlan,
@@ -214,6 +230,22 @@ impl FleetFile {
             ));
         }
         Ok(out)
+    }
+
+    /// The registry settings for pinning the release: the file's, with `$ASSAY_REGISTRY_CA`
+    /// as the CA when it names none.
+    pub fn registry_options(&self) -> crate::oci::RegistryOptions {
+        crate::oci::RegistryOptions {
+            ca_cert: self
+                .registry
+                .ca_cert
+                .as_ref()
+                .map(|c| self.base.join(c))
+                .or_else(|| std::env::var_os("ASSAY_REGISTRY_CA").map(PathBuf::from)),
+            plain_http: self.registry.plain_http,
+            credentials: None,
+            host: None,
+        }
     }
 
     pub fn gateway(&self, name: &str) -> Option<&FleetGateway> {

@@ -1,8 +1,9 @@
 //! Staged rollouts: wave by wave, each gateway of a wave pulls the release from the registry
 //! (verifying it against its own trusted keys), makes it a canary, and waits for its own
-//! canary analysis; the wave's gateways run side by side. A failed analysis anywhere halts
-//! the rollout and rolls back every gateway it changed. Every step is saved, and a rollout
-//! run again resumes from what the gateways actually serve.
+//! canary analysis; the wave's gateways run side by side. The reference is pinned to its
+//! digest before any gateway is touched. A failed analysis anywhere halts the rollout and
+//! rolls back every gateway it changed. Every step is saved, and a rollout run again resumes
+//! from what the gateways actually serve.
 
 use std::{
     path::Path,
@@ -15,7 +16,8 @@ use serde_json::json;
 use super::{
     file::FleetFile,
     state::{
-        GatewayProgress, GatewayStep, RolloutState, RolloutStatus, WaveState, halt_marker, now,
+        GatewayProgress, GatewayStep, RolloutState, RolloutStatus, StateLock, WaveState,
+        halt_marker, now,
     },
 };
 use crate::{
@@ -68,6 +70,17 @@ impl Ctx<'_> {
     fn halted(&self) -> bool {
         halt_marker(self.path).exists()
     }
+
+    /// Marks `name` as changed by the rollout, before the change is made: a crash right after
+    /// it still leaves the gateway to be rolled back.
+    fn changing(&self, name: &str, step: GatewayStep, detail: &str) -> Result<()> {
+        self.update(&format!("{name}: {detail}"), |s| {
+            s.set(name, step, detail);
+            if let Some(p) = s.gateways.get_mut(name) {
+                p.changed = true;
+            }
+        })
+    }
 }
 
 fn overview(c: &GatewayClient, model: &str) -> Result<Option<ModelOverview>> {
@@ -77,7 +90,7 @@ fn overview(c: &GatewayClient, model: &str) -> Result<Option<ModelOverview>> {
 
 /// Rolls `reference` out as `model` across `file`'s fleet, saving progress at `path`. A saved
 /// rollout of the same reference that was running or halted is resumed; a finished one is
-/// returned as it is.
+/// returned as it is. One process at a time works on a rollout.
 pub fn rollout(
     file: &FleetFile,
     model: &str,
@@ -85,15 +98,15 @@ pub fn rollout(
     path: &Path,
     on_change: OnChange<'_>,
 ) -> Result<RolloutState> {
-    crate::oci::OciReference::parse(reference)?;
+    let parsed = crate::oci::OciReference::parse(reference)?;
     let waves = file.waves(path)?;
+    let _lock = StateLock::take(path)?;
     let _ = std::fs::remove_file(halt_marker(path));
+    let active =
+        |s: &RolloutState| matches!(s.status, RolloutStatus::Running | RolloutStatus::Halted);
     let resumed = match RolloutState::load(path)? {
         Some(s) if s.reference == reference && s.status == RolloutStatus::Done => return Ok(s),
-        Some(s)
-            if matches!(s.status, RolloutStatus::Running | RolloutStatus::Halted)
-                && s.reference != reference =>
-        {
+        Some(s) if active(&s) && s.reference != reference => {
             return Err(ReleaseError::Invalid {
                 what: "rollout",
                 message: format!(
@@ -108,7 +121,7 @@ pub fn rollout(
                 ),
             });
         }
-        Some(s) if matches!(s.status, RolloutStatus::Running | RolloutStatus::Halted) => Some(s),
+        Some(s) if active(&s) && s.version.is_some() && s.pinned.is_some() => Some(s),
         _ => None,
     };
     let (state, say) = match resumed {
@@ -120,14 +133,39 @@ pub fn rollout(
                 .iter()
                 .position(|w| !w.done)
                 .unwrap_or(s.waves.len());
-            (s, format!("resuming at wave {} of {}", at + 1, waves.len()))
+            let say = format!("resuming at wave {} of {}", at + 1, s.waves.len());
+            (s, say)
         }
-        None => (
-            RolloutState {
+        None => {
+            // Pinned before any gateway is touched: every gateway pulls these bytes, and the
+            // version is known when recording what each gateway served before.
+            let resolved = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| ReleaseError::io(path, e))?
+                .block_on(crate::oci::resolve(&parsed, &file.registry_options()))?;
+            if resolved.name != model {
+                return Err(ReleaseError::Invalid {
+                    what: "rollout",
+                    message: format!(
+                        "{reference} is a release of model '{}', not '{model}'",
+                        resolved.name
+                    ),
+                });
+            }
+            let say = format!(
+                "rolling {model} {} ({}) out to {} gateways in {} waves",
+                resolved.version,
+                resolved.pinned,
+                waves.iter().map(Vec::len).sum::<usize>(),
+                waves.len()
+            );
+            let s = RolloutState {
                 fleet: file.name.clone(),
                 model: model.to_string(),
                 reference: reference.to_string(),
-                version: None,
+                pinned: Some(resolved.pinned.to_string()),
+                version: Some(resolved.version),
                 status: RolloutStatus::Running,
                 waves: waves
                     .iter()
@@ -139,30 +177,15 @@ pub fn rollout(
                 gateways: waves
                     .iter()
                     .flatten()
-                    .map(|g| {
-                        (
-                            g.clone(),
-                            GatewayProgress {
-                                step: GatewayStep::Pending,
-                                prior_stable: None,
-                                detail: "waiting for its wave".into(),
-                                candidate_requests: 0,
-                                updated_at: now(),
-                            },
-                        )
-                    })
+                    .map(|g| (g.clone(), GatewayProgress::pending()))
                     .collect(),
                 error: None,
                 started_at: now(),
                 updated_at: now(),
                 seconds: Default::default(),
-            },
-            format!(
-                "rolling {reference} out to {} gateways in {} waves",
-                waves.iter().map(Vec::len).sum::<usize>(),
-                waves.len()
-            ),
-        ),
+            };
+            (s, say)
+        }
     };
     let ctx = Ctx {
         file,
@@ -188,21 +211,20 @@ pub fn rollout(
                 .iter()
                 .map(|g| {
                     let ctx = &ctx;
-                    sc.spawn(move || (g.clone(), advance(ctx, g)))
+                    (g.clone(), sc.spawn(move || advance(ctx, g)))
                 })
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().expect("a gateway's thread does not panic"))
+                .map(|(g, h)| {
+                    let r = h
+                        .join()
+                        .unwrap_or_else(|_| Err(Stop::Failed("stopped unexpectedly".into())));
+                    (g, r)
+                })
                 .collect()
         });
-        if outcomes.iter().any(|(_, r)| matches!(r, Err(Stop::Halted))) {
-            ctx.update("halted: gateways stay as they are; run the rollout again to resume, or roll it back", |s| {
-                s.status = RolloutStatus::Halted;
-                s.error = Some("halted by `assay fleet halt`".into());
-            })?;
-            return Ok(ctx.into_state());
-        }
+        // A failure beats a halt: a failed gateway is rolled back even while halting.
         let failures: Vec<String> = outcomes
             .iter()
             .filter_map(|(g, r)| match r {
@@ -229,6 +251,16 @@ pub fn rollout(
             undo_all(&ctx);
             return Ok(ctx.into_state());
         }
+        if outcomes.iter().any(|(_, r)| matches!(r, Err(Stop::Halted))) {
+            ctx.update(
+                "halted: gateways stay as they are; run the rollout again to resume, or roll it back",
+                |s| {
+                    s.status = RolloutStatus::Halted;
+                    s.error = Some("halted by `assay fleet halt`".into());
+                },
+            )?;
+            return Ok(ctx.into_state());
+        }
         ctx.update(&format!("wave {} of {n} done", w + 1), |s| {
             s.waves[w].done = true
         })?;
@@ -250,47 +282,47 @@ fn advance(ctx: &Ctx, name: &str) -> std::result::Result<(), Stop> {
     let c = ctx.file.client(g)?;
     let model = ctx.model;
     let m = format!("/admin/v1/models/{}", encode_segment(model));
+    let (version, pinned) = ctx.read(|s| {
+        (
+            s.version.clone().unwrap_or_default(),
+            s.pinned.clone().unwrap_or_else(|| s.reference.clone()),
+        )
+    });
     let ov = overview(&c, model)?;
-    let version = ctx.read(|s| s.version.clone());
-    let is_version = |v: Option<&str>| version.is_some() && v == version.as_deref();
+    let stable = ov.as_ref().and_then(|o| o.stable.clone());
     ctx.update(&format!("{name}: checking"), |s| {
-        let p = s.gateways.get_mut(name).expect("listed");
+        let p = s
+            .gateways
+            .entry(name.to_string())
+            .or_insert_with(GatewayProgress::pending);
         if p.step == GatewayStep::Pending {
-            p.prior_stable = ov
-                .as_ref()
-                .and_then(|o| o.stable.clone())
-                .filter(|st| Some(st) != version.as_ref());
+            p.prior_stable = stable.clone().filter(|st| *st != version);
         }
     })?;
-    if is_version(ov.as_ref().and_then(|o| o.stable.as_deref())) {
-        ctx.update(&format!("{name}: already serves it"), |s| {
+    if stable.as_deref() == Some(version.as_str()) {
+        ctx.update(&format!("{name}: serves {version}"), |s| {
             s.set(name, GatewayStep::Promoted, "stable")
         })?;
         return Ok(());
     }
     let holds = ov
         .as_ref()
-        .is_some_and(|o| o.releases.iter().any(|r| is_version(Some(&r.version))));
+        .is_some_and(|o| o.releases.iter().any(|r| r.version == version));
     if !holds {
-        ctx.update(&format!("{name}: pulling"), |s| {
-            s.set(name, GatewayStep::Pulling, "pulling and verifying")
-        })?;
+        ctx.changing(name, GatewayStep::Pulling, "pulling and verifying")?;
         let t = Instant::now();
-        let reference = ctx.read(|s| s.reference.clone());
         let out: PullOutcome = c.post_as(
             &format!("{m}/pull"),
-            &json!({"reference": reference, "activate": true}),
+            &json!({"reference": pinned, "activate": true}),
         )?;
-        let pulled = out.outcome.version.clone();
-        if let Some(v) = &version
-            && *v != pulled
-        {
+        if out.outcome.version != version {
+            // The digest is pinned, so this is a gateway answering about something else.
             return Err(Stop::Failed(format!(
-                "{reference} now holds version {pulled}, but this rollout is of {v} (a moved tag: pin the digest)"
+                "the gateway pulled version {} from {pinned}, not {version}",
+                out.outcome.version
             )));
         }
-        ctx.update(&format!("{name}: pulled {model} {pulled}"), |s| {
-            s.version = Some(pulled.clone());
+        ctx.update(&format!("{name}: pulled {model} {version}"), |s| {
             s.seconds.pulling += t.elapsed().as_secs_f64();
         })?;
         if out.outcome.activated == Some(true) {
@@ -307,7 +339,6 @@ fn advance(ctx: &Ctx, name: &str) -> std::result::Result<(), Stop> {
             return Ok(());
         }
     }
-    let version = ctx.read(|s| s.version.clone()).expect("known after a pull");
     let plan = &ctx.file.rollout;
     let ov = overview(&c, model)?;
     if ov.as_ref().and_then(|o| o.stable.as_deref()) == Some(version.as_str()) {
@@ -316,36 +347,25 @@ fn advance(ctx: &Ctx, name: &str) -> std::result::Result<(), Stop> {
         })?;
         return Ok(());
     }
+    let canary = format!("canary at {}%", plan.canary_percent);
     if ov
         .as_ref()
         .and_then(|o| o.canary.as_ref())
         .map(|c| c.version.as_str())
         != Some(version.as_str())
     {
+        ctx.changing(name, GatewayStep::Canary, "setting the canary")?;
         let t = Instant::now();
         c.post_as::<serde_json::Value>(
             &format!("{m}/canary"),
             &json!({"version": version, "percent": plan.canary_percent, "auto_promote_after": plan.requests}),
         )?;
-        ctx.update(
-            &format!("{name}: canary at {}%", plan.canary_percent),
-            |s| {
-                s.seconds.warming += t.elapsed().as_secs_f64();
-                s.set(
-                    name,
-                    GatewayStep::Canary,
-                    format!("canary at {}%", plan.canary_percent),
-                );
-            },
-        )?;
-    } else {
-        ctx.update(&format!("{name}: canary running"), |s| {
-            s.set(
-                name,
-                GatewayStep::Canary,
-                format!("canary at {}%", plan.canary_percent),
-            )
+        ctx.update(&format!("{name}: {canary}"), |s| {
+            s.seconds.warming += t.elapsed().as_secs_f64();
+            s.set(name, GatewayStep::Canary, canary.clone());
         })?;
+    } else {
+        ctx.changing(name, GatewayStep::Canary, &canary)?;
     }
     let started = Instant::now();
     let result = watch_canary(ctx, &c, name, &version);
@@ -451,82 +471,77 @@ fn last_rollback(c: &GatewayClient, m: &str) -> String {
 }
 
 /// Returns every gateway the rollout changed to what it served before. Each is tried even
-/// when another fails; what could not be undone is recorded on that gateway.
+/// when another fails; one that could not be undone is marked so, and tried again by
+/// `assay fleet rollback`.
 fn undo_all(ctx: &Ctx) {
     let names: Vec<String> = ctx.read(|s| {
         s.gateways
             .iter()
-            .filter(|(_, p)| !matches!(p.step, GatewayStep::Pending | GatewayStep::RolledBack))
+            .filter(|(_, p)| p.changed && p.step != GatewayStep::RolledBack)
             .map(|(g, _)| g.clone())
             .collect()
     });
     for g in names {
-        let said = undo(ctx, &g);
-        let _ = ctx.update(&format!("{g}: {said}"), |s| {
-            s.set(&g, GatewayStep::RolledBack, said.clone())
-        });
+        let (step, said) = match undo(ctx, &g) {
+            Ok(said) => (GatewayStep::RolledBack, said),
+            Err(e) => (GatewayStep::UndoFailed, format!("could not roll back: {e}")),
+        };
+        let _ = ctx.update(&format!("{g}: {said}"), |s| s.set(&g, step, said.clone()));
     }
 }
 
-fn undo(ctx: &Ctx, name: &str) -> String {
+fn undo(ctx: &Ctx, name: &str) -> Result<String> {
     let (version, prior) = ctx.read(|s| {
         (
-            s.version.clone(),
+            s.version.clone().unwrap_or_default(),
             s.gateways.get(name).and_then(|p| p.prior_stable.clone()),
         )
     });
-    let Some(version) = version else {
-        return "nothing changed".into();
+    let g = ctx
+        .file
+        .gateway(name)
+        .ok_or_else(|| ReleaseError::Invalid {
+            what: "fleet file",
+            message: format!("'{name}' is no longer in the fleet file"),
+        })?;
+    let c = ctx.file.client(g)?;
+    let m = format!("/admin/v1/models/{}", encode_segment(ctx.model));
+    let Some(ov) = overview(&c, ctx.model)? else {
+        return Ok("the model is gone: nothing to undo".into());
     };
-    let go = || -> Result<String> {
-        let g = ctx
-            .file
-            .gateway(name)
-            .ok_or_else(|| ReleaseError::Invalid {
-                what: "fleet file",
-                message: format!("'{name}' is no longer in the fleet file"),
-            })?;
-        let c = ctx.file.client(g)?;
-        let m = format!("/admin/v1/models/{}", encode_segment(ctx.model));
-        let Some(ov) = overview(&c, ctx.model)? else {
-            return Ok("nothing to undo".into());
+    if ov.canary.as_ref().is_some_and(|c| c.version == version) {
+        c.post_as::<serde_json::Value>(&format!("{m}/rollback"), &json!({}))?;
+        return Ok(format!(
+            "canary ended; all traffic on {}",
+            ov.stable.unwrap_or_default()
+        ));
+    }
+    if ov.stable.as_deref() == Some(version.as_str()) {
+        return match prior {
+            Some(p) => {
+                c.post_as::<serde_json::Value>(&format!("{m}/activate"), &json!({"version": p}))?;
+                Ok(format!("back on {p}"))
+            }
+            None => Ok(format!(
+                "{version} is the model's only release there (the rollout brought the first one): left serving"
+            )),
         };
-        if ov.canary.as_ref().is_some_and(|c| c.version == version) {
-            c.post_as::<serde_json::Value>(&format!("{m}/rollback"), &json!({}))?;
-            return Ok(format!(
-                "canary ended; all traffic on {}",
-                ov.stable.unwrap_or_default()
-            ));
-        }
-        if ov.stable.as_deref() == Some(version.as_str()) {
-            return match prior {
-                Some(p) => {
-                    c.post_as::<serde_json::Value>(
-                        &format!("{m}/activate"),
-                        &json!({"version": p}),
-                    )?;
-                    Ok(format!("back on {p}"))
-                }
-                None => Ok(format!(
-                    "{version} was the model's first release there: nothing earlier to return to"
-                )),
-            };
-        }
-        Ok(format!(
-            "not serving {version} (stable {})",
-            ov.stable.unwrap_or_else(|| "none".into())
-        ))
-    };
-    go().unwrap_or_else(|e| format!("could not roll back: {e}"))
+    }
+    Ok(format!(
+        "not serving {version} (stable {})",
+        ov.stable.unwrap_or_else(|| "none".into())
+    ))
 }
 
-/// `assay fleet rollback`: undoes a saved rollout on every gateway it changed.
+/// `assay fleet rollback`: undoes a saved rollout on every gateway it changed (and retries
+/// those whose undo failed before).
 pub fn rollback(
     file: &FleetFile,
     model: &str,
     path: &Path,
     on_change: OnChange<'_>,
 ) -> Result<RolloutState> {
+    let _lock = StateLock::take(path)?;
     let state = RolloutState::load(path)?.ok_or_else(|| ReleaseError::Invalid {
         what: "rollout",
         message: format!(
@@ -543,6 +558,24 @@ pub fn rollback(
         on_change,
     };
     undo_all(&ctx);
-    ctx.update("rolled back", |s| s.status = RolloutStatus::RolledBack)?;
+    let failed: Vec<String> = ctx.read(|s| {
+        s.gateways
+            .iter()
+            .filter(|(_, p)| p.step == GatewayStep::UndoFailed)
+            .map(|(g, _)| g.clone())
+            .collect()
+    });
+    if failed.is_empty() {
+        ctx.update("rolled back", |s| s.status = RolloutStatus::RolledBack)?;
+    } else {
+        let error = format!(
+            "could not roll back {}; run `assay fleet rollback` again",
+            failed.join(", ")
+        );
+        ctx.update(&error, |s| {
+            s.status = RolloutStatus::Failed;
+            s.error = Some(error.clone());
+        })?;
+    }
     Ok(ctx.into_state())
 }

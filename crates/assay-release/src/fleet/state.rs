@@ -44,6 +44,8 @@ pub enum GatewayStep {
     Promoted,
     Failed,
     RolledBack,
+    /// Rolling it back failed (unreachable, refused): `assay fleet rollback` tries again.
+    UndoFailed,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
@@ -57,7 +59,24 @@ pub struct GatewayProgress {
     /// Canary requests seen so far, from the gateway's analysis.
     #[serde(default)]
     pub candidate_requests: u64,
+    /// Whether the rollout changed this gateway (a pull or a canary), so a rollback must
+    /// undo it. A gateway that already served the release was not changed.
+    #[serde(default)]
+    pub changed: bool,
     pub updated_at: u64,
+}
+
+impl GatewayProgress {
+    pub fn pending() -> GatewayProgress {
+        GatewayProgress {
+            step: GatewayStep::Pending,
+            prior_stable: None,
+            detail: "waiting for its wave".into(),
+            candidate_requests: 0,
+            changed: false,
+            updated_at: now(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
@@ -74,7 +93,11 @@ pub struct RolloutState {
     pub fleet: String,
     pub model: String,
     pub reference: String,
-    /// The release's version, once the first pull has read it.
+    /// The reference pinned to its manifest digest when the rollout started: what every
+    /// gateway pulls, so a tag that moves meanwhile changes nothing.
+    #[serde(default)]
+    pub pinned: Option<String>,
+    /// The release's version, from its config when the rollout started.
     pub version: Option<String>,
     pub status: RolloutStatus,
     pub waves: Vec<WaveState>,
@@ -131,6 +154,33 @@ pub fn halt_marker(state: &Path) -> PathBuf {
     state.with_extension("halt")
 }
 
+/// Holds the rollout's lock (`<state>.lock`) for as long as it lives: one process at a time
+/// changes a rollout, so a rollback cannot race the rollout it undoes.
+pub struct StateLock(#[allow(dead_code)] std::fs::File);
+
+impl StateLock {
+    pub fn take(state: &Path) -> Result<StateLock> {
+        if let Some(dir) = state.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| ReleaseError::io(dir, e))?;
+        }
+        let path = state.with_extension("lock");
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| ReleaseError::io(&path, e))?;
+        match f.try_lock() {
+            Ok(()) => Ok(StateLock(f)),
+            Err(std::fs::TryLockError::WouldBlock) => Err(ReleaseError::RolloutStopped(format!(
+                "another assay process is working on this rollout ({} is locked)",
+                path.display()
+            ))),
+            Err(std::fs::TryLockError::Error(e)) => Err(ReleaseError::io(&path, e)),
+        }
+    }
+}
+
 impl RolloutState {
     pub fn load(path: &Path) -> Result<Option<RolloutState>> {
         match std::fs::read(path) {
@@ -157,10 +207,11 @@ impl RolloutState {
     }
 
     pub fn set(&mut self, gateway: &str, step: GatewayStep, detail: impl Into<String>) {
+        // A hand-edited or older state may lack a gateway its waves name.
         let g = self
             .gateways
-            .get_mut(gateway)
-            .expect("every gateway of a wave has progress");
+            .entry(gateway.to_string())
+            .or_insert_with(GatewayProgress::pending);
         g.step = step;
         g.detail = detail.into();
         g.updated_at = now();

@@ -5,7 +5,8 @@
 //! - [`registry`]: TLS, Docker's credentials, and one error per thing a user can fix;
 //! - [`layout`]: media types, the ModelPack config and the release manifest;
 //! - [`referrers`]: attaching and finding signatures (the referrers API, else the tag schema);
-//! - [`push`] and [`pull`]: moving a release, with every byte checked on the way in.
+//! - [`push`] and [`pull`]: moving a release, with every byte checked on the way in;
+//! - [`resolve`]: a reference pinned to its digest, for a fleet rollout.
 //!
 //! The protocol itself is oci-client's; this module decides what goes in it.
 
@@ -15,8 +16,10 @@ pub mod push;
 pub mod reference;
 pub mod referrers;
 pub mod registry;
+pub mod resolve;
 
-pub use pull::{OciVerified, PullTo, verify};
+pub use pull::{OciVerified, Opened, PullTo, open, verify};
 pub use push::{OciPushed, push};
 pub use reference::OciReference;
 pub use registry::{RegistryOptions, list_tags};
+pub use resolve::{Resolved, resolve};

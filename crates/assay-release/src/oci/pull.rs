@@ -1,7 +1,9 @@
-//! Verifying a release where it lies in a registry, and pulling one into a folder: the
-//! signature from the referrer first, then the manifest's layers against the signed file
-//! list, then every byte of every layer, streamed. Nothing is trusted before it is checked,
-//! and nothing is held in memory whole.
+//! Verifying a release where it lies in a registry, and pulling one into a folder, in two
+//! steps: [`open`] reads the manifest and verifies the signature referrer against the trusted
+//! keys, and checks that the layers are exactly the signed files (nothing fetched yet, so a
+//! caller can refuse a release cheaply); [`Opened::fetch`] then streams every layer, hashing
+//! as it goes, into a folder or nowhere. Nothing is trusted before it is checked, nothing is
+//! held in memory whole, and every read is capped.
 
 use std::{
     collections::BTreeSet,
@@ -11,7 +13,7 @@ use std::{
 };
 
 use futures_util::StreamExt;
-use oci_client::manifest::{OCI_IMAGE_MEDIA_TYPE, OciImageManifest};
+use oci_client::manifest::{OCI_IMAGE_MEDIA_TYPE, OciDescriptor, OciImageManifest};
 use serde::Serialize;
 use sha2::Digest;
 use tokio::io::AsyncWriteExt;
@@ -59,29 +61,57 @@ pub struct OciVerified {
 pub struct PullTo<'a> {
     pub dest: &'a Path,
     /// A content-addressed store (`<hex sha256>` files) shared between versions: a file found
-    /// there is hard-linked instead of fetched, and a fetched one is linked in.
+    /// there (and re-hashed) is hard-linked instead of fetched, and a fetched one is linked in.
     pub blobs: Option<&'a Path>,
 }
 
-/// Verifies `reference` against `trust` in the registry, and with `into` writes the
-/// checked files there. Returns once every layer has been streamed and re-hashed.
-pub async fn verify(
+/// A release whose signature verified and whose layers are the signed files; not fetched.
+pub struct Opened {
+    reg: Registry,
+    reference: OciReference,
+    pinned: OciReference,
+    digest: String,
+    manifest: OciImageManifest,
+    statement: SignedStatement,
+    key: PublicKey,
+    bundle: Vec<u8>,
+    signatures: usize,
+    total: u64,
+    started: Instant,
+}
+
+fn not_a_release(reference: &OciReference, why: impl Into<String>) -> ReleaseError {
+    ReleaseError::NotARelease {
+        reference: reference.to_string(),
+        why: why.into(),
+    }
+}
+
+/// Reads `reference`'s manifest (capped), verifies a signature referrer against `trust`,
+/// and checks the layers against the signed file list.
+pub async fn open(
     reference: &OciReference,
     opts: &RegistryOptions,
     trust: &Trust,
-    into: Option<PullTo<'_>>,
-    progress: Option<PullProgressFn>,
-) -> Result<OciVerified> {
+) -> Result<Opened> {
     let started = Instant::now();
     let reg = Registry::connect(reference, opts, false).await?;
-    let (raw, _) = reg
-        .client
-        .pull_manifest_raw(&reference.client_ref(), &reg.auth, &[OCI_IMAGE_MEDIA_TYPE])
-        .await
-        .map_err(|e| reg.error(&reference.to_string(), e))?;
-    if raw.len() > MAX_DOCUMENT_BYTES {
-        return Err(not_a_release(reference, "its manifest is over 4 MiB"));
-    }
+    let at = match (&reference.digest, &reference.tag) {
+        (Some(d), _) => d.clone(),
+        (None, Some(t)) => t.clone(),
+        (None, None) => "latest".into(),
+    };
+    let raw = reg
+        .document(
+            reference,
+            &format!("manifests/{at}"),
+            &[OCI_IMAGE_MEDIA_TYPE],
+            MAX_DOCUMENT_BYTES,
+        )
+        .await?
+        .ok_or_else(|| ReleaseError::RegistryNotFound {
+            what: reference.to_string(),
+        })?;
     // The registry's digest header is not trusted: the pinned digest is the bytes' own.
     let digest = layout::oci_digest(&sha2::Sha256::digest(&raw));
     if let Some(want) = &reference.digest
@@ -92,13 +122,13 @@ pub async fn verify(
         });
     }
     let manifest: OciImageManifest = serde_json::from_slice(&raw)
-        .map_err(|e| not_a_release(reference, &format!("its manifest is unreadable: {e}")))?;
+        .map_err(|e| not_a_release(reference, format!("its manifest is unreadable: {e}")))?;
     if manifest.artifact_type.as_deref() != Some(MODEL_ARTIFACT_TYPE)
         && manifest.config.media_type != MODEL_CONFIG_MEDIA_TYPE
     {
         return Err(not_a_release(
             reference,
-            &format!(
+            format!(
                 "its artifact type is {}, not a ModelPack model ({MODEL_ARTIFACT_TYPE})",
                 manifest
                     .artifact_type
@@ -116,7 +146,7 @@ pub async fn verify(
         });
     }
     let mut first_err = None;
-    let mut accepted: Option<(SignedStatement, PublicKey, Vec<u8>)> = None;
+    let mut accepted = None;
     for b in &bundles {
         match signing::verify_signature(b, trust) {
             Ok((stmt, key)) => {
@@ -128,18 +158,20 @@ pub async fn verify(
             }
         }
     }
-    let Some((stmt, key, bundle)) = accepted else {
+    let Some((statement, key, bundle)) = accepted else {
         return Err(first_err.expect("at least one bundle was tried"));
     };
 
-    // The manifest must list exactly the signed files, each with its signed digest.
+    // The manifest must list exactly the signed files, each with its signed digest, and
+    // sizes that add up (the signature covers digests, not sizes: the caller caps the sum).
     let mut seen = BTreeSet::new();
+    let mut total = 0u64;
     for layer in &manifest.layers {
         let name = layout::layer_path(layer).ok_or_else(|| ReleaseError::ExtraFile {
             file: format!("a layer with no file path ({})", layer.digest),
         })?;
         manifest::check_name(name)?;
-        let Some(want) = stmt.manifest.files.get(name) else {
+        let Some(want) = statement.manifest.files.get(name) else {
             return Err(ReleaseError::ExtraFile { file: name.into() });
         };
         if layer.digest != layout::oci_digest(want) {
@@ -150,101 +182,116 @@ pub async fn verify(
                 file: format!("{name} (listed twice)"),
             });
         }
-        if layer.size < 0 {
-            return Err(not_a_release(reference, "a layer has a negative size"));
-        }
+        total = u64::try_from(layer.size)
+            .ok()
+            .and_then(|s| total.checked_add(s))
+            .ok_or_else(|| {
+                not_a_release(reference, format!("layer {name} has size {}", layer.size))
+            })?;
     }
-    if let Some(missing) = stmt.manifest.files.keys().find(|n| !seen.contains(*n)) {
+    if let Some(missing) = statement.manifest.files.keys().find(|n| !seen.contains(*n)) {
         return Err(ReleaseError::MissingFile {
             file: missing.clone(),
         });
     }
-
-    let total: u64 = manifest.layers.iter().map(|l| l.size as u64).sum();
-    let mut done = 0u64;
-    let (mut files_reused, mut reused_bytes) = (0, 0u64);
-    for layer in &manifest.layers {
-        let name = layout::layer_path(layer).expect("checked above");
-        let out = into.as_ref().map(|p| p.dest.join(name));
-        let blobs = into.as_ref().and_then(|p| p.blobs);
-        if let (Some(out), Some(blobs)) = (&out, blobs)
-            && reuse(blobs, layer, out)?
-        {
-            files_reused += 1;
-            reused_bytes += layer.size as u64;
-            done += layer.size as u64;
-            if let Some(p) = &progress {
-                p(done, total);
-            }
-            continue;
-        }
-        fetch_layer(
-            &reg,
-            &pinned,
-            layer,
-            name,
-            out.as_deref(),
-            &mut done,
-            total,
-            &progress,
-        )
-        .await?;
-        if let (Some(out), Some(blobs)) = (&out, blobs) {
-            share(blobs, layer, out)?;
-        }
-    }
-
-    Ok(OciVerified {
-        reference: reference.to_string(),
-        pinned: pinned.to_string(),
+    Ok(Opened {
+        reg,
+        reference: reference.clone(),
+        pinned,
         digest,
-        verified: Verified {
-            key_hint: key.hint(),
-            files: manifest.layers.len(),
-            bytes: total,
-            root_digest: hex::encode(stmt.manifest.root_digest()),
-            release: stmt.assay,
-        },
-        signatures: bundles.len(),
-        bytes_fetched: total - reused_bytes,
-        files_reused,
-        seconds: started.elapsed().as_secs_f64(),
+        manifest,
+        statement,
+        key,
         bundle,
+        signatures: bundles.len(),
+        total,
+        started,
     })
 }
 
-fn blob_path(blobs: &Path, layer: &oci_client::manifest::OciDescriptor) -> PathBuf {
-    blobs.join(layer.digest.trim_start_matches("sha256:"))
+impl Opened {
+    /// The verified statement: the signed files and Assay's release metadata.
+    pub fn statement(&self) -> &SignedStatement {
+        &self.statement
+    }
+
+    /// The release's size as its manifest declares it (what [`Opened::fetch`] will accept).
+    pub fn total_bytes(&self) -> u64 {
+        self.total
+    }
+
+    /// Streams and re-hashes every layer, into `into` when given.
+    pub async fn fetch(
+        self,
+        into: Option<PullTo<'_>>,
+        progress: Option<PullProgressFn>,
+    ) -> Result<OciVerified> {
+        let total = self.total;
+        let mut done = 0u64;
+        let (mut files_reused, mut reused_bytes) = (0, 0u64);
+        for layer in &self.manifest.layers {
+            let name = layout::layer_path(layer).expect("checked by open");
+            let out = into.as_ref().map(|p| p.dest.join(name));
+            let blobs = into.as_ref().and_then(|p| p.blobs);
+            if let (Some(out), Some(blobs)) = (&out, blobs)
+                && reuse(blobs, layer, out)?
+            {
+                files_reused += 1;
+                reused_bytes += layer.size as u64;
+                done += layer.size as u64;
+                if let Some(p) = &progress {
+                    p(done, total);
+                }
+                continue;
+            }
+            fetch_layer(
+                &self.reg,
+                &self.pinned,
+                layer,
+                name,
+                out.as_deref(),
+                &mut done,
+                total,
+                &progress,
+            )
+            .await?;
+            if let (Some(out), Some(blobs)) = (&out, blobs) {
+                share(blobs, layer, out)?;
+            }
+        }
+        Ok(OciVerified {
+            reference: self.reference.to_string(),
+            pinned: self.pinned.to_string(),
+            digest: self.digest,
+            verified: Verified {
+                key_hint: self.key.hint(),
+                files: self.manifest.layers.len(),
+                bytes: total,
+                root_digest: hex::encode(self.statement.manifest.root_digest()),
+                release: self.statement.assay,
+            },
+            signatures: self.signatures,
+            bytes_fetched: total - reused_bytes,
+            files_reused,
+            seconds: self.started.elapsed().as_secs_f64(),
+            bundle: self.bundle,
+        })
+    }
 }
 
-/// Links a file the store already holds into place; false when it holds none (or one of
-/// another size, which is left for the download to replace).
-fn reuse(blobs: &Path, layer: &oci_client::manifest::OciDescriptor, out: &Path) -> Result<bool> {
-    let src = blob_path(blobs, layer);
-    match std::fs::metadata(&src) {
-        Ok(m) if m.len() == layer.size as u64 => {}
-        _ => return Ok(false),
-    }
-    if let Some(parent) = out.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| ReleaseError::io(parent, e))?;
-    }
-    let _ = std::fs::remove_file(out);
-    if std::fs::hard_link(&src, out).is_err() {
-        std::fs::copy(&src, out).map_err(|e| ReleaseError::io(out, e))?;
-    }
-    Ok(true)
-}
-
-/// Adds a checked file to the store, so the next version that has it links it.
-fn share(blobs: &Path, layer: &oci_client::manifest::OciDescriptor, out: &Path) -> Result<()> {
-    std::fs::create_dir_all(blobs).map_err(|e| ReleaseError::io(blobs, e))?;
-    let dst = blob_path(blobs, layer);
-    match std::fs::hard_link(out, &dst) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        // Another file system: sharing is an optimisation, not a requirement.
-        Err(_) => Ok(()),
-    }
+/// Verifies `reference` against `trust` in the registry, and with `into` writes the checked
+/// files there: [`open`], then [`Opened::fetch`].
+pub async fn verify(
+    reference: &OciReference,
+    opts: &RegistryOptions,
+    trust: &Trust,
+    into: Option<PullTo<'_>>,
+    progress: Option<PullProgressFn>,
+) -> Result<OciVerified> {
+    open(reference, opts, trust)
+        .await?
+        .fetch(into, progress)
+        .await
 }
 
 /// Streams one layer, hashing as it goes, into `out` (when pulling). The size is capped at
@@ -253,7 +300,7 @@ fn share(blobs: &Path, layer: &oci_client::manifest::OciDescriptor, out: &Path) 
 async fn fetch_layer(
     reg: &Registry,
     at: &OciReference,
-    layer: &oci_client::manifest::OciDescriptor,
+    layer: &OciDescriptor,
     name: &str,
     out: Option<&Path>,
     done: &mut u64,
@@ -334,9 +381,50 @@ fn partial_path(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn not_a_release(reference: &OciReference, why: &str) -> ReleaseError {
-    ReleaseError::Registry {
-        reference: reference.to_string(),
-        message: format!("not an Assay release: {why}"),
+fn blob_path(blobs: &Path, layer: &OciDescriptor) -> PathBuf {
+    blobs.join(layer.digest.trim_start_matches("sha256:"))
+}
+
+/// The sha256 of a file on disk, in OCI's form.
+fn file_digest(path: &Path) -> Option<String> {
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut f, &mut h).ok()?;
+    Some(layout::oci_digest(&h.finalize()))
+}
+
+/// Links a file the store already holds into place, once it re-hashes to the layer's digest;
+/// false when the store has no such file (a damaged one is removed, and the layer fetched).
+fn reuse(blobs: &Path, layer: &OciDescriptor, out: &Path) -> Result<bool> {
+    let src = blob_path(blobs, layer);
+    match std::fs::metadata(&src) {
+        Ok(m) if m.len() == layer.size as u64 => {}
+        Ok(_) => {
+            let _ = std::fs::remove_file(&src);
+            return Ok(false);
+        }
+        Err(_) => return Ok(false),
     }
+    if file_digest(&src).as_deref() != Some(layer.digest.as_str()) {
+        let _ = std::fs::remove_file(&src);
+        return Ok(false);
+    }
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| ReleaseError::io(parent, e))?;
+    }
+    let _ = std::fs::remove_file(out);
+    if std::fs::hard_link(&src, out).is_err() {
+        std::fs::copy(&src, out).map_err(|e| ReleaseError::io(out, e))?;
+    }
+    Ok(true)
+}
+
+/// Adds a checked file to the store, so the next version that has it links it.
+fn share(blobs: &Path, layer: &OciDescriptor, out: &Path) -> Result<()> {
+    std::fs::create_dir_all(blobs).map_err(|e| ReleaseError::io(blobs, e))?;
+    let dst = blob_path(blobs, layer);
+    // Sharing is an optimisation: another file system, or a blob another pull just linked,
+    // only means no new link.
+    let _ = std::fs::hard_link(out, &dst);
+    Ok(())
 }

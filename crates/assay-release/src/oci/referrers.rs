@@ -9,7 +9,7 @@ use oci_client::manifest::{
 };
 
 use super::{
-    layout::{EMPTY_MEDIA_TYPE, MAX_DOCUMENT_BYTES, blob_descriptor},
+    layout::{EMPTY_MEDIA_TYPE, blob_descriptor},
     reference::OciReference,
     registry::Registry,
 };
@@ -20,6 +20,10 @@ use crate::{
 
 /// The largest signature bundle read from a registry (a real one is about 2 KB).
 const MAX_BUNDLE_BYTES: i64 = 1 << 20;
+/// The largest referrers index or referrer manifest read.
+const MAX_REFERRER_BYTES: usize = 1 << 20;
+/// Signatures tried per release: more is a registry stuffing the list.
+const MAX_REFERRERS: usize = 16;
 
 /// How a registry lets clients find a release's signatures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -67,26 +71,14 @@ pub(crate) async fn attach(
     // Where the registry lists referrers: the tag schema when it already holds this one
     // (a re-push), else the API when that lists it, else the tag schema from now on.
     let tag = repo.with_tag(&schema_tag(&subject.digest));
-    let mut index = match reg
-        .client
-        .pull_manifest_raw(&tag.client_ref(), &reg.auth, &[OCI_IMAGE_INDEX_MEDIA_TYPE])
-        .await
-    {
-        Ok((raw, _)) => {
-            serde_json::from_slice::<OciImageIndex>(&raw).map_err(|e| ReleaseError::Registry {
-                reference: tag.to_string(),
-                message: format!("the referrers tag holds no readable index: {e}"),
-            })?
-        }
-        Err(e) => match reg.error(&tag.to_string(), e) {
-            ReleaseError::RegistryNotFound { .. } => OciImageIndex {
-                schema_version: 2,
-                media_type: Some(OCI_IMAGE_INDEX_MEDIA_TYPE.into()),
-                manifests: Vec::new(),
-                artifact_type: None,
-                annotations: None,
-            },
-            other => return Err(other),
+    let mut index = match schema_index(reg, repo, &subject.digest).await? {
+        Some(i) => i,
+        None => OciImageIndex {
+            schema_version: 2,
+            media_type: Some(OCI_IMAGE_INDEX_MEDIA_TYPE.into()),
+            manifests: Vec::new(),
+            artifact_type: None,
+            annotations: None,
         },
     };
     if index.manifests.iter().any(|m| m.digest == desc.digest) {
@@ -120,24 +112,32 @@ pub(crate) async fn attach(
 }
 
 /// The signature bundles attached to `subject_digest` in `repo`, newest push last. Each is
-/// checked to point at that subject, and read with a size cap.
+/// checked to point at that subject and to be the bytes its digest names, and read with a size
+/// cap; at most [`MAX_REFERRERS`] are read.
 pub(crate) async fn bundles(
     reg: &Registry,
     repo: &OciReference,
     subject_digest: &str,
 ) -> Result<Vec<Vec<u8>>> {
     let mut out = Vec::new();
-    for entry in listed(reg, repo, subject_digest).await? {
-        if entry.artifact_type.as_deref() != Some(BUNDLE_MEDIA_TYPE) {
+    let entries = listed(reg, repo, subject_digest).await?;
+    for entry in entries
+        .iter()
+        .filter(|e| e.artifact_type.as_deref() == Some(BUNDLE_MEDIA_TYPE))
+        .take(MAX_REFERRERS)
+    {
+        let Some(raw) = reg
+            .document(
+                repo,
+                &format!("manifests/{}", entry.digest),
+                &[OCI_IMAGE_MEDIA_TYPE],
+                MAX_REFERRER_BYTES,
+            )
+            .await?
+        else {
             continue;
-        }
-        let at = repo.with_digest(&entry.digest);
-        let (raw, _) = reg
-            .client
-            .pull_manifest_raw(&at.client_ref(), &reg.auth, &[OCI_IMAGE_MEDIA_TYPE])
-            .await
-            .map_err(|e| reg.error(&at.to_string(), e))?;
-        if raw.len() > MAX_DOCUMENT_BYTES {
+        };
+        if blob_descriptor(OCI_IMAGE_MEDIA_TYPE, &raw).digest != entry.digest {
             continue;
         }
         let Ok(m) = serde_json::from_slice::<OciImageManifest>(&raw) else {
@@ -152,33 +152,76 @@ pub(crate) async fn bundles(
             .iter()
             .filter(|l| l.media_type == BUNDLE_MEDIA_TYPE)
         {
-            if layer.size > MAX_BUNDLE_BYTES {
+            if !(0..=MAX_BUNDLE_BYTES).contains(&layer.size) {
                 continue;
             }
-            let mut bytes = Vec::with_capacity(layer.size.max(0) as usize);
-            reg.client
-                .pull_blob(&at.client_ref(), layer, &mut bytes)
-                .await
-                .map_err(|e| reg.error(&format!("{at} ({})", layer.digest), e))?;
-            out.push(bytes);
+            let Some(bytes) = reg
+                .document(
+                    repo,
+                    &format!("blobs/{}", layer.digest),
+                    &["*/*"],
+                    MAX_BUNDLE_BYTES as usize,
+                )
+                .await?
+            else {
+                continue;
+            };
+            // Read by hand, so checked by hand: the bytes must be the digest's.
+            if blob_descriptor(BUNDLE_MEDIA_TYPE, &bytes).digest == layer.digest {
+                out.push(bytes);
+            }
         }
     }
     Ok(out)
 }
 
-/// The referrers of `subject_digest`: the API's answer, or the tag schema's index.
+/// The referrers of `subject_digest`: the API's answer, else the tag schema's index (a
+/// registry without the API answers 404 there), else none.
 async fn listed(
     reg: &Registry,
     repo: &OciReference,
     subject_digest: &str,
 ) -> Result<Vec<ImageIndexEntry>> {
-    let at = repo.with_digest(subject_digest);
-    let index = reg
-        .client
-        .pull_referrers(&at.client_ref(), Some(BUNDLE_MEDIA_TYPE))
-        .await
-        .map_err(|e| reg.error(&format!("the referrers of {at}"), e))?;
-    Ok(index.manifests)
+    let api = reg
+        .document(
+            repo,
+            &format!(
+                "referrers/{subject_digest}?artifactType={}",
+                BUNDLE_MEDIA_TYPE.replace('+', "%2B")
+            ),
+            &[OCI_IMAGE_INDEX_MEDIA_TYPE],
+            MAX_REFERRER_BYTES,
+        )
+        .await?;
+    let index = match api {
+        Some(raw) => Some(parse_index(repo, &raw)?),
+        None => schema_index(reg, repo, subject_digest).await?,
+    };
+    Ok(index.map(|i| i.manifests).unwrap_or_default())
+}
+
+/// The tag schema's index for `subject_digest`, when the tag exists.
+async fn schema_index(
+    reg: &Registry,
+    repo: &OciReference,
+    subject_digest: &str,
+) -> Result<Option<OciImageIndex>> {
+    let raw = reg
+        .document(
+            repo,
+            &format!("manifests/{}", schema_tag(subject_digest)),
+            &[OCI_IMAGE_INDEX_MEDIA_TYPE],
+            MAX_REFERRER_BYTES,
+        )
+        .await?;
+    raw.map(|r| parse_index(repo, &r)).transpose()
+}
+
+fn parse_index(repo: &OciReference, raw: &[u8]) -> Result<OciImageIndex> {
+    serde_json::from_slice(raw).map_err(|e| ReleaseError::Registry {
+        reference: repo.to_string(),
+        message: format!("its referrers index is unreadable: {e}"),
+    })
 }
 
 async fn push_small_blob(

@@ -24,6 +24,15 @@ pub struct RegistryOptions {
     pub plain_http: bool,
     /// Explicit credentials, over Docker's config (a gateway's config, the tests).
     pub credentials: Option<(String, String)>,
+    /// The one registry host (`host[:port]`) `credentials` and `plain_http` are for; other
+    /// hosts get neither, so a reference to another host never receives the password.
+    pub host: Option<String>,
+}
+
+impl RegistryOptions {
+    fn applies_to(&self, host: &str) -> bool {
+        self.host.as_deref().is_none_or(|h| h == host)
+    }
 }
 
 /// A client bound to one registry host, authenticated for what it will do.
@@ -31,6 +40,11 @@ pub struct Registry {
     pub(crate) client: Client,
     pub(crate) auth: RegistryAuth,
     pub(crate) host: String,
+    /// For the documents read with a size cap (oci-client reads whole bodies).
+    http: reqwest::Client,
+    scheme: &'static str,
+    /// The bearer token of the registry's token flow, when it has one.
+    bearer: Option<String>,
 }
 
 impl Registry {
@@ -44,8 +58,10 @@ impl Registry {
         // reqwest inside oci-client is built without a crypto provider of its own; the
         // process uses ring, like the gateway's TLS. A second install is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let ours = opts.applies_to(&reference.registry);
+        let plain = opts.plain_http && ours;
         let mut config = ClientConfig {
-            protocol: if opts.plain_http {
+            protocol: if plain {
                 ClientProtocol::Http
             } else {
                 ClientProtocol::Https
@@ -55,29 +71,108 @@ impl Registry {
             user_agent: concat!("assay/", env!("CARGO_PKG_VERSION")),
             ..Default::default()
         };
+        let mut http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .read_timeout(std::time::Duration::from_secs(120))
+            .user_agent(config.user_agent);
         if let Some(ca) = &opts.ca_cert {
             let data = std::fs::read(ca).map_err(|e| ReleaseError::io(ca, e))?;
+            let cert =
+                reqwest::Certificate::from_pem(&data).map_err(|e| ReleaseError::Invalid {
+                    what: "registry CA certificate",
+                    message: format!("{}: {e}", ca.display()),
+                })?;
+            http = http.tls_certs_merge([cert]);
             config.extra_root_certificates.push(Certificate {
                 encoding: CertificateEncoding::Pem,
                 data,
             });
         }
-        let registry = Registry {
+        let http = http
+            .build()
+            .map_err(|e| ReleaseError::RegistryUnreachable {
+                registry: reference.registry.clone(),
+                message: chain(&e),
+            })?;
+        let mut registry = Registry {
             client: Client::new(config),
-            auth: credentials(&reference.registry, opts)?,
+            auth: credentials(&reference.registry, opts, ours)?,
             host: reference.registry.clone(),
+            http,
+            scheme: if plain { "http" } else { "https" },
+            bearer: None,
         };
         let op = if push {
             RegistryOperation::Push
         } else {
             RegistryOperation::Pull
         };
-        registry
+        registry.bearer = registry
             .client
             .auth(&reference.client_ref(), &registry.auth, op)
             .await
             .map_err(|e| registry.error(&reference.to_string(), e))?;
         Ok(registry)
+    }
+
+    /// `GET /v2/<repository>/<tail>`, read while it streams and refused past `limit` bytes: a
+    /// hostile registry must not make a gateway buffer gigabytes of "manifest". `None` on 404.
+    pub(crate) async fn document(
+        &self,
+        repo: &OciReference,
+        tail: &str,
+        accept: &[&str],
+        limit: usize,
+    ) -> Result<Option<Vec<u8>>> {
+        let r = repo.client_ref();
+        let url = format!(
+            "{}://{}/v2/{}/{tail}",
+            self.scheme,
+            r.resolve_registry(),
+            r.repository()
+        );
+        let mut req = self.http.get(&url).header("Accept", accept.join(", "));
+        req = match (&self.bearer, &self.auth) {
+            (Some(t), _) => req.bearer_auth(t),
+            (None, RegistryAuth::Basic(u, p)) => req.basic_auth(u, Some(p)),
+            (None, RegistryAuth::Bearer(t)) => req.bearer_auth(t),
+            (None, RegistryAuth::Anonymous) => req,
+        };
+        let what = format!("{repo} ({tail})");
+        let resp = req.send().await.map_err(|e| {
+            self.error(
+                &what,
+                oci_client::errors::OciDistributionError::RequestError(e),
+            )
+        })?;
+        match resp.status().as_u16() {
+            404 => return Ok(None),
+            401 | 403 => return Err(self.unauthorized(&what)),
+            s if !(200..300).contains(&s) => {
+                return Err(ReleaseError::Registry {
+                    reference: what,
+                    message: format!("HTTP {s}"),
+                });
+            }
+            _ => {}
+        }
+        if resp.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(too_large(&what, limit));
+        }
+        let mut body = Vec::new();
+        let mut stream = resp.bytes_stream();
+        use futures_util::StreamExt;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| ReleaseError::Registry {
+                reference: what.clone(),
+                message: chain(&e),
+            })?;
+            if body.len() + chunk.len() > limit {
+                return Err(too_large(&what, limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Some(body))
     }
 
     /// One error per thing the user can act on: credentials, a missing name, an unreachable
@@ -174,6 +269,13 @@ impl Registry {
     }
 }
 
+fn too_large(what: &str, limit: usize) -> ReleaseError {
+    ReleaseError::Registry {
+        reference: what.to_string(),
+        message: format!("the registry sent more than {} KiB; refused", limit >> 10),
+    }
+}
+
 /// An error with its causes: reqwest's own message ("error sending request") hides the
 /// useful part (a refused connection, an unknown certificate authority).
 fn chain(e: &dyn std::error::Error) -> String {
@@ -191,9 +293,9 @@ fn chain(e: &dyn std::error::Error) -> String {
 
 /// Explicit credentials first, then Docker's config (and its credential helpers), else
 /// anonymous: a public registry needs none, and a private one says so at `connect`.
-fn credentials(host: &str, opts: &RegistryOptions) -> Result<RegistryAuth> {
+fn credentials(host: &str, opts: &RegistryOptions, ours: bool) -> Result<RegistryAuth> {
     use docker_credential::{CredentialRetrievalError as C, DockerCredential};
-    if let Some((u, p)) = &opts.credentials {
+    if let Some((u, p)) = opts.credentials.as_ref().filter(|_| ours) {
         return Ok(RegistryAuth::Basic(u.clone(), p.clone()));
     }
     // No config file at all is no credentials (docker_credential calls that a read error).
