@@ -97,7 +97,7 @@ deb: setup
 	npx --yes @tauri-apps/cli@2 build --bundles deb
 
 # Every benchmark that prints the figures in docs/BENCHMARKS.md.
-bench: bench-overhead bench-profile bench-signing bench-gateway bench-console bench-accuracy bench-viewer
+bench: bench-overhead bench-profile bench-signing bench-gateway bench-console bench-accuracy bench-viewer bench-registry
 
 fixtures:
 	.cache/venv/bin/python scripts/make_fixtures.py --out .cache/fixtures --assets assets
