@@ -76,9 +76,19 @@ export function Fleet() {
       <h1 id="fleet-title">Fleet</h1>
       <form class="grid-form" onSubmit={(e) => (e.preventDefault(), refresh())}>
         <label for="fleet-file">Fleet file</label>
-        <input id="fleet-file" value={form.file} placeholder="/path/to/fleet.toml" onInput={(e) => setForm({ ...form, file: e.currentTarget.value })} />
+        <input
+          id="fleet-file"
+          value={form.file}
+          placeholder="/path/to/fleet.toml"
+          onInput={(e) => setForm({ ...form, file: e.currentTarget.value })}
+        />
         <label for="fleet-model">Model</label>
-        <input id="fleet-model" value={form.model} placeholder="sentiment" onInput={(e) => setForm({ ...form, model: e.currentTarget.value })} />
+        <input
+          id="fleet-model"
+          value={form.model}
+          placeholder="sentiment"
+          onInput={(e) => setForm({ ...form, model: e.currentTarget.value })}
+        />
         <div class="actions">
           <button type="submit" disabled={!form.file.trim()}>Refresh</button>
         </div>
@@ -124,7 +134,12 @@ export function Fleet() {
       <h2>Roll out</h2>
       <form class="grid-form" onSubmit={(e) => (e.preventDefault(), rollOut())}>
         <label for="fleet-reference">Release in the registry</label>
-        <input id="fleet-reference" value={form.reference} placeholder="oci://registry:5000/models/sentiment:1.4.0" onInput={(e) => setForm({ ...form, reference: e.currentTarget.value })} />
+        <input
+          id="fleet-reference"
+          value={form.reference}
+          placeholder="oci://registry:5000/models/sentiment:1.4.0"
+          onInput={(e) => setForm({ ...form, reference: e.currentTarget.value })}
+        />
         <div class="actions">
           <button type="submit" disabled={job.running || !form.file.trim() || !model || !form.reference.trim().startsWith("oci://")}>
             Roll out

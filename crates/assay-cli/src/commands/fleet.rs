@@ -16,6 +16,17 @@ fn state_path(file: &FleetFile, model: &str, a: &FleetStateArgs) -> PathBuf {
         .unwrap_or_else(|| fleet::default_path(&file.name, model))
 }
 
+/// The fleet file, and where its rollout of `model` is saved.
+fn open(
+    fleet: &std::path::Path,
+    model: &str,
+    a: &FleetStateArgs,
+) -> anyhow::Result<(FleetFile, PathBuf)> {
+    let file = FleetFile::load(fleet)?;
+    let path = state_path(&file, model, a);
+    Ok((file, path))
+}
+
 pub fn run(c: &FleetCommand) -> anyhow::Result<()> {
     match c {
         FleetCommand::Status {
@@ -86,8 +97,7 @@ pub fn run(c: &FleetCommand) -> anyhow::Result<()> {
             events,
             json,
         } => {
-            let file = FleetFile::load(f)?;
-            let path = state_path(&file, model, state);
+            let (file, path) = open(f, model, state)?;
             let (events, json) = (*events, *json);
             let say = move |s: &RolloutState, message: &str| {
                 if events {
@@ -107,8 +117,7 @@ pub fn run(c: &FleetCommand) -> anyhow::Result<()> {
             model,
             state,
         } => {
-            let file = FleetFile::load(f)?;
-            let path = state_path(&file, model, state);
+            let (file, path) = open(f, model, state)?;
             let Some(s) = RolloutState::load(&path)? else {
                 return Err(ReleaseError::Invalid {
                     what: "rollout",
@@ -138,8 +147,7 @@ pub fn run(c: &FleetCommand) -> anyhow::Result<()> {
             state,
             json,
         } => {
-            let file = FleetFile::load(f)?;
-            let path = state_path(&file, model, state);
+            let (file, path) = open(f, model, state)?;
             let json = *json;
             let say = move |_: &RolloutState, message: &str| {
                 if !json {

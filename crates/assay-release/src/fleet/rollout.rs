@@ -48,7 +48,23 @@ impl From<ReleaseError> for Stop {
     }
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    fn new(
+        file: &'a FleetFile,
+        model: &'a str,
+        path: &'a Path,
+        state: RolloutState,
+        on_change: OnChange<'a>,
+    ) -> Ctx<'a> {
+        Ctx {
+            file,
+            model,
+            path,
+            state: Mutex::new(state),
+            on_change,
+        }
+    }
+
     /// Changes the state, saves it and reports it, under one lock (the wave's gateways run
     /// on threads of their own).
     fn update(&self, say: &str, f: impl FnOnce(&mut RolloutState)) -> Result<()> {
@@ -187,13 +203,7 @@ pub fn rollout(
             (s, say)
         }
     };
-    let ctx = Ctx {
-        file,
-        model,
-        path,
-        state: Mutex::new(state),
-        on_change,
-    };
+    let ctx = Ctx::new(file, model, path, state, on_change);
     ctx.update(&say, |_| {})?;
 
     let n = ctx.read(|s| s.waves.len());
@@ -550,13 +560,7 @@ pub fn rollback(
             path.display()
         ),
     })?;
-    let ctx = Ctx {
-        file,
-        model,
-        path,
-        state: Mutex::new(state),
-        on_change,
-    };
+    let ctx = Ctx::new(file, model, path, state, on_change);
     undo_all(&ctx);
     let failed: Vec<String> = ctx.read(|s| {
         s.gateways

@@ -13,13 +13,13 @@ use std::{
 };
 
 use futures_util::StreamExt;
-use oci_client::manifest::{OCI_IMAGE_MEDIA_TYPE, OciDescriptor, OciImageManifest};
+use oci_client::manifest::{OciDescriptor, OciImageManifest};
 use serde::Serialize;
 use sha2::Digest;
 use tokio::io::AsyncWriteExt;
 
 use super::{
-    layout::{self, MAX_DOCUMENT_BYTES, MODEL_ARTIFACT_TYPE, MODEL_CONFIG_MEDIA_TYPE},
+    layout::{self, MODEL_ARTIFACT_TYPE, MODEL_CONFIG_MEDIA_TYPE},
     reference::OciReference,
     referrers,
     registry::{Registry, RegistryOptions},
@@ -96,31 +96,7 @@ pub async fn open(
 ) -> Result<Opened> {
     let started = Instant::now();
     let reg = Registry::connect(reference, opts, false).await?;
-    let at = match (&reference.digest, &reference.tag) {
-        (Some(d), _) => d.clone(),
-        (None, Some(t)) => t.clone(),
-        (None, None) => "latest".into(),
-    };
-    let raw = reg
-        .document(
-            reference,
-            &format!("manifests/{at}"),
-            &[OCI_IMAGE_MEDIA_TYPE],
-            MAX_DOCUMENT_BYTES,
-        )
-        .await?
-        .ok_or_else(|| ReleaseError::RegistryNotFound {
-            what: reference.to_string(),
-        })?;
-    // The registry's digest header is not trusted: the pinned digest is the bytes' own.
-    let digest = layout::oci_digest(&sha2::Sha256::digest(&raw));
-    if let Some(want) = &reference.digest
-        && *want != digest
-    {
-        return Err(ReleaseError::DigestMismatch {
-            file: format!("the manifest of {reference}"),
-        });
-    }
+    let (raw, digest) = reg.manifest(reference).await?;
     let manifest: OciImageManifest = serde_json::from_slice(&raw)
         .map_err(|e| not_a_release(reference, format!("its manifest is unreadable: {e}")))?;
     if manifest.artifact_type.as_deref() != Some(MODEL_ARTIFACT_TYPE)

@@ -11,7 +11,9 @@ use oci_client::{
     secrets::RegistryAuth,
 };
 
-use super::reference::OciReference;
+use sha2::Digest;
+
+use super::{layout::MAX_DOCUMENT_BYTES, reference::OciReference};
 use crate::error::{ReleaseError, Result};
 
 /// How to reach a registry. The default is HTTPS with the system's roots and the
@@ -113,6 +115,39 @@ impl Registry {
             .await
             .map_err(|e| registry.error(&reference.to_string(), e))?;
         Ok(registry)
+    }
+
+    /// `reference`'s image manifest (capped at [`MAX_DOCUMENT_BYTES`]) and its digest, computed
+    /// from the bytes: the registry's digest header is not trusted, and a reference pinned to
+    /// a digest must get exactly those bytes.
+    pub(crate) async fn manifest(&self, reference: &OciReference) -> Result<(Vec<u8>, String)> {
+        let at = match (&reference.digest, &reference.tag) {
+            (Some(d), _) => d.as_str(),
+            (None, Some(t)) => t.as_str(),
+            (None, None) => "latest",
+        };
+        let raw = self
+            .document(
+                reference,
+                &format!("manifests/{at}"),
+                &[oci_client::manifest::OCI_IMAGE_MEDIA_TYPE],
+                MAX_DOCUMENT_BYTES,
+            )
+            .await?
+            .ok_or_else(|| ReleaseError::RegistryNotFound {
+                what: reference.to_string(),
+            })?;
+        let digest = super::layout::oci_digest(&sha2::Sha256::digest(&raw));
+        if reference
+            .digest
+            .as_ref()
+            .is_some_and(|want| *want != digest)
+        {
+            return Err(ReleaseError::DigestMismatch {
+                file: format!("the manifest of {reference}"),
+            });
+        }
+        Ok((raw, digest))
     }
 
     /// `GET /v2/<repository>/<tail>`, read while it streams and refused past `limit` bytes: a

@@ -3,7 +3,7 @@
 //! same bytes even if the tag moves meanwhile. Nothing here is verified: the gateways verify
 //! what they pull against their own trusted keys.
 
-use oci_client::manifest::{OCI_IMAGE_MEDIA_TYPE, OciImageManifest};
+use oci_client::manifest::OciImageManifest;
 use sha2::Digest;
 
 use super::{
@@ -26,27 +26,11 @@ pub struct Resolved {
 /// Reads `reference`'s manifest and config (both capped) and pins it.
 pub async fn resolve(reference: &OciReference, opts: &RegistryOptions) -> Result<Resolved> {
     let reg = Registry::connect(reference, opts, false).await?;
-    let at = match (&reference.digest, &reference.tag) {
-        (Some(d), _) => d.clone(),
-        (None, Some(t)) => t.clone(),
-        (None, None) => "latest".into(),
-    };
     let not = |why: String| ReleaseError::NotARelease {
         reference: reference.to_string(),
         why,
     };
-    let raw = reg
-        .document(
-            reference,
-            &format!("manifests/{at}"),
-            &[OCI_IMAGE_MEDIA_TYPE],
-            MAX_DOCUMENT_BYTES,
-        )
-        .await?
-        .ok_or_else(|| ReleaseError::RegistryNotFound {
-            what: reference.to_string(),
-        })?;
-    let digest = layout::oci_digest(&sha2::Sha256::digest(&raw));
+    let (raw, digest) = reg.manifest(reference).await?;
     let manifest: OciImageManifest = serde_json::from_slice(&raw)
         .map_err(|e| not(format!("its manifest is unreadable: {e}")))?;
     if manifest.config.media_type != MODEL_CONFIG_MEDIA_TYPE {
