@@ -9,7 +9,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 ASSAY := target/debug/assay
 
-.PHONY: setup setup-run run test lint bench bench-overhead bench-profile bench-signing bench-gateway bench-servers bench-registry bench-console bench-accuracy bench-viewer deb fixtures clean-cache
+.PHONY: setup setup-run run test lint bench bench-overhead bench-profile bench-signing bench-gateway bench-servers bench-registry bench-console bench-accuracy bench-viewer deb image fixtures clean-cache
 
 # Everything the tests need (includes setup-run).
 setup:
@@ -95,6 +95,11 @@ bench-console: setup
 deb: setup
 	$(CARGO) build --release -q -p assay-cli
 	npx --yes @tauri-apps/cli@2 build --bundles deb
+
+# The gateway's container image (deploy/Dockerfile) with podman, then run and checked as a
+# Kubernetes node would run it. ASSAY_IMAGE_LOCAL_BASES=1 where Docker Hub is out of reach.
+image: setup-run
+	bash scripts/build-image.sh
 
 # Every benchmark that prints the figures in docs/BENCHMARKS.md.
 bench: bench-overhead bench-profile bench-signing bench-gateway bench-console bench-accuracy bench-viewer bench-registry

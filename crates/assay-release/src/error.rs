@@ -118,6 +118,15 @@ pub enum ReleaseError {
     #[error("the rollout stopped: {0}")]
     RolloutStopped(String),
 
+    /// A push stopped at the user's request (Ctrl-C) between two chunks; the registry keeps
+    /// what it received, and the same push continues from there.
+    #[error(
+        "interrupted: {:.1} of {:.1} MiB pushed to {what}; run the same push again to continue from there",
+        *done as f64 / 1048576.0,
+        *total as f64 / 1048576.0
+    )]
+    Interrupted { what: String, done: u64, total: u64 },
+
     /// A read or write failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -155,6 +164,7 @@ impl ReleaseError {
             ReleaseError::Registry { .. } => K::Gateway,
             ReleaseError::RolloutFailed(_) => K::Regression,
             ReleaseError::RolloutStopped(_) => K::Conflict,
+            ReleaseError::Interrupted { .. } => K::Io,
             ReleaseError::Io { .. } => K::Io,
             _ => K::Release,
         }

@@ -1,7 +1,13 @@
 //! `assay push DIR --signature SIG oci://…` and `assay verify oci://…`: thin over
 //! `assay_release::oci`.
 
-use std::{io::IsTerminal, sync::Arc};
+use std::{
+    io::IsTerminal,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 use assay_release::{
     oci::{self, OciReference, RegistryOptions},
@@ -53,13 +59,29 @@ pub fn push(a: &PushArgs, target: &str) -> anyhow::Result<()> {
     let target = OciReference::parse(target)?;
     let json = a.conn.json;
     let (pb, f) = progress(!json && !a.events, "pushing");
-    let result = block_on(oci::push(
-        &a.dir,
-        &a.signature,
-        &target,
-        &options(&a.registry),
-        f,
-    ))?;
+    // Ctrl-C stops after the chunk in flight, so the registry keeps every byte it has and
+    // the next push continues there; a second Ctrl-C quits at once.
+    let stop = Arc::new(AtomicBool::new(false));
+    let result = block_on(async {
+        let flag = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                flag.store(true, Ordering::Relaxed);
+                eprintln!("stopping after the chunk in flight (Ctrl-C again to quit now)");
+                let _ = tokio::signal::ctrl_c().await;
+                std::process::exit(130);
+            }
+        });
+        oci::push(
+            &a.dir,
+            &a.signature,
+            &target,
+            &options(&a.registry),
+            f,
+            Some(&stop),
+        )
+        .await
+    })?;
     if let Some(b) = pb {
         b.finish_and_clear();
     }
@@ -81,6 +103,12 @@ pub fn push(a: &PushArgs, target: &str) -> anyhow::Result<()> {
         format::bytes(out.bytes_sent),
         out.blobs_present
     );
+    if out.bytes_resumed > 0 {
+        println!(
+            "resumed an interrupted upload: {} the registry already held were not sent again",
+            format::bytes(out.bytes_resumed)
+        );
+    }
     println!(
         "digest {}; signature attached as a referrer ({})",
         out.digest,

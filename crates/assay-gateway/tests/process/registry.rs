@@ -18,15 +18,27 @@ use crate::{admin, common::*, harness::*};
 const USER: &str = "alice";
 const PASSWORD: &str = "correct horse battery staple";
 
-/// A registry process, killed when dropped.
+/// A registry process (and its token server, with bearer auth), killed when dropped.
 pub struct Registry {
     child: Child,
+    tokens: Option<Child>,
     pub port: u16,
     pub dir: PathBuf,
 }
 
 impl Registry {
+    /// A registry with htpasswd (basic) auth.
     pub fn start(env: &Env) -> Registry {
+        Registry::start_with(env, false)
+    }
+
+    /// A registry with the token flow: clients trade the user's credentials for a bearer
+    /// token at `token_server.py` (the registry trusts its certificate), as on Docker Hub.
+    pub fn start_with_tokens(env: &Env) -> Registry {
+        Registry::start_with(env, true)
+    }
+
+    fn start_with(env: &Env, bearer: bool) -> Registry {
         let dir = env.path("registry");
         std::fs::create_dir_all(&dir).unwrap();
         let sh = |script: &str| {
@@ -51,6 +63,40 @@ impl Registry {
             && openssl x509 -req -in req.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out cert.pem 2>/dev/null",
         );
         sh(&format!("htpasswd -Bbn {USER} '{PASSWORD}' > htpasswd"));
+        let mut tokens = None;
+        let auth_config = if bearer {
+            sh(
+                "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj '/CN=Registry Token Issuer' -keyout token.key -out token.pem 2>/dev/null",
+            );
+            let py = root().join(".cache/venv-signing/bin/python");
+            assert!(py.exists(), "{} is missing: run `make setup`", py.display());
+            let mut child = Command::new(py)
+                .arg(root().join("crates/assay-gateway/tests/process/token_server.py"))
+                .arg(dir.join("token.pem"))
+                .arg(dir.join("token.key"))
+                .args([USER, PASSWORD, "assay-test", "assay-test-issuer"])
+                .stdout(Stdio::piped())
+                .stderr(std::fs::File::create(dir.join("tokens.log")).unwrap())
+                .spawn()
+                .unwrap();
+            let mut line = String::new();
+            std::io::BufRead::read_line(
+                &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+                &mut line,
+            )
+            .unwrap();
+            let port: u16 = line.trim().parse().expect("the token server's port");
+            tokens = Some(child);
+            format!(
+                "auth:\n  token:\n    realm: http://127.0.0.1:{port}/token\n    service: assay-test\n    issuer: assay-test-issuer\n    rootcertbundle: {}/token.pem\n",
+                dir.display()
+            )
+        } else {
+            format!(
+                "auth:\n  htpasswd:\n    realm: assay-test\n    path: {}/htpasswd\n",
+                dir.display()
+            )
+        };
         std::fs::write(dir.join("password"), format!("{PASSWORD}\n")).unwrap();
         // Docker's config with the right credentials, as `docker login` writes it.
         let auth = base64_encode(format!("{USER}:{PASSWORD}").as_bytes());
@@ -73,7 +119,7 @@ impl Registry {
                 format!(
                     "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {d}/data\n\
                      http:\n  addr: 127.0.0.1:{port}\n  tls:\n    certificate: {d}/cert.pem\n    key: {d}/key.pem\n\
-                     auth:\n  htpasswd:\n    realm: assay-test\n    path: {d}/htpasswd\n"
+                     {auth_config}"
                 ),
             )
             .unwrap();
@@ -93,7 +139,12 @@ impl Registry {
                     .contains("listening on")
                     && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
                 {
-                    return Registry { child, port, dir };
+                    return Registry {
+                        child,
+                        tokens,
+                        port,
+                        dir,
+                    };
                 }
                 if child.try_wait().ok().flatten().is_some() {
                     break;
@@ -175,8 +226,10 @@ impl Registry {
 
 impl Drop for Registry {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for child in std::iter::once(&mut self.child).chain(self.tokens.as_mut()) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -248,6 +301,38 @@ fn no_staging_left(gw: &Gateway) {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     assert!(left.is_empty(), "staging left behind: {left:?}");
+}
+
+/// The sample model released as `sample` `version` with a side file `name` of `size`
+/// pseudo-random bytes (several transfer chunks); returns (folder, signature).
+fn release_with_side_file(env: &Env, version: &str, name: &str, size: u32) -> (PathBuf, PathBuf) {
+    let big = env.path(name);
+    std::fs::write(
+        &big,
+        (0..size)
+            .map(|i| i.wrapping_mul(2654435761) as u8 >> 3)
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let dir = env.path(&format!("rel/sample-{version}"));
+    let sig = env.path(&format!("rel/sample-{version}.sig"));
+    let o = run(env
+        .assay()
+        .args(["release", "create"])
+        .arg(sample_model())
+        .args(["--name", "sample", "--version", version, "--include"])
+        .arg(&big)
+        .arg("--out")
+        .arg(&dir));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = run(env
+        .assay()
+        .arg("sign")
+        .arg(&dir)
+        .args(["--key", "release", "--signature"])
+        .arg(&sig));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    (dir, sig)
 }
 
 #[test]
@@ -562,32 +647,7 @@ fn a_gateway_killed_mid_pull_keeps_serving_its_stable_and_pulls_again() {
     // The second version carries a side file of several chunks, so the pull is caught with
     // a layer half written.
     let rel1 = env.release(&sample_model(), "sample", "1.0.0");
-    let big = env.path("vocabulary.bin");
-    std::fs::write(
-        &big,
-        (0..6u32 << 20)
-            .map(|i| i.wrapping_mul(2654435761) as u8 >> 3)
-            .collect::<Vec<u8>>(),
-    )
-    .unwrap();
-    let dir = env.path("rel/sample-1.1.0");
-    let sig = env.path("rel/sample-1.1.0.sig");
-    let o = run(env
-        .assay()
-        .args(["release", "create"])
-        .arg(sample_model())
-        .args(["--name", "sample", "--version", "1.1.0", "--include"])
-        .arg(&big)
-        .arg("--out")
-        .arg(&dir));
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    let o = run(env
-        .assay()
-        .arg("sign")
-        .arg(&dir)
-        .args(["--key", "release", "--signature"])
-        .arg(&sig));
-    assert_eq!(o.code, 0, "{}", o.stderr);
+    let rel2 = release_with_side_file(&env, "1.1.0", "vocabulary.bin", 6 << 20);
     json_of(&push(
         &reg,
         &env,
@@ -597,7 +657,7 @@ fn a_gateway_killed_mid_pull_keeps_serving_its_stable_and_pulls_again() {
     json_of(&push(
         &reg,
         &env,
-        &(dir, sig),
+        &rel2,
         &reg.reference("team/sample:1.1.0"),
     ));
 
@@ -781,6 +841,7 @@ fn a_fleet_rollout_goes_in_waves_resumes_after_a_kill_and_rolls_back_a_failing_r
         ("1.0.0", "lookup.onnx"),
         ("2.0.0", "lookup_flaky.onnx"),
         ("3.0.0", "lookup.onnx"),
+        ("4.0.0", "lookup.onnx"),
     ] {
         let rel = env.release(&fixture(model), "lookup", v);
         json_of(&push(&reg, &env, &rel, &reg.reference("team/lookup")));
@@ -909,6 +970,68 @@ fn a_fleet_rollout_goes_in_waves_resumes_after_a_kill_and_rolls_back_a_failing_r
     assert!(versions(&env, &gws[0], "lookup").contains(&"2.0.0".to_string()));
     assert!(!versions(&env, &gws[1], "lookup").contains(&"2.0.0".to_string()));
     assert!(!versions(&env, &gws[2], "lookup").contains(&"2.0.0".to_string()));
+
+    // Halted by hand once wave 1 is done, then rolled back: every gateway the rollout
+    // changed serves its prior stable again, and the others were never touched.
+    let mut cli = Command::new(assert_cmd::cargo::cargo_bin("assay"))
+        .args(["fleet", "rollout"])
+        .arg(&fleet_file)
+        .args(["lookup", &reg.reference("team/lookup:4.0.0"), "--state"])
+        .arg(&state)
+        .env("XDG_DATA_HOME", env.path("xdg"))
+        .env("DOCKER_CONFIG", reg.dir.join("docker"))
+        .env("ASSAY_REGISTRY_CA", reg.ca())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let s: Value = std::fs::read(&state)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(Value::Null);
+        if s["version"] == "4.0.0" && s["waves"][0]["done"] == true {
+            break;
+        }
+        assert!(
+            cli.try_wait().unwrap().is_none(),
+            "the rollout ended before its first wave was done: {s}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(90), "{s}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let o = run(env
+        .assay()
+        .args(["fleet", "halt"])
+        .arg(&fleet_file)
+        .args(["lookup", "--state"])
+        .arg(&state));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let halted = cli.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&halted.stderr);
+    assert_eq!(halted.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the rollout stopped"), "{stderr}");
+    let s: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(s["status"], "halted", "{s}");
+    assert_eq!(s["gateways"]["g1"]["step"], "promoted", "{s}");
+    assert_eq!(stable_of(&env, &gws[0], "lookup").as_deref(), Some("4.0.0"));
+    assert_eq!(stable_of(&env, &gws[2], "lookup").as_deref(), Some("3.0.0"));
+    let undone = json_of(&run(env
+        .assay()
+        .args(["fleet", "rollback"])
+        .arg(&fleet_file)
+        .args(["lookup", "--json", "--state"])
+        .arg(&state)));
+    assert_eq!(undone["status"], "rolled_back", "{undone}");
+    assert_eq!(undone["gateways"]["g1"]["step"], "rolled_back", "{undone}");
+    assert_eq!(undone["gateways"]["g3"]["step"], "pending", "{undone}");
+    for gw in &gws {
+        assert_eq!(stable_of(&env, gw, "lookup").as_deref(), Some("3.0.0"));
+        let m = admin(gw, "GET", "/admin/v1/models/lookup", None).json();
+        assert!(m["canary"].is_null(), "a canary is left: {m}");
+    }
+    assert!(!versions(&env, &gws[2], "lookup").contains(&"4.0.0".to_string()));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     load.join().unwrap();
 
@@ -924,5 +1047,154 @@ fn a_fleet_rollout_goes_in_waves_resumes_after_a_kill_and_rolls_back_a_failing_r
         st["gateways"][1]["status"]["models"]["lookup"]["stable"],
         "3.0.0"
     );
-    assert_eq!(st["rollout"]["status"], "failed");
+    assert_eq!(st["rollout"]["status"], "rolled_back");
+}
+
+/// The offset the push's remembered upload session reached (0 with none).
+fn upload_offset(env: &Env) -> u64 {
+    std::fs::read_dir(env.path("cache/assay/oci-uploads"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .filter_map(|e| std::fs::read(e.path()).ok())
+        .filter_map(|b| serde_json::from_slice::<Value>(&b).ok())
+        .filter_map(|v| v["offset"].as_u64())
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn an_interrupted_push_continues_inside_the_blob_it_was_sending() {
+    let env = Env::new();
+    let reg = Registry::start(&env);
+    const SIZE: u64 = 64 << 20;
+    let rel = release_with_side_file(&env, "2.0.0", "weights.bin", SIZE as u32);
+    let reference = reg.reference("team/sample:2.0.0");
+    let spawn = || {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("assay"))
+            .arg("push")
+            .arg(&rel.0)
+            .arg("--signature")
+            .arg(&rel.1)
+            .arg(&reference)
+            .env("DOCKER_CONFIG", reg.dir.join("docker"))
+            .env("ASSAY_REGISTRY_CA", reg.ca())
+            .env("XDG_CACHE_HOME", env.path("cache"))
+            .env("XDG_DATA_HOME", env.path("xdg"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let wait_for_offset = |child: &mut Child, at_least: u64| {
+        let started = Instant::now();
+        while upload_offset(&env) < at_least {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the push ended before {at_least} bytes were acknowledged"
+            );
+            assert!(started.elapsed() < Duration::from_secs(60));
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    };
+
+    // kill -9 mid-push: whatever the registry kept of that session, the next push succeeds.
+    let mut first = spawn();
+    wait_for_offset(&mut first, 8 << 20);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let killed_at = upload_offset(&env);
+
+    // Ctrl-C: the chunk in flight is finished, the session kept, and the user told how to
+    // go on.
+    let mut second = spawn();
+    wait_for_offset(&mut second, (16 << 20).max(killed_at + (8 << 20)));
+    let sent_int = Command::new("kill")
+        .args(["-INT", &second.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent_int.success());
+    let out = second.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("interrupted") && stderr.contains("run the same push again"),
+        "{stderr}"
+    );
+    let at = upload_offset(&env);
+    assert!(
+        (16 << 20..SIZE).contains(&at) && at.is_multiple_of(4 << 20),
+        "the session stopped at {at}"
+    );
+
+    // The same push again continues at that byte: only the rest of the file is sent.
+    let p = json_of(&push(&reg, &env, &rel, &reference));
+    assert_eq!(p["bytes_resumed"].as_u64(), Some(at), "{p}");
+    assert_eq!(p["bytes_sent"].as_u64(), Some(SIZE - at), "{p}");
+    assert_eq!(p["blobs_sent"].as_u64(), Some(1), "{p}");
+    assert_eq!(upload_offset(&env), 0, "the finished session is forgotten");
+    // The registry assembled exactly the file, and the release verifies in place.
+    let want = sha256_hex(&rel.0.join("weights.bin"));
+    assert_eq!(sha256_hex(&reg.blob_file(&want)), want);
+    let o = run(reg
+        .assay(&env)
+        .args(["verify", &reference, "--trusted-keys"])
+        .arg(env.path("trusted")));
+    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+}
+
+#[test]
+fn a_registry_with_bearer_tokens_takes_pushes_and_serves_pulls() {
+    let env = Env::new();
+    let reg = Registry::start_with_tokens(&env);
+    // Several upload chunks, each a request carrying the bearer token.
+    let rel = release_with_side_file(&env, "1.0.0", "vocabulary.bin", 10 << 20);
+    let reference = reg.reference("team/sample:1.0.0");
+    let p = json_of(&push(&reg, &env, &rel, &reference));
+    assert!(p["bytes_sent"].as_u64().unwrap() > 10 << 20, "{p}");
+    let o = run(reg
+        .assay(&env)
+        .args(["verify", &reference, "--trusted-keys"])
+        .arg(env.path("trusted")));
+    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+
+    // The gateway trades its [registry] credentials for a token of its own, then serves.
+    let gw = Gateway::start(
+        &env,
+        "gw",
+        &reg.gateway_config(&reg.dir.join("password")),
+        &[],
+    );
+    json_of(&pull(&env, &gw, "sample", &reference));
+    assert_eq!(infer_sample(&gw), (200, Some("1.0.0".into())));
+    // The token server issued both kinds: push (with pull) for `assay push`, pull for the rest.
+    let log = std::fs::read_to_string(reg.dir.join("tokens.log")).unwrap();
+    assert!(
+        log.contains("issued repository:team/sample:pull,push"),
+        "{log}"
+    );
+    assert!(
+        log.contains("issued repository:team/sample:pull\n"),
+        "{log}"
+    );
+
+    // Wrong credentials: the token server refuses them, and the user is told.
+    std::fs::create_dir_all(env.path("docker-wrong")).unwrap();
+    std::fs::write(
+        env.path("docker-wrong/config.json"),
+        format!(
+            r#"{{"auths": {{"{}": {{"auth": "{}"}}}}}}"#,
+            reg.host(),
+            base64_encode(b"alice:not it")
+        ),
+    )
+    .unwrap();
+    let o = run(reg
+        .assay(&env)
+        .env("DOCKER_CONFIG", env.path("docker-wrong"))
+        .args(["verify", &reference, "--trusted-keys"])
+        .arg(env.path("trusted")));
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains(&reg.host()), "{}", o.stderr);
 }

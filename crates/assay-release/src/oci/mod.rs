@@ -6,9 +6,11 @@
 //! - [`layout`]: media types, the ModelPack config and the release manifest;
 //! - [`referrers`]: attaching and finding signatures (the referrers API, else the tag schema);
 //! - [`push`] and [`pull`]: moving a release, with every byte checked on the way in;
+//! - `upload`: resumable blob uploads (an interrupted push continues inside its blob);
 //! - [`resolve`]: a reference pinned to its digest, for a fleet rollout.
 //!
-//! The protocol itself is oci-client's; this module decides what goes in it.
+//! The protocol itself is oci-client's, except the blob uploads, whose sessions oci-client
+//! keeps private; this module decides what goes in it.
 
 pub mod layout;
 pub mod pull;
@@ -17,6 +19,7 @@ pub mod reference;
 pub mod referrers;
 pub mod registry;
 pub mod resolve;
+mod upload;
 
 pub use pull::{OciVerified, Opened, PullTo, open, verify};
 pub use push::{OciPushed, push};

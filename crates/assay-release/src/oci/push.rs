@@ -4,18 +4,17 @@
 //! digest is the signed one, so a registry (and anyone pulling) checks every file against
 //! the signature without unpacking anything. A blob the registry already holds is not sent
 //! again: a new version that changes one file uploads that file, and an interrupted push
-//! resumes at the first blob the registry did not finish.
+//! resumes inside the blob it was sending ([`super::upload`]).
 
 use std::{
     path::Path,
     sync::{
         Arc,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Instant,
 };
 
-use futures_util::TryStreamExt;
 use oci_client::manifest::OCI_IMAGE_MEDIA_TYPE;
 use serde::Serialize;
 
@@ -24,6 +23,7 @@ use super::{
     reference::OciReference,
     referrers::{self, ReferrersMode},
     registry::{Registry, RegistryOptions},
+    upload::BlobUpload,
 };
 use crate::{
     error::{ReleaseError, Result},
@@ -34,9 +34,6 @@ use crate::{
 
 /// Bytes sent so far and bytes to send in all (blobs the registry lacks).
 pub type PushProgressFn = Arc<dyn Fn(u64, u64) + Send + Sync>;
-
-/// The read size per chunk: each becomes one PATCH of a chunked upload.
-const CHUNK: usize = 4 << 20;
 
 /// What `assay push … oci://` did (and prints with `--json`).
 #[derive(Debug, Clone, Serialize)]
@@ -55,6 +52,8 @@ pub struct OciPushed {
     pub bytes_sent: u64,
     /// Blobs the registry already held (an earlier version, an interrupted push).
     pub blobs_present: usize,
+    /// Bytes of interrupted uploads the registry already held, and so were not sent again.
+    pub bytes_resumed: u64,
     /// The signature referrer's digest, and how the registry lists referrers.
     pub signature_digest: String,
     pub referrers: ReferrersMode,
@@ -62,13 +61,16 @@ pub struct OciPushed {
 }
 
 /// Pushes the release in `dir`, signed by the bundle at `signature`, to `target`. The tag
-/// is `target`'s, else the release's version.
+/// is `target`'s, else the release's version. Once `stop` is set (Ctrl-C), the push ends
+/// after the chunk in flight with [`ReleaseError::Interrupted`], and the same push run again
+/// continues from there.
 pub async fn push(
     dir: &Path,
     signature: &Path,
     target: &OciReference,
     opts: &RegistryOptions,
     progress: Option<PushProgressFn>,
+    stop: Option<&AtomicBool>,
 ) -> Result<OciPushed> {
     let started = Instant::now();
     let bundle = std::fs::read(signature).map_err(|e| ReleaseError::io(signature, e))?;
@@ -117,37 +119,37 @@ pub async fn push(
             .blob_exists(&repo, &layer.digest)
             .await
             .map_err(|e| reg.error(&format!("{target} ({name})"), e))?;
-        if !have {
-            missing.push((path, name, layer));
+        if have {
+            reg.upload_done(&target, &layer.digest);
+        } else {
+            let blob = BlobUpload {
+                path,
+                name,
+                digest: &layer.digest,
+                size: layer.size as u64,
+            };
+            let at = reg.upload_resume_point(&target, &blob).await;
+            missing.push((blob, at));
         }
     }
-    let to_send: u64 = missing.iter().map(|(_, _, l)| l.size as u64).sum();
-    let sent = Arc::new(AtomicU64::new(0));
-    for (path, name, layer) in &missing {
-        let file = tokio::fs::File::open(path)
-            .await
-            .map_err(|e| ReleaseError::io(path.as_path(), e))?;
-        let (sent, progress) = (sent.clone(), progress.clone());
-        let stream = tokio_util::io::ReaderStream::with_capacity(file, CHUNK)
-            .inspect_ok(move |b| {
-                let now = sent.fetch_add(b.len() as u64, Ordering::Relaxed) + b.len() as u64;
-                if let Some(p) = &progress {
-                    p(now, to_send);
-                }
-            })
-            .map_err(oci_client::errors::OciDistributionError::IoError);
-        reg.client
-            .push_blob_stream(&repo, stream, &layer.digest, Some(layer.size as u64))
-            .await
-            .map_err(|e| match reg.error(&format!("{target} ({name})"), e) {
-                // The registry hashes what it received: a file changed after signing.
-                ReleaseError::Registry { message, .. } if message.contains("DigestInvalid") => {
-                    ReleaseError::DigestMismatch {
-                        file: name.to_string(),
-                    }
-                }
-                other => other,
-            })?;
+    let to_send: u64 = missing.iter().map(|(b, at)| b.size - at).sum();
+    let resumed: u64 = missing.iter().map(|(_, at)| at).sum();
+    let sent = AtomicU64::new(0);
+    let on_chunk = |n: u64| {
+        let now = sent.fetch_add(n, Ordering::Relaxed) + n;
+        if let Some(p) = &progress {
+            p(now, to_send);
+        }
+    };
+    let stopped = || stop.is_some_and(|s| s.load(Ordering::Relaxed));
+    for (blob, _) in &missing {
+        if !reg.upload(&target, blob, &on_chunk, &stopped).await? {
+            return Err(ReleaseError::Interrupted {
+                what: target.to_string(),
+                done: sent.load(Ordering::Relaxed) + resumed,
+                total: resumed + to_send,
+            });
+        }
     }
 
     let descriptors: Vec<_> = layers.iter().map(|(_, _, l)| l.clone()).collect();
@@ -189,6 +191,7 @@ pub async fn push(
         blobs_sent: missing.len(),
         bytes_sent: sent.load(Ordering::Relaxed),
         blobs_present: layers.len() - missing.len(),
+        bytes_resumed: resumed,
         signature_digest,
         referrers: mode,
         seconds: started.elapsed().as_secs_f64(),

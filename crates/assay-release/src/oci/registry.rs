@@ -42,8 +42,9 @@ pub struct Registry {
     pub(crate) client: Client,
     pub(crate) auth: RegistryAuth,
     pub(crate) host: String,
-    /// For the documents read with a size cap (oci-client reads whole bodies).
-    http: reqwest::Client,
+    /// For the documents read with a size cap (oci-client reads whole bodies) and the
+    /// resumable uploads (oci-client keeps its upload sessions private).
+    pub(super) http: reqwest::Client,
     scheme: &'static str,
     /// The bearer token of the registry's token flow, when it has one.
     bearer: Option<String>,
@@ -159,20 +160,8 @@ impl Registry {
         accept: &[&str],
         limit: usize,
     ) -> Result<Option<Vec<u8>>> {
-        let r = repo.client_ref();
-        let url = format!(
-            "{}://{}/v2/{}/{tail}",
-            self.scheme,
-            r.resolve_registry(),
-            r.repository()
-        );
-        let mut req = self.http.get(&url).header("Accept", accept.join(", "));
-        req = match (&self.bearer, &self.auth) {
-            (Some(t), _) => req.bearer_auth(t),
-            (None, RegistryAuth::Basic(u, p)) => req.basic_auth(u, Some(p)),
-            (None, RegistryAuth::Bearer(t)) => req.bearer_auth(t),
-            (None, RegistryAuth::Anonymous) => req,
-        };
+        let url = format!("{}/{tail}", self.repo_url(repo));
+        let req = self.authorize(self.http.get(&url).header("Accept", accept.join(", ")));
         let what = format!("{repo} ({tail})");
         let resp = req.send().await.map_err(|e| {
             self.error(
@@ -288,7 +277,37 @@ impl Registry {
 }
 
 impl Registry {
-    fn unauthorized(&self, what: &str) -> ReleaseError {
+    /// `scheme://registry/v2/<repository>`, the root of a repository's endpoints.
+    pub(super) fn repo_url(&self, repo: &OciReference) -> String {
+        let r = repo.client_ref();
+        format!(
+            "{}://{}/v2/{}",
+            self.scheme,
+            r.resolve_registry(),
+            r.repository()
+        )
+    }
+
+    /// Whether `url` is on this registry (scheme, host and port), and so may be sent its
+    /// credentials.
+    pub(super) fn is_this_registry(&self, url: &reqwest::Url) -> bool {
+        let r = oci_client::Reference::with_tag(self.host.clone(), "x".into(), "x".into());
+        reqwest::Url::parse(&format!("{}://{}/", self.scheme, r.resolve_registry()))
+            .is_ok_and(|ours| ours.origin() == url.origin())
+    }
+
+    /// The registry's credentials on a request: the token flow's bearer token, else the
+    /// configured ones.
+    pub(super) fn authorize(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match (&self.bearer, &self.auth) {
+            (Some(t), _) => req.bearer_auth(t),
+            (None, RegistryAuth::Basic(u, p)) => req.basic_auth(u, Some(p)),
+            (None, RegistryAuth::Bearer(t)) => req.bearer_auth(t),
+            (None, RegistryAuth::Anonymous) => req,
+        }
+    }
+
+    pub(super) fn unauthorized(&self, what: &str) -> ReleaseError {
         ReleaseError::RegistryUnauthorized {
             registry: self.host.clone(),
             message: match self.auth {
