@@ -232,6 +232,31 @@ def lookup(flaky):
     return _model(graph)
 
 
+def lookup_slow():
+    """`lookup` with the same signature and answers (y = 2x), but about 20 ms of work per
+    request: a 1024x1024 matrix product that depends on x and is added in times zero. The
+    slow shadow of the gateway's shadow tests (a shadow must never slow the stable)."""
+    n = 1024
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])
+    rng = np.random.default_rng(7)
+    inits = [
+        numpy_helper.from_array(np.array(2.0, dtype=np.float32), "two"),
+        numpy_helper.from_array(np.array(0.0, dtype=np.float32), "zero"),
+        numpy_helper.from_array((rng.standard_normal((n, n)) * 1e-3).astype(np.float32), "c"),
+    ]
+    nodes = [
+        helper.make_node("ReduceMean", ["x"], ["mean"], name="mean", keepdims=0),
+        helper.make_node("Mul", ["c", "mean"], ["u"], name="scale"),
+        helper.make_node("MatMul", ["u", "c"], ["w"], name="work"),
+        helper.make_node("ReduceSum", ["w"], ["total"], name="total", keepdims=0),
+        helper.make_node("Mul", ["total", "zero"], ["nothing"], name="times_zero"),
+        helper.make_node("Mul", ["x", "two"], ["doubled"], name="double"),
+        helper.make_node("Add", ["doubled", "nothing"], ["y"], name="out"),
+    ]
+    return _model(helper.make_graph(nodes, "lookup_slow", [x], [y], initializer=inits))
+
+
 def lookup_variants():
     """Versions of `lookup` whose signatures differ from it, one way each, for the gateway's
     compatibility check (crates/assay-gateway/tests/process.rs): each doubles its input.
@@ -453,6 +478,7 @@ def main():
             "all_dtypes.onnx": all_dtypes(),
             "lookup.onnx": lookup(flaky=False),
             "lookup_flaky.onnx": lookup(flaky=True),
+            "lookup_slow.onnx": lookup_slow(),
         }
         models.update({f"{name}.onnx": m for name, m in lookup_variants().items()})
         for name, model in models.items():

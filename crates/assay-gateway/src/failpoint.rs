@@ -6,14 +6,19 @@ use std::sync::OnceLock;
 
 static POINTS: OnceLock<Vec<String>> = OnceLock::new();
 
-/// Parks the calling thread forever when `name` is armed.
-pub fn hit(name: &str) {
+/// Whether `name` is armed (for a point whose condition costs more than the lookup).
+pub fn armed(name: &str) -> bool {
     let points = POINTS.get_or_init(|| {
         std::env::var("ASSAY_GATEWAY_FAILPOINTS")
             .map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
             .unwrap_or_default()
     });
-    if points.iter().any(|p| p == name) {
+    points.iter().any(|p| p == name)
+}
+
+/// Parks the calling thread forever when `name` is armed.
+pub fn hit(name: &str) {
+    if armed(name) {
         tracing::warn!(
             failpoint = name,
             "stopped at a failpoint; waiting to be killed"

@@ -110,6 +110,11 @@ impl LoadedVersion {
         }
     }
 
+    /// Runs this version in the background (it only shadows) or the foreground (it serves).
+    pub fn set_background(&self, on: bool) {
+        self.queue.set_background(on);
+    }
+
     /// Queues the request and waits for its outputs, at most `timeout` in all.
     pub async fn infer(
         &self,

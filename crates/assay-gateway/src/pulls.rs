@@ -161,10 +161,17 @@ impl Pulls {
                     dest: &files,
                     blobs: Some(&blobs),
                 }),
-                // The crash tests stop here, with a layer half written.
-                Some(Arc::new(|done: u64, total: u64| {
-                    if done < total {
-                        crate::failpoint::hit("pull-fetching");
+                // The crash tests stop here, with a layer half written (progress also counts
+                // files linked from the blob store, so the point waits for a `.partial`).
+                Some(Arc::new({
+                    let files = files.clone();
+                    move |done: u64, total: u64| {
+                        if done < total
+                            && crate::failpoint::armed("pull-fetching")
+                            && has_partial(&files)
+                        {
+                            crate::failpoint::hit("pull-fetching");
+                        }
                     }
                 })),
             )
@@ -323,3 +330,15 @@ pub fn sweep_blobs(blobs: &std::path::Path) {
 /// Without hard-link counts, the store is kept (it only saves downloads).
 #[cfg(not(unix))]
 pub fn sweep_blobs(_blobs: &std::path::Path) {}
+
+/// Whether a file is being written under `dir` (the crash test's failpoint).
+fn has_partial(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| {
+            let p = e.path();
+            p.extension().is_some_and(|x| x == "partial") || (p.is_dir() && has_partial(&p))
+        })
+}

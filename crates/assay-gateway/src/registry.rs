@@ -407,10 +407,15 @@ impl Registry {
             .chain(ms.canary.as_ref().map(|c| c.version.as_str()))
             .chain(ms.shadow.as_ref().map(|s| s.version.as_str()))
             .collect();
-        slot.loaded
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|v, _| keep.contains(&v.as_str()));
+        let mut loaded = slot.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        loaded.retain(|v, _| keep.contains(&v.as_str()));
+        // A version that only shadows gets only the CPU the served ones leave idle, so the
+        // stable's latency does not pay for the comparison.
+        for (v, version) in loaded.iter() {
+            let serves = ms.stable.as_deref() == Some(v.as_str())
+                || ms.canary.as_ref().is_some_and(|c| &c.version == v);
+            version.set_background(!serves);
+        }
     }
 
     /// Starts, changes or ends the model's shadow as `ms` says. A shadow of the same version

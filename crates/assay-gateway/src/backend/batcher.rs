@@ -13,12 +13,19 @@
 //!
 //! Dropping the [`Batcher`] closes the queue; the threads finish what is queued (the
 //! in-flight requests of a version being swapped out) and exit.
+//!
+//! A version that only shadows runs in the background ([`Batcher::set_background`]): its
+//! session threads take Linux's `SCHED_IDLE` policy, so the scheduler gives them only the CPU
+//! that the served versions leave, and a stable request preempts a shadow batch at once. A
+//! thread cannot raise its own priority again without `CAP_SYS_NICE`, so when the version
+//! comes back to the foreground (promoted to canary), each session moves to a fresh thread
+//! started by the spawner, a thread of normal priority made for this.
 
 use std::{
     panic::AssertUnwindSafe,
     sync::{
-        Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex, OnceLock,
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -60,7 +67,23 @@ pub struct Policy {
 pub struct Batcher {
     tx: Sender<Job>,
     metrics: VersionMetrics,
+    control: Arc<Control>,
 }
+
+/// Whether the session threads run in the background, and a count of changes, so each
+/// thread notices one.
+#[derive(Default)]
+struct Control {
+    background: AtomicBool,
+    generation: AtomicU64,
+    /// Session threads, and how many have not acted on the latest change: the one holding
+    /// the batch-forming turn hands it on while others wait for it to see the change.
+    threads: usize,
+    laggards: AtomicUsize,
+}
+
+/// How often an idle session thread looks for a change of priority.
+const CONTROL_POLL: Duration = Duration::from_millis(200);
 
 impl Batcher {
     /// Starts one thread per session.
@@ -75,22 +98,44 @@ impl Batcher {
         let (tx, rx) = crossbeam_channel::bounded(queue_size);
         let turn = Arc::new(Mutex::new(None::<Job>));
         let computing = Arc::new(AtomicUsize::new(0));
+        let control = Arc::new(Control {
+            threads: sessions.len(),
+            ..Control::default()
+        });
+        // Made now, from a thread of normal priority, so the threads it starts later are too.
+        spawner();
         for (i, session) in sessions.into_iter().enumerate() {
             let worker = Worker {
                 session,
+                name: format!("{label}#{i}"),
                 rx: rx.clone(),
                 turn: turn.clone(),
                 computing: computing.clone(),
                 policy: policy.clone(),
                 outputs: output_names.clone(),
                 metrics: metrics.clone(),
+                control: control.clone(),
+                seen: 0,
+                idle: false,
             };
-            std::thread::Builder::new()
-                .name(format!("{label}#{i}"))
-                .spawn(move || worker.run())
-                .expect("spawning a session thread");
+            worker.start();
         }
-        Batcher { tx, metrics }
+        Batcher {
+            tx,
+            metrics,
+            control,
+        }
+    }
+
+    /// Runs the session threads in the background (a version that only shadows) or not.
+    /// Each thread changes after the batch it is running, or within [`CONTROL_POLL`].
+    pub fn set_background(&self, on: bool) {
+        if self.control.background.swap(on, Ordering::AcqRel) != on {
+            self.control
+                .laggards
+                .store(self.control.threads, Ordering::Release);
+            self.control.generation.fetch_add(1, Ordering::AcqRel);
+        }
     }
 
     /// Queues a job, or refuses it at once when the queue is full.
@@ -121,6 +166,8 @@ impl Batcher {
 
 struct Worker {
     session: Session,
+    /// The thread's name (`model@version#i`), kept for the thread that takes over.
+    name: String,
     rx: Receiver<Job>,
     /// Whoever holds this forms the next batch; it also keeps a request that did not fit.
     turn: Arc<Mutex<Option<Job>>>,
@@ -129,11 +176,28 @@ struct Worker {
     policy: Policy,
     outputs: Vec<String>,
     metrics: VersionMetrics,
+    control: Arc<Control>,
+    /// The control generation this thread last acted on.
+    seen: u64,
+    /// Whether this thread runs under `SCHED_IDLE`.
+    idle: bool,
 }
 
 impl Worker {
+    fn start(self) {
+        std::thread::Builder::new()
+            .name(self.name.clone())
+            .spawn(move || self.run())
+            .expect("spawning a session thread");
+    }
+
     fn run(mut self) {
         loop {
+            if !self.adopt_priority() {
+                // Back to the foreground: a fresh thread of normal priority takes over.
+                let _ = spawner().send(self);
+                return;
+            }
             let batch = {
                 let mut carry = match self.turn.lock() {
                     Ok(g) => g,
@@ -144,6 +208,14 @@ impl Worker {
                     None => return,
                 }
             };
+            if batch.is_empty() {
+                // The turn was handed on for a change of priority; let the thread waiting
+                // for it take it before this one asks again.
+                if self.control.laggards.load(Ordering::Acquire) > 0 {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                continue;
+            }
             self.execute(batch);
         }
     }
@@ -153,11 +225,57 @@ impl Worker {
         job
     }
 
-    /// The next batch, or `None` once the queue is closed and empty.
+    /// Acts on a change of priority; false when this thread cannot give the session the
+    /// priority it needs and must hand it on.
+    fn adopt_priority(&mut self) -> bool {
+        let generation = self.control.generation.load(Ordering::Acquire);
+        if generation == self.seen {
+            return true;
+        }
+        self.seen = generation;
+        let _ = self
+            .control
+            .laggards
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        let background = self.control.background.load(Ordering::Acquire);
+        if background == self.idle {
+            return true;
+        }
+        if !background {
+            // Raising a thread's priority needs CAP_SYS_NICE, which a gateway should not
+            // have: a new thread takes the session instead, in every case alike.
+            return false;
+        }
+        match set_idle_policy() {
+            Ok(()) => self.idle = true,
+            // Where it is not supported, the shadow only loses its head start.
+            Err(e) => {
+                tracing::debug!(thread = %self.name, error = %e, "could not lower the shadow's priority")
+            }
+        }
+        true
+    }
+
+    /// The next batch (empty when the priority changed while no request came), or `None`
+    /// once the queue is closed and empty.
     fn form(&self, carry: &mut Option<Job>) -> Option<Vec<Job>> {
         let first = match carry.take() {
             Some(j) => j,
-            None => self.take(self.rx.recv().ok()?),
+            None => loop {
+                match self.rx.recv_timeout(CONTROL_POLL) {
+                    Ok(j) => break self.take(j),
+                    Err(RecvTimeoutError::Disconnected) => return None,
+                    Err(RecvTimeoutError::Timeout) => {
+                        if self.control.generation.load(Ordering::Acquire) != self.seen {
+                            return Some(Vec::new());
+                        }
+                        if self.control.laggards.load(Ordering::Acquire) > 0 {
+                            // Another thread waits for the turn to see the change.
+                            return Some(Vec::new());
+                        }
+                    }
+                }
+            },
         };
         if !self.policy.merge {
             return Some(vec![first]);
@@ -372,4 +490,41 @@ fn concat(jobs: &[Job], rows: usize) -> Vec<Tensor> {
             }
         })
         .collect()
+}
+
+/// The thread that starts session threads handed back by threads that cannot raise their
+/// own priority. Created on first use, from [`Batcher::start`] (a thread of normal priority),
+/// so the threads it starts are of normal priority too.
+fn spawner() -> &'static Sender<Worker> {
+    static SPAWNER: OnceLock<Sender<Worker>> = OnceLock::new();
+    SPAWNER.get_or_init(|| {
+        let (tx, rx) = crossbeam_channel::unbounded::<Worker>();
+        std::thread::Builder::new()
+            .name("session-spawner".into())
+            .spawn(move || {
+                for mut worker in rx {
+                    worker.idle = false;
+                    worker.start();
+                }
+            })
+            .expect("spawning the session spawner");
+        tx
+    })
+}
+
+/// Puts the calling thread under `SCHED_IDLE`: it runs only when a CPU has nothing else to
+/// run, and yields it the moment something else wakes up.
+#[cfg(target_os = "linux")]
+fn set_idle_policy() -> std::io::Result<()> {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: pid 0 is the calling thread; `param` is a valid sched_param for SCHED_IDLE.
+    match unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_idle_policy() -> std::io::Result<()> {
+    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
 }

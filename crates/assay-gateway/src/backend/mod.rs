@@ -65,6 +65,11 @@ pub trait Queue: Send + Sync {
     /// Queues `job`, or refuses it at once (a full queue, a version shutting down). The
     /// answer goes to `job.reply`.
     fn submit(&self, job: Job) -> Result<(), GatewayError>;
+
+    /// Runs this version's work in the background, on CPU the served versions leave idle
+    /// (a version that only shadows), or in the foreground again. A hint: a backend that
+    /// cannot may ignore it.
+    fn set_background(&self, _on: bool) {}
 }
 
 /// One request's work.

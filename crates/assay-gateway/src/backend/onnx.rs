@@ -34,6 +34,10 @@ impl Queue for Batcher {
     fn submit(&self, job: Job) -> Result<(), GatewayError> {
         Batcher::submit(self, job)
     }
+
+    fn set_background(&self, on: bool) {
+        Batcher::set_background(self, on)
+    }
 }
 
 impl Backend for OnnxBackend {

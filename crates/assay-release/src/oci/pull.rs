@@ -7,16 +7,19 @@
 
 use std::{
     collections::BTreeSet,
+    io::Write,
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Instant,
 };
 
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use oci_client::manifest::{OciDescriptor, OciImageManifest};
 use serde::Serialize;
 use sha2::Digest;
-use tokio::io::AsyncWriteExt;
 
 use super::{
     layout::{self, MODEL_ARTIFACT_TYPE, MODEL_CONFIG_MEDIA_TYPE},
@@ -34,6 +37,12 @@ use crate::{
 
 /// Bytes checked so far and the release's size.
 pub type PullProgressFn = Arc<dyn Fn(u64, u64) + Send + Sync>;
+
+/// Layers fetched at once: a sharded model's shards are hashed on every core.
+const PARALLEL_LAYERS: usize = 4;
+
+/// Adds checked bytes to the pull's progress.
+type Counter = Arc<dyn Fn(u64) + Send + Sync>;
 
 /// What `assay verify oci://…` proves (and a gateway's pull reports).
 #[derive(Debug, Clone, Serialize)]
@@ -196,45 +205,44 @@ impl Opened {
         self.total
     }
 
-    /// Streams and re-hashes every layer, into `into` when given.
+    /// Streams and re-hashes every layer, into `into` when given: up to
+    /// [`PARALLEL_LAYERS`] at once, each hashed and written on a blocking thread of its own,
+    /// so a sharded model is checked on every core.
     pub async fn fetch(
         self,
         into: Option<PullTo<'_>>,
         progress: Option<PullProgressFn>,
     ) -> Result<OciVerified> {
         let total = self.total;
-        let mut done = 0u64;
-        let (mut files_reused, mut reused_bytes) = (0, 0u64);
-        for layer in &self.manifest.layers {
-            let name = layout::layer_path(layer).expect("checked by open");
-            let out = into.as_ref().map(|p| p.dest.join(name));
-            let blobs = into.as_ref().and_then(|p| p.blobs);
-            if let (Some(out), Some(blobs)) = (&out, blobs)
-                && reuse(blobs, layer, out)?
-            {
-                files_reused += 1;
-                reused_bytes += layer.size as u64;
-                done += layer.size as u64;
+        let done = Arc::new(AtomicU64::new(0));
+        let counter: Counter = {
+            let done = done.clone();
+            Arc::new(move |n: u64| {
+                let now = done.fetch_add(n, Ordering::Relaxed) + n;
                 if let Some(p) = &progress {
-                    p(done, total);
+                    p(now, total);
                 }
-                continue;
-            }
-            fetch_layer(
-                &self.reg,
-                &self.pinned,
-                layer,
-                name,
-                out.as_deref(),
-                &mut done,
-                total,
-                &progress,
-            )
+            })
+        };
+        // By index: a closure over `&OciDescriptor` would not be general enough for the
+        // gateway's `Send` futures.
+        let this = &self;
+        let layers = &self.manifest.layers;
+        let reused: Vec<usize> = futures_util::stream::iter(0..layers.len())
+            .map(|i| {
+                let counter = counter.clone();
+                let into = into.as_ref();
+                async move {
+                    let reused = this.fetch_one(&layers[i], into, counter).await?;
+                    Ok::<_, ReleaseError>(reused.then_some(i))
+                }
+            })
+            .buffer_unordered(PARALLEL_LAYERS)
+            .try_filter_map(|i| async move { Ok(i) })
+            .try_collect()
             .await?;
-            if let (Some(out), Some(blobs)) = (&out, blobs) {
-                share(blobs, layer, out)?;
-            }
-        }
+        let files_reused = reused.len();
+        let reused_bytes: u64 = reused.iter().map(|&i| layers[i].size as u64).sum();
         Ok(OciVerified {
             reference: self.reference.to_string(),
             pinned: self.pinned.to_string(),
@@ -253,6 +261,39 @@ impl Opened {
             bundle: self.bundle,
         })
     }
+
+    /// One layer: linked from the blob store when it holds it (re-hashed), else fetched.
+    /// True when it was reused.
+    async fn fetch_one(
+        &self,
+        layer: &OciDescriptor,
+        into: Option<&PullTo<'_>>,
+        counter: Counter,
+    ) -> Result<bool> {
+        let name = layout::layer_path(layer).expect("checked by open");
+        let out = into.map(|p| p.dest.join(name));
+        let blobs = into.and_then(|p| p.blobs).map(Path::to_path_buf);
+        if let (Some(out), Some(blobs)) = (&out, &blobs) {
+            let (o, b, l) = (out.clone(), blobs.clone(), layer.clone());
+            if blocking(move || reuse(&b, &l, &o)).await? {
+                counter(layer.size as u64);
+                return Ok(true);
+            }
+        }
+        fetch_layer(
+            &self.reg,
+            &self.pinned,
+            layer,
+            name,
+            out.as_deref(),
+            counter,
+        )
+        .await?;
+        if let (Some(out), Some(blobs)) = (&out, &blobs) {
+            share(blobs, layer, out)?;
+        }
+        Ok(false)
+    }
 }
 
 /// Verifies `reference` against `trust` in the registry, and with `into` writes the checked
@@ -270,85 +311,104 @@ pub async fn verify(
         .await
 }
 
-/// Streams one layer, hashing as it goes, into `out` (when pulling). The size is capped at
-/// the manifest's: a registry that sends more is cut off, not buffered.
-#[allow(clippy::too_many_arguments)]
+/// Streams one layer into a blocking thread that hashes it and writes it to `out` (when
+/// pulling). The size is capped at the manifest's: a registry that sends more is cut off,
+/// not buffered, and at most a few chunks wait between the two sides.
 async fn fetch_layer(
     reg: &Registry,
     at: &OciReference,
     layer: &OciDescriptor,
     name: &str,
     out: Option<&Path>,
-    done: &mut u64,
-    total: u64,
-    progress: &Option<PullProgressFn>,
+    counter: Counter,
 ) -> Result<()> {
-    let mismatch = || ReleaseError::DigestMismatch { file: name.into() };
-    let mut stream = reg
-        .client
-        .pull_blob_stream(&at.client_ref(), layer)
-        .await
-        .map_err(|e| reg.error(&format!("{at} ({name})"), e))?;
-    let mut file = match out {
+    let what = format!("{at} ({name})");
+    let size = layer.size as u64;
+    let resp = reg.blob(at, &layer.digest, &what).await?;
+    let file = match out {
         Some(path) => {
             let partial = partial_path(path);
             if let Some(parent) = partial.parent() {
-                tokio::fs::create_dir_all(parent)
-                    .await
-                    .map_err(|e| ReleaseError::io(parent, e))?;
+                std::fs::create_dir_all(parent).map_err(|e| ReleaseError::io(parent, e))?;
             }
-            let f = tokio::fs::File::create(&partial)
-                .await
-                .map_err(|e| ReleaseError::io(&partial, e))?;
-            Some((f, partial, path))
+            let f = std::fs::File::create(&partial).map_err(|e| ReleaseError::io(&partial, e))?;
+            Some((f, partial, path.to_path_buf()))
         }
         None => None,
     };
-    let mut hasher = sha2::Sha256::new();
-    let mut got = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            // oci-client's own check at the end of the stream: the bytes are not the digest.
-            if e.get_ref()
-                .is_some_and(|i| i.is::<oci_client::errors::DigestError>())
-            {
-                mismatch()
-            } else {
-                ReleaseError::Registry {
-                    reference: format!("{at} ({name})"),
-                    message: e.to_string(),
-                }
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(8);
+    let (digest, file_name) = (layer.digest.clone(), name.to_string());
+    let sink = blocking(move || {
+        let mismatch = || ReleaseError::DigestMismatch {
+            file: file_name.clone(),
+        };
+        let mut file = file;
+        let mut hasher = sha2::Sha256::new();
+        let mut got = 0u64;
+        while let Some(chunk) = rx.blocking_recv() {
+            got += chunk.len() as u64;
+            hasher.update(&chunk);
+            if let Some((f, partial, _)) = &mut file {
+                f.write_all(&chunk)
+                    .map_err(|e| ReleaseError::io(partial.as_path(), e))?;
             }
-        })?;
-        got += chunk.len() as u64;
-        if got > layer.size as u64 {
+            counter(chunk.len() as u64);
+        }
+        if got != size || layout::oci_digest(&hasher.finalize()) != digest {
             return Err(mismatch());
         }
-        hasher.update(&chunk);
-        if let Some((f, partial, _)) = &mut file {
-            f.write_all(&chunk)
-                .await
-                .map_err(|e| ReleaseError::io(partial.as_path(), e))?;
+        if let Some((f, partial, path)) = file {
+            f.sync_all().map_err(|e| ReleaseError::io(&partial, e))?;
+            drop(f);
+            std::fs::rename(&partial, &path).map_err(|e| ReleaseError::io(&path, e))?;
         }
-        *done += chunk.len() as u64;
-        if let Some(p) = progress {
-            p(*done, total);
+        Ok(())
+    });
+    let pump = async {
+        let mut stream = resp.bytes_stream();
+        let mut got = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| ReleaseError::Registry {
+                reference: what.clone(),
+                message: e.to_string(),
+            })?;
+            got += chunk.len() as u64;
+            if got > size {
+                return Err(ReleaseError::DigestMismatch { file: name.into() });
+            }
+            if tx.send(chunk).await.is_err() {
+                // The sink stopped (a write failed): its error says why.
+                break;
+            }
+        }
+        Ok(())
+    };
+    let pumped = pump.await;
+    drop(tx);
+    let sunk = sink.await;
+    pumped?;
+    sunk
+}
+
+/// Runs blocking work (hashing, file IO) off the async threads. Started at once, not when
+/// first awaited: a layer's sink must run while its stream is pumped into it.
+fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> impl std::future::Future<Output = Result<T>> {
+    let task = tokio::task::spawn_blocking(f);
+    async move {
+        match task.await {
+            Ok(r) => r,
+            // A panic is a bug, and stays one; otherwise the runtime is shutting down.
+            Err(e) => match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(e) => Err(ReleaseError::Io {
+                    path: PathBuf::from("(pull)"),
+                    source: std::io::Error::other(e.to_string()),
+                }),
+            },
         }
     }
-    if got != layer.size as u64 || layout::oci_digest(&hasher.finalize()) != layer.digest {
-        return Err(mismatch());
-    }
-    if let Some((mut f, partial, path)) = file {
-        f.flush().await.map_err(|e| ReleaseError::io(&partial, e))?;
-        f.sync_all()
-            .await
-            .map_err(|e| ReleaseError::io(&partial, e))?;
-        drop(f);
-        tokio::fs::rename(&partial, path)
-            .await
-            .map_err(|e| ReleaseError::io(path, e))?;
-    }
-    Ok(())
 }
 
 fn partial_path(path: &Path) -> PathBuf {

@@ -199,6 +199,34 @@ impl Registry {
         Ok(Some(body))
     }
 
+    /// `GET` a blob, answered as a stream for the caller to cap and hash (oci-client's own
+    /// blob stream hashes it too, which a pull that hashes every byte anyway need not pay
+    /// for twice). A redirect to a storage service is followed without the credentials.
+    pub(crate) async fn blob(
+        &self,
+        repo: &OciReference,
+        digest: &str,
+        what: &str,
+    ) -> Result<reqwest::Response> {
+        let url = format!("{}/blobs/{digest}", self.repo_url(repo));
+        let resp = self
+            .authorize(self.http.get(&url))
+            .send()
+            .await
+            .map_err(|e| self.error(what, OciDistributionError::RequestError(e)))?;
+        match resp.status().as_u16() {
+            404 => Err(ReleaseError::RegistryNotFound {
+                what: what.to_string(),
+            }),
+            401 | 403 => Err(self.unauthorized(what)),
+            s if !(200..300).contains(&s) => Err(ReleaseError::Registry {
+                reference: what.to_string(),
+                message: format!("HTTP {s}"),
+            }),
+            _ => Ok(resp),
+        }
+    }
+
     /// One error per thing the user can act on: credentials, a missing name, an unreachable
     /// host, or the registry's own refusal.
     pub(crate) fn error(&self, what: &str, e: OciDistributionError) -> ReleaseError {

@@ -70,6 +70,14 @@ fn save(file: Option<&Path>, s: &Session) {
     }
 }
 
+/// The upload of a blob of `size` bytes remembered in `file`, if any.
+fn load(file: Option<&Path>, size: u64) -> Option<Session> {
+    let bytes = std::fs::read(file?).ok()?;
+    serde_json::from_slice::<Session>(&bytes)
+        .ok()
+        .filter(|s| s.size == size && s.offset <= size)
+}
+
 fn forget(file: Option<&Path>) {
     if let Some(f) = file {
         let _ = std::fs::remove_file(f);
@@ -85,23 +93,16 @@ impl Registry {
         blob: &BlobUpload<'_>,
     ) -> u64 {
         let file = session_file(self, repository, blob.digest);
-        let Some(saved) = file
-            .as_deref()
-            .and_then(|f| std::fs::read(f).ok())
-            .and_then(|b| serde_json::from_slice::<Session>(&b).ok())
-            .filter(|s| s.size == blob.size)
-        else {
+        let Some(saved) = load(file.as_deref(), blob.size) else {
             return 0;
         };
         match self.upload_status(&saved.location).await {
             Ok(Some(s)) if s.offset <= blob.size => {
-                save(
-                    file.as_deref(),
-                    &Session {
-                        size: blob.size,
-                        ..s.clone()
-                    },
-                );
+                let s = Session {
+                    size: blob.size,
+                    ..s
+                };
+                save(file.as_deref(), &s);
                 s.offset
             }
             _ => {
@@ -131,12 +132,7 @@ impl Registry {
     ) -> Result<bool> {
         let what = format!("{repository} ({})", blob.name);
         let file_key = session_file(self, repository, blob.digest);
-        let remembered = file_key
-            .as_deref()
-            .and_then(|f| std::fs::read(f).ok())
-            .and_then(|b| serde_json::from_slice::<Session>(&b).ok())
-            .filter(|s| s.size == blob.size && s.offset <= blob.size);
-        let mut session = match remembered {
+        let mut session = match load(file_key.as_deref(), blob.size) {
             Some(s) => s,
             None => self.upload_start(repository, blob.size, &what).await?,
         };
