@@ -636,7 +636,8 @@ pub struct BenchArgs {
 
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// The server: http://HOST:PORT (REST) or grpc://HOST:PORT (gRPC).
+    /// The server: http://HOST:PORT (REST) or grpc://HOST:PORT (gRPC); https:// and
+    /// grpcs:// for TLS.
     pub url: String,
     /// The model's name on the server.
     pub model: String,
@@ -682,6 +683,10 @@ pub struct LoadArgs {
     /// compare` pairs it with in-process benchmarks of the same model.
     #[arg(long, value_name = "FILE")]
     pub model_file: Option<PathBuf>,
+    /// Extra CA certificate (PEM) for an https:// or grpcs:// server with a private
+    /// certificate (the system's roots are trusted too).
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// Bearer token for a server that wants one.
     #[arg(
         long,

@@ -1374,6 +1374,44 @@ fn tls_serves_https_and_the_cli_trusts_a_given_ca() {
         .arg(env.path("admin.token")));
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(json(&o.stdout)["name"], "assay-gateway");
+    // `assay load` measures a TLS gateway, REST and gRPC, trusting the same CA.
+    let rel = env.release(&sample_model(), "sample", "1.0.0");
+    let o = env.push(&gw, &rel, &["--ca-cert", ca.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    for url in [
+        gw.url(),
+        format!("grpcs://localhost:{}", gw.grpc_port.unwrap()),
+    ] {
+        let o = run(env
+            .assay()
+            .args(["load", &url, "sample", "--ca-cert"])
+            .arg(&ca)
+            .args([
+                "--concurrency",
+                "2",
+                "--warmup-time",
+                "200ms",
+                "--duration",
+                "1s",
+                "--no-save",
+                "--json",
+            ]));
+        assert_eq!(o.code, 0, "{url}: {}", o.stderr);
+        let row = &json(&o.stdout)["results"][0];
+        assert!(
+            row["load"]["completed"].as_u64().unwrap() > 50 && row["load"]["errors"] == 0,
+            "{url}: {row}"
+        );
+    }
+    let o = run(env
+        .assay()
+        .args(["load", &gw.url(), "sample", "--duration", "1s", "--no-save"]));
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("certificate") && o.stderr.contains("--ca-cert"),
+        "{}",
+        o.stderr
+    );
     let o = run(env.assay().args(["push"]).arg(env.path("nowhere")).args([
         "--signature",
         "x",

@@ -26,6 +26,7 @@ mod plan;
 mod request;
 mod run;
 mod target;
+mod tls;
 mod wire;
 
 pub use error::LoadError;

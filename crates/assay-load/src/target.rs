@@ -1,6 +1,8 @@
 //! The server a load run goes to: its URL (the scheme picks the protocol), the model, and
 //! the credentials.
 
+use std::path::PathBuf;
+
 use assay_engine::{EngineError, Setting, bench::ServedProtocol};
 
 /// Where the load goes.
@@ -16,11 +18,16 @@ pub struct Target {
     pub version: Option<String>,
     /// A bearer token sent with every request (`Authorization`, or gRPC metadata).
     pub token: Option<String>,
+    /// TLS (`https://`, `grpcs://`): the server's certificate is checked against the system's
+    /// roots and `ca_cert`.
+    pub tls: bool,
+    /// An extra CA certificate (PEM) for a server with a private certificate.
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl Target {
     /// Reads `http://HOST:PORT` (REST; `binary` sends tensors as raw bytes) or
-    /// `grpc://HOST:PORT` (gRPC).
+    /// `grpc://HOST:PORT` (gRPC), or `https://` and `grpcs://` for the same over TLS.
     pub fn parse(
         url: &str,
         model: &str,
@@ -35,25 +42,21 @@ impl Target {
             ))
         })?;
         let protocol = match (parsed.scheme(), binary) {
-            ("http", false) => ServedProtocol::RestJson,
-            ("http", true) => ServedProtocol::RestBinary,
-            ("grpc", false) => ServedProtocol::Grpc,
-            ("grpc", true) => {
+            ("http" | "https", false) => ServedProtocol::RestJson,
+            ("http" | "https", true) => ServedProtocol::RestBinary,
+            ("grpc" | "grpcs", false) => ServedProtocol::Grpc,
+            ("grpc" | "grpcs", true) => {
                 return Err(bad(
                     "binary tensors are a REST option: gRPC always sends raw tensor bytes".into(),
                 ));
             }
-            ("https" | "grpcs", _) => {
-                return Err(bad(format!(
-                    "'{url}': TLS targets are not supported by assay load; measure the server on its plain port (TLS adds a handshake per connection, not per request)"
-                )));
-            }
             (other, _) => {
                 return Err(bad(format!(
-                    "'{url}' has the scheme '{other}'; give http://HOST:PORT (REST) or grpc://HOST:PORT (gRPC)"
+                    "'{url}' has the scheme '{other}'; give http(s)://HOST:PORT (REST) or grpc(s)://HOST:PORT (gRPC)"
                 )));
             }
         };
+        let tls = matches!(parsed.scheme(), "https" | "grpcs");
         if parsed.path() != "/" && !parsed.path().is_empty() {
             return Err(bad(format!(
                 "'{url}' has a path; give the server's base URL only (the model is a separate argument)"
@@ -64,13 +67,11 @@ impl Target {
             .ok_or_else(|| bad(format!("'{url}' names no host")))?
             .trim_matches(|c| c == '[' || c == ']')
             .to_string();
-        let port = parsed
-            .port()
-            .unwrap_or(if protocol == ServedProtocol::Grpc {
-                8001
-            } else {
-                80
-            });
+        let port = parsed.port().unwrap_or(match (protocol, tls) {
+            (ServedProtocol::Grpc, _) => 8001,
+            (_, true) => 443,
+            _ => 80,
+        });
         if model.is_empty() || model.contains('/') {
             return Err(bad(format!("'{model}' is not a model name")));
         }
@@ -82,6 +83,8 @@ impl Target {
             model: model.to_string(),
             version,
             token,
+            tls,
+            ca_cert: None,
         })
     }
 
@@ -124,12 +127,25 @@ mod tests {
         assert_eq!(t.authority(), "[::1]:9");
         assert_eq!(t.model_path(), "/v2/models/mlp/versions/2");
         let t = Target::parse("grpc://localhost", "mlp", None, false, None).unwrap();
-        assert_eq!((t.protocol, t.port), (ServedProtocol::Grpc, 8001));
+        assert_eq!(
+            (t.protocol, t.port, t.tls),
+            (ServedProtocol::Grpc, 8001, false)
+        );
+        let t = Target::parse("grpcs://localhost", "mlp", None, false, None).unwrap();
+        assert_eq!(
+            (t.protocol, t.port, t.tls),
+            (ServedProtocol::Grpc, 8001, true)
+        );
+        let t = Target::parse("https://gw.example", "mlp", None, true, None).unwrap();
+        assert_eq!(
+            (t.protocol, t.port, t.tls),
+            (ServedProtocol::RestBinary, 443, true)
+        );
         for (url, words) in [
             ("127.0.0.1:8000", "not a URL"),
             ("localhost:8000", "scheme 'localhost'"),
             ("ftp://h:1", "scheme 'ftp'"),
-            ("https://h:1", "TLS"),
+            ("wss://h:1", "scheme 'wss'"),
             ("http://h:1/v2/models/mlp", "has a path"),
             ("not a url", "not a URL"),
         ] {

@@ -20,7 +20,7 @@ use hyper::{
 };
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
-use crate::{error::LoadError, request::Encoded, target::Target};
+use crate::{error::LoadError, request::Encoded, target::Target, tls};
 
 /// Why one request failed: how to classify it, and what to tell the user.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,7 +100,36 @@ pub(crate) async fn connect(target: &Target) -> Result<Conn, LoadError> {
     .map_err(|_| unreachable("no answer to the connection in 10 s".into()))?
     .map_err(|e| unreachable(e.to_string()))?;
     stream.set_nodelay(true).ok();
-    let io = TokioIo::new(stream);
+    if target.tls {
+        let connector = tls::connector(target)?;
+        let name = rustls::pki_types::ServerName::try_from(target.host.clone())
+            .map_err(|e| unreachable(format!("'{}' is not a TLS server name: {e}", target.host)))?;
+        let stream = tokio::time::timeout(Duration::from_secs(10), connector.connect(name, stream))
+            .await
+            .map_err(|_| unreachable("no TLS handshake in 10 s".into()))?
+            .map_err(|e| {
+                let mut m = source_chain(&e);
+                if m.contains("certificate") {
+                    m.push_str(
+                        " (a server with a private CA: give its certificate with --ca-cert FILE)",
+                    );
+                }
+                unreachable(m)
+            })?;
+        return handshake(target, TokioIo::new(stream)).await;
+    }
+    handshake(target, TokioIo::new(stream)).await
+}
+
+/// HTTP/2 (gRPC) or HTTP/1.1 over a connected stream, plain or TLS.
+async fn handshake<S>(target: &Target, io: TokioIo<S>) -> Result<Conn, LoadError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let unreachable = |message: String| LoadError::Unreachable {
+        url: target.url.clone(),
+        message,
+    };
     // Each connection's own task reads and writes the socket; it ends when the last sender
     // is dropped or the server closes it.
     if target.protocol == assay_engine::bench::ServedProtocol::Grpc {
@@ -111,7 +140,8 @@ pub(crate) async fn connect(target: &Target) -> Result<Conn, LoadError> {
         tokio::spawn(async move {
             let _ = conn.await;
         });
-        let origin: http::Uri = format!("http://{}", target.authority())
+        let scheme = if target.tls { "https" } else { "http" };
+        let origin: http::Uri = format!("{scheme}://{}", target.authority())
             .parse()
             .map_err(|e: http::uri::InvalidUri| unreachable(e.to_string()))?;
         Ok(Conn::Grpc(

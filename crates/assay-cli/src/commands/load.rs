@@ -17,13 +17,20 @@ use crate::{
 };
 
 pub fn run(cli: &Cli, args: &LoadArgs) -> anyhow::Result<()> {
-    let target = Target::parse(
+    let mut target = Target::parse(
         &args.url,
         &args.model,
         args.model_version.clone(),
         args.binary,
         args.token.clone(),
     )?;
+    if args.ca_cert.is_some() && !target.tls {
+        return Err(crate::exit::UsageError(
+            "--ca-cert is for https:// and grpcs:// targets".into(),
+        )
+        .into());
+    }
+    target.ca_cert = args.ca_cert.clone();
     let mode = if args.rate.is_empty() {
         LoadMode::Closed {
             concurrency: if args.concurrency.is_empty() {
