@@ -1,6 +1,7 @@
 """Triton's own gRPC client against assay-gateway: health, server and model metadata, the
 model configuration, then inference whose outputs must be bit-identical to the REST
-answer (Triton's HTTP client, binary tensors) and to onnxruntime's. Then the refusals a
+answer (Triton's HTTP client, binary tensors) and to onnxruntime's, and the statistics
+extension over both protocols. Then the refusals a
 client can meet: an unknown model, a wrong tensor byte length, a malformed protobuf.
 Prints one line per check; exits non-zero on a mismatch.
 
@@ -57,6 +58,23 @@ def main():
     for _ in range(int(rounds)):
         client.infer(model, [t])
     print(f"rounds: {rounds}")
+
+    # Triton's statistics extension, over gRPC and REST: every answered request so far.
+    by_grpc = client.get_inference_statistics(model, as_json=True)["model_stats"]
+    by_rest = rest.get_inference_statistics(model)["model_stats"]
+    def counts(stats, key):
+        return sum(int(m.get(key, 0)) for m in stats)
+    def timed(stats, part):
+        return all(int(m["inference_stats"][part].get("ns", 0)) > 0
+                   for m in stats if int(m.get("inference_count", 0)) > 0)
+    success = sum(int(m["inference_stats"]["success"].get("count", 0)) for m in by_grpc)
+    agree = ([(m["version"], int(m["inference_stats"]["success"].get("count", 0))) for m in by_grpc]
+             == [(m["version"], int(m["inference_stats"]["success"]["count"])) for m in by_rest])
+    print(f"statistics: success {success} inferences {counts(by_grpc, 'inference_count')} over "
+          f"{len(by_grpc)} versions, queue timed {timed(by_grpc, 'queue')}, compute timed "
+          f"{timed(by_grpc, 'compute_infer')}, REST and gRPC agree {agree}")
+    one = client.get_inference_statistics(model, model_version=meta["versions"][0], as_json=True)
+    print(f"statistics of {meta['versions'][0]}: {[m['version'] for m in one['model_stats']]}")
 
     try:
         client.infer("no-such-model", [t])

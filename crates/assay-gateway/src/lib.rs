@@ -18,8 +18,9 @@
 //! - **Backend** ([`backend`]): the [`backend::Backend`] trait the core loads versions
 //!   through; [`backend::OnnxBackend`] runs ONNX Runtime sessions behind a dynamic batcher.
 //!
-//! Beside them: [`config`] (the TOML file and flags), `metrics`, `audit` and `auth`
-//! (Prometheus metrics, the audit log, tokens and rate limits).
+//! Beside them: [`config`] (the TOML file and flags), `metrics`, `statistics`, `audit` and
+//! `auth` (Prometheus metrics and Triton's statistics extension over them, the audit log,
+//! tokens and rate limits).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -53,6 +54,7 @@ mod self_profile;
 mod serving;
 mod shadow;
 mod state;
+mod statistics;
 mod tensor;
 mod trace_context;
 mod uploads;

@@ -100,6 +100,8 @@ pub struct VersionMetrics {
     pub queue_duration: Histogram,
     pub compute_duration: Histogram,
     pub batch_size: Histogram,
+    /// When the last request was answered (ms since the epoch; Triton's `last_inference`).
+    last_inference: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl VersionMetrics {
@@ -107,6 +109,25 @@ impl VersionMetrics {
         if let Some((_, c)) = self.failure.iter().find(|(r, _)| *r == reason) {
             c.inc();
         }
+    }
+
+    /// Failed requests, every reason together.
+    pub fn failures(&self) -> u64 {
+        self.failure.iter().map(|(_, c)| c.get()).sum()
+    }
+
+    /// Records an answered request's time (for the statistics extension).
+    pub fn answered_now(&self) {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        self.last_inference
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn last_inference_ms(&self) -> u64 {
+        self.last_inference
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -265,6 +286,7 @@ impl Metrics {
             queue_duration: self.queue_duration.get_or_create(&l).clone(),
             compute_duration: self.compute_duration.get_or_create(&l).clone(),
             batch_size: self.batch_size.get_or_create(&l).clone(),
+            last_inference: Arc::default(),
         }
     }
 

@@ -1076,6 +1076,23 @@ impl Registry {
     }
 
     /// The loaded version a metadata route describes: pinned, or the stable one.
+    /// Every loaded version of `model` (what the statistics extension reports without a
+    /// version), in version order.
+    pub fn loaded_versions(&self, model: &str) -> Result<Vec<Arc<LoadedVersion>>, GatewayError> {
+        let slot = self
+            .existing_slot(model)
+            .ok_or_else(|| Self::unknown_model(model))?;
+        let mut all: Vec<_> = slot
+            .loaded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| a.version.cmp(&b.version));
+        Ok(all)
+    }
+
     pub async fn describe(
         &self,
         model: &str,

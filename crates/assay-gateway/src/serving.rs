@@ -138,6 +138,7 @@ where
         Ok(_) => {
             v.metrics.success.inc();
             v.metrics.request_duration.observe(elapsed.as_secs_f64());
+            v.metrics.answered_now();
             span.record("status", 200u16);
         }
         Err(e) => {

@@ -1196,6 +1196,12 @@ fn tritonclient_grpc_infers_like_rest_and_counts_in_the_same_metrics_and_canary(
             rounds.to_string().as_ref(),
         ],
     );
+    let statistics = format!(
+        "statistics: success {n} inferences {rows} over 2 versions, queue timed True, compute timed True, REST and gRPC agree True",
+        n = 3 + rounds,
+        // Triton counts every row of a batched request as an inference: 3 rows each.
+        rows = 3 * (3 + rounds)
+    );
     for line in [
         "server: assay-gateway",
         "model: mlp versions ['1.0.0', '1.1.0'] platform onnx_onnxv1",
@@ -1203,6 +1209,8 @@ fn tritonclient_grpc_infers_like_rest_and_counts_in_the_same_metrics_and_canary(
         "grpc: max |diff| 0",
         "rest and grpc bit-identical: True",
         "pinned: ok",
+        statistics.as_str(),
+        "statistics of 1.0.0: ['1.0.0']",
         "unknown model: StatusCode.NOT_FOUND unknown model 'no-such-model'",
         "wrong byte length: StatusCode.INVALID_ARGUMENT input 'input': shape [3, 512] of FP32 needs 6144 bytes but its raw_input_contents length is 6140",
         "malformed protobuf: INTERNAL failed to decode Protobuf message",

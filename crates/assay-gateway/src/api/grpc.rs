@@ -1,6 +1,6 @@
 //! The gRPC surface: KServe v2's `inference.GRPCInferenceService` (live, ready, model ready,
-//! server and model metadata, `ModelInfer`) and Triton's model configuration, so
-//! `tritonclient.grpc` and `perf_analyzer -i grpc` work unchanged. Requests go through the
+//! server and model metadata, `ModelInfer`) and Triton's model configuration and statistics,
+//! so `tritonclient.grpc` and `perf_analyzer -i grpc` work unchanged. Requests go through the
 //! same core path as REST ([`crate::serving`]): the same tokens, rate limits, routing,
 //! canaries, batching and metrics. What the gateway does not offer (repository control,
 //! shared memory, streaming, trace and log settings) answers UNIMPLEMENTED.
@@ -13,7 +13,7 @@ use tonic::{Request, Response, Status, metadata::MetadataValue};
 use crate::{
     api::{
         App,
-        infer::{EXTENSIONS, SERVED_BY, listed_versions, readiness},
+        infer::{EXTENSIONS, SERVED_BY, listed_versions, readiness, stats},
     },
     protocol::grpc::{
         self as wire,
@@ -130,6 +130,18 @@ impl GrpcInferenceService for Grpc {
         Ok(Response::new(pb::ModelConfigResponse {
             config: Some(wire::model_config(&v)),
         }))
+    }
+
+    async fn model_statistics(
+        &self,
+        req: Request<pb::ModelStatisticsRequest>,
+    ) -> Result<Response<pb::ModelStatisticsResponse>, Status> {
+        self.app
+            .auth
+            .serving(&req.metadata().clone().into_headers())?;
+        let r = req.get_ref();
+        let answer = stats(&self.app, &r.name, version(&r.version)).await?;
+        Ok(Response::new(wire::statistics(answer)))
     }
 
     async fn model_infer(

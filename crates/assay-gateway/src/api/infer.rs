@@ -22,6 +22,7 @@ use crate::{
     protocol,
     registry::Registry,
     serving::{self, Call, Protocol},
+    statistics::{ModelStats, StatsAnswer},
     trace_context::TRACEPARENT,
 };
 
@@ -29,9 +30,10 @@ use crate::{
 pub const SERVED_BY: &str = "x-assay-model-version";
 
 /// The protocol extensions the server metadata names (REST and gRPC alike).
-pub(crate) const EXTENSIONS: [&str; 4] = [
+pub(crate) const EXTENSIONS: [&str; 5] = [
     "binary_tensor_data",
     "model_configuration",
+    "statistics",
     "assay_canary",
     "assay_signed_releases",
 ];
@@ -192,6 +194,41 @@ pub async fn version_config(
     Ok(Json(config_json(
         &*app.registry.describe(&model, Some(&version)).await?,
     )))
+}
+
+/// `GET /v2/models/{m}/stats`: Triton's statistics extension, every loaded version.
+pub async fn model_stats(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(model): Path<String>,
+) -> Result<Json<StatsAnswer>, GatewayError> {
+    app.auth.serving(&headers)?;
+    stats(&app, &model, None).await.map(Json)
+}
+
+/// `GET /v2/models/{m}/versions/{v}/stats`.
+pub async fn version_stats(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path((model, version)): Path<(String, String)>,
+) -> Result<Json<StatsAnswer>, GatewayError> {
+    app.auth.serving(&headers)?;
+    stats(&app, &model, Some(&version)).await.map(Json)
+}
+
+/// The statistics of `version`, or of every loaded version of `model` (REST and gRPC).
+pub(crate) async fn stats(
+    app: &App,
+    model: &str,
+    version: Option<&str>,
+) -> Result<StatsAnswer, GatewayError> {
+    let versions = match version {
+        Some(v) => vec![app.registry.describe(model, Some(v)).await?],
+        None => app.registry.loaded_versions(model)?,
+    };
+    Ok(StatsAnswer {
+        model_stats: versions.iter().map(|v| ModelStats::of(v)).collect(),
+    })
 }
 
 pub async fn metrics(State(app): State<App>) -> Response {

@@ -27,6 +27,7 @@ pub fn router(app: AppState) -> Router {
         .route("/v2/models/{model}", get(infer::model_metadata))
         .route("/v2/models/{model}/ready", get(infer::model_ready))
         .route("/v2/models/{model}/config", get(infer::model_config))
+        .route("/v2/models/{model}/stats", get(infer::model_stats))
         .route("/v2/models/{model}/infer", post(infer::infer))
         .route(
             "/v2/models/{model}/versions/{version}",
@@ -39,6 +40,10 @@ pub fn router(app: AppState) -> Router {
         .route(
             "/v2/models/{model}/versions/{version}/config",
             get(infer::version_config),
+        )
+        .route(
+            "/v2/models/{model}/versions/{version}/stats",
+            get(infer::version_stats),
         )
         .route(
             "/v2/models/{model}/versions/{version}/infer",

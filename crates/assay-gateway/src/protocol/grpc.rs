@@ -304,3 +304,41 @@ pub fn model_config(v: &LoadedVersion) -> pb::ModelConfig {
     }
     config
 }
+
+/// The statistics extension's answer as protobuf (the same figures as REST's JSON).
+pub fn statistics(answer: crate::statistics::StatsAnswer) -> pb::ModelStatisticsResponse {
+    use crate::statistics::StatDuration;
+    let d = |s: StatDuration| {
+        Some(pb::StatisticDuration {
+            count: s.count,
+            ns: s.ns,
+        })
+    };
+    pb::ModelStatisticsResponse {
+        model_stats: answer
+            .model_stats
+            .into_iter()
+            .map(|m| {
+                let i = m.inference_stats;
+                pb::ModelStatistics {
+                    name: m.name,
+                    version: m.version,
+                    last_inference: m.last_inference,
+                    inference_count: m.inference_count,
+                    execution_count: m.execution_count,
+                    inference_stats: Some(pb::InferStatistics {
+                        success: d(i.success),
+                        fail: d(i.fail),
+                        queue: d(i.queue),
+                        compute_input: d(i.compute_input),
+                        compute_infer: d(i.compute_infer),
+                        compute_output: d(i.compute_output),
+                        cache_hit: d(i.cache_hit),
+                        cache_miss: d(i.cache_miss),
+                    }),
+                    ..Default::default()
+                }
+            })
+            .collect(),
+    }
+}
