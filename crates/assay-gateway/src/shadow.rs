@@ -5,7 +5,8 @@
 //! The shadow never holds the stable back: a mirrored request is handed over after the
 //! stable answered, through a bounded queue that drops (and counts) what does not fit; the
 //! candidate runs on its own sessions, at most `concurrency` requests at a time, and the
-//! comparison runs on a blocking thread.
+//! comparison runs on a blocking thread. All of it (sessions, hand-over, comparison) runs
+//! under Linux's `SCHED_IDLE`, on CPU the served versions leave.
 
 use std::{
     collections::VecDeque,
@@ -79,8 +80,8 @@ fn push(q: &mut VecDeque<f64>, v: f64) {
 }
 
 impl Shadow {
-    /// Starts the shadow's worker (on the current tokio runtime). It stops when the shadow
-    /// is dropped.
+    /// Starts the shadow's worker (a thread of its own). It stops when the shadow is
+    /// dropped.
     pub fn start(
         version: Arc<LoadedVersion>,
         stable: String,
@@ -105,7 +106,7 @@ impl Shadow {
         });
         let permits = Arc::new(Semaphore::new(settings.concurrency));
         let tolerance = settings.tolerance;
-        tokio::spawn(async move {
+        let worker = async move {
             while let Some(m) = rx.recv().await {
                 let Ok(permit) = permits.clone().acquire_owned().await else {
                     break;
@@ -116,7 +117,28 @@ impl Shadow {
                     drop(permit);
                 });
             }
-        });
+        };
+        // The shadow's own work (taking mirrored requests, waiting on the candidate, the
+        // comparison) runs on a thread of its own under SCHED_IDLE, like the candidate's
+        // sessions, with a runtime of its own: none of it takes the CPU the stable needs.
+        // The comparison's blocking threads are started from it, and so idle too.
+        let spawned = std::thread::Builder::new()
+            .name("shadow".into())
+            .spawn(move || {
+                if let Err(e) = crate::backend::set_idle_policy() {
+                    tracing::debug!(error = %e, "the shadow's thread keeps normal priority");
+                }
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_time()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(worker),
+                    Err(e) => tracing::error!(error = %e, "the shadow could not start; it compares nothing"),
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "the shadow's thread could not start; it compares nothing");
+        }
         shadow
     }
 

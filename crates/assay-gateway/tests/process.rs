@@ -2077,6 +2077,8 @@ fn a_slow_shadow_runs_on_idle_cpu_and_never_holds_up_the_stable() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(thread_policies(&gw, "lookup@1.0.0#"), [0, 0]);
+    // The shadow's hand-over and comparison thread too.
+    assert_eq!(thread_policies(&gw, "shadow"), [5]);
     let with = p99_of(300);
     let an = admin(&gw, "GET", "/admin/v1/models/lookup/analysis", None).json();
     let sh = &an["shadow"];

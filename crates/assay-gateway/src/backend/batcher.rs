@@ -515,7 +515,7 @@ fn spawner() -> &'static Sender<Worker> {
 /// Puts the calling thread under `SCHED_IDLE`: it runs only when a CPU has nothing else to
 /// run, and yields it the moment something else wakes up.
 #[cfg(target_os = "linux")]
-fn set_idle_policy() -> std::io::Result<()> {
+pub(crate) fn set_idle_policy() -> std::io::Result<()> {
     let param = libc::sched_param { sched_priority: 0 };
     // SAFETY: pid 0 is the calling thread; `param` is a valid sched_param for SCHED_IDLE.
     match unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } {
@@ -525,6 +525,6 @@ fn set_idle_policy() -> std::io::Result<()> {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn set_idle_policy() -> std::io::Result<()> {
+pub(crate) fn set_idle_policy() -> std::io::Result<()> {
     Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
 }

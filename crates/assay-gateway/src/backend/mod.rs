@@ -20,6 +20,7 @@ pub use crate::{
     model::{IoSpec, WarmUp},
     tensor::{Datatype, Tensor, TensorError},
 };
+pub(crate) use batcher::set_idle_policy;
 pub use onnx::OnnxBackend;
 
 /// A runtime that loads model versions.
