@@ -1809,6 +1809,21 @@ fn a_version_that_breaks_the_stable_signature_is_refused_unless_forced() {
     );
 }
 
+/// One `lookup` request, answered by the stable 1.0.0: its version header, and exactly 2x
+/// (a perturbed shadow would give 2.02x).
+fn stable_answers(a: &ureq::Agent, gw: &Gateway) {
+    let r = infer(
+        a,
+        gw,
+        "/v2/models/lookup/infer",
+        lookup_request(&[[1.0, 2.0, 3.0, 4.0]]),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.error());
+    assert_eq!(r.header("x-assay-model-version"), Some("1.0.0"));
+    assert_eq!(y_of(&r), vec![2.0, 4.0, 6.0, 8.0]);
+}
+
 #[test]
 fn a_shadow_is_compared_never_answers_and_ends_itself_when_it_disagrees() {
     let env = Env::new();
@@ -1832,16 +1847,7 @@ fn a_shadow_is_compared_never_answers_and_ends_itself_when_it_disagrees() {
     // shadow would give 2.02x).
     let send = |n: usize| {
         for _ in 0..n {
-            let r = infer(
-                &a,
-                &gw,
-                "/v2/models/lookup/infer",
-                lookup_request(&[[1.0, 2.0, 3.0, 4.0]]),
-                &[],
-            );
-            assert_eq!(r.status, 200, "{}", r.error());
-            assert_eq!(r.header("x-assay-model-version"), Some("1.0.0"));
-            assert_eq!(y_of(&r), vec![2.0, 4.0, 6.0, 8.0]);
+            stable_answers(&a, &gw);
         }
     };
     let shadow_report = |compared: u64| -> Value {
@@ -2045,16 +2051,7 @@ fn a_slow_shadow_runs_on_idle_cpu_and_never_holds_up_the_stable() {
         let mut ms: Vec<f64> = (0..n)
             .map(|_| {
                 let t = std::time::Instant::now();
-                let r = infer(
-                    &a,
-                    &gw,
-                    "/v2/models/lookup/infer",
-                    lookup_request(&[[1.0, 2.0, 3.0, 4.0]]),
-                    &[],
-                );
-                assert_eq!(r.status, 200, "{}", r.error());
-                assert_eq!(r.header("x-assay-model-version"), Some("1.0.0"));
-                assert_eq!(y_of(&r), vec![2.0, 4.0, 6.0, 8.0]);
+                stable_answers(&a, &gw);
                 t.elapsed().as_secs_f64() * 1e3
             })
             .collect();

@@ -824,6 +824,46 @@ fn stable_of(env: &Env, gw: &Gateway, model: &str) -> Option<String> {
     v["models"][model]["stable"].as_str().map(String::from)
 }
 
+/// `assay fleet rollout FLEET lookup REFERENCE` in the background (to be killed or halted),
+/// its stderr kept.
+fn spawn_rollout(env: &Env, reg: &Registry, fleet: &Path, state: &Path, reference: &str) -> Child {
+    Command::new(assert_cmd::cargo::cargo_bin("assay"))
+        .args(["fleet", "rollout"])
+        .arg(fleet)
+        .args(["lookup", reference, "--events", "--state"])
+        .arg(state)
+        .env("XDG_DATA_HOME", env.path("xdg"))
+        .env("DOCKER_CONFIG", reg.dir.join("docker"))
+        .env("ASSAY_REGISTRY_CA", reg.ca())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until the saved rollout of `version` has finished its first wave.
+fn wait_for_first_wave(cli: &mut Child, state: &Path, version: &str) {
+    let started = Instant::now();
+    loop {
+        let s: Value = std::fs::read(state)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(Value::Null);
+        if s["version"] == version && s["waves"][0]["done"] == true {
+            return;
+        }
+        assert!(
+            cli.try_wait().unwrap().is_none(),
+            "the rollout ended before its first wave was done: {s}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "wave 1 never finished: {s}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn a_fleet_rollout_goes_in_waves_resumes_after_a_kill_and_rolls_back_a_failing_release() {
     let env = Env::new();
@@ -880,42 +920,14 @@ fn a_fleet_rollout_goes_in_waves_resumes_after_a_kill_and_rolls_back_a_failing_r
 
     // A healthy release, interrupted once wave 1 is done: the CLI is killed, and run again
     // it resumes at wave 2 and finishes.
-    let mut cli = Command::new(assert_cmd::cargo::cargo_bin("assay"))
-        .args(["fleet", "rollout"])
-        .arg(&fleet_file)
-        .args([
-            "lookup",
-            &reg.reference("team/lookup:3.0.0"),
-            "--events",
-            "--state",
-        ])
-        .arg(&state)
-        .env("XDG_DATA_HOME", env.path("xdg"))
-        .env("DOCKER_CONFIG", reg.dir.join("docker"))
-        .env("ASSAY_REGISTRY_CA", reg.ca())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    loop {
-        let s: Value = std::fs::read(&state)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or(Value::Null);
-        if s["waves"][0]["done"] == true {
-            break;
-        }
-        assert!(
-            cli.try_wait().unwrap().is_none(),
-            "the rollout ended before its first wave was done: {s}"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(90),
-            "wave 1 never finished: {s}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut cli = spawn_rollout(
+        &env,
+        &reg,
+        &fleet_file,
+        &state,
+        &reg.reference("team/lookup:3.0.0"),
+    );
+    wait_for_first_wave(&mut cli, &state, "3.0.0");
     cli.kill().unwrap();
     cli.wait().unwrap();
     assert_eq!(stable_of(&env, &gws[0], "lookup").as_deref(), Some("3.0.0"));
@@ -973,34 +985,14 @@ fn a_fleet_rollout_goes_in_waves_resumes_after_a_kill_and_rolls_back_a_failing_r
 
     // Halted by hand once wave 1 is done, then rolled back: every gateway the rollout
     // changed serves its prior stable again, and the others were never touched.
-    let mut cli = Command::new(assert_cmd::cargo::cargo_bin("assay"))
-        .args(["fleet", "rollout"])
-        .arg(&fleet_file)
-        .args(["lookup", &reg.reference("team/lookup:4.0.0"), "--state"])
-        .arg(&state)
-        .env("XDG_DATA_HOME", env.path("xdg"))
-        .env("DOCKER_CONFIG", reg.dir.join("docker"))
-        .env("ASSAY_REGISTRY_CA", reg.ca())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    loop {
-        let s: Value = std::fs::read(&state)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or(Value::Null);
-        if s["version"] == "4.0.0" && s["waves"][0]["done"] == true {
-            break;
-        }
-        assert!(
-            cli.try_wait().unwrap().is_none(),
-            "the rollout ended before its first wave was done: {s}"
-        );
-        assert!(started.elapsed() < Duration::from_secs(90), "{s}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut cli = spawn_rollout(
+        &env,
+        &reg,
+        &fleet_file,
+        &state,
+        &reg.reference("team/lookup:4.0.0"),
+    );
+    wait_for_first_wave(&mut cli, &state, "4.0.0");
     let o = run(env
         .assay()
         .args(["fleet", "halt"])
