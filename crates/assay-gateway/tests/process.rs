@@ -789,6 +789,92 @@ fn a_failing_canary_is_rolled_back_and_a_good_one_promoted_automatically() {
 }
 
 #[test]
+fn a_lone_request_never_waits_out_the_queue_delay_and_a_crowd_is_batched() {
+    let env = Env::new();
+    // A long queue delay: a batcher that waited for company with no other session busy
+    // would hold every lone request for 300 ms.
+    let gw = Gateway::start(
+        &env,
+        "gw",
+        "[defaults]\nmax_queue_delay_us = 300000\ninstances = 2\n",
+        &[],
+    );
+    let rel = env.release(&fixture("lookup.onnx"), "lookup", "1.0.0");
+    assert_eq!(env.push(&gw, &rel, &[]).code, 0);
+    let queue_ms = |stats: &Value| {
+        let q = &stats["model_stats"][0]["inference_stats"]["queue"];
+        (
+            q["count"].as_u64().unwrap(),
+            q["ns"].as_u64().unwrap() as f64 / 1e6,
+        )
+    };
+    let stats = |gw: &Gateway| {
+        http(
+            &agent(),
+            "GET",
+            &format!("{}/v2/models/lookup/stats", gw.url()),
+            None,
+            &[],
+            None,
+        )
+        .json()
+    };
+    let a = agent();
+    for _ in 0..20 {
+        let r = infer(
+            &a,
+            &gw,
+            "/v2/models/lookup/infer",
+            lookup_request(&[[1.0, 2.0, 3.0, 4.0]]),
+            &[],
+        );
+        assert_eq!(r.status, 200, "{}", r.error());
+    }
+    // Measured by the gateway itself: time in the queue, summed over the 20 requests.
+    let (count, waited) = queue_ms(&stats(&gw));
+    assert_eq!(count, 20);
+    assert!(
+        waited < 20.0 * 50.0,
+        "20 lone requests waited {waited:.1} ms in the queue in all"
+    );
+
+    // Eight clients at once: requests that arrive while a session computes are merged.
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let url = gw.url();
+            std::thread::spawn(move || {
+                let a = agent();
+                for _ in 0..25 {
+                    let r = http(
+                        &a,
+                        "POST",
+                        &format!("{url}/v2/models/lookup/infer"),
+                        None,
+                        &[],
+                        Some(lookup_request(&[[1.0, 2.0, 3.0, 4.0]])),
+                    );
+                    assert_eq!(r.status, 200, "{}", r.error());
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    let st = stats(&gw);
+    let m = &st["model_stats"][0];
+    let (requests, executions) = (
+        m["inference_count"].as_u64().unwrap(),
+        m["execution_count"].as_u64().unwrap(),
+    );
+    assert_eq!(requests, 220, "{st}");
+    assert!(
+        executions < requests,
+        "{requests} requests ran in {executions} executions: nothing was batched"
+    );
+}
+
+#[test]
 fn swaps_under_load_drop_no_request() {
     let env = Env::new();
     let gw = Gateway::start(&env, "gw", "[defaults]\nmax_queue_delay_us = 200\n", &[]);
