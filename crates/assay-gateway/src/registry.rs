@@ -1076,8 +1076,8 @@ impl Registry {
     }
 
     /// The loaded version a metadata route describes: pinned, or the stable one.
-    /// Every loaded version of `model` (what the statistics extension reports without a
-    /// version), in version order.
+    /// Every loaded version of `model` (what the statistics extension reports; it never
+    /// loads one), in version order.
     pub fn loaded_versions(&self, model: &str) -> Result<Vec<Arc<LoadedVersion>>, GatewayError> {
         let slot = self
             .existing_slot(model)

@@ -140,7 +140,7 @@ impl GrpcInferenceService for Grpc {
             .auth
             .serving(&req.metadata().clone().into_headers())?;
         let r = req.get_ref();
-        let answer = stats(&self.app, &r.name, version(&r.version)).await?;
+        let answer = stats(&self.app, &r.name, version(&r.version))?;
         Ok(Response::new(wire::statistics(answer)))
     }
 

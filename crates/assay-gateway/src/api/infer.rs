@@ -203,7 +203,7 @@ pub async fn model_stats(
     Path(model): Path<String>,
 ) -> Result<Json<StatsAnswer>, GatewayError> {
     app.auth.serving(&headers)?;
-    stats(&app, &model, None).await.map(Json)
+    stats(&app, &model, None).map(Json)
 }
 
 /// `GET /v2/models/{m}/versions/{v}/stats`.
@@ -213,19 +213,25 @@ pub async fn version_stats(
     Path((model, version)): Path<(String, String)>,
 ) -> Result<Json<StatsAnswer>, GatewayError> {
     app.auth.serving(&headers)?;
-    stats(&app, &model, Some(&version)).await.map(Json)
+    stats(&app, &model, Some(&version)).map(Json)
 }
 
 /// The statistics of `version`, or of every loaded version of `model` (REST and gRPC).
-pub(crate) async fn stats(
+pub(crate) fn stats(
     app: &App,
     model: &str,
     version: Option<&str>,
 ) -> Result<StatsAnswer, GatewayError> {
-    let versions = match version {
-        Some(v) => vec![app.registry.describe(model, Some(v)).await?],
-        None => app.registry.loaded_versions(model)?,
-    };
+    // Only what is loaded: asking for statistics never loads a version.
+    let mut versions = app.registry.loaded_versions(model)?;
+    if let Some(v) = version {
+        versions.retain(|l| l.version == v);
+        if versions.is_empty() {
+            return Err(GatewayError::NotFound(format!(
+                "model '{model}' has no loaded version '{v}'"
+            )));
+        }
+    }
     Ok(StatsAnswer {
         model_stats: versions.iter().map(|v| ModelStats::of(v)).collect(),
     })

@@ -182,6 +182,22 @@ impl Registry {
         c
     }
 
+    /// A Docker config (folder) holding the wrong password for this registry.
+    pub fn wrong_docker_config(&self, env: &Env) -> PathBuf {
+        let dir = env.path("docker-wrong");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("config.json"),
+            format!(
+                r#"{{"auths": {{"{}": {{"auth": "{}"}}}}}}"#,
+                self.host(),
+                base64_encode(b"alice:not it")
+            ),
+        )
+        .unwrap();
+        dir
+    }
+
     /// The gateway's `[registry]` section for this registry.
     pub fn gateway_config(&self, password_file: &Path) -> String {
         format!(
@@ -603,19 +619,10 @@ fn what_does_not_verify_is_refused_with_nothing_visible() {
         "{}",
         o.stderr
     );
-    std::fs::create_dir_all(env.path("docker-wrong")).unwrap();
-    std::fs::write(
-        env.path("docker-wrong/config.json"),
-        format!(
-            r#"{{"auths": {{"{}": {{"auth": "{}"}}}}}}"#,
-            reg.host(),
-            base64_encode(b"alice:not it")
-        ),
-    )
-    .unwrap();
+    let wrong = reg.wrong_docker_config(&env);
     let o = run(reg
         .assay(&env)
-        .env("DOCKER_CONFIG", env.path("docker-wrong"))
+        .env("DOCKER_CONFIG", &wrong)
         .args([
             "verify",
             &reg.reference("team/unsigned:1.0.0"),
@@ -1172,19 +1179,10 @@ fn a_registry_with_bearer_tokens_takes_pushes_and_serves_pulls() {
     );
 
     // Wrong credentials: the token server refuses them, and the user is told.
-    std::fs::create_dir_all(env.path("docker-wrong")).unwrap();
-    std::fs::write(
-        env.path("docker-wrong/config.json"),
-        format!(
-            r#"{{"auths": {{"{}": {{"auth": "{}"}}}}}}"#,
-            reg.host(),
-            base64_encode(b"alice:not it")
-        ),
-    )
-    .unwrap();
+    let wrong = reg.wrong_docker_config(&env);
     let o = run(reg
         .assay(&env)
-        .env("DOCKER_CONFIG", env.path("docker-wrong"))
+        .env("DOCKER_CONFIG", &wrong)
         .args(["verify", &reference, "--trusted-keys"])
         .arg(env.path("trusted")));
     assert_eq!(o.code, 2, "{}", o.stderr);
