@@ -96,6 +96,20 @@ def perf(model, port, concurrency, extra=(), stability=None, protocol="http", to
             "p99_ms": float(row["p99 latency"]) / 1e3}
 
 
+# The client of the shadow comparison: perf_analyzer (default) or `assay load` (a third of
+# its CPU, so less of the machine goes to the client: BENCH_SHADOW_CLIENT=assay).
+SHADOW_CLIENT = os.environ.get("BENCH_SHADOW_CLIENT", "perf_analyzer")
+
+
+def assay_load(url, model, concurrency, env):
+    """One closed-loop `assay load` window (REST, binary tensors), in perf()'s shape."""
+    out = sh([ASSAY, "load", url, model, "--concurrency", str(concurrency), "--binary", "--duration",
+              f"{INTERVAL_MS * 2}ms", "--warmup-time", "1s", "--no-save", "--json"], env)
+    r = json.loads(out)["results"][0]
+    return {"throughput": r["throughput"]["inferences_per_s"], "p50_ms": r["latency_ms"]["p50"],
+            "p99_ms": r["latency_ms"]["p99"]}
+
+
 def prepare():
     """Signed releases, a key, a token and a config in a fresh work folder."""
     for p in (ASSAY, GATEWAY, PERF, MODEL):
@@ -203,7 +217,10 @@ def grpc_and_shadow():
             for label, percent in (("no shadow", 0), ("100% shadow", 100)):
                 if percent or n > 0:  # ending a shadow that was never set is refused (409)
                     sh([ASSAY, "gateway", "shadow", "mlp", "1.0.1", str(percent), "--gateway", url, "--token", TOKEN], env)
-                r = perf("mlp", port, 16, stability=30, tolerant=True)
+                if SHADOW_CLIENT == "assay":
+                    r = assay_load(url, "mlp", 16, env)
+                else:
+                    r = perf("mlp", port, 16, stability=30, tolerant=True)
                 if r is None:
                     continue
                 rows.setdefault(label, []).append(r)
@@ -218,7 +235,7 @@ def grpc_and_shadow():
     cpu = cpu_model()
     print()
     print(f"machine: {cpu}, {os.cpu_count()} CPUs; {platform.platform()}; perf_analyzer from tritonclient 2.50.0, "
-          f"{INTERVAL_MS} ms windows, medians of {rounds} alternating rounds")
+          f"{INTERVAL_MS} ms windows, medians of {rounds} alternating rounds; the shadow's client: {SHADOW_CLIENT}")
     for c in (1, 16):
         rest, grpc = (("rest", c), ("grpc", c))
         print(f"c={c:<3} REST {med(rest, 'throughput'):>7.0f} infer/s p50 {med(rest, 'p50_ms'):.3f} ms p99 {med(rest, 'p99_ms'):.3f} ms | "

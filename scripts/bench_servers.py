@@ -42,6 +42,11 @@ MODELS = {"mlp": os.path.join(CACHE, "fixtures/mlp.onnx"), "conv": os.path.join(
 LEVELS = (1, 16, 64)
 DURATION = os.environ.get("BENCH_DURATION", "5s")
 PROTOCOL = os.environ.get("BENCH_PROTOCOL", "grpc")
+# A quick look at some servers only (`BENCH_SERVERS="assay-gateway,FastAPI baseline"`); the
+# targets are printed only when every server ran.
+ONLY = [x.strip() for x in os.environ.get("BENCH_SERVERS", "").split(",") if x.strip()]
+# Intra-op threads per gateway session (default 1: 2 sessions × 1 thread on 2 cores).
+GATEWAY_INTRA = int(os.environ.get("BENCH_GATEWAY_INTRA", "1"))
 
 
 def load(target, model, c, env, extra=()):
@@ -99,7 +104,7 @@ def main():
     with open(os.path.join(work, "token"), "w") as f:
         f.write(TOKEN + "\n")
     with open(os.path.join(work, "gateway.toml"), "w") as f:
-        f.write("[defaults]\nmax_batch_size = 64\nmax_queue_delay_us = 500\ninstances = 2\nintra_threads = 1\nqueue_size = 4096\n"
+        f.write(f"[defaults]\nmax_batch_size = 64\nmax_queue_delay_us = 500\ninstances = 2\nintra_threads = {GATEWAY_INTRA}\nqueue_size = 4096\n"
                 "[models.conv_unbatched]\ndynamic_batching = false\n")
     releases = [("mlp", MODELS["mlp"]), ("conv", MODELS["conv"]), ("conv_unbatched", MODELS["conv"])]
     gw_port, gw_grpc = 18800, 18801
@@ -128,6 +133,8 @@ def main():
                  None, "http://127.0.0.1:18840"),
             ]
             for label, args, grpc, rest in servers:
+                if ONLY and label not in ONLY:
+                    continue
                 proc = None
                 if args:
                     senv = dict(env, MODEL=path, NAME=model, HTTP_PORT=rest.rsplit(":", 1)[1], GRPC_PORT=(grpc or ":0").rsplit(":", 1)[1])
@@ -172,6 +179,10 @@ def main():
             print(f"{label:<19}{proto:<12}" + "".join(
                 f"{x['tput']:>10.0f} {x['p50']:>8.3f} / {x['p99']:>8.3f}" if x else f"{'-':>30}" for x in cells))
     print()
+    in_process = ", ".join(f"batch {b} {r:.0f}" for b, r in sorted(rows.items()))
+    print(f"conv in process (assay bench, 2 streams x 1 thread), rows/s: {in_process}")
+    if ONLY:
+        return
     for model in MODELS:
         others = [l for l in labels[1:] if (model, l, 16) in results]
         for c in (16, 64):

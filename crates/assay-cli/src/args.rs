@@ -39,6 +39,7 @@ impl SubjectSpec {
                 intra_threads: self.threads.or(threads),
                 inter_threads: None,
                 strict_provider: strict,
+                ..d
             },
         }
     }

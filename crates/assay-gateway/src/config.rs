@@ -21,6 +21,8 @@
 //! max_queue_delay_us = 0
 //! queue_size = 1024
 //! instances = 2
+//! calibrate_batching = true       # cap merged batches where their cost per row stops falling
+//! solo_threads = 2                # a batch formed while every session is idle runs on all cores
 //!
 //! [models.sentiment]
 //! max_queue_delay_us = 500
@@ -114,6 +116,13 @@ pub struct ModelFile {
     pub queue_size: Option<usize>,
     pub instances: Option<usize>,
     pub intra_threads: Option<usize>,
+    /// Measure at load how many rows a batch should merge (default true; see
+    /// `backend::calibrate`).
+    pub calibrate_batching: Option<bool>,
+    /// Intra-op threads of the solo session, which runs a batch formed while every other
+    /// session is idle (default: every core, when that is more than `intra_threads` and
+    /// there are several instances; 0 = no solo session).
+    pub solo_threads: Option<usize>,
     /// `cpu` or `cuda` (a GPU provider falls back to CPU, with a warning, when unusable).
     pub provider: Option<assay_engine::session::Provider>,
     /// Warm-up values for dynamic dimensions, by handle (`height = 640`, `"x.3" = 320`);
@@ -193,6 +202,10 @@ pub struct ModelSettings {
     pub queue_size: usize,
     pub instances: usize,
     pub intra_threads: Option<usize>,
+    /// Whether the batch size is capped where batching stops paying, as measured at load.
+    pub calibrate_batching: bool,
+    /// Intra-op threads of the solo session (0: none).
+    pub solo_threads: usize,
     pub provider: assay_engine::session::Provider,
 }
 
@@ -463,6 +476,8 @@ impl Config {
         let pick = |f: fn(&ModelFile) -> Option<usize>| m.and_then(f).or_else(|| f(&self.defaults));
         let max_batch_size = pick(|m| m.max_batch_size).unwrap_or(64).max(1);
         let instances = pick(|m| m.instances).unwrap_or(2).clamp(1, 64);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let intra_threads = pick(|m| m.intra_threads).unwrap_or((cores / instances).max(1));
         let provider = m
             .and_then(|m| m.provider)
             .or(self.defaults.provider)
@@ -490,10 +505,18 @@ impl Config {
             preferred_batch_size: preferred,
             queue_size: pick(|m| m.queue_size).unwrap_or(1024).max(1),
             instances,
-            intra_threads: pick(|m| m.intra_threads).or_else(|| {
-                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                Some((cores / instances).max(1))
-            }),
+            intra_threads: Some(intra_threads),
+            solo_threads: pick(|m| m.solo_threads).unwrap_or(
+                if instances > 1 && cores > intra_threads {
+                    cores
+                } else {
+                    0
+                },
+            ),
+            calibrate_batching: m
+                .and_then(|m| m.calibrate_batching)
+                .or(self.defaults.calibrate_batching)
+                .unwrap_or(true),
             provider,
         })
     }

@@ -66,6 +66,7 @@ pub struct Metrics {
     failure: Family<FailureLabels, Counter>,
     inference_count: Family<VersionLabels, Counter>,
     execution_count: Family<VersionLabels, Counter>,
+    solo_executions: Family<VersionLabels, Counter>,
     pending: Family<VersionLabels, Gauge>,
     request_duration: Hist,
     queue_duration: Hist,
@@ -95,6 +96,8 @@ pub struct VersionMetrics {
     failure: Vec<(FailureReason, Counter)>,
     pub inference_count: Counter,
     pub execution_count: Counter,
+    /// Executions that ran alone on the solo session (every core).
+    pub solo_executions: Counter,
     pub pending: Gauge,
     pub request_duration: Histogram,
     pub queue_duration: Histogram,
@@ -138,6 +141,7 @@ impl Metrics {
         let failure = Family::<FailureLabels, Counter>::default();
         let inference_count = Family::<VersionLabels, Counter>::default();
         let execution_count = Family::<VersionLabels, Counter>::default();
+        let solo_executions = Family::<VersionLabels, Counter>::default();
         let pending = Family::<VersionLabels, Gauge>::default();
         let request_duration: Hist = Family::new_with_constructor(seconds);
         let queue_duration: Hist = Family::new_with_constructor(seconds);
@@ -166,6 +170,11 @@ impl Metrics {
             "execution_count",
             "Model executions (batches run)",
             execution_count.clone(),
+        );
+        registry.register(
+            "solo_executions",
+            "Executions that ran while every other session was idle, on the solo session with every core (solo_threads)",
+            solo_executions.clone(),
         );
         registry.register(
             "pending_requests",
@@ -214,6 +223,7 @@ impl Metrics {
             failure,
             inference_count,
             execution_count,
+            solo_executions,
             pending,
             request_duration,
             queue_duration,
@@ -281,6 +291,7 @@ impl Metrics {
             failure,
             inference_count: self.inference_count.get_or_create(&l).clone(),
             execution_count: self.execution_count.get_or_create(&l).clone(),
+            solo_executions: self.solo_executions.get_or_create(&l).clone(),
             pending: self.pending.get_or_create(&l).clone(),
             request_duration: self.request_duration.get_or_create(&l).clone(),
             queue_duration: self.queue_duration.get_or_create(&l).clone(),

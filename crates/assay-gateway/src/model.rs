@@ -51,6 +51,8 @@ pub struct LoadedVersion {
     pub settings: ModelSettings,
     /// Why the requested provider fell back to CPU, when it did.
     pub notice: Option<String>,
+    /// How many rows batches merge, as measured at load.
+    pub batching: Option<crate::backend::calibrate::BatchCalibration>,
     pub metrics: VersionMetrics,
     pub load_ms: f64,
     queue: Box<dyn Queue>,
@@ -76,6 +78,7 @@ impl LoadedVersion {
             outputs: loaded.outputs,
             settings,
             notice: loaded.notice,
+            batching: loaded.batching,
             metrics,
             load_ms: started.elapsed().as_secs_f64() * 1e3,
             queue: loaded.queue,

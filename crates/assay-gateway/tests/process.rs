@@ -796,7 +796,7 @@ fn a_lone_request_never_waits_out_the_queue_delay_and_a_crowd_is_batched() {
     let gw = Gateway::start(
         &env,
         "gw",
-        "[defaults]\nmax_queue_delay_us = 300000\ninstances = 2\n",
+        "[defaults]\nmax_queue_delay_us = 300000\ninstances = 2\nintra_threads = 1\nsolo_threads = 2\n",
         &[],
     );
     let rel = env.release(&fixture("lookup.onnx"), "lookup", "1.0.0");
@@ -837,6 +837,10 @@ fn a_lone_request_never_waits_out_the_queue_delay_and_a_crowd_is_batched() {
         waited < 20.0 * 50.0,
         "20 lone requests waited {waited:.1} ms in the queue in all"
     );
+    // Each ran while no other session computed: on the solo session, with both cores.
+    let solo = "assay_solo_executions_total{model=\"lookup\",version=\"1.0.0\"}";
+    let text = gw.metrics_text();
+    assert!(text.contains(&format!("{solo} 20\n")), "{text}");
 
     // Eight clients at once: requests that arrive while a session computes are merged.
     let clients: Vec<_> = (0..8)
@@ -871,6 +875,145 @@ fn a_lone_request_never_waits_out_the_queue_delay_and_a_crowd_is_batched() {
     assert!(
         executions < requests,
         "{requests} requests ran in {executions} executions: nothing was batched"
+    );
+}
+
+#[test]
+fn batches_merge_only_as_far_as_they_pay() {
+    let env = Env::new();
+    let gw = Gateway::start(
+        &env,
+        "gw",
+        "[defaults]\nmax_queue_delay_us = 2000\ninstances = 2\nintra_threads = 1\nsolo_threads = 2\n[models.mlp_fixed]\ncalibrate_batching = false\n",
+        &[],
+    );
+    for (model, file) in [
+        ("conv", "convnet_serving.onnx"),
+        ("mlp", "mlp.onnx"),
+        ("mlp_fixed", "mlp.onnx"),
+    ] {
+        let rel = env.release(&fixture(file), model, "1.0.0");
+        assert_eq!(env.push(&gw, &rel, &[]).code, 0, "{model}");
+    }
+    let batching = |model: &str| {
+        admin(
+            &gw,
+            "GET",
+            &format!("/admin/v1/models/{model}/releases/1.0.0"),
+            None,
+        )
+        .json()["serving"]["batching"]
+            .clone()
+    };
+    // The conv net (2 ms an image) gains nothing from batches on a CPU: capped low. The MLP
+    // gains many times per row: it keeps large batches.
+    let (conv, mlp) = (batching("conv"), batching("mlp"));
+    let sizes = |b: &Value| -> Vec<u64> {
+        let mut s: Vec<u64> = b["per_row_us"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.parse().unwrap())
+            .collect();
+        s.sort();
+        s
+    };
+    assert_eq!(sizes(&mlp), [1, 2, 4, 8, 16, 32, 64], "{mlp}");
+    let per_row = |b: &Value, n: &str| b["per_row_us"][n].as_f64().unwrap();
+    assert!(
+        per_row(&mlp, "64") * 3.0 < per_row(&mlp, "1"),
+        "the MLP should run much faster per row in batches: {mlp}"
+    );
+    assert!(mlp["cap"].as_u64().unwrap() >= 16, "{mlp}");
+    assert!(conv["cap"].as_u64().unwrap() <= 8, "{conv}");
+    assert!(per_row(&conv, "1") > 300.0, "{conv}");
+    assert!(batching("mlp_fixed").is_null(), "calibration was turned off");
+    assert!(gw.log_text().contains("batches merge up to"));
+
+    // Twelve clients at once: the conv net's requests are never merged beyond its cap,
+    // while the MLP's are.
+    // Binary tensors for the conv net: parsing 27,648 numbers of JSON in a debug build would
+    // keep the sessions waiting for requests rather than the other way round.
+    let run = |model: &'static str, body: fn() -> (Vec<u8>, Option<usize>)| {
+        let clients: Vec<_> = (0..12)
+            .map(|_| {
+                let url = gw.url();
+                std::thread::spawn(move || {
+                    let a = agent();
+                    for _ in 0..10 {
+                        let (body, header) = body();
+                        let headers: Vec<(&str, String)> = header
+                            .map(|n| ("inference-header-content-length", n.to_string()))
+                            .into_iter()
+                            .collect();
+                        let r = http(
+                            &a,
+                            "POST",
+                            &format!("{url}/v2/models/{model}/infer"),
+                            None,
+                            &headers,
+                            Some(body),
+                        );
+                        assert_eq!(r.status, 200, "{}", r.error());
+                    }
+                })
+            })
+            .collect();
+        for c in clients {
+            c.join().unwrap();
+        }
+        let st = http(
+            &agent(),
+            "GET",
+            &format!("{}/v2/models/{model}/stats", gw.url()),
+            None,
+            &[],
+            None,
+        )
+        .json();
+        let m = &st["model_stats"][0];
+        (
+            m["inference_count"].as_u64().unwrap(),
+            m["execution_count"].as_u64().unwrap(),
+        )
+    };
+    let conv_body = || {
+        let n = 3 * 96 * 96;
+        let mut body = json!({"inputs": [{"name": "image", "datatype": "FP32", "shape": [1, 3, 96, 96],
+            "parameters": {"binary_data_size": n * 4}}]})
+        .to_string()
+        .into_bytes();
+        let header = body.len();
+        body.extend(std::iter::repeat_n(0.5f32.to_le_bytes(), n).flatten());
+        (body, Some(header))
+    };
+    let mlp_body = || {
+        let body = json!({"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 512],
+            "data": vec![0.25f32; 512]}]});
+        (body.to_string().into_bytes(), None)
+    };
+    let cap = conv["cap"].as_u64().unwrap();
+    let (requests, executions) = run("conv", conv_body);
+    // Warm-up and measurement runs are not counted as executions.
+    assert_eq!(requests, 120);
+    assert!(
+        executions * cap >= requests,
+        "{requests} conv requests in {executions} executions: batches beyond the cap of {cap}"
+    );
+    // Twelve clients keep both pooled sessions busy: few batches find them idle and run on
+    // the solo session.
+    let text = gw.metrics_text();
+    let solo_runs: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("assay_solo_executions_total{model=\"conv\",version=\"1.0.0\"}"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    assert!(solo_runs * 4 < executions, "{solo_runs} of {executions} conv batches ran solo");
+    let (requests, executions) = run("mlp", mlp_body);
+    assert_eq!(requests, 120);
+    assert!(
+        executions < requests,
+        "{requests} MLP requests in {executions} executions: nothing merged"
     );
 }
 

@@ -77,6 +77,7 @@ impl Backend for TestBackend {
             inputs: vec![io("x", 4)],
             outputs: vec![io("y", 1)],
             notice: None,
+            batching: None,
             queue: Box::new(Sum {
                 offset: 100.0 * major,
             }),

@@ -28,6 +28,7 @@ pub fn plan_from_args(
         intra_threads: a.intra_threads,
         inter_threads: a.inter_threads,
         strict_provider: a.strict_provider,
+        ..SessionOptions::default()
     };
     p.batches = a.batch.clone();
     p.concurrency = concurrency.to_vec();

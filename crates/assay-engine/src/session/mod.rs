@@ -78,6 +78,15 @@ pub struct SessionOptions {
     pub inter_threads: Option<usize>,
     /// Fail instead of falling back to CPU when a GPU provider cannot be used.
     pub strict_provider: bool,
+    /// Whether idle intra-op threads spin for work (ONNX Runtime's default). A server turns
+    /// it off: its sessions share the cores with each other and with its network threads,
+    /// and a spinning pool takes CPU that a neighbour's inference needs.
+    #[serde(skip_serializing_if = "is_true")]
+    pub intra_spinning: bool,
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 impl Default for SessionOptions {
@@ -87,6 +96,7 @@ impl Default for SessionOptions {
             intra_threads: None,
             inter_threads: None,
             strict_provider: false,
+            intra_spinning: true,
         }
     }
 }
@@ -114,6 +124,11 @@ pub(crate) fn build_session(
         b = b
             .with_intra_threads(n)
             .map_err(|e| EngineError::runtime(ctx("intra-op threads"), e))?;
+    }
+    if !options.intra_spinning {
+        b = b
+            .with_intra_op_spinning(false)
+            .map_err(|e| EngineError::runtime(ctx("intra-op spinning"), e))?;
     }
     if let Some(n) = options.inter_threads {
         b = b

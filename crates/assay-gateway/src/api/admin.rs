@@ -126,7 +126,7 @@ pub async fn release(
         v["serving"] = json!({
             "inputs": l.inputs, "outputs": l.outputs, "max_batch_size": l.max_batch_size(),
             "dynamic_batching": l.settings.dynamic_batching, "instances": l.settings.instances,
-            "load_ms": l.load_ms, "provider_notice": l.notice,
+            "load_ms": l.load_ms, "provider_notice": l.notice, "batching": l.batching,
         });
     }
     Ok(Json(v))

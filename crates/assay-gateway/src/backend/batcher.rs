@@ -11,6 +11,15 @@
 //! one computes. When a batch fails, its requests are re-run one by
 //! one, so one bad request never fails its neighbours.
 //!
+//! Sessions split the cores between them (2 sessions × 1 thread on 2 cores), which is the
+//! most throughput under load, but leaves a lone request on one core while the others idle:
+//! a conv net of 2 ms an image took 1.9 ms at concurrency 1 where a server with one
+//! 2-thread session took 1.2. So a version may also have a solo session with every core
+//! (`solo_threads`): a batch that starts while no other session computes runs there, unless
+//! another thread holds it. Under load some session is always computing and the solo session
+//! stays idle; when load arrives while it runs, the cores are briefly oversubscribed (its
+//! pool does not spin, so the waiting costs little).
+//!
 //! Dropping the [`Batcher`] closes the queue; the threads finish what is queued (the
 //! in-flight requests of a version being swapped out) and exit.
 //!
@@ -90,6 +99,7 @@ impl Batcher {
     pub fn start(
         label: &str,
         sessions: Vec<Session>,
+        solo: Option<Session>,
         output_names: Vec<String>,
         policy: Policy,
         queue_size: usize,
@@ -98,6 +108,7 @@ impl Batcher {
         let (tx, rx) = crossbeam_channel::bounded(queue_size);
         let turn = Arc::new(Mutex::new(None::<Job>));
         let computing = Arc::new(AtomicUsize::new(0));
+        let solo = solo.map(|s| Arc::new(Mutex::new(s)));
         let control = Arc::new(Control {
             threads: sessions.len(),
             ..Control::default()
@@ -111,6 +122,7 @@ impl Batcher {
                 rx: rx.clone(),
                 turn: turn.clone(),
                 computing: computing.clone(),
+                solo: solo.clone(),
                 policy: policy.clone(),
                 outputs: output_names.clone(),
                 metrics: metrics.clone(),
@@ -173,6 +185,8 @@ struct Worker {
     turn: Arc<Mutex<Option<Job>>>,
     /// Sessions running a batch right now (the one forming a batch is not among them).
     computing: Arc<AtomicUsize>,
+    /// The session with every core, for a batch that starts while no other computes.
+    solo: Option<Arc<Mutex<Session>>>,
     policy: Policy,
     outputs: Vec<String>,
     metrics: VersionMetrics,
@@ -311,12 +325,15 @@ impl Worker {
     }
 
     fn execute(&mut self, batch: Vec<Job>) {
-        self.computing.fetch_add(1, Ordering::AcqRel);
-        self.execute_counted(batch);
+        let others = self.computing.fetch_add(1, Ordering::AcqRel);
+        // A shadow (on idle CPU) never takes the solo session: its pool threads would
+        // compete with the served versions at normal priority.
+        let alone = others == 0 && !self.idle;
+        self.execute_counted(batch, alone);
         self.computing.fetch_sub(1, Ordering::AcqRel);
     }
 
-    fn execute_counted(&mut self, batch: Vec<Job>) {
+    fn execute_counted(&mut self, batch: Vec<Job>, alone: bool) {
         let now = Instant::now();
         let mut live = Vec::with_capacity(batch.len());
         for job in batch {
@@ -342,12 +359,12 @@ impl Worker {
         if live.is_empty() {
             return;
         }
-        match self.run_batch(&live) {
+        match self.run_batch(&live, alone) {
             Ok((outputs, compute)) => self.reply_split(live, outputs, compute, now),
             Err(e) if live.len() > 1 => {
                 tracing::debug!(error = %e, rows = live.len(), "batch failed; re-running its requests one by one");
                 for job in live {
-                    match self.run_batch(std::slice::from_ref(&job)) {
+                    match self.run_batch(std::slice::from_ref(&job), false) {
                         Ok((outputs, compute)) => {
                             self.reply_split(vec![job], outputs, compute, now)
                         }
@@ -366,8 +383,13 @@ impl Worker {
         }
     }
 
-    /// Runs the jobs as one execution; outputs in `self.outputs` order.
-    fn run_batch(&mut self, jobs: &[Job]) -> Result<(Vec<Tensor>, Duration), RunError> {
+    /// Runs the jobs as one execution, on the solo session when `alone` and it is free;
+    /// outputs in `self.outputs` order.
+    fn run_batch(
+        &mut self,
+        jobs: &[Job],
+        alone: bool,
+    ) -> Result<(Vec<Tensor>, Duration), RunError> {
         let rows: usize = jobs.iter().map(|j| j.rows).sum();
         let merged;
         let inputs: &[Tensor] = if jobs.len() == 1 {
@@ -380,8 +402,16 @@ impl Worker {
             .iter()
             .map(|t| t.to_value().map(|v| (t.name.clone(), v)))
             .collect::<Result<Vec<_>, _>>()?;
+        let mut solo = match &self.solo {
+            Some(m) if alone => m.try_lock().ok(),
+            _ => None,
+        };
+        let on_solo = solo.is_some();
         let started = Instant::now();
-        let session = &mut self.session;
+        let session: &mut Session = match solo.as_deref_mut() {
+            Some(s) => s,
+            None => &mut self.session,
+        };
         let names = &self.outputs;
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
             let mut out = session.run(values)?;
@@ -397,7 +427,11 @@ impl Worker {
         }))
         .unwrap_or(Err(RunError::Panicked));
         let compute = started.elapsed();
+        drop(solo);
         let outputs = result?;
+        if on_solo {
+            self.metrics.solo_executions.inc();
+        }
         self.metrics.compute_duration.observe(compute.as_secs_f64());
         self.metrics.batch_size.observe(rows as f64);
         self.metrics.execution_count.inc();

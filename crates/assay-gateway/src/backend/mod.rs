@@ -7,6 +7,7 @@
 //!   dynamic [`batcher`].
 
 mod batcher;
+pub mod calibrate;
 mod onnx;
 
 use std::{path::Path, time::Duration, time::Instant};
@@ -57,6 +58,9 @@ pub struct Loaded {
     pub outputs: Vec<IoSpec>,
     /// Why the requested execution provider was not used, when it was not.
     pub notice: Option<String>,
+    /// How many rows batches merge, as measured at load (none when requests are not merged
+    /// or the measurement is off).
+    pub batching: Option<calibrate::BatchCalibration>,
     pub queue: Box<dyn Queue>,
 }
 

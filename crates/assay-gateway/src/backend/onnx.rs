@@ -12,6 +12,7 @@ use ort::value::ValueType;
 use super::{
     Backend, BackendError, BackendInfo, GatewayError, Job, LoadSpec, Loaded, Queue, WarmFailure,
     batcher::{Batcher, Policy},
+    calibrate::calibrate,
     has_batch_dim,
 };
 use crate::{
@@ -62,11 +63,12 @@ impl Backend for OnnxBackend {
             warm_up,
         } = spec;
         let (dims, fills) = (&warm_up.dims, &warm_up.fills);
-        let mut sessions = Vec::with_capacity(settings.instances);
         let mut notice = None;
-        for _ in 0..settings.instances {
+        let mut open = |intra_threads| -> Result<ort::session::Session, BackendError> {
             let options = assay_engine::session::SessionOptions {
-                intra_threads: settings.intra_threads,
+                intra_threads,
+                // Sessions share the cores with each other and with the network threads.
+                intra_spinning: false,
                 ..Default::default()
             };
             let (s, n) = assay_engine::session::open_session(
@@ -75,9 +77,18 @@ impl Backend for OnnxBackend {
                 settings.provider,
                 &options,
             )?;
-            notice = notice.or(n);
-            sessions.push(s);
-        }
+            notice = notice.take().or(n);
+            Ok(s)
+        };
+        let mut sessions = (0..settings.instances)
+            .map(|_| open(settings.intra_threads))
+            .collect::<Result<Vec<_>, _>>()?;
+        // The solo session: only where it has more threads than a pooled one.
+        let mut solo = if settings.solo_threads > settings.intra_threads.unwrap_or(0) {
+            Some(open(Some(settings.solo_threads))?)
+        } else {
+            None
+        };
         if let Some(n) = &notice {
             tracing::warn!(model, version, "{n}");
         }
@@ -87,7 +98,7 @@ impl Backend for OnnxBackend {
         let free = assay_engine::model::suggest_dims(model_path, dims, &DimBindings::new())?;
         let bound = assay_engine::model::bindings(&free);
         let shapes = warm_shapes(&sessions[0], &bound);
-        for session in &mut sessions {
+        for session in sessions.iter_mut().chain(solo.as_mut()) {
             warm(session, &inputs, &shapes, fills).map_err(|source| {
                 let tried: Vec<String> = shapes
                     .iter()
@@ -107,15 +118,45 @@ impl Backend for OnnxBackend {
                 }
             })?;
         }
+        let merge = settings.dynamic_batching && batched && settings.max_batch_size > 1;
+        let batching = if merge && settings.calibrate_batching {
+            let c = calibrate(
+                &mut sessions[0],
+                &inputs,
+                &shapes,
+                fills,
+                settings.max_batch_size,
+            )
+            .map_err(|source| BackendError::WarmUp {
+                tried: format!(
+                    "up to {} rows (measuring batch sizes)",
+                    settings.max_batch_size
+                ),
+                source,
+                hint: " (set calibrate_batching = false for this model to skip the measurement)",
+            })?;
+            tracing::info!(
+                model, version, cap = c.cap, per_row_us = ?c.per_row_us,
+                "batches merge up to {} rows (measured cost per row)", c.cap
+            );
+            Some(c)
+        } else {
+            None
+        };
         let policy = Policy {
-            merge: settings.dynamic_batching && batched && settings.max_batch_size > 1,
-            max_rows: if batched { settings.max_batch_size } else { 1 },
+            merge,
+            max_rows: match (&batching, batched) {
+                (Some(c), _) => c.cap,
+                (None, true) => settings.max_batch_size,
+                (None, false) => 1,
+            },
             max_delay: settings.max_queue_delay,
             preferred: settings.preferred_batch_size.clone(),
         };
         let batcher = Batcher::start(
             &format!("{model}@{version}"),
             sessions,
+            solo,
             outputs.iter().map(|o| o.name.clone()).collect(),
             policy,
             settings.queue_size,
@@ -125,6 +166,7 @@ impl Backend for OnnxBackend {
             inputs,
             outputs,
             notice,
+            batching,
             queue: Box::new(batcher),
         })
     }
@@ -206,7 +248,29 @@ fn warm(
     shapes: &[(String, Vec<i64>)],
     fills: &BTreeMap<String, f64>,
 ) -> Result<(), WarmFailure> {
-    let values = inputs
+    run_once(session, &warm_inputs(inputs, shapes, fills))
+}
+
+/// Runs `tensors` once; the outputs are dropped.
+pub(super) fn run_once(
+    session: &mut ort::session::Session,
+    tensors: &[Tensor],
+) -> Result<(), WarmFailure> {
+    let values = tensors
+        .iter()
+        .map(|t| t.to_value().map(|v| (t.name.clone(), v)))
+        .collect::<Result<Vec<_>, _>>()?;
+    session.run(values)?;
+    Ok(())
+}
+
+/// Every input at its warm-up shape, zeros except the release's constant inputs.
+pub(super) fn warm_inputs(
+    inputs: &[IoSpec],
+    shapes: &[(String, Vec<i64>)],
+    fills: &BTreeMap<String, f64>,
+) -> Vec<Tensor> {
+    inputs
         .iter()
         .map(|s| {
             let shape: Vec<i64> = shapes
@@ -218,15 +282,12 @@ fn warm(
             let filled = fills
                 .get(&s.name)
                 .and_then(|&v| s.datatype.element_type().filled(n, v));
-            let t = Tensor {
+            Tensor {
                 name: s.name.clone(),
                 datatype: s.datatype,
                 data: filled.unwrap_or_else(|| vec![0u8; n * s.datatype.size().unwrap_or(1)]),
                 shape,
-            };
-            t.to_value().map(|v| (s.name.clone(), v))
+            }
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    session.run(values)?;
-    Ok(())
+        .collect()
 }
