@@ -927,7 +927,10 @@ fn batches_merge_only_as_far_as_they_pay() {
     assert!(mlp["cap"].as_u64().unwrap() >= 16, "{mlp}");
     assert!(conv["cap"].as_u64().unwrap() <= 8, "{conv}");
     assert!(per_row(&conv, "1") > 300.0, "{conv}");
-    assert!(batching("mlp_fixed").is_null(), "calibration was turned off");
+    assert!(
+        batching("mlp_fixed").is_null(),
+        "calibration was turned off"
+    );
     assert!(gw.log_text().contains("batches merge up to"));
 
     // Twelve clients at once: the conv net's requests are never merged beyond its cap,
@@ -979,10 +982,11 @@ fn batches_merge_only_as_far_as_they_pay() {
     };
     let conv_body = || {
         let n = 3 * 96 * 96;
-        let mut body = json!({"inputs": [{"name": "image", "datatype": "FP32", "shape": [1, 3, 96, 96],
+        let mut body =
+            json!({"inputs": [{"name": "image", "datatype": "FP32", "shape": [1, 3, 96, 96],
             "parameters": {"binary_data_size": n * 4}}]})
-        .to_string()
-        .into_bytes();
+            .to_string()
+            .into_bytes();
         let header = body.len();
         body.extend(std::iter::repeat_n(0.5f32.to_le_bytes(), n).flatten());
         (body, Some(header))
@@ -1005,10 +1009,15 @@ fn batches_merge_only_as_far_as_they_pay() {
     let text = gw.metrics_text();
     let solo_runs: u64 = text
         .lines()
-        .find_map(|l| l.strip_prefix("assay_solo_executions_total{model=\"conv\",version=\"1.0.0\"}"))
+        .find_map(|l| {
+            l.strip_prefix("assay_solo_executions_total{model=\"conv\",version=\"1.0.0\"}")
+        })
         .and_then(|v| v.trim().parse().ok())
         .unwrap();
-    assert!(solo_runs * 4 < executions, "{solo_runs} of {executions} conv batches ran solo");
+    assert!(
+        solo_runs * 4 < executions,
+        "{solo_runs} of {executions} conv batches ran solo"
+    );
     let (requests, executions) = run("mlp", mlp_body);
     assert_eq!(requests, 120);
     assert!(

@@ -60,7 +60,7 @@ pub(crate) async fn fetch(
                 m.outputs.into_iter().map(|o| o.name).collect::<Vec<_>>(),
             )
         }
-        Conn::Grpc(_) => {
+        Conn::Grpc(..) => {
             let grpc_err = |s: tonic::Status| {
                 let f = status_failure(&s);
                 if f.broken {

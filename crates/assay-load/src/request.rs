@@ -21,7 +21,21 @@ pub(crate) enum Encoded {
         body: Bytes,
         header_len: Option<usize>,
     },
-    Grpc(pb::ModelInferRequest),
+    /// A gRPC `ModelInfer` request framed as gRPC sends it (a zero compression flag, the
+    /// length, the protobuf), made once, so that no request encodes a tensor again.
+    Grpc(Bytes),
+}
+
+/// A message in gRPC's length-prefixed framing (uncompressed).
+pub(crate) fn grpc_frame(message: &impl prost::Message) -> Bytes {
+    let len = message.encoded_len();
+    let mut buf = Vec::with_capacity(5 + len);
+    buf.push(0);
+    buf.extend_from_slice(&(len as u32).to_be_bytes());
+    message
+        .encode(&mut buf)
+        .expect("a Vec with room for the message");
+    buf.into()
 }
 
 /// Encodes one request holding `tensors`, named by `names`, for the target's protocol.
@@ -105,13 +119,14 @@ pub(crate) fn encode(
                     ..Default::default()
                 });
             }
-            Ok(Encoded::Grpc(pb::ModelInferRequest {
+            let message = pb::ModelInferRequest {
                 model_name: target.model.clone(),
                 model_version: target.version.clone().unwrap_or_default(),
                 inputs,
                 raw_input_contents: tensors.iter().map(|t| raw_bytes(t).into()).collect(),
                 ..Default::default()
-            }))
+            };
+            Ok(Encoded::Grpc(grpc_frame(&message)))
         }
     }
 }
@@ -252,9 +267,16 @@ mod tests {
         assert_eq!(&body[h..h + 8], x_bytes(&x));
         assert_eq!(&body[h + 8..], 7i64.to_le_bytes());
 
-        let Encoded::Grpc(m) = encode(&t(false, "grpc://h:1"), &names, &tensors).unwrap() else {
+        let Encoded::Grpc(frame) = encode(&t(false, "grpc://h:1"), &names, &tensors).unwrap()
+        else {
             panic!("gRPC")
         };
+        // The frame: no compression, the length, then the message.
+        assert_eq!(frame[0], 0);
+        let len = u32::from_be_bytes(frame[1..5].try_into().unwrap()) as usize;
+        assert_eq!(len, frame.len() - 5);
+        use prost::Message;
+        let m = pb::ModelInferRequest::decode(&frame[5..]).unwrap();
         assert_eq!(m.model_name, "m");
         assert_eq!(m.inputs[0].datatype, "FP32");
         assert_eq!(m.inputs[1].shape, vec![1]);

@@ -591,7 +591,7 @@ async fn open_level(
                     }
                     let keep = !matches!(&r, Err(f) if f.broken);
                     if let (Some(c), true) = (conn, keep)
-                        && !matches!(c, Conn::Grpc(_))
+                        && !matches!(c, Conn::Grpc(..))
                     {
                         pool.lock().expect("pool lock").push(c);
                     }

@@ -107,10 +107,7 @@ fn sizes(max_rows: usize) -> Vec<usize> {
 /// The smallest size within [`WITHIN`] of the best cost per row; `max_rows` when the best is
 /// the largest size measured and the measurement stopped before `max_rows`.
 fn choose(per_row_us: &BTreeMap<usize, f64>, max_rows: usize, cut_short: bool) -> usize {
-    let Some((&best_rows, &best)) = per_row_us
-        .iter()
-        .min_by(|a, b| a.1.total_cmp(b.1))
-    else {
+    let Some((&best_rows, &best)) = per_row_us.iter().min_by(|a, b| a.1.total_cmp(b.1)) else {
         return max_rows;
     };
     if cut_short && per_row_us.keys().next_back() == Some(&best_rows) {
@@ -152,7 +149,13 @@ mod tests {
         let conv = costs(&[(1, 1430.0), (2, 1440.0), (4, 1470.0), (64, 1540.0)]);
         assert_eq!(choose(&conv, 64, false), 1);
         // A small gain up to 4 rows, then none.
-        let conv = costs(&[(1, 1500.0), (2, 1300.0), (4, 1200.0), (8, 1210.0), (64, 1300.0)]);
+        let conv = costs(&[
+            (1, 1500.0),
+            (2, 1300.0),
+            (4, 1200.0),
+            (8, 1210.0),
+            (64, 1300.0),
+        ]);
         assert_eq!(choose(&conv, 64, false), 4);
     }
 
