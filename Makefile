@@ -46,7 +46,8 @@ bench-signing: setup
 
 # The gateway under Triton's perf_analyzer, next to in-process and a FastAPI baseline.
 # `make bench-gateway AGAINST=/path/to/old/assay-gateway` compares two builds instead;
-# `make bench-gateway GRPC_SHADOW=1` measures REST against gRPC, and a 100% shadow's cost;
+# `make bench-gateway GRPC_SHADOW=1` measures REST against gRPC, and a 100% shadow's cost
+# (BENCH_SHADOW_CLIENT=assay drives the shadow part with `assay load`, BENCH_ROUNDS=N rounds);
 # `make bench-gateway CLIENT_COST=1` what `assay load` costs per request next to perf_analyzer.
 # The gateway against Triton (nvidia-pytriton's tritonserver), MLServer, KServe and the FastAPI
 # baseline, all serving the same models through onnxruntime, all driven by `assay load`.

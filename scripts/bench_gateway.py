@@ -11,7 +11,8 @@ is held to:
 
 `--grpc-shadow` instead measures what gRPC and shadows cost, side by side on one gateway:
 REST against gRPC at concurrency 1 (per-request overhead) and 16, and the stable's p99 with
-a 100% shadow against without one (target: at most 1.1x).
+a 100% shadow against without one (target: at most 1.1x), driven by perf_analyzer or, with
+BENCH_SHADOW_CLIENT=assay, by `assay load`.
 
 `--client-cost` measures what the load generators themselves cost: `assay load` against
 perf_analyzer on the same gateway and load (REST and gRPC, concurrency 1 and 16), as each
