@@ -808,17 +808,6 @@ fn a_lone_request_never_waits_out_the_queue_delay_and_a_crowd_is_batched() {
             q["ns"].as_u64().unwrap() as f64 / 1e6,
         )
     };
-    let stats = |gw: &Gateway| {
-        http(
-            &agent(),
-            "GET",
-            &format!("{}/v2/models/lookup/stats", gw.url()),
-            None,
-            &[],
-            None,
-        )
-        .json()
-    };
     let a = agent();
     for _ in 0..20 {
         let r = infer(
@@ -831,7 +820,7 @@ fn a_lone_request_never_waits_out_the_queue_delay_and_a_crowd_is_batched() {
         assert_eq!(r.status, 200, "{}", r.error());
     }
     // Measured by the gateway itself: time in the queue, summed over the 20 requests.
-    let (count, waited) = queue_ms(&stats(&gw));
+    let (count, waited) = queue_ms(&gw.stats("lookup"));
     assert_eq!(count, 20);
     assert!(
         waited < 20.0 * 50.0,
@@ -865,7 +854,7 @@ fn a_lone_request_never_waits_out_the_queue_delay_and_a_crowd_is_batched() {
     for c in clients {
         c.join().unwrap();
     }
-    let st = stats(&gw);
+    let st = gw.stats("lookup");
     let m = &st["model_stats"][0];
     let (requests, executions) = (
         m["inference_count"].as_u64().unwrap(),
@@ -965,15 +954,7 @@ fn batches_merge_only_as_far_as_they_pay() {
         for c in clients {
             c.join().unwrap();
         }
-        let st = http(
-            &agent(),
-            "GET",
-            &format!("{}/v2/models/{model}/stats", gw.url()),
-            None,
-            &[],
-            None,
-        )
-        .json();
+        let st = gw.stats(model);
         let m = &st["model_stats"][0];
         (
             m["inference_count"].as_u64().unwrap(),

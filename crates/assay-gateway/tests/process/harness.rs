@@ -277,6 +277,19 @@ impl Gateway {
         format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }
 
+    /// A model's statistics (`GET /v2/models/{model}/stats`, the Triton extension).
+    pub fn stats(&self, model: &str) -> serde_json::Value {
+        http(
+            &agent(),
+            "GET",
+            &format!("{}/v2/models/{model}/stats", self.url()),
+            None,
+            &[],
+            None,
+        )
+        .json()
+    }
+
     /// One scrape of `/metrics`.
     pub fn metrics_text(&self) -> String {
         String::from_utf8(
