@@ -21,6 +21,7 @@
 pub mod correction;
 mod cpu;
 mod error;
+mod grpc;
 mod metadata;
 mod plan;
 mod request;

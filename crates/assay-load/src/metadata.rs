@@ -7,8 +7,9 @@ use serde::Deserialize;
 
 use crate::{
     error::LoadError,
+    grpc::CallError,
     target::Target,
-    wire::{Conn, Prepared, status_failure},
+    wire::{Conn, Failure, Prepared},
 };
 
 /// The served model as its server describes it.
@@ -61,37 +62,47 @@ pub(crate) async fn fetch(
             )
         }
         Conn::Grpc(..) => {
-            let grpc_err = |s: tonic::Status| {
-                let f = status_failure(&s);
-                if f.broken {
-                    LoadError::Unreachable {
-                        url: target.url.clone(),
-                        message: f.message,
-                    }
-                } else {
-                    LoadError::Server {
-                        url: target.model_url(),
-                        status: format!("gRPC {:?}", s.code()),
-                        message: s.message().to_string(),
-                        kind: f.kind,
-                    }
-                }
+            let grpc_err = |e: CallError| match e {
+                CallError::Transport(message) => LoadError::Unreachable {
+                    url: target.url.clone(),
+                    message,
+                },
+                CallError::Status(s) => LoadError::Server {
+                    url: target.model_url(),
+                    status: format!("gRPC {:?}", s.code()),
+                    message: s.message().to_string(),
+                    kind: Failure::from(CallError::Status(s)).kind,
+                },
+                CallError::Http(status) => LoadError::Server {
+                    url: target.model_url(),
+                    status: format!("HTTP {status}"),
+                    message: "no gRPC status in the answer".into(),
+                    kind: crate::error::kind_of_status(status),
+                },
+                CallError::Malformed(message) => LoadError::Protocol {
+                    url: target.model_url(),
+                    message,
+                },
             };
-            let s = conn
-                .grpc()
-                .server_metadata(assay_protocol::pb::ServerMetadataRequest {})
+            let s: assay_protocol::pb::ServerMetadataResponse = conn
+                .grpc_call(
+                    prepared,
+                    "ServerMetadata",
+                    &assay_protocol::pb::ServerMetadataRequest {},
+                )
                 .await
-                .map_err(grpc_err)?
-                .into_inner();
-            let m = conn
-                .grpc()
-                .model_metadata(assay_protocol::pb::ModelMetadataRequest {
-                    name: target.model.clone(),
-                    version: target.version.clone().unwrap_or_default(),
-                })
+                .map_err(grpc_err)?;
+            let m: assay_protocol::pb::ModelMetadataResponse = conn
+                .grpc_call(
+                    prepared,
+                    "ModelMetadata",
+                    &assay_protocol::pb::ModelMetadataRequest {
+                        name: target.model.clone(),
+                        version: target.version.clone().unwrap_or_default(),
+                    },
+                )
                 .await
-                .map_err(grpc_err)?
-                .into_inner();
+                .map_err(grpc_err)?;
             let t = |v: Vec<assay_protocol::pb::model_metadata_response::TensorMetadata>| {
                 v.into_iter()
                     .map(|t| TensorMetadata {

@@ -1,26 +1,26 @@
 //! One connection to the server and the one request it sends: an HTTP/1.1 keep-alive
-//! connection, or an HTTP/2 connection for gRPC (hyper both), through which tonic's
-//! generated client calls. In a closed loop each worker has a connection of its own; in an
-//! open loop HTTP/1.1 takes a free one from a pool and gRPC multiplexes on one.
+//! connection (hyper), or an HTTP/2 connection for gRPC (see `grpc`). In a closed loop each
+//! worker has a connection of its own; in an open loop HTTP/1.1 takes a free one from a
+//! pool and gRPC multiplexes on one.
 
-use std::{
-    future::Future,
-    pin::Pin,
-    task::{Context, Poll},
-    time::Duration,
-};
+use std::time::Duration;
 
 use assay_engine::ErrorKind;
-use assay_protocol::pb::grpc_inference_service_client::GrpcInferenceServiceClient;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{
     Request,
-    header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderName, HeaderValue, TE},
+    header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderName, HeaderValue},
 };
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 
-use crate::{error::LoadError, request::Encoded, target::Target, tls};
+use crate::{
+    error::LoadError,
+    grpc::{CallError, Grpc},
+    request::Encoded,
+    target::Target,
+    tls,
+};
 
 /// Why one request failed: how to classify it, and what to tell the user.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,29 +34,7 @@ pub(crate) struct Failure {
 /// A connection, ready to send.
 pub(crate) enum Conn {
     Http(hyper::client::conn::http1::SendRequest<Full<Bytes>>),
-    /// tonic's generated client for the metadata calls, and the same connection for
-    /// `ModelInfer`, which sends the request's frame as made once (see `send`).
-    Grpc(GrpcInferenceServiceClient<H2>, H2),
-}
-
-/// An HTTP/2 connection as the service tonic's generated client calls. Each call goes
-/// straight to hyper's connection: tonic's own `Channel` puts a buffer task in between, one
-/// more task hop per request, which a load generator pays for on every request.
-#[derive(Clone)]
-pub(crate) struct H2(hyper::client::conn::http2::SendRequest<tonic::body::Body>);
-
-impl tower_service::Service<http::Request<tonic::body::Body>> for H2 {
-    type Response = http::Response<hyper::body::Incoming>;
-    type Error = hyper::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, hyper::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), hyper::Error>> {
-        self.0.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
-        Box::pin(self.0.send_request(req))
-    }
+    Grpc(Grpc),
 }
 
 /// Headers and paths every request of a target repeats, made once.
@@ -64,7 +42,9 @@ pub(crate) struct Prepared {
     host: HeaderValue,
     auth: Option<HeaderValue>,
     infer_path: String,
-    /// `ModelInfer`'s absolute URI (HTTP/2 sends the scheme and authority).
+    /// `scheme://authority`, which HTTP/2 sends with every request.
+    origin: String,
+    /// `ModelInfer`'s absolute URI.
     grpc_infer: http::Uri,
 }
 
@@ -76,6 +56,11 @@ impl Prepared {
                 m,
             ))
         };
+        let origin = format!(
+            "{}://{}",
+            if target.tls { "https" } else { "http" },
+            target.authority()
+        );
         Ok(Prepared {
             host: HeaderValue::from_str(&target.authority())
                 .map_err(|_| bad(format!("'{}' is not a valid host", target.host)))?,
@@ -86,16 +71,23 @@ impl Prepared {
                 .transpose()
                 .map_err(|_| bad("the token holds characters a header cannot".into()))?,
             infer_path: format!("{}/infer", target.model_path()),
-            grpc_infer: format!(
-                "{}://{}/inference.GRPCInferenceService/ModelInfer",
-                if target.tls { "https" } else { "http" },
-                target.authority()
-            )
-            .parse()
-            .map_err(|_| bad(format!("'{}' is not a valid host", target.host)))?,
+            grpc_infer: format!("{origin}{GRPC_SERVICE}ModelInfer")
+                .parse()
+                .map_err(|_| bad(format!("'{}' is not a valid host", target.host)))?,
+            origin,
         })
     }
+
+    /// The absolute URI of a method of the inference service.
+    pub(crate) fn grpc_method(&self, method: &str) -> http::Uri {
+        format!("{}{GRPC_SERVICE}{method}", self.origin)
+            .parse()
+            .expect("the origin was checked with ModelInfer's URI")
+    }
 }
+
+/// The path prefix of every method of KServe's gRPC inference service.
+const GRPC_SERVICE: &str = "/inference.GRPCInferenceService/";
 
 /// Opens a connection to the target.
 pub(crate) async fn connect(target: &Target) -> Result<Conn, LoadError> {
@@ -144,26 +136,10 @@ where
     // Each connection's own task reads and writes the socket; it ends when the last sender
     // is dropped or the server closes it.
     if target.protocol == assay_engine::bench::ServedProtocol::Grpc {
-        // Answers in frames of up to 1 MiB (large outputs in fewer frames); what this
-        // client sends is bounded by the server's own setting (the gateway's is 1 MiB).
-        let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
-            .max_frame_size(1 << 20)
-            .handshake(io)
+        Grpc::handshake(io.into_inner())
             .await
-            .map_err(|e| unreachable(source_chain(&e)))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        let scheme = if target.tls { "https" } else { "http" };
-        let origin: http::Uri = format!("{scheme}://{}", target.authority())
-            .parse()
-            .map_err(|e: http::uri::InvalidUri| unreachable(e.to_string()))?;
-        Ok(Conn::Grpc(
-            GrpcInferenceServiceClient::with_origin(H2(sender.clone()), origin)
-                .max_decoding_message_size(usize::MAX)
-                .max_encoding_message_size(usize::MAX),
-            H2(sender),
-        ))
+            .map(Conn::Grpc)
+            .map_err(|e| unreachable(source_chain(&e)))
     } else {
         let (sender, conn) = hyper::client::conn::http1::handshake(io)
             .await
@@ -175,8 +151,8 @@ where
     }
 }
 
-/// The error's message with its causes (tonic's transport errors say little on their own).
-fn source_chain(e: &dyn std::error::Error) -> String {
+/// The error's message with its causes (transport errors say little on their own).
+pub(crate) fn source_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut cur = e.source();
     while let Some(s) = cur {
@@ -235,28 +211,18 @@ impl Conn {
                     broken: false,
                 })
             }
-            (Conn::Grpc(_, h2), Encoded::Grpc(frame)) => {
-                // The unary call as tonic's client makes it, but with the request framed
-                // once for the whole load: tonic encoded the message again for every
-                // request and streamed it through its body type. Measured on the MLP at
-                // concurrency 16: 26 µs of client CPU a request instead of 40–50.
-                let mut b = Request::post(prepared.grpc_infer.clone())
-                    .header(CONTENT_TYPE, HeaderValue::from_static("application/grpc"))
-                    .header(TE, HeaderValue::from_static("trailers"));
-                if let Some(a) = &prepared.auth {
-                    b = b.header(AUTHORIZATION, a.clone());
-                }
-                let req = b
-                    .body(tonic::body::Body::new(Full::new(frame.clone())))
-                    .expect("a request from checked parts");
-                let broken = |e: hyper::Error| Failure {
-                    kind: ErrorKind::Unreachable,
-                    message: format!("the connection failed: {}", source_chain(&e)),
-                    broken: true,
-                };
-                h2.0.ready().await.map_err(broken)?;
-                let resp = h2.0.send_request(req).await.map_err(broken)?;
-                grpc_answer(resp).await
+            (Conn::Grpc(g), Encoded::Grpc(frame)) => {
+                // The request is framed once for the whole load (tonic's client encoded the
+                // message again for every request): measured on the MLP at concurrency 16,
+                // 26 µs of client CPU a request instead of 40–50.
+                let message = g
+                    .unary(&prepared.grpc_infer, prepared.auth.as_ref(), frame.clone())
+                    .await
+                    .map_err(Failure::from)?;
+                use prost::Message;
+                assay_protocol::pb::ModelInferResponse::decode(message)
+                    .map(drop)
+                    .map_err(|e| Failure::from(CallError::Malformed(e.to_string())))
             }
             _ => unreachable!("a request is encoded for its target's protocol"),
         }
@@ -304,92 +270,70 @@ impl Conn {
         })
     }
 
-    /// The gRPC client (metadata calls).
-    pub(crate) fn grpc(&mut self) -> &mut GrpcInferenceServiceClient<H2> {
-        match self {
-            Conn::Grpc(c, _) => c,
-            Conn::Http(_) => unreachable!("gRPC metadata on a gRPC connection"),
-        }
+    /// A unary gRPC call of the inference service's `method`, decoded as `T`.
+    pub(crate) async fn grpc_call<T: prost::Message + Default>(
+        &mut self,
+        prepared: &Prepared,
+        method: &str,
+        request: &impl prost::Message,
+    ) -> Result<T, CallError> {
+        let Conn::Grpc(g) = self else {
+            unreachable!("a gRPC call on a gRPC connection")
+        };
+        let message = g
+            .unary(
+                &prepared.grpc_method(method),
+                prepared.auth.as_ref(),
+                crate::request::grpc_frame(request),
+            )
+            .await?;
+        T::decode(message).map_err(|e| CallError::Malformed(e.to_string()))
     }
 
     /// A second handle on the same connection (gRPC multiplexes; HTTP/1.1 cannot).
     pub(crate) fn share(&self) -> Option<Conn> {
         match self {
-            Conn::Grpc(c, h2) => Some(Conn::Grpc(c.clone(), h2.clone())),
+            Conn::Grpc(g) => Some(Conn::Grpc(g.clone())),
             Conn::Http(_) => None,
         }
     }
 }
 
-/// A `ModelInfer` answer: its gRPC status (in the trailers, or in the headers of an
-/// answer without a body), then the one framed `ModelInferResponse`, which must decode.
-async fn grpc_answer(resp: http::Response<hyper::body::Incoming>) -> Result<(), Failure> {
-    let head_status = tonic::Status::from_header_map(resp.headers());
-    let http_status = resp.status();
-    let collected = resp.into_body().collect().await.map_err(|e| Failure {
-        kind: ErrorKind::Unreachable,
-        message: format!("the connection failed: {}", source_chain(&e)),
-        broken: true,
-    })?;
-    let status = head_status.or_else(|| {
-        collected
-            .trailers()
-            .and_then(tonic::Status::from_header_map)
-    });
-    let malformed = |what: String| Failure {
-        kind: ErrorKind::Gateway,
-        message: format!("gRPC: a malformed answer: {what}"),
-        broken: false,
-    };
-    match status {
-        Some(s) if s.code() != tonic::Code::Ok => return Err(status_failure(&s)),
-        Some(_) => {}
-        None if !http_status.is_success() => {
-            return Err(Failure {
-                kind: crate::error::kind_of_status(http_status.as_u16()),
-                message: format!("HTTP {} on a gRPC call", http_status.as_u16()),
+impl From<CallError> for Failure {
+    fn from(e: CallError) -> Failure {
+        match e {
+            CallError::Transport(m) => Failure {
+                kind: ErrorKind::Unreachable,
+                message: format!("the connection failed: {m}"),
+                broken: true,
+            },
+            CallError::Status(s) => {
+                use tonic::Code::*;
+                let kind = match s.code() {
+                    InvalidArgument | OutOfRange | FailedPrecondition => ErrorKind::Usage,
+                    NotFound => ErrorKind::NotFound,
+                    Unauthenticated | PermissionDenied => ErrorKind::Unauthorized,
+                    ResourceExhausted => ErrorKind::Overloaded,
+                    Unavailable | DeadlineExceeded => ErrorKind::Unavailable,
+                    _ => ErrorKind::Gateway,
+                };
+                Failure {
+                    kind,
+                    message: format!("gRPC {:?}: {}", s.code(), s.message()),
+                    broken: false,
+                }
+            }
+            CallError::Http(status) => Failure {
+                kind: crate::error::kind_of_status(status),
+                message: format!("HTTP {status} on a gRPC call"),
                 broken: false,
-            });
+            },
+            CallError::Malformed(m) => Failure {
+                kind: ErrorKind::Gateway,
+                message: format!("gRPC: a malformed answer: {m}"),
+                broken: false,
+            },
         }
-        None => return Err(malformed("no grpc-status".into())),
-    }
-    let body = collected.to_bytes();
-    let message = match body.get(..5) {
-        Some([0, len @ ..])
-            if body.len() - 5 == u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize =>
-        {
-            body.slice(5..)
-        }
-        _ => {
-            return Err(malformed(format!(
-                "{} bytes, not one uncompressed message",
-                body.len()
-            )));
-        }
-    };
-    use prost::Message;
-    assay_protocol::pb::ModelInferResponse::decode(message)
-        .map(drop)
-        .map_err(|e| malformed(e.to_string()))
-}
-
-/// A gRPC status as a failure, classified like an HTTP one.
-pub(crate) fn status_failure(s: &tonic::Status) -> Failure {
-    use tonic::Code::*;
-    let kind = match s.code() {
-        InvalidArgument | OutOfRange | FailedPrecondition => ErrorKind::Usage,
-        NotFound => ErrorKind::NotFound,
-        Unauthenticated | PermissionDenied => ErrorKind::Unauthorized,
-        ResourceExhausted => ErrorKind::Overloaded,
-        Unavailable => ErrorKind::Unavailable,
-        DeadlineExceeded => ErrorKind::Unavailable,
-        _ => ErrorKind::Gateway,
-    };
-    Failure {
-        kind,
-        message: format!("gRPC {:?}: {}", s.code(), s.message()),
-        // A transport failure shows as UNAVAILABLE or UNKNOWN with no server message.
-        broken: matches!(s.code(), Unavailable | Unknown) && s.metadata().is_empty(),
     }
 }
 
