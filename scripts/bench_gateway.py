@@ -17,7 +17,8 @@ BENCH_SHADOW_CLIENT=assay, by `assay load`.
 `--client-cost` measures what the load generators themselves cost: `assay load` against
 perf_analyzer on the same gateway and load (REST and gRPC, concurrency 1 and 16), as each
 client process's CPU time per request the gateway answered (target: assay load at most a
-quarter of perf_analyzer's).
+quarter of perf_analyzer's), then the kernel's part of a request at concurrency 1: the
+system CPU time of a blocking client that only writes and reads, which no client avoids.
 
 `--against OLD_GATEWAY_BINARY` instead compares two gateway builds side by side under the
 same load (batching on, concurrency 16, the figure a change must keep within 3%): each
@@ -309,6 +310,7 @@ def client_cost():
                 print(f"  c={c:<3} {proto:<4} perf_analyzer {pa['us_per_req']:>6.1f} us/req ({pa['cores']:.2f} cores, {pa['requests']:.0f} req) | "
                       f"assay load {al['us_per_req']:>6.1f} us/req ({al['cores']:.2f} cores, {al['requests']:.0f} req; "
                       f"its own figure for the measured window {row['own']:.1f})", flush=True)
+        floor = kernel_floor(port, 20000)
     finally:
         stop_gateway(gw)
     cpu = cpu_model()
@@ -319,6 +321,47 @@ def client_cost():
     for row in rows:
         pa, al = row["perf_analyzer"]["us_per_req"], row["assay load"]["us_per_req"]
         print(f"c={row['c']:<3} {row['proto']:<5} {pa:>12.1f} us {al:>10.1f} us {al / pa:>7.2f}  {'PASS' if al / pa <= 0.25 else 'MISS'}")
+    rest1 = next(r for r in rows if r["c"] == 1 and r["proto"] == "rest")["perf_analyzer"]["us_per_req"]
+    print(f"the kernel's part of one REST round trip at c=1 (the system CPU time of a blocking client that only "
+          f"writes the request and reads the answer, {floor['n']} requests): {floor['sys_us']:.1f} us a request; "
+          f"a quarter of perf_analyzer's c=1 REST cost is {rest1 / 4:.1f} us")
+
+
+def kernel_floor(port, n):
+    """What the kernel alone charges a client per REST request at concurrency 1: the system
+    CPU time of this thread while it sends the MLP request `n` times on one blocking socket,
+    reading each whole answer (user time is Python's and left out)."""
+    import resource
+    import socket
+    header = json.dumps({"inputs": [{"name": "input", "shape": [1, 512], "datatype": "FP32",
+                                     "parameters": {"binary_data_size": 2048}}]}).encode()
+    body = header + bytes(2048)
+    request = (f"POST /v2/models/mlp/infer HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n"
+               f"content-type: application/octet-stream\r\ninference-header-content-length: {len(header)}\r\n"
+               f"content-length: {len(body)}\r\n\r\n").encode() + body
+    s = socket.create_connection(("127.0.0.1", port))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def once():
+        s.sendall(request)
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            buf += s.recv(65536)
+        head, rest = buf.split(b"\r\n\r\n", 1)
+        if not head.startswith(b"HTTP/1.1 200"):
+            sys.exit(f"the floor client's request failed: {head[:200]!r}")
+        length = next(int(l.split(b":", 1)[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:"))
+        while len(rest) < length:
+            rest += s.recv(65536)
+
+    for _ in range(500):
+        once()
+    r0 = resource.getrusage(resource.RUSAGE_THREAD)
+    for _ in range(n):
+        once()
+    r1 = resource.getrusage(resource.RUSAGE_THREAD)
+    s.close()
+    return {"n": n, "sys_us": (r1.ru_stime - r0.ru_stime) / n * 1e6}
 
 
 def main():
