@@ -9,7 +9,7 @@ use crate::{
     error::LoadError,
     grpc::CallError,
     target::Target,
-    wire::{Conn, Failure, Prepared},
+    wire::{Conn, Prepared, kind_of_code},
 };
 
 /// The served model as its server describes it.
@@ -71,7 +71,7 @@ pub(crate) async fn fetch(
                     url: target.model_url(),
                     status: format!("gRPC {:?}", s.code()),
                     message: s.message().to_string(),
-                    kind: Failure::from(CallError::Status(s)).kind,
+                    kind: kind_of_code(s.code()),
                 },
                 CallError::Http(status) => LoadError::Server {
                     url: target.model_url(),

@@ -307,22 +307,11 @@ impl From<CallError> for Failure {
                 message: format!("the connection failed: {m}"),
                 broken: true,
             },
-            CallError::Status(s) => {
-                use tonic::Code::*;
-                let kind = match s.code() {
-                    InvalidArgument | OutOfRange | FailedPrecondition => ErrorKind::Usage,
-                    NotFound => ErrorKind::NotFound,
-                    Unauthenticated | PermissionDenied => ErrorKind::Unauthorized,
-                    ResourceExhausted => ErrorKind::Overloaded,
-                    Unavailable | DeadlineExceeded => ErrorKind::Unavailable,
-                    _ => ErrorKind::Gateway,
-                };
-                Failure {
-                    kind,
-                    message: format!("gRPC {:?}: {}", s.code(), s.message()),
-                    broken: false,
-                }
-            }
+            CallError::Status(s) => Failure {
+                kind: kind_of_code(s.code()),
+                message: format!("gRPC {:?}: {}", s.code(), s.message()),
+                broken: false,
+            },
             CallError::Http(status) => Failure {
                 kind: crate::error::kind_of_status(status),
                 message: format!("HTTP {status} on a gRPC call"),
@@ -334,6 +323,19 @@ impl From<CallError> for Failure {
                 broken: false,
             },
         }
+    }
+}
+
+/// The engine's classification of a gRPC status code (as `kind_of_status` for HTTP).
+pub(crate) fn kind_of_code(code: tonic::Code) -> ErrorKind {
+    use tonic::Code::*;
+    match code {
+        InvalidArgument | OutOfRange | FailedPrecondition => ErrorKind::Usage,
+        NotFound => ErrorKind::NotFound,
+        Unauthenticated | PermissionDenied => ErrorKind::Unauthorized,
+        ResourceExhausted => ErrorKind::Overloaded,
+        Unavailable | DeadlineExceeded => ErrorKind::Unavailable,
+        _ => ErrorKind::Gateway,
     }
 }
 
