@@ -73,28 +73,44 @@ impl Grpc {
         body.send_data(frame, true).map_err(transport)?;
         let (head, mut body) = answer.await.map_err(transport)?.into_parts();
         // A call that fails before any message carries its status in the headers.
-        if let Some(s) = tonic::Status::from_header_map(&head.headers)
+        let head_status = tonic::Status::from_header_map(&head.headers);
+        if let Some(s) = head_status.as_ref()
             && s.code() != tonic::Code::Ok
         {
-            return Err(CallError::Status(s));
+            return Err(CallError::Status(s.clone()));
         }
-        let mut data = BytesMut::new();
+        // An answer is one DATA frame in practice: kept as it came, copied only if split.
+        let mut first: Option<Bytes> = None;
+        let mut more = BytesMut::new();
         while let Some(chunk) = body.data().await {
             let chunk = chunk.map_err(transport)?;
             // Handing the window back lets the server send the next answers.
             let _ = body.flow_control().release_capacity(chunk.len());
-            data.extend_from_slice(&chunk);
+            match &first {
+                None => first = Some(chunk),
+                Some(f) => {
+                    if more.is_empty() {
+                        more.extend_from_slice(f);
+                    }
+                    more.extend_from_slice(&chunk);
+                }
+            }
         }
         let trailers = body.trailers().await.map_err(transport)?;
-        let status = tonic::Status::from_header_map(&head.headers)
-            .or_else(|| trailers.as_ref().and_then(tonic::Status::from_header_map));
+        let status =
+            head_status.or_else(|| trailers.as_ref().and_then(tonic::Status::from_header_map));
         match status {
             Some(s) if s.code() != tonic::Code::Ok => return Err(CallError::Status(s)),
             Some(_) => {}
             None if !head.status.is_success() => return Err(CallError::Http(head.status.as_u16())),
             None => return Err(CallError::Malformed("no grpc-status".into())),
         }
-        unframe(data.freeze())
+        let data = if more.is_empty() {
+            first.unwrap_or_default()
+        } else {
+            more.freeze()
+        };
+        unframe(data)
     }
 }
 
