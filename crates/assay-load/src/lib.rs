@@ -22,6 +22,7 @@ pub mod correction;
 mod cpu;
 mod error;
 mod grpc;
+mod http1;
 mod metadata;
 mod plan;
 mod request;

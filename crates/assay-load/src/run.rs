@@ -26,6 +26,7 @@ use tokio::sync::Semaphore;
 use crate::{
     correction, cpu,
     error::LoadError,
+    http1::Blocking,
     metadata,
     plan::LoadPlan,
     request::{self, Encoded},
@@ -413,43 +414,103 @@ async fn tick_until(
     }
 }
 
+/// What a closed-loop worker does around each request: stop at the window's end, keep the
+/// counters, record what falls in the measurement.
+struct Turns {
+    counters: Arc<Counters>,
+    record: Record,
+    measure_from: Instant,
+    end: Instant,
+}
+
+impl Turns {
+    /// The next request's start, or `None` once the window is over.
+    fn begin(&self) -> Option<Instant> {
+        let s = Instant::now();
+        if s >= self.end {
+            return None;
+        }
+        self.counters.start();
+        Some(s)
+    }
+
+    /// The request that began at `s` has its answer (or failed).
+    fn finish(&mut self, s: Instant, r: &Result<(), Failure>) {
+        let e = Instant::now();
+        let latency = (e - s).as_nanos() as u64;
+        self.counters.finish(latency, r.is_ok());
+        if s >= self.measure_from {
+            self.record
+                .add((s - self.measure_from).as_nanos() as u64, latency, r, e);
+        }
+    }
+}
+
 /// A closed loop: `c` workers, each with its own connection, each sending its next request
-/// when the last one is answered.
+/// when the last one is answered. One worker over plain REST runs on a thread of its own
+/// with a blocking socket (see `http1`): with nothing to multiplex, that costs the client
+/// the least.
 async fn closed_level(
     ctx: &Arc<Context>,
     index: usize,
     c: usize,
     observer: &mut dyn BenchObserver,
 ) -> Result<Outcome, LoadError> {
-    let mut conns = Vec::with_capacity(c);
-    for _ in 0..c {
-        conns.push(wire::connect(&ctx.target).await?);
-    }
     let counters = Arc::new(Counters::default());
+    let blocking = match ctx.prepared.http1_request(&ctx.encoded) {
+        Some(request) if c == 1 && !ctx.target.tls => {
+            let (target, timeout) = (ctx.target.clone(), ctx.plan.timeout);
+            let conn = tokio::task::spawn_blocking(move || {
+                Blocking::connect(&target, request, timeout).map_err(|f| LoadError::Unreachable {
+                    url: target.url.clone(),
+                    message: f.message,
+                })
+            })
+            .await
+            .expect("connecting does not panic")?;
+            Some(conn)
+        }
+        _ => None,
+    };
+    let mut conns = Vec::with_capacity(c);
+    if blocking.is_none() {
+        for _ in 0..c {
+            conns.push(wire::connect(&ctx.target).await?);
+        }
+    }
     let window = Window::from_now(&ctx.plan);
-    let Window {
-        measure_from, end, ..
-    } = window;
+    let turns = || Turns {
+        counters: counters.clone(),
+        record: Record::default(),
+        measure_from: window.measure_from,
+        end: window.end,
+    };
     let mut workers = Vec::with_capacity(c);
+    if let Some(mut conn) = blocking {
+        let mut turns = turns();
+        workers.push(tokio::task::spawn_blocking(move || {
+            while let Some(s) = turns.begin() {
+                let r = conn.send();
+                turns.finish(s, &r);
+                if let Err(f) = &r
+                    && f.broken
+                    && conn.reconnect().is_err()
+                {
+                    // The server is gone: a pause before the next try (as below).
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+            turns.record
+        }));
+    }
     for mut conn in conns {
-        let counters = counters.clone();
         let shared = ctx.clone();
+        let mut turns = turns();
         workers.push(tokio::spawn(async move {
             let ctx = &*shared;
-            let mut record = Record::default();
-            loop {
-                let s = Instant::now();
-                if s >= end {
-                    break;
-                }
-                counters.start();
+            while let Some(s) = turns.begin() {
                 let r = send_once(ctx, &mut conn).await;
-                let e = Instant::now();
-                let latency = (e - s).as_nanos() as u64;
-                counters.finish(latency, r.is_ok());
-                if s >= measure_from {
-                    record.add((s - measure_from).as_nanos() as u64, latency, &r, e);
-                }
+                turns.finish(s, &r);
                 if let Err(f) = &r
                     && f.broken
                 {
@@ -461,7 +522,7 @@ async fn closed_level(
                     }
                 }
             }
-            record
+            turns.record
         }));
     }
     let cpu = tick_until(index, &counters, window, ctx.plan.duration, observer).await;
@@ -469,7 +530,13 @@ async fn closed_level(
     for w in workers {
         record.merge(w.await.expect("a load worker does not panic"));
     }
-    Ok(outcome(record, &counters, measure_from, end, cpu))
+    Ok(outcome(
+        record,
+        &counters,
+        window.measure_from,
+        window.end,
+        cpu,
+    ))
 }
 
 /// An open loop: Poisson arrivals at `rate` per second, each request sent at its scheduled

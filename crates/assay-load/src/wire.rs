@@ -78,6 +78,32 @@ impl Prepared {
         })
     }
 
+    /// The whole REST inference request as HTTP/1.1 puts it on the wire, headers and body in
+    /// one buffer (for the blocking client, which writes it with one call); `None` for gRPC.
+    pub(crate) fn http1_request(&self, request: &Encoded) -> Option<Bytes> {
+        let Encoded::Rest { body, header_len } = request else {
+            return None;
+        };
+        let mut head = format!("POST {} HTTP/1.1\r\nhost: ", self.infer_path).into_bytes();
+        head.extend_from_slice(self.host.as_bytes());
+        match header_len {
+            Some(n) => head.extend_from_slice(
+                format!(
+                    "\r\ncontent-type: application/octet-stream\r\ninference-header-content-length: {n}"
+                )
+                .as_bytes(),
+            ),
+            None => head.extend_from_slice(b"\r\ncontent-type: application/json"),
+        }
+        if let Some(a) = &self.auth {
+            head.extend_from_slice(b"\r\nauthorization: ");
+            head.extend_from_slice(a.as_bytes());
+        }
+        head.extend_from_slice(format!("\r\ncontent-length: {}\r\n\r\n", body.len()).as_bytes());
+        head.extend_from_slice(body);
+        Some(head.into())
+    }
+
     /// The absolute URI of a method of the inference service.
     pub(crate) fn grpc_method(&self, method: &str) -> http::Uri {
         format!("{}{GRPC_SERVICE}{method}", self.origin)
@@ -340,7 +366,7 @@ pub(crate) fn kind_of_code(code: tonic::Code) -> ErrorKind {
 }
 
 /// The `error` of an Open Inference Protocol error body, or the body's start.
-fn error_text(body: &[u8]) -> String {
+pub(crate) fn error_text(body: &[u8]) -> String {
     #[derive(serde::Deserialize)]
     struct ErrorBody {
         error: String,
