@@ -63,27 +63,8 @@ impl Blocking {
     /// answer that closed it).
     pub(crate) fn reconnect(&mut self) -> Result<(), Failure> {
         self.stream = None;
-        let addrs = self.addr.to_socket_addrs().map_err(|e| broken(&e))?;
-        let mut last = None;
-        for addr in addrs {
-            match TcpStream::connect_timeout(&addr, Duration::from_secs(10)) {
-                Ok(s) => {
-                    s.set_nodelay(true).ok();
-                    // A read that waits longer than the run's timeout ends the request;
-                    // `send` also checks the whole answer's time against it.
-                    s.set_read_timeout(Some(self.timeout))
-                        .map_err(|e| broken(&e))?;
-                    s.set_write_timeout(Some(self.timeout))
-                        .map_err(|e| broken(&e))?;
-                    self.stream = Some(s);
-                    return Ok(());
-                }
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(broken(&last.unwrap_or_else(|| {
-            std::io::Error::new(IoKind::NotFound, format!("{} has no address", self.addr))
-        })))
+        self.stream = Some(open(&self.addr, self.timeout)?);
+        Ok(())
     }
 
     /// Sends the request and reads the whole answer. A transport error, a malformed answer
@@ -246,6 +227,27 @@ impl Blocking {
             }
         }
     }
+}
+
+/// A blocking connection to `addr` (`host:port`), with no delay on small writes; a read or a
+/// write that waits longer than `timeout` fails (the callers also check a whole answer's time
+/// against it).
+fn open(addr: &str, timeout: Duration) -> Result<TcpStream, Failure> {
+    let mut last = None;
+    for a in addr.to_socket_addrs().map_err(|e| broken(&e))? {
+        match TcpStream::connect_timeout(&a, Duration::from_secs(10)) {
+            Ok(s) => {
+                s.set_nodelay(true).ok();
+                s.set_read_timeout(Some(timeout)).map_err(|e| broken(&e))?;
+                s.set_write_timeout(Some(timeout)).map_err(|e| broken(&e))?;
+                return Ok(s);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(broken(&last.unwrap_or_else(|| {
+        std::io::Error::new(IoKind::NotFound, format!("{addr} has no address"))
+    })))
 }
 
 /// An answer's status, head length, body framing and whether it closes the connection.

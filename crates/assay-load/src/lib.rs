@@ -11,8 +11,9 @@
 //! sample is kept, so a load run is a [`BenchReport`] like an in-process benchmark: the same
 //! percentiles and bootstrap intervals, the same history, `assay compare` and `assay report`.
 //! The request is encoded once per level and sent as shared bytes, and everything runs on
-//! one thread, so the client costs as little CPU per request as it can; that cost is measured
-//! and reported ([`assay_engine::bench::LoadFigures::client_cpu_us_per_request`]).
+//! one thread (a lone REST worker on a blocking socket of its own, see `http1`), so the
+//! client costs as little CPU per request as it can; that cost is measured and reported
+//! ([`assay_engine::bench::LoadFigures::client_cpu_us_per_request`]).
 //!
 //! [`BenchReport`]: assay_engine::bench::BenchReport
 //! [`LoadMode::Closed`]: assay_engine::bench::LoadMode::Closed

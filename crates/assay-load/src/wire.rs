@@ -1,7 +1,7 @@
 //! One connection to the server and the one request it sends: an HTTP/1.1 keep-alive
 //! connection (hyper), or an HTTP/2 connection for gRPC (see `grpc`). In a closed loop each
-//! worker has a connection of its own; in an open loop HTTP/1.1 takes a free one from a
-//! pool and gRPC multiplexes on one.
+//! worker has a connection of its own (a lone REST worker a blocking one, see `http1`); in
+//! an open loop HTTP/1.1 takes a free one from a pool and gRPC multiplexes on one.
 
 use std::time::Duration;
 
