@@ -23,6 +23,9 @@ use crate::{error::kind_of_status, target::Target, wire::Failure};
 const MAX_HEADERS: usize = 64;
 /// The read buffer's first size; it doubles for larger answers and keeps its size.
 const FIRST_BUFFER: usize = 64 * 1024;
+/// The largest answer read (head and body): a server that claims or sends more is refused
+/// rather than allowed to fill the client's memory.
+const MAX_ANSWER: usize = 1 << 30;
 
 /// One keep-alive connection that sends the same request again and again.
 pub(crate) struct Blocking {
@@ -122,7 +125,10 @@ impl Blocking {
         let mut body = Vec::new();
         let close = match framing {
             Framing::Length(n) => {
-                let end = body_start + n;
+                let end = body_start
+                    .checked_add(n)
+                    .filter(|&e| e <= MAX_ANSWER)
+                    .ok_or_else(too_large)?;
                 while filled < end {
                     filled = self.fill(filled, started)?;
                 }
@@ -160,7 +166,9 @@ impl Blocking {
                         break;
                     }
                     let size = usize::try_from(size)
-                        .map_err(|_| malformed("a chunk larger than memory".into()))?;
+                        .ok()
+                        .filter(|&n| n <= MAX_ANSWER)
+                        .ok_or_else(too_large)?;
                     let data = pos + used;
                     while filled < data + size + 2 {
                         filled = self.fill(filled, started)?;
@@ -216,6 +224,9 @@ impl Blocking {
             return Err(timed_out(self.timeout));
         }
         if filled == self.buf.len() {
+            if filled >= MAX_ANSWER {
+                return Err(too_large());
+            }
             self.buf.resize(self.buf.len() * 2, 0);
         }
         let stream = self.stream.as_mut().expect("connected");
@@ -296,6 +307,17 @@ fn head_of(
         Framing::Close
     };
     Ok((status, head_len, framing, close))
+}
+
+fn too_large() -> Failure {
+    Failure {
+        kind: ErrorKind::TooLarge,
+        message: format!(
+            "HTTP/1.1: an answer larger than {} MiB; refused",
+            MAX_ANSWER >> 20
+        ),
+        broken: true,
+    }
 }
 
 fn malformed(what: String) -> Failure {
@@ -457,6 +479,14 @@ mod tests {
             (b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhalf", true),
             (b"NOT HTTP AT ALL\r\n\r\n", true),
             (b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nhello", true),
+            (
+                b"HTTP/1.1 200 OK\r\ncontent-length: 18446744073709551615\r\n\r\n",
+                true,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nffffffffff\r\n",
+                true,
+            ),
             (b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", false),
         ]);
         let mut conn = connect(&target);
@@ -480,6 +510,15 @@ mod tests {
             "{}",
             long.message
         );
+        // A hostile length, declared or chunked, is refused before anything is allocated.
+        for _ in 0..2 {
+            let huge = conn.send().unwrap_err();
+            assert_eq!(
+                huge.message,
+                "HTTP/1.1: an answer larger than 1024 MiB; refused"
+            );
+            assert_eq!((huge.kind, huge.broken), (ErrorKind::TooLarge, true));
+        }
         conn.send().unwrap();
     }
 
