@@ -36,6 +36,15 @@ pub(crate) struct Blocking {
     buf: Vec<u8>,
 }
 
+/// What an answer's head says: its status, its length in bytes, how its body ends, and
+/// whether the server closes the connection after it.
+struct Head {
+    status: u16,
+    len: usize,
+    framing: Framing,
+    close: bool,
+}
+
 /// How an answer's body ends.
 enum Framing {
     Length(usize),
@@ -99,33 +108,14 @@ impl Blocking {
         stream
             .write_all(&self.request)
             .map_err(|e| io_failure(&e, self.timeout))?;
-        let mut filled = 0;
-        // Interim answers (100 Continue and the like) come before the real one.
-        let (status, head_len, framing, close) = loop {
-            let head = loop {
-                let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-                let mut response = httparse::Response::new(&mut headers);
-                match response.parse(&self.buf[..filled]) {
-                    Ok(httparse::Status::Complete(n)) => break head_of(&response, n)?,
-                    Ok(httparse::Status::Partial) => {}
-                    Err(e) => return Err(malformed(format!("its head: {e}"))),
-                }
-                filled = self.fill(filled, started)?;
-            };
-            if (100..200).contains(&head.0) {
-                self.buf.copy_within(head.1..filled, 0);
-                filled -= head.1;
-                continue;
-            }
-            break head;
-        };
-        let body_start = head_len;
+        let (head, mut filled) = self.read_head(started)?;
         // The body is kept only when it is an error, for its message.
-        let keep = !(200..300).contains(&status);
+        let keep = !(200..300).contains(&head.status);
         let mut body = Vec::new();
-        let close = match framing {
+        let close = match head.framing {
             Framing::Length(n) => {
-                let end = body_start
+                let end = head
+                    .len
                     .checked_add(n)
                     .filter(|&e| e <= MAX_ANSWER)
                     .ok_or_else(too_large)?;
@@ -136,52 +126,13 @@ impl Blocking {
                     return Err(malformed("more bytes than its Content-Length".into()));
                 }
                 if keep {
-                    body.extend_from_slice(&self.buf[body_start..end]);
+                    body.extend_from_slice(&self.buf[head.len..end]);
                 }
-                close
+                head.close
             }
             Framing::Chunked => {
-                let mut pos = body_start;
-                loop {
-                    let (used, size) = match httparse::parse_chunk_size(&self.buf[pos..filled]) {
-                        Ok(httparse::Status::Complete(c)) => c,
-                        Ok(httparse::Status::Partial) => {
-                            filled = self.fill(filled, started)?;
-                            continue;
-                        }
-                        Err(_) => return Err(malformed("a bad chunk size".into())),
-                    };
-                    if size == 0 {
-                        // The last chunk, then trailer lines (none expected) and a blank line.
-                        let from = pos + used;
-                        loop {
-                            let rest = &self.buf[from..filled];
-                            if rest.starts_with(b"\r\n")
-                                || rest.windows(4).any(|w| w == b"\r\n\r\n")
-                            {
-                                break;
-                            }
-                            filled = self.fill(filled, started)?;
-                        }
-                        break;
-                    }
-                    let size = usize::try_from(size)
-                        .ok()
-                        .filter(|&n| n <= MAX_ANSWER)
-                        .ok_or_else(too_large)?;
-                    let data = pos + used;
-                    while filled < data + size + 2 {
-                        filled = self.fill(filled, started)?;
-                    }
-                    if &self.buf[data + size..data + size + 2] != b"\r\n" {
-                        return Err(malformed("a chunk without its line end".into()));
-                    }
-                    if keep {
-                        body.extend_from_slice(&self.buf[data..data + size]);
-                    }
-                    pos = data + size + 2;
-                }
-                close
+                self.read_chunks(head.len, filled, started, keep.then_some(&mut body))?;
+                head.close
             }
             Framing::Close => {
                 loop {
@@ -191,19 +142,90 @@ impl Blocking {
                     }
                 }
                 if keep {
-                    body.extend_from_slice(&self.buf[body_start..filled]);
+                    body.extend_from_slice(&self.buf[head.len..filled]);
                 }
                 true
             }
         };
         if keep {
             return Err(Failure {
-                kind: kind_of_status(status),
-                message: format!("HTTP {status}: {}", crate::wire::error_text(&body)),
+                kind: kind_of_status(head.status),
+                message: format!("HTTP {}: {}", head.status, crate::wire::error_text(&body)),
                 broken: close,
             });
         }
         Ok(close)
+    }
+
+    /// Reads up to the end of the final answer's head, past any interim (1xx) answers; the
+    /// head, and how many bytes of the buffer are filled.
+    fn read_head(&mut self, started: Instant) -> Result<(Head, usize), Failure> {
+        let mut filled = 0;
+        loop {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut response = httparse::Response::new(&mut headers);
+            match response.parse(&self.buf[..filled]) {
+                Ok(httparse::Status::Complete(n)) => {
+                    let head = head_of(&response, n)?;
+                    if !(100..200).contains(&head.status) {
+                        return Ok((head, filled));
+                    }
+                    // An interim answer (100 Continue and the like): the real one follows.
+                    self.buf.copy_within(n..filled, 0);
+                    filled -= n;
+                    continue;
+                }
+                Ok(httparse::Status::Partial) => {}
+                Err(e) => return Err(malformed(format!("its head: {e}"))),
+            }
+            filled = self.fill(filled, started)?;
+        }
+    }
+
+    /// Reads a chunked body that starts at `pos`, through the last chunk and its trailer
+    /// section; the chunks' data goes to `keep` when given.
+    fn read_chunks(
+        &mut self,
+        mut pos: usize,
+        mut filled: usize,
+        started: Instant,
+        mut keep: Option<&mut Vec<u8>>,
+    ) -> Result<(), Failure> {
+        loop {
+            let (used, size) = match httparse::parse_chunk_size(&self.buf[pos..filled]) {
+                Ok(httparse::Status::Complete(c)) => c,
+                Ok(httparse::Status::Partial) => {
+                    filled = self.fill(filled, started)?;
+                    continue;
+                }
+                Err(_) => return Err(malformed("a bad chunk size".into())),
+            };
+            let data = pos + used;
+            if size == 0 {
+                // The last chunk, then trailer lines (none expected) and a blank line.
+                loop {
+                    let rest = &self.buf[data..filled];
+                    if rest.starts_with(b"\r\n") || rest.windows(4).any(|w| w == b"\r\n\r\n") {
+                        return Ok(());
+                    }
+                    filled = self.fill(filled, started)?;
+                }
+            }
+            let size = usize::try_from(size)
+                .ok()
+                .filter(|&n| n <= MAX_ANSWER)
+                .ok_or_else(too_large)?;
+            while filled < data + size + 2 {
+                filled = self.fill(filled, started)?;
+            }
+            if &self.buf[data + size..data + size + 2] != b"\r\n" {
+                return Err(malformed("a chunk without its line end".into()));
+            }
+            if let Some(k) = keep.as_deref_mut() {
+                k.extend_from_slice(&self.buf[data..data + size]);
+            }
+            pos = data + size + 2;
+        }
     }
 
     /// Reads more of the answer after `filled` bytes; an end of stream here is an error.
@@ -261,11 +283,8 @@ fn open(addr: &str, timeout: Duration) -> Result<TcpStream, Failure> {
     })))
 }
 
-/// An answer's status, head length, body framing and whether it closes the connection.
-fn head_of(
-    response: &httparse::Response,
-    head_len: usize,
-) -> Result<(u16, usize, Framing, bool), Failure> {
+/// What a complete head of `len` bytes says.
+fn head_of(response: &httparse::Response, len: usize) -> Result<Head, Failure> {
     let status = response.code.expect("a complete head has a status");
     let mut length = None;
     let mut chunked = false;
@@ -306,7 +325,12 @@ fn head_of(
     } else {
         Framing::Close
     };
-    Ok((status, head_len, framing, close))
+    Ok(Head {
+        status,
+        len,
+        framing,
+        close,
+    })
 }
 
 fn too_large() -> Failure {

@@ -457,8 +457,11 @@ async fn closed_level(
     observer: &mut dyn BenchObserver,
 ) -> Result<Outcome, LoadError> {
     let counters = Arc::new(Counters::default());
-    let blocking = match ctx.prepared.http1_request(&ctx.encoded) {
-        Some(request) if c == 1 && !ctx.target.tls => {
+    let lone_rest = (c == 1 && !ctx.target.tls)
+        .then(|| ctx.prepared.http1_request(&ctx.encoded))
+        .flatten();
+    let blocking = match lone_rest {
+        Some(request) => {
             let (target, timeout) = (ctx.target.clone(), ctx.plan.timeout);
             let conn = tokio::task::spawn_blocking(move || {
                 Blocking::connect(&target, request, timeout).map_err(|f| LoadError::Unreachable {
@@ -470,7 +473,7 @@ async fn closed_level(
             .expect("connecting does not panic")?;
             Some(conn)
         }
-        _ => None,
+        None => None,
     };
     let mut conns = Vec::with_capacity(c);
     if blocking.is_none() {

@@ -78,30 +78,50 @@ impl Prepared {
         })
     }
 
-    /// The whole REST inference request as HTTP/1.1 puts it on the wire, headers and body in
-    /// one buffer (for the blocking client, which writes it with one call); `None` for gRPC.
+    /// The headers of every REST inference request, in order: the host, the body's type
+    /// (and the JSON header's length when raw tensors follow it), the token. Typed names and
+    /// values made once: nothing is parsed per request.
+    fn rest_headers(
+        &self,
+        header_len: Option<usize>,
+        mut each: impl FnMut(HeaderName, HeaderValue),
+    ) {
+        each(HOST, self.host.clone());
+        match header_len {
+            Some(n) => {
+                each(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("application/octet-stream"),
+                );
+                each(
+                    HeaderName::from_static("inference-header-content-length"),
+                    HeaderValue::from(n),
+                );
+            }
+            None => each(CONTENT_TYPE, HeaderValue::from_static("application/json")),
+        }
+        if let Some(a) = &self.auth {
+            each(AUTHORIZATION, a.clone());
+        }
+    }
+
+    /// The whole REST inference request as HTTP/1.1 puts it on the wire, the same headers as
+    /// hyper sends and the body in one buffer (for the blocking client, which writes it with
+    /// one call); `None` for gRPC.
     pub(crate) fn http1_request(&self, request: &Encoded) -> Option<Bytes> {
         let Encoded::Rest { body, header_len } = request else {
             return None;
         };
-        let mut head = format!("POST {} HTTP/1.1\r\nhost: ", self.infer_path).into_bytes();
-        head.extend_from_slice(self.host.as_bytes());
-        match header_len {
-            Some(n) => head.extend_from_slice(
-                format!(
-                    "\r\ncontent-type: application/octet-stream\r\ninference-header-content-length: {n}"
-                )
-                .as_bytes(),
-            ),
-            None => head.extend_from_slice(b"\r\ncontent-type: application/json"),
-        }
-        if let Some(a) = &self.auth {
-            head.extend_from_slice(b"\r\nauthorization: ");
-            head.extend_from_slice(a.as_bytes());
-        }
-        head.extend_from_slice(format!("\r\ncontent-length: {}\r\n\r\n", body.len()).as_bytes());
-        head.extend_from_slice(body);
-        Some(head.into())
+        let mut wire = format!("POST {} HTTP/1.1\r\n", self.infer_path).into_bytes();
+        self.rest_headers(*header_len, |name, value| {
+            wire.extend_from_slice(name.as_str().as_bytes());
+            wire.extend_from_slice(b": ");
+            wire.extend_from_slice(value.as_bytes());
+            wire.extend_from_slice(b"\r\n");
+        });
+        wire.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
+        wire.extend_from_slice(body);
+        Some(wire.into())
     }
 
     /// The absolute URI of a method of the inference service.
@@ -198,24 +218,11 @@ impl Conn {
     ) -> Result<(), Failure> {
         match (self, request) {
             (Conn::Http(sender), Encoded::Rest { body, header_len }) => {
-                let mut b =
-                    Request::post(prepared.infer_path.as_str()).header(HOST, prepared.host.clone());
-                // Typed names and static values: nothing is parsed per request.
-                b = match header_len {
-                    Some(n) => b
-                        .header(
-                            CONTENT_TYPE,
-                            HeaderValue::from_static("application/octet-stream"),
-                        )
-                        .header(
-                            HeaderName::from_static("inference-header-content-length"),
-                            HeaderValue::from(*n),
-                        ),
-                    None => b.header(CONTENT_TYPE, HeaderValue::from_static("application/json")),
-                };
-                if let Some(a) = &prepared.auth {
-                    b = b.header(AUTHORIZATION, a.clone());
-                }
+                let mut b = Request::post(prepared.infer_path.as_str());
+                let headers = b.headers_mut().expect("a fresh builder");
+                prepared.rest_headers(*header_len, |name, value| {
+                    headers.insert(name, value);
+                });
                 let req = b
                     .body(Full::new(body.clone()))
                     .expect("a request from checked parts");
