@@ -117,11 +117,17 @@ impl Grpc {
 /// The one message of a gRPC body: a 0 (uncompressed) byte and a 4-byte big-endian length,
 /// then exactly that many bytes.
 fn unframe(body: Bytes) -> Result<Bytes, CallError> {
-    match body.get(..5) {
-        Some([0, len @ ..])
-            if body.len() - 5 == u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize =>
+    let message = unframe_slice(&body)?;
+    Ok(body.slice_ref(message))
+}
+
+/// [`unframe`] on borrowed bytes.
+pub(crate) fn unframe_slice(body: &[u8]) -> Result<&[u8], CallError> {
+    match body {
+        [0, a, b, c, d, message @ ..]
+            if message.len() == u32::from_be_bytes([*a, *b, *c, *d]) as usize =>
         {
-            Ok(body.slice(5..))
+            Ok(message)
         }
         _ => Err(CallError::Malformed(format!(
             "{} bytes, not one uncompressed message",

@@ -9,23 +9,24 @@
 //! close-delimited bodies, `Connection: close`, interim 1xx answers.
 
 use std::{
-    io::{ErrorKind as IoKind, Read, Write},
-    net::{TcpStream, ToSocketAddrs},
+    io::Write,
+    net::TcpStream,
     time::{Duration, Instant},
 };
 
-use assay_engine::ErrorKind;
 use bytes::Bytes;
 
-use crate::{error::kind_of_status, target::Target, wire::Failure};
+use crate::{
+    error::kind_of_status,
+    socket::{self, MAX_ANSWER, io_failure, open},
+    target::Target,
+    wire::Failure,
+};
 
 /// Headers an answer may carry before it is refused as malformed.
 const MAX_HEADERS: usize = 64;
 /// The read buffer's first size; it doubles for larger answers and keeps its size.
 const FIRST_BUFFER: usize = 64 * 1024;
-/// The largest answer read (head and body): a server that claims or sends more is refused
-/// rather than allowed to fill the client's memory.
-const MAX_ANSWER: usize = 1 << 30;
 
 /// One keep-alive connection that sends the same request again and again.
 pub(crate) struct Blocking {
@@ -231,20 +232,13 @@ impl Blocking {
     /// Reads more of the answer after `filled` bytes; an end of stream here is an error.
     fn fill(&mut self, filled: usize, started: Instant) -> Result<usize, Failure> {
         match self.read_more(filled, started)? {
-            0 => Err(Failure {
-                kind: ErrorKind::Unreachable,
-                message: "the connection failed: the server closed it before a whole answer".into(),
-                broken: true,
-            }),
+            0 => Err(socket::closed_early()),
             n => Ok(filled + n),
         }
     }
 
     /// One `read` into the buffer (grown when full); 0 at the end of the stream.
     fn read_more(&mut self, filled: usize, started: Instant) -> Result<usize, Failure> {
-        if started.elapsed() > self.timeout {
-            return Err(timed_out(self.timeout));
-        }
         if filled == self.buf.len() {
             if filled >= MAX_ANSWER {
                 return Err(too_large());
@@ -252,35 +246,8 @@ impl Blocking {
             self.buf.resize(self.buf.len() * 2, 0);
         }
         let stream = self.stream.as_mut().expect("connected");
-        loop {
-            match stream.read(&mut self.buf[filled..]) {
-                Ok(n) => return Ok(n),
-                Err(e) if e.kind() == IoKind::Interrupted => continue,
-                Err(e) => return Err(io_failure(&e, self.timeout)),
-            }
-        }
+        socket::read_some(stream, &mut self.buf[filled..], started, self.timeout)
     }
-}
-
-/// A blocking connection to `addr` (`host:port`), with no delay on small writes; a read or a
-/// write that waits longer than `timeout` fails (the callers also check a whole answer's time
-/// against it).
-fn open(addr: &str, timeout: Duration) -> Result<TcpStream, Failure> {
-    let mut last = None;
-    for a in addr.to_socket_addrs().map_err(|e| broken(&e))? {
-        match TcpStream::connect_timeout(&a, Duration::from_secs(10)) {
-            Ok(s) => {
-                s.set_nodelay(true).ok();
-                s.set_read_timeout(Some(timeout)).map_err(|e| broken(&e))?;
-                s.set_write_timeout(Some(timeout)).map_err(|e| broken(&e))?;
-                return Ok(s);
-            }
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(broken(&last.unwrap_or_else(|| {
-        std::io::Error::new(IoKind::NotFound, format!("{addr} has no address"))
-    })))
 }
 
 /// What a complete head of `len` bytes says.
@@ -334,46 +301,11 @@ fn head_of(response: &httparse::Response, len: usize) -> Result<Head, Failure> {
 }
 
 fn too_large() -> Failure {
-    Failure {
-        kind: ErrorKind::TooLarge,
-        message: format!(
-            "HTTP/1.1: an answer larger than {} MiB; refused",
-            MAX_ANSWER >> 20
-        ),
-        broken: true,
-    }
+    socket::too_large("HTTP/1.1")
 }
 
 fn malformed(what: String) -> Failure {
-    Failure {
-        kind: ErrorKind::Gateway,
-        message: format!("HTTP/1.1: a malformed answer: {what}"),
-        broken: true,
-    }
-}
-
-fn timed_out(timeout: Duration) -> Failure {
-    Failure {
-        kind: ErrorKind::Unavailable,
-        message: format!("no answer within {timeout:?}"),
-        broken: true,
-    }
-}
-
-fn broken(e: &std::io::Error) -> Failure {
-    Failure {
-        kind: ErrorKind::Unreachable,
-        message: format!("the connection failed: {e}"),
-        broken: true,
-    }
-}
-
-/// A socket error: a read or write timeout, or the connection gone.
-fn io_failure(e: &std::io::Error, timeout: Duration) -> Failure {
-    match e.kind() {
-        IoKind::WouldBlock | IoKind::TimedOut => timed_out(timeout),
-        _ => broken(e),
-    }
+    socket::malformed("HTTP/1.1", what)
 }
 
 #[cfg(test)]
@@ -384,6 +316,8 @@ mod tests {
         sync::{Arc, Mutex},
         thread,
     };
+
+    use assay_engine::ErrorKind;
 
     use super::*;
 

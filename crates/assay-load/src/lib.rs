@@ -11,7 +11,7 @@
 //! sample is kept, so a load run is a [`BenchReport`] like an in-process benchmark: the same
 //! percentiles and bootstrap intervals, the same history, `assay compare` and `assay report`.
 //! The request is encoded once per level and sent as shared bytes, and everything runs on
-//! one thread (a lone REST worker on a blocking socket of its own, see `http1`), so the
+//! one thread (a lone worker on a blocking socket of its own, see `lone`), so the
 //! client costs as little CPU per request as it can; that cost is measured and reported
 //! ([`assay_engine::bench::LoadFigures::client_cpu_us_per_request`]).
 //!
@@ -23,11 +23,14 @@ pub mod correction;
 mod cpu;
 mod error;
 mod grpc;
+mod h2c;
 mod http1;
+mod lone;
 mod metadata;
 mod plan;
 mod request;
 mod run;
+mod socket;
 mod target;
 mod tls;
 mod wire;

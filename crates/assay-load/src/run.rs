@@ -26,7 +26,7 @@ use tokio::sync::Semaphore;
 use crate::{
     correction, cpu,
     error::LoadError,
-    http1::Blocking,
+    lone::{Lone, LoneRequest},
     metadata,
     plan::LoadPlan,
     request::{self, Encoded},
@@ -447,9 +447,9 @@ impl Turns {
 }
 
 /// A closed loop: `c` workers, each with its own connection, each sending its next request
-/// when the last one is answered. One worker over plain REST runs on a thread of its own
-/// with a blocking socket (see `http1`): with nothing to multiplex, that costs the client
-/// the least.
+/// when the last one is answered. A lone worker over plain REST or gRPC runs on a thread of
+/// its own with a blocking socket (see `lone`): with nothing to multiplex, that costs the
+/// client the least.
 async fn closed_level(
     ctx: &Arc<Context>,
     index: usize,
@@ -457,14 +457,14 @@ async fn closed_level(
     observer: &mut dyn BenchObserver,
 ) -> Result<Outcome, LoadError> {
     let counters = Arc::new(Counters::default());
-    let lone_rest = (c == 1 && !ctx.target.tls)
-        .then(|| ctx.prepared.http1_request(&ctx.encoded))
+    let lone = (c == 1)
+        .then(|| LoneRequest::new(&ctx.target, &ctx.prepared, &ctx.encoded))
         .flatten();
-    let blocking = match lone_rest {
+    let blocking = match lone {
         Some(request) => {
             let (target, timeout) = (ctx.target.clone(), ctx.plan.timeout);
             let conn = tokio::task::spawn_blocking(move || {
-                Blocking::connect(&target, request, timeout).map_err(|f| LoadError::Unreachable {
+                Lone::connect(&target, request, timeout).map_err(|f| LoadError::Unreachable {
                     url: target.url.clone(),
                     message: f.message,
                 })

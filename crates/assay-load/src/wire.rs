@@ -1,6 +1,6 @@
 //! One connection to the server and the one request it sends: an HTTP/1.1 keep-alive
 //! connection (hyper), or an HTTP/2 connection for gRPC (see `grpc`). In a closed loop each
-//! worker has a connection of its own (a lone REST worker a blocking one, see `http1`); in
+//! worker has a connection of its own (a lone worker a blocking one, see `lone`); in
 //! an open loop HTTP/1.1 takes a free one from a pool and gRPC multiplexes on one.
 
 use std::time::Duration;
@@ -39,8 +39,10 @@ pub(crate) enum Conn {
 
 /// Headers and paths every request of a target repeats, made once.
 pub(crate) struct Prepared {
-    host: HeaderValue,
-    auth: Option<HeaderValue>,
+    /// The target's `host:port`.
+    pub(crate) host: HeaderValue,
+    /// `Bearer <token>`, when the target has one.
+    pub(crate) auth: Option<HeaderValue>,
     infer_path: String,
     /// `scheme://authority`, which HTTP/2 sends with every request.
     origin: String,
@@ -134,6 +136,8 @@ impl Prepared {
 
 /// The path prefix of every method of KServe's gRPC inference service.
 const GRPC_SERVICE: &str = "/inference.GRPCInferenceService/";
+/// `ModelInfer`'s path.
+pub(crate) const GRPC_INFER_PATH: &str = "/inference.GRPCInferenceService/ModelInfer";
 
 /// Opens a connection to the target.
 pub(crate) async fn connect(target: &Target) -> Result<Conn, LoadError> {
@@ -252,10 +256,7 @@ impl Conn {
                     .unary(&prepared.grpc_infer, prepared.auth.as_ref(), frame.clone())
                     .await
                     .map_err(Failure::from)?;
-                use prost::Message;
-                assay_protocol::pb::ModelInferResponse::decode(message)
-                    .map(drop)
-                    .map_err(|e| Failure::from(CallError::Malformed(e.to_string())))
+                infer_answer(message)
             }
             _ => unreachable!("a request is encoded for its target's protocol"),
         }
@@ -357,6 +358,14 @@ impl From<CallError> for Failure {
             },
         }
     }
+}
+
+/// Checks that a `ModelInfer` answer's message is one (as decoded as any client would).
+pub(crate) fn infer_answer(message: impl bytes::Buf) -> Result<(), Failure> {
+    use prost::Message;
+    assay_protocol::pb::ModelInferResponse::decode(message)
+        .map(drop)
+        .map_err(|e| Failure::from(CallError::Malformed(e.to_string())))
 }
 
 /// The engine's classification of a gRPC status code (as `kind_of_status` for HTTP).
