@@ -168,6 +168,13 @@ impl BlockingGrpc {
     /// protocol leaves the connection closed (`broken`); so does a GOAWAY, after the call it
     /// lets finish, and the next `send` then connects again first.
     pub(crate) fn send(&mut self) -> Result<(), Failure> {
+        // What the server sent after the last answer first: a GOAWAY there means a new
+        // connection before this call, not a failed call.
+        if let Some(conn) = &mut self.conn
+            && (conn.settle(self.timeout).is_err() || conn.closing)
+        {
+            self.conn = None;
+        }
         if self.conn.is_none() {
             self.reconnect()?;
         }
@@ -244,7 +251,43 @@ impl Conn {
         }
         let mut none = Call::new(0, 0);
         conn.on_frame(first, &mut none, &mut Vec::new(), started, timeout)?;
+        // Its acknowledgement goes at once (RFC 9113 §6.5.3), not with the first call.
+        conn.flush(timeout)?;
         Ok(conn)
+    }
+
+    /// Acts on the frames already read in whole since the last answer (acknowledging
+    /// them at once), without waiting for more.
+    fn settle(&mut self, timeout: Duration) -> Result<(), Failure> {
+        let started = Instant::now();
+        let mut none = Call::new(0, 0);
+        while let Some((kind, flags)) = self.whole_frame() {
+            if kind == HEADERS && flags & END_HEADERS == 0 {
+                // Its CONTINUATIONs may not be here yet: the next call reads them.
+                break;
+            }
+            let frame = self.next_frame(started, timeout)?;
+            self.on_frame(frame, &mut none, &mut Vec::new(), started, timeout)?;
+        }
+        self.flush(timeout)
+    }
+
+    /// The type and flags of the next frame, when the whole of it has been read.
+    fn whole_frame(&self) -> Option<(u8, u8)> {
+        let h = self.inbox.get(self.at..self.filled)?;
+        let len = u32::from_be_bytes([0, *h.first()?, *h.get(1)?, *h.get(2)?]) as usize;
+        (h.len() >= 9 && h.len() >= 9 + len).then(|| (h[3], h[4]))
+    }
+
+    /// Writes what waits in the outbox.
+    fn flush(&mut self, timeout: Duration) -> Result<(), Failure> {
+        if !self.outbox.is_empty() {
+            self.stream
+                .write_all(&self.outbox)
+                .map_err(|e| io_failure(&e, timeout))?;
+            self.outbox.clear();
+        }
+        Ok(())
     }
 
     /// Sends one call (its headers, and its message as the windows allow) and reads frames
@@ -564,13 +607,17 @@ impl Call {
     /// The call's outcome, as the async client reports it (see `grpc`), then the message.
     fn verdict(self, body: &[u8]) -> Result<(), Failure> {
         if let Some(code) = self.reset {
+            // As gRPC maps a reset to a status (its HTTP/2 transport spec): REFUSED_STREAM
+            // was not processed, worth trying again; ENHANCE_YOUR_CALM is an overload.
+            let status = match code {
+                0x7 => tonic::Code::Unavailable,
+                0x8 => tonic::Code::Cancelled,
+                0xb => tonic::Code::ResourceExhausted,
+                0xc => tonic::Code::PermissionDenied,
+                _ => tonic::Code::Internal,
+            };
             return Err(Failure {
-                kind: if code == 0x7 {
-                    // REFUSED_STREAM: not processed, worth trying again.
-                    ErrorKind::Unavailable
-                } else {
-                    ErrorKind::Gateway
-                },
+                kind: crate::wire::kind_of_code(status),
                 message: format!("gRPC: the server reset the call ({})", error_code(code)),
                 broken: false,
             });
@@ -651,10 +698,13 @@ fn decode(
 
 /// The request's headers as one HPACK block: literals without indexing (a name from the
 /// static table where it has one), so the block never depends on the connection; the token
-/// marked never to be indexed by anyone on the way.
+/// marked never to be indexed by anyone on the way. It opens with a table size update to 0:
+/// this encoder keeps no table, and a server that lowers the table size expects an update
+/// at the start of the next block (RFC 7541 §4.2), which this one always carries.
 pub(crate) fn header_block(prepared: &Prepared) -> Vec<u8> {
     use loona_hpack::encoder::encode_integer_into;
-    let mut block = vec![0x83, 0x86]; // :method POST, :scheme http (static 3 and 6)
+    // Size update 0, then :method POST and :scheme http (static 3 and 6).
+    let mut block = vec![0x20, 0x83, 0x86];
     let mut literal = |index: usize, never: bool, name: &[u8], value: &[u8]| {
         let flag = if never { 0x10 } else { 0x00 };
         encode_integer_into(index, 4, flag, &mut block).expect("a Vec takes any write");
@@ -1157,6 +1207,36 @@ mod tests {
             said(connect(&target, message(20), Duration::from_secs(5))),
             "HTTP/2: a malformed answer: its first frame is of type 0x6, not the SETTINGS an HTTP/2 server starts with"
         );
+    }
+
+    /// A whole good answer on stream `id`.
+    fn good_answer(id: u32) -> Vec<u8> {
+        let mut f = frame(HEADERS, END_HEADERS, id, &head_block(None));
+        f.extend(frame(DATA, 0, id, &answer()));
+        f.extend(frame(
+            HEADERS,
+            END_HEADERS | END_STREAM,
+            id,
+            &head_block(Some("0"))[1..],
+        ));
+        f
+    }
+
+    #[test]
+    fn a_goaway_after_an_answer_sends_the_next_call_on_a_new_connection() {
+        let target = raw_server(|n, s| {
+            let id = hello_and_call(s);
+            let mut f = good_answer(id);
+            if n == 0 {
+                // The server shuts down gracefully: this call was its last.
+                f.extend(frame(GOAWAY, 0, 0, &[0, 0, 0, id as u8, 0, 0, 0, 0]));
+            }
+            s.write_all(&f).unwrap();
+            thread::sleep(Duration::from_millis(300));
+        });
+        let mut conn = connect(&target, message(20), Duration::from_secs(5)).unwrap();
+        conn.send().unwrap();
+        conn.send().unwrap();
     }
 
     #[test]
