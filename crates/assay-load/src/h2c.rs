@@ -274,9 +274,9 @@ impl Conn {
 
     /// The type and flags of the next frame, when the whole of it has been read.
     fn whole_frame(&self) -> Option<(u8, u8)> {
-        let h = self.inbox.get(self.at..self.filled)?;
-        let len = u32::from_be_bytes([0, *h.first()?, *h.get(1)?, *h.get(2)?]) as usize;
-        (h.len() >= 9 && h.len() >= 9 + len).then(|| (h[3], h[4]))
+        self.peek()
+            .filter(|f| f.payload.end <= self.filled)
+            .map(|f| (f.kind, f.flags))
     }
 
     /// Writes what waits in the outbox.
@@ -537,24 +537,15 @@ impl Conn {
     /// The next whole frame; its payload stays in `inbox` until the next read.
     fn next_frame(&mut self, started: Instant, timeout: Duration) -> Result<Frame, Failure> {
         loop {
-            if self.filled - self.at >= 9 {
-                let h: [u8; 9] = self.inbox[self.at..self.at + 9]
-                    .try_into()
-                    .expect("9 bytes");
-                let len = u32::from_be_bytes([0, h[0], h[1], h[2]]) as usize;
+            if let Some(frame) = self.peek() {
+                let len = frame.payload.len();
                 if len > MAX_FRAME_IN {
                     return Err(malformed(format!(
                         "a frame of {len} bytes, more than the {MAX_FRAME_IN} this client allows"
                     )));
                 }
-                if self.filled - self.at >= 9 + len {
-                    let frame = Frame {
-                        kind: h[3],
-                        flags: h[4],
-                        id: u32::from_be_bytes([h[5], h[6], h[7], h[8]]) & 0x7fff_ffff,
-                        payload: self.at + 9..self.at + 9 + len,
-                    };
-                    self.at += 9 + len;
+                if frame.payload.end <= self.filled {
+                    self.at = frame.payload.end;
                     return Ok(frame);
                 }
                 if self.inbox.len() < 9 + len {
@@ -563,6 +554,18 @@ impl Conn {
             }
             self.read(started, timeout)?;
         }
+    }
+
+    /// The next frame's header, once its 9 bytes are in (its payload may not be yet).
+    fn peek(&self) -> Option<Frame> {
+        let h = self.inbox.get(self.at..self.filled)?.get(..9)?;
+        let len = u32::from_be_bytes([0, h[0], h[1], h[2]]) as usize;
+        Some(Frame {
+            kind: h[3],
+            flags: h[4],
+            id: u32::from_be_bytes([h[5], h[6], h[7], h[8]]) & 0x7fff_ffff,
+            payload: self.at + 9..self.at + 9 + len,
+        })
     }
 
     /// Reads more bytes after those not yet taken (moved to the buffer's start first).

@@ -73,7 +73,7 @@ impl Prepared {
                 .transpose()
                 .map_err(|_| bad("the token holds characters a header cannot".into()))?,
             infer_path: format!("{}/infer", target.model_path()),
-            grpc_infer: format!("{origin}{GRPC_SERVICE}ModelInfer")
+            grpc_infer: format!("{origin}{GRPC_INFER_PATH}")
                 .parse()
                 .map_err(|_| bad(format!("'{}' is not a valid host", target.host)))?,
             origin,
