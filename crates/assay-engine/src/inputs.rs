@@ -210,6 +210,55 @@ pub(crate) fn batch_dim(specs: &[InputSpec], plan: &InputPlan) -> Result<BatchDi
     Ok(BatchDim::None)
 }
 
+/// Refuses a batch size other than 1 when no input batches: the model has no dynamic leading
+/// axis, or every input that has one was given its whole shape (`--shape`), batch included.
+/// Batch 1 is what such a model runs anyway (forms send it).
+pub(crate) fn check_batch(
+    specs: &[InputSpec],
+    plan: &InputPlan,
+    batch: Option<i64>,
+    batch_dim: &BatchDim,
+) -> Result<()> {
+    let Some(b) = batch.filter(|&b| b != 1) else {
+        return Ok(());
+    };
+    if *batch_dim != BatchDim::None {
+        return Ok(());
+    }
+    let shaped: Vec<String> = specs
+        .iter()
+        .filter(|s| matches!(s.dims.first(), Some((None, _))))
+        .filter_map(|s| {
+            let shape = plan.shapes.get(&s.name)?;
+            let dims: Vec<String> = shape.iter().map(i64::to_string).collect();
+            Some(format!("{}={}", s.name, dims.join("x")))
+        })
+        .collect();
+    let why = if shaped.is_empty() {
+        "the model has no batch dimension (no input has a dynamic leading axis); give its other dynamic dimensions a value instead".to_string()
+    } else {
+        format!(
+            "batch {b} conflicts with --shape {}, which sets the whole shape, batch included; give the batch in the shape, or bind the other dimensions with --dim",
+            shaped.join(", --shape ")
+        )
+    };
+    Err(EngineError::invalid(crate::setting::Setting::Batch, why))
+}
+
+/// The batch a row reports: the bound batch dimension; when no input batches, the leading
+/// dimension of the first input: a fixed-shape model's, or one given whole with `--shape`
+/// (`bytes=4x2048` is 4 rows a call, and rows per second count them).
+pub(crate) fn effective_batch(prepared: &[PreparedInput], batch_dim: &BatchDim, bound: i64) -> i64 {
+    match batch_dim {
+        BatchDim::None => prepared
+            .first()
+            .and_then(|p| p.tensor.shape.first().copied())
+            .unwrap_or(1)
+            .max(1),
+        _ => bound,
+    }
+}
+
 /// The handle of axis `k` of `spec` when it is dynamic: its symbol, or `input.axis`.
 fn handle(spec: &InputSpec, k: usize, sym: &str) -> String {
     crate::model::axis_handle(&spec.name, k, sym)
@@ -368,7 +417,8 @@ pub struct ServedInput {
 /// The inputs of a served model (`assay load`), made by the rules of a local run: synthetic
 /// data or `.npy`/`.npz` files, dynamic dimensions bound by the plan, the batch given or
 /// taken from the files (else 1). `what` names the model in errors (its URL). Returns the
-/// tensors in the server's input order, and the batch size.
+/// tensors in the server's input order, and the batch a request carries (as `assay bench`
+/// reports it: [`effective_batch`]).
 pub fn prepare_served(
     inputs: &[ServedInput],
     what: &Path,
@@ -390,7 +440,9 @@ pub fn prepare_served(
     plan.validate()?;
     check_names(&specs, plan)?;
     let batch_dim = batch_dim(&specs, plan)?;
-    let (prepared, batch) = prepare(&specs, what, plan, batch, &batch_dim)?;
+    check_batch(&specs, plan, batch, &batch_dim)?;
+    let (prepared, bound) = prepare(&specs, what, plan, batch, &batch_dim)?;
+    let batch = effective_batch(&prepared, &batch_dim, bound);
     Ok((prepared.into_iter().map(|p| p.tensor).collect(), batch))
 }
 
@@ -755,6 +807,42 @@ mod tests {
             resolve_shape(&specs, Path::new("m"), &specs[0], &plan, Some(2), &bd).unwrap(),
             vec![2, 48]
         );
+    }
+
+    /// A served model's batch is what a request carries, however it is given: `--batch`, or a
+    /// whole shape (magika's `bytes: [-1, 2048]` as `bytes=4x2048` is 4 rows, not 1); both at
+    /// once, disagreeing or not, is refused rather than one silently winning.
+    #[test]
+    fn served_batch_is_what_a_request_carries() {
+        let served = [ServedInput {
+            name: "bytes".into(),
+            ty: ElementType::Int32,
+            shape: vec![-1, 2048],
+        }];
+        let model = Path::new("http://h/v2/models/magika");
+        let (t, batch) = prepare_served(&served, model, &InputPlan::default(), None).unwrap();
+        assert_eq!((t[0].shape.clone(), batch), (vec![1, 2048], 1));
+        let (t, batch) = prepare_served(&served, model, &InputPlan::default(), Some(3)).unwrap();
+        assert_eq!((t[0].shape.clone(), batch), (vec![3, 2048], 3));
+        let mut plan = InputPlan::default();
+        plan.shapes.insert("bytes".into(), vec![4, 2048]);
+        let (t, batch) = prepare_served(&served, model, &plan, None).unwrap();
+        assert_eq!((t[0].shape.clone(), batch), (vec![4, 2048], 4));
+        let e = prepare_served(&served, model, &plan, Some(2)).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("batch 2 conflicts with --shape bytes=4x2048"),
+            "{text}"
+        );
+        assert_eq!(e.kind(), crate::ErrorKind::Usage, "{text}");
+        // A model with no batch dimension at all keeps its own sentence.
+        let fixed = [ServedInput {
+            name: "x".into(),
+            ty: ElementType::Float,
+            shape: vec![1, 8],
+        }];
+        let e = prepare_served(&fixed, model, &InputPlan::default(), Some(2)).unwrap_err();
+        assert!(e.to_string().contains("no batch dimension"), "{e}");
     }
 
     #[test]

@@ -32,7 +32,7 @@ use crate::{
     error::{EngineError, Result},
     fingerprint,
     gpu::GpuSampler,
-    inputs::{self, BatchDim, InputSpec, PreparedInput},
+    inputs::{self, InputSpec, PreparedInput},
     runtime::Runtime,
     session::{Provider, ProviderSetup, build_session, nodes_by_provider, setup_provider},
     stats,
@@ -232,16 +232,10 @@ fn run_config(
     let specs = InputSpec::from_outlets(first_session.inputs())?;
     inputs::check_names(&specs, &plan.inputs)?;
     let batch_dim = inputs::batch_dim(&specs, &plan.inputs)?;
-    // Batch 1 on a model without a batch dimension is what it runs anyway (forms send it).
-    if batch.is_some_and(|b| b != 1) && batch_dim == BatchDim::None {
-        return Err(EngineError::invalid(
-            crate::setting::Setting::Batch,
-            "the model has no batch dimension (no input has a dynamic leading axis); give its other dynamic dimensions a value instead",
-        ));
-    }
+    inputs::check_batch(&specs, &plan.inputs, batch, &batch_dim)?;
     let (prepared, bound_batch) =
         inputs::prepare(&specs, &plan.model, &plan.inputs, batch, &batch_dim)?;
-    let effective_batch = effective_batch(&prepared, &batch_dim, bound_batch);
+    let effective_batch = inputs::effective_batch(&prepared, &batch_dim, bound_batch);
     let ctx = format!(
         "{} on {}, batch {effective_batch}",
         plan.model.display(),
@@ -477,19 +471,6 @@ fn stream(
         samples,
         loop_ns: end.duration_since(loop_start).as_nanos() as u64,
         end,
-    }
-}
-
-/// The batch a row reports: the bound batch dimension, or the leading dimension of a
-/// fixed-shape model.
-fn effective_batch(prepared: &[PreparedInput], batch_dim: &BatchDim, bound: i64) -> i64 {
-    match batch_dim {
-        BatchDim::None => prepared
-            .first()
-            .and_then(|p| p.tensor.shape.first().copied())
-            .unwrap_or(1)
-            .max(1),
-        _ => bound,
     }
 }
 

@@ -157,6 +157,31 @@ fn assay_load_measures_the_gateway_over_rest_and_grpc_into_the_history() {
             < 1e-6
     );
 
+    // A whole shape is a batch too: 4 rows a request, counted as 4 samples (not 1).
+    let r = load(
+        &env,
+        &db,
+        &[
+            &gw.url(),
+            "mlp",
+            "--shape",
+            "input=4x512",
+            "--duration",
+            "1s",
+            "--no-save",
+        ],
+    );
+    let row = &r["results"][0];
+    assert_eq!(row["batch"], 4, "{r}");
+    assert_eq!(row["input_shapes"]["input"], serde_json::json!([4, 512]));
+    assert!(
+        (row["throughput"]["samples_per_s"].as_f64().unwrap()
+            - 4.0 * row["throughput"]["inferences_per_s"].as_f64().unwrap())
+        .abs()
+            < 1e-6,
+        "{r}"
+    );
+
     // Open loop, evenly spaced: the rate asked for is the rate served.
     let r = load(
         &env,
@@ -268,6 +293,12 @@ fn assay_load_says_what_is_wrong_with_a_target() {
         &mut load(&[&gw.url(), "mlp", "--shape", "input=1x511"]),
         2,
         "input",
+    );
+    // A batch and a whole shape that both say how many rows: refused, neither wins.
+    expect_error(
+        &mut load(&[&grpc, "mlp", "--batch", "2", "--shape", "input=4x512"]),
+        2,
+        "batch 2 conflicts with --shape input=4x512",
     );
     expect_error(&mut load(&["localhost:8000", "mlp"]), 2, "scheme");
     expect_error(&mut load(&[&gw.url(), "mlp", "--rate", "0"]), 2, "--rate");
