@@ -12,9 +12,10 @@
 //! smallest size whose cost per row is within [`WITHIN`] of the best size measured. When the
 //! budget runs out while that size is the largest measured (every smaller one was clearly
 //! dearer per row), nothing is capped: larger batches were still paying. Being the fastest by
-//! a hair is not enough for that: on a slow machine a conv net measured 4,532 µs an image at 1
-//! row and 4,503 at 32 when the budget ran out, which is noise, not a gain. A request that is itself larger than the cap still runs,
-//! alone; `max_batch_size` is what a request may carry.
+//! a hair is not enough for that: on a slow machine a conv net measured 4,532 µs an image at
+//! 1 row and 4,503 at 32 when the budget ran out, which is noise, not a gain. A request that
+//! is itself larger than the cap still runs, alone; `max_batch_size` is what a request may
+//! carry.
 
 use std::{
     collections::BTreeMap,
