@@ -5,7 +5,8 @@ bench-servers`), every one serving the same ONNX model through onnxruntime, all 
 
   - assay-gateway (release build): dynamic batching up to 64 rows (capped where batches stop
     paying, as measured at load), 500 µs queue delay, 2 sessions × 1 intra-op thread and a
-    solo session with both cores for a batch that starts while the others idle; over gRPC,
+    solo session with both cores (its threads spinning 200 µs, `BENCH_SOLO_SPIN_US`) for a
+    batch that starts while the others idle; over gRPC,
     and over REST with binary tensors in a row of its own;
   - Triton: the real tritonserver of PyPI's nvidia-pytriton wheel, its Python backend calling
     onnxruntime, dynamic batching (64 rows, 500 µs), 2 instances × 1 thread
@@ -49,6 +50,9 @@ PROTOCOL = os.environ.get("BENCH_PROTOCOL", "grpc")
 ONLY = [x.strip() for x in os.environ.get("BENCH_SERVERS", "").split(",") if x.strip()]
 # Intra-op threads per gateway session (default 1: 2 sessions × 1 thread on 2 cores).
 GATEWAY_INTRA = int(os.environ.get("BENCH_GATEWAY_INTRA", "1"))
+# How long the gateway's solo session spins between parallel sections (µs; unset: the
+# gateway's default; 0: it never spins, as before 2026-12-04).
+SOLO_SPIN = os.environ.get("BENCH_SOLO_SPIN_US")
 
 
 def load(target, model, c, env, extra=()):
@@ -107,7 +111,8 @@ def main():
         f.write(TOKEN + "\n")
     with open(os.path.join(work, "gateway.toml"), "w") as f:
         f.write(f"[defaults]\nmax_batch_size = 64\nmax_queue_delay_us = 500\ninstances = 2\nintra_threads = {GATEWAY_INTRA}\nqueue_size = 4096\n"
-                "[models.conv_unbatched]\ndynamic_batching = false\n")
+                + (f"solo_spin_us = {int(SOLO_SPIN)}\n" if SOLO_SPIN else "")
+                + "[models.conv_unbatched]\ndynamic_batching = false\n")
     releases = [("mlp", MODELS["mlp"]), ("conv", MODELS["conv"]), ("conv_unbatched", MODELS["conv"])]
     gw_port, gw_grpc = 18800, 18801
     gw = start([GATEWAY, "--config", os.path.join(work, "gateway.toml"), "--listen", f"127.0.0.1:{gw_port}",

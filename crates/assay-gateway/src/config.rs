@@ -23,6 +23,7 @@
 //! instances = 2
 //! calibrate_batching = true       # cap merged batches where their cost per row stops falling
 //! solo_threads = 2                # a batch formed while every session is idle runs on all cores
+//! solo_spin_us = 200              # ... whose threads spin this long between parallel sections
 //!
 //! [models.sentiment]
 //! max_queue_delay_us = 500
@@ -63,6 +64,13 @@ use std::{
 };
 
 use serde::Deserialize;
+
+/// How long the solo session's idle threads spin before they sleep, unless configured: long
+/// enough to bridge the gaps between one run's parallel sections, short enough that the
+/// threads are asleep again soon after the run (see `backend::onnx`).
+pub const DEFAULT_SOLO_SPIN_US: u32 = 200;
+/// The longest spin a configuration may ask for.
+const MAX_SOLO_SPIN_US: u32 = 10_000;
 
 /// The TOML file, every field optional.
 #[derive(Debug, Default, Deserialize)]
@@ -123,6 +131,9 @@ pub struct ModelFile {
     /// session is idle (default: every core, when that is more than `intra_threads` and
     /// there are several instances; 0 = no solo session).
     pub solo_threads: Option<usize>,
+    /// How long, in µs, the solo session's idle threads spin for work before they sleep
+    /// (0 = they sleep at once, as the pooled sessions' threads always do).
+    pub solo_spin_us: Option<u32>,
     /// `cpu` or `cuda` (a GPU provider falls back to CPU, with a warning, when unusable).
     pub provider: Option<assay_engine::session::Provider>,
     /// Warm-up values for dynamic dimensions, by handle (`height = 640`, `"x.3" = 320`);
@@ -206,6 +217,8 @@ pub struct ModelSettings {
     pub calibrate_batching: bool,
     /// Intra-op threads of the solo session (0: none).
     pub solo_threads: usize,
+    /// µs the solo session's idle threads spin before they sleep (0: no spinning).
+    pub solo_spin_us: u32,
     pub provider: assay_engine::session::Provider,
 }
 
@@ -488,7 +501,19 @@ impl Config {
             .unwrap_or_default();
         if let Some(p) = preferred.iter().find(|&&p| p == 0 || p > max_batch_size) {
             return Err(ConfigError(format!(
-                "model {model:?}: preferred_batch_size {p} is outside 1..={max_batch_size}"
+                "{}: preferred_batch_size {p} is outside 1..={max_batch_size}",
+                section(model)
+            )));
+        }
+        let solo_spin_us = m
+            .and_then(|m| m.solo_spin_us)
+            .or(self.defaults.solo_spin_us)
+            .unwrap_or(DEFAULT_SOLO_SPIN_US);
+        if solo_spin_us > MAX_SOLO_SPIN_US {
+            return Err(ConfigError(format!(
+                "{}: solo_spin_us {solo_spin_us} is above {MAX_SOLO_SPIN_US} (10 ms): \
+                 threads spinning that long after a run take a core from the network threads",
+                section(model)
             )));
         }
         Ok(ModelSettings {
@@ -513,12 +538,23 @@ impl Config {
                     0
                 },
             ),
+            solo_spin_us,
             calibrate_batching: m
                 .and_then(|m| m.calibrate_batching)
                 .or(self.defaults.calibrate_batching)
                 .unwrap_or(true),
             provider,
         })
+    }
+}
+
+/// Where a model's settings come from, for an error: its own section, or `[defaults]` (which
+/// is checked on its own, as the model "").
+fn section(model: &str) -> String {
+    if model.is_empty() {
+        "[defaults]".into()
+    } else {
+        format!("[models.{model}]")
     }
 }
 
@@ -568,6 +604,31 @@ mod tests {
         );
         let b = c.model_settings("b").unwrap();
         assert_eq!((b.max_batch_size, b.dynamic_batching), (32, true));
+    }
+
+    #[test]
+    fn solo_spin_has_a_default_a_model_may_override_and_a_bound() {
+        let f: FileConfig =
+            toml::from_str("[defaults]\nsolo_spin_us = 50\n[models.a]\nsolo_spin_us = 0\n")
+                .unwrap();
+        let c = Config::resolve(f, base()).unwrap();
+        assert_eq!(c.model_settings("a").unwrap().solo_spin_us, 0);
+        assert_eq!(c.model_settings("b").unwrap().solo_spin_us, 50);
+        let c = Config::resolve(FileConfig::default(), base()).unwrap();
+        assert_eq!(
+            c.model_settings("b").unwrap().solo_spin_us,
+            DEFAULT_SOLO_SPIN_US
+        );
+        let f: FileConfig = toml::from_str("[models.a]\nsolo_spin_us = 20000\n").unwrap();
+        // Refused when the gateway starts, not when the model is first pushed.
+        let e = Config::resolve(f, base()).unwrap_err().to_string();
+        assert!(
+            e.contains(": [models.a]: solo_spin_us 20000 is above 10000"),
+            "{e}"
+        );
+        let f: FileConfig = toml::from_str("[defaults]\nsolo_spin_us = 10001\n").unwrap();
+        let e = Config::resolve(f, base()).unwrap_err().to_string();
+        assert!(e.contains(": [defaults]: solo_spin_us 10001"), "{e}");
     }
 
     #[test]

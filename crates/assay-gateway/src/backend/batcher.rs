@@ -18,7 +18,7 @@
 //! (`solo_threads`): a batch that starts while no other session computes runs there, unless
 //! another thread holds it. Under load some session is always computing and the solo session
 //! stays idle; when load arrives while it runs, the cores are briefly oversubscribed (its
-//! pool does not spin, so the waiting costs little).
+//! pool spins only for `solo_spin_us`, so the waiting costs little).
 //!
 //! Dropping the [`Batcher`] closes the queue; the threads finish what is queued (the
 //! in-flight requests of a version being swapped out) and exit.

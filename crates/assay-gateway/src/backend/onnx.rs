@@ -64,31 +64,35 @@ impl Backend for OnnxBackend {
         } = spec;
         let (dims, fills) = (&warm_up.dims, &warm_up.fills);
         let mut notice = None;
-        let mut open = |intra_threads| -> Result<ort::session::Session, BackendError> {
-            let options = assay_engine::session::SessionOptions {
-                intra_threads,
-                // Sessions share the cores with each other and with the network threads;
-                // even the solo session's pool spinning took CPU from the network threads:
-                // the 2 ms conv net's p50 at concurrency 1 fell by a third over gRPC, but
-                // p99 rose from 2 to 5 ms and the MLP's throughput at 16 fell by 28%.
-                intra_spinning: false,
-                ..Default::default()
+        let mut open =
+            |intra_threads, spin_us: u32| -> Result<ort::session::Session, BackendError> {
+                let options = assay_engine::session::SessionOptions {
+                    intra_threads,
+                    // Pooled sessions share the cores with each other and with the network
+                    // threads, so their threads sleep at once: spinning pools took CPU from the
+                    // network threads (the MLP's throughput at 16 fell by 28%). The solo session
+                    // runs only while every other session idles, so its threads may spin a
+                    // little (`solo_spin_us`): long enough to bridge one run's parallel
+                    // sections, each of which would otherwise wake a sleeping thread.
+                    intra_spinning: spin_us > 0,
+                    intra_spin_us: (spin_us > 0).then_some(spin_us),
+                    ..Default::default()
+                };
+                let (s, n) = assay_engine::session::open_session(
+                    self.rt,
+                    model_path,
+                    settings.provider,
+                    &options,
+                )?;
+                notice = notice.take().or(n);
+                Ok(s)
             };
-            let (s, n) = assay_engine::session::open_session(
-                self.rt,
-                model_path,
-                settings.provider,
-                &options,
-            )?;
-            notice = notice.take().or(n);
-            Ok(s)
-        };
         let mut sessions = (0..settings.instances)
-            .map(|_| open(settings.intra_threads))
+            .map(|_| open(settings.intra_threads, 0))
             .collect::<Result<Vec<_>, _>>()?;
         // The solo session: only where it has more threads than a pooled one.
         let mut solo = if settings.solo_threads > settings.intra_threads.unwrap_or(0) {
-            Some(open(Some(settings.solo_threads))?)
+            Some(open(Some(settings.solo_threads), settings.solo_spin_us)?)
         } else {
             None
         };
