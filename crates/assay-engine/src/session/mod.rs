@@ -84,10 +84,9 @@ pub struct SessionOptions {
     #[serde(skip_serializing_if = "is_true")]
     pub intra_spinning: bool,
     /// How long, in µs, an idle intra-op thread spins for work before it sleeps, when it
-    /// spins (`None`: ONNX Runtime's own spin count). A short spin
-    /// keeps a pool awake between the parallel sections of one run, so none of them pays a
-    /// thread's wake-up, and lets it sleep soon after the run, so it takes no CPU from
-    /// whatever runs next.
+    /// spins (`None`: ONNX Runtime's own spin count). A short spin keeps a pool awake
+    /// between the parallel sections of one run, so none of them pays a thread's wake-up,
+    /// and lets it sleep soon after the run, so it takes no CPU from whatever runs next.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub intra_spin_us: Option<u32>,
 }
