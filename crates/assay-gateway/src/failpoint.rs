@@ -1,6 +1,8 @@
-//! Crash points for the crash-safety tests: with `ASSAY_GATEWAY_FAILPOINTS=name,...` set, the
-//! gateway stops at each named point (logging that it did) until it is killed, so a test
-//! can `kill -9` it at exactly the moment that matters. Unset, a point costs one lookup.
+//! Points for the crash-safety and timing tests, armed with
+//! `ASSAY_GATEWAY_FAILPOINTS=name,...`. At a crash point ([`hit`]) the gateway stops (logging
+//! that it did) until it is killed, so a test can `kill -9` it at exactly the moment that
+//! matters; a slow point ([`armed`] at the call site) makes a thread take its time where a
+//! race would otherwise be rare. Unset, a point costs one lookup.
 
 use std::sync::OnceLock;
 

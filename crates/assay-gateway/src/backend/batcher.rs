@@ -15,10 +15,11 @@
 //! most throughput under load, but leaves a lone request on one core while the others idle:
 //! a conv net of 2 ms an image took 1.9 ms at concurrency 1 where a server with one
 //! 2-thread session took 1.2. So a version may also have a solo session with every core
-//! (`solo_threads`): a batch that starts while no other session computes runs there, unless
-//! another thread holds it. Under load some session is always computing and the solo session
-//! stays idle; when load arrives while it runs, the cores are briefly oversubscribed (its
-//! pool spins only for `solo_spin_us`, so the waiting costs little).
+//! (`solo_threads`): a batch that starts while no other session computes and no other
+//! request waits runs there, unless another thread holds it. Under load some session is
+//! always computing or about to, and the solo session stays idle; when load arrives while
+//! it runs, the cores are briefly oversubscribed (its pool spins only for `solo_spin_us`,
+//! so the waiting costs little).
 //!
 //! Dropping the [`Batcher`] closes the queue; the threads finish what is queued (the
 //! in-flight requests of a version being swapped out) and exit.
@@ -41,6 +42,7 @@ use std::{
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
 use ort::session::Session;
+use tokio::sync::oneshot;
 
 use super::{Done, Job};
 use crate::{
@@ -326,15 +328,33 @@ impl Worker {
 
     fn execute(&mut self, batch: Vec<Job>) {
         let others = self.computing.fetch_add(1, Ordering::AcqRel);
-        // A shadow (on idle CPU) never takes the solo session: its pool threads would
-        // compete with the served versions at normal priority.
-        let alone = others == 0 && !self.idle;
-        self.execute_counted(batch, alone);
+        // Alone: no other session computes and no request waits for one. With requests
+        // queued, another session is about to compute (one that just answered), and the solo
+        // session's threads would then share the cores with it. A shadow (on idle CPU) never
+        // takes the solo session: its pool threads would compete with the served versions
+        // at normal priority.
+        let alone = others == 0 && self.rx.is_empty() && !self.idle;
+        let answers = self.compute(batch, alone);
+        // This session stops counting as computing before anyone hears back. An answer brings
+        // its client's next request at once, and a batch former that still saw this session
+        // busy would hold that lone request for the whole queue delay: at concurrency 1 a
+        // third of the conv net's requests waited out the 500 µs so, whenever waking the
+        // answer's handler preempted this thread between the answer and the count.
         self.computing.fetch_sub(1, Ordering::AcqRel);
+        for (reply, answer) in answers {
+            let _ = reply.send(answer);
+        }
+        // Where a thread preempted by its answers' wake-ups would be (the lone-request test).
+        if crate::failpoint::armed("session-slow-after-answer") {
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
-    fn execute_counted(&mut self, batch: Vec<Job>, alone: bool) {
+    /// Computes the batch; the answer for each job, to be sent once this session stops
+    /// computing.
+    fn compute(&mut self, batch: Vec<Job>, alone: bool) -> Vec<Answer> {
         let now = Instant::now();
+        let mut answers = Vec::with_capacity(batch.len());
         let mut live = Vec::with_capacity(batch.len());
         for job in batch {
             if job.reply.is_closed() {
@@ -342,13 +362,16 @@ impl Worker {
                 continue;
             } else if now >= job.deadline {
                 let waited = now - job.enqueued;
-                let _ = job.reply.send(Err(GatewayError::Unavailable {
-                    message: format!(
-                        "timed out after {} ms waiting in the queue",
-                        waited.as_millis()
-                    ),
-                    retry_after_s: 1,
-                }));
+                answers.push((
+                    job.reply,
+                    Err(GatewayError::Unavailable {
+                        message: format!(
+                            "timed out after {} ms waiting in the queue",
+                            waited.as_millis()
+                        ),
+                        retry_after_s: 1,
+                    }),
+                ));
             } else {
                 self.metrics
                     .queue_duration
@@ -357,19 +380,19 @@ impl Worker {
             }
         }
         if live.is_empty() {
-            return;
+            return answers;
         }
         match self.run_batch(&live, alone) {
-            Ok((outputs, compute)) => self.reply_split(live, outputs, compute, now),
+            Ok((outputs, compute)) => split(live, outputs, compute, now, &mut answers),
             Err(e) if live.len() > 1 => {
                 tracing::debug!(error = %e, rows = live.len(), "batch failed; re-running its requests one by one");
                 for job in live {
                     match self.run_batch(std::slice::from_ref(&job), false) {
                         Ok((outputs, compute)) => {
-                            self.reply_split(vec![job], outputs, compute, now)
+                            split(vec![job], outputs, compute, now, &mut answers)
                         }
                         Err(e) => {
-                            let _ = job.reply.send(Err(GatewayError::Backend(e.to_string())));
+                            answers.push((job.reply, Err(GatewayError::Backend(e.to_string()))))
                         }
                     }
                 }
@@ -377,10 +400,11 @@ impl Worker {
             Err(e) => {
                 let e = e.to_string();
                 for job in live {
-                    let _ = job.reply.send(Err(GatewayError::Backend(e.clone())));
+                    answers.push((job.reply, Err(GatewayError::Backend(e.clone()))));
                 }
             }
         }
+        answers
     }
 
     /// Runs the jobs as one execution, on the solo session when `alone` and it is free;
@@ -438,62 +462,71 @@ impl Worker {
         self.metrics.inference_count.inc_by(rows as u64);
         Ok((outputs, compute))
     }
+}
 
-    fn reply_split(
-        &self,
-        jobs: Vec<Job>,
-        outputs: Vec<Tensor>,
-        compute: Duration,
-        started: Instant,
-    ) {
-        let total: usize = jobs.iter().map(|j| j.rows).sum();
-        if jobs.len() == 1 {
-            let job = jobs.into_iter().next().expect("one job");
-            let _ = job.reply.send(Ok(Done {
-                outputs,
-                queue: started - job.enqueued,
-                compute,
-                batch_rows: total,
-            }));
-            return;
-        }
-        if let Some(bad) = outputs
-            .iter()
-            .find(|t| t.shape.first() != Some(&(total as i64)))
-        {
-            let msg = format!(
-                "output '{}' has shape {:?}, which cannot be split into the batch's {total} rows",
-                bad.name, bad.shape
-            );
-            for job in jobs {
-                let _ = job.reply.send(Err(GatewayError::Backend(msg.clone())));
-            }
-            return;
-        }
-        let mut offset = 0usize;
+/// An answer, and where it goes.
+type Answer = (
+    oneshot::Sender<Result<Done, GatewayError>>,
+    Result<Done, GatewayError>,
+);
+
+/// Each job's rows of the batch's outputs, as answers.
+fn split(
+    jobs: Vec<Job>,
+    outputs: Vec<Tensor>,
+    compute: Duration,
+    started: Instant,
+    answers: &mut Vec<Answer>,
+) {
+    let total: usize = jobs.iter().map(|j| j.rows).sum();
+    if jobs.len() == 1 {
+        let job = jobs.into_iter().next().expect("one job");
+        let done = Done {
+            outputs,
+            queue: started - job.enqueued,
+            compute,
+            batch_rows: total,
+        };
+        answers.push((job.reply, Ok(done)));
+        return;
+    }
+    if let Some(bad) = outputs
+        .iter()
+        .find(|t| t.shape.first() != Some(&(total as i64)))
+    {
+        let msg = format!(
+            "output '{}' has shape {:?}, which cannot be split into the batch's {total} rows",
+            bad.name, bad.shape
+        );
         for job in jobs {
-            let mine = outputs
-                .iter()
-                .map(|t| {
-                    let per_row = t.data.len() / total;
-                    let mut shape = t.shape.clone();
-                    shape[0] = job.rows as i64;
-                    Tensor {
-                        name: t.name.clone(),
-                        datatype: t.datatype,
-                        shape,
-                        data: t.data[offset * per_row..(offset + job.rows) * per_row].to_vec(),
-                    }
-                })
-                .collect();
-            offset += job.rows;
-            let _ = job.reply.send(Ok(Done {
-                outputs: mine,
-                queue: started - job.enqueued,
-                compute,
-                batch_rows: total,
-            }));
+            answers.push((job.reply, Err(GatewayError::Backend(msg.clone()))));
         }
+        return;
+    }
+    let mut offset = 0usize;
+    for job in jobs {
+        let mine = outputs
+            .iter()
+            .map(|t| {
+                let per_row = t.data.len() / total;
+                let mut shape = t.shape.clone();
+                shape[0] = job.rows as i64;
+                Tensor {
+                    name: t.name.clone(),
+                    datatype: t.datatype,
+                    shape,
+                    data: t.data[offset * per_row..(offset + job.rows) * per_row].to_vec(),
+                }
+            })
+            .collect();
+        offset += job.rows;
+        let done = Done {
+            outputs: mine,
+            queue: started - job.enqueued,
+            compute,
+            batch_rows: total,
+        };
+        answers.push((job.reply, Ok(done)));
     }
 }
 
