@@ -15,8 +15,8 @@
 //! most throughput under load, but leaves a lone request on one core while the others idle:
 //! a conv net of 2 ms an image took 1.9 ms at concurrency 1 where a server with one
 //! 2-thread session took 1.2. So a version may also have a solo session with every core
-//! (`solo_threads`): a batch that starts while no other session computes and no other
-//! request waits runs there, unless another thread holds it. Under load some session is
+//! (`solo_threads`): a batch that starts while no other session computes and nothing is
+//! left in the queue runs there, unless another thread holds it. Under load some session is
 //! always computing or about to, and the solo session stays idle; when load arrives while
 //! it runs, the cores are briefly oversubscribed (its pool spins only for `solo_spin_us`,
 //! so the waiting costs little).
@@ -185,9 +185,11 @@ struct Worker {
     rx: Receiver<Job>,
     /// Whoever holds this forms the next batch; it also keeps a request that did not fit.
     turn: Arc<Mutex<Option<Job>>>,
-    /// Sessions running a batch right now (the one forming a batch is not among them).
+    /// Sessions running a batch right now (the one forming a batch is not among them, nor
+    /// one sending its answers).
     computing: Arc<AtomicUsize>,
-    /// The session with every core, for a batch that starts while no other computes.
+    /// The session with every core, for a batch that starts while no other computes and
+    /// nothing is queued.
     solo: Option<Arc<Mutex<Session>>>,
     policy: Policy,
     outputs: Vec<String>,
@@ -328,30 +330,31 @@ impl Worker {
 
     fn execute(&mut self, batch: Vec<Job>) {
         let others = self.computing.fetch_add(1, Ordering::AcqRel);
-        // Alone: no other session computes and no request waits for one. With requests
+        // Alone: no other session computes and nothing is left in the queue. With requests
         // queued, another session is about to compute (one that just answered), and the solo
-        // session's threads would then share the cores with it. A shadow (on idle CPU) never
+        // session's threads would then share the cores with it. (A request kept over in the
+        // turn, or one another former has just taken, escapes this check: rare, and it only
+        // shares the cores for one batch.) A shadow (on idle CPU) never
         // takes the solo session: its pool threads would compete with the served versions
         // at normal priority.
         let alone = others == 0 && self.rx.is_empty() && !self.idle;
         let answers = self.compute(batch, alone);
         // This session stops counting as computing before anyone hears back. An answer brings
         // its client's next request at once, and a batch former that still saw this session
-        // busy would hold that lone request for the whole queue delay: at concurrency 1 a
-        // third of the conv net's requests waited out the 500 µs so, whenever waking the
-        // answer's handler preempted this thread between the answer and the count.
+        // busy would hold that lone request for the whole `max_queue_delay`: when waking the
+        // answer's handler preempted this thread between the answer and the count, a third of
+        // the conv net's requests at concurrency 1 waited out a 500 µs delay.
         self.computing.fetch_sub(1, Ordering::AcqRel);
-        for (reply, answer) in answers {
-            let _ = reply.send(answer);
-        }
-        // Where a thread preempted by its answers' wake-ups would be (the lone-request test).
+        send(answers);
+        // Where a thread preempted by its answers' wake-ups would be (the lone-request test):
+        // it must stay after both the count and the answers.
         if crate::failpoint::armed("session-slow-after-answer") {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
-    /// Computes the batch; the answer for each job, to be sent once this session stops
-    /// computing.
+    /// Computes the batch; the answers to send once this session stops computing (those
+    /// that cannot wait for that go at once).
     fn compute(&mut self, batch: Vec<Job>, alone: bool) -> Vec<Answer> {
         let now = Instant::now();
         let mut answers = Vec::with_capacity(batch.len());
@@ -361,17 +364,15 @@ impl Worker {
                 // Its handler is gone (timed out or the client left) and counted it.
                 continue;
             } else if now >= job.deadline {
+                // At once: its handler is about to give up too.
                 let waited = now - job.enqueued;
-                answers.push((
-                    job.reply,
-                    Err(GatewayError::Unavailable {
-                        message: format!(
-                            "timed out after {} ms waiting in the queue",
-                            waited.as_millis()
-                        ),
-                        retry_after_s: 1,
-                    }),
-                ));
+                let _ = job.reply.send(Err(GatewayError::Unavailable {
+                    message: format!(
+                        "timed out after {} ms waiting in the queue",
+                        waited.as_millis()
+                    ),
+                    retry_after_s: 1,
+                }));
             } else {
                 self.metrics
                     .queue_duration
@@ -386,14 +387,19 @@ impl Worker {
             Ok((outputs, compute)) => split(live, outputs, compute, now, &mut answers),
             Err(e) if live.len() > 1 => {
                 tracing::debug!(error = %e, rows = live.len(), "batch failed; re-running its requests one by one");
-                for job in live {
+                let last = live.len() - 1;
+                for (i, job) in live.into_iter().enumerate() {
+                    let mut one = Vec::with_capacity(1);
                     match self.run_batch(std::slice::from_ref(&job), false) {
-                        Ok((outputs, compute)) => {
-                            split(vec![job], outputs, compute, now, &mut answers)
-                        }
-                        Err(e) => {
-                            answers.push((job.reply, Err(GatewayError::Backend(e.to_string()))))
-                        }
+                        Ok((outputs, compute)) => split(vec![job], outputs, compute, now, &mut one),
+                        Err(e) => one.push((job.reply, Err(GatewayError::Backend(e.to_string())))),
+                    }
+                    // Each answer goes out as soon as it is known (this session still
+                    // computes the rest), the last once the count drops, like any other.
+                    if i == last {
+                        answers.append(&mut one);
+                    } else {
+                        send(one);
                     }
                 }
             }
@@ -461,6 +467,14 @@ impl Worker {
         self.metrics.execution_count.inc();
         self.metrics.inference_count.inc_by(rows as u64);
         Ok((outputs, compute))
+    }
+}
+
+/// Sends the answers; a handler that has gone (timed out, its client left) already counted
+/// its request.
+fn send(answers: Vec<Answer>) {
+    for (reply, answer) in answers {
+        let _ = reply.send(answer);
     }
 }
 
